@@ -1,0 +1,184 @@
+"""Every place that builds or loads a model: the shipped toy models, TransformerLens names and local HF folders.
+
+`load_model(name)` returns a TransformerLens `HookedTransformer` for
+- a shipped toy model by name (`toy-gelu-s0` ... `toy-gelu-s3`, `toy-relu-s0`, see data/models/),
+- a folder holding a toy model saved by `save_toy_model`,
+- a local Hugging Face folder (config.json + weights + tokenizer) of an architecture TransformerLens converts,
+  loaded offline through TransformerLens's own weight converter,
+- any official TransformerLens model name (`gpt2`, `pythia-70m`, ...), which needs the model hub.
+
+All loaded models get TransformerLens's standard weight processing (LayerNorm folding, centred writing weights and
+unembedding, folded value biases), so hook values mean the same thing whichever way a model came in.
+Keeping all of this in one file means the move from HookedTransformer to TransformerBridge (TransformerLens 4)
+touches only this file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from safetensors.torch import load_file, save_file
+
+warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
+from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
+
+DATA_DIR = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data"))
+MODELS_DIR = DATA_DIR / "models"
+TOY_MARKER = "interp-toy-model"
+PROCESSING = dict(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)
+
+
+class UnknownModelError(ValueError):
+    """A model name that is neither shipped, nor a folder, nor a TransformerLens name."""
+
+
+def shipped_models() -> list[str]:
+    """Names of the toy models shipped in data/models (folders with a toy config.json)."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if _is_toy_folder(p))
+
+
+def _is_toy_folder(path: Path) -> bool:
+    cfg = path / "config.json"
+    return cfg.is_file() and json.loads(cfg.read_text()).get("kind") == TOY_MARKER
+
+
+def toy_config(act_fn: str = "gelu", seed: int = 0, d_vocab: int = 512, n_layers: int = 4, d_model: int = 128,
+               n_heads: int = 4, d_mlp: int = 512, n_ctx: int = 128) -> HookedTransformerConfig:
+    """Architecture of the toy models: a small GPT-2-style transformer with LayerNorm and learned positions."""
+    return HookedTransformerConfig(
+        n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_mlp=d_mlp, n_ctx=n_ctx,
+        d_vocab=d_vocab, act_fn=act_fn, normalization_type="LN", positional_embedding_type="standard",
+        seed=seed, default_prepend_bos=True, init_weights=True)
+
+
+_CFG_KEYS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "d_vocab", "act_fn",
+             "normalization_type", "positional_embedding_type", "seed")
+
+
+def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str, Any] | None = None) -> Path:
+    """Save unprocessed weights (safetensors), config, tokenizer and model card into `folder`, atomically per file."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = {k: getattr(model.cfg, k) for k in _CFG_KEYS}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith(".IGNORE")
+             and "mask" not in k}
+    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+    _atomic(folder / "config.json", lambda p: p.write_text(json.dumps({"kind": TOY_MARKER, "cfg": cfg}, indent=1)))
+    if card is not None:
+        _atomic(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
+    if model.tokenizer is not None:
+        model.tokenizer.save_pretrained(str(folder / "tokenizer"))
+    return folder
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def load_toy_model(folder: str | Path, device: str = "cpu", process: bool = True) -> HookedTransformer:
+    """Load a toy model folder; `process=False` keeps the raw trained weights (for resuming training)."""
+    from transformers import PreTrainedTokenizerFast
+
+    folder = Path(folder)
+    cfg_dict = json.loads((folder / "config.json").read_text())["cfg"]
+    cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
+                                                  "d_mlp", "n_ctx")})
+    tok = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+    model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
+    state = load_file(str(folder / "model.safetensors"))
+    if process:
+        model.load_and_process_state_dict(state, **PROCESSING)
+    else:
+        model.load_state_dict(state, strict=False)
+    return model.to(device).eval()
+
+
+def load_hf_folder(folder: str | Path, device: str = "cpu") -> HookedTransformer:
+    """Load a local Hugging Face model folder offline, converting weights with TransformerLens's converters."""
+    from transformer_lens import loading_from_pretrained as loading
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = str(Path(folder).resolve())
+    try:
+        cfg = loading.get_pretrained_model_config(path, fold_ln=True, device=device)
+    except Exception as e:  # TransformerLens raises bare errors for architectures it cannot convert
+        raise UnknownModelError(f"{folder}: TransformerLens cannot convert this model ({e})") from e
+    hf_model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    state = loading.get_pretrained_state_dict(path, cfg, hf_model)
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
+    model.load_and_process_state_dict(state, **PROCESSING)
+    return model.to(device).eval()
+
+
+def load_model(name: str, device: str = "cpu") -> HookedTransformer:
+    """A HookedTransformer for a shipped toy model, a model folder, or a TransformerLens model name."""
+    if name in shipped_models():
+        return load_toy_model(MODELS_DIR / name, device)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if _is_toy_folder(path):
+            return load_toy_model(path, device)
+        if (path / "config.json").is_file():
+            return load_hf_folder(path, device)
+        raise UnknownModelError(f"{name} is a folder without config.json: it holds no model")
+    from transformer_lens.loading_from_pretrained import get_official_model_name
+
+    try:
+        get_official_model_name(name)
+    except ValueError:
+        raise UnknownModelError(
+            f"unknown model {name!r}. Shipped toy models: {', '.join(shipped_models()) or '(none found in '}"
+            f"{'' if shipped_models() else str(MODELS_DIR) + ')'}; or give a local model folder, or a "
+            f"TransformerLens model name such as gpt2 or pythia-70m (needs the model hub)") from None
+    ensure_offline_if_no_hub()
+    return HookedTransformer.from_pretrained(name, device=device, **PROCESSING).eval()
+
+
+def hub_reachable(timeout: float = 1.5) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within `timeout` seconds."""
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or ""
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_offline_if_no_hub() -> None:
+    """Set HF_HUB_OFFLINE=1 when the hub is unreachable, so each lookup fails at once instead of stalling ~20 s."""
+    if "HF_HUB_OFFLINE" not in os.environ and not hub_reachable():
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        logging.getLogger(__name__).info("model hub unreachable: HF_HUB_OFFLINE=1")
+
+
+def hook_names(model: HookedTransformer) -> list[str]:
+    """Every hook point name of `model`, in model order."""
+    return list(model.hook_dict)
+
+
+def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
+    """Raise a clear error naming any unknown hook and listing the valid ones."""
+    valid = set(model.hook_dict)
+    bad = [h for h in hooks if h not in valid]
+    if bad:
+        raise ValueError(f"unknown hook(s) {', '.join(bad)}. Valid hooks of this model: {', '.join(model.hook_dict)}")
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,197 @@
+"""Train a toy language model on the toy-world corpus: `interp toyworld train --seed N --act gelu`.
+
+A small GPT-2-style HookedTransformer (default 4 layers, d_model 128, 4 heads, d_mlp 512, n_ctx 128) trained with
+AdamW, linear warmup and cosine decay on freshly generated documents (the corpus seed is the model seed, so the
+seeds differ in initialisation and data, as in the universal-neurons setting). IOI appears abruptly after ~4-5M
+tokens, so the default budget trains well past it. Training checkpoints into `out/checkpoint` and resumes from there;
+at the end it evaluates on held-out text and IOI prompts and writes the model card (card.json).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..models import default_device, load_toy_model, save_toy_model, toy_config
+from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
+from .evaluate import heldout_loss, ioi_score
+from .tokenizer import build_tokenizer
+
+
+@dataclass
+class ToyTrainConfig:
+    """Training run of one toy model."""
+
+    seed: int = 0
+    """Model seed: initialisation and data. The shipped toy-gelu-sN / toy-relu-sN used seed N."""
+    act: Literal["gelu", "relu"] = "gelu"
+    """MLP activation function."""
+    tokens: int = 10_000_000
+    """Training tokens (IOI appears around 4-5M tokens)."""
+    out: str = ""
+    """Output folder; default runs/models/toy-{act}-s{seed}."""
+    batch_size: int = 32
+    """Documents per step (each n_ctx tokens)."""
+    lr: float = 1e-3
+    """Peak learning rate."""
+    warmup_steps: int = 200
+    """Linear warmup steps before cosine decay to 10% of lr."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (matrices only)."""
+    n_layers: int = 4
+    """Transformer blocks."""
+    d_model: int = 128
+    """Residual stream width."""
+    n_heads: int = 4
+    """Attention heads per layer."""
+    d_mlp: int = 512
+    """MLP neurons per layer."""
+    n_ctx: int = 128
+    """Context length (tokens per document)."""
+    checkpoint_every: int = 500
+    """Steps between resumable checkpoints."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train; auto picks cuda when available."""
+
+    def __post_init__(self):
+        if self.tokens < self.batch_size * self.n_ctx:
+            raise ValueError(f"tokens={self.tokens} is less than one batch ({self.batch_size}x{self.n_ctx})")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        if self.lr <= 0 or self.batch_size < 1:
+            raise ValueError("lr must be > 0 and batch_size >= 1")
+
+    @property
+    def name(self) -> str:
+        return f"toy-{self.act}-s{self.seed}"
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.out or f"runs/models/{self.name}")
+
+    @property
+    def steps(self) -> int:
+        return self.tokens // (self.batch_size * self.n_ctx)
+
+
+def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
+    """Training batches [batch, n_ctx] from step `start_step` on; resuming regenerates the same documents."""
+    first_doc = start_step * cfg.batch_size
+    stream = iter_chunks(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx), first_doc // CHUNK_DOCS)
+    buf = next(stream)[0][first_doc % CHUNK_DOCS:]
+    while True:
+        while len(buf) < cfg.batch_size:
+            buf = np.concatenate([buf, next(stream)[0]])  # [docs, n_ctx]
+        yield buf[:cfg.batch_size]
+        buf = buf[cfg.batch_size:]
+
+
+def lr_at(cfg: ToyTrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    frac = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
+
+
+def make_optimizer(model, cfg: ToyTrainConfig) -> torch.optim.AdamW:
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
+
+
+def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
+    """One optimisation step; returns the batch loss."""
+    for g in opt.param_groups:
+        g["lr"] = lr
+    loss = model(tokens, return_type="loss")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
+def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
+    """Save weights, optimizer state and progress so an interrupted run resumes at `step_done`."""
+    ck = cfg.out_dir / "checkpoint"
+    save_toy_model(model, ck)
+    torch.save(opt.state_dict(), ck / "optimizer.pt.tmp")
+    (ck / "optimizer.pt.tmp").replace(ck / "optimizer.pt")
+    state = {"step": step_done, "elapsed_s": elapsed, "config": asdict(cfg)}
+    (ck / "progress.json.tmp").write_text(json.dumps(state))
+    (ck / "progress.json.tmp").replace(ck / "progress.json")
+
+
+def resume(cfg: ToyTrainConfig, device: str):
+    """(model, optimizer, step, elapsed) from the checkpoint in out_dir, or a fresh start."""
+    ck = cfg.out_dir / "checkpoint"
+    if (ck / "progress.json").is_file():
+        state = json.loads((ck / "progress.json").read_text())
+        if state["config"] != asdict(cfg):
+            raise ValueError(f"{ck} holds a run with another config; use another --out or delete it")
+        model = load_toy_model(ck, device=device, process=False).train()
+        opt = make_optimizer(model, cfg)
+        opt.load_state_dict(torch.load(ck / "optimizer.pt", map_location=device, weights_only=True))
+        return model, opt, state["step"], state["elapsed_s"]
+    torch.manual_seed(cfg.seed)
+    tok = build_tokenizer(cfg.out_dir / "tokenizer")
+    from transformer_lens import HookedTransformer
+
+    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary()), cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp,
+                      cfg.n_ctx)
+    model = HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
+    return model, make_optimizer(model, cfg), 0, 0.0
+
+
+def log(bar, loss_ema: float, tokens_per_s: float) -> None:
+    bar.set_postfix(loss=f"{loss_ema:.3f}", tok_s=f"{tokens_per_s:,.0f}")
+
+
+def train_toy_model(cfg: ToyTrainConfig) -> dict:
+    """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card."""
+    device = default_device() if cfg.device == "auto" else cfg.device
+    model, opt, start, elapsed = resume(cfg, device)
+    bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")
+    t0, loss_ema = time.time(), None
+    t_last = t0
+    for i, batch in zip(range(start, cfg.steps), batches(cfg, start)):
+        loss = step(model, opt, torch.as_tensor(batch, device=device).long(), lr_at(cfg, i))
+        loss_ema = loss if loss_ema is None else 0.98 * loss_ema + 0.02 * loss
+        if (i + 1) % 20 == 0:
+            now = time.time()
+            log(bar, loss_ema, 20 * cfg.batch_size * cfg.n_ctx / max(1e-9, now - t_last))
+            t_last = now
+        bar.update(1)
+        if (i + 1) % cfg.checkpoint_every == 0 and i + 1 < cfg.steps:
+            checkpoint(model, opt, cfg, i + 1, elapsed + time.time() - t0)
+    bar.close()
+    return finish(model, cfg, device, elapsed + time.time() - t0)
+
+
+def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
+    """Evaluate on held-out data, write the model and its card, and drop the checkpoint."""
+    model.eval()
+    score = ioi_score(model, n_prompts=400, seed=cfg.seed)
+    card = {
+        "name": cfg.name, "act_fn": cfg.act, "seed": cfg.seed, "training_tokens": cfg.steps * cfg.batch_size * cfg.n_ctx,
+        "wall_time_s": round(wall_s, 1), "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+        "heldout_loss": round(heldout_loss(model, seed=cfg.seed), 4),
+        "ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
+        "meets_bar": score.passes(), "train_config": asdict(cfg),
+    }
+    save_toy_model(model, cfg.out_dir, card)
+    ck = cfg.out_dir / "checkpoint"
+    if ck.is_dir():
+        for p in sorted(ck.rglob("*"), reverse=True):
+            p.unlink() if p.is_file() else p.rmdir()
+        ck.rmdir()
+    return card
