@@ -16,16 +16,15 @@ touches only this file.
 from __future__ import annotations
 
 import json
-import logging
 import os
-import socket
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from .hub import ensure_offline_if_no_hub
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
@@ -145,26 +144,6 @@ def load_model(name: str, device: str = "cpu") -> HookedTransformer:
             f"TransformerLens model name such as gpt2 or pythia-70m (needs the model hub)") from None
     ensure_offline_if_no_hub()
     return HookedTransformer.from_pretrained(name, device=device, **PROCESSING).eval()
-
-
-def hub_reachable(timeout: float = 1.5) -> bool:
-    """Whether the Hugging Face hub answers a TCP connection within `timeout` seconds."""
-    from huggingface_hub import constants
-
-    host = urlparse(constants.ENDPOINT).hostname or ""
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def ensure_offline_if_no_hub() -> None:
-    """Set HF_HUB_OFFLINE=1 when the hub is unreachable, so each lookup fails at once instead of stalling ~20 s."""
-    if "HF_HUB_OFFLINE" not in os.environ and not hub_reachable():
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        logging.getLogger(__name__).info("model hub unreachable: HF_HUB_OFFLINE=1")
 
 
 def hook_names(model: HookedTransformer) -> list[str]:

@@ -9,10 +9,11 @@ on this to resume without replaying the corpus — and the held-out split never 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from jaxtyping import Int8, Int32
@@ -173,3 +174,11 @@ def generate_corpus(cfg: CorpusConfig, n_tokens: int) -> ToyCorpus:
 def vocabulary() -> tuple[str, ...]:
     """All words in token-id order (the tokenizer's vocabulary)."""
     return build_lexicon().words
+
+
+def main(cfg) -> ToyCorpus:
+    """CLI entry (`interp toyworld generate`): write a labelled corpus to cfg.out."""
+    corpus = generate_corpus(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, split=cfg.split), cfg.tokens)
+    corpus.save(cfg.out)
+    print(f"wrote {corpus.n_tokens:,} tokens ({len(corpus.tokens)} documents) with labels to {cfg.out}")
+    return corpus

@@ -22,7 +22,7 @@ Schema (``labels`` array: int8, shape [..., len(LABEL_FIELDS)], last axis in `LA
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

@@ -12,74 +12,18 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Iterator, Literal
+from collections.abc import Iterator
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from ..models import default_device, load_toy_model, save_toy_model, toy_config
+from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
 from .evaluate import heldout_loss, ioi_score
 from .tokenizer import build_tokenizer
-
-
-@dataclass
-class ToyTrainConfig:
-    """Training run of one toy model."""
-
-    seed: int = 0
-    """Model seed: initialisation and data. The shipped toy-gelu-sN / toy-relu-sN used seed N."""
-    act: Literal["gelu", "relu"] = "gelu"
-    """MLP activation function."""
-    tokens: int = 10_000_000
-    """Training tokens (IOI appears around 4-5M tokens)."""
-    out: str = ""
-    """Output folder; default runs/models/toy-{act}-s{seed}."""
-    batch_size: int = 32
-    """Documents per step (each n_ctx tokens)."""
-    lr: float = 1e-3
-    """Peak learning rate."""
-    warmup_steps: int = 200
-    """Linear warmup steps before cosine decay to 10% of lr."""
-    weight_decay: float = 0.1
-    """AdamW weight decay (matrices only)."""
-    n_layers: int = 4
-    """Transformer blocks."""
-    d_model: int = 128
-    """Residual stream width."""
-    n_heads: int = 4
-    """Attention heads per layer."""
-    d_mlp: int = 512
-    """MLP neurons per layer."""
-    n_ctx: int = 128
-    """Context length (tokens per document)."""
-    checkpoint_every: int = 500
-    """Steps between resumable checkpoints."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train; auto picks cuda when available."""
-
-    def __post_init__(self):
-        if self.tokens < self.batch_size * self.n_ctx:
-            raise ValueError(f"tokens={self.tokens} is less than one batch ({self.batch_size}x{self.n_ctx})")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ValueError("lr must be > 0 and batch_size >= 1")
-
-    @property
-    def name(self) -> str:
-        return f"toy-{self.act}-s{self.seed}"
-
-    @property
-    def out_dir(self) -> Path:
-        return Path(self.out or f"runs/models/{self.name}")
-
-    @property
-    def steps(self) -> int:
-        return self.tokens // (self.batch_size * self.n_ctx)
 
 
 def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
@@ -182,7 +126,8 @@ def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
     model.eval()
     score = ioi_score(model, n_prompts=400, seed=cfg.seed)
     card = {
-        "name": cfg.name, "act_fn": cfg.act, "seed": cfg.seed, "training_tokens": cfg.steps * cfg.batch_size * cfg.n_ctx,
+        "name": cfg.name, "act_fn": cfg.act, "seed": cfg.seed,
+        "training_tokens": cfg.steps * cfg.batch_size * cfg.n_ctx,
         "wall_time_s": round(wall_s, 1), "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "heldout_loss": round(heldout_loss(model, seed=cfg.seed), 4),
         "ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
@@ -194,4 +139,13 @@ def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
         for p in sorted(ck.rglob("*"), reverse=True):
             p.unlink() if p.is_file() else p.rmdir()
         ck.rmdir()
+    return card
+
+
+def main(cfg: ToyTrainConfig) -> dict:
+    """CLI entry: train, then print where the model went and whether it meets the shipped-model bar."""
+    card = train_toy_model(cfg)
+    acc = ", ".join(f"{k} {v:.1%}" for k, v in card["ioi_accuracy"].items())
+    print(f"saved {cfg.out_dir}: held-out loss {card['heldout_loss']:.3f}, IOI accuracy {acc}, "
+          f"meets the shipped-model bar: {card['meets_bar']}")
     return card

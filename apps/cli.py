@@ -1,0 +1,84 @@
+"""The `interp` command line, generated from the typed config dataclasses each package declares.
+
+Each package lists its commands (`interp.commands`, and later `saes.commands`, `circuits.commands`); this module
+turns every config field into an option (`d_sae` -> `--d-sae`, the field docstring as help, Literal -> choices),
+validates through the config's own __post_init__, and calls the command. Errors from bad input (ValueError,
+FileNotFoundError, KeyError) are printed as one clear line, never as a traceback from deep inside torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import simple_parsing
+from simple_parsing import DashVariant
+
+from interp.commands import Command
+from interp.hub import ensure_offline_if_no_hub
+
+
+def all_commands() -> list[Command]:
+    cmds = []
+    for pkg in ("interp", "saes", "circuits", "apps"):
+        try:
+            mod = importlib.import_module(f"{pkg}.commands")
+        except ModuleNotFoundError as e:
+            if e.name != f"{pkg}.commands":
+                raise
+            continue
+        cmds.extend(mod.commands())
+    return cmds
+
+
+def build_parser(cmds: Sequence[Command]) -> argparse.ArgumentParser:
+    """One sub-parser per command; "group name" commands nest under their group."""
+    parser = argparse.ArgumentParser(prog="interp", description="Mechanistic-interpretability workbench.")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=simple_parsing.ArgumentParser)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for cmd in cmds:
+        words = cmd.name.split()
+        where = top
+        if len(words) == 2:
+            if words[0] not in groups:
+                gp = top.add_parser(words[0], help=f"{words[0]} commands")
+                groups[words[0]] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True,
+                                                     parser_class=simple_parsing.ArgumentParser)
+            where = groups[words[0]]
+        sub = where.add_parser(words[-1], help=cmd.help, description=cmd.help,
+                               add_option_string_dash_variants=DashVariant.DASH,
+                               add_config_path_arg=False)
+        sub.add_arguments(cmd.config, dest="config")
+        sub.set_defaults(_command=cmd)
+    return parser
+
+
+def run(cmd: Command, config) -> object:
+    module, func = cmd.run.split(":")
+    return getattr(importlib.import_module(module), func)(config)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser(all_commands())
+    try:
+        args = parser.parse_args(argv)
+    except ValueError as e:  # a config's __post_init__ rejected the options
+        parser.exit(2, f"interp: error: {e}\n")
+    ensure_offline_if_no_hub()
+    try:
+        run(args._command, args.config)
+    except (ValueError, FileNotFoundError, KeyError, FileExistsError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"interp: error: {msg}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interp: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Config of activation caching (kept free of torch so the CLI builds its parser quickly)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class CacheConfig:
+    """Cache activations of a model at a set of hooks over a corpus."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name, model folder, or TransformerLens model name."""
+    hooks: list[str] = field(default_factory=lambda: ["blocks.*.mlp.hook_post"])
+    """Hook names or glob patterns (e.g. 'blocks.*.mlp.hook_post', 'blocks.2.hook_resid_post')."""
+    tokens: int = 2_000_000
+    """How many tokens to cache."""
+    out: str = "runs/cache/toy-gelu-s0"
+    """Cache folder (created; an existing cache of the same model and hooks is resumed)."""
+    corpus: str = "toyworld"
+    """'toyworld', a local text file (one document per line), or 'hf:DATASET[:SPLIT]' (needs the hub)."""
+    seed: int = 0
+    """Corpus seed (toy world)."""
+    batch_size: int = 32
+    """Documents per forward pass."""
+    n_ctx: int = 128
+    """Tokens per document (BOS included)."""
+    shard_tokens: int = 65_536
+    """Tokens per shard file."""
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    """Storage dtype of activations."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to run the model."""
+
+    def __post_init__(self):
+        if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1:
+            raise ValueError("tokens, batch_size and shard_tokens must be >= 1")
+        if self.n_ctx < 2:
+            raise ValueError(f"n_ctx must be >= 2, got {self.n_ctx}")
+        if not self.hooks:
+            raise ValueError("give at least one hook, e.g. --hooks 'blocks.*.mlp.hook_post'")

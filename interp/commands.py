@@ -1,0 +1,35 @@
+"""The command-line commands this package offers, as (name, config dataclass, function) triples.
+
+apps/cli.py builds the `interp` parser from these: every option comes from a field of the config dataclass (its
+docstring is the help text, a Literal its choices), so the CLI can never drift from the configs. The function is
+named as "module:function" and imported only when the command runs, which keeps `interp --help` fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    """One CLI command: `name` may have a space for a command group ("toyworld train")."""
+
+    name: str
+    config: type
+    run: str
+    """"package.module:function" taking the parsed config."""
+    help: str
+
+
+def commands() -> list[Command]:
+    from .activations.config import CacheConfig
+    from .toyworld.config import GenerateConfig, ToyTrainConfig
+
+    return [
+        Command("toyworld train", ToyTrainConfig, "interp.toyworld.train:main",
+                "Train a toy language model on the toy-world corpus (reproduces the shipped models)."),
+        Command("toyworld generate", GenerateConfig, "interp.toyworld.corpus:main",
+                "Write toy-world documents with ground-truth labels to a folder."),
+        Command("cache", CacheConfig, "interp.activations.cache:main",
+                "Cache activations at any hooks into resumable, checksummed safetensors shards."),
+    ]
