@@ -109,7 +109,7 @@ def load_hf_folder(folder: str | Path, device: str = "cpu") -> HookedTransformer
     from transformer_lens import loading_from_pretrained as loading
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = str(Path(folder).resolve())
+    path = str(_compatible_folder(Path(folder).resolve()))
     try:
         cfg = loading.get_pretrained_model_config(path, fold_ln=True, device=device)
     except Exception as e:  # TransformerLens raises bare errors for architectures it cannot convert
@@ -120,6 +120,25 @@ def load_hf_folder(folder: str | Path, device: str = "cpu") -> HookedTransformer
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     model.load_and_process_state_dict(state, **PROCESSING)
     return model.to(device).eval()
+
+
+def _compatible_folder(folder: Path) -> Path:
+    """`folder`, or a linked copy whose config.json has what TransformerLens 3.9 reads but transformers 5 omits.
+
+    transformers 5 no longer writes GPT-2's `n_ctx` (it equals `n_positions`); TransformerLens 3.9's config
+    converter still reads it. The user's folder is never modified: the copy links every other file.
+    """
+    cfg = json.loads((folder / "config.json").read_text())
+    if cfg.get("model_type") != "gpt2" or "n_ctx" in cfg:
+        return folder
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="interp-hf-"))
+    for f in folder.iterdir():
+        if f.name != "config.json":
+            (tmp / f.name).symlink_to(f)
+    (tmp / "config.json").write_text(json.dumps({**cfg, "n_ctx": cfg.get("n_positions", 1024)}))
+    return tmp
 
 
 def load_model(name: str, device: str = "cpu") -> HookedTransformer:

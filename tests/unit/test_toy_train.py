@@ -1,0 +1,74 @@
+"""The toy-model trainer: it learns, checkpoints, and a run interrupted mid-way resumes to the same weights."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import interp.toyworld.train as T
+from interp.toyworld.config import ToyTrainConfig
+
+TINY = dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2, device="cpu")
+
+
+def tiny(out, steps=8, **kw) -> ToyTrainConfig:
+    return ToyTrainConfig(tokens=steps * 4 * 32, out=str(out), checkpoint_every=3, **TINY, **kw)
+
+
+def test_training_lowers_the_loss_and_writes_model_and_card(tmp_path):
+    cfg = tiny(tmp_path / "m", steps=30)
+    losses = []
+    orig = T.step
+    card = None
+    try:
+        T.step = lambda *a: losses.append(orig(*a)) or losses[-1]
+        card = T.train_toy_model(cfg)
+    finally:
+        T.step = orig
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5
+    assert (tmp_path / "m" / "model.safetensors").is_file() and not (tmp_path / "m" / "checkpoint").exists()
+    saved = json.loads((tmp_path / "m" / "card.json").read_text())
+    assert saved["training_tokens"] == 30 * 4 * 32 == card["training_tokens"]
+    assert set(saved["ioi_accuracy"]) == {"ABBA", "BABA"}
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    T.train_toy_model(tiny(tmp_path / "full"))
+    calls = {"n": 0}
+    orig = T.step
+
+    def interrupting_step(*a):
+        calls["n"] += 1
+        if calls["n"] == 5:  # after the checkpoint at step 3
+            raise KeyboardInterrupt
+        return orig(*a)
+
+    monkeypatch.setattr(T, "step", interrupting_step)
+    with pytest.raises(KeyboardInterrupt):
+        T.train_toy_model(tiny(tmp_path / "cut"))
+    assert json.loads((tmp_path / "cut" / "checkpoint" / "progress.json").read_text())["step"] == 3
+    monkeypatch.setattr(T, "step", orig)
+    T.train_toy_model(tiny(tmp_path / "cut"))
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
+    ck = tmp_path / "m" / "checkpoint"
+    ck.mkdir(parents=True)
+    (ck / "progress.json").write_text(json.dumps({"step": 1, "elapsed_s": 0, "config": {"seed": 99}}))
+    with pytest.raises(ValueError, match="another config"):
+        T.train_toy_model(tiny(tmp_path / "m"))
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="divisible"):
+        ToyTrainConfig(d_model=30, n_heads=4)
+    with pytest.raises(ValueError, match="one batch"):
+        ToyTrainConfig(tokens=10)
