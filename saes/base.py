@@ -1,0 +1,268 @@
+"""Shared machinery of the sparse autoencoders: the config, the parameters, encode/decode, decoder-norm helpers.
+
+Every architecture computes the same pre-activation h = (x·s - b_dec) @ W_enc + b_enc and the same linear decoder
+x̂ = (f @ W_dec + b_dec) / s (methods.md §1); they differ only in the activation f(h) and the sparsity loss, which the
+subclasses in relu.py, topk.py, jumprelu.py and batchtopk.py supply. Parameters are named and shaped as in SAELens
+(W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in]) so that saving to its format is a rename-free
+copy. s is the activation-normalisation scale: the SAE trains on x·s, `fold_act_scale_` moves s into the weights so
+the saved SAE takes raw activations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Literal, NamedTuple
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor, nn
+
+Arch = Literal["relu", "topk", "jumprelu", "batchtopk"]
+ARCHITECTURES: tuple[str, ...] = ("relu", "topk", "jumprelu", "batchtopk")
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
+@dataclass
+class SAEConfig:
+    """Everything needed to build (and save, and reload) one SAE."""
+
+    d_in: int
+    """Width of the activations."""
+    d_sae: int
+    """Number of latents (dictionary size)."""
+    hook_name: str = ""
+    """TransformerLens hook the SAE reads (e.g. blocks.1.hook_resid_post)."""
+    arch: Arch = "relu"
+    """One of ARCHITECTURES."""
+    k: int | None = None
+    """Active latents per token (topk) or on average per token (batchtopk); required for those, None otherwise."""
+    dtype: str = "float32"
+    """Parameter dtype, a key of DTYPES. JumpReLU thresholds are always float32."""
+    device: str = "cpu"
+    """Device the parameters are created on."""
+    act_scale: float = 1.0
+    """Activation-normalisation scale s (sqrt(d_in)/E||x||): inputs are multiplied by it, outputs divided."""
+    model_name: str | None = None
+    """Model the SAE was trained on, recorded in the saved metadata."""
+    sparsity_coeff: float = 1.0
+    """λ: the L1 coefficient (relu) or the L0 coefficient (jumprelu); unused by topk/batchtopk."""
+    aux_coeff: float = 1 / 32
+    """α, the AuxK loss scale (topk, batchtopk)."""
+    k_aux: int | None = None
+    """Latents used by AuxK; None means d_in // 2."""
+    bandwidth: float = 0.001
+    """ε, the JumpReLU straight-through-estimator bandwidth."""
+    init_threshold: float = 0.001
+    """θ₀, the initial JumpReLU threshold."""
+    pre_act_coeff: float = 0.0
+    """c, the JumpReLU pre-activation loss on dead latents (0 = off)."""
+    threshold_lr: float = 0.01
+    """EMA rate of the BatchTopK global threshold."""
+    unit_norm_decoder: bool | None = None
+    """Keep decoder rows at unit norm during training; None = the architecture's default (False only for relu)."""
+    metadata: dict = field(default_factory=dict)
+    """Free-form extra information carried into the saved cfg.json metadata."""
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown SAE architecture {self.arch!r}; valid: {', '.join(ARCHITECTURES)}")
+        if self.d_in <= 0 or self.d_sae <= 0:
+            raise ValueError(f"d_in and d_sae must be positive, got d_in={self.d_in}, d_sae={self.d_sae}")
+        if self.arch in ("topk", "batchtopk"):
+            if self.k is None or not 1 <= self.k <= self.d_sae:
+                raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
+        elif self.k is not None:
+            raise ValueError(f"k is only used by topk/batchtopk, got k={self.k} for {self.arch}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r} not one of {', '.join(DTYPES)}")
+        if not (self.act_scale > 0 and math.isfinite(self.act_scale)):
+            raise ValueError(f"act_scale must be positive and finite, got {self.act_scale}")
+        if self.bandwidth <= 0 or self.init_threshold <= 0:
+            raise ValueError("bandwidth and init_threshold must be positive")
+        if self.k_aux is not None and self.k_aux <= 0:
+            raise ValueError(f"k_aux must be positive, got {self.k_aux}")
+        if not 0 < self.threshold_lr <= 1:
+            raise ValueError(f"threshold_lr must be in (0, 1], got {self.threshold_lr}")
+        if min(self.sparsity_coeff, self.aux_coeff, self.pre_act_coeff) < 0:
+            raise ValueError("loss coefficients must be non-negative")
+        if self.unit_norm_decoder is None:
+            self.unit_norm_decoder = self.arch != "relu"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class SAEOutput(NamedTuple):
+    """One forward pass, in raw activation space."""
+
+    x_hat: Tensor
+    feature_acts: Tensor
+    pre_acts: Tensor
+
+
+@dataclass
+class SAELosses:
+    """The loss terms of one batch; `total` is what the trainer backpropagates."""
+
+    mse: Tensor
+    """Mean over tokens of ||x - x̂||² (in normalised space)."""
+    sparsity: Tensor
+    """The architecture's sparsity penalty, coefficient applied (0 for topk/batchtopk)."""
+    aux: Tensor
+    """AuxK (topk/batchtopk) or pre-activation loss (jumprelu), coefficient applied; 0 when unused."""
+    total: Tensor
+    l0: Tensor
+    """Mean active latents per token (detached, for logging)."""
+
+    def as_floats(self) -> dict[str, float]:
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+
+def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:
+    """Mean over tokens of the squared error summed over the activation dimension."""
+    return (x_hat_BD - x_BD).pow(2).sum(-1).mean()
+
+
+class BaseSAE(nn.Module):
+    """The shared SAE: subclasses define `activation` (h -> f) and `loss`."""
+
+    def __init__(self, cfg: SAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        kw = {"dtype": cfg.torch_dtype, "device": cfg.device}
+        self.W_enc = nn.Parameter(torch.empty(cfg.d_in, cfg.d_sae, **kw))
+        self.b_enc = nn.Parameter(torch.zeros(cfg.d_sae, **kw))
+        self.W_dec = nn.Parameter(torch.empty(cfg.d_sae, cfg.d_in, **kw))
+        self.b_dec = nn.Parameter(torch.zeros(cfg.d_in, **kw))
+        self.reset_parameters()
+
+    # Dictionary protocol
+    @property
+    def hook_name(self) -> str:
+        return self.cfg.hook_name
+
+    @property
+    def d_in(self) -> int:
+        return self.cfg.d_in
+
+    @property
+    def d_sae(self) -> int:
+        return self.cfg.d_sae
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Init per methods.md §1: W_dec rows random unit vectors, W_enc = W_decᵀ, biases zero."""
+        W_dec_FD = torch.randn(self.cfg.d_sae, self.cfg.d_in, dtype=torch.float32, device=self.W_dec.device)
+        W_dec_FD /= W_dec_FD.norm(dim=-1, keepdim=True)
+        self.W_dec.copy_(W_dec_FD)
+        self.W_enc.copy_(W_dec_FD.T)
+        self.b_enc.zero_()
+        self.b_dec.zero_()
+
+    @torch.no_grad()
+    def init_b_dec_(self, x_BD: Float[Tensor, "batch d_in"], method: Literal["mean", "median"] = "mean") -> None:
+        """Set b_dec to the mean or geometric median (Weiszfeld, 20 steps) of a first batch of raw activations."""
+        xs_BD = x_BD.to(torch.float32).reshape(-1, self.cfg.d_in) * self.cfg.act_scale
+        centre_D = xs_BD.mean(0)
+        if method == "median":
+            for _ in range(20):
+                w_B = 1 / (xs_BD - centre_D).norm(dim=-1).clamp_min(1e-8)
+                centre_D = (w_B[:, None] * xs_BD).sum(0) / w_B.sum()
+        self.b_dec.copy_(centre_D)
+
+    def _scale_in(self, x: Tensor) -> Tensor:
+        x = x.to(self.W_enc.dtype)
+        return x if self.cfg.act_scale == 1.0 else x * self.cfg.act_scale
+
+    def _scale_out(self, x: Tensor) -> Tensor:
+        return x if self.cfg.act_scale == 1.0 else x / self.cfg.act_scale
+
+    def pre_acts_scaled(self, xs: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
+        """h from already-normalised inputs x·s."""
+        return (xs - self.b_dec) @ self.W_enc + self.b_enc
+
+    def pre_acts(self, x: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
+        """h = (x·s - b_dec) @ W_enc + b_enc."""
+        return self.pre_acts_scaled(self._scale_in(x))
+
+    def activation(self, h: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def encode(self, x: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
+        return self.activation(self.pre_acts(x))
+
+    def decode_scaled(self, f: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_in"]:
+        """Reconstruction in normalised space: f @ W_dec + b_dec."""
+        return f.to(self.W_dec.dtype) @ self.W_dec + self.b_dec
+
+    def decode(self, f: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_in"]:
+        return self._scale_out(self.decode_scaled(f))
+
+    def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
+        h = self.pre_acts(x)
+        f = self.activation(h)
+        return SAEOutput(self.decode(f), f, h)
+
+    def feature_directions(self) -> Float[Tensor, "d_sae d_in"]:
+        """Decoder rows (each latent's write direction), detached."""
+        return self.W_dec.detach()
+
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
+        """The training losses of one batch of raw activations; dead_mask marks latents that have not fired lately."""
+        raise NotImplementedError
+
+    # decoder-norm helpers
+    @torch.no_grad()
+    def normalise_decoder_(self) -> None:
+        """Renormalise every decoder row to unit norm."""
+        self.W_dec.div_(self.W_dec.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+
+    @torch.no_grad()
+    def remove_parallel_grad_(self) -> None:
+        """Remove from W_dec.grad the component parallel to each row, so a small step keeps row norms fixed."""
+        if self.W_dec.grad is None:
+            return
+        W_FD = self.W_dec
+        G_FD = self.W_dec.grad
+        coef_F = (G_FD * W_FD).sum(-1, keepdim=True) / W_FD.pow(2).sum(-1, keepdim=True).clamp_min(1e-12)
+        G_FD.sub_(coef_F * W_FD)
+
+    def before_optimizer_step(self) -> None:
+        """Call between backward() and optimizer.step()."""
+        if self.cfg.unit_norm_decoder:
+            self.remove_parallel_grad_()
+
+    def after_optimizer_step(self) -> None:
+        """Call after optimizer.step(): re-impose the architecture's weight constraints."""
+        if self.cfg.unit_norm_decoder:
+            self.normalise_decoder_()
+
+    # saving
+    @torch.no_grad()
+    def folded_state_dict(self) -> dict[str, Tensor]:
+        """Detached copies of the inference weights with act_scale folded in (the model is left unchanged)."""
+        s = self.cfg.act_scale
+        sd = {k: v.detach().clone() for k, v in self.state_dict().items()}
+        if s != 1.0:
+            sd["W_enc"] = sd["W_enc"] * s
+            sd["W_dec"] = sd["W_dec"] / s
+            sd["b_dec"] = sd["b_dec"] / s
+        return sd
+
+    @torch.no_grad()
+    def fold_act_scale_(self) -> None:
+        """Fold act_scale into the weights in place and set it to 1; encode/decode of raw inputs are unchanged."""
+        sd = self.folded_state_dict()
+        for name in ("W_enc", "W_dec", "b_dec"):
+            getattr(self, name).copy_(sd[name])
+        self.cfg.act_scale = 1.0

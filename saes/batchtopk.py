@@ -1,0 +1,82 @@
+"""BatchTopK SAE (Bussmann et al. 2024): keep the k·batch largest activations over the whole batch, not k per token.
+
+Tokens then get as many latents as they need while the average L0 stays k. Per-token sparsity can't depend on the
+batch at inference, so during training a global threshold θ tracks an EMA of the smallest kept activation; in eval
+mode (and when saved) the SAE is a JumpReLU with that threshold for every latent (methods.md §1). AuxK and the
+unit-norm decoder come from TopKSAE.
+"""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from saes.base import SAEConfig, SAELosses, SAEOutput, mse_loss
+from saes.topk import TopKSAE, auxk_loss
+
+
+def batch_topk(h: Tensor, k: int) -> Tensor:
+    """Keep the k·n_tokens largest ReLU'd entries over the whole tensor, zero the rest."""
+    acts = torch.relu(h)
+    flat = acts.reshape(-1)
+    n_keep = min(k * (acts.numel() // acts.shape[-1]), flat.numel())
+    vals, idx = torch.topk(flat, n_keep, sorted=False)
+    return torch.zeros_like(flat).scatter_(0, idx, vals).reshape(acts.shape)
+
+
+class BatchTopKSAE(TopKSAE):
+    """Batch-level TopK in training mode; JumpReLU with the global threshold in eval mode."""
+
+    threshold: Tensor
+
+    def __init__(self, cfg: SAEConfig):
+        super().__init__(cfg)
+        self.register_buffer("threshold", torch.zeros((), dtype=torch.float64, device=cfg.device))
+
+    def _apply(self, fn, recurse: bool = True) -> BatchTopKSAE:
+        super()._apply(fn, recurse)
+        if self.threshold.dtype != torch.float64:  # keep the EMA in double precision
+            self.threshold = self.threshold.double()
+        return self
+
+    def activation(self, h: Tensor) -> Tensor:
+        if self.training:
+            return batch_topk(h, self.k)
+        return h * (h > self.threshold.to(h.dtype)).to(h.dtype)
+
+    def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
+        h = self.pre_acts(x)
+        f = self.activation(h)
+        return SAEOutput(self.decode(f), f, h)
+
+    @torch.no_grad()
+    def update_threshold_(self, acts: Tensor) -> None:
+        """θ ← (1-lr)·θ + lr·(smallest positive kept activation); the first update sets θ directly."""
+        pos = acts[acts > 0]
+        if pos.numel() == 0:
+            return
+        m = pos.min().to(torch.float64)
+        lr = self.cfg.threshold_lr
+        self.threshold.copy_(m if float(self.threshold) == 0.0 else (1 - lr) * self.threshold + lr * m)
+
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
+        """MSE + AuxK, on the batch-level top k·batch; in training mode also updates the threshold EMA."""
+        xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
+        h_BF = self.pre_acts_scaled(xs_BD)
+        acts_BF = batch_topk(h_BF, self.k)
+        if self.training:
+            self.update_threshold_(acts_BF)
+        x_hat_BD = self.decode_scaled(acts_BF)
+        mse = mse_loss(xs_BD, x_hat_BD)
+        aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
+        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        l0 = (acts_BF > 0).sum(-1).float().mean().detach()
+        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0)
+
+    def jumprelu_threshold(self) -> Float[Tensor, " d_sae"]:
+        """The per-latent JumpReLU threshold this SAE is saved with (θ for every latent, float32)."""
+        return torch.full((self.cfg.d_sae,), float(self.threshold), dtype=torch.float32, device=self.W_dec.device)
+
+    def encode_sparse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError("BatchTopK has no fixed per-token k; use encode() (a JumpReLU in eval mode)")

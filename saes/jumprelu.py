@@ -1,0 +1,119 @@
+"""JumpReLU SAE (Rajamanoharan et al. 2024, "Jumping Ahead"): f_i = h_i · H(h_i - θ_i), trained with a direct L0 loss.
+
+The per-latent threshold θ > 0 is learned through straight-through estimators with the rectangle kernel
+K(u) = 1[-1/2 < u < 1/2] and bandwidth ε (methods.md §1):
+    ∂f_i/∂θ_i = -(θ_i/ε)·K((h_i-θ_i)/ε),   ∂H(h_i-θ_i)/∂θ_i = -(1/ε)·K((h_i-θ_i)/ε),
+    ∂f_i/∂h_i = 1[h_i > θ_i],               ∂H/∂h = 0.
+θ is a raw positive float32 parameter (a log-parameterised θ barely moves under Adam). L0 loss = λ·mean_batch Σ_i H;
+an optional pre-activation loss c·Σ_i relu(θ_i - h_i)·||W_dec[i]|| over dead latents pulls them back above threshold.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor, nn
+
+from saes.base import BaseSAE, SAEConfig, SAELosses, mse_loss
+
+
+def rectangle(u: Tensor) -> Tensor:
+    """K(u) = 1[-1/2 < u < 1/2]."""
+    return ((u > -0.5) & (u < 0.5)).to(u.dtype)
+
+
+def _sum_to_threshold(g: Tensor) -> Tensor:
+    """Sum a [..., d_sae] gradient over all leading (token) dimensions."""
+    return g.reshape(-1, g.shape[-1]).sum(0)
+
+
+class JumpReLUFn(torch.autograd.Function):
+    """f = h·H(h-θ); grads: h -> 1[h>θ], θ -> -(θ/ε)·K((h-θ)/ε)."""
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+        ctx.save_for_backward(h, threshold)
+        ctx.bandwidth = bandwidth
+        return h * (h > threshold).to(h.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, Tensor, None]:
+        h, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        grad_h = (h > threshold).to(grad_out.dtype) * grad_out
+        grad_theta = -(threshold / eps) * rectangle((h - threshold) / eps) * grad_out
+        return grad_h, _sum_to_threshold(grad_theta).to(threshold.dtype), None
+
+
+class StepFn(torch.autograd.Function):
+    """H(h-θ); grads: h -> 0, θ -> -(1/ε)·K((h-θ)/ε)."""
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+        ctx.save_for_backward(h, threshold)
+        ctx.bandwidth = bandwidth
+        return (h > threshold).to(h.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[None, Tensor, None]:
+        h, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        grad_theta = -(1.0 / eps) * rectangle((h - threshold) / eps) * grad_out
+        return None, _sum_to_threshold(grad_theta).to(threshold.dtype), None
+
+
+def jumprelu(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+    return JumpReLUFn.apply(h, threshold.to(h.dtype), bandwidth)
+
+
+def step(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+    return StepFn.apply(h, threshold.to(h.dtype), bandwidth)
+
+
+class JumpReLUSAE(BaseSAE):
+    """f = h·H(h-θ) with a learned per-latent threshold θ (float32)."""
+
+    def __init__(self, cfg: SAEConfig):
+        super().__init__(cfg)
+        self.threshold = nn.Parameter(
+            torch.full((cfg.d_sae,), cfg.init_threshold, dtype=torch.float32, device=cfg.device)
+        )
+
+    def _apply(self, fn: Any, recurse: bool = True) -> JumpReLUSAE:
+        # .to(dtype) would cast θ too; keep it float32 so small thresholds survive bf16.
+        super()._apply(fn, recurse)
+        if self.threshold.dtype != torch.float32:
+            self.threshold.data = self.threshold.data.float()
+        return self
+
+    def activation(self, h: Tensor) -> Tensor:
+        return jumprelu(h, self.threshold, self.cfg.bandwidth)
+
+    def loss(
+        self,
+        x: Float[Tensor, "batch d_in"],
+        dead_mask: Bool[Tensor, " d_sae"] | None = None,
+        sparsity_coeff: float | None = None,
+    ) -> SAELosses:
+        """MSE + λ·L0 (through the step STE) + optional pre-activation loss over dead latents."""
+        lam = self.cfg.sparsity_coeff if sparsity_coeff is None else sparsity_coeff
+        xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
+        h_BF = self.pre_acts_scaled(xs_BD)
+        acts_BF = jumprelu(h_BF, self.threshold, self.cfg.bandwidth)
+        mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
+        l0_B = step(h_BF, self.threshold, self.cfg.bandwidth).sum(-1)
+        sparsity = lam * l0_B.mean()
+        aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        if self.cfg.pre_act_coeff > 0 and dead_mask is not None and bool(dead_mask.any()):
+            gap_BF = torch.relu(self.threshold.to(h_BF.dtype) - h_BF) * self.W_dec.norm(dim=-1)
+            aux = self.cfg.pre_act_coeff * (gap_BF * dead_mask.to(gap_BF.dtype)).sum(-1).mean()
+        total = mse + sparsity + aux
+        return SAELosses(mse=mse, sparsity=sparsity, aux=aux, total=total, l0=l0_B.mean().detach())
+
+    @torch.no_grad()
+    def after_optimizer_step(self) -> None:
+        """Decoder constraint, then keep θ strictly positive."""
+        super().after_optimizer_step()
+        self.threshold.clamp_(min=1e-6)

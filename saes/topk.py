@@ -1,0 +1,105 @@
+"""TopK SAE (Gao et al. 2024): keep the k largest ReLU'd pre-activations per token, zero the rest.
+
+Sparsity is set directly by k, so there is no sparsity penalty; dead latents are revived with the AuxK loss
+(methods.md §1): e = x - x̂ (detached), ê = the k_aux = d_in // 2 largest pre-activations among dead latents only,
+decoded without b_dec; aux = α·||e - ê||² / ||e - mean(e)||², α = 1/32, skipped when nothing is dead. Decoder rows are
+kept at unit norm. Decoding uses only the k active rows per token (embedding_bag), which is exact and much faster
+than the dense f @ W_dec when k << d_sae.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Bool, Float, Int
+from torch import Tensor
+
+from saes.base import BaseSAE, SAELosses, SAEOutput, mse_loss
+
+
+def topk_relu(h_NF: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Values (ReLU'd) and indices of the k largest entries of each row."""
+    vals_NK, idx_NK = torch.topk(h_NF, k, dim=-1, sorted=False)
+    return torch.relu(vals_NK), idx_NK
+
+
+def sparse_decode(
+    vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"], W_dec_FD: Float[Tensor, "d_sae d_in"]
+) -> Float[Tensor, "... d_in"]:
+    """Σ_j vals[j] · W_dec[idx[j]] per token, touching only the k selected rows (no bias)."""
+    lead = vals.shape[:-1]
+    k = vals.shape[-1]
+    out_ND = F.embedding_bag(
+        idx.reshape(-1, k), W_dec_FD, per_sample_weights=vals.reshape(-1, k).to(W_dec_FD.dtype), mode="sum"
+    )
+    return out_ND.reshape(*lead, W_dec_FD.shape[-1])
+
+
+def scatter_dense(vals: Tensor, idx: Tensor, d_sae: int) -> Tensor:
+    """The dense [..., d_sae] code with vals at idx."""
+    out = torch.zeros(*vals.shape[:-1], d_sae, dtype=vals.dtype, device=vals.device)
+    return out.scatter_(-1, idx, vals)
+
+
+def auxk_loss(
+    h_BF: Tensor, err_BD: Tensor, dead_mask_F: Tensor | None, W_dec_FD: Tensor, k_aux: int, coeff: float
+) -> Tensor:
+    """α·||e - ê||² / ||e - mean(e)||² with ê decoded from the top-k_aux dead pre-activations; 0 if none dead."""
+    zero = torch.zeros((), dtype=err_BD.dtype, device=err_BD.device)
+    if dead_mask_F is None or not bool(dead_mask_F.any()) or coeff == 0:
+        return zero
+    n_dead = int(dead_mask_F.sum())
+    h_dead_BF = h_BF.masked_fill(~dead_mask_F.to(torch.bool), float("-inf"))
+    vals_BK, idx_BK = topk_relu(h_dead_BF, min(k_aux, n_dead))
+    e_hat_BD = sparse_decode(vals_BK, idx_BK, W_dec_FD)
+    num = (err_BD - e_hat_BD).pow(2).sum()
+    den = (err_BD - err_BD.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
+    return coeff * num / den
+
+
+class TopKSAE(BaseSAE):
+    """f = topk(relu(h), k)."""
+
+    @property
+    def k(self) -> int:
+        assert self.cfg.k is not None
+        return self.cfg.k
+
+    @property
+    def k_aux(self) -> int:
+        return self.cfg.k_aux if self.cfg.k_aux is not None else max(1, self.cfg.d_in // 2)
+
+    def activation(self, h: Tensor) -> Tensor:
+        vals, idx = topk_relu(h, self.k)
+        return scatter_dense(vals, idx, self.cfg.d_sae)
+
+    def encode_sparse(self, x: Float[Tensor, "... d_in"]) -> tuple[Float[Tensor, "... k"], Int[Tensor, "... k"]]:
+        """The k active values and their latent indices per token."""
+        return topk_relu(self.pre_acts(x), self.k)
+
+    def decode_sparse(self, vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"]) -> Float[Tensor, "... d_in"]:
+        """decode() of the dense code scatter(vals, idx), computed from the k rows only."""
+        return self._scale_out(sparse_decode(vals, idx, self.W_dec) + self.b_dec)
+
+    def _codes_scaled(self, h_BF: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(dense code, x̂ in normalised space without b_dec, per-token L0) for the training loss."""
+        vals_BK, idx_BK = topk_relu(h_BF, self.k)
+        acts_BF = scatter_dense(vals_BK, idx_BK, self.cfg.d_sae)
+        return acts_BF, sparse_decode(vals_BK, idx_BK, self.W_dec), (vals_BK > 0).sum(-1)
+
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
+        """MSE + AuxK over the latents in dead_mask (no AuxK when dead_mask is None or empty)."""
+        xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
+        h_BF = self.pre_acts_scaled(xs_BD)
+        _, recon_BD, l0_B = self._codes_scaled(h_BF)
+        x_hat_BD = recon_BD + self.b_dec
+        mse = mse_loss(xs_BD, x_hat_BD)
+        aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
+        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0_B.float().mean().detach())
+
+    def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
+        """Like BaseSAE.forward but decodes sparsely."""
+        h = self.pre_acts(x)
+        vals, idx = topk_relu(h, self.k)
+        return SAEOutput(self.decode_sparse(vals, idx), scatter_dense(vals, idx, self.cfg.d_sae), h)
