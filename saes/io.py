@@ -1,0 +1,232 @@
+"""SAELens on-disk format: a folder with cfg.json and sae_weights.safetensors (sae_lens 6.x layout).
+
+`save` writes our SAEs so that `sae_lens.SAE.load_from_disk(folder)` loads them: relu as "standard", topk as "topk"
+(rescale_acts_by_decoder_norm false), jumprelu as "jumprelu", and batchtopk as a "jumprelu" whose threshold is the
+global BatchTopK threshold for every latent (the inference form, as SAELens saves it). The activation scale is folded
+into the weights. Our training settings travel in metadata["interp"] so a round trip restores them.
+`load` reads SAELens-format folders (ours or SAELens's, including its training saves with
+rescale_acts_by_decoder_norm or apply_b_dec_to_input=false, which are folded into the weights exactly) into our
+classes. Only safetensors are read, never pickles. Writes go to temporary files moved into place with os.replace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from saes import SAE_CLASSES, BaseSAE, BatchTopKSAE, SAEConfig
+
+CFG_FILENAME = "cfg.json"
+WEIGHTS_FILENAME = "sae_weights.safetensors"
+SAELENS_TO_ARCH = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "batchtopk"}
+ARCH_TO_SAELENS = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "jumprelu"}
+_TRAINING_FIELDS = (
+    "sparsity_coeff",
+    "aux_coeff",
+    "k_aux",
+    "bandwidth",
+    "init_threshold",
+    "pre_act_coeff",
+    "threshold_lr",
+    "unit_norm_decoder",
+)
+
+
+def _sae_lens_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("sae-lens")
+    except Exception:  # sae-lens not installed: claim the format version we write
+        return "6.54.12"
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def saelens_cfg(sae: BaseSAE) -> dict:
+    """The cfg.json dict SAELens 6.x expects for this SAE's inference architecture."""
+    cfg = sae.cfg
+    version = _sae_lens_version()
+    interp = {"arch": cfg.arch, "k": cfg.k, **{f: getattr(cfg, f) for f in _TRAINING_FIELDS}}
+    metadata = {
+        **cfg.metadata,
+        "sae_lens_version": version,
+        "sae_lens_training_version": version,
+        "hook_name": cfg.hook_name,
+        "model_name": cfg.model_name,
+        "interp": interp,
+    }
+    out = {
+        "d_in": cfg.d_in,
+        "d_sae": cfg.d_sae,
+        "dtype": cfg.dtype,
+        "device": "cpu",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+        "reshape_activations": "none",
+        "metadata": metadata,
+        "architecture": ARCH_TO_SAELENS[cfg.arch],
+    }
+    if cfg.arch == "topk":
+        out.update(k=cfg.k, rescale_acts_by_decoder_norm=False)
+    return out
+
+
+def save(sae: BaseSAE, folder: str | Path) -> Path:
+    """Write cfg.json + sae_weights.safetensors in SAELens format (act_scale folded in); returns the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = sae.folded_state_dict()
+    if isinstance(sae, BatchTopKSAE):
+        state["threshold"] = sae.jumprelu_threshold()
+    state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    cfg = saelens_cfg(sae)
+    _atomic_write(folder / WEIGHTS_FILENAME, lambda p: save_file(state, p))
+    _atomic_write(folder / CFG_FILENAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
+    return folder
+
+
+def _read_cfg(folder: Path) -> dict:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"SAE folder not found: {folder}")
+    for name in (CFG_FILENAME, WEIGHTS_FILENAME):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(
+                f"{folder / name} is missing (a SAELens SAE folder needs {CFG_FILENAME} and {WEIGHTS_FILENAME})"
+            )
+    try:
+        return json.loads((folder / CFG_FILENAME).read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{folder / CFG_FILENAME} is not valid JSON: {e}") from e
+
+
+def _read_weights(path: Path) -> dict[str, Tensor]:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})") from e
+
+
+def _architecture(raw: dict) -> str:
+    name = raw.get("architecture")
+    if name is None:  # pre-6.0 SAELens configs
+        act = raw.get("activation_fn") or raw.get("activation_fn_str")
+        name = "topk" if act == "topk" else "standard"
+    if name not in SAELENS_TO_ARCH:
+        raise ValueError(f"unknown SAE architecture {name!r} in cfg.json; valid: {', '.join(SAELENS_TO_ARCH)}")
+    return SAELENS_TO_ARCH[name]
+
+
+def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAEConfig, dict]:
+    arch = _architecture(raw)
+    meta = dict(raw.get("metadata") or {})
+    interp = meta.pop("interp", None) or {}
+    norm = raw.get("normalize_activations", "none")
+    if norm == "expected_average_only_in":
+        warnings.warn(
+            "normalize_activations='expected_average_only_in' with no folded scale: loading the weights "
+            "as they are (SAELens does the same for SAEs loaded from disk)",
+            stacklevel=3,
+        )
+    elif norm not in ("none", None, False):
+        raise ValueError(f"normalize_activations={norm!r} is per-token and cannot be folded; supported: none")
+    k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
+    k = None if arch in ("relu", "jumprelu") or k is None else max(1, round(float(k)))
+    extra = {f: interp[f] for f in _TRAINING_FIELDS if f in interp}
+    for key in ("sae_lens_version", "sae_lens_training_version", "hook_name", "model_name"):
+        meta.pop(key, None)
+    cfg = SAEConfig(
+        d_in=int(raw["d_in"]),
+        d_sae=int(raw["d_sae"]),
+        arch=arch,
+        k=k,
+        hook_name=(raw.get("metadata") or {}).get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or "",
+        model_name=(raw.get("metadata") or {}).get("model_name") or raw.get("model_name"),
+        dtype=dtype or raw.get("dtype", "float32"),
+        device=device,
+        metadata=meta,
+        **extra,
+    )
+    return cfg, raw
+
+
+def _expected_shapes(cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
+    shapes = {
+        "W_enc": (cfg.d_in, cfg.d_sae),
+        "b_enc": (cfg.d_sae,),
+        "W_dec": (cfg.d_sae, cfg.d_in),
+        "b_dec": (cfg.d_in,),
+    }
+    if cfg.arch == "jumprelu":
+        shapes["threshold"] = (cfg.d_sae,)
+    if cfg.arch == "batchtopk":
+        shapes["topk_threshold"] = ()
+    return shapes
+
+
+def _check_shapes(state: dict[str, Tensor], cfg: SAEConfig, path: Path) -> None:
+    expected = _expected_shapes(cfg)
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise ValueError(f"{path} lacks tensors {missing} needed by a {cfg.arch} SAE (has {sorted(state)})")
+    for name, shape in expected.items():
+        if tuple(state[name].shape) != shape:
+            raise ValueError(
+                f"{path}: {name} has shape {tuple(state[name].shape)} but cfg.json (d_in={cfg.d_in}, "
+                f"d_sae={cfg.d_sae}) implies {shape}"
+            )
+
+
+@torch.no_grad()
+def _fold_saelens_options(state: dict[str, Tensor], raw: dict) -> None:
+    """Fold apply_b_dec_to_input=false and rescale_acts_by_decoder_norm=true into the weights (exact)."""
+    if not raw.get("apply_b_dec_to_input", True):
+        state["b_enc"] = state["b_enc"] + state["b_dec"] @ state["W_enc"]
+    if raw.get("rescale_acts_by_decoder_norm", False):
+        norm_F = state["W_dec"].norm(dim=-1).clamp_min(1e-8)
+        state["W_enc"] = state["W_enc"] * norm_F
+        state["b_enc"] = state["b_enc"] * norm_F
+        state["W_dec"] = state["W_dec"] / norm_F[:, None]
+
+
+def load(folder: str | Path, device: str = "cpu", dtype: str | None = None) -> BaseSAE:
+    """Load a SAELens-format SAE folder into our class for its architecture, in eval mode."""
+    folder = Path(folder)
+    raw = _read_cfg(folder)
+    try:
+        cfg, raw = _config_from_saelens(raw, device, dtype)
+    except KeyError as e:
+        raise ValueError(f"{folder / CFG_FILENAME} lacks the key {e}") from e
+    state = {k: v.to(torch.float64) for k, v in _read_weights(folder / WEIGHTS_FILENAME).items()}
+    _check_shapes(state, cfg, folder / WEIGHTS_FILENAME)
+    _fold_saelens_options(state, raw)
+    unknown = set(state) - set(_expected_shapes(cfg))
+    if unknown:
+        warnings.warn(f"{folder / WEIGHTS_FILENAME}: ignoring tensors {sorted(unknown)}", stacklevel=2)
+    if cfg.arch == "batchtopk":
+        state["threshold"] = state.pop("topk_threshold")
+    if cfg.arch == "jumprelu":  # SAELens gates relu(h); with θ >= 0 our h·H(h-θ) is the same function
+        state["threshold"] = state["threshold"].clamp_min(0.0)
+    sae = SAE_CLASSES[cfg.arch](cfg)
+    own = sae.state_dict()
+    sae.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
+    return sae.to(device).eval()
