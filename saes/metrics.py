@@ -1,0 +1,172 @@
+"""Dictionary metrics (methods.md §2) as pure functions of activations, codes and reconstructions; no model needed.
+
+Names follow the spec: l0, r2 (explained variance, the correct one, float64 and streaming via R2Accumulator),
+r2_legacy (SAEBench / SAELens <= 6.x: per-token variance around the batch mean; it differs from r2 and published
+numbers mix them), mse, cosine_similarity, dead_fraction / dense_fraction and the log10-density histogram from firing
+counts, ground-truth concept scores (best single latent per concept by AUROC, with its F1), and seed stability.
+The model-based metrics (CE loss recovered, KL score) live in saes/eval_model.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+
+def _flat(t: Tensor) -> Tensor:
+    return t.reshape(-1, t.shape[-1])
+
+
+def l0(feature_acts: Float[Tensor, "... d_sae"]) -> float:
+    """Mean over tokens of the number of nonzero latents."""
+    return float((_flat(feature_acts) != 0).sum(-1).double().mean())
+
+
+def mse(x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"]) -> float:
+    """Mean over tokens of ||x - x̂||² (summed over the activation dimension, like the training loss)."""
+    return float((_flat(x).double() - _flat(x_hat).double()).pow(2).sum(-1).mean())
+
+
+def cosine_similarity(x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"], eps: float = 1e-12) -> float:
+    """Mean over tokens of cos(x, x̂)."""
+    x_ND, y_ND = _flat(x).double(), _flat(x_hat).double()
+    cos_N = (x_ND * y_ND).sum(-1) / (x_ND.norm(dim=-1) * y_ND.norm(dim=-1)).clamp_min(eps)
+    return float(cos_N.mean())
+
+
+class R2Accumulator:
+    """Streaming R² = 1 - E||x - x̂||² / (E||x||² - ||E x||²), with all sums in float64."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sse = 0.0
+        self.sum_sq = 0.0
+        self.sum_x: Tensor | None = None
+
+    def update(self, x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"]) -> None:
+        x_ND, y_ND = _flat(x).double(), _flat(x_hat).double()
+        self.n += x_ND.shape[0]
+        self.sse += float((x_ND - y_ND).pow(2).sum())
+        self.sum_sq += float(x_ND.pow(2).sum())
+        s_D = x_ND.sum(0).cpu()
+        self.sum_x = s_D if self.sum_x is None else self.sum_x + s_D
+
+    def compute(self) -> float:
+        if self.n == 0 or self.sum_x is None:
+            raise ValueError("R2Accumulator.compute() before any update()")
+        mean_D = self.sum_x / self.n
+        total_var = self.sum_sq / self.n - float(mean_D.pow(2).sum())
+        return 1.0 - (self.sse / self.n) / total_var
+
+
+def r2(x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"]) -> float:
+    """Explained variance over all tokens of one batch (use R2Accumulator across batches)."""
+    acc = R2Accumulator()
+    acc.update(x, x_hat)
+    return acc.compute()
+
+
+def r2_legacy(x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"]) -> float:
+    """mean_t [1 - ||x_t - x̂_t||² / Σ_d (x_td - μ_d)²] with μ the batch mean (SAEBench paper, SAELens <= 6.x)."""
+    x_ND, y_ND = _flat(x).double(), _flat(x_hat).double()
+    resid_N = (x_ND - y_ND).pow(2).sum(-1)
+    var_N = (x_ND - x_ND.mean(0, keepdim=True)).pow(2).sum(-1)
+    return float((1 - resid_N / var_N).mean())
+
+
+def firing_counts(feature_acts: Float[Tensor, "... d_sae"]) -> Tensor:
+    """Per latent, the number of tokens on which it is nonzero (int64); sum these over batches."""
+    return (_flat(feature_acts) != 0).sum(0).long()
+
+
+def dead_fraction(counts: Tensor, n_tokens: int) -> float:
+    """Share of latents that fired on no token."""
+    del n_tokens
+    return float((counts == 0).double().mean())
+
+
+def dense_fraction(counts: Tensor, n_tokens: int, threshold: float = 0.1) -> float:
+    """Share of latents firing on more than `threshold` (10%) of tokens."""
+    return float((counts.double() / n_tokens > threshold).double().mean())
+
+
+@dataclass
+class DensityHistogram:
+    """Histogram of log10(firing frequency) over latents that fired; dead latents counted apart."""
+
+    counts: Tensor
+    edges: Tensor
+    n_dead: int
+
+
+def log_density_histogram(counts: Tensor, n_tokens: int, bins: int = 50, lo: float | None = None) -> DensityHistogram:
+    """Histogram of log10(counts / n_tokens) on [lo, 0], lo defaulting to log10(1 / n_tokens)."""
+    freq = counts.double() / n_tokens
+    alive = freq[freq > 0]
+    lo = float(torch.log10(torch.tensor(1.0 / n_tokens, dtype=torch.float64))) if lo is None else lo
+    hist, edges = torch.histogram(torch.log10(alive), bins=bins, range=(lo, 0.0))
+    return DensityHistogram(hist.long(), edges, int((freq == 0).sum()))
+
+
+def _auroc_chunk(scores_NF: Tensor, mask_CN: Tensor) -> Tensor:
+    """AUROC of every latent (column) for every concept (row of mask), rank-based with average ranks for ties."""
+    n = scores_NF.shape[0]
+    col_FN = scores_NF.T.contiguous()
+    sorted_FN = col_FN.sort(dim=-1).values
+    below = torch.searchsorted(sorted_FN, col_FN, right=False)
+    upto = torch.searchsorted(sorted_FN, col_FN, right=True)
+    ranks_FN = (below + upto + 1).double() / 2  # 1-based average rank
+    pos_C = mask_CN.sum(-1).double()
+    rank_sum_CF = mask_CN.double() @ ranks_FN.T
+    return (rank_sum_CF - pos_C[:, None] * (pos_C[:, None] + 1) / 2) / (pos_C * (n - pos_C))[:, None]
+
+
+@dataclass
+class ConceptScores:
+    """Per concept, the best single latent as a detector of its tokens."""
+
+    names: list[str]
+    best_latent: Tensor
+    auroc: Tensor
+    f1: Tensor
+    """F1 of "latent fires (> 0)" as a detector, for the best latent."""
+    mean_auroc: float
+    mean_f1: float
+    missed: list[str] = field(default_factory=list)
+    """Concepts whose best AUROC is below the threshold."""
+
+
+def concept_scores(
+    feature_acts: Float[Tensor, "n_tokens d_sae"],
+    concept_masks: dict[str, Bool[Tensor, " n_tokens"]],
+    auroc_threshold: float = 0.9,
+    chunk: int = 1024,
+) -> ConceptScores:
+    """For each concept mask, the latent with the highest AUROC over tokens, its AUROC and F1 (vectorised)."""
+    names = list(concept_masks)
+    acts_NF = _flat(feature_acts).float()
+    mask_CN = torch.stack([concept_masks[c].reshape(-1).bool() for c in names])
+    pos_C = mask_CN.sum(-1)
+    if bool((pos_C == 0).any() | (pos_C == acts_NF.shape[0]).any()):
+        raise ValueError("every concept needs at least one positive and one negative token")
+    aurocs = [_auroc_chunk(acts_NF[:, i : i + chunk], mask_CN) for i in range(0, acts_NF.shape[1], chunk)]
+    auroc_CF = torch.cat(aurocs, dim=1)
+    best_auroc_C, best_C = auroc_CF.max(dim=-1)
+    fires_CN = acts_NF[:, best_C].T > 0
+    tp_C = (fires_CN & mask_CN).sum(-1).double()
+    f1_C = 2 * tp_C / (fires_CN.sum(-1) + pos_C).double().clamp_min(1)
+    missed = [c for c, a in zip(names, best_auroc_C.tolist()) if a < auroc_threshold]
+    return ConceptScores(names, best_C, best_auroc_C, f1_C, float(best_auroc_C.mean()), float(f1_C.mean()), missed)
+
+
+def seed_stability(
+    W_dec_a: Float[Tensor, "d_sae_a d_in"], W_dec_b: Float[Tensor, "d_sae_b d_in"], threshold: float = 0.7
+) -> float:
+    """Fraction of latents of SAE A whose decoder row has cosine > threshold with some decoder row of SAE B."""
+    a_FD = W_dec_a.double() / W_dec_a.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    b_GD = W_dec_b.double() / W_dec_b.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    best = torch.cat([(a_FD[i : i + 4096] @ b_GD.T).max(-1).values for i in range(0, a_FD.shape[0], 4096)])
+    return float((best > threshold).double().mean())
