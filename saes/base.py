@@ -123,9 +123,17 @@ class SAELosses:
     total: Tensor
     l0: Tensor
     """Mean active latents per token (detached, for logging)."""
+    fire_counts: Tensor
+    """[d_sae] int64: on how many tokens of the batch each latent fired (for dead masks and densities)."""
 
     def as_floats(self) -> dict[str, float]:
-        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        """The scalar terms as floats, for logging."""
+        return {f.name: float(getattr(self, f.name).detach()) for f in fields(self) if f.name != "fire_counts"}
+
+
+def fire_counts(acts_BF: Tensor) -> Tensor:
+    """Per latent, the number of tokens where it is nonzero."""
+    return (acts_BF.detach() != 0).sum(0)
 
 
 def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:

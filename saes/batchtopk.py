@@ -12,7 +12,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from saes.base import SAEConfig, SAELosses, SAEOutput, mse_loss
+from saes.base import SAEConfig, SAELosses, SAEOutput, fire_counts, mse_loss
 from saes.topk import TopKSAE, auxk_loss
 
 
@@ -72,7 +72,7 @@ class BatchTopKSAE(TopKSAE):
         aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
         zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
         l0 = (acts_BF > 0).sum(-1).float().mean().detach()
-        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0)
+        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0, fire_counts=fire_counts(acts_BF))
 
     def jumprelu_threshold(self) -> Float[Tensor, " d_sae"]:
         """The per-latent JumpReLU threshold this SAE is saved with (θ for every latent, float32)."""

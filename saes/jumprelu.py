@@ -16,7 +16,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from saes.base import BaseSAE, SAEConfig, SAELosses, mse_loss
+from saes.base import BaseSAE, SAEConfig, SAELosses, fire_counts, mse_loss
 
 
 def rectangle(u: Tensor) -> Tensor:
@@ -110,7 +110,9 @@ class JumpReLUSAE(BaseSAE):
             gap_BF = torch.relu(self.threshold.to(h_BF.dtype) - h_BF) * self.W_dec.norm(dim=-1)
             aux = self.cfg.pre_act_coeff * (gap_BF * dead_mask.to(gap_BF.dtype)).sum(-1).mean()
         total = mse + sparsity + aux
-        return SAELosses(mse=mse, sparsity=sparsity, aux=aux, total=total, l0=l0_B.mean().detach())
+        return SAELosses(
+            mse=mse, sparsity=sparsity, aux=aux, total=total, l0=l0_B.mean().detach(), fire_counts=fire_counts(acts_BF)
+        )
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:

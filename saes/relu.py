@@ -11,7 +11,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from saes.base import BaseSAE, SAELosses, mse_loss
+from saes.base import BaseSAE, SAELosses, fire_counts, mse_loss
 
 
 class ReLUSAE(BaseSAE):
@@ -35,4 +35,6 @@ class ReLUSAE(BaseSAE):
         sparsity = lam * l1
         zero = torch.zeros((), device=x.device, dtype=mse.dtype)
         l0 = (acts_BF > 0).sum(-1).float().mean().detach()
-        return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=l0)
+        return SAELosses(
+            mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=l0, fire_counts=fire_counts(acts_BF)
+        )

@@ -81,22 +81,20 @@ class TopKSAE(BaseSAE):
         """decode() of the dense code scatter(vals, idx), computed from the k rows only."""
         return self._scale_out(sparse_decode(vals, idx, self.W_dec) + self.b_dec)
 
-    def _codes_scaled(self, h_BF: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(dense code, x̂ in normalised space without b_dec, per-token L0) for the training loss."""
-        vals_BK, idx_BK = topk_relu(h_BF, self.k)
-        acts_BF = scatter_dense(vals_BK, idx_BK, self.cfg.d_sae)
-        return acts_BF, sparse_decode(vals_BK, idx_BK, self.W_dec), (vals_BK > 0).sum(-1)
-
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         """MSE + AuxK over the latents in dead_mask (no AuxK when dead_mask is None or empty)."""
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
         h_BF = self.pre_acts_scaled(xs_BD)
-        _, recon_BD, l0_B = self._codes_scaled(h_BF)
-        x_hat_BD = recon_BD + self.b_dec
+        vals_BK, idx_BK = topk_relu(h_BF, self.k)
+        x_hat_BD = sparse_decode(vals_BK, idx_BK, self.W_dec) + self.b_dec
+        fired_BK = vals_BK.detach() > 0
+        counts_F = torch.bincount(idx_BK[fired_BK], minlength=self.cfg.d_sae)
         mse = mse_loss(xs_BD, x_hat_BD)
         aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
         zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0_B.float().mean().detach())
+        return SAELosses(
+            mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
+        )
 
     def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
         """Like BaseSAE.forward but decodes sparsely."""

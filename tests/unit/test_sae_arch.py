@@ -236,3 +236,37 @@ def test_init_b_dec_mean_and_median():
     torch.testing.assert_close(sae.b_dec, 2.0 * x.mean(0))
     sae.init_b_dec_(x, method="median")
     assert sae.b_dec.norm() < 2.0  # the outlier barely moves the geometric median
+
+
+@pytest.mark.parametrize("arch", ["relu", "topk", "jumprelu", "batchtopk"])
+def test_loss_reports_fire_counts_and_l0(arch):
+    torch.manual_seed(7)
+    sae = build_sae(_cfg(arch, d_sae=64))
+    x = torch.randn(30, 8)
+    losses = sae.loss(x)
+    acts = sae.encode(x) if arch != "batchtopk" else batch_topk(sae.pre_acts(x), 4)
+    assert losses.fire_counts.tolist() == (acts != 0).sum(0).tolist()
+    assert losses.l0.item() == pytest.approx((acts != 0).sum(-1).float().mean().item())
+    assert set(losses.as_floats()) == {"mse", "sparsity", "aux", "total", "l0"}
+
+
+@pytest.mark.parametrize("arch", ["relu", "topk", "jumprelu", "batchtopk"])
+def test_a_few_adam_steps_reduce_the_loss(arch):
+    torch.manual_seed(8)
+    basis = torch.randn(16, 8)
+    codes = torch.relu(torch.randn(512, 16) - 1.0)
+    x = codes @ basis
+    sae = build_sae(_cfg(arch, d_sae=32, sparsity_coeff=1e-3))
+    sae.init_b_dec_(x)
+    opt = torch.optim.Adam(sae.parameters(), lr=3e-3)
+    first = sae.loss(x).mse.item()
+    for _ in range(60):
+        loss = sae.loss(x, dead_mask=torch.zeros(32, dtype=torch.bool))
+        opt.zero_grad()
+        loss.total.backward()
+        sae.before_optimizer_step()
+        opt.step()
+        sae.after_optimizer_step()
+    assert sae.loss(x).mse.item() < 0.7 * first
+    if sae.cfg.unit_norm_decoder:
+        torch.testing.assert_close(sae.W_dec.norm(dim=-1), torch.ones(32))
