@@ -21,7 +21,6 @@ setup: $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/interp cache --model toy-gelu-s0 --hooks 'blocks.*.mlp.hook_post' --tokens 200000 --out runs/demo/cache
-	$(PY) -m interp.summary runs/demo/cache
 
 lint: setup
 	$(VENV)/bin/ruff check .
