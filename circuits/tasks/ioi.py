@@ -1,0 +1,92 @@
+"""IOI clean / corrupted prompt sets from the toy world (held-out name and template combinations).
+
+One template per task keeps every prompt the same length, so a (layer, position) patch means the same word in every
+prompt. Corruptions (methods.md section 4):
+- "swap": IO and S exchanged throughout, so the corrupted run prefers the clean S (logit difference about -LD);
+- "abc":  the three name slots (first two names and the repeated subject) get three distinct new names, so the
+  corrupted run has no reason to prefer either clean name (logit difference about 0).
+Forms: "ABBA" (IO first), "BABA" (S first) or "both" (alternating, positions labelled N1 / N2 then).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Literal
+
+from interp.toyworld import vocab as V
+from interp.toyworld.ioi import IOI_TEMPLATES, IOIPrompt, Split, fill_template, in_split
+
+from .base import Task
+
+Corruption = Literal["abc", "swap"]
+FormChoice = Literal["ABBA", "BABA", "both"]
+
+
+@dataclass
+class IOITask(Task):
+    """A `Task` that keeps its IOI prompts (for role analyses that need each prompt's IO / S1 / S2 positions)."""
+
+    prompts: tuple[IOIPrompt, ...] = ()
+    corruption: str = "abc"
+
+
+def ioi_prompt_pairs(n: int, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
+                     split: Split = "heldout", seed: int = 0) -> list[tuple[IOIPrompt, IOIPrompt]]:
+    """`n` (clean, corrupted) IOI prompt pairs of one template; names drawn from the held-out combinations."""
+    if not 0 <= template < len(IOI_TEMPLATES):
+        raise ValueError(f"template {template} out of range 0..{len(IOI_TEMPLATES) - 1}")
+    rng = random.Random(seed)
+    names = V.MALE_NAMES + V.FEMALE_NAMES
+    pairs: list[tuple[IOIPrompt, IOIPrompt]] = []
+    tries = 0
+    while len(pairs) < n:
+        tries += 1
+        if tries > 1000 * n:
+            raise ValueError(f"could not draw {n} {split} prompts for template {template}")
+        io, s = rng.sample(names, 2)
+        if not in_split(template, io, s, split):
+            continue
+        f = form if form != "both" else ("ABBA" if len(pairs) % 2 == 0 else "BABA")
+        fill = dict(place=rng.choice(V.PLACES), obj=rng.choice(tuple(V.OBJECT_COLOURS)), food=rng.choice(V.FOODS))
+        clean = fill_template(template, io, s, f, **fill)
+        if corruption == "swap":
+            corrupt = fill_template(template, s, io, f, **fill)
+        else:
+            x, y, z = rng.sample([m for m in names if m not in (io, s)], 3)
+            corrupt = _abc(fill_template(template, x, y, f, **fill), z)
+        pairs.append((clean, corrupt))
+    return pairs
+
+
+def _abc(prompt: IOIPrompt, third: str) -> IOIPrompt:
+    """`prompt` with its repeated subject S2 replaced by a third name (A B C instead of A B B)."""
+    words = list(prompt.words)
+    words[prompt.positions["s2"]] = third
+    return IOIPrompt(tuple(words), prompt.io, prompt.s, prompt.template, prompt.form, prompt.positions)
+
+
+def ioi_task(model, n: int = 32, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
+             split: Split = "heldout", seed: int = 0) -> IOITask:
+    """The IOI task: answer = clean IO name, wrong = clean S name, metric = logit difference."""
+    if corruption not in ("abc", "swap"):
+        raise ValueError(f"corruption must be 'abc' or 'swap', got {corruption!r}")
+    pairs = ioi_prompt_pairs(n, corruption, form, template, split, seed)
+    base = Task.from_text(model, f"ioi-{corruption}", [c.text for c, _ in pairs], [k.text for _, k in pairs],
+                          [c.io for c, _ in pairs], [c.s for c, _ in pairs], _labels(pairs[0][0], form))
+    return IOITask(base.name, base.clean, base.corrupted, base.answer, base.wrong, base.pos_labels,
+                   prompts=tuple(c for c, _ in pairs), corruption=corruption)
+
+
+def _labels(prompt: IOIPrompt, form: FormChoice) -> list[str]:
+    """Position labels: BOS, the template's words, with IO / S1 / S2 / END (N1 / N2 when forms are mixed)."""
+    slots = {"{P}": "PLACE", "{O}": "OBJ", "{F}": "FOOD"}
+    words = ["BOS", *(slots.get(w, w) for w in IOI_TEMPLATES[prompt.template].split())]
+    p = prompt.positions
+    first, second = sorted([p["io"], p["s1"]])
+    if form == "both":
+        words[first + 1], words[second + 1] = "N1", "N2"
+    else:
+        words[p["io"] + 1], words[p["s1"] + 1] = "IO", "S1"
+    words[p["s2"] + 1], words[p["end"] + 1] = "S2", "END"
+    return [f"{w}_{i}" if words.count(w) > 1 else w for i, w in enumerate(words)]
