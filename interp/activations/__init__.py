@@ -1,0 +1,25 @@
+"""Activation caching: resumable, sharded, checksummed safetensors caches of hook activations, and their reader.
+
+Public API (imported lazily, so `interp --help`, which imports `.config`, does not pull in torch):
+
+- `cache_activations(cfg, model=None) -> CacheResult` and `main(cfg)` (the `interp cache` command), in `.cache`;
+- `ActivationCache.open(path)` with `iter_batches`, `get`, `tokens`, `doc_ids`, `positions`, `labels`, in `.reader`;
+- `verify(path) -> VerifyReport`, `CacheError`, `CorruptCacheError`, in `.manifest`; `DiskFullError` in `.writer`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "CacheConfig": "config", "cache_activations": "cache", "CacheResult": "cache", "expand_hooks": "cache",
+    "ActivationCache": "reader", "verify": "manifest", "VerifyReport": "manifest", "CacheError": "manifest",
+    "CorruptCacheError": "manifest", "DiskFullError": "writer",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

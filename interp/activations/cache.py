@@ -1,0 +1,283 @@
+"""The caching run: corpus rows -> forward passes with copy-out hooks -> durable shards, resumable at any point.
+
+`cache_activations(cfg)` plans shards of whole documents (shard K = documents [K * docs_per_shard, ...)), skips
+those already in the folder's manifest, and for the rest runs the model in batches under inference_mode, only as far
+as the deepest requested hook: `stop_at_layer` skips the blocks after it, and once every requested hook of a batch
+has fired the forward pass is cut short. Hooks copy straight into preallocated per-shard buffers (no
+run_with_cache dictionary); a full shard is written (see `writer`) and made durable in the background while the
+next shard is computed.
+Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
+
+`main(cfg)` is the `interp cache` command; `python -m interp.activations.cache --model ...` is the same command
+(handy under `torchrun -m`).
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..models import check_hooks, default_device, load_model
+from ..toyworld import labels as L
+from . import distributed
+from .config import CacheConfig
+from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, rank_manifest_name
+from .sources import TokenSource, make_source
+from .writer import ShardBuffers, ShardJob, ShardWriter
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class CacheResult:
+    """What a caching run left in its folder."""
+
+    path: Path
+    hooks: list[str]
+    n_tokens: int
+    """Tokens in the cache now (all ranks, earlier runs included)."""
+    n_shards: int
+    bytes_on_disk: int
+    new_tokens: int
+    """Tokens this process computed in this run."""
+    seconds: float
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.new_tokens / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """Shard `index` covers documents [first_doc, first_doc + n_docs)."""
+
+    index: int
+    first_doc: int
+    n_docs: int
+
+
+def expand_hooks(model, patterns: list[str]) -> list[str]:
+    """Hook names for names or glob patterns, in model order; unknown names raise listing the valid hooks."""
+    names = list(model.hook_dict)
+    chosen: set[str] = set()
+    for pat in patterns:
+        if any(c in pat for c in "*?["):
+            hits = fnmatch.filter(names, pat)
+            if not hits:
+                check_hooks(model, [pat])  # raises, listing every valid hook
+            chosen.update(hits)
+        else:
+            check_hooks(model, [pat])
+            chosen.add(pat)
+    return [n for n in names if n in chosen]
+
+
+def stop_layer(hooks: list[str], n_layers: int) -> int | None:
+    """`stop_at_layer` for TransformerLens: blocks after the deepest hook's block are not run (None: run all)."""
+    deepest = -1
+    for h in hooks:
+        if m := re.match(r"blocks\.(\d+)\.", h):
+            deepest = max(deepest, int(m.group(1)))
+        elif h not in ("hook_embed", "hook_pos_embed", "hook_tokens"):
+            return None  # ln_final / unembed hooks need the whole model
+    return min(deepest + 1, n_layers)  # stop_at_layer=n_layers runs every block but skips ln_final and unembed
+
+
+class _AllCaptured(Exception):
+    """Raised by the last hook of a batch to cut the forward pass short."""
+
+
+class Capture:
+    """Forward hooks that copy each requested activation into the current shard's buffers."""
+
+    def __init__(self, hooks: list[str]):
+        self.hooks, self.buf, self.offset, self.seen = hooks, None, 0, set()
+
+    def fwd_hooks(self) -> list[tuple[str, object]]:
+        return [(h, self._make(h)) for h in self.hooks]
+
+    def _make(self, name: str):
+        def hook(act: Tensor, hook) -> None:
+            flat = act.reshape(act.shape[0] * act.shape[1], -1)  # [batch, pos, *shape] -> [batch * pos, d]
+            self.buf.acts[name][self.offset:self.offset + flat.shape[0]].copy_(flat)
+            self.seen.add(name)
+            if len(self.seen) == len(self.hooks):
+                raise _AllCaptured
+        return hook
+
+    def run(self, model, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, stop: int | None) -> None:
+        self.buf, self.offset, self.seen = buf, offset, set()
+        try:
+            model(tokens, stop_at_layer=stop)
+        except _AllCaptured:
+            pass
+        if len(self.seen) != len(self.hooks):
+            missing = sorted(set(self.hooks) - self.seen)
+            raise CacheError(f"hook(s) {', '.join(missing)} did not fire in the forward pass")
+
+
+def probe_shapes(model, hooks: list[str], source: TokenSource, device: str) -> dict[str, list[int]]:
+    """Per-token trailing shape of each hook, from one forward pass on one row; rejects non-per-token hooks."""
+    shapes: dict[str, list[int]] = {}
+
+    def rec(act: Tensor, hook) -> None:
+        shapes[hook.name] = list(act.shape)
+
+    with torch.inference_mode():
+        model.run_with_hooks(source.rows(0, 1).tokens.to(device).long(), fwd_hooks=[(h, rec) for h in hooks],
+                             stop_at_layer=stop_layer(hooks, model.cfg.n_layers))
+    bad = [f"{h} {s}" for h, s in shapes.items() if s[:2] != [1, source.n_ctx]]
+    if bad:
+        raise CacheError(f"only per-token hooks [batch, pos, ...] can be cached; these are not: {', '.join(bad)}")
+    return {h: shapes[h][2:] or [1] for h in hooks}
+
+
+def plan_shards(n_docs: int, docs_per_shard: int) -> list[ShardPlan]:
+    return [ShardPlan(k, k * docs_per_shard, min(docs_per_shard, n_docs - k * docs_per_shard))
+            for k in range(math.ceil(n_docs / docs_per_shard))]
+
+
+def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: distributed.Dist) -> Manifest:
+    """Check the folder holds this cache (or nothing); rank 0 merges, drops stale shards and leftovers. All ranks."""
+    path = out / MANIFEST
+    manifest = Manifest.load(path) if path.is_file() else copy.deepcopy(header)
+    manifest.check_same(header, out)
+    if dist.is_main:
+        (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
+        distributed.merge_rank_manifests(out, manifest)
+        by_index = {p.index: p for p in plan}
+        for s in list(manifest.shards):
+            p = by_index.get(s.index)
+            if p is not None and (p.first_doc, p.n_docs) != (s.first_doc, s.n_docs):
+                manifest.shards.remove(s)  # a shorter last shard of a smaller earlier run: recompute it
+        manifest.save(path)
+        keep = {Path(r.path).name for s in manifest.shards for r in s.files.values()}
+        for f in (out / SHARD_DIR).iterdir():
+            if f.name not in keep:  # temp files and shards written after the last manifest update
+                f.unlink()
+        for f in out.glob("*.tmp"):
+            f.unlink()
+    dist.barrier()
+    manifest = Manifest.load(path)
+    check_sizes(out, manifest)
+    return manifest
+
+
+def _compute_shard(model, source: TokenSource, capture: Capture, buf: ShardBuffers, shard: ShardPlan,
+                   cfg: CacheConfig, device: str, stop: int | None, bar: tqdm) -> ShardJob:
+    """Fill `buf` with the tokens, labels and activations of `shard`."""
+    rows = source.rows(shard.first_doc, shard.n_docs)
+    n_tok = shard.n_docs * cfg.n_ctx
+    buf.tokens[:n_tok].copy_(rows.tokens.reshape(-1))  # [doc, pos] -> [doc * pos]
+    if buf.labels is not None:
+        buf.labels[:n_tok].copy_(rows.labels.reshape(n_tok, -1))  # [doc, pos, field] -> [doc * pos, field]
+    for b0 in range(0, shard.n_docs, cfg.batch_size):
+        batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
+        capture.run(model, batch, buf, b0 * cfg.n_ctx, stop)
+        bar.update(batch.numel())
+    return ShardJob(shard.index, shard.first_doc, shard.n_docs, cfg.n_ctx, buf)
+
+
+def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, device: str) -> Manifest:
+    shapes = probe_shapes(model, hooks, source, device)
+    return Manifest(model=cfg.model, hooks=hooks, shapes=shapes, dtype=cfg.dtype, corpus=source.description,
+                    n_ctx=cfg.n_ctx, docs_per_shard=max(1, cfg.shard_tokens // cfg.n_ctx),
+                    label_schema=L.schema() if source.n_label_fields else None)
+
+
+def _existing_docs(out: Path) -> int:
+    """Documents covered by shards already listed (so a smaller --tokens never shrinks a cache)."""
+    path = out / MANIFEST
+    if not path.is_file():
+        return 0
+    return max((s.first_doc + s.n_docs for s in Manifest.load(path).shards), default=0)
+
+
+def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg, device, dist, out, progress
+             ) -> int:
+    """Compute and write this rank's shards; returns tokens computed. Writes are recorded as they land."""
+    rank_path = out / (MANIFEST if dist.world == 1 else rank_manifest_name(dist.rank))
+    own = Manifest.load(out / MANIFEST) if dist.world == 1 else Manifest(**{**vars(header), "shards": []})
+    buf = ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
+                                source.n_label_fields)
+    writer = ShardWriter(out, dist.rank, own, rank_path)
+    capture, stop = Capture(hooks), stop_layer(hooks, model.cfg.n_layers)
+    total = sum(s.n_docs for s in todo) * cfg.n_ctx
+    bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"cache rank {dist.rank}" if dist.world > 1 else
+               "cache", disable=not progress or not dist.is_main, dynamic_ncols=True)
+    try:
+        with torch.inference_mode(), model.hooks(fwd_hooks=capture.fwd_hooks()):
+            for shard in todo:
+                writer.write(_compute_shard(model, source, capture, buf, shard, cfg, device, stop, bar))
+    finally:
+        bar.close()
+        written = writer.close()
+    return sum(r.n_tokens for r in written)
+
+
+def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> CacheResult:
+    """Cache activations as `cfg` says into cfg.out, resuming whatever a previous run left there."""
+    t0 = time.perf_counter()
+    dist = distributed.setup()
+    device = default_device() if cfg.device == "auto" else cfg.device
+    model = model if model is not None else load_model(cfg.model, device)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    hooks = expand_hooks(model, cfg.hooks)
+    source = make_source(cfg.corpus, model, cfg.n_ctx, cfg.seed)
+    header = _header(cfg, model, hooks, source, device)
+    wanted = max(math.ceil(cfg.tokens / cfg.n_ctx), _existing_docs(out))
+    plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)
+    manifest = prepare_folder(out, header, plan, dist)
+    done = {s.index for s in manifest.shards}
+    todo = [s for s in plan if s.index % dist.world == dist.rank and s.index not in done]
+    t1 = time.perf_counter()
+    new_tokens, error = 0, None
+    try:
+        new_tokens = _compute(model, source, hooks, header, todo, cfg, device, dist, out, progress)
+    except Exception as e:  # finish the group's bookkeeping first, so other ranks do not wait forever
+        error = e
+    failed = not dist.all_ok(error is None)
+    if dist.is_main:
+        final = Manifest.load(out / MANIFEST)
+        distributed.merge_rank_manifests(out, final)
+    dist.barrier()
+    dist.close()
+    if error is not None:
+        raise error
+    if failed:
+        raise CacheError("another rank failed; the shards written so far are kept, run again to resume")
+    final = Manifest.load(out / MANIFEST)
+    size = sum(r.bytes for s in final.shards for r in s.files.values())
+    return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, new_tokens,
+                       time.perf_counter() - (t1 if new_tokens else t0))
+
+
+def main(cfg: CacheConfig) -> CacheResult:
+    """`interp cache`: cache activations, then print a short summary."""
+    result = cache_activations(cfg)
+    if distributed.is_main_process():  # the group is closed by now
+        print(f"cached {result.n_tokens:,} tokens x {len(result.hooks)} hooks ({', '.join(result.hooks)}) in "
+              f"{result.n_shards} shards, {result.bytes_on_disk / 2**20:,.1f} MiB on disk, at "
+              f"{result.tokens_per_s:,.0f} tokens/s ({result.new_tokens:,} new) -> {result.path}")
+    return result
+
+
+if __name__ == "__main__":
+    import simple_parsing
+
+    from ..hub import ensure_offline_if_no_hub
+
+    ensure_offline_if_no_hub()
+    main(simple_parsing.parse(CacheConfig, add_option_string_dash_variants=simple_parsing.DashVariant.DASH,
+                              add_config_path_arg=False))

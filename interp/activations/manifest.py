@@ -1,0 +1,228 @@
+"""The cache folder's manifest: what was cached (model, hooks, dtype, corpus) and which shards are complete.
+
+Layout of a cache folder::
+
+    manifest.json                        header + list of complete shards (the only source of truth)
+    manifest.rank{R}.json                shards finished by rank R of a multi-process run, merged by rank 0
+    shards/r{R}-{K:06d}.tokens.safetensors       token ids, doc ids, positions (+ toy-world labels) of shard K
+    shards/r{R}-{K:06d}.{hook}.safetensors       activations [n_tokens, d] of one hook for shard K
+
+Token ids, document ids, positions and labels are stored once per shard (not once per hook): every hook of a shard
+covers the same tokens. Shard K always covers documents [K * docs_per_shard, ...), whichever rank wrote it (R is in
+the name only so that concurrent writers never collide), so a resumed or multi-process run writes the same data.
+A shard is listed only after all its files are durable (fsync + os.replace), with the sha256 and size of each file:
+a file that is missing, truncated or corrupt is named by `verify()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "interp-activation-cache"
+VERSION = 1
+MANIFEST = "manifest.json"
+SHARD_DIR = "shards"
+TOKENS_KEY = "tokens"
+"""Key of the tokens/doc ids/positions/labels file in `ShardRecord.files` (hook names never equal it)."""
+
+
+class CacheError(ValueError):
+    """A cache folder that cannot be used as asked (a ValueError, so the CLI prints it as one clear line)."""
+
+
+class CorruptCacheError(CacheError):
+    """Shard files that are missing, truncated or fail their checksum."""
+
+
+@dataclass
+class FileRecord:
+    """One durable file of a shard."""
+
+    path: str
+    """Relative to the cache folder."""
+    sha256: str
+    bytes: int
+
+
+@dataclass
+class ShardRecord:
+    """One complete shard: documents [first_doc, first_doc + n_docs), every position of each."""
+
+    index: int
+    rank: int
+    first_doc: int
+    n_docs: int
+    n_tokens: int
+    files: dict[str, FileRecord]
+    """TOKENS_KEY and every hook name -> its file."""
+
+    @classmethod
+    def from_json(cls, d: dict) -> ShardRecord:
+        return cls(**{**d, "files": {k: FileRecord(**v) for k, v in d["files"].items()}})
+
+
+@dataclass
+class Manifest:
+    """Header (what the cache holds) plus the complete shards, sorted by index."""
+
+    model: str
+    hooks: list[str]
+    shapes: dict[str, list[int]]
+    """hook -> trailing shape per token (e.g. [512] or [n_heads, d_head]); d = product."""
+    dtype: str
+    corpus: dict[str, Any]
+    n_ctx: int
+    docs_per_shard: int
+    label_schema: dict | None = None
+    shards: list[ShardRecord] = field(default_factory=list)
+    format: str = FORMAT
+    version: int = VERSION
+
+    @property
+    def d(self) -> dict[str, int]:
+        """hook -> width of one token's activation vector."""
+        return {h: _prod(s) for h, s in self.shapes.items()}
+
+    @property
+    def n_tokens(self) -> int:
+        return sum(s.n_tokens for s in self.shards)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields two runs must agree on to write into the same folder."""
+        return {"model": self.model, "hooks": self.hooks, "dtype": self.dtype, "corpus": self.corpus,
+                "n_ctx": self.n_ctx, "docs_per_shard": self.docs_per_shard}
+
+    def check_same(self, other: Manifest, folder: Path) -> None:
+        """Raise a CacheError naming both sides when `other` (a new run) differs from this cache."""
+        mine, theirs = self.identity(), other.identity()
+        diff = [k for k in mine if json.dumps(mine[k], sort_keys=True) != json.dumps(theirs[k], sort_keys=True)]
+        if diff:
+            parts = "; ".join(f"{k}: cache has {mine[k]!r}, this run asks for {theirs[k]!r}" for k in diff)
+            raise CacheError(f"{folder} holds a different activation cache ({parts}). Use another --out folder "
+                             f"or delete this one")
+
+    def add(self, shard: ShardRecord) -> None:
+        self.shards = sorted([s for s in self.shards if s.index != shard.index] + [shard], key=lambda s: s.index)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["d"] = self.d
+        d["n_tokens"] = self.n_tokens
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> Manifest:
+        if d.get("format") != FORMAT:
+            raise CacheError(f"not an activation cache manifest (format={d.get('format')!r})")
+        keys = {f for f in cls.__dataclass_fields__}
+        m = cls(**{k: v for k, v in d.items() if k in keys and k != "shards"})
+        m.shards = sorted((ShardRecord.from_json(s) for s in d.get("shards", [])), key=lambda s: s.index)
+        return m
+
+    def save(self, path: Path) -> None:
+        atomic_write_bytes(path, json.dumps(self.to_json(), indent=1).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()))
+        except json.JSONDecodeError as e:
+            raise CorruptCacheError(f"{path} is not valid JSON ({e})") from None
+
+
+def _prod(shape: list[int]) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def shard_stem(rank: int, index: int) -> str:
+    return f"r{rank}-{index:06d}"
+
+
+def rank_manifest_name(rank: int) -> str:
+    return f"manifest.rank{rank}.json"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file, fsync it, then os.replace: readers see old or new, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def sha256_file(path: Path, block: int = 1 << 24) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_sizes(folder: Path, manifest: Manifest) -> None:
+    """Cheap check (no hashing) that every listed file exists with its recorded size; names the bad ones."""
+    bad = []
+    for shard in manifest.shards:
+        for rec in shard.files.values():
+            p = folder / rec.path
+            size = p.stat().st_size if p.is_file() else None
+            if size != rec.bytes:
+                bad.append(f"{rec.path} ({'missing' if size is None else f'{size} bytes, expected {rec.bytes}'})")
+    if bad:
+        raise CorruptCacheError(f"{len(bad)} shard file(s) of {folder} are missing or truncated: {', '.join(bad)}. "
+                                f"Delete them and their entries (or the folder) and run the cache again")
+
+
+@dataclass
+class VerifyReport:
+    """Result of `verify`: how much was checked and which files failed."""
+
+    n_shards: int
+    n_files: int
+    n_bytes: int
+    bad: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad
+
+
+def verify(folder: str | Path, raise_on_error: bool = True) -> VerifyReport:
+    """Check every shard file of the cache in `folder` against its size and sha256; name the bad ones."""
+    folder = Path(folder)
+    manifest = Manifest.load(folder / MANIFEST)
+    bad, n_files, n_bytes = [], 0, 0
+    for shard in manifest.shards:
+        for rec in shard.files.values():
+            p = folder / rec.path
+            n_files += 1
+            if not p.is_file():
+                bad.append(f"{rec.path} (missing)")
+            elif p.stat().st_size != rec.bytes:
+                bad.append(f"{rec.path} (truncated: {p.stat().st_size} bytes, expected {rec.bytes})")
+            elif sha256_file(p) != rec.sha256:
+                bad.append(f"{rec.path} (checksum mismatch)")
+            else:
+                n_bytes += rec.bytes
+    report = VerifyReport(len(manifest.shards), n_files, n_bytes, bad)
+    if bad and raise_on_error:
+        raise CorruptCacheError(f"corrupt shard file(s) in {folder}: {', '.join(bad)}")
+    return report

@@ -1,0 +1,35 @@
+"""The shard writer's safetensors files load with safetensors itself, and their recorded sha256 is the file's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from interp.activations.manifest import CacheError, Manifest, sha256_file
+from interp.activations.writer import make_durable, write_safetensors_tmp
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.int64])
+def test_written_files_round_trip_through_safetensors(tmp_path, dtype):
+    a = (torch.randn(37, 5) * 50).to(dtype)
+    b = torch.arange(11, dtype=torch.int32)
+    pending = write_safetensors_tmp(tmp_path / "x.safetensors", {"a": a, "b": b}, {"k": "v"}, tmp_path)
+    assert pending.tmp.exists() and not pending.final.exists()
+    make_durable(pending)
+    assert not pending.tmp.exists() and pending.record.path == "x.safetensors"
+    assert pending.record.sha256 == sha256_file(tmp_path / "x.safetensors")
+    assert pending.record.bytes == (tmp_path / "x.safetensors").stat().st_size
+    with safe_open(str(tmp_path / "x.safetensors"), framework="pt") as f:
+        assert f.metadata() == {"k": "v"}
+        assert torch.equal(f.get_tensor("a"), a) and torch.equal(f.get_tensor("b"), b)
+        assert torch.equal(f.get_slice("a")[3:9], a[3:9])
+
+
+def test_manifest_rejects_foreign_json(tmp_path):
+    (tmp_path / "manifest.json").write_text('{"format": "something-else"}')
+    with pytest.raises(CacheError, match="not an activation cache manifest"):
+        Manifest.load(tmp_path / "manifest.json")
+    (tmp_path / "manifest.json").write_text('{"format": ')
+    with pytest.raises(CacheError, match="not valid JSON"):
+        Manifest.load(tmp_path / "manifest.json")
