@@ -1,0 +1,56 @@
+"""Config of `interp snmf` (kept free of torch so the CLI builds its parser quickly)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class SNMFConfig:
+    """Semi-nonnegative factorisation of one layer's MLP activations (methods.md §3), evaluated like an SAE."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name or model folder."""
+    layer: int = 1
+    """Factorise blocks.LAYER.mlp.hook_post."""
+    k: int = 100
+    """Number of features K."""
+    sparsity: float = 0.01
+    """Fraction s of neurons kept per feature (winner-take-all keeps ceil(s * d_mlp))."""
+    tokens: int = 100_000
+    """Tokens to factorise (BOS removed)."""
+    out: str = "runs/snmf/toy-gelu-s0-L1"
+    """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed)."""
+    solver: Literal["full", "streaming"] = "full"
+    """full: the reference solver on all tokens in memory; streaming: passes over batches, memory O(d K)."""
+    init: Literal["random", "svd", "kmeans"] = "random"
+    """Initialisation of G (seeded)."""
+    max_iter: int = 300
+    """Maximum iterations (full) or passes (streaming)."""
+    patience: int = 10
+    """Stop after this many iterations without a relative loss improvement of tol."""
+    tol: float = 1e-4
+    """Relative improvement that resets the patience counter."""
+    seed: int = 0
+    """Seed of the init and of the toy-world corpus."""
+    cache: str = ""
+    """Read activations from this `interp cache` folder instead of running the model on the toy world."""
+    batch_size: int = 8192
+    """Tokens per batch (streaming passes, activation collection)."""
+    eval_tokens: int = 8192
+    """Held-out toy-world tokens for eval.json (0: skip evaluation)."""
+    top_m: int = 20
+    """Top activating tokens stored per feature."""
+    checkpoint_every: int = 10
+    """Iterations (full) or batches (streaming) between checkpoints."""
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    """Where to run the model and the solver."""
+
+    def __post_init__(self):
+        if self.k < 1 or not 0 < self.sparsity <= 1:
+            raise ValueError(f"need --k >= 1 and 0 < --sparsity <= 1, got {self.k}, {self.sparsity}")
+        if self.tokens < self.k:
+            raise ValueError(f"--tokens {self.tokens} must be at least --k {self.k}")
+        if self.layer < 0 or self.batch_size < 1 or self.max_iter < 1 or self.patience < 1:
+            raise ValueError("--layer must be >= 0; --batch-size, --max-iter and --patience >= 1")
