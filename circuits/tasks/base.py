@@ -15,12 +15,12 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-PerPromptMetric = Callable[[Float[Tensor, "batch pos d_vocab"], Int[Tensor, "batch"], Int[Tensor, "batch"]],
-                           Float[Tensor, "batch"]]
+PerPromptMetric = Callable[[Float[Tensor, "batch pos d_vocab"], Int[Tensor, " batch"], Int[Tensor, " batch"]],
+                           Float[Tensor, " batch"]]
 
 
-def logit_diff(logits: Float[Tensor, "batch pos d_vocab"], answer: Int[Tensor, "batch"],
-               wrong: Int[Tensor, "batch"]) -> Float[Tensor, "batch"]:
+def logit_diff(logits: Float[Tensor, "batch pos d_vocab"], answer: Int[Tensor, " batch"],
+               wrong: Int[Tensor, " batch"]) -> Float[Tensor, " batch"]:
     """logit[answer] - logit[wrong] at the last position of each prompt."""
     last = logits[:, -1]  # [batch, d_vocab]
     return last.gather(1, answer[:, None])[:, 0] - last.gather(1, wrong[:, None])[:, 0]
@@ -43,9 +43,9 @@ class Task:
     """Clean prompts (BOS included); the model should predict `answer` after the last token."""
     corrupted: Int[Tensor, "batch pos"]
     """Corrupted prompts, aligned position by position with `clean`."""
-    answer: Int[Tensor, "batch"]
+    answer: Int[Tensor, " batch"]
     """Token id of the right answer of each clean prompt."""
-    wrong: Int[Tensor, "batch"]
+    wrong: Int[Tensor, " batch"]
     """Token id of the competing wrong answer."""
     pos_labels: list[str] = field(default_factory=list)
     """A name per position for plots (e.g. IO, S1, S2, END); defaults to pos0, pos1, ..."""
@@ -80,7 +80,7 @@ class Task:
         """Mean metric over prompts (the patching metric TransformerLens's routines take)."""
         return self.per_prompt(logits, self.answer.to(logits.device), self.wrong.to(logits.device)).mean()
 
-    def metric_copies(self, logits: Float[Tensor, "copies_batch pos d_vocab"]) -> Float[Tensor, "copies"]:
+    def metric_copies(self, logits: Float[Tensor, "copies_batch pos d_vocab"]) -> Float[Tensor, " copies"]:
         """Mean metric of each of k stacked copies of the prompt set (batch dim = k * n_prompts, copy-major)."""
         k = logits.shape[0] // self.n_prompts
         ans = self.answer.to(logits.device).repeat(k)  # [k * batch]
