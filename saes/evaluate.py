@@ -1,0 +1,169 @@
+"""The SAE evaluation report (eval.json beside the weights): `evaluate(sae, model)` and `interp eval-sae`.
+
+On held-out toy-world text (the model's own tokenization of it when the model is not a toy-world model), BOS
+positions left out, it reports with the names of methods.md §2: l0, r2 (float64 explained variance), r2_legacy
+(SAELens <= 6.x style, per batch of documents, token-weighted mean), mse (normalised by nothing: raw activation
+space), cosine_similarity, ce_loss_recovered and kl_score (saes.eval_model.splice_eval: SAE spliced in vs zero
+ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram; ground_truth: for every
+toy-world concept present in the eval tokens the best single latent's AUROC and F1, their means over concepts and the
+concepts no latent captures (AUROC < 0.9); seed_stability against --compare. Metrics come from saes.metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from saes import io, metrics
+from saes.eval_model import splice_eval
+from saes.training.data import hook_activations, hook_width
+
+REPORT = "eval.json"
+BATCH_DOCS = 32
+
+
+def eval_rows(model, n_tokens: int, seed: int, n_ctx: int) -> tuple[Tensor, np.ndarray | None]:
+    """Held-out documents [doc, n_ctx] and their labels (None when the model is not a toy-world model)."""
+    from interp.activations.sources import PackedTextSource, is_toy_tokenizer, toy_texts
+    from interp.toyworld.corpus import CorpusConfig, generate_docs
+
+    n_ctx = min(n_ctx, model.cfg.n_ctx)
+    n_docs = max(1, math.ceil(n_tokens / (n_ctx - 1)))
+    ccfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split="heldout")
+    if is_toy_tokenizer(model.tokenizer):
+        docs = generate_docs(ccfg, n_docs)
+        return torch.from_numpy(docs.tokens).long(), docs.labels
+    rows = PackedTextSource(toy_texts(ccfg), model.tokenizer, n_ctx, {"kind": "toyworld-text"}).rows(0, n_docs)
+    return rows.tokens.long(), None
+
+
+@torch.no_grad()
+def reconstruction(sae, model, hook: str, tokens: Tensor, keep_codes: int) -> tuple[dict, Tensor]:
+    """Reconstruction metrics over all tokens (BOS left out) and the codes of the first `keep_codes` tokens."""
+    r2 = metrics.R2Accumulator()
+    n, sums, legacy = 0, torch.zeros(3, dtype=torch.float64), 0.0
+    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64)
+    codes: list[Tensor] = []
+    kept = 0
+    for b0 in range(0, len(tokens), BATCH_DOCS):
+        batch = tokens[b0:b0 + BATCH_DOCS]
+        x = hook_activations(model, hook, batch).reshape(len(batch), batch.shape[1], -1)[:, 1:]
+        x = x.reshape(-1, x.shape[-1]).to(sae.W_dec.device)
+        x_hat, f, _ = sae(x)
+        m = len(x)
+        r2.update(x, x_hat)
+        sums += torch.tensor([metrics.l0(f), metrics.mse(x, x_hat), metrics.cosine_similarity(x, x_hat)]) * m
+        legacy += metrics.r2_legacy(x, x_hat) * m
+        counts += metrics.firing_counts(f).cpu()
+        n += m
+        if kept < keep_codes:
+            codes.append(f[: keep_codes - kept].float().cpu())
+            kept += len(codes[-1])
+    l0, mse, cos = (sums / n).tolist()
+    hist = metrics.log_density_histogram(counts, n)
+    out = {"l0": l0, "r2": r2.compute(), "r2_legacy": legacy / n, "mse": mse, "cosine_similarity": cos,
+           "dead_fraction": metrics.dead_fraction(counts, n), "dense_fraction": metrics.dense_fraction(counts, n),
+           "log_density_histogram": {"counts": hist.counts.tolist(), "edges": hist.edges.tolist(),
+                                     "n_dead": hist.n_dead}, "n_tokens": n}
+    return out, torch.cat(codes) if codes else torch.empty(0, sae.cfg.d_sae)
+
+
+def ground_truth(codes: Tensor, labels: np.ndarray) -> dict:
+    """Best single latent per toy-world concept (AUROC, F1), means, missed (AUROC < 0.9) and absent concepts."""
+    from interp.toyworld import labels as L
+
+    lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]
+    masks, absent = {}, []
+    for concept in L.all_concepts():
+        mask = L.concept_mask(lab, concept)
+        if 0 < mask.sum() < len(mask):
+            masks[concept] = torch.from_numpy(mask)
+        else:
+            absent.append(concept)
+    if not masks:
+        return {"n_tokens": len(codes), "concepts": {}, "mean_auroc": None, "mean_f1": None, "missed": [],
+                "absent": absent}
+    sc = metrics.concept_scores(codes, masks)
+    per = {c: {"latent": int(sc.best_latent[i]), "auroc": float(sc.auroc[i]), "f1": float(sc.f1[i])}
+           for i, c in enumerate(sc.names)}
+    return {"n_tokens": len(codes), "concepts": per, "mean_auroc": sc.mean_auroc, "mean_f1": sc.mean_f1,
+            "missed": sc.missed, "absent": absent}
+
+
+def _ignore_ids(tokenizer) -> list[int]:
+    if tokenizer is None:
+        return []
+    return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
+
+
+def evaluate(sae, model, hook: str | None = None, n_tokens: int = 32_768, seed: int = 0, n_ctx: int = 128,
+             ground_truth_tokens: int = 8192, compare=None) -> dict:
+    """The full report for `sae` (raw-activation SAE, e.g. from saes.io.load) spliced into `model` at `hook`."""
+    hook = hook or sae.cfg.hook_name
+    width = hook_width(model, hook)
+    if width != sae.cfg.d_in:
+        raise ValueError(f"d_in mismatch: the SAE has d_in={sae.cfg.d_in} but {hook} of this model has d={width}; "
+                         f"pass the hook (--hook) and model (--model) the SAE was trained on")
+    sae = sae.eval()
+    tokens, labels = eval_rows(model, n_tokens, seed, n_ctx)
+    rec, codes = reconstruction(sae, model, hook, tokens, ground_truth_tokens if labels is not None else 0)
+    splice = splice_eval(model, hook, sae, tokens.split(BATCH_DOCS), _ignore_ids(model.tokenizer))
+    report = {k: rec[k] for k in ("l0", "r2", "r2_legacy", "mse", "cosine_similarity")}
+    report.update(ce_loss_recovered=splice.ce_loss_recovered, kl_score=splice.kl_score)
+    report.update({k: rec[k] for k in ("dead_fraction", "dense_fraction", "log_density_histogram")})
+    report["ground_truth"] = ground_truth(codes, labels) if labels is not None and len(codes) else None
+    report["seed_stability"] = None
+    if compare is not None:
+        report["seed_stability"] = metrics.seed_stability(sae.W_dec.detach(), compare.W_dec.detach())
+    report["n_tokens"] = rec["n_tokens"]
+    report["splice"] = {k: getattr(splice, k) for k in ("ce_clean", "ce_sae", "ce_zero", "kl_sae", "kl_zero",
+                                                       "n_tokens")}
+    report["data"] = {"corpus": "toyworld heldout", "seed": seed, "n_ctx": tokens.shape[1], "hook": hook}
+    return report
+
+
+def _clean(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def write_report(folder: str | Path, report: dict, path: str | Path | None = None) -> Path:
+    """Write the report as JSON (non-finite numbers as null) to folder/eval.json or `path`."""
+    target = Path(path) if path else Path(folder) / REPORT
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(_clean(report), indent=1))
+    tmp.replace(target)
+    return target
+
+
+def main(cfg) -> dict:
+    """CLI entry (`interp eval-sae`): load the SAE (and --compare), evaluate, write eval.json, print the headline."""
+    from interp.models import load_model
+    from saes.training.dist import resolve_device
+
+    device = resolve_device(cfg.device)
+    sae = io.load(cfg.sae, device=device)
+    model_name = cfg.model or sae.cfg.model_name
+    if not model_name:
+        raise ValueError(f"{cfg.sae}/cfg.json records no model; pass --model")
+    compare = io.load(cfg.compare, device=device) if cfg.compare else None
+    report = evaluate(sae, load_model(model_name, device=device), cfg.hook or None, cfg.tokens, cfg.seed,
+                      cfg.n_ctx, cfg.ground_truth_tokens, compare)
+    report["model"] = model_name
+    if compare is not None:
+        report["compare"] = str(cfg.compare)
+    path = write_report(cfg.sae, report, cfg.out or None)
+    head = " ".join(f"{k}={report[k]:.4g}" for k in ("l0", "r2", "r2_legacy", "ce_loss_recovered", "kl_score",
+                                                      "dead_fraction") if report[k] is not None)
+    print(f"wrote {path}: {head}")
+    return report

@@ -1,0 +1,165 @@
+"""Config of `interp train-sae` (kept free of torch so the CLI builds its parser quickly) and its sweep grid.
+
+List-valued options (--arch, --d-sae, --k, --l0-coefficient, --l1-coefficient, --seed) describe a sweep: the grid of
+every combination that applies to each architecture (k only to topk/batchtopk, the L1 coefficient only to relu, the
+L0 coefficient only to jumprelu) is trained at once on the same activation stream, one pass over the data.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+ARCHS = ("relu", "topk", "jumprelu", "batchtopk")
+NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "keep_checkpoint")
+"""Options that do not change what a run computes: a run may be resumed with other values of these."""
+
+
+@dataclass
+class TrainSAEConfig:
+    """Train one SAE, or a sweep of SAEs on the same activations, on one hook of a model."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name, model folder, or TransformerLens model name."""
+    hook: str = "blocks.2.mlp.hook_post"
+    """Hook the SAEs read (TransformerLens name)."""
+    arch: list[str] = field(default_factory=lambda: ["topk"])
+    """Architecture(s): relu, topk, jumprelu, batchtopk (several = a sweep)."""
+    d_sae: list[int] = field(default_factory=lambda: [4096])
+    """Number of latents (several = a sweep)."""
+    k: list[int] = field(default_factory=lambda: [32])
+    """Active latents per token for topk / batchtopk (several = a sweep)."""
+    l0_coefficient: list[float] = field(default_factory=lambda: [0.05])
+    """JumpReLU L0 loss coefficient λ, on activations normalised to E||x||² = d_in (several = a sweep)."""
+    l1_coefficient: list[float] = field(default_factory=lambda: [2.0])
+    """ReLU decoder-norm-weighted L1 coefficient λ, on normalised activations (several = a sweep)."""
+    seed: list[int] = field(default_factory=lambda: [0])
+    """SAE initialisation seed(s); every seed sees the same data (several = a sweep)."""
+    tokens: int = 2_000_000
+    """Training tokens (steps = tokens // batch_size)."""
+    out: str = "runs/sae"
+    """Output folder: the SAE (one SAE) or one sub-folder per SAE (a sweep). A non-empty folder is only resumed."""
+    batch_size: int = 4096
+    """Tokens per step (the global batch; under torchrun it is split evenly over the processes)."""
+    lr: float | None = None
+    """Adam learning rate; default 2e-4 / sqrt(d_sae / 2^14) (Gao et al.'s scaling rule), per SAE."""
+    lr_warmup: float = 0.01
+    """Fraction of the steps over which the learning rate rises linearly from 0."""
+    lr_decay: float = 0.2
+    """Final fraction of the steps over which the learning rate falls linearly to 0."""
+    sparsity_warmup: float = 0.05
+    """Fraction of the steps over which the L1 / L0 coefficient rises linearly from 0 (relu, jumprelu)."""
+    cache: str = ""
+    """Activation cache folder to train from; empty = compute activations on the fly from the model."""
+    data_seed: int = 0
+    """Seed of the data: toy-world corpus (on the fly) and the shuffling order (both sources)."""
+    n_ctx: int = 128
+    """On the fly: tokens per document, BOS included."""
+    buffer_docs: int = 128
+    """On the fly: documents per shuffle buffer (their activations are shuffled together)."""
+    exclude_bos: bool = True
+    """Leave out BOS-position activations (outliers that the model never reads as content)."""
+    normalize: bool = True
+    """Scale activations by sqrt(d_in)/E||x|| (estimated on the first batches, folded into the saved weights)."""
+    b_dec_init: Literal["mean", "median", "zero"] = "median"
+    """b_dec init from the first batch: mean, geometric median, or zero."""
+    dead_window: int = 1_000_000
+    """Tokens without firing after which a latent counts as dead (AuxK / pre-activation loss, dead fraction)."""
+    aux_coefficient: float = 1 / 32
+    """AuxK loss scale α (topk, batchtopk)."""
+    bandwidth: float = 0.001
+    """JumpReLU straight-through-estimator bandwidth ε."""
+    init_threshold: float = 0.001
+    """JumpReLU initial threshold θ₀."""
+    pre_act_coefficient: float = 0.0
+    """JumpReLU pre-activation loss on dead latents (0 = off)."""
+    checkpoint_every: int = 1000
+    """Steps between resumable checkpoints (0 = none)."""
+    keep_checkpoint: bool = False
+    """Keep the last checkpoint (weights + Adam state) after a finished run."""
+    log_every: int = 50
+    """Steps between training-log lines (train_log.jsonl) and progress-bar updates."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train; auto picks cuda when available. Under torchrun each process takes its local GPU."""
+    eval: bool = True
+    """Evaluate every SAE after training and write eval.json beside its weights."""
+    eval_tokens: int = 32_768
+    """Held-out tokens for the evaluation."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self):
+        bad = [a for a in self.arch if a not in ARCHS]
+        if bad or not self.arch:
+            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCHS)}")
+        for name in ("arch", "d_sae", "seed", "k", "l0_coefficient", "l1_coefficient"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
+        if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
+            raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
+        if any(a in ("topk", "batchtopk") for a in self.arch) and (not self.k or min(self.k) < 1
+                                                                      or max(self.k) > min(self.d_sae)):
+            raise ValueError(f"topk/batchtopk need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
+        coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
+        if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
+            raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
+        if self.batch_size < 1 or self.tokens < self.batch_size:
+            raise ValueError(f"need batch_size >= 1 and tokens >= batch_size, got {self.tokens} and {self.batch_size}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        fracs = {"lr_warmup": self.lr_warmup, "lr_decay": self.lr_decay, "sparsity_warmup": self.sparsity_warmup}
+        if any(not 0 <= v <= 1 for v in fracs.values()) or self.lr_warmup + self.lr_decay > 1:
+            raise ValueError(f"warmup/decay are fractions of the run in [0, 1] (lr_warmup + lr_decay <= 1): {fracs}")
+        if min(self.checkpoint_every, self.log_every - 1, self.dead_window - 1, self.buffer_docs - 1) < 0:
+            raise ValueError("checkpoint_every must be >= 0; log_every, dead_window and buffer_docs >= 1")
+        if self.n_ctx < 2 or self.eval_tokens < 1:
+            raise ValueError(f"need n_ctx >= 2 and eval_tokens >= 1, got {self.n_ctx} and {self.eval_tokens}")
+        if self.bandwidth <= 0 or self.init_threshold <= 0:
+            raise ValueError("bandwidth and init_threshold must be > 0")
+
+    @property
+    def steps(self) -> int:
+        return self.tokens // self.batch_size
+
+    def identity(self) -> dict:
+        """The options that decide what the run computes (a checkpoint resumes only under the same identity)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+
+
+@dataclass(frozen=True)
+class SAESpec:
+    """One point of the sweep grid."""
+
+    arch: str
+    d_sae: int
+    seed: int
+    k: int | None
+    coefficient: float
+    """λ (relu: L1, jumprelu: L0); 0 for topk/batchtopk."""
+    lr: float
+
+    @property
+    def name(self) -> str:
+        what = {"relu": f"l1c{self.coefficient:g}", "jumprelu": f"l0c{self.coefficient:g}"}.get(self.arch, f"k{self.k}")
+        return f"{self.arch}-d{self.d_sae}-{what}-s{self.seed}"
+
+
+def default_lr(d_sae: int) -> float:
+    """2e-4 / sqrt(d_sae / 2^14) (Gao et al. 2024, for Adam)."""
+    return 2e-4 / math.sqrt(d_sae / 2**14)
+
+
+def expand_grid(cfg: TrainSAEConfig) -> list[SAESpec]:
+    """Every SAE of the sweep, in a fixed order (arch, d_sae, k or coefficient, seed)."""
+    specs = []
+    for arch in cfg.arch:
+        options = {"relu": cfg.l1_coefficient, "jumprelu": cfg.l0_coefficient}.get(arch, cfg.k)
+        for d_sae in cfg.d_sae:
+            lr = cfg.lr if cfg.lr is not None else default_lr(d_sae)
+            for opt in options:
+                topk = arch in ("topk", "batchtopk")
+                for seed in cfg.seed:
+                    specs.append(SAESpec(arch, d_sae, seed, int(opt) if topk else None, 0.0 if topk else opt, lr))
+    return specs

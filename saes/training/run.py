@@ -1,0 +1,123 @@
+"""`interp train-sae`: check the output folder, set up data and processes, train, save, evaluate.
+
+The output folder must be new, empty, or hold a checkpoint of a run with the same options (then that run resumes);
+anything else is refused so nothing is overwritten. A run writes a step-0 checkpoint right after initialisation, so
+a run killed at any point can be resumed. At the end each SAE is saved in SAELens format (saes.io: cfg.json +
+sae_weights.safetensors, activation scale folded in) beside its train_log.jsonl and, unless --eval false, its
+eval.json (saes.evaluate). Under `torchrun --nproc_per_node=N -m apps.cli train-sae ...` the same command trains
+with DistributedDataParallel; process 0 writes every file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from saes import io
+from saes.training import checkpoint as ck
+from saes.training.config import TrainSAEConfig
+from saes.training.data import ShardedSource, make_source
+from saes.training.dist import Dist, setup
+from saes.training.trainer import LOG_FILE, Trainer
+
+
+def check_out(cfg: TrainSAEConfig) -> bool:
+    """True if cfg.out holds a checkpoint to resume; raise if it holds anything else."""
+    out = Path(cfg.out)
+    if ck.has_checkpoint(out):
+        return True
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a finished SAE" if (out / io.CFG_FILENAME).exists() else "other files"
+        raise FileExistsError(f"--out {out} is not empty ({what}) and holds no resumable run; nothing was "
+                              f"overwritten. Choose another --out or delete that folder")
+    return False
+
+
+def _truncate_logs(trainer: Trainer) -> None:
+    """Drop log lines written after the checkpoint being resumed (they will be written again)."""
+    for run in trainer.runs:
+        path = run.folder / LOG_FILE
+        if path.exists():
+            lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+            keep = [ln for ln in lines if json.loads(ln)["step"] <= trainer.start_step]
+            path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def _load_model(cfg: TrainSAEConfig, device: str):
+    if cfg.cache and not cfg.eval:
+        return None
+    from interp.models import load_model
+
+    return load_model(cfg.model, device=device)
+
+
+def build_trainer(cfg: TrainSAEConfig, dist: Dist, model=None, source: ShardedSource | None = None) -> Trainer:
+    """Source + trainer, resumed from cfg.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
+    resuming = check_out(cfg)
+    dist.barrier()  # every process has looked at the folder before process 0 writes into it
+    source = source if source is not None else make_source(cfg, model, cfg.batch_size)
+    trainer = Trainer(cfg, source, dist)
+    if resuming:
+        trainer.resume()
+    else:
+        trainer.init_from_data()
+    if dist.is_main:
+        for run in trainer.runs:
+            run.folder.mkdir(parents=True, exist_ok=True)
+        if resuming:
+            _truncate_logs(trainer)
+    if not resuming and cfg.checkpoint_every:
+        trainer.checkpoint(0)
+    dist.barrier()
+    trainer.wrap()
+    return trainer
+
+
+def finish(trainer: Trainer, model) -> list[dict]:
+    """Save every SAE (SAELens format), evaluate it, drop the checkpoint; process 0 only. Returns summaries."""
+    cfg = trainer.cfg
+    summaries = []
+    for run in trainer.runs:
+        run.sae.eval()
+        io.save(run.sae, run.folder)
+        summary = {"name": run.spec.name, "folder": str(run.folder)}
+        if cfg.eval:
+            from saes.evaluate import evaluate, write_report
+
+            report = evaluate(io.load(run.folder, device=trainer.dist.device), model, hook=cfg.hook,
+                              n_tokens=cfg.eval_tokens, seed=cfg.data_seed, n_ctx=cfg.n_ctx)
+            write_report(run.folder, report)
+            summary.update({k: report[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")})
+        summaries.append(summary)
+    if len(trainer.runs) > 1:
+        (Path(cfg.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
+    if not cfg.keep_checkpoint:
+        ck.remove_checkpoints(Path(cfg.out))
+    return summaries
+
+
+def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = None) -> list[dict]:
+    """Train (or resume) every SAE of cfg; returns one summary per SAE (on process 0; [] on the others).
+
+    `model` saves loading cfg.model again; `source` replaces the cache / on-the-fly activations (e.g. a TensorSource).
+    """
+    dist = setup(cfg.device, cfg.batch_size)
+    try:
+        if model is None and (source is None or cfg.eval):
+            model = _load_model(cfg, dist.device)
+        trainer = build_trainer(cfg, dist, model, source)
+        trainer.fit()
+        summaries = finish(trainer, model) if dist.is_main else []
+        dist.barrier()
+        return summaries
+    finally:
+        dist.close()
+
+
+def main(cfg: TrainSAEConfig) -> list[dict]:
+    """CLI entry: train, then print one line per SAE."""
+    summaries = train_saes(cfg)
+    for s in summaries:
+        metrics = " ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, float))
+        print(f"saved {s['folder']} {metrics}".rstrip())
+    return summaries

@@ -1,0 +1,259 @@
+"""The SAE trainer: every SAE of a sweep takes one Adam step on the same activation batch, then the next batch.
+
+Per step: `step` (forward, backward, decoder-norm handling, Adam with warmup/decay, sparsity-coefficient warmup),
+`update_dead_stats` (tokens since each latent last fired, summed over processes), every `log_every` steps `log`
+(train_log.jsonl + progress bar: loss, L0, R², dead fraction), every `checkpoint_every` steps `checkpoint`
+(weights, Adam state, dead counters; see checkpoint.py). Before the first step the activation scale
+s = sqrt(d_in)/E||x|| is estimated on the first batches and b_dec set from the first batch (identically on every
+process: each reads the whole global batches for this). The scale is folded into the weights at save (saes.io).
+A killed run started again with the same options resumes from its last checkpoint and ends where an uninterrupted run
+would: the data plan is a pure function of the step (data.py) and all optimiser state is restored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from saes import BaseSAE, SAEConfig, build_sae
+from saes.training import checkpoint as ck
+from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
+from saes.training.data import NonFiniteError, ShardedSource
+from saes.training.dist import Dist
+
+LOG_FILE = "train_log.jsonl"
+NORM_BATCHES = 8
+PENALISED = ("relu", "jumprelu")
+
+
+class LossModule(nn.Module):
+    """sae.loss as a forward pass (what DistributedDataParallel wraps); returns the loss terms as a tuple."""
+
+    def __init__(self, sae: BaseSAE):
+        super().__init__()
+        self.sae = sae
+
+    def forward(self, x: Tensor, dead_mask: Tensor, coeff: float) -> tuple[Tensor, ...]:
+        kw = {"sparsity_coeff": coeff} if self.sae.cfg.arch in PENALISED else {}
+        out = self.sae.loss(x, dead_mask=dead_mask, **kw)
+        return out.total, out.mse, out.sparsity, out.aux, out.l0, out.fire_counts
+
+
+@dataclass
+class Run:
+    """One SAE of the sweep with its optimiser and bookkeeping."""
+
+    spec: SAESpec
+    sae: BaseSAE
+    opt: torch.optim.Adam
+    folder: Path
+    tokens_since_fired: Tensor
+    module: nn.Module | None = None
+
+
+def sae_folders(cfg: TrainSAEConfig, specs: list[SAESpec]) -> list[Path]:
+    """The run's folder for a single SAE, one sub-folder per SAE for a sweep."""
+    out = Path(cfg.out)
+    return [out] if len(specs) == 1 else [out / s.name for s in specs]
+
+
+class Trainer:
+    """Trains the SAEs of `cfg`'s grid on `source` (see module docstring)."""
+
+    def __init__(self, cfg: TrainSAEConfig, source: ShardedSource, dist: Dist | None = None):
+        self.cfg, self.source, self.dist = cfg, source, dist or Dist()
+        self.out = Path(cfg.out)
+        self.specs = expand_grid(cfg)
+        self.lo, self.hi = self.dist.rows(cfg.batch_size)
+        self.runs = [self._build(s, f) for s, f in zip(self.specs, sae_folders(cfg, self.specs))]
+        self.start_step, self.elapsed, self.last_checkpoint = 0, 0.0, -1
+
+    def _build(self, spec: SAESpec, folder: Path) -> Run:
+        cfg = self.cfg
+        extra = {"sparsity_coeff": spec.coefficient} if spec.arch in PENALISED else {}
+        sae_cfg = SAEConfig(d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook, arch=spec.arch, k=spec.k,
+                            device=self.dist.device, model_name=cfg.model, aux_coeff=cfg.aux_coefficient,
+                            bandwidth=cfg.bandwidth, init_threshold=cfg.init_threshold,
+                            pre_act_coeff=cfg.pre_act_coefficient, metadata={"training": self._meta(spec)}, **extra)
+        torch.manual_seed(spec.seed)
+        sae = build_sae(sae_cfg).train()
+        opt = torch.optim.Adam(sae.parameters(), lr=spec.lr)
+        dead = torch.zeros(spec.d_sae, dtype=torch.int64, device=self.dist.device)
+        return Run(spec, sae, opt, folder, dead)
+
+    def _meta(self, spec: SAESpec) -> dict:
+        c = self.cfg
+        return {"name": spec.name, "seed": spec.seed, "lr": spec.lr, "coefficient": spec.coefficient,
+                "tokens": c.steps * c.batch_size, "batch_size": c.batch_size,
+                "data": c.cache or "toyworld (on the fly)", "data_seed": c.data_seed, "exclude_bos": c.exclude_bos}
+
+    # set-up
+    @torch.no_grad()
+    def init_from_data(self) -> None:
+        """Activation scale from the first batches, then b_dec from the first batch (whole global batches)."""
+        first = self.source.batch(0).to(self.dist.device)
+        scale = 1.0
+        if self.cfg.normalize:
+            norms = [first.norm(dim=-1).double().mean()]
+            for s in range(1, min(NORM_BATCHES, self.cfg.steps)):
+                norms.append(self.source.batch(s).norm(dim=-1).double().mean())
+            mean_norm = float(torch.stack(norms).mean())
+            if not mean_norm > 0:
+                raise ValueError(f"the activations at {self.cfg.hook} are all zero; pick another --hook")
+            scale = math.sqrt(self.source.d_in) / mean_norm
+        for run in self.runs:
+            run.sae.cfg.act_scale = scale
+            if self.cfg.b_dec_init != "zero":
+                run.sae.init_b_dec_(first, self.cfg.b_dec_init)
+
+    def resume(self) -> None:
+        """Load the current checkpoint of cfg.out (which must belong to this config)."""
+        meta, states = ck.load_checkpoint(self.out)
+        mine = json.loads(json.dumps(self.cfg.identity()))
+        diff = sorted(k for k in set(mine) | set(meta.get("identity", {})) if mine.get(k) != meta["identity"].get(k))
+        if diff:
+            raise ck.CheckpointError(f"{self.out} holds a run with other options ({', '.join(diff)} differ); "
+                                     f"repeat the original command to resume it, or use another --out")
+        if len(states) != len(self.runs):
+            raise ck.CheckpointError(f"corrupt checkpoint in {self.out}: {len(states)} SAEs, the config has "
+                                     f"{len(self.runs)}")
+        d_ckpt = states[0].tensors["param.W_enc"].shape[0]
+        if d_ckpt != self.source.d_in:
+            raise ValueError(f"d_in mismatch: the checkpoint in {self.out} has d_in={d_ckpt}, the activations at "
+                             f"{self.cfg.hook} have d={self.source.d_in}; use another --out")
+        for run, st in zip(self.runs, states):
+            run.tokens_since_fired = ck.restore_sae_state(st, run.sae, run.opt)
+        self.start_step, self.elapsed = meta["step"], meta["elapsed_s"]
+        self.last_checkpoint = self.start_step
+
+    def wrap(self) -> None:
+        """LossModule per SAE, inside DistributedDataParallel when there are several processes."""
+        for run in self.runs:
+            module: nn.Module = LossModule(run.sae)
+            if self.dist.world > 1:
+                from torch.nn.parallel import DistributedDataParallel as DDP
+
+                ids = [torch.device(self.dist.device).index] if self.dist.device.startswith("cuda") else None
+                module = DDP(module, device_ids=ids)
+            run.module = module
+
+    # schedules
+    def lr_factor(self, step: int) -> float:
+        n = self.cfg.steps
+        warm, decay = round(self.cfg.lr_warmup * n), round(self.cfg.lr_decay * n)
+        if step < warm:
+            return (step + 1) / warm
+        if step >= n - decay:
+            return (n - step) / decay
+        return 1.0
+
+    def sparsity_factor(self, step: int) -> float:
+        warm = round(self.cfg.sparsity_warmup * self.cfg.steps)
+        return min(1.0, (step + 1) / warm) if warm > 0 else 1.0
+
+    # the loop
+    def step(self, step: int, x: Tensor) -> list[list[Tensor]]:
+        """One Adam step of every SAE on this process's rows x; returns each SAE's loss terms (detached)."""
+        lr_f, sp_f = self.lr_factor(step), self.sparsity_factor(step)
+        stats = []
+        for run in self.runs:
+            for group in run.opt.param_groups:
+                group["lr"] = run.spec.lr * lr_f
+            dead = run.tokens_since_fired >= self.cfg.dead_window
+            assert run.module is not None
+            total, *terms = run.module(x, dead, run.spec.coefficient * sp_f)
+            run.opt.zero_grad(set_to_none=True)
+            total.backward()
+            run.sae.before_optimizer_step()
+            run.opt.step()
+            run.sae.after_optimizer_step()
+            stats.append([total.detach(), *(t.detach() for t in terms)])
+        return stats
+
+    def update_dead_stats(self, run: Run, fire_counts: Tensor) -> None:
+        """Tokens since each latent last fired, from the fire counts of the whole global batch."""
+        fired = self.dist.sum_(fire_counts.clone()) > 0
+        run.tokens_since_fired += self.cfg.batch_size
+        run.tokens_since_fired[fired] = 0
+
+    def check_finite(self, step: int, stats: list[list[Tensor]]) -> None:
+        bad = [run.spec.name for run, st in zip(self.runs, stats) if not bool(torch.isfinite(st[0]))]
+        if not self.dist.all_ok(not bad):
+            raise NonFiniteError(f"the loss became NaN/Inf at step {step} for {', '.join(bad) or 'an SAE'}: "
+                                 f"lower --lr or check the activations")
+
+    def log(self, step: int, x: Tensor, stats: list[list[Tensor]], bar) -> None:
+        """Append one line per SAE to its train_log.jsonl and update the progress bar (process 0 writes)."""
+        xs = x.double() * self.runs[0].sae.cfg.act_scale
+        var = xs.pow(2).sum(-1).mean() - xs.mean(0).pow(2).sum()
+        rows = []
+        for run, st in zip(self.runs, stats):
+            vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in st[:5]] + [var]))
+            total, mse, sparsity, aux, l0, v = vals.tolist()
+            dead = float((run.tokens_since_fired >= self.cfg.dead_window).double().mean())
+            rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.batch_size,
+                         "lr": run.spec.lr * self.lr_factor(step), "loss": total, "mse": mse, "sparsity": sparsity,
+                         "aux": aux, "l0": l0, "r2": 1 - mse / v if v > 0 else float("nan"), "dead_fraction": dead,
+                         "sparsity_coeff": run.spec.coefficient * self.sparsity_factor(step),
+                         "elapsed_s": round(self.elapsed, 2)})
+        if not self.dist.is_main:
+            return
+        for run, row in zip(self.runs, rows):
+            with open(run.folder / LOG_FILE, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        r = rows[0]
+        bar.set_postfix(loss=f"{r['loss']:.4g}", L0=f"{r['l0']:.1f}", R2=f"{r['r2']:.3f}",
+                        dead=f"{r['dead_fraction']:.2f}", **({"saes": len(rows)} if len(rows) > 1 else {}))
+
+    def checkpoint(self, step: int) -> None:
+        """Save the state after `step` steps (process 0 writes; everyone waits)."""
+        if self.dist.is_main:
+            states = [ck.sae_state(r.sae, r.opt, r.tokens_since_fired) for r in self.runs]
+            meta = {"identity": self.cfg.identity(), "specs": [asdict(r.spec) for r in self.runs],
+                    "elapsed_s": self.elapsed}
+            ck.save_checkpoint(self.out, step, meta, states)
+        self.last_checkpoint = step
+        self.dist.barrier()
+
+    def _batch(self, step: int) -> Tensor:
+        err = None
+        try:
+            x = self.source.batch(step, self.lo, self.hi)
+        except NonFiniteError as e:
+            err = e
+        if not self.dist.all_ok(err is None):
+            raise err or NonFiniteError(f"another process found NaN/Inf activations at step {step}")
+        return x.to(self.dist.device, non_blocking=True)
+
+    def fit(self) -> None:
+        """Train from start_step to the end, logging and checkpointing on the way."""
+        cfg = self.cfg
+        bar = tqdm(total=cfg.steps, initial=self.start_step, unit="step", disable=not (cfg.progress and
+                   self.dist.is_main), desc=f"train-sae {self.specs[0].name}" + (" ..." if len(self.runs) > 1 else ""))
+        t0 = time.time() - self.elapsed
+        try:
+            for step in range(self.start_step, cfg.steps):
+                x = self._batch(step)
+                stats = self.step(step, x)
+                self.check_finite(step, stats)
+                for run, st in zip(self.runs, stats):
+                    self.update_dead_stats(run, st[5])
+                self.elapsed = time.time() - t0
+                if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                    self.log(step, x, stats, bar)
+                if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                    self.checkpoint(step + 1)
+                bar.update(1)
+        except NonFiniteError as e:
+            kept = (f"the last good checkpoint (step {self.last_checkpoint}) in {self.out / ck.CKPT_DIR} is kept"
+                    if self.last_checkpoint >= 0 else "no checkpoint was written")
+            raise NonFiniteError(f"{e}; {kept}") from None
+        finally:
+            bar.close()
