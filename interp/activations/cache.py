@@ -49,7 +49,7 @@ class CacheResult:
     n_shards: int
     bytes_on_disk: int
     new_tokens: int
-    """Tokens this process computed in this run."""
+    """Tokens computed in this run (by all ranks)."""
     seconds: float
 
     @property
@@ -247,7 +247,7 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
         new_tokens = _compute(model, source, hooks, header, todo, cfg, device, dist, out, progress)
     except Exception as e:  # finish the group's bookkeeping first, so other ranks do not wait forever
         error = e
-    failed = not dist.all_ok(error is None)
+    status = dist.gather_status(error is None, new_tokens)
     if dist.is_main:
         final = Manifest.load(out / MANIFEST)
         distributed.merge_rank_manifests(out, final)
@@ -255,11 +255,11 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     dist.close()
     if error is not None:
         raise error
-    if failed:
+    if not status.all_ok:
         raise CacheError("another rank failed; the shards written so far are kept, run again to resume")
     final = Manifest.load(out / MANIFEST)
     size = sum(r.bytes for s in final.shards for r in s.files.values())
-    return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, new_tokens,
+    return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, status.new_tokens,
                        time.perf_counter() - (t1 if new_tokens else t0))
 
 

@@ -12,8 +12,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .manifest import MANIFEST, Manifest
+
+
+class GroupStatus(NamedTuple):
+    """Outcome of a run across all ranks."""
+
+    all_ok: bool
+    new_tokens: int
 
 
 @dataclass(frozen=True)
@@ -33,16 +41,16 @@ class Dist:
 
             td.barrier()
 
-    def all_ok(self, ok: bool) -> bool:
-        """Whether every rank is ok (a barrier that also tells each rank whether another one failed)."""
+    def gather_status(self, ok: bool, new_tokens: int) -> GroupStatus:
+        """Whether every rank is ok, and the tokens all ranks computed (also a barrier)."""
         if self.world == 1:
-            return ok
+            return GroupStatus(ok, new_tokens)
         import torch
         import torch.distributed as td
 
-        flag = torch.tensor([int(ok)])
-        td.all_reduce(flag, op=td.ReduceOp.MIN)
-        return bool(flag.item())
+        failed = torch.tensor([int(not ok), new_tokens], dtype=torch.int64)
+        td.all_reduce(failed, op=td.ReduceOp.SUM)
+        return GroupStatus(failed[0].item() == 0, int(failed[1].item()))
 
     def close(self) -> None:
         if self.world > 1:

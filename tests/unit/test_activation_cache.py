@@ -15,6 +15,7 @@ from interp.activations import ActivationCache, CacheError, CorruptCacheError, D
 from interp.activations import writer as writer_mod  # noqa: E402
 from interp.activations.cache import cache_activations, expand_hooks, stop_layer  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
+from interp.activations.sources import PackedTextSource, toy_texts  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
 
@@ -176,6 +177,11 @@ def test_text_file_corpus_is_packed_with_bos(model, tmp_path):
     assert torch.equal(toks[0, 1:].long(), torch.from_numpy(docs.tokens[0, 1:64]).long())
     with pytest.raises(CacheError, match="no labels"):
         c.labels()
+    # the path a non-toy model takes for the default corpus: toy text re-tokenized by the model's tokenizer
+    packed = PackedTextSource(toy_texts(CorpusConfig()), model.tokenizer, 128, {"kind": "toyworld-text"})
+    rows = packed.rows(0, 3).tokens
+    assert rows.shape == (3, 128) and torch.equal(rows[0, 1:].long(), torch.from_numpy(docs.tokens[0, 1:]).long())
+    assert rows[1, 0] == model.tokenizer.bos_token_id and rows[1, 1] == model.tokenizer.eos_token_id
 
 
 def test_hf_corpus_offline_and_bad_paths_are_clear(model, tmp_path, monkeypatch):
