@@ -1,0 +1,1 @@
+"""MLP neuron analysis: streamed statistics, detectors, universal neurons (imports nothing heavy here)."""

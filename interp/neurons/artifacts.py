@@ -1,0 +1,109 @@
+"""Neuron-statistics artifacts: `stats.safetensors` (per-neuron arrays) + `stats.json` (schema, config, summary).
+
+Both files are written atomically (temp file + os.replace), arrays first and JSON last: a folder with stats.json
+always holds a complete, matching pair, and an interrupted run leaves at most a stray *.tmp file.
+
+Arrays (L = layers, d = d_mlp, V = vocab, C = scored concepts, k = top_k), all per neuron unless said:
+fire_freq, dead, mean, var, skew, kurtosis (Pearson, normal = 3), zero_frac, near_zero_frac [L, d];
+pos_mi (bits), pos_mi_norm (MI / firing entropy) [L, d]; top_tokens, top_token_share [L, d, k]; top_token_lift [L, d];
+top_bigrams (slot into bigram_pairs), top_bigram_share [L, d, k]; top_bigram_lift, untracked_bigram_share [L, d];
+bigram_count [slots];
+bigram_pairs [slots, 2] (prev, cur); token_sum [L, V, d] (positive activation per token id); token_count [V];
+concept_auroc [L, C, d]; best_concept (index into `concepts`, -1 if none), best_auroc [L, d];
+w_in_norm, w_out_norm, b_in, cos_in_out, vocab_mean, vocab_var, vocab_skew, vocab_kurtosis [L, d];
+prediction, suppression (bool), family (index into `families`) [L, d].
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+SCHEMA_VERSION = 1
+STATS_ARRAYS, STATS_JSON = "stats.safetensors", "stats.json"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through `write(tmp_path)`, then move into place: readers never see a half-written file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1)))
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
+    atomic_write(path, lambda p: save_file(arrays, str(p)))
+
+
+@dataclass
+class NeuronStats:
+    """Loaded neuron statistics of one model; arrays are reachable as attributes (`stats.fire_freq`)."""
+
+    model: str
+    n_tokens: int
+    act_fn: str
+    config: dict[str, Any]
+    concepts: list[str]
+    families: list[str]
+    rules: dict[str, Any]
+    summary: dict[str, Any]
+    """Per-layer summary: dead / firing / sparsity fractions and family counts."""
+    arrays: dict[str, np.ndarray] = field(repr=False)
+    vocab: list[str] | None = None
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        arrays = self.__dict__.get("arrays", {})
+        if name in arrays:
+            return arrays[name]
+        raise AttributeError(f"NeuronStats has no field or array {name!r}; arrays: {', '.join(sorted(arrays))}")
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.arrays["fire_freq"].shape[0])
+
+    @property
+    def d_mlp(self) -> int:
+        return int(self.arrays["fire_freq"].shape[1])
+
+    def meta(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "kind": "interp-neuron-stats", "model": self.model,
+                "n_tokens": self.n_tokens, "act_fn": self.act_fn, "config": self.config, "concepts": self.concepts,
+                "families": self.families, "rules": self.rules, "summary": self.summary, "vocab": self.vocab,
+                "arrays": sorted(self.arrays)}
+
+
+def save_neuron_stats(stats: NeuronStats, folder: str | Path) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_arrays(folder / STATS_ARRAYS, stats.arrays)
+    write_json(folder / STATS_JSON, stats.meta())
+    return folder
+
+
+def load_neuron_stats(folder: str | Path) -> NeuronStats:
+    """Read a folder written by `interp neurons` (or a model sub-folder of `interp universal`)."""
+    folder = Path(folder)
+    meta_path = folder / STATS_JSON
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{folder} holds no {STATS_JSON}: not a finished `interp neurons` output")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("kind") != "interp-neuron-stats" or meta.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{meta_path}: schema {meta.get('schema_version')!r} of kind {meta.get('kind')!r}; "
+                         f"this interp reads interp-neuron-stats schema {SCHEMA_VERSION}")
+    arrays = load_file(str(folder / STATS_ARRAYS))
+    missing = set(meta["arrays"]) - set(arrays)
+    if missing:
+        raise ValueError(f"{folder / STATS_ARRAYS} lacks arrays {sorted(missing)} listed in {STATS_JSON}")
+    keys = ("model", "n_tokens", "act_fn", "config", "concepts", "families", "rules", "summary")
+    return NeuronStats(**{k: meta[k] for k in keys}, arrays=arrays, vocab=meta.get("vocab"))

@@ -1,0 +1,147 @@
+"""Streaming the toy-world corpus through one or more models with MLP hooks, and the `interp neurons` command."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ..models import default_device, load_model
+from ..toyworld.corpus import CorpusConfig, iter_chunks, vocabulary
+from .artifacts import NeuronStats, save_neuron_stats
+from .config import MIN_TOKENS, NeuronsConfig
+from .stats import NeuronAccumulator
+from .summarize import FAMILIES, FamilyRules, classify, summarize, weight_stats
+
+
+def resolve_device(device: str, threads: int = 0) -> str:
+    """The device to run on; also applies the CLI's --threads (0 leaves torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return default_device() if device == "auto" else device
+
+
+def check_toy_vocab(model, name: str) -> None:
+    """The neuron commands read toy-world token ids: the model must use the toy vocabulary."""
+    vocab = vocabulary()
+    tok = getattr(model, "tokenizer", None)
+    ids = tok.get_vocab() if tok is not None else {}
+    if model.cfg.d_vocab < len(vocab) or any(ids.get(w) != i for i, w in enumerate(vocab)):
+        raise ValueError(f"model {name!r} does not use the toy-world vocabulary ({len(vocab)} words); the neuron "
+                         f"commands stream the toy-world corpus and need a toy model (e.g. toy-gelu-s0)")
+
+
+def corpus_batches(cfg: CorpusConfig, n_docs: int, batch_size: int) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """(tokens [b, n_ctx] long, labels [b, n_ctx, fields]) for documents 0 .. n_docs-1 of the corpus."""
+    done = 0
+    for ids, labels in iter_chunks(cfg):
+        for lo in range(0, len(ids), batch_size):
+            n = min(batch_size, len(ids) - lo, n_docs - done)
+            if n <= 0:
+                return
+            yield torch.from_numpy(ids[lo:lo + n]).long(), labels[lo:lo + n]
+            done += n
+
+
+def n_docs_for(tokens: int, n_ctx: int) -> int:
+    """Documents needed so that at least `tokens` non-BOS tokens are streamed."""
+    if n_ctx < 2:
+        raise ValueError(f"n_ctx={n_ctx}: documents need BOS plus at least one token")
+    if tokens < MIN_TOKENS:
+        raise ValueError(f"tokens={tokens} is too few for neuron statistics; use at least {MIN_TOKENS}")
+    return -(-tokens // (n_ctx - 1))
+
+
+def mlp_hooks(model, acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | None = None) -> list:
+    """hook_pre keeps the pre-activation until hook_post of the same layer hands both to the accumulator."""
+    pre: dict[int, Tensor] = {}
+    hooks = []
+    for layer in range(model.cfg.n_layers):
+        def on_pre(act, hook, layer=layer):
+            pre[layer] = act
+        def on_post(act, hook, layer=layer):
+            acc.add_layer(layer, pre.pop(layer), act)
+            if sink is not None:
+                sink(layer, act)
+        hooks += [(f"blocks.{layer}.mlp.hook_pre", on_pre), (f"blocks.{layer}.mlp.hook_post", on_post)]
+    return hooks
+
+
+def new_accumulator(model, cfg) -> NeuronAccumulator:
+    c = model.cfg
+    return NeuronAccumulator(c.n_layers, c.d_mlp, c.d_vocab, c.n_ctx, fire_on_post=c.act_fn == "relu",
+                             fire_threshold=cfg.fire_threshold, near_zero=cfg.near_zero, pos_bins=cfg.pos_bins,
+                             auroc_tokens=cfg.auroc_tokens, bigram_slots=cfg.bigram_slots)
+
+
+def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
+    """Per-layer fractions: dead neurons, mean firing frequency, exact- and near-zero activations, families."""
+    out = []
+    for layer in range(a["fire_freq"].shape[0]):
+        fam = np.bincount(a["family"][layer], minlength=len(FAMILIES))
+        out.append({"layer": layer, "dead_frac": float(a["dead"][layer].mean()),
+                    "fire_freq": float(a["fire_freq"][layer].mean()),
+                    "zero_frac": float(a["zero_frac"][layer].mean()),
+                    "near_zero_frac": float(a["near_zero_frac"][layer].mean()),
+                    "families": {f: int(n) for f, n in zip(FAMILIES, fam)}})
+    return out
+
+
+def finish_stats(model, name: str, acc: NeuronAccumulator, cfg, rules: FamilyRules | None = None) -> NeuronStats:
+    rules = rules or FamilyRules()
+    arrays, concepts, pairs = summarize(acc, cfg.top_k)
+    arrays.update(weight_stats(model, n_vocab=len(vocabulary())))
+    arrays.update(classify(arrays, rules))
+    arrays["bigram_pairs"] = pairs.astype(np.int32)
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "models")}
+    return NeuronStats(model=name, n_tokens=acc.n_tokens, act_fn=model.cfg.act_fn, config=config,
+                       concepts=concepts, families=list(FAMILIES), rules=asdict(rules),
+                       summary={"layers": layer_summary(arrays)}, arrays=arrays, vocab=list(vocabulary()))
+
+
+def stream(models: list, accs: list[NeuronAccumulator], cfg, n_docs: int,
+           on_batch: Callable[[list[list[Tensor]]], None] | None = None, desc: str = "neurons") -> None:
+    """Run every model on the same batches; `on_batch` gets each model's post-activations per layer."""
+    corpus = CorpusConfig(seed=cfg.seed, n_ctx=models[0].cfg.n_ctx, split=cfg.split)
+    bar = tqdm(total=n_docs * (corpus.n_ctx - 1), unit="tok", desc=desc, unit_scale=True)
+    with torch.inference_mode():
+        for tokens, labels in corpus_batches(corpus, n_docs, cfg.batch_size):
+            posts: list[list[Tensor]] = []
+            for model, acc in zip(models, accs):
+                acc.begin_batch(tokens, labels)
+                layers: list[Tensor] = []
+                sink = (lambda layer, act, layers=layers: layers.append(act)) if on_batch else None
+                model.run_with_hooks(tokens.to(model.cfg.device), fwd_hooks=mlp_hooks(model, acc, sink),
+                                     stop_at_layer=model.cfg.n_layers)
+                posts.append(layers)
+            if on_batch is not None:
+                on_batch(posts)
+            bar.update(tokens.shape[0] * (tokens.shape[1] - 1))
+    bar.close()
+
+
+def compute_neuron_stats(model, name: str, cfg: NeuronsConfig) -> NeuronStats:
+    """Neuron statistics of one loaded model over cfg.tokens tokens of the toy-world corpus."""
+    check_toy_vocab(model, name)
+    acc = new_accumulator(model, cfg)
+    stream([model], [acc], cfg, n_docs_for(cfg.tokens, model.cfg.n_ctx), desc=f"neurons {name}")
+    return finish_stats(model, name, acc, cfg)
+
+
+def main(cfg: NeuronsConfig) -> NeuronStats:
+    """CLI entry (`interp neurons`): compute and write the statistics, print the per-layer summary."""
+    t0 = time.time()
+    model = load_model(cfg.model, resolve_device(cfg.device, cfg.threads))
+    stats = compute_neuron_stats(model, cfg.model, cfg)
+    save_neuron_stats(stats, Path(cfg.out))
+    print(f"{cfg.model}: {stats.n_tokens:,} tokens in {time.time() - t0:.0f} s -> {cfg.out}")
+    for s in stats.summary["layers"]:
+        print(f"  layer {s['layer']}: dead {s['dead_frac']:.1%}  firing {s['fire_freq']:.1%}  exact-zero "
+              f"{s['zero_frac']:.1%}  near-zero {s['near_zero_frac']:.1%}  families {s['families']}")
+    return stats

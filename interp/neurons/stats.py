@@ -1,0 +1,150 @@
+"""Streaming per-neuron statistics of MLP neurons: one `NeuronAccumulator` per model, fed layer by layer.
+
+A batch is announced with `begin_batch(tokens, labels)` (BOS column included; it is dropped here), then each
+layer's hook calls `add_layer(layer, pre, post)`. Nothing of size tokens x neurons is kept, except the first
+`auroc_tokens` tokens' activations for the concept AUROCs. What is summed, per layer and neuron:
+
+- float64 power sums of the post-activation (mean / var / skew / kurtosis, see `moments`);
+- firing counts (post > threshold for ReLU, pre > threshold otherwise), exact-zero and near-zero counts;
+- firing counts per position bin (mutual information between firing and position);
+- positive activation per token id (index_add into [vocab, d_mlp]) and per bigram (prev, cur): bigrams get slots
+  in the order first seen, up to `bigram_slots`; activation on bigrams seen after the slots ran out is counted as
+  "untracked" and reported as such, so a share is never silently overstated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from ..toyworld import labels as L
+from .auroc import concept_auroc
+from .moments import PowerSums, colsum
+
+
+class BigramSlots:
+    """Exact slot numbers for bigram ids prev * vocab + cur, assigned in order of first appearance."""
+
+    def __init__(self, capacity: int, d_vocab: int):
+        self.capacity, self.d_vocab = capacity, d_vocab
+        self.slot_of: dict[int, int] = {}
+        self.keys: list[int] = []
+
+    def lookup(self, prev: Tensor, cur: Tensor) -> Tensor:
+        """Slot per token (-1 for a bigram that got no slot)."""
+        ids = (prev.long() * self.d_vocab + cur.long()).numpy()
+        uniq, inv = np.unique(ids, return_inverse=True)
+        slots = np.empty(len(uniq), dtype=np.int64)
+        for i, key in enumerate(uniq.tolist()):
+            s = self.slot_of.get(key)
+            if s is None and len(self.keys) < self.capacity:
+                s = self.slot_of[key] = len(self.keys)
+                self.keys.append(key)
+            slots[i] = -1 if s is None else s
+        return torch.from_numpy(slots[inv.reshape(-1)])
+
+    def pairs(self) -> np.ndarray:
+        k = np.asarray(self.keys, dtype=np.int64)
+        return np.stack([k // self.d_vocab, k % self.d_vocab], axis=-1)
+
+
+def _scatter(index: Tensor, rows: int) -> Tensor:
+    """Sparse [rows, n] 0/1 matrix with a one at (index[i], i) (negative index: no one), for per-row sums.
+
+    Per-batch sums by sparse matrix product run in float32 (at most a batch of tokens per sum) and are added into
+    float64 totals; several times faster than index_add_ on CPU.
+    """
+    keep = index >= 0
+    cols = torch.arange(index.shape[0])[keep]
+    return torch.sparse_coo_tensor(torch.stack([index[keep], cols]), torch.ones(cols.shape[0]),
+                                   (rows, index.shape[0]), is_coalesced=False,
+                                   check_invariants=False).coalesce()
+
+
+class NeuronAccumulator:
+    """Sums for every neuron of every layer of one model."""
+
+    def __init__(self, n_layers: int, d_mlp: int, d_vocab: int, n_ctx: int, fire_on_post: bool,
+                 fire_threshold: float = 0.0, near_zero: float = 1e-3, pos_bins: int = 32,
+                 auroc_tokens: int = 20_000, bigram_slots: int = 16_384):
+        self.n_layers, self.d_mlp, self.d_vocab, self.n_ctx = n_layers, d_mlp, d_vocab, n_ctx
+        self.fire_on_post, self.fire_threshold, self.near_zero = fire_on_post, fire_threshold, near_zero
+        self.pos_bins, self.auroc_tokens = min(pos_bins, max(1, n_ctx - 1)), auroc_tokens
+        f64 = dict(dtype=torch.float64)
+        self.power = [PowerSums() for _ in range(n_layers)]
+        self.fires = torch.zeros(n_layers, d_mlp, **f64)
+        self.zeros = torch.zeros(n_layers, d_mlp, **f64)
+        self.near = torch.zeros(n_layers, d_mlp, **f64)
+        self.fires_by_bin = torch.zeros(n_layers, self.pos_bins, d_mlp, **f64)
+        self.tokens_by_bin = torch.zeros(self.pos_bins, **f64)
+        self.pos_total = torch.zeros(n_layers, d_mlp, **f64)
+        self.token_sum = torch.zeros(n_layers, d_vocab, d_mlp, **f64)
+        self.token_count = torch.zeros(d_vocab, **f64)
+        self.slots = BigramSlots(bigram_slots, d_vocab)
+        self.bigram_sum = torch.zeros(n_layers, bigram_slots, d_mlp, dtype=torch.float32)
+        self.bigram_count = torch.zeros(bigram_slots, **f64)
+        self.untracked = torch.zeros(n_layers, d_mlp, **f64)
+        self.sample: list[list[Tensor]] = [[] for _ in range(n_layers)]
+        self.sample_labels: list[np.ndarray] = []
+        self.n_sampled = 0
+        self.n_tokens = 0
+
+    def begin_batch(self, tokens: Int[Tensor, "batch pos"], labels: np.ndarray | None = None) -> None:
+        """Announce the batch whose layers come next; `tokens` and `labels` still have the BOS column."""
+        tokens = tokens.cpu()
+        b, t = tokens.shape
+        if t < 2:
+            raise ValueError("documents need at least 2 tokens (BOS + one)")
+        cur = tokens[:, 1:].reshape(-1)
+        slot = self.slots.lookup(tokens[:, :-1].reshape(-1), cur)
+        pos = torch.arange(1, t).repeat(b)
+        bins = (pos - 1) * self.pos_bins // (t - 1)
+        self.tokens_by_bin += torch.bincount(bins, minlength=self.pos_bins).double()
+        self.token_count += torch.bincount(cur, minlength=self.d_vocab).double()
+        n = cur.shape[0]
+        self.to_bin, self.to_token = _scatter(bins, self.pos_bins), _scatter(cur, self.d_vocab)
+        self.to_slot, self.tracked = _scatter(slot, self.slots.capacity), slot >= 0
+        self.bigram_count += torch.bincount(slot[self.tracked], minlength=self.slots.capacity).double()
+        self.n_tokens += n
+        self.take = max(0, min(n, self.auroc_tokens - self.n_sampled))
+        if self.take and labels is not None:
+            self.sample_labels.append(np.asarray(labels)[:, 1:].reshape(n, -1)[:self.take])
+        self.n_sampled += self.take
+
+    def add_layer(self, layer: int, pre: Float[Tensor, "batch pos d"], post: Float[Tensor, "batch pos d"]) -> None:
+        """Sum one layer's activations of the announced batch (BOS column dropped here)."""
+        post = post[:, 1:].reshape(-1, self.d_mlp).float().cpu()
+        gate = (post if self.fire_on_post else pre[:, 1:].reshape(-1, self.d_mlp).float().cpu())
+        fired = gate > self.fire_threshold
+        self.power[layer].update(post)
+        by_bin = torch.sparse.mm(self.to_bin, fired.float())
+        self.fires_by_bin[layer] += by_bin
+        self.fires[layer] += by_bin.sum(0)
+        self.zeros[layer] += colsum(post == 0)
+        self.near[layer] += colsum(post.abs() < self.near_zero)
+        pos = post.clamp_min(0)
+        self.pos_total[layer] += colsum(pos)
+        self.token_sum[layer] += torch.sparse.mm(self.to_token, pos)
+        self.bigram_sum[layer] += torch.sparse.mm(self.to_slot, pos)
+        self.untracked[layer] += colsum(pos[~self.tracked])
+        if self.take:
+            self.sample[layer].append(post[:self.take].clone())
+
+    def concept_aurocs(self, concepts: list[str] | None = None, min_positives: int = 10
+                       ) -> tuple[list[str], Tensor]:
+        """AUROC [layer, concept, neuron] of every labelled concept with enough positives in the sample."""
+        if not self.sample_labels or not self.sample[0]:
+            return [], torch.zeros(self.n_layers, 0, self.d_mlp)
+        labels = np.concatenate(self.sample_labels)
+        names, masks = [], []
+        for c in concepts if concepts is not None else L.all_concepts():
+            m = L.concept_mask(labels, c)
+            if min_positives <= m.sum() < len(m):
+                names.append(c)
+                masks.append(m)
+        mask = torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, len(labels), dtype=torch.bool)
+        out = torch.stack([concept_auroc(torch.cat(self.sample[layer])[:len(labels)], mask)
+                           for layer in range(self.n_layers)])
+        return names, out

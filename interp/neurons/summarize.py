@@ -1,0 +1,158 @@
+"""From accumulated sums and a model's weights to the per-neuron arrays of `NeuronStats`, and neuron families."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .moments import moments_along
+from .stats import NeuronAccumulator
+
+FAMILIES = ("dead", "bigram", "token", "positional", "concept", "prediction", "suppression", "other")
+"""Neuron families, in the priority order a neuron is assigned by (first that applies)."""
+
+
+@dataclass
+class FamilyRules:
+    """Thresholds that put a neuron in a family (stored with every artifact)."""
+
+    top_n: int = 3
+    """Token / bigram detectors: the top_n tokens (bigrams) together carry >= share of the positive activation."""
+    token_share: float = 0.5
+    bigram_share: float = 0.5
+    token_lift: float = 2.0
+    """Token detector also needs mean activation on its top token >= this times its mean over all tokens (else
+    a frequent token carries a large share of any neuron's activation)."""
+    bigram_lift: float = 1.5
+    """Bigram detector also needs its top bigram's mean activation >= this times its current token's mean
+    activation (else the bigram only repeats a token detector)."""
+    positional_mi: float = 0.3
+    """Positional: mutual information(firing; position bin) / entropy(firing) >= this."""
+    concept_auroc: float = 0.9
+    """Concept detector: best ground-truth concept AUROC >= this."""
+    vocab_kurtosis: float = 10.0
+    """Prediction (skew > 0) / suppression (skew < 0) neurons: kurtosis of cos(W_out[n], W_U) over vocab >= this."""
+
+
+def _entropy_bits(p: Tensor) -> Tensor:
+    return -(torch.where(p > 0, p * torch.log2(p.clamp_min(1e-300)), torch.zeros_like(p)))
+
+
+def positional_mi(fires_by_bin: Tensor, tokens_by_bin: Tensor) -> tuple[Tensor, Tensor]:
+    """Mutual information in bits between firing and position bin, and it over the firing entropy (0 if none).
+
+    fires_by_bin [..., bins, d] firing counts, tokens_by_bin [bins] token counts.
+    """
+    n = tokens_by_bin.sum()
+    pb = (tokens_by_bin / n)[:, None]
+    pf = fires_by_bin.sum(-2, keepdim=True) / n  # [..., 1, d]
+    joint_f, joint_n = fires_by_bin / n, (tokens_by_bin[:, None] - fires_by_bin) / n
+    def term(pj: Tensor, pm: Tensor) -> Tensor:
+        ratio = pj / (pb * pm).clamp_min(1e-300)
+        return torch.where(pj > 0, pj * torch.log2(ratio.clamp_min(1e-300)), torch.zeros_like(pj)).sum(-2)
+    mi = (term(joint_f, pf) + term(joint_n, 1 - pf)).clamp_min(0)
+    h = _entropy_bits(pf.squeeze(-2)) + _entropy_bits(1 - pf.squeeze(-2))
+    return mi, torch.where(h > 1e-12, mi / h.clamp_min(1e-12), torch.zeros_like(mi))
+
+
+def top_shares(sums: Tensor, total: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Top-k rows of sums [L, rows, d] per neuron: indices [L, d, k] and their shares of `total` [L, d]."""
+    k = min(k, sums.shape[1])
+    val, idx = sums.double().topk(k, dim=1)  # [L, k, d]
+    share = val / total[:, None, :].clamp_min(1e-300)
+    share = torch.where(total[:, None, :] > 0, share, torch.zeros_like(share))
+    return idx.permute(0, 2, 1).contiguous(), share.permute(0, 2, 1).contiguous()
+
+
+def token_lift(acc: NeuronAccumulator, top: Tensor) -> Tensor:
+    """[L, d] mean positive activation on each neuron's top token over its mean positive activation overall."""
+    layer, neuron = torch.arange(acc.n_layers)[:, None], torch.arange(acc.d_mlp)[None, :]
+    tok_mean = acc.token_sum[layer, top, neuron] / acc.token_count[top].clamp_min(1)
+    overall = acc.pos_total / max(acc.n_tokens, 1)
+    return torch.where(overall > 0, tok_mean / overall.clamp_min(1e-300), torch.zeros_like(overall))
+
+
+def bigram_lift(acc: NeuronAccumulator, top: Tensor, cur_of_slot: Tensor) -> Tensor:
+    """[L, d] mean activation on each neuron's top bigram over the mean on that bigram's current token."""
+    layer = torch.arange(acc.n_layers)[:, None]
+    neuron = torch.arange(acc.d_mlp)[None, :]
+    big_mean = acc.bigram_sum[layer, top, neuron].double() / acc.bigram_count[top].clamp_min(1)
+    cur = cur_of_slot[top]
+    tok_mean = acc.token_sum[layer, cur, neuron] / acc.token_count[cur].clamp_min(1)
+    return torch.where(tok_mean > 0, big_mean / tok_mean.clamp_min(1e-300), torch.zeros_like(big_mean))
+
+
+def weight_stats(model, n_vocab: int | None = None) -> dict[str, np.ndarray]:
+    """||W_in||, ||W_out||, input bias, cos(W_in[:,n], W_out[n]) and moments of cos(W_out[n], W_U[:, v]) over v."""
+    with torch.no_grad():
+        w_in = model.W_in.detach().double()      # [L, d_model, d_mlp]
+        w_out = model.W_out.detach().double()    # [L, d_mlp, d_model]
+        w_u = model.W_U.detach().double()[:, :n_vocab or model.cfg.d_vocab]
+        cos_io = torch.nn.functional.cosine_similarity(w_in.transpose(1, 2), w_out, dim=-1)
+        out_dir = w_out / w_out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        u_dir = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
+        mom = moments_along(out_dir @ u_dir, dim=-1)  # cos [L, d_mlp, vocab] -> moments over vocab
+    f = lambda t: t.float().numpy()  # noqa: E731
+    return dict(w_in_norm=f(w_in.norm(dim=1)), w_out_norm=f(w_out.norm(dim=-1)), b_in=f(model.b_in.detach()),
+                cos_in_out=f(cos_io), vocab_mean=f(mom.mean), vocab_var=f(mom.var), vocab_skew=f(mom.skew),
+                vocab_kurtosis=f(mom.kurtosis))
+
+
+def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None = None,
+              concepts: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str], np.ndarray]:
+    """Per-neuron arrays from the sums (no weights): returns arrays, scored concept names, bigram pairs."""
+    n = max(acc.n_tokens, 1)
+    mom = [p.moments() for p in acc.power]
+    stack = lambda name: torch.stack([getattr(m, name) for m in mom]).float().numpy()  # noqa: E731
+    mi, mi_norm = positional_mi(acc.fires_by_bin, acc.tokens_by_bin)
+    tok_idx, tok_share = top_shares(acc.token_sum, acc.pos_total, top_k)
+    n_slots = len(acc.slots.keys)
+    big_idx, big_share = top_shares(acc.bigram_sum[:, :max(n_slots, 1)], acc.pos_total, top_k)
+    pairs = acc.slots.pairs() if n_slots else np.zeros((1, 2), dtype=np.int64)
+    lift = bigram_lift(acc, big_idx[..., 0], torch.from_numpy(pairs[:, 1]))
+    names, auroc = acc.concept_aurocs(concepts)
+    if names:
+        best_auroc, best = auroc.max(dim=1)
+    else:
+        best_auroc, best = torch.full((acc.n_layers, acc.d_mlp), 0.5), torch.full((acc.n_layers, acc.d_mlp), -1)
+    arrays = dict(
+        fire_freq=(acc.fires / n).float().numpy(), dead=(acc.fires == 0).numpy(),
+        mean=stack("mean"), var=stack("var"), skew=stack("skew"), kurtosis=stack("kurtosis"),
+        zero_frac=(acc.zeros / n).float().numpy(), near_zero_frac=(acc.near / n).float().numpy(),
+        pos_mi=mi.float().numpy(), pos_mi_norm=mi_norm.float().numpy(),
+        top_tokens=tok_idx.int().numpy(), top_token_share=tok_share.float().numpy(),
+        top_token_lift=token_lift(acc, tok_idx[..., 0]).float().numpy(),
+        top_bigrams=big_idx.int().numpy(), top_bigram_share=big_share.float().numpy(),
+        top_bigram_lift=lift.float().numpy(), bigram_count=acc.bigram_count[:max(n_slots, 1)].float().numpy(),
+        untracked_bigram_share=torch.where(acc.pos_total > 0, acc.untracked / acc.pos_total.clamp_min(1e-300),
+                                           torch.zeros_like(acc.untracked)).float().numpy(),
+        token_sum=acc.token_sum.float().numpy(), token_count=acc.token_count.float().numpy(),
+        concept_auroc=auroc.float().numpy(), best_concept=best.int().numpy(), best_auroc=best_auroc.float().numpy())
+    return arrays, names, pairs
+
+
+def classify(a: dict[str, np.ndarray], rules: FamilyRules) -> dict[str, np.ndarray]:
+    """Flags per family and the family index (into FAMILIES) of every neuron, first applicable family wins."""
+    k = rules.top_n
+    flags = {
+        "dead": a["dead"].astype(bool),
+        "token": (a["top_token_share"][..., :k].sum(-1) >= rules.token_share)
+        & (a["top_token_lift"] >= rules.token_lift),
+        "bigram": (a["top_bigram_share"][..., :k].sum(-1) >= rules.bigram_share)
+        & (a["top_bigram_lift"] >= rules.bigram_lift),
+        "positional": a["pos_mi_norm"] >= rules.positional_mi,
+        "concept": a["best_auroc"] >= rules.concept_auroc,
+        "prediction": (a["vocab_kurtosis"] >= rules.vocab_kurtosis) & (a["vocab_skew"] > 0),
+        "suppression": (a["vocab_kurtosis"] >= rules.vocab_kurtosis) & (a["vocab_skew"] < 0),
+    }
+    family = np.full(a["dead"].shape, FAMILIES.index("other"), dtype=np.int32)
+    for i in reversed(range(len(FAMILIES) - 1)):  # lowest index = highest priority, so it is written last
+        family[flags[FAMILIES[i]]] = i
+    return {"family": family, "prediction": flags["prediction"], "suppression": flags["suppression"]}
+
+
+def rules_dict(rules: FamilyRules) -> dict:
+    return asdict(rules)

@@ -1,0 +1,222 @@
+"""Universal neurons (Gurnee et al. 2024): neurons whose activation a differently seeded model reproduces.
+
+For models m_0 .. m_{S-1} of one architecture run on the same tokens, `CorrelationSums` streams float64 sums: per
+model Σx (all L * d_mlp neurons) and per layer the Gram matrix Σ x xᵀ; per pair of models Σ x_a x_bᵀ over all
+neurons (one matrix product per batch; the product of a batch may run in float32 — `product_dtype` — on values
+already centred by the first batch's means, and is added into the float64 sums). From these:
+
+- corr(a_i, b_j): Pearson correlation of every neuron of a with every neuron of b (0 when either is constant);
+- max_corr[a, b, i] = max_j corr(a_i, b_j);
+- baseline[a, b, i]: the same max after each layer of b is multiplied by a random orthogonal matrix R (d_mlp x
+  d_mlp, seeded). Rotating b's activations x -> R x changes the sums exactly as Cov(a, Rb) = Cov(a, b) Rᵀ and
+  Var(Rb) = diag(R Cov(b, b) Rᵀ), so the baseline is computed exactly from the same sums at the end;
+- excess[a, i] = mean over b != a of max_corr - mean over b != a of baseline; universal iff excess > threshold.
+
+`main(cfg)` is the `interp universal` command: it streams the corpus once through every model, also computing each
+model's neuron statistics (into out/<model>/), and labels each universal neuron with its family.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..models import load_model
+from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
+from .config import UniversalConfig
+from .moments import correlation_from_cov
+from .run import check_toy_vocab, finish_stats, n_docs_for, new_accumulator, resolve_device, stream
+from .summarize import FAMILIES
+
+SCHEMA_VERSION = 1
+
+
+def random_rotation(d: int, seed: int) -> Tensor:
+    """A random orthogonal d x d matrix (Haar: QR of a Gaussian with the signs of R's diagonal fixed), float64."""
+    g = torch.Generator().manual_seed(seed)
+    q, r = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))[None, :]
+
+
+class CorrelationSums:
+    """Streaming sums for the Pearson correlation of every neuron of every model with every other model's."""
+
+    def __init__(self, n_models: int, n_layers: int, d_mlp: int, product_dtype: torch.dtype = torch.float64):
+        self.m, self.n_layers, self.d, self.product_dtype = n_models, n_layers, d_mlp, product_dtype
+        self.n = 0
+        self.shift: list[Tensor] = []
+
+    def update(self, acts: list[Tensor]) -> None:
+        """acts[m]: [tokens, n_layers * d_mlp] activations of model m (layer-major columns)."""
+        x = [a.to(torch.float64) for a in acts]
+        if not self.shift:
+            f = self.n_layers * self.d
+            if any(a.shape[1] != f for a in x):
+                raise ValueError(f"expected {f} neuron columns per model, got {[a.shape[1] for a in x]}")
+            self.shift = [a.mean(0) for a in x]
+            kw = dict(dtype=torch.float64, device=x[0].device)
+            self.s = [torch.zeros(f, **kw) for _ in x]
+            self.gram = [torch.zeros(self.n_layers, self.d, self.d, **kw) for _ in x]
+            self.cross = {(a, b): torch.zeros(f, f, **kw) for a in range(self.m) for b in range(a + 1, self.m)}
+        x = [a - c for a, c in zip(x, self.shift)]
+        self.s = [s + torch.ones(a.shape[0], dtype=torch.float64, device=a.device) @ a for s, a in zip(self.s, x)]
+        p = [a.to(self.product_dtype) for a in x]  # per-batch products; the running sums stay float64
+        for k, a in enumerate(p):
+            blocks = a.view(a.shape[0], self.n_layers, self.d).transpose(0, 1)  # [L, n, d]
+            self.gram[k] += torch.bmm(blocks.transpose(1, 2), blocks).double()
+        for (a, b), c in self.cross.items():
+            c += (p[a].T @ p[b]).double()
+        self.n += x[0].shape[0]
+
+    def layer_cov(self, k: int) -> Tensor:
+        """[L, d, d] covariance of model k's neurons within each layer."""
+        mu = (self.s[k] / self.n).view(self.n_layers, self.d)
+        return self.gram[k] / self.n - mu[:, :, None] * mu[:, None, :]
+
+    def cross_cov(self, a: int, b: int) -> Tensor:
+        c = self.cross[(a, b)] if a < b else self.cross[(b, a)].T
+        return c / self.n - torch.outer(self.s[a], self.s[b]) / self.n**2
+
+    def variances(self, k: int) -> Tensor:
+        return torch.diagonal(self.layer_cov(k), dim1=-2, dim2=-1).reshape(-1)
+
+    def max_corr(self, a: int, b: int, rotations: list[Tensor] | None = None) -> Tensor:
+        """max_j corr(a_i, b_j) for every neuron i of a; with `rotations` (one per layer) against rotated b."""
+        cov, var_b = self.cross_cov(a, b), self.variances(b)
+        if rotations is not None:
+            rot = torch.stack(rotations).to(cov.device)
+            cov = cov.view(-1, self.n_layers, self.d)
+            cov = torch.einsum("ild,lkd->ilk", cov, rot).reshape(cov.shape[0], -1)
+            var_b = ((rot @ self.layer_cov(b)) * rot).sum(-1).reshape(-1)
+        return correlation_from_cov(cov, self.variances(a), var_b).max(dim=1).values
+
+
+@dataclass
+class UniversalResult:
+    """Max correlations [model, other, L, d] (other = the other models in order), baselines, excess, universal."""
+
+    models: list[str]
+    max_corr: np.ndarray
+    baseline: np.ndarray
+    excess: np.ndarray
+    """[model, L, d]"""
+    universal: np.ndarray
+    threshold: float
+    n_tokens: int
+
+    def fraction_per_layer(self) -> np.ndarray:
+        """[model, L] fraction of universal neurons."""
+        return self.universal.mean(-1)
+
+
+def universal_from_sums(sums: CorrelationSums, models: list[str], threshold: float = 0.5,
+                        rotation_seed: int = 0) -> UniversalResult:
+    """Max correlation, rotation baseline and excess correlation of every neuron of every model."""
+    if sums.n < 2:
+        raise ValueError("need at least two tokens for correlations")
+    m, L, d = sums.m, sums.n_layers, sums.d
+    rots = [[random_rotation(d, rotation_seed * 1_000_003 + k * 1_009 + layer) for layer in range(L)]
+            for k in range(m)]
+    mc = torch.zeros(m, m - 1, L * d, dtype=torch.float64, device=sums.s[0].device)
+    base = torch.zeros_like(mc)
+    for a in range(m):
+        for j, b in enumerate(x for x in range(m) if x != a):
+            mc[a, j] = sums.max_corr(a, b)
+            base[a, j] = sums.max_corr(a, b, rots[b])
+    mc, base = mc.cpu(), base.cpu()
+    excess = (mc.mean(1) - base.mean(1)).view(m, L, d)
+    return UniversalResult(models, mc.view(m, m - 1, L, d).float().numpy(), base.view(m, m - 1, L, d).float().numpy(),
+                           excess.float().numpy(), (excess > threshold).numpy(), threshold, sums.n)
+
+
+def check_same_architecture(models: list, names: list[str]) -> None:
+    """All models need the same layers, neurons and vocabulary: otherwise say which two differ and how."""
+    def shape(mod) -> str:
+        c = mod.cfg
+        return f"{c.n_layers} layers x {c.d_mlp} MLP neurons, d_model {c.d_model}, vocab {c.d_vocab}"
+    ref = shape(models[0])
+    for mod, name in zip(models[1:], names[1:]):
+        if shape(mod) != ref:
+            raise ValueError(f"universal neurons need models of one architecture: {names[0]} has {ref}, "
+                             f"but {name} has {shape(mod)}")
+
+
+def family_counts(result: UniversalResult, stats: list[NeuronStats]) -> dict:
+    """Per model and layer: how many universal neurons fall in each family."""
+    out = {}
+    for k, st in enumerate(stats):
+        fam = st.arrays["family"]
+        out[result.models[k]] = [{f: int(((fam[layer] == i) & result.universal[k, layer]).sum())
+                                  for i, f in enumerate(FAMILIES)} for layer in range(fam.shape[0])]
+    return out
+
+
+def save_universal(result: UniversalResult, cfg: UniversalConfig, families: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_arrays(folder / "universal.safetensors", {"max_corr": result.max_corr, "baseline": result.baseline,
+                                                    "excess": result.excess, "universal": result.universal})
+    frac = result.fraction_per_layer()
+    write_json(folder / "universal.json", {
+        "schema_version": SCHEMA_VERSION, "kind": "interp-universal-neurons", "models": result.models,
+        "config": {k: v for k, v in asdict(cfg).items() if k != "out"}, "n_tokens": result.n_tokens,
+        "threshold": result.threshold, "families": list(FAMILIES),
+        "fraction_universal": {mname: frac[k].tolist() for k, mname in enumerate(result.models)},
+        "fraction_universal_all": float(result.universal.mean()),
+        "universal_families": families,
+        "mean_max_corr": {name: result.max_corr[k].mean(axis=(0, 2)).tolist() for k, name in enumerate(result.models)},
+        "mean_baseline": {name: result.baseline[k].mean(axis=(0, 2)).tolist() for k, name in enumerate(result.models)},
+        "arrays": ["max_corr", "baseline", "excess", "universal"]})
+
+
+def load_universal(folder: str | Path) -> tuple[UniversalResult, dict]:
+    """Read an `interp universal` output folder: the result arrays and the JSON metadata."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    folder = Path(folder)
+    meta_path = folder / "universal.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{folder} holds no universal.json: not a finished `interp universal` output")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{meta_path}: schema {meta.get('schema_version')}, this interp reads {SCHEMA_VERSION}")
+    a = load_file(str(folder / "universal.safetensors"))
+    res = UniversalResult(meta["models"], a["max_corr"], a["baseline"], a["excess"], a["universal"],
+                          meta["threshold"], meta["n_tokens"])
+    return res, meta
+
+
+def main(cfg: UniversalConfig) -> UniversalResult:
+    """CLI entry (`interp universal`)."""
+    t0 = time.time()
+    device = resolve_device(cfg.device, cfg.threads)
+    models = [load_model(name, device) for name in cfg.models]
+    check_same_architecture(models, cfg.models)
+    for mod, name in zip(models, cfg.models):
+        check_toy_vocab(mod, name)
+    c = models[0].cfg
+    accs = [new_accumulator(mod, cfg) for mod in models]
+    sums = CorrelationSums(len(models), c.n_layers, c.d_mlp, getattr(torch, cfg.product_dtype))
+
+    def on_batch(posts: list[list[Tensor]]) -> None:
+        sums.update([torch.cat([p[:, 1:].reshape(-1, c.d_mlp) for p in layers], dim=1) for layers in posts])
+
+    stream(models, accs, cfg, n_docs_for(cfg.tokens, c.n_ctx), on_batch=on_batch, desc="universal")
+    result = universal_from_sums(sums, cfg.models, cfg.threshold, cfg.rotation_seed)
+    out = Path(cfg.out)
+    stats = [finish_stats(mod, name, acc, cfg) for mod, name, acc in zip(models, cfg.models, accs)]
+    for st, name in zip(stats, cfg.models):
+        save_neuron_stats(st, out / Path(name).name)
+    fams = family_counts(result, stats)
+    save_universal(result, cfg, fams, out)
+    print(f"{result.n_tokens:,} tokens, {len(models)} models in {time.time() - t0:.0f} s -> {out}")
+    for k, name in enumerate(cfg.models):
+        fr = " ".join(f"{x:.1%}" for x in result.fraction_per_layer()[k])
+        print(f"  {name}: universal per layer {fr} (all {result.universal[k].mean():.2%})")
+    return result

@@ -1,0 +1,59 @@
+"""`interp neurons` and `interp universal` run for real on the shipped toy models; their artifacts load."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from interp.neurons.artifacts import load_neuron_stats
+from interp.neurons.universal import load_universal
+
+INTERP = [sys.executable, "-m", "apps.cli"]
+
+
+def _run(args, ok=True):
+    r = subprocess.run(INTERP + args, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+@pytest.mark.slow
+def test_neurons_on_gelu_and_relu_models(tmp_path):
+    for name in ("toy-gelu-s0", "toy-relu-s0"):
+        _run(["neurons", "--model", name, "--tokens", "20000", "--auroc-tokens", "5000", "--threads", "1",
+              "--out", str(tmp_path / name)])
+    gelu, relu = load_neuron_stats(tmp_path / "toy-gelu-s0"), load_neuron_stats(tmp_path / "toy-relu-s0")
+    assert gelu.n_tokens >= 20000 and gelu.act_fn == "gelu" and relu.act_fn == "relu"
+    assert (gelu.n_layers, gelu.d_mlp) == (4, 512) and gelu.concept_auroc.shape[:2] == (4, len(gelu.concepts))
+    assert relu.zero_frac.mean() > 0.3 and gelu.zero_frac.max() < 1e-3  # ReLU has exact zeros, GELU almost none
+    np.testing.assert_allclose(relu.zero_frac, 1 - relu.fire_freq, atol=1e-6)  # ReLU: fires iff post > 0
+    assert 0.05 < gelu.fire_freq.mean() < 0.95 and np.isfinite(gelu.kurtosis).all()
+    assert gelu.best_auroc.max() > 0.95 and "category:name" in gelu.concepts
+    assert sorted(gelu.families) == sorted(set(gelu.families)) and gelu.family.max() < len(gelu.families)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_universal_on_two_seeds_and_a_seed_with_itself(tmp_path):
+    out = tmp_path / "u"
+    r = _run(["universal", "--models", "toy-gelu-s0", "toy-gelu-s1", "--tokens", "4000", "--auroc-tokens", "1000",
+              "--threads", "1", "--out", str(out)])
+    res, meta = load_universal(out)
+    assert res.max_corr.shape == (2, 1, 4, 512) and meta["n_tokens"] >= 4000
+    assert (res.max_corr >= res.baseline - 1e-6).mean() > 0.5 and np.isfinite(res.excess).all()
+    assert set(meta["fraction_universal"]) == {"toy-gelu-s0", "toy-gelu-s1"} and "universal per layer" in r.stdout
+    assert load_neuron_stats(out / "toy-gelu-s1").model == "toy-gelu-s1"
+
+
+def test_bad_input_gives_one_clear_line(tmp_path):
+    r = _run(["neurons", "--model", "no-such-model", "--tokens", "1000", "--out", str(tmp_path / "x")], ok=False)
+    assert r.returncode == 1 and "unknown model 'no-such-model'" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["neurons", "--tokens", "10", "--out", str(tmp_path / "x")], ok=False)
+    assert r.returncode == 2 and "too few" in r.stderr
+    r = _run(["universal", "--models", "toy-gelu-s0", "--out", str(tmp_path / "x")], ok=False)
+    assert r.returncode == 2 and "at least two models" in r.stderr
+    assert not (tmp_path / "x").exists()
