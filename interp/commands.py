@@ -23,6 +23,7 @@ class Command:
 
 def commands() -> list[Command]:
     from .activations.config import CacheConfig
+    from .neurons.config import NeuronsConfig, UniversalConfig
     from .toyworld.config import GenerateConfig, ToyTrainConfig
 
     return [
@@ -32,4 +33,10 @@ def commands() -> list[Command]:
                 "Write toy-world documents with ground-truth labels to a folder."),
         Command("cache", CacheConfig, "interp.activations.cache:main",
                 "Cache activations at any hooks into resumable, checksummed safetensors shards."),
+        Command("neurons", NeuronsConfig, "interp.neurons.run:main",
+                "Per-neuron statistics of every MLP neuron: firing, moments, token/bigram/positional/concept "
+                "detectors, weights."),
+        Command("universal", UniversalConfig, "interp.neurons.universal:main",
+                "Universal neurons: correlate every neuron with every neuron of other seeds' models (excess over a "
+                "random rotation)."),
     ]
