@@ -1,0 +1,92 @@
+"""How faithful are AtP and RelP to activation patching? The paper's experiment, as a pure function returning a table.
+
+For each component type (resid_pre, attn_out, mlp_out per (layer, pos); heads per (layer, head) and per
+(layer, pos, head)) it runs activation patching (the ground truth) and AtP, RelP and RelP with the AH-rule, and
+reports per (component, method):
+- pearson: correlation of the estimated scores with the patched scores over all indices;
+- magnitude: sum of estimated effects / sum of patched effects (1 = the estimate recovers the total effect).
+Published GPT-2 small numbers are kept next to it (PUBLISHED) so reports can set ours beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from transformer_lens import HookedTransformer
+
+from .patching.activation import generic_activation_patch
+from .patching.attribution import attribution_patch
+from .patching.components import COMPONENTS
+from .patching.relevance import Rules, relevance_patch
+from .patching.results import PatchResult
+from .tasks.base import Task
+
+COMPARED = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos")
+PUBLISHED = {"gpt2-small": {"resid_pre": (0.753, 0.968), "attn_out": (0.979, 0.962), "mlp_out": (0.195, 0.992)},
+             "gpt2-large": {"mlp_out": (0.006, 0.956)}}
+"""Pearson r with activation patching on IOI (AtP, RelP), Jafari et al. 2025, via methods.md section 4."""
+
+
+@dataclass
+class FaithfulnessRow:
+    """Agreement of one estimator with activation patching on one component type."""
+
+    component: str
+    method: str
+    pearson: float
+    magnitude: float
+    n: int
+    """Number of scores correlated."""
+
+
+@dataclass
+class FaithfulnessRun:
+    """The table plus every score tensor behind it (for heatmaps and scatter plots)."""
+
+    model: str
+    task: str
+    rows: list[FaithfulnessRow]
+    activation: dict[str, PatchResult] = field(repr=False)
+    estimates: dict[str, dict[str, PatchResult]] = field(repr=False)
+    """method -> component -> result."""
+
+    def table(self) -> list[dict]:
+        return [{"model": self.model, "task": self.task, **asdict(r)} for r in self.rows]
+
+    def markdown(self) -> str:
+        methods = list(self.estimates)
+        head = "| component | " + " | ".join(f"r {m} | mag {m}" for m in methods) + " |"
+        lines = [head, "|" + "---|" * (1 + 2 * len(methods))]
+        for comp in self.activation:
+            cells = [f"{r.pearson:.3f} | {r.magnitude:.2f}" for m in methods for r in self.rows
+                     if r.component == comp and r.method == m]
+            lines.append(f"| {comp} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two equally shaped tensors, flattened (nan if either is constant)."""
+    return float(torch.corrcoef(torch.stack([a.flatten().double(), b.flatten().double()]))[0, 1])
+
+
+def compare(estimate: PatchResult, truth: PatchResult) -> FaithfulnessRow:
+    """Pearson r and magnitude recovery of one estimate against activation patching."""
+    if estimate.scores.shape != truth.scores.shape:
+        raise ValueError(f"{estimate.method} {estimate.component} scores {tuple(estimate.scores.shape)} vs "
+                         f"patching {tuple(truth.scores.shape)}")
+    mag = float(estimate.scores.sum() / truth.scores.sum())
+    return FaithfulnessRow(truth.component, estimate.method, pearson(estimate.scores, truth.scores), mag,
+                           truth.scores.numel())
+
+
+def faithfulness(model: HookedTransformer, task: Task, components: Sequence[str] = COMPARED,
+                 model_name: str = "") -> FaithfulnessRun:
+    """Activation patching vs AtP, RelP and RelP+AH on `components` of `task`."""
+    truth = {c: generic_activation_patch(model, task, COMPONENTS[c]) for c in components}
+    estimates = {"attribution": attribution_patch(model, task, components),
+                 "relp": relevance_patch(model, task, components),
+                 "relp_ah": relevance_patch(model, task, components, Rules(ah=True))}
+    rows = [compare(est[c], truth[c]) for est in estimates.values() for c in components]
+    return FaithfulnessRun(model_name, task.name, rows, truth, estimates)
