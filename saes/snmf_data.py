@@ -1,0 +1,108 @@
+"""Where SNMF gets activations: MLP outputs (blocks.L.mlp.hook_post) with BOS removed, in a fixed token order.
+
+- `ModelSource`: toy-world documents run through the model on every pass (only up to layer L), so nothing but the
+  token ids (4 bytes a token) stays in memory;
+- `CacheSource`: an activation cache written by `interp cache` (shards in order, position 0 dropped).
+
+Both are `saes.snmf_streaming.ActivationSource`s and expose, for the kept tokens in stream order, `tokens`,
+`doc_ids` and `positions` (and `labels` for the toy world), so a stream index names a token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interp.toyworld.corpus import CorpusConfig, generate_docs
+
+
+def mlp_hook(layer: int) -> str:
+    return f"blocks.{layer}.mlp.hook_post"
+
+
+@torch.no_grad()
+def doc_acts(model, layer: int, tokens_BP: Int[Tensor, "batch pos"]) -> Float[Tensor, "n d_mlp"]:
+    """hook_post activations of layer `layer` at positions 1.. of every row, flattened row-major, float32 CPU."""
+    out: dict[str, Tensor] = {}
+
+    def grab(act: Tensor, hook=None) -> None:
+        out["a"] = act[:, 1:].reshape(-1, act.shape[-1]).float().cpu()
+
+    model.run_with_hooks(tokens_BP.to(model.cfg.device), fwd_hooks=[(mlp_hook(layer), grab)],
+                         stop_at_layer=layer + 1)
+    return out["a"]
+
+
+class ModelSource:
+    """The first `n_tokens` non-BOS tokens of toy-world documents from `first_doc`, through the model per pass."""
+
+    def __init__(self, model, layer: int, n_tokens: int, batch_size: int = 8192, seed: int = 0,
+                 split: str = "train", first_doc: int = 0):
+        if n_tokens < 1:
+            raise ValueError(f"need n_tokens >= 1, got {n_tokens}")
+        self.model, self.layer = model, layer
+        self.d = model.cfg.d_mlp
+        n_ctx = model.cfg.n_ctx
+        self.corpus = generate_docs(CorpusConfig(seed=seed, n_ctx=n_ctx, split=split),
+                                    math.ceil(n_tokens / (n_ctx - 1)), first_doc)
+        self.per_doc = n_ctx - 1
+        self.docs_per_batch = max(1, batch_size // self.per_doc)
+        self.n_tokens = n_tokens
+        doc_NP = np.arange(len(self.corpus.tokens))[:, None].repeat(self.per_doc, 1)
+        pos_NP = np.arange(1, n_ctx)[None, :].repeat(len(self.corpus.tokens), 0)
+        self.tokens = torch.from_numpy(self.corpus.tokens[:, 1:].reshape(-1)[:n_tokens].astype(np.int64))
+        self.doc_ids = torch.from_numpy(doc_NP.reshape(-1)[:n_tokens] + first_doc)
+        self.positions = torch.from_numpy(pos_NP.reshape(-1)[:n_tokens])
+        self.labels = torch.from_numpy(self.corpus.labels[:, 1:].reshape(self.corpus.labels.shape[0] * self.per_doc,
+                                                                          -1)[:n_tokens])
+
+    def token_batches(self) -> Iterator[Int[Tensor, "batch pos"]]:
+        """The documents as model inputs (BOS included), `docs_per_batch` at a time."""
+        ids = torch.from_numpy(self.corpus.tokens.astype(np.int64))
+        for i in range(0, len(ids), self.docs_per_batch):
+            yield ids[i : i + self.docs_per_batch]
+
+    def batches(self, start: int = 0) -> Iterator[Float[Tensor, "n d"]]:
+        seen = start * self.docs_per_batch * self.per_doc
+        ids = torch.from_numpy(self.corpus.tokens.astype(np.int64))
+        for i in range(start * self.docs_per_batch, len(ids), self.docs_per_batch):
+            acts = doc_acts(self.model, self.layer, ids[i : i + self.docs_per_batch])[: self.n_tokens - seen]
+            seen += len(acts)
+            yield acts
+
+    def all_acts(self) -> Float[Tensor, "n d"]:
+        return torch.cat(list(self.batches()))
+
+
+class CacheSource:
+    """Activations of `hook` from an `interp cache` folder, shards in order, BOS (position 0) dropped, first
+    `n_tokens` kept tokens (all when 0), re-batched to `batch_size`."""
+
+    def __init__(self, path: str, hook: str, n_tokens: int = 0, batch_size: int = 8192):
+        from interp.activations.reader import ActivationCache
+
+        self.cache, self.hook, self.batch_size = ActivationCache.open(path), hook, batch_size
+        self.d = self.cache.d(hook)
+        keep = self.cache.positions() != 0
+        self.index = torch.nonzero(keep).squeeze(1)
+        if n_tokens:
+            if n_tokens > len(self.index):
+                raise ValueError(f"{path} holds {len(self.index)} non-BOS tokens, fewer than --tokens {n_tokens}")
+            self.index = self.index[:n_tokens]
+        self.n_tokens = len(self.index)
+        self.tokens = self.cache.tokens()[self.index].long()
+        self.doc_ids = self.cache.doc_ids()[self.index].long()
+        self.positions = self.cache.positions()[self.index].long()
+        self.labels = self.cache.labels()[self.index] if self.cache.manifest.label_schema is not None else None
+
+    def batches(self, start: int = 0) -> Iterator[Float[Tensor, "n d"]]:
+        for b0 in range(start * self.batch_size, self.n_tokens, self.batch_size):
+            yield self.cache.get(self.hook, self.index[b0 : b0 + self.batch_size]).float()
+
+    def all_acts(self) -> Float[Tensor, "n d"]:
+        return torch.cat(list(self.batches()))

@@ -1,0 +1,158 @@
+"""`interp snmf`: factorise one layer's MLP activations, with progress, checkpoints and resume, then eval.json.
+
+The output folder holds `checkpoint.pt` while running (solver state: F, G and the iteration for the full solver;
+F, the partial sums and the batch index for the streaming one), written atomically every `checkpoint_every`
+iterations / batches; running the same command again continues from it. A checkpoint made with other settings is
+refused (use another --out). At the end: snmf.safetensors + snmf.json (saes.snmf_dictionary.SNMF, top tokens per
+feature included) and eval.json (saes.snmf_eval).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from saes.snmf import FullState, InitParams, SNMFSolverConfig, fit_full
+from saes.snmf_data import CacheSource, ModelSource, mlp_hook
+from saes.snmf_dictionary import SNMF, atomic_write, top_tokens_from_codes
+from saes.snmf_eval import evaluate_snmf, write_report
+from saes.snmf_streaming import StreamState, fit_streaming, stream_codes
+
+CHECKPOINT = "checkpoint.pt"
+IDENTITY = ("model", "layer", "k", "sparsity", "tokens", "solver", "init", "seed", "cache", "batch_size")
+
+
+def solver_config(cfg) -> SNMFSolverConfig:
+    return SNMFSolverConfig(k=cfg.k, sparsity=cfg.sparsity, init=cfg.init, max_iter=cfg.max_iter,
+                            patience=cfg.patience, tol=cfg.tol, seed=cfg.seed)
+
+
+def _identity(cfg) -> dict:
+    return {k: getattr(cfg, k) for k in IDENTITY}
+
+
+def save_checkpoint(out: Path, cfg, state: FullState | StreamState) -> None:
+    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    if isinstance(state, StreamState):
+        p = state.params
+        fields["params"] = {"kind": p.kind, "U_DK": p.U_DK, "S_K": p.S_K, "C_DK": p.C_DK}
+    atomic_write(out / CHECKPOINT, lambda path: torch.save({"identity": _identity(cfg), "state": fields}, path))
+
+
+def load_checkpoint(out: Path, cfg) -> FullState | StreamState | None:
+    path = out / CHECKPOINT
+    if not path.is_file():
+        return None
+    ck = torch.load(path, weights_only=True)
+    if ck["identity"] != _identity(cfg):
+        diff = {k: (ck["identity"].get(k), v) for k, v in _identity(cfg).items() if ck["identity"].get(k) != v}
+        raise ValueError(f"{out} holds a checkpoint of another SNMF run (checkpoint vs now: {diff}); "
+                         f"use another --out or delete {path}")
+    st = ck["state"]
+    if cfg.solver == "full":
+        state: FullState | StreamState = FullState(**st)
+        n_done = state.iteration
+    else:
+        st["params"] = InitParams(**st["params"])
+        state = StreamState(**st)
+        n_done = len(state.losses)
+    state.done = state.since_best >= cfg.patience or n_done >= cfg.max_iter  # a rerun may allow more iterations
+    return state
+
+
+def _device(name: str) -> str:
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+def make_source(cfg, model):
+    from interp.activations.sources import is_toy_tokenizer
+
+    if cfg.cache:
+        return CacheSource(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
+    if not is_toy_tokenizer(model.tokenizer):
+        raise ValueError(f"{cfg.model} is not a toy-world model: cache its activations first (interp cache) and "
+                         f"pass --cache")
+    return ModelSource(model, cfg.layer, cfg.tokens, cfg.batch_size, cfg.seed)
+
+
+def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object, FullState]:
+    scfg = solver_config(cfg)
+    acts_ND = source.all_acts().to(device)
+    state = load_checkpoint(out, cfg)
+    bar = tqdm(total=scfg.max_iter, initial=state.iteration if state else 0, desc="snmf full", unit="it")
+
+    def on_step(st: FullState) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{st.losses[-1]:.4f}", best=f"{st.best_loss:.4f}")
+        if st.iteration % cfg.checkpoint_every == 0 or st.done:
+            save_checkpoint(out, cfg, st)
+
+    st = fit_full(acts_ND, scfg, state, on_step)
+    bar.close()
+    assert st.best_F_DK is not None and st.best_G_NK is not None
+    return st.best_F_DK.cpu(), st.best_G_NK.cpu(), st
+
+
+def run_streaming(cfg, source, out: Path) -> tuple[torch.Tensor, object, StreamState]:
+    scfg = solver_config(cfg)
+    state = load_checkpoint(out, cfg)
+    n_batches = math.ceil(source.n_tokens / cfg.batch_size)
+    bar = tqdm(total=scfg.max_iter, initial=max(0, state.epoch - 1) if state else 0, desc="snmf streaming",
+               unit="pass")
+
+    def on_batch(st: StreamState) -> None:
+        if st.batch % cfg.checkpoint_every == 0 and st.batch < n_batches:
+            save_checkpoint(out, cfg, st)
+
+    def on_epoch(st: StreamState) -> None:
+        if st.losses:
+            bar.update(1)
+            bar.set_postfix(loss=f"{st.losses[-1]:.4f}", best=f"{st.best_loss:.4f}")
+        save_checkpoint(out, cfg, st)
+
+    st = fit_streaming(source, scfg, state, on_batch=on_batch, on_epoch=on_epoch)
+    bar.close()
+    assert st.best_F_DK is not None
+    return st.best_F_DK, stream_codes(source, st.best_F_DK), st
+
+
+def main(cfg) -> SNMF:
+    """CLI entry: fit (or resume), save the SNMF result with top tokens, evaluate into eval.json."""
+    from interp.activations.sources import is_toy_tokenizer
+    from interp.models import load_model
+
+    device = _device(cfg.device)
+    model = load_model(cfg.model, device=device)
+    if not 0 <= cfg.layer < model.cfg.n_layers:
+        raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.model} has layers 0..{model.cfg.n_layers - 1}")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = make_source(cfg, model)
+    t0 = time.perf_counter()
+    if cfg.solver == "full":
+        F_DK, codes, st = run_full(cfg, source, out, device)
+        iters = st.iteration
+    else:
+        F_DK, codes, st = run_streaming(cfg, source, out)
+        iters = len(st.losses)
+    info = {"model": cfg.model, "layer": cfg.layer, "solver": cfg.solver, "init": cfg.init, "k": cfg.k,
+            "sparsity": cfg.sparsity, "tokens": source.n_tokens, "seed": cfg.seed, "loss": st.best_loss,
+            "iterations": iters, "losses": st.losses, "fit_seconds_this_run": time.perf_counter() - t0}
+    snmf = SNMF(F_DK.float(), mlp_hook(cfg.layer), info)
+    snmf.top = top_tokens_from_codes(codes, source, cfg.top_m)
+    snmf.save(out)
+    msg = f"wrote {out}: K={cfg.k} loss={st.best_loss:.4f} after {iters} iterations"
+    if cfg.eval_tokens > 0 and is_toy_tokenizer(model.tokenizer):
+        report = evaluate_snmf(snmf, model, cfg.layer, cfg.eval_tokens, cfg.seed)
+        report["model"] = cfg.model
+        write_report(out, report)
+        gt = report["ground_truth"]["mean_auroc"]
+        msg += (f"; eval: l0={report['l0']:.3g} r2={report['r2']:.4f} ce_loss_recovered="
+                f"{report['ce_loss_recovered']:.4f} mean_auroc={gt:.4f}")
+    print(msg)
+    return snmf
