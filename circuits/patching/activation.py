@@ -73,9 +73,19 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
             inp, kw = task.corrupted.repeat(k, 1), {}  # [k * batch, pos]
         else:
             inp, kw = resid_pre[layer].repeat(k, 1, 1), {"start_at_layer": layer}  # [k * batch, pos, d_model]
-        logits = model.run_with_hooks(inp, fwd_hooks=[(hook_name, hook)], **kw)
-        out.append(task.metric_copies(logits))
+        out.append(task.metric_copies(_logits(model, task, inp, [(hook_name, hook)], kw)))
     return torch.cat(out)
+
+
+def _logits(model: HookedTransformer, task: Task, inp: Tensor, hooks: list, kw: dict) -> Tensor:
+    """Logits of a patched pass; only at the last position when the task's metric reads nothing else."""
+    if not task.last_position_only or model.cfg.output_logits_soft_cap > 0:
+        return model.run_with_hooks(inp, fwd_hooks=hooks, **kw)
+    resid = model.run_with_hooks(inp, fwd_hooks=hooks, stop_at_layer=model.cfg.n_layers, **kw)  # [rows, pos, d]
+    last = resid[:, -1:]  # [rows, 1, d_model]: the unembedding of other positions is never read
+    if model.cfg.normalization_type is not None:
+        last = model.ln_final(last)
+    return model.unembed(last)  # [rows, 1, d_vocab]
 
 
 @torch.no_grad()

@@ -51,6 +51,8 @@ class Task:
     """A name per position for plots (e.g. IO, S1, S2, END); defaults to pos0, pos1, ..."""
     per_prompt: PerPromptMetric = logit_diff
     """Metric of each prompt from logits; the task metric is its mean over prompts."""
+    last_position_only: bool = True
+    """The metric reads only the last position's logits (lets patching skip the other positions' unembedding)."""
 
     def __post_init__(self):
         if self.clean.shape[-1] != self.corrupted.shape[-1]:
