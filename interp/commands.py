@@ -24,6 +24,7 @@ class Command:
 def commands() -> list[Command]:
     from .activations.config import CacheConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
+    from .steering.config import SteerConfig
     from .toyworld.config import GenerateConfig, ToyTrainConfig
 
     return [
@@ -39,4 +40,7 @@ def commands() -> list[Command]:
         Command("universal", UniversalConfig, "interp.neurons.universal:main",
                 "Universal neurons: correlate every neuron with every neuron of other seeds' models (excess over a "
                 "random rotation)."),
+        Command("steer", SteerConfig, "interp.steering.cli:main",
+                "Steer along a dictionary feature, neuron or difference-in-means direction (alpha or KL target); "
+                "print base and steered generations and the tokens it promotes / suppresses."),
     ]

@@ -1,0 +1,278 @@
+"""Ground-truth steering benchmark on the toy world: does steering with a direction attributed to a concept move
+probability onto that concept's tokens, at a fixed KL budget, without wrecking fluency?
+
+For each concept (e.g. colour:red, gender:female, category:animal) and each method — the best feature of every
+dictionary (best = highest AUROC of its code as a detector of the concept's tokens), the best single MLP neuron,
+difference-in-means at each dictionary's hook, and per SAE the best feature among those passing an output-score
+filter — the direction's α is calibrated so KL(p_base || p_steered) at the last token of a neutral prompt equals the
+budget, then scored by
+- delta_mass: mean over neutral prompts of P_steered(concept tokens) - P_base(concept tokens) at the next token,
+- gen_concept_frac: fraction of greedily generated tokens (steered at every position) that carry the concept,
+- gen_nll: loss of that steered generation under the unsteered model (fluency proxy; lower is more fluent).
+Concept tokens are the vocabulary words whose static label carries the concept (the label table per token id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from transformer_lens import HookedTransformer
+
+from interp.dictionary import Dictionary
+from interp.toyworld import labels as L
+
+from .apply import steered_logits
+from .calibrate import calibrate
+from .scores import feature_scores
+from .vectors import SteeringVector, diff_in_means, feature_vector, hook_activations, neuron_vector
+
+SCHEMA_VERSION = 1
+DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
+                    "category:place", "category:number", "number:3")
+NEUTRAL_PROMPTS = ("The", "Then", "Later", "Today", "Yesterday", "When", "After", "Every")
+
+
+def concept_token_ids(concept: str) -> Tensor:
+    """Token ids of the vocabulary words whose static label carries `concept`."""
+    from interp.toyworld.corpus import _tables  # the static label table per token id
+
+    _, table = _tables()
+    ids = np.flatnonzero(L.concept_mask(table, concept))
+    if len(ids) == 0:
+        raise ValueError(f"no vocabulary word carries {concept}: steering toward it cannot be scored")
+    return torch.as_tensor(ids, dtype=torch.long)
+
+
+def auroc_matrix(scores_NF: Tensor, masks_CN: Tensor) -> Tensor:
+    """[C, F] rank-based AUROC (average ranks for ties) of every column of scores for every boolean mask row."""
+    n = scores_NF.shape[0]
+    col_FN = scores_NF.T.double().contiguous()
+    srt = col_FN.sort(-1).values
+    ranks_FN = (torch.searchsorted(srt, col_FN) + torch.searchsorted(srt, col_FN, right=True) + 1).double() / 2
+    pos_C = masks_CN.sum(-1).double()
+    if bool(((pos_C == 0) | (pos_C == n)).any()):
+        raise ValueError("every concept needs positive and negative tokens among the benchmark's tokens")
+    rank_sum = masks_CN.double() @ ranks_FN.T
+    return (rank_sum - pos_C[:, None] * (pos_C[:, None] + 1) / 2) / (pos_C * (n - pos_C))[:, None]
+
+
+def concept_mass(logits: Tensor, ids: Tensor) -> Tensor:
+    """Probability mass on token ids `ids` of every distribution in logits [..., vocab]."""
+    return logits.float().softmax(-1)[..., ids].sum(-1)
+
+
+@torch.no_grad()
+def greedy_batch(model: HookedTransformer, prompts: Tensor, n_new: int, vec: SteeringVector | None = None,
+                 alpha: float = 0.0) -> Tensor:
+    """Greedy continuation of equal-length prompt rows [batch, pos], steered at every position when vec is given."""
+    seq = prompts.clone()
+    for _ in range(n_new):
+        logits = steered_logits(model, seq, [vec] if vec is not None else [], alpha)[:, -1]
+        seq = torch.cat([seq, logits.argmax(-1, keepdim=True).to(seq.device)], dim=1)
+    return seq
+
+
+@torch.no_grad()
+def generation_nll(model: HookedTransformer, seq: Tensor, start: int) -> float:
+    """Mean loss of seq[:, start:] under the unsteered model."""
+    logp = torch.log_softmax(model(seq).float(), -1)
+    tgt = seq[:, start:]
+    return float(-logp[:, start - 1:-1].gather(-1, tgt[..., None]).mean())
+
+
+@dataclass
+class Outcome:
+    """Steering outcome of one direction for one concept at the KL budget."""
+
+    alpha: float
+    kl: float
+    reached: bool
+    mass_base: float
+    mass_steered: float
+    delta_mass: float
+    gen_concept_frac: float
+    gen_concept_frac_base: float
+    gen_nll: float
+    gen_nll_base: float
+    note: str = ""
+
+
+def steering_outcome(model: HookedTransformer, vec: SteeringVector, ids: Tensor, calib_prompt: Tensor,
+                     eval_prompts: Tensor, kl_budget: float, gen_tokens: int = 12,
+                     alpha_max: float | None = None) -> Outcome:
+    """Calibrate α to `kl_budget` on `calib_prompt`, then score on `eval_prompts` [batch, pos] (see module doc).
+    An unreachable budget is scored at α_max and flagged (reached=False), never dropped."""
+    cal = calibrate(model, vec, calib_prompt, [kl_budget], alpha_max=alpha_max)
+    pt = cal.points[0]
+    alpha = pt.alpha if pt.alpha is not None else cal.alpha_max
+    base = model(eval_prompts)[:, -1]
+    steered = steered_logits(model, eval_prompts, vec, alpha)[:, -1]
+    mb, ms = float(concept_mass(base, ids).mean()), float(concept_mass(steered, ids).mean())
+    p = eval_prompts.shape[1]
+    g0, g1 = greedy_batch(model, eval_prompts, gen_tokens), greedy_batch(model, eval_prompts, gen_tokens, vec, alpha)
+    frac = lambda g: float(torch.isin(g[:, p:].cpu(), ids).float().mean())  # noqa: E731
+    return Outcome(float(alpha), pt.kl, pt.reached, mb, ms, ms - mb, frac(g1), frac(g0),
+                   generation_nll(model, g1, p), generation_nll(model, g0, p), pt.note)
+
+
+@dataclass
+class NamedDictionary:
+    """A dictionary in the benchmark: `kind` "sae" or "snmf", `label` e.g. "sae:topk" (one method per label)."""
+
+    label: str
+    kind: str
+    dictionary: Dictionary
+    path: str = ""
+
+
+@dataclass
+class BenchSettings:
+    concepts: Sequence[str] = DEFAULT_CONCEPTS
+    kl_budget: float = 0.5
+    n_docs: int = 64
+    """Held-out toy-world documents for AUROCs, difference-in-means and input scores."""
+    calib_prompt: str = "The"
+    eval_prompts: Sequence[str] = NEUTRAL_PROMPTS
+    gen_tokens: int = 12
+    output_quantile: float = 0.5
+    """Output-score filter: keep SAE features whose output score is at least this quantile of the SAE's scores."""
+    seed: int = 0
+
+
+@dataclass
+class BenchRow:
+    concept: str
+    method: str
+    hook: str
+    index: int
+    """Feature / neuron index (-1 for difference-in-means)."""
+    auroc: float | None
+    """AUROC of the feature / neuron as a detector of the concept's tokens (None for difference-in-means)."""
+    output_score: float | None
+    outcome: Outcome
+
+
+@dataclass
+class BenchResult:
+    settings: dict
+    rows: list[BenchRow]
+    directions: dict[str, Tensor] = field(default_factory=dict)
+    """"concept|method" -> unit direction (saved as safetensors)."""
+    dictionaries: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "kind": "steering-benchmark", "settings": self.settings,
+                "dictionaries": self.dictionaries, "rows": [asdict(r) for r in self.rows],
+                "summary": summarize(self.rows)}
+
+
+def _prompt_tokens(model: HookedTransformer, texts: Sequence[str]) -> Tensor:
+    toks = [model.to_tokens(t)[0] for t in texts]
+    if len({len(t) for t in toks}) != 1:
+        raise ValueError(f"benchmark prompts must have equal token lengths: {list(texts)}")
+    return torch.stack(toks)
+
+
+def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictionary], settings: BenchSettings,
+                  log=print) -> BenchResult:
+    """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
+    from interp.toyworld.corpus import CorpusConfig, generate_docs
+
+    corpus = generate_docs(CorpusConfig(seed=settings.seed, split="heldout", n_ctx=model.cfg.n_ctx), settings.n_docs)
+    tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
+    masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])
+    calib = model.to_tokens(settings.calib_prompt)[0]
+    evals = _prompt_tokens(model, settings.eval_prompts)
+    ids = {c: concept_token_ids(c) for c in settings.concepts}
+    rows: list[BenchRow] = []
+    dirs: dict[str, Tensor] = {}
+
+    def add(concept: str, method: str, vec: SteeringVector, index: int, auroc: float | None, out: float | None):
+        o = steering_outcome(model, vec, ids[concept], calib, evals, settings.kl_budget, settings.gen_tokens)
+        rows.append(BenchRow(concept, method, vec.hook, index, auroc, out, o))
+        dirs[f"{concept}|{method}"] = vec.direction
+        log(f"{concept:16s} {method:28s} #{index:<5d} auroc={auroc or float('nan'):.3f} alpha={o.alpha:8.3f} "
+            f"dmass={o.delta_mass:+.4f} gen={o.gen_concept_frac:.2f} nll={o.gen_nll:.2f}")
+
+    hooks = sorted({d.dictionary.hook_name for d in dictionaries})
+    for nd in dictionaries:
+        acts = hook_activations(model, nd.dictionary.hook_name, tokens)[:, 1:]
+        codes = nd.dictionary.encode(acts.reshape(-1, acts.shape[-1])).float()
+        au_CF = auroc_matrix(codes, masks_CN)
+        out = None
+        if nd.kind == "sae":
+            fs = feature_scores(model, nd.dictionary, tokens, calib)
+            out = fs.output_score
+            keep = out >= torch.quantile(out, settings.output_quantile)
+        for c, concept in enumerate(settings.concepts):
+            best = int(au_CF[c].argmax())
+            add(concept, nd.label, feature_vector(nd.dictionary, best, model, nd.label), best, float(au_CF[c, best]),
+                None if out is None else float(out[best]))
+            if out is not None:
+                fb = int(torch.where(keep, au_CF[c], torch.full_like(au_CF[c], -1.0)).argmax())
+                add(concept, nd.label + "+outfilter", feature_vector(nd.dictionary, fb, model, nd.label), fb,
+                    float(au_CF[c, fb]), float(out[fb]))
+    layers = sorted({int(h.split(".")[1]) for h in hooks if h.endswith("mlp.hook_post")})
+    for layer in layers:
+        acts = hook_activations(model, f"blocks.{layer}.mlp.hook_post", tokens)[:, 1:]
+        au_CF = auroc_matrix(acts.reshape(-1, acts.shape[-1]), masks_CN)
+        for c, concept in enumerate(settings.concepts):
+            best = int(au_CF[c].argmax())
+            add(concept, f"neuron@L{layer}", neuron_vector(model, layer, best), best, float(au_CF[c, best]), None)
+    for hook in hooks:
+        for concept in settings.concepts:
+            vec = diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept)
+            add(concept, f"diffmeans@{hook}", vec, -1, None, None)
+    sets = {**asdict(settings), "concepts": list(settings.concepts), "eval_prompts": list(settings.eval_prompts)}
+    meta = [{"label": d.label, "kind": d.kind, "path": d.path, "hook": d.dictionary.hook_name,
+             "d_sae": d.dictionary.d_sae} for d in dictionaries]
+    return BenchResult(sets, rows, dirs, meta)
+
+
+def _ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
+
+
+def summarize(rows: Sequence[BenchRow]) -> dict:
+    """Mean delta_mass per method, and the papers' claims as per-concept comparisons."""
+    by: dict[str, dict[str, float]] = {}
+    for r in rows:
+        by.setdefault(r.method, {})[r.concept] = r.outcome.delta_mass
+    means = {m: float(np.mean(list(v.values()))) for m, v in by.items()}
+    snmf = [m for m in by if m.startswith("snmf")]
+    saes = [m for m in by if m.startswith("sae") and not m.endswith("+outfilter")]
+    dim = [m for m in by if m.startswith("diffmeans")]
+
+    def wins(a: str, b: str) -> dict:
+        common = sorted(set(by[a]) & set(by[b]))
+        mean = lambda m: float(np.mean([by[m][c] for c in common]))  # noqa: E731
+        return {"a": a, "b": b, "a_wins": sum(by[a][c] > by[b][c] for c in common), "n": len(common),
+                "mean_a": mean(a), "mean_b": mean(b)}
+
+    claims = {"snmf_vs_sae": [wins(s, a) for s in snmf for a in saes],
+              "snmf_vs_diffmeans": [wins(s, d) for s in snmf for d in dim],
+              "outfilter_vs_unfiltered": [{**wins(a + "+outfilter", a),
+                                           "ratio_of_means": _ratio(means[a + "+outfilter"], means[a])}
+                                          for a in saes if a + "+outfilter" in by]}
+    return {"mean_delta_mass": means, "claims": claims}
+
+
+def save_result(result: BenchResult, folder) -> None:
+    """bench.json (schema_version, settings, rows, summary) + bench.safetensors (directions), atomically."""
+    import json
+    import os
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.contiguous().float() for k, v in result.directions.items()}
+    save_file(tensors, str(folder / "bench.safetensors.tmp"))
+    os.replace(folder / "bench.safetensors.tmp", folder / "bench.safetensors")
+    (folder / "bench.json.tmp").write_text(json.dumps(result.to_json(), indent=1))
+    os.replace(folder / "bench.json.tmp", folder / "bench.json")

@@ -1,0 +1,95 @@
+"""`interp steer`: build the direction, calibrate or take α, print base and steered generations side by side and
+the tokens the direction promotes / suppresses; optionally save the steering artifact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+from transformer_lens import HookedTransformer
+
+from interp.models import check_hooks, load_model
+
+from .apply import generate
+from .calibrate import calibrate
+from .config import SteerConfig
+from .io import load_directions, save_steering
+from .scores import token_change, vocab_proj
+from .vectors import (
+    SteeringVector,
+    diff_in_means_concept,
+    feature_vector,
+    hook_shape,
+    neuron_vector,
+    parse_neuron,
+    raw_vector,
+)
+
+
+def build_vector(model: HookedTransformer, cfg: SteerConfig) -> SteeringVector:
+    """The steering vector the options describe (clear errors for bad indices, hooks and shapes)."""
+    if cfg.hook:
+        check_hooks(model, [cfg.hook])
+    if cfg.dictionary:
+        d = load_directions(cfg.dictionary)
+        if cfg.hook and cfg.hook != d.hook_name:
+            raise ValueError(f"--hook {cfg.hook} differs from the dictionary's hook {d.hook_name}")
+        return feature_vector(d, cfg.feature, model, name=cfg.dictionary)
+    if cfg.neuron:
+        return neuron_vector(model, *parse_neuron(cfg.neuron))
+    if cfg.concept:
+        return diff_in_means_concept(model, cfg.hook, cfg.concept)
+    width = hook_shape(model, cfg.hook)
+    if len(width) != 1 or not 0 <= cfg.feature < width[0]:
+        raise ValueError(f"--feature {cfg.feature} out of range for hook {cfg.hook} of width {width}: valid "
+                         f"0..{width[0] - 1}" if len(width) == 1 else f"hook {cfg.hook} is not flat: {width}")
+    e = torch.zeros(width[0])
+    e[cfg.feature] = 1.0
+    return raw_vector(model, cfg.hook, e, basis_index=cfg.feature)
+
+
+def _side_by_side(model: HookedTransformer, base, steered) -> list[str]:
+    b = model.to_str_tokens(base.new_tokens)
+    s = model.to_str_tokens(steered.new_tokens)
+    w = max([len(t) for t in b] + [4])
+    lines = [f"{'base':<{w}}  steered", f"{'-' * w}  {'-' * 7}"]
+    for i in range(max(len(b), len(s))):
+        bt, st = (b[i] if i < len(b) else ""), (s[i] if i < len(s) else "")
+        lines.append(f"{bt:<{w}}  {st}{'' if bt == st else '   *'}")
+    return lines
+
+
+def main(cfg: SteerConfig) -> dict:
+    model = load_model(cfg.model, cfg.device)
+    vec = build_vector(model, cfg)
+    prompt = model.to_tokens(cfg.prompt)[0]
+    record: dict = {}
+    if cfg.kl_target is not None:
+        cal = calibrate(model, vec, prompt, [cfg.kl_target], alpha_max=cfg.alpha_max)
+        record["calibration"] = cal.to_json()
+        pt = cal.points[0]
+        if not pt.reached:
+            raise ValueError(f"--kl-target {cfg.kl_target}: {pt.note}; raise --alpha-max or lower the target")
+        alpha = float(pt.alpha)
+        print(f"calibrated alpha = {alpha:.4g} (KL {pt.kl:.4g} at the last prompt token, target {cfg.kl_target})")
+    else:
+        alpha = float(cfg.alpha)
+    base = generate(model, prompt, cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed)
+    steered = generate(model, prompt, cfg.max_new_tokens, vec, alpha, cfg.temperature, cfg.seed)
+    print(f"steering {vec.label()} with alpha = {alpha:.4g}; prompt: {cfg.prompt!r}")
+    print(f"base:    {base.text}\nsteered: {steered.text}\n")
+    print("\n".join(_side_by_side(model, base, steered)))
+    _, up, down = token_change(model, vec, steered.tokens[None], alpha, cfg.top_k)
+    print(f"\npromoted (mean logit change):   {', '.join(f'{t} {v:+.2f}' for t, v in zip(up.tokens, up.values))}")
+    print(f"suppressed (mean logit change): {', '.join(f'{t} {v:+.2f}' for t, v in zip(down.tokens, down.values))}")
+    record.update(alpha=alpha, base=base.text, steered=steered.text, promoted=up.to_json(), suppressed=down.to_json())
+    try:
+        top, bottom = vocab_proj(model, vec, cfg.top_k)
+        print(f"VocabProj top:    {', '.join(top.tokens)}\nVocabProj bottom: {', '.join(bottom.tokens)}")
+        record.update(vocab_proj_top=top.to_json(), vocab_proj_bottom=bottom.to_json())
+    except ValueError as e:  # hooks without a linear path to the logits
+        print(f"VocabProj: {e}")
+    if cfg.out:
+        save_steering(cfg.out, [vec], [record], asdict(cfg))
+        print(f"wrote {cfg.out}/steering.json and steering.safetensors")
+    return record

@@ -1,0 +1,63 @@
+"""Config of `interp steer` (free of torch so the CLI builds its parser quickly)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class SteerConfig:
+    """Steer a model along one direction and compare base and steered generations."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name, model folder, or TransformerLens model name."""
+    hook: str = ""
+    """Hook to steer at (TransformerLens name). Optional with --dictionary (its hook) or --neuron (mlp.hook_post)."""
+    feature: int = -1
+    """Feature index of --dictionary; without --dictionary, basis direction FEATURE of --hook (at an mlp.hook_post
+    hook that is neuron FEATURE)."""
+    dictionary: str = ""
+    """SAE folder (SAELens format) or SNMF folder whose feature --feature to steer with."""
+    neuron: str = ""
+    """Steer with MLP neuron LAYER:INDEX (one-hot at blocks.LAYER.mlp.hook_post)."""
+    concept: str = ""
+    """Steer with the difference-in-means direction of a toy-world concept (e.g. gender:female) at --hook."""
+    alpha: float | None = None
+    """Steering strength: alpha times the unit direction is added at every position."""
+    kl_target: float | None = None
+    """Instead of --alpha: calibrate alpha so KL(base || steered) at the prompt's last token equals this."""
+    alpha_max: float | None = None
+    """Upper end of the calibration range (default: 20x the mean activation norm at the hook on the prompt)."""
+    prompt: str = "The"
+    """Prompt to continue."""
+    max_new_tokens: int = 20
+    """Tokens to generate."""
+    temperature: float = 0.0
+    """0: greedy; > 0: sample with --seed."""
+    seed: int = 0
+    """Sampling seed."""
+    top_k: int = 10
+    """Promoted / suppressed tokens to list."""
+    out: str = ""
+    """Optional folder for the steering artifact (steering.safetensors + steering.json)."""
+    device: str = "cpu"
+    """Where to run the model."""
+
+    def __post_init__(self):
+        sources = [self.feature >= 0 or bool(self.dictionary), bool(self.neuron), bool(self.concept)]
+        if sum(sources) != 1:
+            raise ValueError("give exactly one direction: --feature (with --dictionary or --hook), --neuron, or "
+                             "--concept (with --hook)")
+        if self.dictionary and self.feature < 0:
+            raise ValueError("--dictionary needs --feature INDEX")
+        if (self.concept or (self.feature >= 0 and not self.dictionary)) and not self.hook:
+            raise ValueError("--concept and --feature without --dictionary need --hook")
+        if (self.alpha is None) == (self.kl_target is None):
+            raise ValueError("give exactly one of --alpha and --kl-target")
+        if self.alpha is not None and not math.isfinite(self.alpha):
+            raise ValueError(f"--alpha must be finite, got {self.alpha}")
+        if self.kl_target is not None and not self.kl_target > 0:
+            raise ValueError(f"--kl-target must be > 0, got {self.kl_target}")
+        if self.max_new_tokens < 0 or self.temperature < 0 or self.top_k < 1:
+            raise ValueError("--max-new-tokens and --temperature must be >= 0, --top-k >= 1")
