@@ -123,7 +123,7 @@ def generic_activation_patch(model: HookedTransformer, task: Task, component: Co
         sizes = [clean.shape[d] for d in component.keep]
         indices = list(itertools.product(*map(range, sizes)))
         raw = patch_sweep(model, task, name, clean, indices, partial(index_setter, component), pre, max_batch)
-        per_layer.append(raw.view(*sizes))  # [n_indices] -> [*sizes]
+        per_layer.append(raw.view(tuple(sizes)))  # [n_indices] -> [*sizes]
     scores = torch.stack(per_layer)  # [n_layers, *sizes]
     if normalise:
         scores = (scores - base.corrupted) / (base.clean - base.corrupted)
