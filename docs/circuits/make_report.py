@@ -1,0 +1,48 @@
+"""Regenerates the numbers and figures of docs/circuits.md (run: .venv/bin/python docs/circuits/make_report.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+from circuits.discovery import discover_circuit, head_roles  # noqa: E402
+from circuits.faithfulness import faithfulness  # noqa: E402
+from circuits.figures import heatmap, scatter  # noqa: E402
+from circuits.tasks import ioi_task  # noqa: E402
+from interp.models import load_model  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    summary = {}
+    for name in ("toy-gelu-s0", "toy-relu-s0"):
+        model = load_model(name)
+        task = ioi_task(model, n=32)
+        run = faithfulness(model, task, model_name=name)
+        print(name, "\n" + run.markdown())
+        for comp in ("resid_pre", "attn_out", "mlp_out", "head_out"):
+            heatmap(run.activation[comp]).write_html(HERE / f"{name}_{comp}.html", include_plotlyjs="cdn")
+        scatter(run).write_html(HERE / f"{name}_scatter.html", include_plotlyjs="cdn")
+        circuits = {str(m): discover_circuit(model, task, 0.8, mlps=m) for m in ([], [1, 2, 3])}
+        ev = head_roles(model, task)
+        roles = {f"L{la}H{h}": {"role": ev.role(la, h), "s2_to_s1": float(ev.s2_to_s1[la, h]),
+                                "s2_to_s1_next": float(ev.s2_to_s1_next[la, h]),
+                                "end_to_s2": float(ev.end_to_s2[la, h]), "end_to_io": float(ev.end_to_io[la, h]),
+                                "dla": float(ev.dla[la, h])} for la in range(4) for h in range(4)}
+        summary[name] = {"baselines": vars(run.activation["resid_pre"].baselines), "faithfulness": run.table(),
+                         "circuits": {k: {"nodes": [n.name for n in c.nodes], "recovered": c.recovered,
+                                          "curve": c.curve} for k, c in circuits.items()},
+                         "heads": roles}
+        print(json.dumps(summary[name]["circuits"]))
+    (HERE / "results.json").write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
