@@ -62,7 +62,7 @@ def cache_run(model, n_tokens: int, folder: Path, shard_tokens: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tokens", type=int, default=65_536)
+    ap.add_argument("--tokens", type=int, default=131_072)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--shard-tokens", type=int, default=16_384)
     args = ap.parse_args()
