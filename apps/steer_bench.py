@@ -1,0 +1,79 @@
+"""`interp steer-bench`: load SAE / SNMF folders (through saes), run `interp.steering.benchmark`, write the
+artifacts (bench.json + bench.safetensors) and a plotly figure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from interp.models import load_model
+from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
+from interp.toyworld.labels import parse_concept
+
+from .steer_bench_config import SteerBenchConfig
+
+
+def load_dictionary(folder: str) -> NamedDictionary:
+    """An SAE (SAELens format) or SNMF folder as a benchmark dictionary labelled "sae:ARCH" / "snmf"."""
+    path = Path(folder)
+    if (path / "cfg.json").is_file():
+        from saes.io import load
+
+        sae = load(path)
+        return NamedDictionary(f"sae:{sae.cfg.arch}", "sae", sae, str(path))
+    if (path / "snmf.json").is_file():
+        from saes.snmf_dictionary import SNMF
+
+        return NamedDictionary("snmf", "snmf", SNMF.load(path), str(path))
+    raise FileNotFoundError(f"{folder} is neither an SAE folder (cfg.json) nor an SNMF folder (snmf.json)")
+
+
+def _unique_labels(dicts: list[NamedDictionary]) -> None:
+    seen: dict[str, int] = {}
+    for d in dicts:
+        n = seen.get(d.label, 0)
+        seen[d.label] = n + 1
+        if n:
+            d.label = f"{d.label}#{n + 1}"
+
+
+def figure(result: BenchResult):
+    """Grouped bars: delta_mass per concept (x) and method (colour), at the KL budget."""
+    import plotly.graph_objects as go
+
+    rows = result.rows
+    methods = list(dict.fromkeys(r.method for r in rows))
+    concepts = list(dict.fromkeys(r.concept for r in rows))
+    fig = go.Figure()
+    for m in methods:
+        val = {r.concept: r.outcome.delta_mass for r in rows if r.method == m}
+        fig.add_bar(name=m, x=concepts, y=[val.get(c) for c in concepts])
+    kl = result.settings["kl_budget"]
+    fig.update_layout(barmode="group", title=f"Probability mass moved onto the concept's tokens at KL = {kl}",
+                      yaxis_title="Δ P(concept tokens), mean over neutral prompts", xaxis_title="concept",
+                      legend_title="direction")
+    return fig
+
+
+def main(cfg: SteerBenchConfig) -> BenchResult:
+    for c in cfg.concepts:
+        parse_concept(c)
+    dicts = [load_dictionary(f) for f in cfg.dictionaries]
+    _unique_labels(dicts)
+    model = load_model(cfg.model)
+    settings = BenchSettings(concepts=tuple(cfg.concepts), kl_budget=cfg.kl_budget, n_docs=cfg.n_docs,
+                             gen_tokens=cfg.gen_tokens, output_quantile=cfg.output_quantile)
+    result = run_benchmark(model, dicts, settings)
+    result.settings["config"] = asdict(cfg)
+    save_result(result, cfg.out)
+    fig = figure(result)
+    targets = [Path(cfg.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else [])
+    for t in targets:
+        t.parent.mkdir(parents=True, exist_ok=True)
+        fig.write_html(str(t), include_plotlyjs="cdn")
+        t.with_suffix(".json").write_text(fig.to_json())
+    summary = result.to_json()["summary"]
+    print(json.dumps(summary["mean_delta_mass"], indent=1))
+    print(f"wrote {cfg.out}/bench.json, bench.safetensors, figure.html")
+    return result
