@@ -1,0 +1,35 @@
+"""The explorer: a Streamlit multipage app over a workspace built by `interp workspace build`.
+
+Started by `interp explore` (`streamlit run apps/explorer.py`, bound to 127.0.0.1 by default); the workspace folder
+comes from the INTERP_WORKSPACE environment variable that `interp explore --workspace` sets. Pages live in
+apps/pages/ and only render: artifacts are read through apps.explorer_data, live computations are in
+apps.explorer_compute, figures in apps.explorer_views.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT.parent) not in sys.path:  # `streamlit run apps/explorer.py` from any folder
+    sys.path.insert(0, str(ROOT.parent))
+
+from apps.explorer_data import build_hint, layout  # noqa: E402
+
+PAGES = [("pages/features.py", "Features", ":material/bubble_chart:"),
+         ("pages/neurons.py", "Neurons", ":material/hub:"),
+         ("pages/steering.py", "Steering", ":material/tune:"),
+         ("pages/circuits.py", "Circuits", ":material/account_tree:"),
+         ("pages/open.py", "Open", ":material/folder_open:")]
+
+st.set_page_config(page_title="interp explorer", layout="wide")
+nav = st.navigation([st.Page(str(ROOT / p), title=t, icon=i, default=k == 0) for k, (p, t, i) in enumerate(PAGES)])
+ws = layout()
+with st.sidebar:
+    st.caption(f"workspace: `{ws.root}`")
+    if not ws.manifest.is_file():
+        st.warning(f"No workspace here yet: build it with {build_hint()}")
+nav.run()

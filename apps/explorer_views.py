@@ -1,0 +1,115 @@
+"""Pure display helpers of the explorer: token-highlighted HTML and plotly figures from already computed arrays.
+
+Nothing here loads or computes anything heavy; every function maps arrays / tables to HTML or a go.Figure.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def token_str(vocab: Sequence[str] | None, tid: int) -> str:
+    if tid < 0:
+        return ""
+    return vocab[tid] if vocab is not None and tid < len(vocab) else f"#{tid}"
+
+
+def highlight(tokens: Sequence[int], acts: Sequence[float], vocab: Sequence[str] | None, scale: float,
+              centre: int | None = None) -> str:
+    """One line of tokens, each with an orange background proportional to act / scale (title = the value)."""
+    spans = []
+    for i, (t, a) in enumerate(zip(tokens, acts)):
+        if t < 0:
+            continue
+        alpha = 0.0 if scale <= 0 else max(0.0, min(1.0, float(a) / scale))
+        border = "border-bottom:2px solid #1f77b4;" if i == centre else ""
+        spans.append(f'<span title="{float(a):.3f}" style="background:rgba(255,140,0,{alpha:.2f});{border}'
+                     f'padding:1px 2px;margin:0 1px;border-radius:3px">{html.escape(token_str(vocab, int(t)))}</span>')
+    return "".join(spans)
+
+
+def example_rows(ctx_tokens: np.ndarray, ctx_acts: np.ndarray, acts: np.ndarray, vocab, scale: float,
+                 centre: int) -> str:
+    """HTML block of examples [K, W] (skipping empty slots marked by act <= 0 and no tokens)."""
+    lines = []
+    for toks, a, v in zip(ctx_tokens, ctx_acts, acts):
+        if (toks < 0).all():
+            continue
+        lines.append(f'<div style="font-family:monospace;margin:2px 0"><b>{float(v):.3f}</b>&nbsp; '
+                     f'{highlight(toks, a, vocab, scale, centre)}</div>')
+    return "".join(lines) or "<i>no examples in this bin</i>"
+
+
+def activation_histogram(counts: np.ndarray, edges: np.ndarray, title: str) -> go.Figure:
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker_color="#ff8c00"))
+    fig.update_layout(title=title, xaxis_title="activation", yaxis_title="tokens", height=280,
+                      margin={"t": 40, "b": 30, "l": 40, "r": 10})
+    return fig
+
+
+def density_histogram(density: np.ndarray, title: str = "Feature density (log10)") -> go.Figure:
+    live = density[density > 0]
+    fig = go.Figure(go.Histogram(x=np.log10(live), nbinsx=40, marker_color="#1f77b4"))
+    fig.update_layout(title=f"{title}; {int((density == 0).sum())} dead", xaxis_title="log10 density",
+                      yaxis_title="features", height=260, margin={"t": 40, "b": 30, "l": 40, "r": 10})
+    return fig
+
+
+def logit_bars(tokens: Sequence[str], values: Sequence[float], title: str, color: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(values)[::-1], y=list(tokens)[::-1], orientation="h", marker_color=color))
+    fig.update_layout(title=title, height=300, margin={"t": 40, "b": 30, "l": 80, "r": 10})
+    return fig
+
+
+def neighbours_table(ids: np.ndarray, cos: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
+    rows = table.set_index("feature").loc[ids]
+    return pd.DataFrame({"feature": ids, "decoder_cos": cos, "concept": rows["concept"].values,
+                         "density": rows["density"].values})
+
+
+def bench_table(bench: dict) -> pd.DataFrame:
+    """The steering benchmark's rows, flattened (one row per concept and method)."""
+    rows = [{k: v for k, v in r.items() if k != "outcome"} | r["outcome"] for r in bench["rows"]]
+    cols = ["concept", "method", "index", "auroc", "output_score", "alpha", "kl", "reached", "delta_mass",
+            "gen_concept_frac", "gen_nll", "gen_nll_base"]
+    return pd.DataFrame(rows)[cols]
+
+
+def bench_figure(table: pd.DataFrame, kl: float) -> go.Figure:
+    fig = go.Figure()
+    for method, g in table.groupby("method", sort=False):
+        fig.add_bar(name=method, x=g["concept"], y=g["delta_mass"])
+    fig.update_layout(barmode="group", title=f"Δ P(concept tokens) at KL = {kl}", height=360,
+                      yaxis_title="Δ probability mass", legend_title="direction")
+    return fig
+
+
+def faithfulness_figure(table: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for method, g in table.groupby("method", sort=False):
+        fig.add_bar(name=method, x=g["component"], y=g["pearson"])
+    fig.update_layout(barmode="group", title="Pearson r with activation patching", yaxis_title="r", height=340)
+    return fig
+
+
+def universal_figure(fractions: dict[str, list[float]]) -> go.Figure:
+    fig = go.Figure()
+    for model, fr in fractions.items():
+        fig.add_scatter(x=[f"L{i}" for i in range(len(fr))], y=fr, mode="lines+markers", name=model)
+    fig.update_layout(title="Fraction of universal neurons per layer", yaxis_title="fraction", height=300)
+    return fig
+
+
+def token_change_figure(promoted: dict, suppressed: dict) -> go.Figure:
+    toks = list(promoted["tokens"]) + list(suppressed["tokens"])
+    vals = list(promoted["values"]) + list(suppressed["values"])
+    colors = ["#2ca02c"] * len(promoted["tokens"]) + ["#d62728"] * len(suppressed["tokens"])
+    fig = go.Figure(go.Bar(x=toks, y=vals, marker_color=colors))
+    fig.update_layout(title="Mean logit change: promoted (green) and suppressed (red)", height=300)
+    return fig

@@ -1,0 +1,76 @@
+"""Steering page: pick a dictionary feature or a neuron, α or a KL target and a prompt; base and steered generations
+side by side with the promoted / suppressed tokens; and the saved steering benchmark table."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from apps import explorer_data as data
+from apps import explorer_views as views
+from apps.workspace import dictionary_folders
+
+st.title("Steering")
+ws = data.layout()
+dicts = {n: p for n, p in dictionary_folders(ws).items()}
+
+st.subheader("Steer a model")
+c1, c2, c3 = st.columns(3)
+kind = c1.radio("Direction", ["feature", "neuron"], horizontal=True, key="kind",
+                disabled=not dicts, index=0 if dicts else 1)
+if kind == "feature" and dicts:
+    name = c2.selectbox("Dictionary", list(dicts), key="dictionary")
+    pages = data.guarded(f"feature pages of {name}", "features", data.feature_pages, name)
+    d_sae = pages.d_sae if pages is not None else 1
+    feature = int(c3.number_input("Feature", 0, d_sae - 1, 0, key="feature"))
+    model_name = pages.meta["model"] if pages is not None else "toy-gelu-s0"
+else:
+    model_name = c2.selectbox("Model", ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3", "toy-relu-s0"],
+                              key="model")
+    ln = c3.columns(2)
+    layer = int(ln[0].number_input("Layer", 0, 3, 2, key="layer"))
+    neuron = int(ln[1].number_input("Neuron", 0, 511, 0, key="neuron"))
+s1, s2, s3 = st.columns([1, 1, 3])
+mode = s1.radio("Strength", ["KL target", "alpha"], key="mode")
+value = s2.number_input("KL target" if mode == "KL target" else "α", value=0.5 if mode == "KL target" else 8.0,
+                        min_value=0.0 if mode == "alpha" else 0.001, key="value")
+prompt = s3.text_input("Prompt", "The", key="prompt")
+n_new = st.slider("Tokens to generate", 1, 30, 12, key="n_new")
+
+if st.button("Steer", key="steer", type="primary"):
+    from apps.explorer_compute import steer_compare, steering_vector
+
+    mod = data.guarded("model", "cache", data.model, model_name)
+    try:
+        if mod is not None:
+            if kind == "feature" and dicts:
+                dic = data.dictionary(str(dicts[name]), data.mtime(dicts[name]))
+                vec = steering_vector(mod, "feature", dic, feature=feature)
+            else:
+                vec = steering_vector(mod, "neuron", layer=layer, neuron=neuron)
+            st.session_state["steer_result"] = steer_compare(
+                mod, vec, prompt or "The", alpha=value if mode == "alpha" else None,
+                kl_target=value if mode == "KL target" else None, max_new_tokens=n_new)
+    except (ValueError, KeyError, IndexError) as e:
+        st.error(f"Could not steer: {e}")
+res = st.session_state.get("steer_result")
+if res is not None:
+    kl = f", KL {res.kl:.3g}" if res.kl is not None else ""
+    st.caption(f"{res.label} with α = {res.alpha:.4g}{kl}; prompt {res.prompt!r}")
+    if res.note:
+        st.warning(res.note)
+    b, s = st.columns(2)
+    b.markdown("**Base**")
+    b.code(res.base_text or "(empty)", language=None)
+    s.markdown("**Steered**")
+    s.code(res.steered_text or "(empty)", language=None)
+    st.plotly_chart(views.token_change_figure(res.promoted, res.suppressed), key="token_change")
+
+st.subheader("Steering benchmark")
+bench = data.guarded("steering benchmark", "steering", data.bench)
+if bench is not None:
+    table = views.bench_table(bench)
+    st.caption(f"{len(table)} directions on {bench['settings']['concepts']} at KL budget "
+               f"{bench['settings']['kl_budget']}: Δ mass = P_steered - P_base of the concept's tokens")
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig")
+    st.dataframe(bench["summary"]["mean_delta_mass"], key=None)

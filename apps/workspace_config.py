@@ -1,0 +1,155 @@
+"""Configs of `interp workspace build` and `interp explore`, and the workspace folder layout (free of torch, so the
+CLI builds its parser quickly and the explorer's pages can name paths without importing the builder).
+
+Layout of a workspace folder (every step writes one sub-folder; the step is skipped when its artifact validates):
+
+    cache/                      activation cache of MODEL at HOOK (interp cache)
+    saes/<arch>-d.../           one SAE per architecture (interp train-sae sweep, SAELens format + eval.json)
+    snmf/                       SNMF of the same layer (interp snmf)
+    features/<dictionary>/      precomputed feature pages (features.json + features.safetensors)
+    neurons/<model>/            neuron statistics (interp neurons) + examples.json/safetensors (top examples)
+    universal/                  universal neurons across the GELU seeds (interp universal) + correlates
+    steering/                   steering benchmark (interp steer-bench: bench.json)
+    patching/                   IOI patching: activation/, attribution/, relp/, relp_ah/ + faithfulness.json
+    workspace.json              what was built, with which settings, and how long each step took
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+ARCHS = ["relu", "topk", "jumprelu", "batchtopk"]
+STEPS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
+BUILD_COMMAND = "interp workspace build"
+
+
+@dataclass
+class WorkspaceBuildConfig:
+    """Build everything the explorer shows for the shipped toy models into one folder (resumable)."""
+
+    out: str = "workspace"
+    """Workspace folder (created; a second run skips every step whose artifact exists and validates)."""
+    model: str = "toy-gelu-s0"
+    """Model of the activation cache, the SAEs, the SNMF, the steering benchmark and the IOI patching."""
+    layer: int = 2
+    """Middle layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read."""
+    cache_tokens: int = 32_768
+    """Tokens in the activation cache (the feature pages' examples and densities come from these)."""
+    sae_tokens: int = 131_072
+    """SAE training tokens (passes over the cache as often as needed)."""
+    sae_batch_size: int = 1024
+    """SAE training batch (tokens per step)."""
+    d_sae: int = 1024
+    """Latents per SAE."""
+    k: int = 16
+    """Active latents of topk / batchtopk."""
+    archs: list[str] = field(default_factory=lambda: list(ARCHS))
+    """SAE architectures (one SAE each)."""
+    snmf_k: int = 64
+    """SNMF features."""
+    snmf_tokens: int = 16_384
+    """Tokens the SNMF factorises."""
+    neuron_tokens: int = 32_768
+    """Tokens streamed for the neuron statistics (toy-gelu-s0 and toy-relu-s0)."""
+    universal_models: list[str] = field(
+        default_factory=lambda: ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3"])
+    """Seeds of one architecture for the universal neurons."""
+    universal_tokens: int = 32_768
+    """Tokens streamed through every seed for the universal-neuron correlations."""
+    steer_concepts: list[str] = field(default_factory=lambda: ["colour:red", "gender:female", "category:animal"])
+    """Concepts of the steering benchmark."""
+    ioi_prompts: int = 16
+    """IOI prompt pairs for the patching results."""
+    examples_per_bin: int = 5
+    """Top-activating examples stored per quantile bin on each feature page."""
+    steps: list[str] = field(default_factory=lambda: list(STEPS))
+    """Steps to run (default all): cache, saes, snmf, features, neurons, universal, steering, patching."""
+    force: list[str] = field(default_factory=list)
+    """Steps to rebuild even when their artifact validates."""
+    threads: int = 1
+    """CPU threads for torch (1 is fastest on a machine whose cores are all busy; 0: torch's default)."""
+    seed: int = 0
+    """Seed of the corpus and of every fit."""
+
+    def __post_init__(self):
+        bad = [s for s in [*self.steps, *self.force] if s not in STEPS]
+        if bad:
+            raise ValueError(f"unknown step(s) {bad}; steps are {', '.join(STEPS)}")
+        bad = [a for a in self.archs if a not in ARCHS]
+        if bad or not self.archs:
+            raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCHS)}")
+        if min(self.cache_tokens, self.snmf_tokens) < 1024 or min(self.neuron_tokens, self.universal_tokens) < 512:
+            raise ValueError("need --cache-tokens and --snmf-tokens >= 1024, neuron/universal tokens >= 512")
+        if self.sae_tokens < self.sae_batch_size or self.d_sae < 2 or not 1 <= self.k <= self.d_sae:
+            raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
+        if self.layer < 0 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
+            raise ValueError("need --layer >= 0, --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
+        if len(self.universal_models) < 2 or self.threads < 0:
+            raise ValueError("universal neurons need at least two models; --threads must be >= 0")
+
+    @property
+    def hook(self) -> str:
+        return f"blocks.{self.layer}.mlp.hook_post"
+
+
+@dataclass
+class ExploreConfig:
+    """Open the explorer (a Streamlit app) on a workspace folder."""
+
+    workspace: str = "workspace"
+    """Workspace folder built by `interp workspace build`."""
+    port: int = 8501
+    """Port of the web server."""
+    address: str = "127.0.0.1"
+    """Address to bind (127.0.0.1: this machine only)."""
+    headless: Literal["auto", "yes", "no"] = "auto"
+    """Do not open a browser window (auto: headless when no display is available)."""
+
+    def __post_init__(self):
+        if not 0 < self.port < 65536:
+            raise ValueError(f"--port must be in 1..65535, got {self.port}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths inside a workspace folder."""
+
+    root: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def saes(self) -> Path:
+        return self.root / "saes"
+
+    @property
+    def snmf(self) -> Path:
+        return self.root / "snmf"
+
+    @property
+    def features(self) -> Path:
+        return self.root / "features"
+
+    @property
+    def neurons(self) -> Path:
+        return self.root / "neurons"
+
+    @property
+    def universal(self) -> Path:
+        return self.root / "universal"
+
+    @property
+    def steering(self) -> Path:
+        return self.root / "steering"
+
+    @property
+    def patching(self) -> Path:
+        return self.root / "patching"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "workspace.json"
