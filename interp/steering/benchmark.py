@@ -101,19 +101,22 @@ class Outcome:
     note: str = ""
 
 
+@torch.no_grad()
 def steering_outcome(model: HookedTransformer, vec: SteeringVector, ids: Tensor, calib_prompt: Tensor,
                      eval_prompts: Tensor, kl_budget: float, gen_tokens: int = 12,
-                     alpha_max: float | None = None) -> Outcome:
+                     alpha_max: float | None = None, base: tuple[Tensor, Tensor] | None = None) -> Outcome:
     """Calibrate α to `kl_budget` on `calib_prompt`, then score on `eval_prompts` [batch, pos] (see module doc).
-    An unreachable budget is scored at α_max and flagged (reached=False), never dropped."""
+    An unreachable budget is scored at α_max and flagged (reached=False), never dropped. `base` may carry the
+    unsteered (last-position logits, greedy generation) of the eval prompts, which do not depend on the direction."""
     cal = calibrate(model, vec, calib_prompt, [kl_budget], alpha_max=alpha_max)
     pt = cal.points[0]
     alpha = pt.alpha if pt.alpha is not None else cal.alpha_max
-    base = model(eval_prompts)[:, -1]
+    if base is None:
+        base = model(eval_prompts)[:, -1], greedy_batch(model, eval_prompts, gen_tokens)
     steered = steered_logits(model, eval_prompts, vec, alpha)[:, -1]
-    mb, ms = float(concept_mass(base, ids).mean()), float(concept_mass(steered, ids).mean())
+    mb, ms = float(concept_mass(base[0], ids).mean()), float(concept_mass(steered, ids).mean())
     p = eval_prompts.shape[1]
-    g0, g1 = greedy_batch(model, eval_prompts, gen_tokens), greedy_batch(model, eval_prompts, gen_tokens, vec, alpha)
+    g0, g1 = base[1], greedy_batch(model, eval_prompts, gen_tokens, vec, alpha)
     frac = lambda g: float(torch.isin(g[:, p:].cpu(), ids).float().mean())  # noqa: E731
     return Outcome(float(alpha), pt.kl, pt.reached, mb, ms, ms - mb, frac(g1), frac(g0),
                    generation_nll(model, g1, p), generation_nll(model, g0, p), pt.note)
@@ -177,6 +180,47 @@ def _prompt_tokens(model: HookedTransformer, texts: Sequence[str]) -> Tensor:
     return torch.stack(toks)
 
 
+Candidate = tuple[str, str, SteeringVector, int, float | None, float | None]
+"""(concept, method, vector, index, auroc, output score) of one direction to score."""
+
+
+def _dictionary_candidates(model: HookedTransformer, nd: NamedDictionary, tokens: Tensor, masks_CN: Tensor,
+                           settings: BenchSettings, calib: Tensor) -> list[Candidate]:
+    """Per concept the best-AUROC feature; for an SAE also the best among features passing the output filter."""
+    acts = hook_activations(model, nd.dictionary.hook_name, tokens)[:, 1:]
+    au_CF = auroc_matrix(nd.dictionary.encode(acts.reshape(-1, acts.shape[-1])).float(), masks_CN)
+    out = feature_scores(model, nd.dictionary, tokens, calib).output_score if nd.kind == "sae" else None
+    found: list[Candidate] = []
+    for c, concept in enumerate(settings.concepts):
+        picks = [(nd.label, au_CF[c])]
+        if out is not None:
+            keep = out >= torch.quantile(out, settings.output_quantile)
+            picks.append((nd.label + "+outfilter", torch.where(keep, au_CF[c], torch.full_like(au_CF[c], -1.0))))
+        for method, score in picks:
+            i = int(score.argmax())
+            found.append((concept, method, feature_vector(nd.dictionary, i, model, nd.label), i,
+                          float(au_CF[c, i]), None if out is None else float(out[i])))
+    return found
+
+
+def _baseline_candidates(model: HookedTransformer, hooks: list[str], corpus, tokens: Tensor, masks_CN: Tensor,
+                         concepts: Sequence[str]) -> list[Candidate]:
+    """Best-AUROC neuron of every mlp.hook_post layer among `hooks`, and difference-in-means at every hook."""
+    found: list[Candidate] = []
+    for layer in sorted({int(h.split(".")[1]) for h in hooks if h.endswith("mlp.hook_post")}):
+        acts = hook_activations(model, f"blocks.{layer}.mlp.hook_post", tokens)[:, 1:]
+        au_CF = auroc_matrix(acts.reshape(-1, acts.shape[-1]), masks_CN)
+        for c, concept in enumerate(concepts):
+            i = int(au_CF[c].argmax())
+            found.append((concept, f"neuron@L{layer}", neuron_vector(model, layer, i), i, float(au_CF[c, i]), None))
+    for hook in hooks:
+        for concept in concepts:
+            vec = diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept)
+            found.append((concept, f"diffmeans@{hook}", vec, -1, None, None))
+    return found
+
+
+@torch.no_grad()
 def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictionary], settings: BenchSettings,
                   log=print) -> BenchResult:
     """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
@@ -188,45 +232,20 @@ def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictiona
     calib = model.to_tokens(settings.calib_prompt)[0]
     evals = _prompt_tokens(model, settings.eval_prompts)
     ids = {c: concept_token_ids(c) for c in settings.concepts}
+    hooks = sorted({d.dictionary.hook_name for d in dictionaries})
+    candidates = [x for nd in dictionaries
+                  for x in _dictionary_candidates(model, nd, tokens, masks_CN, settings, calib)]
+    candidates += _baseline_candidates(model, hooks, corpus, tokens, masks_CN, settings.concepts)
+    base = model(evals)[:, -1], greedy_batch(model, evals, settings.gen_tokens)
     rows: list[BenchRow] = []
     dirs: dict[str, Tensor] = {}
-
-    def add(concept: str, method: str, vec: SteeringVector, index: int, auroc: float | None, out: float | None):
-        o = steering_outcome(model, vec, ids[concept], calib, evals, settings.kl_budget, settings.gen_tokens)
+    for concept, method, vec, index, auroc, out in candidates:
+        o = steering_outcome(model, vec, ids[concept], calib, evals, settings.kl_budget, settings.gen_tokens,
+                             base=base)
         rows.append(BenchRow(concept, method, vec.hook, index, auroc, out, o))
         dirs[f"{concept}|{method}"] = vec.direction
-        log(f"{concept:16s} {method:28s} #{index:<5d} auroc={auroc or float('nan'):.3f} alpha={o.alpha:8.3f} "
+        log(f"{concept:16s} {method:34s} #{index:<5d} auroc={auroc or float('nan'):.3f} alpha={o.alpha:8.3f} "
             f"dmass={o.delta_mass:+.4f} gen={o.gen_concept_frac:.2f} nll={o.gen_nll:.2f}")
-
-    hooks = sorted({d.dictionary.hook_name for d in dictionaries})
-    for nd in dictionaries:
-        acts = hook_activations(model, nd.dictionary.hook_name, tokens)[:, 1:]
-        codes = nd.dictionary.encode(acts.reshape(-1, acts.shape[-1])).float()
-        au_CF = auroc_matrix(codes, masks_CN)
-        out = None
-        if nd.kind == "sae":
-            fs = feature_scores(model, nd.dictionary, tokens, calib)
-            out = fs.output_score
-            keep = out >= torch.quantile(out, settings.output_quantile)
-        for c, concept in enumerate(settings.concepts):
-            best = int(au_CF[c].argmax())
-            add(concept, nd.label, feature_vector(nd.dictionary, best, model, nd.label), best, float(au_CF[c, best]),
-                None if out is None else float(out[best]))
-            if out is not None:
-                fb = int(torch.where(keep, au_CF[c], torch.full_like(au_CF[c], -1.0)).argmax())
-                add(concept, nd.label + "+outfilter", feature_vector(nd.dictionary, fb, model, nd.label), fb,
-                    float(au_CF[c, fb]), float(out[fb]))
-    layers = sorted({int(h.split(".")[1]) for h in hooks if h.endswith("mlp.hook_post")})
-    for layer in layers:
-        acts = hook_activations(model, f"blocks.{layer}.mlp.hook_post", tokens)[:, 1:]
-        au_CF = auroc_matrix(acts.reshape(-1, acts.shape[-1]), masks_CN)
-        for c, concept in enumerate(settings.concepts):
-            best = int(au_CF[c].argmax())
-            add(concept, f"neuron@L{layer}", neuron_vector(model, layer, best), best, float(au_CF[c, best]), None)
-    for hook in hooks:
-        for concept in settings.concepts:
-            vec = diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept)
-            add(concept, f"diffmeans@{hook}", vec, -1, None, None)
     sets = {**asdict(settings), "concepts": list(settings.concepts), "eval_prompts": list(settings.eval_prompts)}
     meta = [{"label": d.label, "kind": d.kind, "path": d.path, "hook": d.dictionary.hook_name,
              "d_sae": d.dictionary.d_sae} for d in dictionaries]

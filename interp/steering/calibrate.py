@@ -84,10 +84,12 @@ def default_alpha_max(model: HookedTransformer, hook: str, prompt: Tensor, facto
 
 
 def calibrate(model: HookedTransformer, vec: SteeringVector, prompt: Tensor, targets: Sequence[float] = DEFAULT_TARGETS,
-              alpha_max: float | None = None, tol: float = 0.02, max_iter: int = 50) -> Calibration:
+              alpha_max: float | None = None, tol: float = 0.02, max_iter: int = 50,
+              grid_size: int = 32) -> Calibration:
     """Bisection on α ∈ [0, alpha_max] for every KL target; `tol` is the relative KL tolerance.
 
-    Steering adds +α·d̂ (the direction's own sign). KL need not be monotone in α: bisection keeps the bracket
+    Steering adds +α·d̂ (the direction's own sign). A log-spaced grid of `grid_size` strengths (one batched pass)
+    brackets the first crossing of each target; KL need not be monotone in α, and bisection keeps the bracket
     [lo, hi] with KL(lo) < target <= KL(hi), so it converges to a crossing point.
     """
     check_direction(model, vec.hook, vec.direction)
@@ -97,9 +99,12 @@ def calibrate(model: HookedTransformer, vec: SteeringVector, prompt: Tensor, tar
     amax = default_alpha_max(model, vec.hook, prompt) if alpha_max is None else float(alpha_max)
     if not amax > 0:
         raise ValueError(f"alpha_max must be > 0, got {amax}")
-    kl_max = float(kl_at_alphas(model, vec, prompt, torch.tensor([amax]))[0])
-    lo, hi = torch.zeros_like(tg), torch.full_like(tg, amax)
+    grid = torch.cat([torch.zeros(1), amax * torch.logspace(-3, 0, grid_size - 1)]).double()
+    kl_grid = kl_at_alphas(model, vec, prompt, grid)
+    kl_max = float(kl_grid[-1])
     reach = tg <= kl_max
+    first = (kl_grid[None, :] >= tg[:, None]).double().argmax(-1).clamp_min(1)  # first grid point at/above target
+    lo, hi = torch.where(reach, grid[first - 1], 0.0), torch.where(reach, grid[first], amax)
     best_a, best_kl = hi.clone(), torch.full_like(tg, kl_max)
     for _ in range(max_iter):
         mid = (lo + hi) / 2
