@@ -56,7 +56,7 @@ class WorkspaceBuildConfig:
     universal_models: list[str] = field(
         default_factory=lambda: ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3"])
     """Seeds of one architecture for the universal neurons."""
-    universal_tokens: int = 32_768
+    universal_tokens: int = 16_384
     """Tokens streamed through every seed for the universal-neuron correlations."""
     steer_concepts: list[str] = field(default_factory=lambda: ["colour:red", "gender:female", "category:animal"])
     """Concepts of the steering benchmark."""
