@@ -1,4 +1,5 @@
-# Two entry points for a fresh machine (see README): `make demo` runs the workbench on the embedded toy world,
+# Two entry points for a fresh machine (see README): `make demo` builds the toy-world workspace (resumable: a second
+# run takes seconds) and opens the explorer on http://127.0.0.1:8501,
 # `make test` runs ruff and the test suite. Both create .venv in the checkout and install what they need.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,8 +20,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
+WORKSPACE ?= workspace
+PORT ?= 8501
+
 demo: setup
-	$(VENV)/bin/interp cache --model toy-gelu-s0 --hooks 'blocks.*.mlp.hook_post' --tokens 200000 --out runs/demo/cache
+	$(VENV)/bin/interp workspace build --out $(WORKSPACE)
+	$(VENV)/bin/interp explore --workspace $(WORKSPACE) --port $(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -29,4 +34,4 @@ test: lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs workspace

@@ -129,7 +129,7 @@ def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     if layout.saes.exists() and not ck.has_checkpoint(layout.saes):
         shutil.rmtree(layout.saes)  # an incomplete earlier build without a checkpoint: start again
     tcfg = TrainSAEConfig(model=cfg.model, hook=cfg.hook, arch=list(cfg.archs), d_sae=[cfg.d_sae], k=[cfg.k],
-                          l1_coefficient=[1.0], l0_coefficient=[0.02], seed=[cfg.seed], tokens=cfg.sae_tokens,
+                          l1_coefficient=[2.0], l0_coefficient=[0.1], seed=[cfg.seed], tokens=cfg.sae_tokens,
                           out=str(layout.saes), batch_size=cfg.sae_batch_size, lr=2e-3, cache=str(layout.cache),
                           data_seed=cfg.seed, checkpoint_every=50, log_every=10, dead_window=cfg.sae_tokens // 2,
                           device="cpu", eval_tokens=4096)
