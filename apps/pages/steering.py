@@ -69,7 +69,8 @@ st.subheader("Steering benchmark")
 bench = data.guarded("steering benchmark", "steering", data.bench)
 if bench is not None:
     table = views.bench_table(bench)
-    st.caption(f"{len(table)} directions on {bench['settings']['concepts']} at KL budget "
+    concepts = ", ".join(f"`{c}`" for c in bench["settings"]["concepts"])  # backticks: `:red` is markdown colour
+    st.caption(f"{len(table)} directions on {concepts} at KL budget "
                f"{bench['settings']['kl_budget']}: Δ mass = P_steered - P_base of the concept's tokens")
     st.dataframe(table, hide_index=True, width="stretch")
     st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig")
