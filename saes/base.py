@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float
@@ -131,6 +131,30 @@ class SAELosses:
         return {f.name: float(getattr(self, f.name).detach()) for f in fields(self) if f.name != "fire_counts"}
 
 
+class _PreActsFn(torch.autograd.Function):
+    """h = (xs - b_dec) @ W_enc + b_enc for inputs that need no gradient.
+
+    Autograd's generic backward would form grad_xs = g @ W_encᵀ (a full [batch, d_in] matmul) only to sum it over the
+    batch for b_dec; here grad_b_dec = -W_enc @ Σ_batch g, a matrix-vector product, so a training step costs one
+    dense matmul less.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, xs: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor) -> Tensor:
+        xc = xs - b_dec
+        ctx.save_for_backward(xc, W_enc)
+        return torch.addmm(b_enc, xc, W_enc)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
+        xc, W_enc = ctx.saved_tensors
+        g_sum = g.sum(0)
+        grad_xs = g @ W_enc.T if ctx.needs_input_grad[0] else None
+        grad_W = xc.T @ g if ctx.needs_input_grad[1] else None
+        grad_b_dec = -(W_enc @ g_sum) if ctx.needs_input_grad[3] else None
+        return grad_xs, grad_W, g_sum if ctx.needs_input_grad[2] else None, grad_b_dec
+
+
 def fire_counts(acts_BF: Tensor) -> Tensor:
     """Per latent, the number of tokens where it is nonzero."""
     return (acts_BF.detach() != 0).sum(0)
@@ -197,6 +221,8 @@ class BaseSAE(nn.Module):
 
     def pre_acts_scaled(self, xs: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
         """h from already-normalised inputs x·s."""
+        if torch.is_grad_enabled() and xs.dim() == 2 and not xs.requires_grad:
+            return _PreActsFn.apply(xs, self.W_enc, self.b_enc, self.b_dec)
         return (xs - self.b_dec) @ self.W_enc + self.b_enc
 
     def pre_acts(self, x: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:

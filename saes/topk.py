@@ -9,6 +9,8 @@ than the dense f @ W_dec when k << d_sae.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
@@ -39,6 +41,34 @@ def scatter_dense(vals: Tensor, idx: Tensor, d_sae: int) -> Tensor:
     """The dense [..., d_sae] code with vals at idx."""
     out = torch.zeros(*vals.shape[:-1], d_sae, dtype=vals.dtype, device=vals.device)
     return out.scatter_(-1, idx, vals)
+
+
+class _GatherPreActsFn(torch.autograd.Function):
+    """h[b, idx[b, j]] from a dense h computed without autograd, with the backward of h = (xs - b_dec) @ W_enc + b_enc
+    restricted to the gathered entries: grad_W_enc = xcᵀ @ G with G sparse (k entries per token; a sparse-dense
+    product, B·k·d_in multiply-adds instead of B·d_sae·d_in), grad_b_enc = Σ G, grad_b_dec = -W_enc @ Σ G. Exactly
+    the gradient autograd gives through the dense h, when only these entries receive gradient (TopK, AuxK)."""
+
+    @staticmethod
+    def forward(ctx: Any, h_BF: Tensor, xc_BD: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor,
+                idx_BK: Tensor) -> Tensor:
+        ctx.save_for_backward(xc_BD, W_enc, idx_BK)
+        return h_BF.gather(-1, idx_BK)
+
+    @staticmethod
+    def backward(ctx: Any, g_BK: Tensor) -> tuple[Tensor | None, ...]:
+        xc_BD, W_enc, idx_BK = ctx.saved_tensors
+        B, K = idx_BK.shape
+        d_sae = W_enc.shape[1]
+        flat_idx, g = idx_BK.reshape(-1), g_BK.reshape(-1).to(W_enc.dtype)
+        grad_b_enc = torch.zeros(d_sae, dtype=W_enc.dtype, device=W_enc.device).index_add_(0, flat_idx, g)
+        grad_W = None
+        if ctx.needs_input_grad[2]:
+            rows = torch.arange(B, device=idx_BK.device).repeat_interleave(K)
+            G_FB = torch.sparse_coo_tensor(torch.stack([flat_idx, rows]), g, (d_sae, B), check_invariants=False)
+            grad_W = torch.sparse.mm(G_FB, xc_BD.to(W_enc.dtype)).T
+        grad_b_dec = -(W_enc @ grad_b_enc) if ctx.needs_input_grad[4] else None
+        return None, None, grad_W, grad_b_enc if ctx.needs_input_grad[3] else None, grad_b_dec, None
 
 
 def auxk_loss(
@@ -84,6 +114,35 @@ class TopKSAE(BaseSAE):
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         """MSE + AuxK over the latents in dead_mask (no AuxK when dead_mask is None or empty)."""
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
+        if not (torch.is_grad_enabled() and self.W_enc.requires_grad) or xs_BD.requires_grad:
+            return self._loss_dense(xs_BD, dead_mask)
+        # sparse path: one dense matmul (h, no autograd), gradients only through the selected entries
+        with torch.no_grad():
+            xc_BD = xs_BD - self.b_dec
+            h_BF = torch.addmm(self.b_enc, xc_BD, self.W_enc)
+            idx_BK = torch.topk(h_BF, self.k, dim=-1, sorted=False).indices
+        vals_BK = torch.relu(_GatherPreActsFn.apply(h_BF, xc_BD, self.W_enc, self.b_enc, self.b_dec, idx_BK))
+        x_hat_BD = sparse_decode(vals_BK, idx_BK, self.W_dec) + self.b_dec
+        fired_BK = vals_BK.detach() > 0
+        counts_F = torch.bincount(idx_BK[fired_BK], minlength=self.cfg.d_sae)
+        mse = mse_loss(xs_BD, x_hat_BD)
+        aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        if dead_mask is not None and self.cfg.aux_coeff != 0 and bool(dead_mask.any()):
+            with torch.no_grad():
+                h_dead_BF = h_BF.masked_fill_(~dead_mask.to(torch.bool), float("-inf"))  # h is not needed again
+                idx_aux = torch.topk(h_dead_BF, min(self.k_aux, int(dead_mask.sum())), dim=-1, sorted=False).indices
+            vals_aux = torch.relu(_GatherPreActsFn.apply(h_BF, xc_BD, self.W_enc, self.b_enc, self.b_dec, idx_aux))
+            err_BD = (xs_BD - x_hat_BD).detach()
+            num = (err_BD - sparse_decode(vals_aux, idx_aux, self.W_dec)).pow(2).sum()
+            den = (err_BD - err_BD.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
+            aux = self.cfg.aux_coeff * num / den
+        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        return SAELosses(
+            mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
+        )
+
+    def _loss_dense(self, xs_BD: Tensor, dead_mask: Tensor | None) -> SAELosses:
+        """The loss through autograd on the dense pre-activations (used when gradients w.r.t. inputs are needed)."""
         h_BF = self.pre_acts_scaled(xs_BD)
         vals_BK, idx_BK = topk_relu(h_BF, self.k)
         x_hat_BD = sparse_decode(vals_BK, idx_BK, self.W_dec) + self.b_dec
