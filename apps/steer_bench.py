@@ -21,7 +21,10 @@ def load_dictionary(folder: str) -> NamedDictionary:
         from saes.io import load
 
         sae = load(path)
-        return NamedDictionary(f"sae:{sae.cfg.arch}", "sae", sae, str(path))
+        # saes.io saves batchtopk as a jumprelu (its inference form); the trained architecture is in the metadata
+        meta = json.loads((path / "cfg.json").read_text()).get("metadata", {})
+        arch = (meta.get("interp") or {}).get("arch", sae.cfg.arch)
+        return NamedDictionary(f"sae:{arch}", "sae", sae, str(path))
     if (path / "snmf.json").is_file():
         from saes.snmf_dictionary import SNMF
 
