@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from .apply import Generation, generate, sequence_nll, steer, steered_logits, steering_hooks
 from .calibrate import DEFAULT_TARGETS, Calibration, CalibrationPoint, calibrate, kl_at_alphas, kl_divergence
-from .io import FolderDirections, load_directions, load_steering, save_steering
+from .io import (
+    FolderDirections,
+    load_directions,
+    load_feature_scores,
+    load_steering,
+    save_feature_scores,
+    save_steering,
+)
 from .scores import FeatureScores, TokenList, feature_scores, input_scores, output_scores, token_change, vocab_proj
 from .vectors import (
                       SteeringVector,
@@ -23,9 +30,38 @@ from .vectors import (
 )
 
 __all__ = [
-    "DEFAULT_TARGETS", "Calibration", "CalibrationPoint", "FeatureScores", "FolderDirections", "Generation",
-    "SteeringVector", "TokenList", "calibrate", "check_direction", "diff_in_means", "diff_in_means_concept",
-    "feature_scores", "feature_vector", "generate", "hook_shape", "input_scores", "kl_at_alphas", "kl_divergence",
-    "load_directions", "load_steering", "neuron_vector", "output_scores", "parse_neuron", "raw_vector",
-    "save_steering", "sequence_nll", "steer", "steered_logits", "steering_hooks", "token_change", "vocab_proj",
+    "DEFAULT_TARGETS",
+    "Calibration",
+    "CalibrationPoint",
+    "FeatureScores",
+    "FolderDirections",
+    "Generation",
+    "SteeringVector",
+    "TokenList",
+    "calibrate",
+    "check_direction",
+    "diff_in_means",
+    "diff_in_means_concept",
+    "feature_scores",
+    "feature_vector",
+    "generate",
+    "hook_shape",
+    "input_scores",
+    "kl_at_alphas",
+    "kl_divergence",
+    "load_directions",
+    "load_feature_scores",
+    "load_steering",
+    "neuron_vector",
+    "output_scores",
+    "parse_neuron",
+    "raw_vector",
+    "save_feature_scores",
+    "save_steering",
+    "sequence_nll",
+    "steer",
+    "steered_logits",
+    "steering_hooks",
+    "token_change",
+    "vocab_proj",
 ]

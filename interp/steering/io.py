@@ -21,6 +21,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from .scores import FeatureScores
 from .vectors import SteeringVector
 
 SCHEMA_VERSION = 1
@@ -89,6 +90,31 @@ def load_steering(folder: str | Path) -> tuple[list[SteeringVector], dict]:
         raise ValueError(f"{folder}: not a steering artifact of schema version {SCHEMA_VERSION}")
     t = load_file(str(folder / "steering.safetensors"))
     return [SteeringVector(v["hook"], t[v["key"]], v["source"]) for v in meta["vectors"]], meta
+
+
+def save_feature_scores(folder: str | Path, scores: FeatureScores, config: dict[str, Any]) -> Path:
+    """feature_scores.safetensors (input_score, output_score, top_tokens, n_examples per feature) and
+    feature_scores.json (schema_version, kind "feature-scores", alpha, prompt, config)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ("input_score", "output_score", "top_tokens", "n_examples")
+    tensors = {n: getattr(scores, n).contiguous().cpu() for n in names}
+    meta = {"schema_version": SCHEMA_VERSION, "kind": "feature-scores", "alpha": scores.alpha,
+            "prompt": scores.prompt, "n_features": int(scores.input_score.shape[0]), "config": config}
+    _atomic(folder / "feature_scores.safetensors", lambda p: save_file(tensors, str(p)))
+    _atomic(folder / "feature_scores.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
+    return folder
+
+
+def load_feature_scores(folder: str | Path) -> tuple[FeatureScores, dict]:
+    """The scores and JSON written by `save_feature_scores` (schema version checked)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "feature_scores.json").read_text())
+    if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kind") != "feature-scores":
+        raise ValueError(f"{folder}: not a feature-scores artifact of schema version {SCHEMA_VERSION}")
+    t = load_file(str(folder / "feature_scores.safetensors"))
+    return FeatureScores(t["input_score"], t["output_score"], t["top_tokens"], t["n_examples"], meta["alpha"],
+                         meta["prompt"]), meta
 
 
 def _atomic(path: Path, write) -> None:

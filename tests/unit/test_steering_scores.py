@@ -83,3 +83,21 @@ def test_output_score_by_hand(toy_model):
         want = (1 - rank / m.cfg.d_vocab) * float(logits.detach().softmax(-1)[top[f]].max())
         assert float(got[f]) == pytest.approx(want, rel=1e-4)
     assert bool((got > 0).all() & (got <= 1).all())
+
+
+def test_feature_scores_end_to_end_and_artifact_round_trip(toy_model, tmp_path):
+    from interp.steering import feature_scores, load_feature_scores, save_feature_scores
+
+    ids = [toy_model.to_single_token(w) for w in ("cat", "red", "Mary")]
+    d = EmbedDetector(toy_model, ids)
+    toks = toy_model.to_tokens(["The cat saw the dog", "The cat was red", "Mary likes the red ball"])
+    fs = feature_scores(toy_model, d, toks, toy_model.to_tokens("The")[0], top_k=20, n_top=3)
+    assert fs.input_score.shape == fs.output_score.shape == (3,) and fs.top_tokens.shape == (3, 20)
+    assert bool((fs.output_score > 0).all() & (fs.output_score <= 1).all()) and fs.alpha > 0
+    # each feature fires only on its own token, so its input score is 1 exactly when that token is in its top-20
+    own = [ids[f] in fs.top_tokens[f].tolist() for f in range(3)]
+    assert fs.input_score.tolist() == [1.0 if o else 0.0 for o in own]
+    save_feature_scores(tmp_path, fs, {"dictionary": "embed-detector"})
+    back, meta = load_feature_scores(tmp_path)
+    assert torch.equal(back.output_score, fs.output_score) and torch.equal(back.top_tokens, fs.top_tokens)
+    assert meta["schema_version"] == 1 and meta["config"]["dictionary"] == "embed-detector"
