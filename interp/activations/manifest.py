@@ -10,18 +10,19 @@ Layout of a cache folder::
 Token ids, document ids, positions and labels are stored once per shard (not once per hook): every hook of a shard
 covers the same tokens. Shard K always covers documents [K * docs_per_shard, ...), whichever rank wrote it (R is in
 the name only so that concurrent writers never collide), so a resumed or multi-process run writes the same data.
-A shard is listed only after all its files are durable (fsync + os.replace), with the sha256 and size of each file:
-a file that is missing, truncated or corrupt is named by `verify()`.
+A shard is listed only after all its files are durable (fsync + os.replace), with the xxh3-128 checksum and size of
+each file: a file that is missing, truncated or corrupt is named by `verify()`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 FORMAT = "interp-activation-cache"
 VERSION = 1
@@ -45,7 +46,8 @@ class FileRecord:
 
     path: str
     """Relative to the cache folder."""
-    sha256: str
+    checksum: str
+    """xxh3-128 hex digest of the file (fast enough to hash every shard as it is written)."""
     bytes: int
 
 
@@ -169,8 +171,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def sha256_file(path: Path, block: int = 1 << 24) -> str:
-    h = hashlib.sha256()
+def checksum_file(path: Path, block: int = 1 << 24) -> str:
+    h = xxhash.xxh3_128()
     with open(path, "rb") as f:
         while chunk := f.read(block):
             h.update(chunk)
@@ -206,7 +208,7 @@ class VerifyReport:
 
 
 def verify(folder: str | Path, raise_on_error: bool = True) -> VerifyReport:
-    """Check every shard file of the cache in `folder` against its size and sha256; name the bad ones."""
+    """Check every shard file of the cache in `folder` against its size and checksum; name the bad ones."""
     folder = Path(folder)
     manifest = Manifest.load(folder / MANIFEST)
     bad, n_files, n_bytes = [], 0, 0
@@ -218,7 +220,7 @@ def verify(folder: str | Path, raise_on_error: bool = True) -> VerifyReport:
                 bad.append(f"{rec.path} (missing)")
             elif p.stat().st_size != rec.bytes:
                 bad.append(f"{rec.path} (truncated: {p.stat().st_size} bytes, expected {rec.bytes})")
-            elif sha256_file(p) != rec.sha256:
+            elif checksum_file(p) != rec.checksum:
                 bad.append(f"{rec.path} (checksum mismatch)")
             else:
                 n_bytes += rec.bytes

@@ -149,7 +149,7 @@ class ActivationCache:
         return labels
 
     def verify(self) -> VerifyReport:
-        """Check every shard file's sha256; raises CorruptCacheError naming the bad files."""
+        """Check every shard file's checksum; raises CorruptCacheError naming the bad files."""
         return verify(self.path)
 
 

@@ -1,13 +1,14 @@
 """Durable shard writing: checksummed safetensors files, atomic renames, and fsync overlapped with compute.
 
 Each shard file is a standard safetensors file, written straight from the preallocated buffers (no serialising
-copy) into a temp file while its sha256 is computed on the same bytes, then fsync'ed and os.replace'd into place.
+copy) into a temp file while its checksum (xxh3-128) is computed on the same bytes, then fsync'ed and os.replace'd
+into place.
 Only when every file of the shard is durable is the shard added to the manifest (itself replaced atomically), so a
 run killed at any moment leaves complete shards listed and at most some `*.tmp` files, which the next run deletes.
 
 Why this split of work: on a machine with few cores, a busy writer thread running beside the forward pass's
 OpenMP threads slows the forward pass far more than the writer's own cost (threads wait at every op's barrier).
-So the CPU-bound part (copy into the page cache + sha256, both parallel across files) runs while the forward pass
+So the CPU-bound part (copy into the page cache + checksum, both parallel across files) runs while the forward pass
 waits, and only the I/O-bound part (fsync, rename, manifest) runs in the background. After fsync the pages are
 dropped from the page cache (POSIX_FADV_DONTNEED): reusing those pages makes the next writes several times faster
 than touching fresh memory, and a multi-GB cache does not push everything else out of memory.
@@ -19,7 +20,6 @@ margin; a full disk (probe or ENOSPC while writing) stops the run with a DiskFul
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import queue
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import xxhash
 from jaxtyping import Int, Int8
 from torch import Tensor
 
@@ -114,7 +115,7 @@ def write_safetensors_tmp(path: Path, tensors: dict[str, Tensor], metadata: dict
                           ) -> PendingFile:
     """Write a safetensors file to `path`.tmp, hashing the bytes as they are written (no fsync yet)."""
     tmp = path.with_name(path.name + ".tmp")
-    h, size = hashlib.sha256(), 0
+    h, size = xxhash.xxh3_128(), 0
     try:
         with open(tmp, "wb") as f:
             head = _header(tensors, metadata)
@@ -172,7 +173,7 @@ def shard_tensors(job: ShardJob) -> dict[str, dict[str, Tensor]]:
 
 
 class ShardWriter:
-    """Writes shards: the CPU part (copy into the page cache + sha256) on a small thread pool while the caller
+    """Writes shards: the CPU part (copy into the page cache + checksum) on a small thread pool while the caller
     waits, so it never competes with the forward passes for cores; the waiting part (fsync, rename, manifest
     update) on one background thread while the next shard is computed. After `write()` returns, the shard's
     buffers may be refilled. The first error is re-raised by the next `write()` or by `close()`.

@@ -56,7 +56,7 @@ def test_cache_matches_model_and_corpus(model, tmp_path):
     assert (res.n_tokens, res.n_shards) == (4096, 4)
     m = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert m["model"] == "toy-gelu-s0" and m["d"] == {h: 512 for h in m["hooks"]} and m["n_tokens"] == 4096
-    assert m["label_schema"]["fields"][0] == "category" and len(m["shards"][0]["files"]["tokens"]["sha256"]) == 64
+    assert m["label_schema"]["fields"][0] == "category" and len(m["shards"][0]["files"]["tokens"]["checksum"]) == 32
     c = ActivationCache.open(tmp_path / "c")
     docs = generate_docs(CorpusConfig(), 32)
     assert torch.equal(c.tokens(), torch.from_numpy(docs.tokens.reshape(-1)))  # [doc, pos] -> [doc * pos]

@@ -1,4 +1,4 @@
-"""The shard writer's safetensors files load with safetensors itself, and their recorded sha256 is the file's."""
+"""The shard writer's safetensors files load with safetensors itself, and their recorded checksum is the file's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from interp.activations.manifest import CacheError, Manifest, sha256_file
+from interp.activations.manifest import CacheError, Manifest, checksum_file
 from interp.activations.writer import make_durable, write_safetensors_tmp
 
 
@@ -18,7 +18,7 @@ def test_written_files_round_trip_through_safetensors(tmp_path, dtype):
     assert pending.tmp.exists() and not pending.final.exists()
     make_durable(pending)
     assert not pending.tmp.exists() and pending.record.path == "x.safetensors"
-    assert pending.record.sha256 == sha256_file(tmp_path / "x.safetensors")
+    assert pending.record.checksum == checksum_file(tmp_path / "x.safetensors")
     assert pending.record.bytes == (tmp_path / "x.safetensors").stat().st_size
     with safe_open(str(tmp_path / "x.safetensors"), framework="pt") as f:
         assert f.metadata() == {"k": "v"}
