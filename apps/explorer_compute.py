@@ -62,7 +62,7 @@ def steer_compare(model, vec, prompt: str, alpha: float | None = None, kl_target
                   max_new_tokens: int = 12, k: int = 8) -> SteerComparison:
     """Calibrate α to `kl_target` (or take `alpha`), generate base and steered text, list promoted/suppressed."""
     from interp.steering.apply import generate
-    from interp.steering.calibrate import calibrate
+    from interp.steering.calibration import calibrate
     from interp.steering.scores import token_change
 
     toks = model.to_tokens(prompt)[0]

@@ -26,7 +26,7 @@ from interp.dictionary import Dictionary
 from interp.toyworld import labels as L
 
 from .apply import steered_logits
-from .calibrate import calibrate
+from .calibration import calibrate
 from .scores import feature_scores
 from .vectors import SteeringVector, diff_in_means, feature_vector, hook_activations, neuron_vector
 

@@ -11,7 +11,7 @@ from transformer_lens import HookedTransformer
 from interp.models import check_hooks, load_model
 
 from .apply import generate
-from .calibrate import calibrate
+from .calibration import calibrate
 from .config import SteerConfig
 from .io import load_directions, save_steering
 from .scores import token_change, vocab_proj

@@ -46,3 +46,12 @@ def test_generate_writes_a_labelled_corpus(tmp_path):
 def test_invalid_values_give_one_clear_line_not_a_traceback():
     r = subprocess.run(INTERP + ["toyworld", "generate", "--tokens", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "tokens must be >= 1" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_building_the_parser_does_not_load_torch():
+    """`interp --help` must stay instant: configs are import-light, the heavy modules load only when a command runs."""
+    code = ("import sys, apps.cli as c; c.build_parser(c.all_commands()); "
+            "print(sorted(m for m in ('torch', 'transformer_lens', 'streamlit') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
