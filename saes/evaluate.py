@@ -45,54 +45,26 @@ def eval_rows(model, n_tokens: int, seed: int, n_ctx: int) -> tuple[Tensor, np.n
 @torch.no_grad()
 def reconstruction(sae, model, hook: str, tokens: Tensor, keep_codes: int) -> tuple[dict, Tensor]:
     """Reconstruction metrics over all tokens (BOS left out) and the codes of the first `keep_codes` tokens."""
-    r2 = metrics.R2Accumulator()
-    n, sums, legacy = 0, torch.zeros(3, dtype=torch.float64), 0.0
-    counts = torch.zeros(sae.cfg.d_sae, dtype=torch.int64)
+    acc = metrics.ReconstructionAccumulator(sae.cfg.d_sae)
     codes: list[Tensor] = []
     kept = 0
     for b0 in range(0, len(tokens), BATCH_DOCS):
         batch = tokens[b0:b0 + BATCH_DOCS]
-        x = hook_activations(model, hook, batch).reshape(len(batch), batch.shape[1], -1)[:, 1:]
-        x = x.reshape(-1, x.shape[-1]).to(sae.W_dec.device)
+        x = hook_activations(model, hook, batch).reshape(len(batch), batch.shape[1], -1)[:, 1:]  # [doc, pos, d]
+        x = x.reshape(-1, x.shape[-1]).to(sae.W_dec.device)  # [token, d]
         x_hat, f, _ = sae(x)
-        m = len(x)
-        r2.update(x, x_hat)
-        sums += torch.tensor([metrics.l0(f), metrics.mse(x, x_hat), metrics.cosine_similarity(x, x_hat)]) * m
-        legacy += metrics.r2_legacy(x, x_hat) * m
-        counts += metrics.firing_counts(f).cpu()
-        n += m
+        acc.update(x, x_hat, f)
         if kept < keep_codes:
             codes.append(f[: keep_codes - kept].float().cpu())
             kept += len(codes[-1])
-    l0, mse, cos = (sums / n).tolist()
-    hist = metrics.log_density_histogram(counts, n)
-    out = {"l0": l0, "r2": r2.compute(), "r2_legacy": legacy / n, "mse": mse, "cosine_similarity": cos,
-           "dead_fraction": metrics.dead_fraction(counts, n), "dense_fraction": metrics.dense_fraction(counts, n),
-           "log_density_histogram": {"counts": hist.counts.tolist(), "edges": hist.edges.tolist(),
-                                     "n_dead": hist.n_dead}, "n_tokens": n}
+    out = acc.report()
     return out, torch.cat(codes) if codes else torch.empty(0, sae.cfg.d_sae)
 
 
 def ground_truth(codes: Tensor, labels: np.ndarray) -> dict:
-    """Best single latent per toy-world concept (AUROC, F1), means, missed (AUROC < 0.9) and absent concepts."""
-    from interp.toyworld import labels as L
-
-    lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]
-    masks, absent = {}, []
-    for concept in L.all_concepts():
-        mask = L.concept_mask(lab, concept)
-        if 0 < mask.sum() < len(mask):
-            masks[concept] = torch.from_numpy(mask)
-        else:
-            absent.append(concept)
-    if not masks:
-        return {"n_tokens": len(codes), "concepts": {}, "mean_auroc": None, "mean_f1": None, "missed": [],
-                "absent": absent}
-    sc = metrics.concept_scores(codes, masks)
-    per = {c: {"latent": int(sc.best_latent[i]), "auroc": float(sc.auroc[i]), "f1": float(sc.f1[i])}
-           for i, c in enumerate(sc.names)}
-    return {"n_tokens": len(codes), "concepts": per, "mean_auroc": sc.mean_auroc, "mean_f1": sc.mean_f1,
-            "missed": sc.missed, "absent": absent}
+    """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped)."""
+    lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
+    return metrics.ground_truth_report(codes, lab)
 
 
 def _ignore_ids(tokenizer) -> list[int]:

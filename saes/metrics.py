@@ -170,3 +170,58 @@ def seed_stability(
     b_GD = W_dec_b.double() / W_dec_b.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
     best = torch.cat([(a_FD[i : i + 4096] @ b_GD.T).max(-1).values for i in range(0, a_FD.shape[0], 4096)])
     return float((best > threshold).double().mean())
+
+
+def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL) -> dict:
+    """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
+    latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the
+    toy-world label fields of each token (interp.toyworld.labels schema). JSON-ready."""
+    from interp.toyworld import labels as L
+
+    masks, absent = {}, []
+    for concept in L.all_concepts():
+        mask = L.concept_mask(labels_NL, concept)
+        if 0 < mask.sum() < len(mask):
+            masks[concept] = torch.from_numpy(mask)
+        else:
+            absent.append(concept)
+    if not masks:
+        return {"n_tokens": len(codes_NF), "concepts": {}, "mean_auroc": None, "mean_f1": None, "missed": [],
+                "absent": absent}
+    sc = concept_scores(codes_NF, masks)
+    per = {c: {"latent": int(sc.best_latent[i]), "auroc": float(sc.auroc[i]), "f1": float(sc.f1[i])}
+           for i, c in enumerate(sc.names)}
+    return {"n_tokens": len(codes_NF), "concepts": per, "mean_auroc": sc.mean_auroc, "mean_f1": sc.mean_f1,
+            "missed": sc.missed, "absent": absent}
+
+
+class ReconstructionAccumulator:
+    """Streams the reconstruction metrics of a dictionary over many batches into the eval.json fields.
+
+    l0, mse and cosine are token-weighted means; r2 is the float64 explained variance over all tokens; r2_legacy
+    the token-weighted mean of per-batch legacy R²; firing counts give dead / dense fractions and the histogram.
+    """
+
+    def __init__(self, d_sae: int):
+        self.r2 = R2Accumulator()
+        self.sums = torch.zeros(3, dtype=torch.float64)  # l0, mse, cosine, each times the batch's token count
+        self.legacy, self.n = 0.0, 0
+        self.counts = torch.zeros(d_sae, dtype=torch.int64)
+
+    def update(self, x_ND: Tensor, x_hat_ND: Tensor, codes_NF: Tensor) -> None:
+        m = len(x_ND)
+        self.r2.update(x_ND, x_hat_ND)
+        self.sums += torch.tensor([l0(codes_NF), mse(x_ND, x_hat_ND), cosine_similarity(x_ND, x_hat_ND)]) * m
+        self.legacy += r2_legacy(x_ND, x_hat_ND) * m
+        self.counts += firing_counts(codes_NF).cpu()
+        self.n += m
+
+    def report(self) -> dict:
+        n = self.n
+        l0_, mse_, cos_ = (self.sums / n).tolist()
+        hist = log_density_histogram(self.counts, n)
+        return {"l0": l0_, "r2": self.r2.compute(), "r2_legacy": self.legacy / n, "mse": mse_,
+                "cosine_similarity": cos_, "dead_fraction": dead_fraction(self.counts, n),
+                "dense_fraction": dense_fraction(self.counts, n),
+                "log_density_histogram": {"counts": hist.counts.tolist(), "edges": hist.edges.tolist(),
+                                          "n_dead": hist.n_dead}, "n_tokens": n}

@@ -12,11 +12,9 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from interp.toyworld import labels as L
 from saes import metrics
 from saes.eval_model import splice_eval
 from saes.snmf_data import ModelSource
@@ -26,48 +24,16 @@ REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def ground_truth(codes_NK: Tensor, labels_NF: np.ndarray) -> dict:
-    """Best single feature per concept present (with positives and negatives) in the eval tokens."""
-    masks, absent = {}, []
-    for concept in L.all_concepts():
-        mask = L.concept_mask(labels_NF, concept)
-        if 0 < mask.sum() < len(mask):
-            masks[concept] = torch.from_numpy(mask)
-        else:
-            absent.append(concept)
-    if not masks:
-        return {"n_tokens": len(codes_NK), "concepts": {}, "mean_auroc": None, "mean_f1": None, "missed": [],
-                "absent": absent}
-    sc = metrics.concept_scores(codes_NK, masks)
-    per = {c: {"latent": int(sc.best_latent[i]), "auroc": float(sc.auroc[i]), "f1": float(sc.f1[i])}
-           for i, c in enumerate(sc.names)}
-    return {"n_tokens": len(codes_NK), "concepts": per, "mean_auroc": sc.mean_auroc, "mean_f1": sc.mean_f1,
-            "missed": sc.missed, "absent": absent}
-
-
 @torch.no_grad()
 def reconstruction(snmf: SNMF, source: ModelSource) -> tuple[dict, Tensor]:
     """Reconstruction metrics over the source's tokens and all their codes."""
-    r2 = metrics.R2Accumulator()
-    sums, legacy, n = torch.zeros(3, dtype=torch.float64), 0.0, 0
-    counts = torch.zeros(snmf.d_sae, dtype=torch.int64)
+    acc = metrics.ReconstructionAccumulator(snmf.d_sae)
     codes = []
     for x in source.batches():
         g = snmf.encode(x)
-        x_hat = snmf.decode(g)
-        m = len(x)
-        r2.update(x, x_hat)
-        sums += torch.tensor([metrics.l0(g), metrics.mse(x, x_hat), metrics.cosine_similarity(x, x_hat)]) * m
-        legacy += metrics.r2_legacy(x, x_hat) * m
-        counts += metrics.firing_counts(g)
+        acc.update(x, snmf.decode(g), g)
         codes.append(g)
-        n += m
-    l0, mse, cos = (sums / n).tolist()
-    hist = metrics.log_density_histogram(counts, n)
-    out = {"l0": l0, "r2": r2.compute(), "r2_legacy": legacy / n, "mse": mse, "cosine_similarity": cos,
-           "dead_fraction": metrics.dead_fraction(counts, n), "dense_fraction": metrics.dense_fraction(counts, n),
-           "log_density_histogram": {"counts": hist.counts.tolist(), "edges": hist.edges.tolist(),
-                                     "n_dead": hist.n_dead}, "n_tokens": n}
+    out = acc.report()
     return out, torch.cat(codes)
 
 
@@ -80,7 +46,7 @@ def evaluate_snmf(snmf: SNMF, model, layer: int, n_tokens: int = 8192, seed: int
     report = {k: rec[k] for k in ("l0", "r2", "r2_legacy", "mse", "cosine_similarity")}
     report.update(ce_loss_recovered=splice.ce_loss_recovered, kl_score=splice.kl_score)
     report.update({k: rec[k] for k in ("dead_fraction", "dense_fraction", "log_density_histogram")})
-    report["ground_truth"] = ground_truth(codes, src.labels.numpy())
+    report["ground_truth"] = metrics.ground_truth_report(codes, src.labels.numpy())
     report["n_tokens"] = rec["n_tokens"]
     report["splice"] = {k: getattr(splice, k) for k in ("ce_clean", "ce_sae", "ce_zero", "kl_sae", "kl_zero",
                                                        "n_tokens")}
