@@ -157,7 +157,7 @@ class _PreActsFn(torch.autograd.Function):
 
 def fire_counts(acts_BF: Tensor) -> Tensor:
     """Per latent, the number of tokens where it is nonzero."""
-    return (acts_BF.detach() != 0).sum(0)
+    return torch.count_nonzero(acts_BF.detach().reshape(-1, acts_BF.shape[-1]), dim=0)
 
 
 def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:

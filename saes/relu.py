@@ -31,10 +31,11 @@ class ReLUSAE(BaseSAE):
         xs_BD = self._scale_in(x)
         acts_BF = torch.relu(self.pre_acts_scaled(xs_BD))
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
-        l1 = (acts_BF * self.W_dec.norm(dim=-1)).sum(-1).mean()
+        # mean_b Σ_i f_bi·||W_dec[i]|| as (Σ_b f_b) · norms / B: one reduction over the batch, no [batch, d_sae] temp
+        n_tokens = acts_BF.numel() // acts_BF.shape[-1]
+        l1 = acts_BF.reshape(-1, acts_BF.shape[-1]).sum(0) @ self.W_dec.norm(dim=-1) / n_tokens
         sparsity = lam * l1
         zero = torch.zeros((), device=x.device, dtype=mse.dtype)
-        l0 = (acts_BF > 0).sum(-1).float().mean().detach()
-        return SAELosses(
-            mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=l0, fire_counts=fire_counts(acts_BF)
-        )
+        counts = fire_counts(acts_BF)
+        l0 = (counts.sum() / n_tokens).float()
+        return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=l0, fire_counts=counts)
