@@ -16,7 +16,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from saes.base import BaseSAE, SAEConfig, SAELosses, fire_counts, mse_loss
+from saes.base import BaseSAE, SAEConfig, SAELosses, mse_loss
 
 
 def rectangle(u: Tensor) -> Tensor:
@@ -64,6 +64,40 @@ class StepFn(torch.autograd.Function):
         return None, _sum_to_threshold(grad_theta).to(threshold.dtype), None
 
 
+class JumpReLUL0Fn(torch.autograd.Function):
+    """f = h·H(h-θ), the per-token L0 Σ_i H(h_i-θ_i) and the per-latent fire counts in one pass over h.
+
+    Gradients are those of JumpReLUFn (f) and StepFn (L0) together, computing the mask and the rectangle kernel once:
+    h -> 1[h>θ]·grad_f;  θ -> -(1/ε)·Σ_batch K((h-θ)/ε)·(θ·grad_f + grad_l0).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> tuple[Tensor, Tensor, Tensor]:
+        mask = h > threshold
+        f = h * mask
+        counts = torch.count_nonzero(mask, dim=0)
+        l0 = mask.sum(-1, dtype=h.dtype)
+        ctx.save_for_backward(h, threshold)
+        ctx.bandwidth = bandwidth
+        ctx.mark_non_differentiable(counts)
+        return f, l0, counts
+
+    @staticmethod
+    def backward(ctx: Any, grad_f: Tensor | None, grad_l0: Tensor | None, _grad_counts: Any) -> tuple:
+        h, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        grad_h = None
+        if grad_f is not None and ctx.needs_input_grad[0]:
+            grad_h = grad_f * (h > threshold)
+        kern = ((h - threshold).div_(eps).abs_() < 0.5).to(h.dtype)
+        grad_theta = torch.zeros_like(threshold)
+        if grad_f is not None:
+            grad_theta = grad_theta + threshold * (kern * grad_f).sum(0)
+        if grad_l0 is not None:
+            grad_theta = grad_theta + grad_l0 @ kern
+        return grad_h, (-grad_theta / eps).to(threshold.dtype), None
+
+
 def jumprelu(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
     return JumpReLUFn.apply(h, threshold.to(h.dtype), bandwidth)
 
@@ -101,9 +135,8 @@ class JumpReLUSAE(BaseSAE):
         lam = self.cfg.sparsity_coeff if sparsity_coeff is None else sparsity_coeff
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
         h_BF = self.pre_acts_scaled(xs_BD)
-        acts_BF = jumprelu(h_BF, self.threshold, self.cfg.bandwidth)
+        acts_BF, l0_B, counts_F = JumpReLUL0Fn.apply(h_BF, self.threshold.to(h_BF.dtype), self.cfg.bandwidth)
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
-        l0_B = step(h_BF, self.threshold, self.cfg.bandwidth).sum(-1)
         sparsity = lam * l0_B.mean()
         aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
         if self.cfg.pre_act_coeff > 0 and dead_mask is not None and bool(dead_mask.any()):
@@ -111,7 +144,7 @@ class JumpReLUSAE(BaseSAE):
             aux = self.cfg.pre_act_coeff * (gap_BF * dead_mask.to(gap_BF.dtype)).sum(-1).mean()
         total = mse + sparsity + aux
         return SAELosses(
-            mse=mse, sparsity=sparsity, aux=aux, total=total, l0=l0_B.mean().detach(), fire_counts=fire_counts(acts_BF)
+            mse=mse, sparsity=sparsity, aux=aux, total=total, l0=l0_B.mean().detach(), fire_counts=counts_F
         )
 
     @torch.no_grad()
