@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,4 +28,8 @@ def main(cfg: ExploreConfig) -> int:
         print(f"note: {root} holds no workspace yet; the pages will say what to build ({BUILD_COMMAND} --out {root})")
     env = {**os.environ, "INTERP_WORKSPACE": str(root), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     print(f"explorer on http://{cfg.address}:{cfg.port} (workspace {root}); Ctrl-C stops it", flush=True)
-    return subprocess.call(streamlit_command(cfg), env=env)
+    # replace this process by the server, so a signal sent to `interp explore` (a supervisor's SIGTERM, a test's
+    # teardown) reaches streamlit itself instead of orphaning it
+    cmd = streamlit_command(cfg)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached

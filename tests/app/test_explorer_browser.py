@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,12 +60,12 @@ def server(workspace):
                 raise RuntimeError(f"interp explore did not come up: {proc.stdout.read() if proc.stdout else ''}")
             time.sleep(0.5)
         yield url
-    finally:
-        proc.terminate()
+    finally:  # the server runs in its own session: end the whole group, nothing may outlive the test
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
