@@ -122,15 +122,14 @@ def analyse(outs: list[Path]) -> dict:
     seed0 = [p for p in points if p["seed"] == 0]
     by_arch = {a: [p for p in seed0 if p["arch"] == a] for a in ARCHS}
     claim = []
-    for p in by_arch["topk"]:  # compare the other curves at each TopK point's L0
-        row = {"l0": p["l0"], "topk": p["r2"], "jumprelu": interp_r2(by_arch["jumprelu"], p["l0"]),
-               "relu": interp_r2(by_arch["relu"], p["l0"])}
-        row["jumprelu_ge_topk"] = None if row["jumprelu"] is None else row["jumprelu"] >= row["topk"]
-        row["topk_gt_relu"] = None if row["relu"] is None else row["topk"] > row["relu"]
+    for p in sorted(seed0, key=lambda p: p["l0"]):  # at every point's L0, each curve's R² (interpolated in log L0)
+        row = {"l0": p["l0"], "at": p["name"], **{a: interp_r2(by_arch[a], p["l0"]) for a in ARCHS}}
+        row["jumprelu_ge_topk"] = None if None in (row["jumprelu"], row["topk"]) else row["jumprelu"] >= row["topk"]
+        row["topk_gt_relu"] = None if None in (row["topk"], row["relu"]) else row["topk"] > row["relu"]
         claim.append(row)
     auroc = {a: float(np.mean([p["mean_auroc"] for p in by_arch[a] if p["mean_auroc"] is not None]))
              for a in ARCHS if by_arch[a]}
-    return {"points": points, "claim_at_topk_l0": claim, "mean_auroc_by_arch": auroc, "seed_stability": stability}
+    return {"points": points, "claim": claim, "mean_auroc_by_arch": auroc, "seed_stability": stability}
 
 
 def figure(res: dict, path: Path) -> None:
@@ -187,9 +186,13 @@ def main() -> None:
         print(f"{p['name']:28s} L0={p['l0']:7.1f} R2={p['r2']:.4f} CErec={p['ce_loss_recovered']:.4f} "
               f"AUROC={p['mean_auroc'] if p['mean_auroc'] is None else round(p['mean_auroc'], 4)} "
               f"dead={p['dead_fraction']:.3f}")
-    for row in res["claim_at_topk_l0"]:
-        print("at L0={l0:.1f}: topk R2={topk:.4f} jumprelu={jumprelu} relu={relu} jumprelu>=topk={jumprelu_ge_topk} "
-              "topk>relu={topk_gt_relu}".format(**row))
+    def f(v):
+        return "  -   " if v is None else f"{v:.4f}"
+
+    for row in res["claim"]:
+        print(f"at L0={row['l0']:6.1f} ({row['at']}): R2 relu {f(row['relu'])} topk {f(row['topk'])} "
+              f"jumprelu {f(row['jumprelu'])}  jumprelu>=topk={row['jumprelu_ge_topk']} "
+              f"topk>relu={row['topk_gt_relu']}")
     print("mean AUROC by arch:", {a: round(v, 4) for a, v in res["mean_auroc_by_arch"].items()})
     print("seed stability:", res["seed_stability"])
     print(f"wrote {args.json} and {args.figure}")
