@@ -10,15 +10,9 @@ MIN_TOKENS = 512
 
 
 @dataclass
-class NeuronsConfig:
-    """Per-neuron statistics of every MLP neuron of a model, streamed over a toy-world corpus."""
+class StatsOptions:
+    """Options of the per-model neuron statistics, shared by `interp neurons` and `interp universal`."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name, model folder, or TransformerLens model name."""
-    tokens: int = 200_000
-    """Corpus tokens to stream (whole documents; the BOS position of each is left out of every statistic)."""
-    out: str = "runs/neurons/toy-gelu-s0"
-    """Output folder: stats.safetensors (per-neuron arrays) + stats.json (schema, config, summaries)."""
     seed: int = 0
     """Toy-world corpus seed."""
     split: Literal["train", "heldout"] = "heldout"
@@ -38,16 +32,28 @@ class NeuronsConfig:
     bigram_slots: int = 8192
     """Distinct bigrams tracked exactly (first seen first); later new bigrams are counted as untracked."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to run the model."""
+    """Where to run the model(s)."""
     threads: int = 0
     """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
+
+
+@dataclass
+class NeuronsConfig(StatsOptions):
+    """Per-neuron statistics of every MLP neuron of a model, streamed over a toy-world corpus."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name, model folder, or TransformerLens model name."""
+    tokens: int = 200_000
+    """Corpus tokens to stream (whole documents; the BOS position of each is left out of every statistic)."""
+    out: str = "runs/neurons/toy-gelu-s0"
+    """Output folder: stats.safetensors (per-neuron arrays) + stats.json (schema, config, summaries)."""
 
     def __post_init__(self):
         _check_common(self)
 
 
 @dataclass
-class UniversalConfig:
+class UniversalConfig(StatsOptions):
     """Universal neurons: Pearson correlation of every neuron with every neuron of other seeds' models."""
 
     models: list[str] = field(default_factory=lambda: ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3"])
@@ -63,28 +69,6 @@ class UniversalConfig:
     faster on CPU and agrees with float64 to ~1e-6 in correlation."""
     rotation_seed: int = 0
     """Seed of the random orthogonal matrices of the rotation baseline."""
-    seed: int = 0
-    """Toy-world corpus seed."""
-    split: Literal["train", "heldout"] = "heldout"
-    """Toy-world split to read."""
-    batch_size: int = 32
-    """Documents per forward pass."""
-    fire_threshold: float = 0.0
-    """Firing threshold of the per-model neuron statistics (see `interp neurons`)."""
-    near_zero: float = 1e-3
-    """Near-zero threshold of the per-model neuron statistics."""
-    pos_bins: int = 32
-    """Position bins of the per-model neuron statistics."""
-    auroc_tokens: int = 20_000
-    """Tokens sampled for the per-model concept AUROCs."""
-    top_k: int = 8
-    """Top tokens / bigrams kept per neuron."""
-    bigram_slots: int = 8192
-    """Distinct bigrams tracked exactly per model."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to run the models."""
-    threads: int = 0
-    """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
 
     def __post_init__(self):
         _check_common(self)
