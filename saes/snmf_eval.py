@@ -8,19 +8,14 @@ best feature's AUROC and F1 (saes.metrics.concept_scores), their means and the c
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-
 import torch
 from torch import Tensor
 
 from saes import metrics
 from saes.eval_model import splice_eval
 from saes.snmf_data import ModelSource
-from saes.snmf_dictionary import SNMF, atomic_write
+from saes.snmf_dictionary import SNMF
 
-REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
@@ -54,18 +49,3 @@ def evaluate_snmf(snmf: SNMF, model, layer: int, n_tokens: int = 8192, seed: int
     return report
 
 
-def _clean(v):
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v
-
-
-def write_report(folder: str | Path, report: dict) -> Path:
-    """folder/eval.json, non-finite numbers as null, written atomically."""
-    path = Path(folder) / REPORT
-    atomic_write(path, lambda p: p.write_text(json.dumps(_clean(report), indent=1)))
-    return path
