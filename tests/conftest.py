@@ -16,3 +16,14 @@ def toy_model():
     from interp.models import load_model
 
     return load_model("toy-gelu-s0")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: on 2 shared cores, two threads spin on each other and run ~20x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

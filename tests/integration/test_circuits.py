@@ -7,19 +7,12 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from circuits.discovery import Node, discover_circuit, head_roles, patch_set
 from circuits.patching.results import load_results
 from circuits.tasks import ioi_task
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_circuit_restores_threshold_and_is_minimal(toy_model):

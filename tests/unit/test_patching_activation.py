@@ -9,14 +9,7 @@ from transformer_lens import patching as tlp
 from circuits.patching import activation as A
 from circuits.tasks import Task, ioi_task
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on 2 shared cores, two threads spin on each other and run ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

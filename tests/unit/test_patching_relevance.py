@@ -11,13 +11,7 @@ from circuits.patching.attribution import attribution_patch, input_times_gradien
 from circuits.patching.relevance import Rules, relevance_patch, relp_hooks
 from circuits.tasks import ioi_task
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(gated: bool, norm: str = "LN", act: str = "gelu") -> HookedTransformer:
