@@ -3,9 +3,11 @@
 `cache_activations(cfg)` plans shards of whole documents (shard K = documents [K * docs_per_shard, ...)), skips
 those already in the folder's manifest, and for the rest runs the model in batches under inference_mode, only as far
 as the deepest requested hook: `stop_at_layer` skips the blocks after it, and once every requested hook of a batch
-has fired the forward pass is cut short. Hooks copy straight into preallocated per-shard buffers (no
+has fired the forward pass is cut short. Attention and LayerNorms run as fused kernels
+(`interp.models.fused_kernels`), which halves a small model's forward time and leaves every cached hook's value as
+TransformerLens computes it up to float rounding. Hooks copy straight into preallocated per-shard buffers (no
 run_with_cache dictionary); a full shard is written (see `writer`) and made durable in the background while the
-next shard is computed.
+next shard is computed into a second set of buffers.
 Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
 
 `main(cfg)` is the `interp cache` command; `python -m interp.activations.cache --model ...` is the same command
@@ -27,7 +29,7 @@ from jaxtyping import Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..models import check_hooks, default_device, load_model
+from ..models import check_hooks, default_device, fused_kernels, load_model
 from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
@@ -208,16 +210,19 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
     """Compute and write this rank's shards; returns tokens computed. Writes are recorded as they land."""
     rank_path = out / (MANIFEST if dist.world == 1 else rank_manifest_name(dist.rank))
     own = Manifest.load(out / MANIFEST) if dist.world == 1 else Manifest(**{**vars(header), "shards": []})
-    buf = ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
-                                source.n_label_fields)
     writer = ShardWriter(out, dist.rank, own, rank_path)
+    bufs = [ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
+                                  source.n_label_fields) for _ in range(2 if writer.direct else 1)]
     capture, stop = Capture(hooks), stop_layer(hooks, model.cfg.n_layers)
     total = sum(s.n_docs for s in todo) * cfg.n_ctx
     bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"cache rank {dist.rank}" if dist.world > 1 else
                "cache", disable=not progress or not dist.is_main, dynamic_ncols=True)
     try:
-        with torch.inference_mode(), model.hooks(fwd_hooks=capture.fwd_hooks()):
-            for shard in todo:
+        with torch.inference_mode(), fused_kernels(model, cfg.fused_kernels), \
+                model.hooks(fwd_hooks=capture.fwd_hooks()):
+            for i, shard in enumerate(todo):
+                buf = bufs[i % len(bufs)]  # with direct I/O one is written while the other is filled
+                buf.free.wait()
                 writer.write(_compute_shard(model, source, capture, buf, shard, cfg, device, stop, bar))
     finally:
         bar.close()

@@ -7,14 +7,20 @@ import torch
 from safetensors import safe_open
 
 from interp.activations.manifest import CacheError, Manifest, checksum_file
-from interp.activations.writer import make_durable, write_safetensors_tmp
+from interp.activations.writer import (
+    ALIGN,
+    aligned_empty,
+    make_durable,
+    write_safetensors_tmp,
+)
 
 
+@pytest.mark.parametrize("direct", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int8, torch.int64])
-def test_written_files_round_trip_through_safetensors(tmp_path, dtype):
+def test_written_files_round_trip_through_safetensors(tmp_path, dtype, direct):
     a = (torch.randn(37, 5) * 50).to(dtype)
     b = torch.arange(11, dtype=torch.int32)
-    pending = write_safetensors_tmp(tmp_path / "x.safetensors", {"a": a, "b": b}, {"k": "v"}, tmp_path)
+    pending = write_safetensors_tmp(tmp_path / "x.safetensors", {"a": a, "b": b}, {"k": "v"}, tmp_path, direct)
     assert pending.tmp.exists() and not pending.final.exists()
     make_durable(pending)
     assert not pending.tmp.exists() and pending.record.path == "x.safetensors"
@@ -24,6 +30,21 @@ def test_written_files_round_trip_through_safetensors(tmp_path, dtype):
         assert f.metadata() == {"k": "v"}
         assert torch.equal(f.get_tensor("a"), a) and torch.equal(f.get_tensor("b"), b)
         assert torch.equal(f.get_slice("a")[3:9], a[3:9])
+
+
+def test_direct_io_writes_aligned_data_and_the_unaligned_tail(tmp_path):
+    """An aligned buffer goes through O_DIRECT (where the file system has it) up to its last whole block; the tail
+    and a second, misaligned tensor take the buffered path. Every byte lands where safetensors expects it."""
+    big = aligned_empty((1000, 37), torch.float32)  # 148,000 bytes: 36 whole 4096-byte blocks and a tail
+    big.copy_(torch.randn(1000, 37))
+    odd = torch.randn(7, 3)
+    path = tmp_path / "d.safetensors"
+    make_durable(write_safetensors_tmp(path, {"big": big, "odd": odd}, {}, tmp_path, direct=True))
+    head = path.read_bytes()[:8]
+    assert (8 + int.from_bytes(head, "little")) % ALIGN == 0  # data starts on a block boundary
+    with safe_open(str(path), framework="pt") as f:
+        assert torch.equal(f.get_tensor("big"), big) and torch.equal(f.get_tensor("odd"), odd)
+    assert big.data_ptr() % ALIGN == 0
 
 
 def test_manifest_rejects_foreign_json(tmp_path):

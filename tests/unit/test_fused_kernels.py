@@ -1,0 +1,78 @@
+"""fused_kernels: the same hook values as TransformerLens's own code, a fallback wherever a hook needs a value the
+fused kernels never materialise, and the model's own methods back afterwards."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from interp.models import fused_kernels
+
+UNFUSED_ONLY = ("hook_pattern", "hook_attn_scores", "hook_scale")
+
+
+def tiny(**kw) -> HookedTransformer:
+    torch.manual_seed(0)
+    cfg = HookedTransformerConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=16, d_vocab=50,
+                                  act_fn="gelu", **kw)
+    return HookedTransformer(cfg).eval()
+
+
+def fusable_hooks(name: str) -> bool:
+    return not name.endswith(UNFUSED_ONLY)
+
+
+@pytest.mark.parametrize("kind", ["toy", "LN", "rotary"])
+def test_every_hook_matches_transformer_lens(toy_model, kind):
+    model = toy_model if kind == "toy" else tiny(normalization_type="LN") if kind == "LN" else tiny(
+        normalization_type="LN", positional_embedding_type="rotary", rotary_dim=8)
+    tokens = torch.randint(0, model.cfg.d_vocab, (3, 12))
+    with torch.inference_mode():
+        ref_logits, ref = model.run_with_cache(tokens, names_filter=fusable_hooks)
+        with fused_kernels(model) as n:
+            logits, got = model.run_with_cache(tokens, names_filter=fusable_hooks)
+    assert n == model.cfg.n_layers * 3 + 1  # attention, ln1, ln2 per block, and ln_final
+    assert set(got) == set(ref) and len(ref) > 20
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], atol=1e-4, rtol=1e-4, msg=name)
+    torch.testing.assert_close(logits, ref_logits, atol=1e-4, rtol=1e-4)
+
+
+def test_hooks_on_unfused_points_fall_back_exactly(toy_model):
+    tokens = torch.randint(0, toy_model.cfg.d_vocab, (2, 10))
+    with torch.inference_mode():
+        ref_logits, ref = toy_model.run_with_cache(tokens)
+        with fused_kernels(toy_model):
+            logits, got = toy_model.run_with_cache(tokens)  # every hook point, patterns and scales included
+    assert "blocks.0.attn.hook_pattern" in got and "blocks.1.ln2.hook_scale" in got
+    assert all(torch.equal(got[k], ref[k]) for k in ref) and torch.equal(logits, ref_logits)
+
+
+def test_gradients_flow_through_fused_kernels(toy_model):
+    tokens = torch.randint(0, toy_model.cfg.d_vocab, (2, 10))
+    grads, kept = [], []
+
+    def keep(act, hook):
+        act.retain_grad()
+        kept.append(act)
+
+    for fused in (False, True):
+        with fused_kernels(toy_model, enabled=fused):
+            logits = toy_model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_mid", keep)])
+            logits[:, -1].logsumexp(-1).sum().backward()
+            grads.append(kept[-1].grad)
+    toy_model.zero_grad(set_to_none=True)
+    torch.testing.assert_close(grads[1], grads[0], atol=1e-4, rtol=1e-3)
+
+
+def test_methods_are_restored_and_nesting_is_harmless(toy_model):
+    attn = toy_model.blocks[0].attn
+    with fused_kernels(toy_model) as outer:
+        assert "forward" in vars(attn)
+        with fused_kernels(toy_model) as inner:
+            assert inner == 0  # already fused by the outer block
+        assert "forward" in vars(attn) and outer > 0
+    assert "forward" not in vars(attn) and "forward" not in vars(toy_model.ln_final)
+    with fused_kernels(toy_model, enabled=False) as n:
+        assert n == 0 and "forward" not in vars(attn)
