@@ -193,3 +193,34 @@ def test_hf_corpus_offline_and_bad_paths_are_clear(model, tmp_path, monkeypatch)
     with pytest.raises(CacheError, match="longer than the model's context"):
         run(model, tmp_path / "c", n_ctx=256)
     assert np.array_equal(generate_docs(CorpusConfig(), 1).tokens, generate_docs(CorpusConfig(), 1).tokens)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 6 MiB file system (tmpfs), where the machine lets us mount one (root in CI's container)."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if os.geteuid() != 0 or os.system(f"mount -t tmpfs -o size=6m tmpfs {mnt} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mnt
+    os.system(f"umount {mnt}")
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_real_full_disk_mid_run_keeps_the_written_shards_and_resumes(model, tmp_path, small_disk, monkeypatch,
+                                                                       direct):
+    """No probe faked: the free-space probe is told the disk is huge, so ENOSPC comes from the file system itself
+    while a shard is written (each shard is ~2.1 MB; two fit in 6 MiB beside the manifest)."""
+    monkeypatch.setattr(writer_mod, "free_bytes", lambda path: 10**12)
+    monkeypatch.setattr(writer_mod, "supports_direct_io", lambda folder: direct)
+    hooks = ["blocks.0.mlp.hook_post"]
+    with pytest.raises(DiskFullError, match="disk full"):
+        run(model, small_disk / "c", tokens=6144, hooks=hooks)
+    written = [s.index for s in ActivationCache.open(small_disk / "c").shards]
+    assert written and written == list(range(len(written))) and len(written) < 6
+    assert verify(small_disk / "c").ok and not list((small_disk / "c").rglob("*.tmp"))
+    assert os.system(f"mount -o remount,size=48m {small_disk}") == 0  # free space, run again
+    monkeypatch.undo()
+    assert run(model, small_disk / "c", tokens=6144, hooks=hooks).n_tokens == 6144
+    ref = run(model, tmp_path / "ref", tokens=6144, hooks=hooks)
+    assert ref.n_shards == 6 and torch.equal(all_acts(small_disk / "c", hooks[0]), all_acts(tmp_path / "ref", hooks[0]))
