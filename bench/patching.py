@@ -4,6 +4,9 @@ Same model (toy-gelu-s0), same 32 held-out IOI prompts (15 tokens, ABC corruptio
 - the full resid_pre / attn_out / mlp_out (layer, position) sweep with circuits' batched routine,
   with the same routine one patch per pass (max_batch = n_prompts), and with get_act_patch_block_every;
 - the cost of AtP and RelP (all components of the sweep) in units of one forward pass on the prompts.
+Our routines run attention and LayerNorms as fused kernels (interp.models.fused_kernels); the sweep is also timed
+without them, and the AtP / RelP costs are in units of a forward pass with the same fused kernels (the conservative
+unit: TransformerLens's own forward is slower).
 Results are checked equal to TransformerLens's before timings are printed. Torch runs on one thread: on shared
 cores two threads spin on each other and every number becomes noise.
 The last line reads `sweep_speedup=X atp_cost=Y relp_cost=Z`.
@@ -23,7 +26,7 @@ from circuits.patching.activation import block_every  # noqa: E402
 from circuits.patching.attribution import attribution_patch  # noqa: E402
 from circuits.patching.relevance import relevance_patch  # noqa: E402
 from circuits.tasks import ioi_task  # noqa: E402
-from interp.models import load_model  # noqa: E402
+from interp.models import fused_kernels, load_model  # noqa: E402
 
 BLOCK = ["resid_pre", "attn_out", "mlp_out"]
 
@@ -56,13 +59,20 @@ def main() -> None:
     print(f"  one patch per pass (same routine, k = 1)      {t_loop:7.3f} s  ({t_loop / t_ours:.1f}x slower)")
     print(f"  transformer_lens get_act_patch_block_every    {t_tl:7.3f} s  ({t_tl / t_ours:.1f}x slower)")
 
+    with fused_kernels(model, enabled=False):  # the same routine on TransformerLens's own attention / LayerNorm code
+        t_unfused, _ = best_of(lambda: block_every(model, task, normalise=False), 3)
+    print(f"  batched, TransformerLens's unfused kernels     {t_unfused:7.3f} s  ({t_tl / t_unfused:.1f}x faster than "
+          f"TransformerLens: the part of the speed-up that is not the fused kernels)")
+
     with torch.no_grad():
-        t_fwd, _ = best_of(lambda: model(task.corrupted), 10)
+        t_fwd_tl, _ = best_of(lambda: model(task.corrupted), 10)
+        with fused_kernels(model):  # the passes AtP and RelP run, so their cost is counted in their own unit
+            t_fwd, _ = best_of(lambda: model(task.corrupted), 10)
     comps = BLOCK + ["head_out", "head_out_by_pos"]
     t_atp, _ = best_of(lambda: attribution_patch(model, task, comps), 5)
     t_relp, _ = best_of(lambda: relevance_patch(model, task, comps), 5)
-    print(f"one forward pass {t_fwd * 1e3:.1f} ms; AtP {t_atp * 1e3:.1f} ms; RelP {t_relp * 1e3:.1f} ms "
-          f"(components: {', '.join(comps)})")
+    print(f"one forward pass {t_fwd * 1e3:.1f} ms fused ({t_fwd_tl * 1e3:.1f} ms TransformerLens's); "
+          f"AtP {t_atp * 1e3:.1f} ms; RelP {t_relp * 1e3:.1f} ms (components: {', '.join(comps)})")
     print(f"sweep_speedup={t_tl / t_ours:.2f} atp_cost={t_atp / t_fwd:.2f} relp_cost={t_relp / t_fwd:.2f}")
 
 

@@ -192,8 +192,9 @@ def default_device() -> str:
 # LayerNorm / LayerNormPre, and every hook point still fires with the same values except the ones the fused kernels
 # never materialise: hook_attn_scores, hook_pattern and the LayerNorms' hook_scale. So a module falls back to
 # TransformerLens's own code, call by call, whenever a hook sits on one of those (run_with_cache without a names
-# filter, pattern patching, RelP's LN- and AH-rules), or it is handed a KV cache, a padding mask or a position
-# bias. Values differ from TransformerLens's by float rounding only (~1e-6 relative).
+# filter, pattern patching, RelP's LN- and AH-rules), or it is handed a padding mask or a position bias (a KV
+# cache is fine: its keys and values are prepended and the causal mask is offset). Values differ from
+# TransformerLens's by float rounding only (~1e-6 relative).
 
 _FUSABLE_ARCHS = ("standard", "shortformer", "rotary")
 
@@ -211,16 +212,23 @@ def _fusable_attention(attn) -> bool:
             and (cfg.attn_scores_soft_cap or -1.0) <= 0)
 
 
-def _fused_kernels(attn, original, query_input, key_input, value_input, past_kv_cache_entry=None,
+def _fused_attention(attn, original, query_input, key_input, value_input, past_kv_cache_entry=None,
                      additive_attention_mask=None, attention_mask=None, position_bias=None):
     extras = (past_kv_cache_entry, additive_attention_mask, attention_mask, position_bias)
-    if any(x is not None for x in extras) or _hooked(attn.hook_attn_scores) or _hooked(attn.hook_pattern):
+    if any(x is not None for x in extras[1:]) or _hooked(attn.hook_attn_scores) or _hooked(attn.hook_pattern):
         return original(query_input, key_input, value_input, *extras)
     q, k, v = attn.calculate_qkv_matrices(query_input, key_input, value_input)  # [batch, pos, head, d_head] each
+    offset, mask = 0, None
+    if past_kv_cache_entry is not None:  # queries are positions offset.. of a prompt whose earlier keys are cached
+        offset = past_kv_cache_entry.past_keys.shape[1]
+        k, v = past_kv_cache_entry.append(k, v)  # [batch, offset + pos, head, d_head]
+        q_pos = torch.arange(offset, offset + q.shape[1], device=q.device)
+        mask = torch.arange(k.shape[1], device=q.device)[None, :] <= q_pos[:, None]  # [pos, offset + pos], causal
     if attn.cfg.positional_embedding_type == "rotary":
-        q, k = attn.hook_rot_q(attn.apply_rotary(q, 0, None)), attn.hook_rot_k(attn.apply_rotary(k, 0, None))
+        q, k = attn.hook_rot_q(attn.apply_rotary(q, offset, None)), attn.hook_rot_k(attn.apply_rotary(k, 0, None))
     z = torch.nn.functional.scaled_dot_product_attention(  # [batch, head, pos, d_head]
-        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True, scale=1.0 / attn.attn_scale)
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, is_causal=mask is None,
+        scale=1.0 / attn.attn_scale)
     z = attn.hook_z(z.transpose(1, 2))  # [batch, pos, head, d_head]
     w_O = attn.W_O.reshape(-1, attn.W_O.shape[-1]).T  # [head, d_head, d_model] -> [d_model, head * d_head]
     return torch.nn.functional.linear(z.reshape(*z.shape[:2], -1), w_O, attn.b_O)  # z: [batch, pos, head * d_head]
@@ -240,7 +248,7 @@ def _fusions(model: HookedTransformer):
         if kind in ("LayerNorm", "LayerNormPre") and hasattr(module, "hook_scale"):
             yield module, _fused_layer_norm
         elif kind == "Attention" and hasattr(module, "hook_pattern") and _fusable_attention(module):
-            yield module, _fused_kernels
+            yield module, _fused_attention
 
 
 @contextlib.contextmanager

@@ -16,6 +16,8 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens import utils as tl_utils
 
+from interp.models import fused_kernels
+
 from ..tasks.base import Baselines, Task
 from .components import component
 from .results import PatchResult, default_labels
@@ -66,9 +68,10 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
     """
     comps = [component(c) for c in components]
     names = sorted({tl_utils.get_act_name(c.act, layer) for c in comps for layer in range(model.cfg.n_layers)})
-    with torch.no_grad():
-        clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names)
-    acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks)
+    with fused_kernels(model):  # RelP's rules hook LN scales (and patterns), which then run unfused
+        with torch.no_grad():
+            clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names)
+        acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks)
     base = Baselines(float(task.metric(clean_logits)), corrupt_value)
     scale = (base.clean - base.corrupted) if normalise else 1.0
     out = {}

@@ -25,6 +25,8 @@ class Component:
     """Axes of the score tensor; the first is always "layer"."""
     keep: tuple[int, ...]
     """Dims of the [batch, ...] activation indexed by axes[1:], in order."""
+    pos_dim: int = 1
+    """The activation's (destination) position dim: a patch that fixes it at p changes nothing before p."""
 
     def index(self, values: tuple[int, ...], ndim: int) -> tuple:
         """An indexing tuple selecting `values` at the kept dims and everything elsewhere."""
@@ -32,6 +34,14 @@ class Component:
         for d, v in zip(self.keep, values):
             idx[d] = v
         return tuple(idx)
+
+    def first_pos(self, values: tuple[int, ...]) -> int:
+        """The first position a patch at `values` can change (0 when it patches every position)."""
+        return values[self.keep.index(self.pos_dim)] if self.pos_dim in self.keep else 0
+
+    def shift(self, values: tuple[int, ...], p: int) -> tuple[int, ...]:
+        """`values` in a run that starts at position p."""
+        return tuple(v - p if d == self.pos_dim else v for d, v in zip(self.keep, values))
 
     def reduce(self, x: Float[Tensor, "batch ..."]) -> Tensor:
         """Sum `x` over every dim that is not kept (batch included), keeping the kept dims in axis order."""
@@ -50,12 +60,12 @@ COMPONENTS: dict[str, Component] = {c.name: c for c in [
     Component("head_q", "q", ("layer", "head"), (2,)),
     Component("head_k", "k", ("layer", "head"), (2,)),
     Component("head_v", "v", ("layer", "head"), (2,)),
-    Component("head_pattern", "pattern", ("layer", "head"), (1,)),
+    Component("head_pattern", "pattern", ("layer", "head"), (1,), pos_dim=2),
     Component("head_out_by_pos", "z", ("layer", "pos", "head"), (1, 2)),
     Component("head_q_by_pos", "q", ("layer", "pos", "head"), (1, 2)),
     Component("head_k_by_pos", "k", ("layer", "pos", "head"), (1, 2)),
     Component("head_v_by_pos", "v", ("layer", "pos", "head"), (1, 2)),
-    Component("head_pattern_by_pos", "pattern", ("layer", "head", "dest_pos"), (1, 2)),
+    Component("head_pattern_by_pos", "pattern", ("layer", "head", "dest_pos"), (1, 2), pos_dim=2),
     Component("neuron", "post", ("layer", "neuron"), (2,)),
 ]}
 """Every component, by name. "mlp" is a whole MLP layer at all positions (circuit discovery's unit)."""

@@ -76,3 +76,23 @@ def test_methods_are_restored_and_nesting_is_harmless(toy_model):
     assert "forward" not in vars(attn) and "forward" not in vars(toy_model.ln_final)
     with fused_kernels(toy_model, enabled=False) as n:
         assert n == 0 and "forward" not in vars(attn)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kind", ["toy", "rotary"])
+def test_a_kv_cache_prefix_gives_the_logits_of_the_whole_prompt(toy_model, kind, fused):
+    """Positions [p, end) run from the residual stream against frozen cached keys and values of [0, p) (as patching
+    does): the same logits as one whole pass, fused or not."""
+    from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry
+
+    model = toy_model if kind == "toy" else tiny(normalization_type="LN", positional_embedding_type="rotary",
+                                                 rotary_dim=8)
+    tokens, p = torch.randint(0, model.cfg.d_vocab, (3, 12)), 5
+    with torch.inference_mode():
+        whole, cache = model.run_with_cache(tokens)
+        entries = [TransformerLensKeyValueCacheEntry(cache["k", layer][:, :p], cache["v", layer][:, :p], frozen=True)
+                   for layer in range(model.cfg.n_layers)]
+        with fused_kernels(model, enabled=fused) as n:
+            rest = model(cache["resid_pre", 0][:, p:], start_at_layer=0, past_kv_cache=entries)
+    assert (n > 0) == fused
+    torch.testing.assert_close(rest, whole[:, p:], atol=1e-4, rtol=1e-4)

@@ -28,6 +28,8 @@ def small(toy_model):
     (A.head_pattern, tlp.get_act_patch_attn_head_pattern_all_pos),
     (A.head_out_by_pos, tlp.get_act_patch_attn_head_out_by_pos),
     (A.head_q_by_pos, tlp.get_act_patch_attn_head_q_by_pos),
+    (A.head_k_by_pos, tlp.get_act_patch_attn_head_k_by_pos),
+    (A.head_v_by_pos, tlp.get_act_patch_attn_head_v_by_pos),
     (A.head_pattern_by_pos, tlp.get_act_patch_attn_head_pattern_by_pos),
 ])
 def test_equals_transformer_lens(toy_model, small, ours, theirs):
