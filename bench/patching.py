@@ -1,8 +1,9 @@
-"""Benchmark: batched activation patching vs one patch per forward pass vs transformer_lens.patching.
+"""Benchmark: our activation patching vs transformer_lens.patching, and the cost of AtP and RelP.
 
 Same model (toy-gelu-s0), same 32 held-out IOI prompts (15 tokens, ABC corruption), same metric, one run:
-- the full resid_pre / attn_out / mlp_out (layer, position) sweep with circuits' batched routine,
-  with the same routine one patch per pass (max_batch = n_prompts), and with get_act_patch_block_every;
+- the full resid_pre / attn_out / mlp_out (layer, position) sweep with circuits' routine (starting each pass at
+  the patch's layer and position),
+  and with get_act_patch_block_every;
 - the cost of AtP and RelP (all components of the sweep) in units of one forward pass on the prompts.
 Our routines run attention and LayerNorms as fused kernels (interp.models.fused_kernels); the sweep is also timed
 without them, and the AtP / RelP costs are in units of a forward pass with the same fused kernels (the conservative
@@ -49,19 +50,17 @@ def main() -> None:
     print(f"model toy-gelu-s0, {task.n_prompts} prompts x {task.n_pos} tokens, torch threads 1")
 
     t_ours, ours = best_of(lambda: block_every(model, task, normalise=False), 3)
-    t_loop, _ = best_of(lambda: block_every(model, task, normalise=False, max_batch=task.n_prompts), 1)
     t_tl, theirs = best_of(lambda: tlp.get_act_patch_block_every(model, task.corrupted, clean_cache, task.metric), 1)
     got = torch.stack([ours[c].scores for c in BLOCK])  # [3, n_layers, pos], TransformerLens's layout
     torch.testing.assert_close(got, theirs.cpu(), atol=1e-4, rtol=1e-4)
     n_patches = got.numel()
     print(f"block sweep, {n_patches} patches (results equal to TransformerLens's):")
-    print(f"  batched (k patches per pass, start at layer l) {t_ours:7.3f} s")
-    print(f"  one patch per pass (same routine, k = 1)      {t_loop:7.3f} s  ({t_loop / t_ours:.1f}x slower)")
+    print(f"  ours (start at layer l and position p) {t_ours:7.3f} s")
     print(f"  transformer_lens get_act_patch_block_every    {t_tl:7.3f} s  ({t_tl / t_ours:.1f}x slower)")
 
     with fused_kernels(model, enabled=False):  # the same routine on TransformerLens's own attention / LayerNorm code
         t_unfused, _ = best_of(lambda: block_every(model, task, normalise=False), 3)
-    print(f"  batched, TransformerLens's unfused kernels     {t_unfused:7.3f} s  ({t_tl / t_unfused:.1f}x faster than "
+    print(f"  ours, TransformerLens's unfused kernels       {t_unfused:7.3f} s  ({t_tl / t_unfused:.1f}x faster than "
           f"TransformerLens: the part of the speed-up that is not the fused kernels)")
 
     with torch.no_grad():

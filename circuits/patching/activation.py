@@ -163,16 +163,22 @@ def generic_activation_patch(model: HookedTransformer, task: Task, component: Co
     """
     layers = list(range(model.cfg.n_layers)) if layers is None else list(layers)
     names = [tl_utils.get_act_name(component.act, layer) for layer in layers]
-    per_layer = []
     with fused_kernels(model):  # patterns and LN scales are computed unfused where a patch hooks them
-        clean_cache, pre, base = _runs(model, task, names)
-        for name in names:
-            clean = clean_cache[name]
-            sizes = [clean.shape[d] for d in component.keep]
-            indices = list(itertools.product(*map(range, sizes)))
-            raw = patch_sweep(model, task, name, clean, indices, partial(index_setter, component), pre, max_batch,
-                              component)
-            per_layer.append(raw.view(tuple(sizes)))  # [n_indices] -> [*sizes]
+        clean_cache, run, base = _runs(model, task, names)
+        return _sweep(model, task, component, names, clean_cache, run, base, normalise, max_batch)
+
+
+def _sweep(model: HookedTransformer, task: Task, component: Component, names: list[str], clean_cache, run: CorruptedRun,
+           base: Baselines, normalise: bool, max_batch: int) -> PatchResult:
+    """Every index of `component` at each hook of `names` (one per layer), as a PatchResult."""
+    per_layer = []
+    for name in names:
+        clean = clean_cache[name]
+        sizes = [clean.shape[d] for d in component.keep]
+        indices = list(itertools.product(*map(range, sizes)))
+        raw = patch_sweep(model, task, name, clean, indices, partial(index_setter, component), run, max_batch,
+                          component)
+        per_layer.append(raw.view(tuple(sizes)))  # [n_indices] -> [*sizes]
     scores = torch.stack(per_layer)  # [n_layers, *sizes]
     if normalise:
         scores = (scores - base.corrupted) / (base.clean - base.corrupted)
@@ -214,10 +220,17 @@ neurons = partial(generic_activation_patch, component=COMPONENTS["neuron"])
 neurons.__doc__ = "MLP neurons (hook_post) at all positions per (layer, neuron): scores [n_layers, d_mlp]."
 
 
-def block_every(model: HookedTransformer, task: Task, **kw) -> dict[str, PatchResult]:
-    """resid_pre, attn_out and mlp_out per (layer, pos): our get_act_patch_block_every."""
-    return {name: generic_activation_patch(model, task, COMPONENTS[name], **kw)
-            for name in ("resid_pre", "attn_out", "mlp_out")}
+def block_every(model: HookedTransformer, task: Task, *, layers: Sequence[int] | None = None, normalise: bool = True,
+                max_batch: int = 2048) -> dict[str, PatchResult]:
+    """resid_pre, attn_out and mlp_out per (layer, pos): our get_act_patch_block_every (one clean and one
+    corrupted run shared by the three sweeps)."""
+    layers = list(range(model.cfg.n_layers)) if layers is None else list(layers)
+    comps = [COMPONENTS[c] for c in ("resid_pre", "attn_out", "mlp_out")]
+    names = {c.name: [tl_utils.get_act_name(c.act, layer) for layer in layers] for c in comps}
+    with fused_kernels(model):
+        clean_cache, run, base = _runs(model, task, [n for ns in names.values() for n in ns])
+        return {c.name: _sweep(model, task, c, names[c.name], clean_cache, run, base, normalise, max_batch)
+                for c in comps}
 
 
 def latent_setter(dictionary: Dictionary, clean_codes: Tensor, act: Tensor, clean: Tensor,
