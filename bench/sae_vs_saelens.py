@@ -16,19 +16,23 @@ is the body of SAETrainer.fit (maybe_reset_sparsity, step(next(data_provider)), 
 batches coming from a data_provider iterator. tokens/s excludes reading the cache. A dense fp32 matmul of the SAE's
 shapes ([batch, d_in] @ [d_in, d_sae]) is timed in the same run: the roofline. A dense SAE step costs 6 such matmuls
 (encoder and decoder, forward and two backward each), so roofline tokens/s = matmul FLOP/s / (12·d_in·d_sae);
-each trainer's tokens/s is printed as a fraction of it.
+each trainer's tokens/s is printed as a fraction of it (above 100% means the step is not dense: TopK's decode, and
+ReLU / JumpReLU once their codes are sparse, use only the active latents).
 
 R² is the explained variance (float64, saes.metrics.R2Accumulator) of each trained SAE on the held-out batches, at
 the L0 it reached there. The last line reads
 `topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=..`
 (speedup = our tokens/s over sae_lens's, r2_delta = our R² minus sae_lens's).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # d_sae 4096, 8 steps, ~4 min here
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick    # d_sae 1024, 10 steps, ~1 min
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick --steps 40   # R² past the first transient
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # d_sae 4096, 60 warm + 8 timed steps
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick    # d_sae 1024, 10 steps from init, ~1 min
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --warm-steps 0   # the first steps, from init
 
-A few steps measure speed well but R² badly: in the first steps at d_sae 4096 the ReLU and JumpReLU codes are dense
-(L0 ~ d_sae/2) and R² is still negative, so compare R² on the 40-step run (or longer).
+Which phase of training is timed matters. In the first steps at d_sae 4096 the ReLU and JumpReLU codes are dense
+(L0 ~ d_sae/2, R² still negative); within a few dozen steps they are sparse (L0 ~ 1-3% of d_sae), as for the rest
+of a real run. So by default our trainer first trains 60 untimed steps and both trainers continue from that SAE
+(same weights and activation scale, fresh Adam state and schedule) for the timed steps: speed is measured where
+runs spend their time, and R² is compared between two SAEs that both reconstruct. `--warm-steps 0` times the start.
 """
 
 from __future__ import annotations
@@ -87,15 +91,6 @@ def ours(arch: str, args, batches: list[torch.Tensor]) -> Trainer:
     tr = Trainer(cfg, FixedSource(batches))  # type: ignore[arg-type]
     tr.init_from_data()
     tr.wrap()
-    if args.ours_clip:  # diagnostic: clip our gradient norm to 1 as sae_lens does (where do R² gaps come from?)
-        for run in tr.runs:
-            sae, before = run.sae, run.sae.before_optimizer_step
-
-            def clipped(sae=sae, before=before) -> None:
-                before()
-                torch.nn.utils.clip_grad_norm_(sae.parameters(), 1.0)
-
-            sae.before_optimizer_step = clipped  # type: ignore[method-assign]
     return tr
 
 
@@ -163,9 +158,25 @@ def r2_l0(encode_decode, eval_batches: list[torch.Tensor]) -> tuple[float, float
     return acc.compute(), sum(l0s) / len(l0s)
 
 
+def warm_start(arch: str, args, batches: list[torch.Tensor]) -> tuple[dict, float] | None:
+    """Our SAE's weights and activation scale after args.warm_steps untimed steps on `batches`, or None."""
+    if not args.warm_steps:
+        return None
+    tr = ours(arch, argparse.Namespace(**{**vars(args), "steps": args.warm_steps}), batches)
+    for step in range(args.warm_steps):
+        ours_step(tr, step)
+    sae = tr.runs[0].sae
+    return {k: v.detach().clone() for k, v in sae.state_dict().items()}, sae.cfg.act_scale
+
+
 def run_arch(arch: str, args, batches, eval_batches) -> dict:
-    mine = ours(arch, args, batches)
-    theirs = saelens(arch, args, mine, batches)
+    warm = warm_start(arch, args, batches[:args.warm_steps])
+    timed = batches[args.warm_steps:]
+    mine = ours(arch, args, timed)
+    if warm is not None:  # both trainers continue from the same partly trained SAE (fresh Adam and schedule)
+        mine.runs[0].sae.load_state_dict(warm[0])
+        mine.runs[0].sae.cfg.act_scale = warm[1]
+    theirs = saelens(arch, args, mine, timed)
     t_ours = t_theirs = 0.0
     for step in range(args.steps):
         order = (0, 1) if step % 2 == 0 else (1, 0)
@@ -201,7 +212,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="d_sae 1024 and fewer steps (~1 min smoke run)")
     ap.add_argument("--d-sae", type=int, default=None, help="default 4096 (1024 with --quick)")
-    ap.add_argument("--steps", type=int, default=None, help="training steps per trainer (default 8; 10 quick)")
+    ap.add_argument("--steps", type=int, default=None, help="timed training steps per trainer (default 8; 10 quick)")
+    ap.add_argument("--warm-steps", type=int, default=None,
+                    help="untimed steps of our trainer first, whose SAE both trainers then continue from "
+                         "(default 60; 0 = both start from the initialisation)")
     ap.add_argument("--batch-size", type=int, default=4096)
     ap.add_argument("--k", type=int, default=32)
     ap.add_argument("--l1", type=float, default=2.0, help="ReLU L1 coefficient")
@@ -211,25 +225,27 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="default: our trainer's 2e-4/sqrt(d_sae/2^14)")
     ap.add_argument("--dead-window", type=int, default=1_000_000)
     ap.add_argument("--eval-batches", type=int, default=2)
-    ap.add_argument("--ours-clip", action="store_true", help="diagnostic: clip our grad norm to 1 as sae_lens does")
     ap.add_argument("--archs", nargs="+", default=["topk", "jumprelu", "relu"])
     ap.add_argument("--cache", type=Path, default=CACHE)
     args = ap.parse_args()
     args.d_sae = args.d_sae or (1024 if args.quick else 4096)
     args.steps = args.steps or (10 if args.quick else 8)
+    args.warm_steps = (0 if args.quick else 60) if args.warm_steps is None else args.warm_steps
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     torch.manual_seed(0)
 
     ensure_cache(args.cache)
     src = CacheSource(str(args.cache), HOOK, args.batch_size, data_seed=0, exclude_bos=True)
     n_avail = src.cache.n_tokens // args.batch_size - 1
-    if args.steps + args.eval_batches > n_avail:
-        raise SystemExit(f"the cache holds {n_avail} batches; need steps + eval batches <= that")
+    n_train = args.warm_steps + args.steps
+    if n_train + args.eval_batches > n_avail:
+        raise SystemExit(f"the cache holds {n_avail} batches; need warm steps + steps + eval batches <= that")
     t0 = time.time()
-    batches = [src.batch(i) for i in range(args.steps)]
-    eval_batches = [src.batch(args.steps + i) for i in range(args.eval_batches)]
+    batches = [src.batch(i) for i in range(n_train)]
+    eval_batches = [src.batch(n_train + i) for i in range(args.eval_batches)]
     d_in = batches[0].shape[-1]
-    print(f"data: {args.cache} {HOOK}, d_in {d_in}, {args.steps} steps x {args.batch_size} tokens "
+    print(f"data: {args.cache} {HOOK}, d_in {d_in}, {args.warm_steps} warm-up + {args.steps} timed steps x "
+          f"{args.batch_size} tokens "
           f"(+{args.eval_batches} held-out batches), read in {time.time() - t0:.1f} s; d_sae {args.d_sae}, "
           f"k {args.k}, l1 {args.l1}, l0 {args.l0}, threads {torch.get_num_threads()}", flush=True)
     flops = [matmul_flops(args.batch_size, d_in, args.d_sae)]

@@ -18,6 +18,8 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
+from saes.sparse_gate import SPARSE_BELOW, support_fraction
+
 Arch = Literal["relu", "topk", "jumprelu", "batchtopk"]
 ARCHITECTURES: tuple[str, ...] = ("relu", "topk", "jumprelu", "batchtopk")
 DTYPES: dict[str, torch.dtype] = {
@@ -231,6 +233,17 @@ class BaseSAE(nn.Module):
 
     def activation(self, h: Tensor) -> Tensor:
         raise NotImplementedError
+
+    sparse_step: bool = True
+    """Whether `loss` may take the sparse step (sparse_gate.py) when the code is sparse (ReLU, JumpReLU)."""
+
+    def use_sparse_step(self, xs_BD: Tensor, threshold_F: Tensor | None = None) -> bool:
+        """Training on a batch whose code support is at most SPARSE_BELOW dense (checked on its first rows)."""
+        if not (self.sparse_step and torch.is_grad_enabled() and xs_BD.dim() == 2 and not xs_BD.requires_grad):
+            return False
+        th = None if threshold_F is None else threshold_F.detach().to(xs_BD.dtype)
+        return support_fraction(xs_BD, self.W_enc.detach(), self.b_enc.detach(), self.b_dec.detach(), th,
+                                self.cfg.bandwidth) <= SPARSE_BELOW
 
     def encode(self, x: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
         return self.activation(self.pre_acts(x))

@@ -17,6 +17,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAEConfig, SAELosses, mse_loss
+from saes.sparse_gate import sparse_gate
 
 
 def rectangle(u: Tensor) -> Tensor:
@@ -134,12 +135,21 @@ class JumpReLUSAE(BaseSAE):
         """MSE + λ·L0 (through the step STE) + optional pre-activation loss over dead latents."""
         lam = self.cfg.sparsity_coeff if sparsity_coeff is None else sparsity_coeff
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
+        dead_loss = self.cfg.pre_act_coeff > 0 and dead_mask is not None and bool(dead_mask.any())
+        if not dead_loss and self.use_sparse_step(xs_BD, self.threshold):  # the pre-act loss needs the dense h
+            code = sparse_gate(xs_BD, self.W_enc, self.b_enc, self.W_dec, self.b_dec,
+                               self.threshold.to(xs_BD.dtype), self.cfg.bandwidth)
+            mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
+            sparsity = lam * code.l0_B.mean()
+            zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
+            return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity,
+                             l0=code.l0_B.mean().detach(), fire_counts=code.fire_counts_F)
         h_BF = self.pre_acts_scaled(xs_BD)
         acts_BF, l0_B, counts_F = JumpReLUL0Fn.apply(h_BF, self.threshold.to(h_BF.dtype), self.cfg.bandwidth)
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
         sparsity = lam * l0_B.mean()
         aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        if self.cfg.pre_act_coeff > 0 and dead_mask is not None and bool(dead_mask.any()):
+        if dead_loss:
             gap_BF = torch.relu(self.threshold.to(h_BF.dtype) - h_BF) * self.W_dec.norm(dim=-1)
             aux = self.cfg.pre_act_coeff * (gap_BF * dead_mask.to(gap_BF.dtype)).sum(-1).mean()
         total = mse + sparsity + aux

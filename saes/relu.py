@@ -2,7 +2,8 @@
 
 f = relu(h). Loss = MSE + λ · mean_batch Σ_i f_i · ||W_dec[i]|| (methods.md §1): weighting by the row norm means the
 penalty cannot be dodged by shrinking f and growing W_dec, so the decoder needs no norm constraint. The trainer warms
-λ up linearly by passing `sparsity_coeff` to `loss`.
+λ up linearly by passing `sparsity_coeff` to `loss`. Once the code is sparse, `loss` takes the sparse step
+(sparse_gate.py): the same gradients, without the dense decode.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from saes.base import BaseSAE, SAELosses, fire_counts, mse_loss
+from saes.sparse_gate import sparse_gate
 
 
 class ReLUSAE(BaseSAE):
@@ -29,6 +31,13 @@ class ReLUSAE(BaseSAE):
         """MSE + λ·decoder-norm-weighted L1; `sparsity_coeff` overrides cfg.sparsity_coeff (for warm-up)."""
         lam = self.cfg.sparsity_coeff if sparsity_coeff is None else sparsity_coeff
         xs_BD = self._scale_in(x)
+        if self.use_sparse_step(xs_BD):
+            code = sparse_gate(xs_BD, self.W_enc, self.b_enc, self.W_dec, self.b_dec)
+            mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
+            sparsity = lam * (code.fsum_F @ self.W_dec.norm(dim=-1)) / xs_BD.shape[0]
+            zero = torch.zeros((), device=x.device, dtype=mse.dtype)
+            return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity,
+                             l0=code.l0_B.mean().detach(), fire_counts=code.fire_counts_F)
         acts_BF = torch.relu(self.pre_acts_scaled(xs_BD))
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
         # mean_b Σ_i f_bi·||W_dec[i]|| as (Σ_b f_b) · norms / B: one reduction over the batch, no [batch, d_sae] temp

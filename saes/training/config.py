@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 ARCHS = ("relu", "topk", "jumprelu", "batchtopk")
-NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "keep_checkpoint")
+NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "keep_checkpoint",
+                "sparse_step")
 """Options that do not change what a run computes: a run may be resumed with other values of these."""
 
 
@@ -48,6 +49,9 @@ class TrainSAEConfig:
     """Fraction of the steps over which the learning rate rises linearly from 0."""
     lr_decay: float = 0.2
     """Final fraction of the steps over which the learning rate falls linearly to 0."""
+    grad_clip: float = 1.0
+    """Clip each SAE's gradient norm to this before its Adam step (0 = off). SAELens clips to 1.0 too; without it
+    the first steps at a high learning rate cost ~0.02-0.04 R² that short runs never win back."""
     sparsity_warmup: float = 0.05
     """Fraction of the steps over which the L1 / L0 coefficient rises linearly from 0 (relu, jumprelu)."""
     cache: str = ""
@@ -74,6 +78,9 @@ class TrainSAEConfig:
     """JumpReLU initial threshold θ₀."""
     pre_act_coefficient: float = 0.0
     """JumpReLU pre-activation loss on dead latents (0 = off)."""
+    sparse_step: bool = True
+    """Train relu / jumprelu with the sparse step once their codes are sparse (saes/sparse_gate.py): the same
+    gradients from sparse products instead of dense ones, ~2x faster per step at L0 ~ 2% of d_sae."""
     checkpoint_every: int = 1000
     """Steps between resumable checkpoints (0 = none)."""
     keep_checkpoint: bool = False
@@ -107,6 +114,8 @@ class TrainSAEConfig:
             raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
         if self.batch_size < 1 or self.tokens < self.batch_size:
             raise ValueError(f"need batch_size >= 1 and tokens >= batch_size, got {self.tokens} and {self.batch_size}")
+        if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
+            raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
         fracs = {"lr_warmup": self.lr_warmup, "lr_decay": self.lr_decay, "sparsity_warmup": self.sparsity_warmup}

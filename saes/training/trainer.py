@@ -1,6 +1,7 @@
 """The SAE trainer: every SAE of a sweep takes one Adam step on the same activation batch, then the next batch.
 
-Per step: `step` (forward, backward, decoder-norm handling, Adam with warmup/decay, sparsity-coefficient warmup),
+Per step: `step` (forward, backward, decoder-norm handling, gradient-norm clipping, Adam with warmup/decay,
+sparsity-coefficient warmup),
 `update_dead_stats` (tokens since each latent last fired, summed over processes), every `log_every` steps `log`
 (train_log.jsonl + progress bar: loss, L0, R², dead fraction), every `checkpoint_every` steps `checkpoint`
 (weights, Adam state, dead counters; see checkpoint.py). Before the first step the activation scale
@@ -84,6 +85,7 @@ class Trainer:
                             pre_act_coeff=cfg.pre_act_coefficient, metadata={"training": self._meta(spec)}, **extra)
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
+        sae.sparse_step = cfg.sparse_step
         opt = torch.optim.Adam(sae.parameters(), lr=spec.lr)
         dead = torch.zeros(spec.d_sae, dtype=torch.int64, device=self.dist.device)
         return Run(spec, sae, opt, folder, dead)
@@ -172,6 +174,8 @@ class Trainer:
             run.opt.zero_grad(set_to_none=True)
             total.backward()
             run.sae.before_optimizer_step()
+            if self.cfg.grad_clip > 0:  # gradients are already averaged over processes (DDP), so all clip alike
+                torch.nn.utils.clip_grad_norm_(run.sae.parameters(), self.cfg.grad_clip)
             run.opt.step()
             run.sae.after_optimizer_step()
             stats.append([total.detach(), *(t.detach() for t in terms)])

@@ -1,0 +1,128 @@
+"""The training step of ReLU and JumpReLU SAEs once their codes are sparse: only the nonzero latents are decoded and
+only the entries that can receive gradient are differentiated.
+
+With d_sae = 4096 and L0 ~ 50-100 a code is 1-3% dense, yet autograd's step through the dense code costs five dense
+[batch x d_in x d_sae] matmuls. Here, given the dense pre-activations h (one dense matmul, needed to know which
+latents fire), everything else runs on sparse CSR matrices:
+
+- decode: x̂ = F @ W_dec with F the CSR code (sparse x dense);
+- the gradient of the code is needed only on the support S where ∂f/∂h or ∂f/∂θ can be nonzero: h > 0 for ReLU,
+  h > θ - ε/2 for JumpReLU (active, or inside the straight-through kernel's window). There it is
+  (∂L/∂x̂ @ W_decᵀ)[S] (a sampled dense-dense product) plus the L1 term's per-latent gradient;
+- grad_W_dec = Fᵀ @ ∂L/∂x̂, grad_W_enc = (Gᵀ @ xc)ᵀ with G the CSR gradient of h, grad_b_enc = column sums of G,
+  grad_b_dec (through xc = xs - b_dec) = -W_enc @ grad_b_enc.
+
+The gradients equal autograd's through the dense code (tests/unit/test_sae_sparse_gate.py). The SAE's `loss` takes
+this path when the support is sparse enough (`SPARSE_BELOW`) and falls back to the dense one otherwise (early in
+training, when L0 is still ~d_sae/2).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")  # used as documented; tested
+
+SPARSE_BELOW = 0.15
+"""Use the sparse step when at most this fraction of the [batch, d_sae] entries is in the support."""
+
+
+class SparseCode(NamedTuple):
+    """What the loss needs from the sparse step (b_dec is added by the caller)."""
+
+    recon_BD: Tensor
+    """F @ W_dec, without b_dec."""
+    fsum_F: Tensor
+    """Σ_batch f per latent (the ReLU L1 term is fsum · ||W_dec rows|| / batch)."""
+    l0_B: Tensor
+    """Active latents per token (differentiable w.r.t. θ through the step STE for JumpReLU)."""
+    fire_counts_F: Tensor
+    """Tokens on which each latent fired (not differentiable)."""
+
+
+def support_mask(h_BF: Tensor, threshold_F: Tensor | None, bandwidth: float) -> Tensor:
+    """Entries whose gradient can be nonzero: h > 0 (ReLU) or h > θ - ε/2 (JumpReLU)."""
+    return h_BF > 0 if threshold_F is None else h_BF > threshold_F - bandwidth / 2
+
+
+def _csr(mask_BF: Tensor, values_BF: Tensor) -> Tensor:
+    """CSR matrix of `values_BF` on the pattern `mask_BF` (values may be zero inside the pattern)."""
+    rows_B = mask_BF.sum(-1)
+    crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
+    torch.cumsum(rows_B, 0, out=crow[1:])
+    idx = mask_BF.nonzero()  # [nnz, 2], row-major order as CSR wants
+    return torch.sparse_csr_tensor(crow, idx[:, 1].contiguous(), values_BF[mask_BF], mask_BF.shape,
+                                   check_invariants=False)
+
+
+class SparseGateFn(torch.autograd.Function):
+    """(xs, W_enc, b_enc, W_dec, b_dec, θ) -> SparseCode, for ReLU (θ None) or JumpReLU, with the sparse backward."""
+
+    @staticmethod
+    def forward(ctx: Any, xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, W_dec: Tensor, b_dec: Tensor,
+                threshold_F: Tensor | None, bandwidth: float) -> tuple[Tensor, ...]:
+        xc_BD = xs_BD - b_dec
+        h_BF = torch.addmm(b_enc, xc_BD, W_enc)
+        active_BF = h_BF > (0 if threshold_F is None else threshold_F)
+        support_BF = support_mask(h_BF, threshold_F, bandwidth)
+        S = _csr(support_BF, h_BF)  # h on the support; f = h where active, 0 elsewhere in it
+        cols = S.col_indices()
+        on = active_BF[support_BF]  # [nnz] which support entries are active
+        f_vals = torch.where(on, S.values(), 0)
+        F_csr = torch.sparse_csr_tensor(S.crow_indices(), cols, f_vals, S.shape, check_invariants=False)
+        recon_BD = F_csr @ W_dec  # [batch, d_in]
+        fsum_F = torch.zeros_like(b_enc).index_add_(0, cols, f_vals)
+        counts_F = torch.zeros(W_enc.shape[1], dtype=torch.int64, device=xs_BD.device).index_add_(
+            0, cols, on.to(torch.int64))
+        l0_B = active_BF.sum(-1, dtype=h_BF.dtype)
+        ctx.save_for_backward(xc_BD, W_enc, W_dec, threshold_F, S.crow_indices(), cols, f_vals, S.values(), on)
+        ctx.shape = S.shape
+        ctx.bandwidth = bandwidth
+        ctx.mark_non_differentiable(counts_F)
+        return recon_BD, fsum_F, l0_B, counts_F
+
+    @staticmethod
+    def backward(ctx: Any, g_recon_BD: Tensor | None, g_fsum_F: Tensor | None, g_l0_B: Tensor | None,
+                 _g_counts: Any) -> tuple[Tensor | None, ...]:
+        xc_BD, W_enc, W_dec, threshold_F, crow, cols, f_vals, h_vals, on = ctx.saved_tensors
+        F_csr = torch.sparse_csr_tensor(crow, cols, f_vals, ctx.shape, check_invariants=False)
+        rows = torch.repeat_interleave(torch.arange(len(crow) - 1, device=crow.device), crow.diff())  # [nnz]
+        g_f = torch.zeros_like(h_vals)  # dL/df on the support
+        grad_W_dec = None
+        if g_recon_BD is not None:
+            pattern = torch.sparse_csr_tensor(crow, cols, torch.zeros_like(h_vals), F_csr.shape, check_invariants=False)
+            g_f = torch.sparse.sampled_addmm(pattern, g_recon_BD, W_dec.T).values()  # (g_recon @ W_decᵀ)[S]
+            grad_W_dec = F_csr.t() @ g_recon_BD  # [d_sae, d_in]
+        if g_fsum_F is not None:
+            g_f = g_f + g_fsum_F[cols]
+        grad_theta = None
+        if threshold_F is None:
+            g_h = g_f  # relu: the support is the active set, ∂f/∂h = 1 there
+        else:  # JumpReLU STE (jumprelu.py): h -> 1[h>θ]·g_f; θ -> -(1/ε)·Σ K((h-θ)/ε)·(θ·g_f + g_l0)
+            eps, theta = ctx.bandwidth, threshold_F[cols]
+            g_h = torch.where(on, g_f, 0)
+            kern = ((h_vals - theta).abs() < eps / 2).to(h_vals.dtype)
+            per = theta * g_f + (g_l0_B[rows] if g_l0_B is not None else 0)
+            grad_theta = torch.zeros_like(threshold_F).index_add_(0, cols, kern * per).div_(-eps)
+        grad_b_enc = torch.zeros(W_enc.shape[1], dtype=W_enc.dtype, device=W_enc.device).index_add_(0, cols, g_h)
+        G = torch.sparse_csr_tensor(crow, cols, g_h, F_csr.shape, check_invariants=False)
+        grad_W_enc = (G.t() @ xc_BD).T  # [d_in, d_sae]
+        grad_b_dec = -(W_enc @ grad_b_enc)
+        return None, grad_W_enc, grad_b_enc, grad_W_dec, grad_b_dec, grad_theta, None
+
+
+def support_fraction(xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor, threshold_F: Tensor | None,
+                     bandwidth: float, rows: int = 128) -> float:
+    """Fraction of entries in the support on the first `rows` tokens (cheap: decides sparse vs dense step)."""
+    with torch.no_grad():
+        h = torch.addmm(b_enc, xs_BD[:rows] - b_dec, W_enc)
+        return float(support_mask(h, threshold_F, bandwidth).float().mean())
+
+
+def sparse_gate(xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, W_dec: Tensor, b_dec: Tensor,
+                threshold_F: Tensor | None = None, bandwidth: float = 0.0) -> SparseCode:
+    return SparseCode(*SparseGateFn.apply(xs_BD, W_enc, b_enc, W_dec, b_dec, threshold_F, bandwidth))
