@@ -12,9 +12,9 @@ latents fire), everything else runs on sparse CSR matrices:
 - grad_W_dec = Fᵀ @ ∂L/∂x̂, grad_W_enc = (Gᵀ @ xc)ᵀ with G the CSR gradient of h, grad_b_enc = column sums of G,
   grad_b_dec (through xc = xs - b_dec) = -W_enc @ grad_b_enc.
 
-The gradients equal autograd's through the dense code (tests/unit/test_sae_sparse_gate.py). The SAE's `loss` takes
-this path when the support is sparse enough (`SPARSE_BELOW`) and falls back to the dense one otherwise (early in
-training, when L0 is still ~d_sae/2).
+The gradients equal autograd's through the dense code (tests/unit/test_sae_sparse_gate.py; also checked on an H100).
+The SAE's `loss` takes this path on CPU when the support is sparse enough (`SPARSE_BELOW`) and the dense one
+otherwise: early in training, when L0 is still ~d_sae/2, and on GPUs, where the dense step was 2x faster.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")  # used as documented; tested
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")  # built valid here
 
 SPARSE_BELOW = 0.15
 """Use the sparse step when at most this fraction of the [batch, d_sae] entries is in the support."""
