@@ -192,8 +192,10 @@ def _compute_shard(model, source: TokenSource, capture: Capture, buf: ShardBuffe
 
 def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, device: str) -> Manifest:
     shapes = probe_shapes(model, hooks, source, device)
+    token_bytes = sum(math.prod(s) for s in shapes.values()) * DTYPES[cfg.dtype].itemsize
+    tokens = min(cfg.shard_tokens, (cfg.shard_mb << 20) // token_bytes)
     return Manifest(model=cfg.model, hooks=hooks, shapes=shapes, dtype=cfg.dtype, corpus=source.description,
-                    n_ctx=cfg.n_ctx, docs_per_shard=max(1, cfg.shard_tokens // cfg.n_ctx),
+                    n_ctx=cfg.n_ctx, docs_per_shard=max(1, tokens // cfg.n_ctx),
                     label_schema=L.schema() if source.n_label_fields else None)
 
 

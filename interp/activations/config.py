@@ -27,7 +27,10 @@ class CacheConfig:
     n_ctx: int = 128
     """Tokens per document (BOS included)."""
     shard_tokens: int = 65_536
-    """Tokens per shard file."""
+    """Tokens per shard file (fewer where --shard-mb caps them)."""
+    shard_mb: int = 512
+    """Cap on one shard's activation bytes over all hooks: wide models or many hooks get shards of fewer tokens, so
+    the two shard buffers held in memory stay bounded (e.g. GPT-2's 12 MLP hooks: ~3.6k tokens a shard)."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     """Storage dtype of activations."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -38,8 +41,8 @@ class CacheConfig:
     code."""
 
     def __post_init__(self):
-        if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1:
-            raise ValueError("tokens, batch_size and shard_tokens must be >= 1")
+        if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1 or self.shard_mb < 1:
+            raise ValueError("tokens, batch_size, shard_tokens and shard_mb must be >= 1")
         if self.n_ctx < 2:
             raise ValueError(f"n_ctx must be >= 2, got {self.n_ctx}")
         if not self.hooks:

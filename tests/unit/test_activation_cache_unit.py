@@ -224,3 +224,12 @@ def test_a_real_full_disk_mid_run_keeps_the_written_shards_and_resumes(model, tm
     assert run(model, small_disk / "c", tokens=6144, hooks=hooks).n_tokens == 6144
     ref = run(model, tmp_path / "ref", tokens=6144, hooks=hooks)
     assert ref.n_shards == 6 and torch.equal(all_acts(small_disk / "c", hooks[0]), all_acts(tmp_path / "ref", hooks[0]))
+
+
+def test_shard_mb_caps_the_tokens_of_a_shard(model, tmp_path):
+    """4 hooks x 512 float32 = 8 KiB a token: a 1 MiB cap gives shards of 128 tokens (one document of 128)."""
+    r = run(model, tmp_path / "c", tokens=1024, shard=4096, shard_mb=1)
+    c = ActivationCache.open(tmp_path / "c")
+    assert r.n_shards == 8 and {s.n_tokens for s in c.shards} == {128}
+    with pytest.raises(ValueError, match="shard_mb must be >= 1"):
+        CacheConfig(shard_mb=0)
