@@ -115,19 +115,41 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
                 else:
                     inp = run.resid_pre[layer][:, p:].repeat(k, 1, 1)  # [k * batch, pos - p, d_model]
                     kw = {"start_at_layer": layer, "past_kv_cache": run.prefix_cache(p, k) if p else None}
-                out[rows] = task.metric_copies(_logits(model, task, inp, kw)).to(out)
+                out[rows] = task.metric_copies(_logits(model, task, inp, kw, layer)).to(out)
     return out
 
 
-def _logits(model: HookedTransformer, task: Task, inp: Tensor, kw: dict) -> Tensor:
-    """Logits of a patched pass; only at the last position when the task's metric reads nothing else."""
+def _logits(model: HookedTransformer, task: Task, inp: Tensor, kw: dict, patch_layer: int | None) -> Tensor:
+    """Logits of a patched pass; only at the last position when the task's metric reads nothing else.
+
+    Then the final block, too, runs for the last position only (its MLP and attention output are read nowhere
+    else): the earlier positions only contribute their final-layer keys and values. That needs the patch to sit
+    below the final block.
+    """
     if not task.last_position_only or model.cfg.output_logits_soft_cap > 0:
         return model(inp, **kw)
-    resid = model(inp, stop_at_layer=model.cfg.n_layers, **kw)  # [rows, pos, d_model]
-    last = resid[:, -1:]  # [rows, 1, d_model]: the unembedding of other positions is never read
+    n = model.cfg.n_layers
+    cfg = model.cfg
+    if (patch_layer is None or patch_layer >= n - 1 or cfg.positional_embedding_type == "shortformer"
+            or cfg.use_split_qkv_input or cfg.use_attn_in):
+        last = model(inp, stop_at_layer=n, **kw)[:, -1:]  # [rows, 1, d_model]
+    else:
+        resid = model(inp, stop_at_layer=n - 1, **kw)  # [rows, pos, d_model]: the final block's input
+        last = _final_block_last_position(model, resid, kw.get("past_kv_cache"))
     if model.cfg.normalization_type is not None:
         last = model.ln_final(last)
     return model.unembed(last)  # [rows, 1, d_vocab]
+
+
+def _final_block_last_position(model: HookedTransformer, resid: Tensor, prefix: list | None) -> Tensor:
+    """The final block's output at the last position, given its input at every position from p on."""
+    block = model.blocks[-1]
+    x = block.ln1(resid[:, :-1])  # [rows, pos - 1, d_model]
+    _, k, v = block.attn.calculate_qkv_matrices(x, x, x)  # [rows, pos - 1, head, d_head]
+    if prefix is not None:  # keys / values of positions before p, from the corrupted run
+        k, v = torch.cat([prefix[-1].past_keys, k], 1), torch.cat([prefix[-1].past_values, v], 1)
+    earlier = TransformerLensKeyValueCacheEntry(k, v, frozen=True)
+    return block(resid[:, -1:], past_kv_cache_entry=earlier)  # [rows, 1, d_model]
 
 
 @torch.no_grad()
