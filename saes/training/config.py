@@ -80,7 +80,7 @@ class TrainSAEConfig:
     """JumpReLU pre-activation loss on dead latents (0 = off)."""
     sparse_step: bool = True
     """Train relu / jumprelu with the sparse step once their codes are sparse (saes/sparse_gate.py): the same
-    gradients from sparse products instead of dense ones, ~2x faster per step at L0 ~ 2% of d_sae."""
+    gradients from sparse products instead of dense ones, ~2x faster per step once L0 is ~d_sae / 50."""
     checkpoint_every: int = 1000
     """Steps between resumable checkpoints (0 = none)."""
     keep_checkpoint: bool = False
