@@ -55,7 +55,7 @@ def main() -> None:
     torch.testing.assert_close(got, theirs.cpu(), atol=1e-4, rtol=1e-4)
     n_patches = got.numel()
     print(f"block sweep, {n_patches} patches (results equal to TransformerLens's):")
-    print(f"  ours (start at layer l and position p) {t_ours:7.3f} s")
+    print(f"  ours (start at layer l and position p)        {t_ours:7.3f} s")
     print(f"  transformer_lens get_act_patch_block_every    {t_tl:7.3f} s  ({t_tl / t_ours:.1f}x slower)")
 
     with fused_kernels(model, enabled=False):  # the same routine on TransformerLens's own attention / LayerNorm code
