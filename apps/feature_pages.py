@@ -16,7 +16,6 @@ agree with densities), so the explorer's pages only read and render.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 from torch import Tensor
+
+from interp.atomic import atomic_write
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -249,21 +250,15 @@ def validate(pages: FeaturePages) -> None:
         raise ValueError("a histogram counts more activations than there are tokens")
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def save_feature_pages(pages: FeaturePages, folder: str | Path) -> Path:
     """Validate, then write features.safetensors and features.json (JSON last: its presence means complete)."""
     validate(pages)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in pages.arrays.items()}
-    _atomic(folder / FILES[0], lambda p: save_file(arrays, str(p)))
+    atomic_write(folder / FILES[0], lambda p: save_file(arrays, str(p)))
     meta = {**pages.meta, "schema_version": SCHEMA_VERSION, "kind": KIND, "arrays": sorted(arrays)}
-    _atomic(folder / FILES[1], lambda p: p.write_text(json.dumps(meta)))
+    atomic_write(folder / FILES[1], lambda p: p.write_text(json.dumps(meta)))
     return folder
 
 

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
@@ -73,19 +74,13 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
     cfg = {k: getattr(model.cfg, k) for k in _CFG_KEYS}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith(".IGNORE")
              and "mask" not in k}
-    _atomic(folder / "model.safetensors", lambda p: save_file(state, str(p)))
-    _atomic(folder / "config.json", lambda p: p.write_text(json.dumps({"kind": TOY_MARKER, "cfg": cfg}, indent=1)))
+    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+    atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps({"kind": TOY_MARKER, "cfg": cfg}, indent=1)))
     if card is not None:
-        _atomic(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
+        atomic_write(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
     if model.tokenizer is not None:
         model.tokenizer.save_pretrained(str(folder / "tokenizer"))
     return folder
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def load_toy_model(folder: str | Path, device: str = "cpu", process: bool = True) -> HookedTransformer:

@@ -12,8 +12,6 @@ classes. Only safetensors are read, never pickles. Writes go to temporary files 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from interp.atomic import atomic_write
 from saes import SAE_CLASSES, BaseSAE, BatchTopKSAE, SAEConfig
 
 CFG_FILENAME = "cfg.json"
@@ -49,15 +48,6 @@ def _sae_lens_version() -> str:
         return "6.54.12"
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
         raise
 
 
@@ -99,8 +89,8 @@ def save(sae: BaseSAE, folder: str | Path) -> Path:
         state["threshold"] = sae.jumprelu_threshold()
     state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
     cfg = saelens_cfg(sae)
-    _atomic_write(folder / WEIGHTS_FILENAME, lambda p: save_file(state, p))
-    _atomic_write(folder / CFG_FILENAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2)))
+    atomic_write(folder / WEIGHTS_FILENAME, lambda p: save_file(state, str(p)))
+    atomic_write(folder / CFG_FILENAME, lambda p: p.write_text(json.dumps(cfg, indent=2)))
     return folder
 
 

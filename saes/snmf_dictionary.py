@@ -7,7 +7,6 @@ Saved as a folder: `snmf.safetensors` (F [d_mlp, K], and the top activating toke
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from jaxtyping import Float, Int
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from interp.atomic import atomic_write
 from saes.snmf import nnls
 
 WEIGHTS, CONFIG = "snmf.safetensors", "snmf.json"
@@ -111,12 +111,6 @@ class SNMF:
             top = TopTokens(*(t[f"top_{n}"] for n in ("values_KM", "index_KM", "token_KM", "doc_KM", "pos_KM")))
         info = {k: v for k, v in meta.items() if k not in ("kind", "hook_name", "d_in", "d_sae", "nnls_iter")}
         return cls(t["F"], meta["hook_name"], info, top, meta.get("nnls_iter", 200))
-
-
-def atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def top_tokens_from_codes(codes: Tensor | Iterable[Tensor], source, m: int = 20) -> TopTokens:

@@ -17,10 +17,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from interp.atomic import atomic_write
 from saes.evaluate import write_report
 from saes.snmf import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf_data import CacheSource, ModelSource, mlp_hook
-from saes.snmf_dictionary import SNMF, atomic_write, top_tokens_from_codes
+from saes.snmf_dictionary import SNMF, top_tokens_from_codes
 from saes.snmf_eval import evaluate_snmf
 from saes.snmf_streaming import StreamState, fit_streaming, stream_codes
 

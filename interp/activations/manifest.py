@@ -17,12 +17,13 @@ each file: a file that is missing, truncated or corrupt is named by `verify()`.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xxhash
+
+from ..atomic import atomic_write_bytes
 
 FORMAT = "interp-activation-cache"
 VERSION = 1
@@ -150,25 +151,6 @@ def shard_stem(rank: int, index: int) -> str:
 
 def rank_manifest_name(rank: int) -> str:
     return f"manifest.rank{rank}.json"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temp file, fsync it, then os.replace: readers see old or new, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def checksum_file(path: Path, block: int = 1 << 24) -> str:

@@ -40,7 +40,8 @@ import xxhash
 from jaxtyping import Int, Int8
 from torch import Tensor
 
-from .manifest import SHARD_DIR, TOKENS_KEY, CacheError, FileRecord, Manifest, ShardRecord, fsync_dir, shard_stem
+from ..atomic import fsync_path
+from .manifest import SHARD_DIR, TOKENS_KEY, CacheError, FileRecord, Manifest, ShardRecord, shard_stem
 
 SAFETENSORS_DTYPE = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int8: "I8",
                      torch.int16: "I16", torch.int32: "I32", torch.int64: "I64", torch.uint8: "U8"}
@@ -322,7 +323,7 @@ class ShardWriter:
         files = self._write_files(job) if files is None else files
         for p in files.values():
             make_durable(p)
-        fsync_dir(self.folder / SHARD_DIR)
+        fsync_path(self.folder / SHARD_DIR)
         record = ShardRecord(job.index, self.rank, job.first_doc, job.n_docs, job.n_tokens,
                              {k: p.record for k, p in files.items()})
         self.manifest.add(record)

@@ -17,7 +17,6 @@ prediction, suppression (bool), family (index into `families`) [L, d].
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,10 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from ..atomic import atomic_write
+
 SCHEMA_VERSION = 1
 STATS_ARRAYS, STATS_JSON = "stats.safetensors", "stats.json"
-
-
-def atomic_write(path: Path, write) -> None:
-    """Write through `write(tmp_path)`, then move into place: readers never see a half-written file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -283,15 +283,14 @@ def summarize(rows: Sequence[BenchRow]) -> dict:
 def save_result(result: BenchResult, folder) -> None:
     """bench.json (schema_version, settings, rows, summary) + bench.safetensors (directions), atomically."""
     import json
-    import os
     from pathlib import Path
 
     from safetensors.torch import save_file
 
+    from ..atomic import atomic_write, atomic_write_text
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.contiguous().float() for k, v in result.directions.items()}
-    save_file(tensors, str(folder / "bench.safetensors.tmp"))
-    os.replace(folder / "bench.safetensors.tmp", folder / "bench.safetensors")
-    (folder / "bench.json.tmp").write_text(json.dumps(result.to_json(), indent=1))
-    os.replace(folder / "bench.json.tmp", folder / "bench.json")
+    atomic_write(folder / "bench.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write_text(folder / "bench.json", json.dumps(result.to_json(), indent=1))

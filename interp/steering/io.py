@@ -12,7 +12,6 @@ columns of F), and returns an object satisfying the parts of `interp.dictionary.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from ..atomic import atomic_write
 from .scores import FeatureScores
 from .vectors import SteeringVector
 
@@ -77,8 +77,8 @@ def save_steering(folder: str | Path, vectors: list[SteeringVector], records: li
     meta = {"schema_version": SCHEMA_VERSION, "kind": "steering", "config": config,
             "vectors": [{"key": f"v{i}", "hook": v.hook, "source": v.source, **r}
                         for i, (v, r) in enumerate(zip(vectors, records))]}
-    _atomic(folder / "steering.safetensors", lambda p: save_file(tensors, str(p)))
-    _atomic(folder / "steering.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
+    atomic_write(folder / "steering.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(folder / "steering.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     return folder
 
 
@@ -101,8 +101,8 @@ def save_feature_scores(folder: str | Path, scores: FeatureScores, config: dict[
     tensors = {n: getattr(scores, n).contiguous().cpu() for n in names}
     meta = {"schema_version": SCHEMA_VERSION, "kind": "feature-scores", "alpha": scores.alpha,
             "prompt": scores.prompt, "n_features": int(scores.input_score.shape[0]), "config": config}
-    _atomic(folder / "feature_scores.safetensors", lambda p: save_file(tensors, str(p)))
-    _atomic(folder / "feature_scores.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
+    atomic_write(folder / "feature_scores.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(folder / "feature_scores.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     return folder
 
 
@@ -117,7 +117,3 @@ def load_feature_scores(folder: str | Path) -> tuple[FeatureScores, dict]:
                          meta["prompt"]), meta
 
 
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)

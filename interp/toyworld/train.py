@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write, atomic_write_text
 from ..models import default_device, load_toy_model, save_toy_model, toy_config
 from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
@@ -68,11 +69,9 @@ def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) 
     """Save weights, optimizer state and progress so an interrupted run resumes at `step_done`."""
     ck = cfg.out_dir / "checkpoint"
     save_toy_model(model, ck)
-    torch.save(opt.state_dict(), ck / "optimizer.pt.tmp")
-    (ck / "optimizer.pt.tmp").replace(ck / "optimizer.pt")
+    atomic_write(ck / "optimizer.pt", lambda p: torch.save(opt.state_dict(), p))
     state = {"step": step_done, "elapsed_s": elapsed, "config": asdict(cfg)}
-    (ck / "progress.json.tmp").write_text(json.dumps(state))
-    (ck / "progress.json.tmp").replace(ck / "progress.json")
+    atomic_write_text(ck / "progress.json", json.dumps(state))
 
 
 def resume(cfg: ToyTrainConfig, device: str):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
+
+from interp.atomic import atomic_write_text, fsync_path
 
 CKPT_DIR = "checkpoint"
 LATEST = "latest.json"
@@ -51,20 +52,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _atomic_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    _fsync(tmp)
-    os.replace(tmp, path)
-    _fsync(path.parent)
+    atomic_write_text(path, json.dumps(data, indent=1), durable=True)
 
 
 def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Tensor) -> SAEState:
@@ -111,7 +100,7 @@ def save_checkpoint(out: Path, step: int, meta: dict, states: list[SAEState]) ->
     for i, st in enumerate(states):
         path = folder / f"sae-{i}.safetensors"
         save_file({k: v.contiguous() for k, v in st.tensors.items()}, str(path))
-        _fsync(path)
+        fsync_path(path)
         files[path.name] = _sha256(path)
         scalars.append({"adam_steps": st.adam_steps, "act_scale": st.act_scale})
     _atomic_json(folder / "state.json", {**meta, "step": step, "saes": scalars, "files": files})

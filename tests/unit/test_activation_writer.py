@@ -54,3 +54,29 @@ def test_manifest_rejects_foreign_json(tmp_path):
     (tmp_path / "manifest.json").write_text('{"format": ')
     with pytest.raises(CacheError, match="not valid JSON"):
         Manifest.load(tmp_path / "manifest.json")
+
+
+def test_atomic_write_replaces_whole_files_and_cleans_up_after_a_failure(tmp_path):
+    from interp.atomic import atomic_write, atomic_write_text
+
+    target = tmp_path / "a.json"
+    atomic_write_text(target, "old")
+    assert target.read_text() == "old" and (target.stat().st_mode & 0o777) == 0o666 & ~_umask()
+
+    def fails(p):
+        p.write_text("half")
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        atomic_write(target, fails, durable=True)
+    assert target.read_text() == "old" and sorted(f.name for f in tmp_path.iterdir()) == ["a.json"]
+    atomic_write(target, lambda p: p.write_text("new"), durable=True)
+    assert target.read_text() == "new" and sorted(f.name for f in tmp_path.iterdir()) == ["a.json"]
+
+
+def _umask() -> int:
+    import os
+
+    old = os.umask(0)
+    os.umask(old)
+    return old
