@@ -56,8 +56,10 @@ def _csr(mask_BF: Tensor, values_BF: Tensor) -> Tensor:
     crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
     torch.cumsum(rows_B, 0, out=crow[1:])
     idx = mask_BF.nonzero()  # [nnz, 2], row-major order as CSR wants
-    return torch.sparse_csr_tensor(crow, idx[:, 1].contiguous(), values_BF[mask_BF], mask_BF.shape,
-                                   check_invariants=False)
+    with warnings.catch_warnings():  # "CSR support is in beta": used as documented, and tested (also per call,
+        warnings.simplefilter("ignore", UserWarning)  # since pytest and others reset the module-level filters)
+        return torch.sparse_csr_tensor(crow, idx[:, 1].contiguous(), values_BF[mask_BF], mask_BF.shape,
+                                       check_invariants=False)
 
 
 class SparseGateFn(torch.autograd.Function):
