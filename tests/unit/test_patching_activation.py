@@ -74,7 +74,7 @@ def test_dictionary_latent_equals_patching_its_coordinate(toy_model, small):
             act[..., i] = cache[hook.name][..., i]
             return act
         want = task.metric(toy_model.run_with_hooks(task.corrupted, fwd_hooks=[(hook, patch)]))
-        assert float(score) == pytest.approx(float(want), abs=1e-4)
+        assert float(score) == pytest.approx(float(want.detach()), abs=1e-4)
 
 
 def test_bad_input_is_a_clear_error(toy_model):
