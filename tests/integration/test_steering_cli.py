@@ -100,6 +100,7 @@ def test_steer_bench_end_to_end(tmp_path, toy_model):
     methods = {r["method"] for r in res["rows"]}
     assert methods == {"sae:topk", "sae:topk+outfilter", "snmf", "neuron@L2", "diffmeans@blocks.2.mlp.hook_post"}
     assert len(res["rows"]) == 2 * len(methods) and (out / "figure.html").is_file()
+    assert (out / "plotly.min.js").is_file() and "cdn.plot.ly" not in (out / "figure.html").read_text()  # offline
     dm = {(r["concept"], r["method"]): r["outcome"] for r in res["rows"]}
     # difference-in-means toward a concept must move mass onto that concept's tokens
     assert dm[("gender:female", "diffmeans@blocks.2.mlp.hook_post")]["delta_mass"] > 0
