@@ -250,12 +250,11 @@ def _fusions(model: HookedTransformer):
 def fused_kernels(model: HookedTransformer, enabled: bool = True):
     """Within the block, attention and LayerNorms of `model` run as fused kernels (see above); yields how many
     modules were swapped."""
-    swapped = [m for m, fn in _fusions(model) if enabled and "forward" not in vars(m)]  # not already swapped
-    for m, fn in _fusions(model):
-        if m in swapped:
-            m.forward = functools.partial(fn, m, m.forward)
+    swapped = [(m, fn) for m, fn in _fusions(model) if enabled and "forward" not in vars(m)]  # not yet swapped
+    for m, fn in swapped:
+        m.forward = functools.partial(fn, m, m.forward)
     try:
         yield len(swapped)
     finally:
-        for m in swapped:
+        for m, _ in swapped:
             del m.forward  # back to the class's method

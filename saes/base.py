@@ -18,7 +18,7 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from saes.sparse_gate import SPARSE_BELOW, support_fraction
+from saes.sparse_gate import SPARSE_BELOW, SparseCode, support_fraction
 
 Arch = Literal["relu", "topk", "jumprelu", "batchtopk"]
 ARCHITECTURES: tuple[str, ...] = ("relu", "topk", "jumprelu", "batchtopk")
@@ -246,6 +246,13 @@ class BaseSAE(nn.Module):
         th = None if threshold_F is None else threshold_F.detach().to(xs_BD.dtype)
         return support_fraction(xs_BD, self.W_enc.detach(), self.b_enc.detach(), self.b_dec.detach(), th,
                                 self.cfg.bandwidth) <= SPARSE_BELOW
+
+    def sparse_losses(self, xs_BD: Tensor, code: SparseCode, sparsity: Tensor) -> SAELosses:
+        """The losses of a sparse step (no auxiliary term): MSE of the reconstruction plus `sparsity`."""
+        mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
+        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
+        return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=code.l0_B.mean().detach(),
+                         fire_counts=code.fire_counts_F)
 
     def encode(self, x: Float[Tensor, "... d_in"]) -> Float[Tensor, "... d_sae"]:
         return self.activation(self.pre_acts(x))

@@ -139,11 +139,7 @@ class JumpReLUSAE(BaseSAE):
         if not dead_loss and self.use_sparse_step(xs_BD, self.threshold):  # the pre-act loss needs the dense h
             code = sparse_gate(xs_BD, self.W_enc, self.b_enc, self.W_dec, self.b_dec,
                                self.threshold.to(xs_BD.dtype), self.cfg.bandwidth)
-            mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
-            sparsity = lam * code.l0_B.mean()
-            zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
-            return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity,
-                             l0=code.l0_B.mean().detach(), fire_counts=code.fire_counts_F)
+            return self.sparse_losses(xs_BD, code, lam * code.l0_B.mean())
         h_BF = self.pre_acts_scaled(xs_BD)
         acts_BF, l0_B, counts_F = JumpReLUL0Fn.apply(h_BF, self.threshold.to(h_BF.dtype), self.cfg.bandwidth)
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))

@@ -33,11 +33,7 @@ class ReLUSAE(BaseSAE):
         xs_BD = self._scale_in(x)
         if self.use_sparse_step(xs_BD):
             code = sparse_gate(xs_BD, self.W_enc, self.b_enc, self.W_dec, self.b_dec)
-            mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
-            sparsity = lam * (code.fsum_F @ self.W_dec.norm(dim=-1)) / xs_BD.shape[0]
-            zero = torch.zeros((), device=x.device, dtype=mse.dtype)
-            return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity,
-                             l0=code.l0_B.mean().detach(), fire_counts=code.fire_counts_F)
+            return self.sparse_losses(xs_BD, code, lam * (code.fsum_F @ self.W_dec.norm(dim=-1)) / xs_BD.shape[0])
         acts_BF = torch.relu(self.pre_acts_scaled(xs_BD))
         mse = mse_loss(xs_BD, self.decode_scaled(acts_BF))
         # mean_b Σ_i f_bi·||W_dec[i]|| as (Σ_b f_b) · norms / B: one reduction over the batch, no [batch, d_sae] temp

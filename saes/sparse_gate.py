@@ -50,16 +50,19 @@ def support_mask(h_BF: Tensor, threshold_F: Tensor | None, bandwidth: float) -> 
     return h_BF > 0 if threshold_F is None else h_BF > threshold_F - bandwidth / 2
 
 
-def _csr(mask_BF: Tensor, values_BF: Tensor) -> Tensor:
-    """CSR matrix of `values_BF` on the pattern `mask_BF` (values may be zero inside the pattern)."""
-    rows_B = mask_BF.sum(-1)
-    crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
-    torch.cumsum(rows_B, 0, out=crow[1:])
-    idx = mask_BF.nonzero()  # [nnz, 2], row-major order as CSR wants
+def _csr(crow: Tensor, cols: Tensor, values: Tensor, shape: torch.Size) -> Tensor:
+    """A CSR matrix from its parts (built valid here, so torch's invariant checks are skipped)."""
     with warnings.catch_warnings():  # "CSR support is in beta": used as documented, and tested (also per call,
         warnings.simplefilter("ignore", UserWarning)  # since pytest and others reset the module-level filters)
-        return torch.sparse_csr_tensor(crow, idx[:, 1].contiguous(), values_BF[mask_BF], mask_BF.shape,
-                                       check_invariants=False)
+        return torch.sparse_csr_tensor(crow, cols, values, shape, check_invariants=False)
+
+
+def _pattern(mask_BF: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """CSR row pointers, column indices and row index of each entry of the True entries of `mask_BF`."""
+    crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
+    torch.cumsum(mask_BF.sum(-1), 0, out=crow[1:])
+    idx = mask_BF.nonzero()  # [nnz, 2], row-major order as CSR wants
+    return crow, idx[:, 1].contiguous(), idx[:, 0]
 
 
 class SparseGateFn(torch.autograd.Function):
@@ -71,19 +74,18 @@ class SparseGateFn(torch.autograd.Function):
         xc_BD = xs_BD - b_dec
         h_BF = torch.addmm(b_enc, xc_BD, W_enc)
         active_BF = h_BF > (0 if threshold_F is None else threshold_F)
-        support_BF = support_mask(h_BF, threshold_F, bandwidth)
-        S = _csr(support_BF, h_BF)  # h on the support; f = h where active, 0 elsewhere in it
-        cols = S.col_indices()
+        support_BF = active_BF if threshold_F is None else support_mask(h_BF, threshold_F, bandwidth)
+        crow, cols, rows = _pattern(support_BF)
+        h_vals = h_BF[support_BF]  # h on the support; f = h where active, 0 elsewhere in it
         on = active_BF[support_BF]  # [nnz] which support entries are active
-        f_vals = torch.where(on, S.values(), 0)
-        F_csr = torch.sparse_csr_tensor(S.crow_indices(), cols, f_vals, S.shape, check_invariants=False)
-        recon_BD = F_csr @ W_dec  # [batch, d_in]
+        f_vals = torch.where(on, h_vals, 0)
+        recon_BD = _csr(crow, cols, f_vals, h_BF.shape) @ W_dec  # [batch, d_in]
         fsum_F = torch.zeros_like(b_enc).index_add_(0, cols, f_vals)
         counts_F = torch.zeros(W_enc.shape[1], dtype=torch.int64, device=xs_BD.device).index_add_(
             0, cols, on.to(torch.int64))
-        l0_B = active_BF.sum(-1, dtype=h_BF.dtype)
-        ctx.save_for_backward(xc_BD, W_enc, W_dec, threshold_F, S.crow_indices(), cols, f_vals, S.values(), on)
-        ctx.shape = S.shape
+        l0_B = torch.zeros(h_BF.shape[0], dtype=h_BF.dtype, device=h_BF.device).index_add_(0, rows, on.to(h_BF.dtype))
+        ctx.save_for_backward(xc_BD, W_enc, W_dec, threshold_F, crow, cols, rows, f_vals, h_vals, on)
+        ctx.shape = h_BF.shape
         ctx.bandwidth = bandwidth
         ctx.mark_non_differentiable(counts_F)
         return recon_BD, fsum_F, l0_B, counts_F
@@ -91,15 +93,13 @@ class SparseGateFn(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g_recon_BD: Tensor | None, g_fsum_F: Tensor | None, g_l0_B: Tensor | None,
                  _g_counts: Any) -> tuple[Tensor | None, ...]:
-        xc_BD, W_enc, W_dec, threshold_F, crow, cols, f_vals, h_vals, on = ctx.saved_tensors
-        F_csr = torch.sparse_csr_tensor(crow, cols, f_vals, ctx.shape, check_invariants=False)
-        rows = torch.repeat_interleave(torch.arange(len(crow) - 1, device=crow.device), crow.diff())  # [nnz]
+        xc_BD, W_enc, W_dec, threshold_F, crow, cols, rows, f_vals, h_vals, on = ctx.saved_tensors
         g_f = torch.zeros_like(h_vals)  # dL/df on the support
         grad_W_dec = None
         if g_recon_BD is not None:
-            pattern = torch.sparse_csr_tensor(crow, cols, torch.zeros_like(h_vals), F_csr.shape, check_invariants=False)
+            pattern = _csr(crow, cols, torch.zeros_like(h_vals), ctx.shape)
             g_f = torch.sparse.sampled_addmm(pattern, g_recon_BD, W_dec.T).values()  # (g_recon @ W_decᵀ)[S]
-            grad_W_dec = F_csr.t() @ g_recon_BD  # [d_sae, d_in]
+            grad_W_dec = _csr(crow, cols, f_vals, ctx.shape).t() @ g_recon_BD  # [d_sae, d_in]
         if g_fsum_F is not None:
             g_f = g_f + g_fsum_F[cols]
         grad_theta = None
@@ -112,8 +112,7 @@ class SparseGateFn(torch.autograd.Function):
             per = theta * g_f + (g_l0_B[rows] if g_l0_B is not None else 0)
             grad_theta = torch.zeros_like(threshold_F).index_add_(0, cols, kern * per).div_(-eps)
         grad_b_enc = torch.zeros(W_enc.shape[1], dtype=W_enc.dtype, device=W_enc.device).index_add_(0, cols, g_h)
-        G = torch.sparse_csr_tensor(crow, cols, g_h, F_csr.shape, check_invariants=False)
-        grad_W_enc = (G.t() @ xc_BD).T  # [d_in, d_sae]
+        grad_W_enc = (_csr(crow, cols, g_h, ctx.shape).t() @ xc_BD).T  # [d_in, d_sae]
         grad_b_dec = -(W_enc @ grad_b_enc)
         return None, grad_W_enc, grad_b_enc, grad_W_dec, grad_b_dec, grad_theta, None
 

@@ -99,7 +99,7 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
 
     def hook(act, hook):
         copies = act.view(len(now["chunk"]), n, *act.shape[1:])  # [k * batch, ...] -> [k, batch, ...], copy-major
-        return now["setter"](copies, now["clean"], now["chunk"]).reshape(act.shape)
+        return setter(copies, now["clean"], now["chunk"]).reshape(act.shape)
 
     with model.hooks(fwd_hooks=[(hook_name, hook)]):  # installed once: adding hooks per pass costs as much as a layer
         for p, members in groups.items():
@@ -107,8 +107,7 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
                                                                clean_act.shape[component.pos_dim] - p)
             for c in range(0, len(members), k_max):
                 rows = members[c:c + k_max]
-                now.update(setter=setter, clean=clean,
-                           chunk=[indices[i] if p == 0 else component.shift(indices[i], p) for i in rows])
+                now.update(clean=clean, chunk=[indices[i] if p == 0 else component.shift(indices[i], p) for i in rows])
                 k = len(rows)
                 if layer is None:
                     inp, kw = task.corrupted.repeat(k, 1), {}  # [k * batch, pos]
@@ -126,17 +125,17 @@ def _logits(model: HookedTransformer, task: Task, inp: Tensor, kw: dict, patch_l
     else): the earlier positions only contribute their final-layer keys and values. That needs the patch to sit
     below the final block.
     """
-    if not task.last_position_only or model.cfg.output_logits_soft_cap > 0:
-        return model(inp, **kw)
-    n = model.cfg.n_layers
     cfg = model.cfg
+    if not task.last_position_only or cfg.output_logits_soft_cap > 0:
+        return model(inp, **kw)
+    n = cfg.n_layers
     if (patch_layer is None or patch_layer >= n - 1 or cfg.positional_embedding_type == "shortformer"
             or cfg.use_split_qkv_input or cfg.use_attn_in):
         last = model(inp, stop_at_layer=n, **kw)[:, -1:]  # [rows, 1, d_model]
     else:
         resid = model(inp, stop_at_layer=n - 1, **kw)  # [rows, pos, d_model]: the final block's input
         last = _final_block_last_position(model, resid, kw.get("past_kv_cache"))
-    if model.cfg.normalization_type is not None:
+    if cfg.normalization_type is not None:
         last = model.ln_final(last)
     return model.unembed(last)  # [rows, 1, d_vocab]
 

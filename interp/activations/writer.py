@@ -160,11 +160,10 @@ def supports_direct_io(folder: Path) -> bool:
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    for lo in range(0, len(data), _WRITE_BLOCK):
-        block = data[lo:lo + _WRITE_BLOCK]
-        while len(block):
-            n = os.pwrite(fd, block, offset + lo)
-            block, lo = block[n:], lo + n
+    """All of `data` at `offset`, in blocks of at most _WRITE_BLOCK bytes (pwrite may write less than asked)."""
+    done = 0
+    while done < len(data):
+        done += os.pwrite(fd, data[done:done + _WRITE_BLOCK], offset + done)
 
 
 def _preallocate(fd: int, size: int) -> None:
