@@ -1,101 +1,124 @@
-"""Benchmark of the activation cache on toy-gelu-s0, side by side in one process:
+"""Benchmark of the activation cache on toy-gelu-s0, side by side in one run:
 
 (a) caching tokens/s over bare forward tokens/s up to the same layer (target >= 0.85), and
 (b) caching tokens/s over a plain loop of TransformerLens run_with_cache + torch.save per batch (target >= 2).
 
-The four (forward, cache, run_with_cache, fused forward) are measured in interleaved rounds and the median round
-of each is used, so load from other processes on the machine hits all alike. Caching time covers everything after
-the model is loaded: corpus generation, forward passes, copies, checksums, writes and fsyncs, manifest. The bare
-forward runs on pre-generated token ids.
+Each measurement runs in a fresh Python process, as each would on a user's machine: the two TransformerLens
+baselines in a plain process, the cache as `interp cache` runs (fused kernels, freed memory kept in the process
+by `interp.allocator`). The measurements are interleaved in rounds and the median round of each is used, so load
+from other processes on the machine hits all alike. Caching time covers everything after the model is loaded:
+corpus generation, forward passes, copies, checksums, writes and fsyncs, manifest. The baselines run on
+pre-generated token ids after two warm-up batches.
 
-The cache runs attention and LayerNorms as fused kernels (interp.models.fused_kernels), which is where most of its
-lead over the two TransformerLens baselines comes from; the "bare forward" of ratio (a) is TransformerLens's own
-forward, as a user would run it. So that the cache's own overhead (copies, checksums, writes) stays visible, the
-line before the last divides caching tokens/s by a bare forward with the same fused kernels. Prints per-round
-numbers, then as its LAST line exactly:
-``ratio_vs_forward=X ratio_vs_run_with_cache=Y``.
+So that it is visible where the lead comes from, two more measurements are printed: TransformerLens's forward in a
+process that keeps freed memory as the cache does (the allocator's share), and a bare forward with the cache's
+fused kernels and allocator (the line before the last: the cache's own overhead of copies, checksums and writes).
+The LAST line reads exactly ``ratio_vs_forward=X ratio_vs_run_with_cache=Y``.
 
-Usage: HF_HUB_OFFLINE=1 python bench/cache_throughput.py [--tokens 65536] [--rounds 3]
+Usage: HF_HUB_OFFLINE=1 python bench/cache_throughput.py [--tokens 131072] [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-
-from interp.activations.cache import cache_activations, expand_hooks, stop_layer  # noqa: E402
-from interp.activations.config import CacheConfig  # noqa: E402
-from interp.models import fused_kernels, load_model  # noqa: E402
-from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
-
 MODEL, HOOKS, BATCH, N_CTX = "toy-gelu-s0", ["blocks.*.mlp.hook_post"], 32, 128
+METHODS = ("forward", "cache", "run_with_cache", "forward_retained", "fused_forward")
+"""forward / run_with_cache: TransformerLens as a user runs it; cache: `interp cache`; forward_retained:
+TransformerLens's forward with interp.allocator's setting; fused_forward: interp.fused kernels and the allocator."""
 
 
-def bare_forward(model, tokens: torch.Tensor, stop: int | None, fused: bool = False) -> float:
-    """Tokens/s of model(tokens, stop_at_layer=stop) over pre-generated batches (fused: with fused kernels)."""
-    t0 = time.perf_counter()
-    with torch.inference_mode(), fused_kernels(model, fused):
-        for b0 in range(0, len(tokens), BATCH):
-            model(tokens[b0:b0 + BATCH], stop_at_layer=stop)
-    return tokens.numel() / (time.perf_counter() - t0)
+def worker(method: str, n_tokens: int, folder: Path) -> dict:
+    """Tokens/s of one method in this (fresh) process."""
+    import torch
 
+    from interp.activations.cache import cache_activations, expand_hooks, stop_layer
+    from interp.activations.config import CacheConfig
+    from interp.allocator import retain_freed_memory
+    from interp.fused import fused_kernels
+    from interp.models import load_model
+    from interp.toyworld.corpus import CorpusConfig, generate_docs
 
-def run_with_cache_loop(model, tokens: torch.Tensor, hooks: list[str], folder: Path) -> float:
-    """Tokens/s of the plain approach: run_with_cache on each batch, torch.save the wanted hooks to a file."""
+    model = load_model(MODEL)
+    n_docs = n_tokens // N_CTX
+    if method == "cache":
+        cfg = CacheConfig(model=MODEL, hooks=HOOKS, tokens=n_docs * N_CTX, out=str(folder), batch_size=BATCH,
+                          n_ctx=N_CTX, shard_tokens=16_384)
+        return {"rate": cache_activations(cfg, model=model, progress=False).tokens_per_s}
+    if method in ("forward_retained", "fused_forward"):
+        retain_freed_memory()
+    hooks = expand_hooks(model, HOOKS)
+    stop = stop_layer(hooks, model.cfg.n_layers)
+    tokens = torch.from_numpy(generate_docs(CorpusConfig(n_ctx=N_CTX), n_docs).tokens).long()  # [doc, pos]
     folder.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        for i, b0 in enumerate(range(0, len(tokens), BATCH)):
-            _, cache = model.run_with_cache(tokens[b0:b0 + BATCH])
+
+    def one_batch(i: int, batch: torch.Tensor) -> None:
+        if method == "run_with_cache":
+            _, cache = model.run_with_cache(batch)
             torch.save({h: cache[h] for h in hooks}, folder / f"batch_{i:05d}.pt")
-    return tokens.numel() / (time.perf_counter() - t0)
+        else:
+            model(batch, stop_at_layer=stop)
+
+    with torch.inference_mode(), fused_kernels(model, method == "fused_forward"):
+        for i in range(2):  # warm-up
+            one_batch(i, tokens[i * BATCH:(i + 1) * BATCH])
+        t0 = time.perf_counter()
+        for i, b0 in enumerate(range(0, n_docs, BATCH)):
+            one_batch(i, tokens[b0:b0 + BATCH])
+        return {"rate": tokens.numel() / (time.perf_counter() - t0), "threads": torch.get_num_threads()}
 
 
-def cache_run(model, n_tokens: int, folder: Path, shard_tokens: int) -> float:
-    cfg = CacheConfig(model=MODEL, hooks=HOOKS, tokens=n_tokens, out=str(folder), batch_size=BATCH, n_ctx=N_CTX,
-                      shard_tokens=shard_tokens)
-    return cache_activations(cfg, model=model, progress=False).tokens_per_s
+def measure(method: str, n_tokens: int, work: Path) -> dict:
+    folder = work / method
+    try:
+        out = subprocess.run([sys.executable, __file__, "--worker", method, "--tokens", str(n_tokens),
+                              "--folder", str(folder)], capture_output=True, text=True, check=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{method} worker failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=131_072)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--shard-tokens", type=int, default=16_384)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    model = load_model(MODEL)
-    hooks = expand_hooks(model, HOOKS)
-    stop = stop_layer(hooks, model.cfg.n_layers)
-    n_docs = args.tokens // N_CTX
-    tokens = torch.from_numpy(generate_docs(CorpusConfig(n_ctx=N_CTX), n_docs).tokens).long()  # [doc, pos]
-    bare_forward(model, tokens[:BATCH * 2], stop)  # warm-up
-    rates: dict[str, list[float]] = {"forward": [], "cache": [], "run_with_cache": [], "fused_forward": []}
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.tokens, Path(args.folder))))
+        return
+    rates: dict[str, list[float]] = {m: [] for m in METHODS}
     work = Path(tempfile.mkdtemp(prefix="cache_bench_", dir=os.environ.get("BENCH_DIR")))
     try:
         for r in range(args.rounds):
-            rates["forward"].append(bare_forward(model, tokens, stop))
-            rates["cache"].append(cache_run(model, n_docs * N_CTX, work / f"cache{r}", args.shard_tokens))
-            shutil.rmtree(work / f"cache{r}")
-            rates["run_with_cache"].append(run_with_cache_loop(model, tokens, hooks, work / f"rwc{r}"))
-            shutil.rmtree(work / f"rwc{r}")
-            rates["fused_forward"].append(bare_forward(model, tokens, stop, fused=True))
-            print(f"round {r}: " + "  ".join(f"{k} {v[-1]:,.0f} tok/s" for k, v in rates.items()), flush=True)
+            for m in METHODS:
+                rates[m].append(measure(m, args.tokens, work)["rate"])
+            print(f"round {r}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()) + " tok/s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"{MODEL}, hooks {', '.join(hooks)}, {n_docs * N_CTX:,} tokens, float32, batch {BATCH}, "
-          f"{torch.get_num_threads()} threads; medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))
-    print(f"the cache's own overhead: caching tokens/s over a bare forward with the same fused kernels = "
-          f"{med['cache'] / med['fused_forward']:.3f}")
+    n_tok = args.tokens // N_CTX * N_CTX
+    print(f"{MODEL}, hooks {', '.join(HOOKS)} (4 MLPs), {n_tok:,} tokens, float32, batch {BATCH}, "
+          f"{os.cpu_count()} cpus; medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))
+    print(f"the allocator's share: TransformerLens's forward keeping freed memory runs at "
+          f"{med['forward_retained'] / med['forward']:.2f}x its default; caching over that forward = "
+          f"{med['cache'] / med['forward_retained']:.3f}")
+    print(f"the cache's own overhead: caching tokens/s over a bare forward with the same fused kernels and allocator "
+          f"= {med['cache'] / med['fused_forward']:.3f}")
     print(f"ratio_vs_forward={med['cache'] / med['forward']:.3f} "
           f"ratio_vs_run_with_cache={med['cache'] / med['run_with_cache']:.3f}")
 

@@ -27,7 +27,8 @@ from circuits.patching.activation import block_every  # noqa: E402
 from circuits.patching.attribution import attribution_patch  # noqa: E402
 from circuits.patching.relevance import relevance_patch  # noqa: E402
 from circuits.tasks import ioi_task  # noqa: E402
-from interp.models import fused_kernels, load_model  # noqa: E402
+from interp.fused import fused_kernels  # noqa: E402
+from interp.models import load_model  # noqa: E402
 
 BLOCK = ["resid_pre", "attn_out", "mlp_out"]
 

@@ -15,8 +15,6 @@ touches only this file.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import os
 import warnings
@@ -177,84 +175,3 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-# ---- fused kernels ---------------------------------------------------------------------------------------------
-# TransformerLens spells attention as q @ k / scale, a causal `where`, softmax, a NaN `where`, then pattern @ v (five
-# passes over a [batch, head, pos, pos] tensor), and LayerNorm as mean, subtract, square, mean, add, sqrt, divide.
-# On a CPU these memory-bound passes are about half of a small model's forward time. `fused_kernels(model)` swaps in
-# torch's fused scaled_dot_product_attention and layer_norm for each standard causal attention layer and each
-# LayerNorm / LayerNormPre, and every hook point still fires with the same values except the ones the fused kernels
-# never materialise: hook_attn_scores, hook_pattern and the LayerNorms' hook_scale. So a module falls back to
-# TransformerLens's own code, call by call, whenever a hook sits on one of those (run_with_cache without a names
-# filter, pattern patching, RelP's LN- and AH-rules), or it is handed a padding mask or a position bias (a KV
-# cache is fine: its keys and values are prepended and the causal mask is offset). Values differ from
-# TransformerLens's by float rounding only (~1e-6 relative).
-
-_FUSABLE_ARCHS = ("standard", "shortformer", "rotary")
-
-
-def _hooked(point) -> bool:
-    return bool(point._forward_hooks or point._forward_pre_hooks or point._backward_hooks)
-
-
-def _fusable_attention(attn) -> bool:
-    cfg = attn.cfg
-    return (type(attn).__name__ == "Attention" and cfg.positional_embedding_type in _FUSABLE_ARCHS
-            and (attn._attention_dir_override or cfg.attention_dir) == "causal"
-            and not (cfg.use_attn_result or cfg.load_in_4bit or cfg.use_attention_sinks or cfg.use_logn_attn)
-            and getattr(attn, "q_norm", None) is None and cfg.clip_qkv is None
-            and (cfg.attn_scores_soft_cap or -1.0) <= 0)
-
-
-def _fused_attention(attn, original, query_input, key_input, value_input, past_kv_cache_entry=None,
-                     additive_attention_mask=None, attention_mask=None, position_bias=None):
-    extras = (past_kv_cache_entry, additive_attention_mask, attention_mask, position_bias)
-    if any(x is not None for x in extras[1:]) or _hooked(attn.hook_attn_scores) or _hooked(attn.hook_pattern):
-        return original(query_input, key_input, value_input, *extras)
-    q, k, v = attn.calculate_qkv_matrices(query_input, key_input, value_input)  # [batch, pos, head, d_head] each
-    offset, mask = 0, None
-    if past_kv_cache_entry is not None:  # queries are positions offset.. of a prompt whose earlier keys are cached
-        offset = past_kv_cache_entry.past_keys.shape[1]
-        k, v = past_kv_cache_entry.append(k, v)  # [batch, offset + pos, head, d_head]
-        q_pos = torch.arange(offset, offset + q.shape[1], device=q.device)
-        mask = torch.arange(k.shape[1], device=q.device)[None, :] <= q_pos[:, None]  # [pos, offset + pos], causal
-    if attn.cfg.positional_embedding_type == "rotary":
-        q, k = attn.hook_rot_q(attn.apply_rotary(q, offset, None)), attn.hook_rot_k(attn.apply_rotary(k, 0, None))
-    z = torch.nn.functional.scaled_dot_product_attention(  # [batch, head, pos, d_head]
-        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, is_causal=mask is None,
-        scale=1.0 / attn.attn_scale)
-    z = attn.hook_z(z.transpose(1, 2))  # [batch, pos, head, d_head]
-    w_O = attn.W_O.reshape(-1, attn.W_O.shape[-1]).T  # [head, d_head, d_model] -> [d_model, head * d_head]
-    return torch.nn.functional.linear(z.reshape(*z.shape[:2], -1), w_O, attn.b_O)  # z: [batch, pos, head * d_head]
-
-
-def _fused_layer_norm(ln, original, x):
-    if _hooked(ln.hook_scale) or x.dtype not in (torch.float32, torch.float64):
-        return original(x)
-    # (x - mean) / sqrt(mean((x - mean)^2) + eps): TransformerLens's formula, in one kernel
-    y = ln.hook_normalized(torch.nn.functional.layer_norm(x, x.shape[-1:], eps=ln.eps))
-    return y * ln.w + ln.b if type(ln).__name__ == "LayerNorm" else y
-
-
-def _fusions(model: HookedTransformer):
-    for module in model.modules():
-        kind = type(module).__name__
-        if kind in ("LayerNorm", "LayerNormPre") and hasattr(module, "hook_scale"):
-            yield module, _fused_layer_norm
-        elif kind == "Attention" and hasattr(module, "hook_pattern") and _fusable_attention(module):
-            yield module, _fused_attention
-
-
-@contextlib.contextmanager
-def fused_kernels(model: HookedTransformer, enabled: bool = True):
-    """Within the block, attention and LayerNorms of `model` run as fused kernels (see above); yields how many
-    modules were swapped."""
-    swapped = [(m, fn) for m, fn in _fusions(model) if enabled and "forward" not in vars(m)]  # not yet swapped
-    for m, fn in swapped:
-        m.forward = functools.partial(fn, m, m.forward)
-    try:
-        yield len(swapped)
-    finally:
-        for m, _ in swapped:
-            del m.forward  # back to the class's method

@@ -34,7 +34,7 @@ from transformer_lens import utils as tl_utils
 from transformer_lens.cache.key_value_cache_entry import TransformerLensKeyValueCacheEntry
 
 from interp.dictionary import Dictionary
-from interp.models import fused_kernels
+from interp.fused import fused_kernels
 
 from ..tasks.base import Baselines, Task
 from .components import COMPONENTS, Component

@@ -16,7 +16,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens import utils as tl_utils
 
-from interp.models import fused_kernels
+from interp.fused import fused_kernels
 
 from ..tasks.base import Baselines, Task
 from .components import component

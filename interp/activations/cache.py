@@ -3,9 +3,10 @@
 `cache_activations(cfg)` plans shards of whole documents (shard K = documents [K * docs_per_shard, ...)), skips
 those already in the folder's manifest, and for the rest runs the model in batches under inference_mode, only as far
 as the deepest requested hook: `stop_at_layer` skips the blocks after it, and once every requested hook of a batch
-has fired the forward pass is cut short. Attention and LayerNorms run as fused kernels
-(`interp.models.fused_kernels`), which halves a small model's forward time and leaves every cached hook's value as
-TransformerLens computes it up to float rounding. Hooks copy straight into preallocated per-shard buffers (no
+has fired the forward pass is cut short. Blocks, attention and LayerNorms run as fused kernels (`interp.fused`),
+which halves a small model's forward time and leaves every cached hook's value as TransformerLens computes it up
+to float rounding, and freed memory stays in the process (`interp.allocator`), so batches after the first do not
+page-fault. Hooks copy straight into preallocated per-shard buffers (no
 run_with_cache dictionary); a full shard is written (see `writer`) and made durable in the background while the
 next shard is computed into a second set of buffers.
 Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
@@ -29,7 +30,9 @@ from jaxtyping import Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..models import check_hooks, default_device, fused_kernels, load_model
+from ..allocator import retain_freed_memory
+from ..fused import fused_kernels
+from ..models import check_hooks, default_device, load_model
 from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
@@ -235,6 +238,8 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
 def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> CacheResult:
     """Cache activations as `cfg` says into cfg.out, resuming whatever a previous run left there."""
     t0 = time.perf_counter()
+    if cfg.retain_memory:
+        retain_freed_memory()
     dist = distributed.setup()
     device = default_device() if cfg.device == "auto" else cfg.device
     model = model if model is not None else load_model(cfg.model, device)

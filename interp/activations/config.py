@@ -36,9 +36,11 @@ class CacheConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to run the model."""
     fused_kernels: bool = True
-    """Run attention and LayerNorms as fused kernels (interp.models.fused_kernels): the same values up to float
-    rounding (~1e-6 relative) and a ~2x faster forward pass on small models. False runs TransformerLens's own
-    code."""
+    """Run blocks, attention and LayerNorms as fused kernels (interp.fused): the same values up to float rounding
+    (~1e-6 relative) and a ~2x faster forward pass on small models. False runs TransformerLens's own code."""
+    retain_memory: bool = True
+    """Keep freed memory in the process between batches (glibc mallopt, interp.allocator) instead of page-faulting
+    fresh pages for every batch's tensors; the process keeps its peak heap."""
 
     def __post_init__(self):
         if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1 or self.shard_mb < 1:

@@ -3,13 +3,16 @@ fused kernels never materialise, and the model's own methods back afterwards."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 from transformer_lens import HookedTransformer, HookedTransformerConfig
 
-from interp.models import fused_kernels
+from interp.fused import fused_kernels
 
 UNFUSED_ONLY = ("hook_pattern", "hook_attn_scores", "hook_scale")
+BLOCK_INNER = ("ln1.hook_normalized", "hook_q", "hook_k", "hook_v", "hook_rot_q", "hook_rot_k")
 
 
 def tiny(**kw) -> HookedTransformer:
@@ -23,20 +26,62 @@ def fusable_hooks(name: str) -> bool:
     return not name.endswith(UNFUSED_ONLY)
 
 
+def block_path_hooks(name: str) -> bool:
+    """Hooks the whole-block path fires itself (so hooking them keeps it)."""
+    return fusable_hooks(name) and not name.endswith(BLOCK_INNER)
+
+
+@contextlib.contextmanager
+def count_calls(modules):
+    """Counts calls of `modules` (plain nn.Module hooks: observing, not changing, the forward pass)."""
+    calls = [0]
+    handles = [m.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1)) for m in modules]
+    try:
+        yield calls
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@pytest.mark.parametrize("path", ["block", "module"])
 @pytest.mark.parametrize("kind", ["toy", "LN", "rotary"])
-def test_every_hook_matches_transformer_lens(toy_model, kind):
+def test_every_hook_matches_transformer_lens(toy_model, kind, path):
+    """With only outer hooks the whole-block path runs (no attention module is called); hooking ln1's output or
+    q/k/v drops to the per-module path. Every hooked value equals TransformerLens's either way."""
     model = toy_model if kind == "toy" else tiny(normalization_type="LN") if kind == "LN" else tiny(
         normalization_type="LN", positional_embedding_type="rotary", rotary_dim=8)
+    names = block_path_hooks if path == "block" else fusable_hooks
     tokens = torch.randint(0, model.cfg.d_vocab, (3, 12))
     with torch.inference_mode():
-        ref_logits, ref = model.run_with_cache(tokens, names_filter=fusable_hooks)
-        with fused_kernels(model) as n:
-            logits, got = model.run_with_cache(tokens, names_filter=fusable_hooks)
-    assert n == model.cfg.n_layers * 3 + 1  # attention, ln1, ln2 per block, and ln_final
-    assert set(got) == set(ref) and len(ref) > 20
+        ref_logits, ref = model.run_with_cache(tokens, names_filter=names)
+        with fused_kernels(model) as n, count_calls([b.attn for b in model.blocks]) as attn_calls:
+            logits, got = model.run_with_cache(tokens, names_filter=names)
+    assert n == model.cfg.n_layers * 4 + 1  # block, attention, ln1, ln2 per block, and ln_final
+    assert (attn_calls[0] == 0) == (path == "block")
+    assert set(got) == set(ref) and len(ref) > 15
     for name in ref:
         torch.testing.assert_close(got[name], ref[name], atol=1e-4, rtol=1e-4, msg=name)
     torch.testing.assert_close(logits, ref_logits, atol=1e-4, rtol=1e-4)
+
+
+def test_block_path_follows_weight_changes(toy_model):
+    """The block path keeps W_Q, W_K, W_V concatenated between calls; an in-place change of a weight (an optimizer
+    step) must be seen by the next call."""
+    tokens = torch.randint(0, toy_model.cfg.d_vocab, (2, 10))
+    w_k = toy_model.blocks[0].attn.W_K
+    saved = w_k.detach().clone()
+    try:
+        with fused_kernels(toy_model), torch.no_grad():
+            before = toy_model(tokens)
+            w_k.mul_(0.5)
+            after = toy_model(tokens)
+        with torch.no_grad():
+            ref = toy_model(tokens)
+    finally:
+        with torch.no_grad():
+            w_k.copy_(saved)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, ref, atol=1e-4, rtol=1e-4)
 
 
 def test_hooks_on_unfused_points_fall_back_exactly(toy_model):

@@ -1,0 +1,200 @@
+"""Fused kernels for TransformerLens models: the same forward pass and hook values in fewer, larger kernels.
+
+TransformerLens spells attention as q @ k / scale, a causal `where`, softmax, a NaN `where`, then pattern @ v (five
+passes over a [batch, head, pos, pos] tensor), LayerNorm as mean, subtract, square, mean, add, sqrt, divide, and
+applies ln1 three times per block (once each for the query, key and value inputs). It rearranges W_Q, W_K and W_V
+into fresh copies on every call. On a CPU these memory-bound passes, and the page faults of the fresh
+multi-megabyte tensors each of them allocates, cost more than the matmuls of a small model.
+
+`fused_kernels(model)` swaps in, for the duration of a `with` block:
+- per transformer block (standard pre-norm blocks with a plain MLP): one LayerNorm kernel per norm, one matmul for
+  Q, K and V together (weights concatenated once, refreshed when they change), torch's
+  scaled_dot_product_attention, and addmm for the output and MLP projections;
+- per attention layer and LayerNorm (used wherever the block path is not): the same SDPA and LayerNorm kernels.
+
+Every hook point still fires with the same values (up to float rounding, ~1e-6 relative) except the values the
+fused kernels never materialise. So each level falls back, call by call, to the next: the block path is used only
+while no hook sits on its inner points (ln1's hooks, which TransformerLens fires three times, hook_q/k/v, rotary
+hooks, ln2's scale, patterns and scores); a fused attention layer falls back to TransformerLens's code when
+hook_attn_scores or hook_pattern is hooked, or it gets a padding mask or a position bias; a fused LayerNorm when its
+hook_scale is hooked. A KV cache is supported at both fused levels: its keys and values are prepended and the
+causal mask is offset. Gradients flow through every path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import weakref
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor
+
+_FUSABLE_ARCHS = ("standard", "shortformer", "rotary")
+_NORMS = ("LayerNorm", "LayerNormPre")
+
+
+def _hooked(point) -> bool:
+    return bool(point._forward_hooks or point._forward_pre_hooks or point._backward_hooks)
+
+
+def _fusable_attention(attn) -> bool:
+    cfg = attn.cfg
+    return (type(attn).__name__ == "Attention" and cfg.positional_embedding_type in _FUSABLE_ARCHS
+            and (attn._attention_dir_override or cfg.attention_dir) == "causal"
+            and not (cfg.use_attn_result or cfg.load_in_4bit or cfg.use_attention_sinks or cfg.use_logn_attn)
+            and getattr(attn, "q_norm", None) is None and cfg.clip_qkv is None
+            and (cfg.attn_scores_soft_cap or -1.0) <= 0)
+
+
+def _fusable_block(block) -> bool:
+    """A standard pre-norm block: LayerNorm(Pre) -> attention -> add -> LayerNorm(Pre) -> plain MLP -> add."""
+    cfg = block.cfg
+    return (type(block).__name__ == "TransformerBlock" and _fusable_attention(block.attn)
+            and cfg.positional_embedding_type in ("standard", "rotary")
+            and type(block.ln1).__name__ in _NORMS and type(getattr(block, "ln2", None)).__name__ in _NORMS
+            and type(block.mlp).__name__ == "MLP" and not cfg.is_layer_norm_activation()
+            and not (cfg.use_attn_in or cfg.use_split_qkv_input or cfg.use_hook_mlp_in or cfg.attn_only
+                     or cfg.parallel_attn_mlp or cfg.use_normalization_before_and_after or cfg.n_devices > 1)
+            and cfg.original_architecture not in _post_norm_architectures())
+
+
+def _post_norm_architectures() -> tuple[str, ...]:
+    from transformer_lens.components import transformer_block as tb
+
+    return tuple(getattr(tb, "POST_NORM_ARCHITECTURES", ()))
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, scale: float, past_kv_cache_entry=None, attn=None
+            ) -> Float[Tensor, "batch pos head d_head"]:
+    """Causal attention of q [batch, pos, head, d_head] over k, v (the cache's keys and values prepended)."""
+    offset, mask = 0, None
+    if past_kv_cache_entry is not None:  # queries are positions offset.. of a prompt whose earlier keys are cached
+        offset = past_kv_cache_entry.past_keys.shape[1]
+        k, v = past_kv_cache_entry.append(k, v)  # [batch, offset + pos, head, d_head]
+        q_pos = torch.arange(offset, offset + q.shape[1], device=q.device)
+        mask = torch.arange(k.shape[1], device=q.device)[None, :] <= q_pos[:, None]  # [pos, offset + pos], causal
+    if attn is not None and attn.cfg.positional_embedding_type == "rotary":
+        q, k = attn.hook_rot_q(attn.apply_rotary(q, offset, None)), attn.hook_rot_k(attn.apply_rotary(k, 0, None))
+    z = F.scaled_dot_product_attention(  # [batch, head, pos, d_head]; its memory is laid out [batch, pos, head, ...]
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask, is_causal=mask is None,
+        scale=scale)
+    return z.transpose(1, 2)
+
+
+# ---- per module ---------------------------------------------------------------------------------------------------
+
+def _fused_attention(attn, original, query_input, key_input, value_input, past_kv_cache_entry=None,
+                     additive_attention_mask=None, attention_mask=None, position_bias=None):
+    extras = (past_kv_cache_entry, additive_attention_mask, attention_mask, position_bias)
+    if any(x is not None for x in extras[1:]) or _hooked(attn.hook_attn_scores) or _hooked(attn.hook_pattern):
+        return original(query_input, key_input, value_input, *extras)
+    q, k, v = attn.calculate_qkv_matrices(query_input, key_input, value_input)  # [batch, pos, head, d_head] each
+    z = attn.hook_z(_attend(q, k, v, 1.0 / attn.attn_scale, past_kv_cache_entry, attn))
+    w_O = attn.W_O.reshape(-1, attn.W_O.shape[-1]).T  # [head, d_head, d_model] -> [d_model, head * d_head]
+    return F.linear(z.reshape(*z.shape[:2], -1), w_O, attn.b_O)  # z: [batch, pos, head * d_head]
+
+
+def _layer_norm(ln, x: Tensor) -> Tensor:
+    # (x - mean) / sqrt(mean((x - mean)^2) + eps): TransformerLens's formula, in one kernel
+    y = ln.hook_normalized(F.layer_norm(x, x.shape[-1:], eps=ln.eps))
+    return y * ln.w + ln.b if type(ln).__name__ == "LayerNorm" else y
+
+
+def _fused_layer_norm(ln, original, x):
+    if _hooked(ln.hook_scale) or x.dtype not in (torch.float32, torch.float64):
+        return original(x)
+    return _layer_norm(ln, x)
+
+
+# ---- per block ----------------------------------------------------------------------------------------------------
+
+def _inner_points(block) -> list:
+    """Hook points the block path does not fire as TransformerLens does (or never materialises)."""
+    attn = block.attn
+    points = [block.ln1.hook_scale, block.ln1.hook_normalized, block.ln2.hook_scale, attn.hook_q, attn.hook_k,
+              attn.hook_v, attn.hook_attn_scores, attn.hook_pattern]
+    return points + ([attn.hook_rot_q, attn.hook_rot_k] if hasattr(attn, "hook_rot_q") else [])
+
+
+_QKV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""attention module -> its concatenated Q, K, V weights, with the key they were made from."""
+
+
+def _qkv_weights(attn) -> tuple[Tensor, Tensor]:
+    """W_Q, W_K, W_V as one [d_model, 3 * head * d_head] matrix and their biases as one vector. Kept between calls
+    (keyed by the weights' storage and version counters, so an optimizer step or .to() makes new ones) unless
+    autograd needs a fresh graph."""
+    params = (attn.W_Q, attn.W_K, attn.W_V, attn.b_Q, attn.b_K, attn.b_V)
+    grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
+    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+    if not grad and attn in _QKV and _QKV[attn][0] == key:
+        return _QKV[attn][1:]
+    w = torch.cat(params[:3], dim=0)  # [3 * head, d_model, d_head]
+    w = w.permute(1, 0, 2).reshape(w.shape[1], -1)  # -> [d_model, 3 * head * d_head], copied into that layout
+    b = torch.cat(params[3:], dim=0).reshape(-1)  # [3 * head, d_head] -> [3 * head * d_head]
+    if not grad:
+        _QKV[attn] = (key, w, b)
+    return w, b
+
+
+def _fused_block(block, original, resid_pre, shortformer_pos_embed=None, past_kv_cache_entry=None,
+                 attention_mask=None):
+    if (shortformer_pos_embed is not None or attention_mask is not None
+            or resid_pre.dtype not in (torch.float32, torch.float64) or any(map(_hooked, _inner_points(block)))):
+        return original(resid_pre, shortformer_pos_embed, past_kv_cache_entry, attention_mask)
+    attn, mlp = block.attn, block.mlp
+    resid_pre = block.hook_resid_pre(resid_pre)
+    B, P, D = resid_pre.shape
+    H, dh = attn.cfg.n_heads, attn.cfg.d_head
+    x_ND = _norm(block.ln1, resid_pre).reshape(B * P, D)  # [batch, pos, d_model] -> [batch * pos, d_model]
+    w_qkv, b_qkv = _qkv_weights(attn)
+    qkv = torch.addmm(b_qkv, x_ND, w_qkv).view(B, P, 3, H, dh)  # [batch * pos, 3 * head * d_head] -> split
+    q, k, v = qkv.unbind(2)  # [batch, pos, head, d_head] each (views)
+    z = attn.hook_z(_attend(q, k, v, 1.0 / attn.attn_scale, past_kv_cache_entry, attn))
+    w_O = attn.W_O.reshape(H * dh, D)  # [head, d_head, d_model] -> [head * d_head, d_model]
+    attn_out = torch.addmm(attn.b_O, z.reshape(B * P, H * dh), w_O).view(B, P, D)  # z: [batch * pos, head * d_head]
+    resid_mid = block.hook_resid_mid(resid_pre + block.hook_attn_out(attn_out))
+    x = _norm(block.ln2, resid_mid)
+    pre = mlp.hook_pre(torch.addmm(mlp.b_in, x.reshape(B * P, D), mlp.W_in).view(B, P, -1))  # [batch, pos, d_mlp]
+    post = mlp.hook_post(mlp.act_fn(pre))
+    mlp_out = torch.addmm(mlp.b_out, post.reshape(B * P, -1), mlp.W_out).view(B, P, D)  # [batch * pos, d_mlp] in
+    return block.hook_resid_post(resid_mid + block.hook_mlp_out(mlp_out))
+
+
+def _norm(ln, x: Tensor) -> Tensor:
+    """LayerNorm(Pre) in one kernel, its weight and bias included unless hook_normalized (before them) is hooked."""
+    if _hooked(ln.hook_normalized):
+        return _layer_norm(ln, x)
+    weighted = type(ln).__name__ == "LayerNorm"
+    return F.layer_norm(x, x.shape[-1:], ln.w if weighted else None, ln.b if weighted else None, eps=ln.eps)
+
+
+# ---- the switch ---------------------------------------------------------------------------------------------------
+
+def _fusions(model):
+    for module in model.modules():
+        kind = type(module).__name__
+        if kind in _NORMS and hasattr(module, "hook_scale"):
+            yield module, _fused_layer_norm
+        elif kind == "Attention" and hasattr(module, "hook_pattern") and _fusable_attention(module):
+            yield module, _fused_attention
+        elif kind == "TransformerBlock" and _fusable_block(module):
+            yield module, _fused_block
+
+
+@contextlib.contextmanager
+def fused_kernels(model, enabled: bool = True):
+    """Within the block, `model`'s blocks, attention layers and LayerNorms run as fused kernels (see the module
+    docstring); yields how many modules were swapped (0 when already swapped by an enclosing block)."""
+    swapped = [(m, fn) for m, fn in _fusions(model) if enabled and "forward" not in vars(m)]  # not yet swapped
+    for m, fn in swapped:
+        m.forward = functools.partial(fn, m, m.forward)
+    try:
+        yield len(swapped)
+    finally:
+        for m, _ in swapped:
+            del m.forward  # back to the class's method
+
