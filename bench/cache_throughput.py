@@ -95,22 +95,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tokens", type=int, default=131_072)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--only", nargs="+", choices=METHODS, help="measure only these (no ratio line)")
     ap.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.tokens, Path(args.folder))))
         return
-    rates: dict[str, list[float]] = {m: [] for m in METHODS}
+    rates: dict[str, list[float]] = {m: [] for m in args.only or METHODS}
     work = Path(tempfile.mkdtemp(prefix="cache_bench_", dir=os.environ.get("BENCH_DIR")))
     try:
         for r in range(args.rounds):
-            for m in METHODS:
+            for m in rates:
                 rates[m].append(measure(m, args.tokens, work)["rate"])
             print(f"round {r}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()) + " tok/s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in rates.items()}
+    if args.only:
+        print("medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))
+        return
     n_tok = args.tokens // N_CTX * N_CTX
     print(f"{MODEL}, hooks {', '.join(HOOKS)} (4 MLPs), {n_tok:,} tokens, float32, batch {BATCH}, "
           f"{os.cpu_count()} cpus; medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))

@@ -5,7 +5,7 @@ Same model (toy-gelu-s0), same 32 held-out IOI prompts (15 tokens, ABC corruptio
   the patch's layer and position),
   and with get_act_patch_block_every;
 - the cost of AtP and RelP (all components of the sweep) in units of one forward pass on the prompts.
-Our routines run attention and LayerNorms as fused kernels (interp.models.fused_kernels); the sweep is also timed
+Our routines run blocks, attention and LayerNorms as fused kernels (interp.fused); the sweep is also timed
 without them, and the AtP / RelP costs are in units of a forward pass with the same fused kernels (the conservative
 unit: TransformerLens's own forward is slower).
 Results are checked equal to TransformerLens's before timings are printed. Torch runs on one thread: on shared

@@ -7,8 +7,8 @@ has fired the forward pass is cut short. Blocks, attention and LayerNorms run as
 which halves a small model's forward time and leaves every cached hook's value as TransformerLens computes it up
 to float rounding, and freed memory stays in the process (`interp.allocator`), so batches after the first do not
 page-fault. Hooks copy straight into preallocated per-shard buffers (no
-run_with_cache dictionary); a full shard is written (see `writer`) and made durable in the background while the
-next shard is computed into a second set of buffers.
+run_with_cache dictionary); each batch's rows are written (see `writer`) in the background as soon as they are
+filled, and a finished shard is made durable there while the next one is computed into a second set of buffers.
 Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
 
 `main(cfg)` is the `interp cache` command; `python -m interp.activations.cache --model ...` is the same command
@@ -178,19 +178,22 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: dis
     return manifest
 
 
-def _compute_shard(model, source: TokenSource, capture: Capture, buf: ShardBuffers, shard: ShardPlan,
-                   cfg: CacheConfig, device: str, stop: int | None, bar: tqdm) -> ShardJob:
-    """Fill `buf` with the tokens, labels and activations of `shard`."""
+def _compute_shard(model, source: TokenSource, capture: Capture, writer: ShardWriter, buf: ShardBuffers,
+                   shard: ShardPlan, cfg: CacheConfig, device: str, stop: int | None, bar: tqdm) -> None:
+    """Fill `buf` with the tokens, labels and activations of `shard`, handing rows to `writer` as they fill (the
+    hooks' copies into the pageable buffers are synchronous, so reported rows are in host memory)."""
     rows = source.rows(shard.first_doc, shard.n_docs)
-    n_tok = shard.n_docs * cfg.n_ctx
-    buf.tokens[:n_tok].copy_(rows.tokens.reshape(-1))  # [doc, pos] -> [doc * pos]
+    job = ShardJob(shard.index, shard.first_doc, shard.n_docs, cfg.n_ctx, buf)
+    buf.tokens[:job.n_tokens].copy_(rows.tokens.reshape(-1))  # [doc, pos] -> [doc * pos]
     if buf.labels is not None:
-        buf.labels[:n_tok].copy_(rows.labels.reshape(n_tok, -1))  # [doc, pos, field] -> [doc * pos, field]
+        buf.labels[:job.n_tokens].copy_(rows.labels.reshape(job.n_tokens, -1))  # [doc, pos, field] -> [tok, field]
+    writer.begin(job)
     for b0 in range(0, shard.n_docs, cfg.batch_size):
         batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
         capture.run(model, batch, buf, b0 * cfg.n_ctx, stop)
+        writer.progress(job, (b0 + len(batch)) * cfg.n_ctx)
         bar.update(batch.numel())
-    return ShardJob(shard.index, shard.first_doc, shard.n_docs, cfg.n_ctx, buf)
+    writer.write(job)
 
 
 def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, device: str) -> Manifest:
@@ -228,7 +231,7 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
             for i, shard in enumerate(todo):
                 buf = bufs[i % len(bufs)]  # with direct I/O one is written while the other is filled
                 buf.free.wait()
-                writer.write(_compute_shard(model, source, capture, buf, shard, cfg, device, stop, bar))
+                _compute_shard(model, source, capture, writer, buf, shard, cfg, device, stop, bar)
     finally:
         bar.close()
         written = writer.close()

@@ -10,7 +10,9 @@ Why direct I/O: the cache writes ~8 KB per token (4 hooks x 512 floats), and on 
 the page cache costs about a fifth of the forward pass's time, while a busy writer thread beside the forward pass's
 OpenMP threads slows the forward pass more than its own cost (threads wait at every op's barrier). With O_DIRECT the
 disk reads the bytes straight from our buffers (DMA), so the whole write (and the fsync) runs on a background
-thread that mostly waits, while the forward passes fill the other of two buffers. Safetensors headers are padded
+thread that mostly waits. It writes each batch's rows as soon as the forward pass has filled them (the checksum
+is fed in file order as it goes), and the next shard is computed into the other of two buffers, so little is left
+to write when the last batch is done. Safetensors headers are padded
 to a multiple of 4096 bytes and buffers are 4096-aligned so the activation data qualifies; bytes that do not (a
 tail, the small tokens file) take the ordinary buffered path. Where O_DIRECT is missing (tmpfs, macOS) the old
 split is used: the CPU part (copy into the page cache + checksum) runs while the forward pass waits, only fsync,
@@ -23,6 +25,7 @@ DiskFullError before any of the shard is written, and keeps every shard written 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -174,39 +177,75 @@ def _preallocate(fd: int, size: int) -> None:
             raise  # ENOSPC above all: the disk cannot hold this file
 
 
-def write_safetensors_tmp(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str], folder: Path,
-                          direct: bool = False) -> PendingFile:
-    """Write a safetensors file to `path`.tmp, hashing the bytes as they are written (no fsync yet). With `direct`,
-    aligned stretches of tensor data go through O_DIRECT, the rest through the page cache."""
-    tmp = path.with_name(path.name + ".tmp")
-    h = xxhash.xxh3_128()
-    head = _header(tensors, metadata)
-    parts = [memoryview(head)] + [_bytes_view(t) for t in tensors.values()]
-    size = sum(len(p) for p in parts)
-    fd, dfd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), None
-    try:
-        _preallocate(fd, size)
-        dfd = _open_direct(tmp) if direct else None
-        pos = 0
-        for part in parts:
-            n_direct = 0
-            if dfd is not None and pos % ALIGN == 0 and _address(part) % ALIGN == 0:
-                n_direct = len(part) - len(part) % ALIGN
-                _pwrite_all(dfd, part[:n_direct], pos)
-            _pwrite_all(fd, part[n_direct:], pos + n_direct)
-            h.update(part)
-            pos += len(part)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        if e.errno == errno.ENOSPC:
-            raise DiskFullError(f"disk full while writing {path.name} in {folder}; the shards listed in the "
-                                f"manifest are kept, free space and run again to resume") from None
-        raise
-    finally:
-        for d in (fd, dfd):
+class StreamingFile:
+    """A safetensors file written to `path`.tmp front to back, in as many steps as the caller likes, hashing the
+    bytes as they are written (no fsync yet). The file is created at its final size (so a full disk fails here,
+    before anything is written). With `direct`, aligned stretches of tensor data go through O_DIRECT, the rest
+    through the page cache. The tensors must not change in the stretches already written."""
+
+    def __init__(self, path: Path, tensors: dict[str, Tensor], metadata: dict[str, str], folder: Path,
+                 direct: bool = False):
+        self.path, self.folder, self.tmp = path, folder, path.with_name(path.name + ".tmp")
+        self.parts = [memoryview(_header(tensors, metadata))] + [_bytes_view(t) for t in tensors.values()]
+        self.starts = np.cumsum([0] + [len(p) for p in self.parts]).tolist()  # file offset of each part
+        self.size, self.pos, self.h = self.starts[-1], 0, xxhash.xxh3_128()
+        self.fd, self.dfd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), None
+        with self._on_error():
+            _preallocate(self.fd, self.size)
+            self.dfd = _open_direct(self.tmp) if direct else None
+
+    @property
+    def header_bytes(self) -> int:
+        return self.starts[1]
+
+    def advance(self, upto: int, final: bool = False) -> None:
+        """Write and hash the file's bytes [pos, upto); unless `final`, only up to a multiple of ALIGN."""
+        upto = min(upto, self.size) if final else min(upto, self.size) // ALIGN * ALIGN
+        with self._on_error():
+            while self.pos < upto:
+                i = int(np.searchsorted(self.starts, self.pos, side="right")) - 1  # the part holding pos
+                piece = self.parts[i][self.pos - self.starts[i]:min(upto, self.starts[i + 1]) - self.starts[i]]
+                n_direct = 0
+                if self.dfd is not None and self.pos % ALIGN == 0 and _address(piece) % ALIGN == 0:
+                    n_direct = len(piece) - len(piece) % ALIGN
+                    _pwrite_all(self.dfd, piece[:n_direct], self.pos)
+                _pwrite_all(self.fd, piece[n_direct:], self.pos + n_direct)
+                self.h.update(piece)
+                self.pos += len(piece)
+
+    def finish(self) -> PendingFile:
+        """Write the rest; returns the file to make durable."""
+        self.advance(self.size, final=True)
+        self._close()
+        return PendingFile(self.tmp, self.path, FileRecord(str(self.path.relative_to(self.folder)),
+                                                           self.h.hexdigest(), self.size))
+
+    def abort(self) -> None:
+        self._close()
+        self.tmp.unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        for d in (self.fd, self.dfd):
             if d is not None:
                 os.close(d)
-    return PendingFile(tmp, path, FileRecord(str(path.relative_to(folder)), h.hexdigest(), size))
+        self.fd = self.dfd = None
+
+    @contextlib.contextmanager
+    def _on_error(self):
+        try:
+            yield
+        except OSError as e:
+            self.abort()
+            if e.errno == errno.ENOSPC:
+                raise DiskFullError(f"disk full while writing {self.path.name} in {self.folder}; the shards listed "
+                                    f"in the manifest are kept, free space and run again to resume") from None
+            raise
+
+
+def write_safetensors_tmp(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str], folder: Path,
+                          direct: bool = False) -> PendingFile:
+    """Write a safetensors file to `path`.tmp in one go (see StreamingFile)."""
+    return StreamingFile(path, tensors, metadata, folder, direct).finish()
 
 
 def make_durable(pending: PendingFile) -> None:
@@ -254,11 +293,15 @@ def shard_tensors(job: ShardJob) -> dict[str, dict[str, Tensor]]:
 class ShardWriter:
     """Writes shards in the background while the caller computes the next one into other buffers.
 
-    With direct I/O (see the module docstring) `write()` only queues the job: one background thread writes, syncs,
-    renames and lists it, then marks the job's buffers free. Without it, `write()` first copies the files into the
-    page cache on a small thread pool (the caller waits, so this never competes with the forward passes for
-    cores), and only the syncing part is left to the background. Either way the buffers of a job may be refilled
-    once `buffers.free` is set. The first error is re-raised by the next `write()` or by `close()`.
+    The caller announces a shard with `begin(job)` (free space is checked and, with direct I/O, its files are created at
+    their final size in the background), reports filled rows with `progress(job, n_rows)`, and hands it over with
+    `write(job)`. With direct I/O (see the module docstring) one background thread writes each reported row range as
+    soon as it is filled, so when the last shard's compute ends only its last batch, the small tokens file and the
+    fsyncs are left; it then syncs, renames and lists the shard and marks its buffers free. Without direct I/O,
+    `write()` copies the files into the page cache on a small thread pool (the caller waits, so this never competes
+    with the forward passes for cores), and only the syncing part is left to the background. Either way the buffers
+    of a job may be refilled once `buffers.free` is set. The first error is re-raised by the next call or by
+    `close()`.
     """
 
     def __init__(self, folder: Path, rank: int, manifest: Manifest, manifest_path: Path, n_workers: int = 2,
@@ -266,25 +309,39 @@ class ShardWriter:
         self.folder, self.rank, self.manifest, self.manifest_path = folder, rank, manifest, manifest_path
         self.direct = supports_direct_io(folder / SHARD_DIR) if direct is None else direct
         self.pool = ThreadPoolExecutor(n_workers, thread_name_prefix="shard-write")
-        self.pending: queue.Queue[tuple[ShardJob, dict[str, PendingFile] | None] | None] = queue.Queue()
+        self.pending: queue.Queue[tuple[str, ShardJob, object] | None] = queue.Queue()
+        self.streams: dict[int, dict[str, StreamingFile]] = {}
         self.error: BaseException | None = None
         self.written: list[ShardRecord] = []
-        self.thread = threading.Thread(target=self._finalize_loop, name="shard-fsync", daemon=True)
+        self.thread = threading.Thread(target=self._loop, name="shard-write", daemon=True)
         self.thread.start()
 
-    def write(self, job: ShardJob) -> None:
+    def begin(self, job: ShardJob) -> None:
+        """Before `job`'s activations are computed (its tokens and labels already in its buffers)."""
         self._raise_if_failed()
         check_free_space(self.folder, job)
         if self.direct:  # written from the buffers in the background; they are busy until then
             job.buffers.free.clear()
-            self.pending.put((job, None))
-        else:  # copied into the page cache now; the buffers may be refilled at once
-            self.pending.put((job, self._write_files(job, self.pool.map)))
+            self.pending.put(("open", job, None))  # creating files waits on the file system while it syncs
+
+    def progress(self, job: ShardJob, n_rows: int) -> None:
+        """Rows [0, n_rows) of `job`'s activations are final."""
+        self._raise_if_failed()
+        if self.direct:
+            self.pending.put(("rows", job, n_rows))
+
+    def write(self, job: ShardJob) -> None:
+        """Every row of `job` is final: make the shard durable and list it (in the background)."""
+        self._raise_if_failed()
+        self.pending.put(("finish", job, None if self.direct else self._write_files(job, self.pool.map)))
+
+    def _names(self, job: ShardJob) -> tuple[str, dict[str, str]]:
+        meta = {"shard": str(job.index), "first_doc": str(job.first_doc), "n_docs": str(job.n_docs)}
+        return shard_stem(self.rank, job.index), meta
 
     def _write_files(self, job: ShardJob, map_fn=map) -> dict[str, PendingFile]:
         """Write every file of `job` to its temp name; on error remove those written and raise the first."""
-        stem = shard_stem(self.rank, job.index)
-        meta = {"shard": str(job.index), "first_doc": str(job.first_doc), "n_docs": str(job.n_docs)}
+        stem, meta = self._names(job)
         files = shard_tensors(job)
 
         def one(key: str) -> PendingFile | BaseException:
@@ -303,12 +360,12 @@ class ShardWriter:
             raise errors[0]
         return done
 
-    def _finalize_loop(self) -> None:
+    def _loop(self) -> None:
         while (item := self.pending.get()) is not None:
-            job, files = item
+            kind, job, arg = item
             try:
                 if self.error is None:
-                    self._finalize(job, files)
+                    {"open": self._open, "rows": self._write_rows, "finish": self._finalize}[kind](job, arg)
             except OSError as e:
                 self.error = (DiskFullError(f"disk full while writing shard {job.index} in {self.folder}; the "
                                             f"shards listed in the manifest are kept, free space and run again")
@@ -316,10 +373,28 @@ class ShardWriter:
             except BaseException as e:  # re-raised in the caller's thread
                 self.error = e
             finally:
-                job.buffers.free.set()
+                if self.error is not None:
+                    self._abort(job)
+                if kind == "finish":
+                    job.buffers.free.set()
+
+    def _open(self, job: ShardJob, _=None) -> None:
+        stem, meta = self._names(job)
+        self.streams[job.index] = streams = {}
+        for key, tensors in shard_tensors(job).items():
+            streams[key] = StreamingFile(self.folder / SHARD_DIR / f"{stem}.{key}.safetensors", tensors,
+                                         {**meta, "file": key}, self.folder, direct=True)
+
+    def _write_rows(self, job: ShardJob, n_rows: int) -> None:
+        for key, f in self.streams[job.index].items():
+            if key in job.buffers.acts:
+                acts = job.buffers.acts[key]
+                f.advance(f.header_bytes + n_rows * acts.shape[1] * acts.element_size())
 
     def _finalize(self, job: ShardJob, files: dict[str, PendingFile] | None) -> None:
-        files = self._write_files(job) if files is None else files
+        if files is None:
+            files = {k: f.finish() for k, f in self.streams[job.index].items()}
+            del self.streams[job.index]
         for p in files.values():
             make_durable(p)
         fsync_path(self.folder / SHARD_DIR)
@@ -329,14 +404,22 @@ class ShardWriter:
         self.manifest.save(self.manifest_path)
         self.written.append(record)
 
+    def _abort(self, job: ShardJob) -> None:
+        for f in self.streams.pop(job.index, {}).values():
+            f.abort()
+
     def _raise_if_failed(self) -> None:
         if self.error is not None:
             raise self.error
 
     def close(self) -> list[ShardRecord]:
-        """Wait until every written shard is durable and listed; raise the first error if one happened."""
+        """Wait until every written shard is durable and listed; raise the first error if one happened. Shards
+        begun but never handed to write() (an interrupted run) are dropped."""
         self.pending.put(None)
         self.thread.join()
         self.pool.shutdown()
+        for index in list(self.streams):
+            for f in self.streams.pop(index).values():
+                f.abort()
         self._raise_if_failed()
         return self.written

@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from itertools import accumulate, chain
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from jaxtyping import Int8, Int32
@@ -118,31 +119,62 @@ def _chunk_seed(cfg: CorpusConfig, chunk: int) -> int:
     return (cfg.seed * 1_000_003 + _SPLIT_SALT[cfg.split]) * 1_000_033 + chunk
 
 
+class _ChunkText(NamedTuple):
+    """The documents of one chunk back to back, each running on until it reaches n_ctx words (cut later)."""
+
+    words: list[str]
+    starts: list[int]
+    """Offset of each document in `words`."""
+    runs: list[tuple[int, int]]
+    """(family id, length) of each run of words: a sentence, or the BOS of a document (family 0)."""
+    marks: list[tuple[int, tuple[tuple[int, int, int], ...]]]
+    """(offset of a sentence in `words`, its marks) for the sentences that have marks."""
+
+
+def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
+    """Sample the sentences of one chunk: the only part that needs the random stream, and the hot loop."""
+    sampler = SentenceSampler(_chunk_seed(cfg, chunk), ioi_split=cfg.split)
+    families, weights = zip(*cfg.weights().items())
+    # choices(weights=w) accumulates w on every call and then draws exactly as choices(cum_weights=...) with that
+    # accumulation, so precomputing it once keeps the random stream (and the text) unchanged.
+    cum_weights = list(accumulate(weights))
+    pool = tuple((sampler.families[f], L.value_id("family", f)) for f in families)
+    choices, n_ctx = sampler.rng.choices, cfg.n_ctx
+    text = _ChunkText([], [], [], [])
+    words, runs, marks = text.words, text.runs, text.marks
+    for _ in range(CHUNK_DOCS):
+        text.starts.append(len(words))
+        end = len(words) + n_ctx
+        words.append(BOS)
+        runs.append((0, 1))
+        while len(words) < end:
+            fn, fam_id = choices(pool, cum_weights=cum_weights)[0]
+            sent = fn()
+            if sent.marks:
+                marks.append((len(words), sent.marks))
+            words += sent.words
+            runs.append((fam_id, len(sent.words)))
+    return text
+
+
 def _generate_chunk(cfg: CorpusConfig, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids [CHUNK_DOCS, n_ctx] and labels [CHUNK_DOCS, n_ctx, field] of one chunk."""
     word_id, table = _tables()
-    sampler = SentenceSampler(_chunk_seed(cfg, chunk), ioi_split=cfg.split)
-    families, weights = zip(*cfg.weights().items())
-    fam_fns = [sampler.families[f] for f in families]
-    fam_ids = [L.value_id("family", f) for f in families]
-    n_ctx, fam_field = cfg.n_ctx, L.FIELD_INDEX["family"]
-    ids = np.zeros((CHUNK_DOCS, n_ctx), dtype=np.int32)
-    dyn = np.zeros((CHUNK_DOCS, n_ctx, L.N_FIELDS), dtype=np.int8)
-    bos = word_id[BOS]
-    for d in range(CHUNK_DOCS):
-        row, fam_row, marks = [bos], [0], []
-        while len(row) < n_ctx:
-            k = sampler.rng.choices(range(len(fam_fns)), weights)[0]
-            sent = fam_fns[k]()
-            marks.extend((len(row) + p, f, v) for p, f, v in sent.marks)
-            row.extend(word_id[w] for w in sent.words)
-            fam_row.extend([fam_ids[k]] * len(sent.words))
-        ids[d] = row[:n_ctx]
-        dyn[d, :, fam_field] = fam_row[:n_ctx]
-        for p, f, v in marks:
-            if p < n_ctx:
-                dyn[d, p, f] = v
-    labels = table[ids] | dyn  # static and dynamic labels live in disjoint fields
+    text = _sample_chunk(cfg, chunk)
+    # Ids and dynamic labels are built on the flat text with numpy; `take` then cuts every document at n_ctx in one
+    # gather, which also drops the marks of a sentence's part beyond the cut.
+    flat_ids = np.fromiter(map(word_id.__getitem__, text.words), dtype=np.int32, count=len(text.words))
+    dyn = np.zeros((len(text.words), L.N_FIELDS), dtype=np.int8)
+    run_family, run_len = np.array(text.runs, dtype=np.int64).T
+    dyn[:, L.FIELD_INDEX["family"]] = np.repeat(run_family, run_len)
+    if text.marks:  # no two marks share a (position, field), so the order of assignment does not matter
+        offsets, groups = zip(*text.marks)
+        pfv = np.fromiter(chain.from_iterable(chain.from_iterable(groups)), dtype=np.int64).reshape(-1, 3)
+        pos = pfv[:, 0] + np.repeat(offsets, [len(g) for g in groups])
+        dyn[pos, pfv[:, 1]] = pfv[:, 2]
+    take = np.asarray(text.starts)[:, None] + np.arange(cfg.n_ctx)
+    ids = flat_ids[take]
+    labels = table[ids] | dyn[take]  # static and dynamic labels live in disjoint fields
     return ids, labels
 
 

@@ -15,10 +15,11 @@ answer of a world fact. Families:
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cache
 
 from . import vocab as V
-from .ioi import IOI_TEMPLATES, Split, fill_template, in_split
+from .ioi import IOI_TEMPLATES, Form, Split, fill_template, in_split
 from .labels import FIELD_INDEX, value_id
 
 _ROLE = FIELD_INDEX["ioi_role"]
@@ -27,6 +28,26 @@ _FACT = FIELD_INDEX["fact"]
 _IOI_IDS = {r: value_id("ioi_role", r) for r in ("io", "s1", "s2", "end", "answer")}
 _REPEAT_ID = value_id("induction", "repeat")
 _ANSWER_ID = value_id("fact", "answer")
+_SPAN_LENGTHS = range(4, 11)
+"""Lengths of a repeated span (the repeat family)."""
+_REPEAT_MARKS = {n: tuple((n + 1 + i, _IND, _REPEAT_ID) for i in range(n)) for n in _SPAN_LENGTHS}
+"""Span length -> marks of the span's second copy, which starts after the first copy and its "."."""
+_NAME_PRONOUNS = {n: (n, "He", "he", "his") if V.gender_of(n) == "male" else (n, "She", "she", "her")
+                  for n in V.MALE_NAMES + V.FEMALE_NAMES}
+"""name -> (name, subject pronoun capitalised and not, possessive)."""
+
+
+@cache
+def _ioi_frame(template: int, form: Form) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+    """The IOI sentence of (template, form) completed with its answer, as a format string, and its marks.
+
+    Word positions and roles depend on the template and form only, so they are worked out once. Filling the template
+    with the format fields themselves keeps `fill_template` the one definition of the IOI sentences.
+    """
+    p = fill_template(template, "{io}", "{s}", form, "{place}", "{obj}", "{food}")
+    words = [*p.words, "{io}", "."]
+    marks = tuple((p.positions[k], _ROLE, _IOI_IDS[k]) for k in ("io", "s1", "s2", "end"))
+    return " ".join(words), (*marks, (len(words) - 2, _ROLE, _IOI_IDS["answer"]))
 
 
 @dataclass
@@ -35,7 +56,7 @@ class Sentence:
 
     family: str
     words: list[str]
-    marks: list[tuple[int, int, int]] = field(default_factory=list)
+    marks: tuple[tuple[int, int, int], ...] = ()
 
 
 class SentenceSampler:
@@ -56,10 +77,7 @@ class SentenceSampler:
     # --- helpers -------------------------------------------------------------------------------------------
     def _name(self) -> tuple[str, str, str, str]:
         """A random name with its subject pronoun (capitalised and not) and possessive."""
-        name = self.rng.choice(self.names)
-        if V.gender_of(name) == "male":
-            return name, "He", "he", "his"
-        return name, "She", "she", "her"
+        return _NAME_PRONOUNS[self.rng.choice(self.names)]
 
     # --- families ------------------------------------------------------------------------------------------
     def narrative(self) -> Sentence:
@@ -87,12 +105,10 @@ class SentenceSampler:
             io, s = r.sample(self.names, 2)
             if in_split(t, io, s, self.ioi_split):
                 break
-        p = fill_template(t, io, s, r.choice(("ABBA", "BABA")), r.choice(V.PLACES), r.choice(self.objects),
-                          r.choice(V.FOODS))
-        words = list(p.words) + [io, "."]
-        marks = [(p.positions[k], _ROLE, _IOI_IDS[k]) for k in ("io", "s1", "s2", "end")]
-        marks.append((len(words) - 2, _ROLE, _IOI_IDS["answer"]))
-        return Sentence("ioi", words, marks)
+        form = r.choice(("ABBA", "BABA"))
+        place, obj, food = r.choice(V.PLACES), r.choice(self.objects), r.choice(V.FOODS)
+        text, marks = _ioi_frame(t, form)
+        return Sentence("ioi", text.format(io=io, s=s, place=place, obj=obj, food=food).split(), marks)
 
     def fact(self) -> Sentence:
         r = self.rng
@@ -109,7 +125,7 @@ class SentenceSampler:
         else:
             place = r.choice(V.PLACES)
             words = f"At the {place} , people {V.PLACE_ACTIVITIES[place]} .".split()
-        return Sentence("fact", words, [(len(words) - 2, _FACT, _ANSWER_ID)])
+        return Sentence("fact", words, ((len(words) - 2, _FACT, _ANSWER_ID),))
 
     def count(self) -> Sentence:
         r = self.rng
@@ -140,7 +156,6 @@ class SentenceSampler:
 
     def repeat(self) -> Sentence:
         r = self.rng
-        span = r.choices(self.content, k=r.randrange(4, 11))
+        span = r.choices(self.content, k=r.randrange(_SPAN_LENGTHS.start, _SPAN_LENGTHS.stop))
         words = span + ["."] + span + ["."]
-        first = len(span) + 1
-        return Sentence("repeat", words, [(first + i, _IND, _REPEAT_ID) for i in range(len(span))])
+        return Sentence("repeat", words, _REPEAT_MARKS[len(span)])

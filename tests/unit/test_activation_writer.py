@@ -9,6 +9,7 @@ from safetensors import safe_open
 from interp.activations.manifest import CacheError, Manifest, checksum_file
 from interp.activations.writer import (
     ALIGN,
+    StreamingFile,
     aligned_empty,
     make_durable,
     write_safetensors_tmp,
@@ -45,6 +46,28 @@ def test_direct_io_writes_aligned_data_and_the_unaligned_tail(tmp_path):
     with safe_open(str(path), framework="pt") as f:
         assert torch.equal(f.get_tensor("big"), big) and torch.equal(f.get_tensor("odd"), odd)
     assert big.data_ptr() % ALIGN == 0
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_a_file_streamed_in_row_ranges_equals_one_written_at_once(tmp_path, direct):
+    """The cache hands the writer rows as batches fill: writing [0, k) while rows >= k are still being computed
+    (left as garbage here, filled afterwards) gives the same bytes and checksum as one write of the final tensor.
+    Rows of 37 floats (148 bytes) make every range end off a block boundary."""
+    acts = aligned_empty((1000, 37), torch.float32)
+    acts.fill_(float("nan"))
+    final = torch.randn(1000, 37)
+    f = StreamingFile(tmp_path / "s.safetensors", {"activations": acts}, {"k": "v"}, tmp_path, direct)
+    assert f.tmp.stat().st_size == f.size  # created at its final size: a full disk fails before any write
+    for end in (250, 251, 700, 1000):
+        acts[:end].copy_(final[:end])
+        f.advance(f.header_bytes + end * 37 * 4)
+        assert f.pos % ALIGN == 0 and f.pos <= f.header_bytes + end * 37 * 4
+    streamed = f.finish()
+    make_durable(streamed)
+    once = write_safetensors_tmp(tmp_path / "o.safetensors", {"activations": final}, {"k": "v"}, tmp_path)
+    make_durable(once)
+    assert (tmp_path / "s.safetensors").read_bytes() == (tmp_path / "o.safetensors").read_bytes()
+    assert streamed.record.checksum == once.record.checksum == checksum_file(tmp_path / "s.safetensors")
 
 
 def test_manifest_rejects_foreign_json(tmp_path):
