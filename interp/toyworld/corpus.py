@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from itertools import accumulate, chain
+from itertools import accumulate
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -21,7 +21,7 @@ from jaxtyping import Int8, Int32
 
 from . import labels as L
 from .grammar import SentenceSampler
-from .vocab import BOS, CATEGORIES, build_lexicon
+from .vocab import BOS, CATEGORIES, build_lexicon, word_ids
 
 CHUNK_DOCS = 256
 _SPLIT_SALT = {"train": 0x5EED, "heldout": 0xE7A1}
@@ -100,7 +100,7 @@ class ToyCorpus:
 def _tables() -> tuple[dict[str, int], np.ndarray]:
     """word -> id and the static label table [vocab, field] derived from the lexicon."""
     lex = build_lexicon()
-    word_id = {w: i for i, w in enumerate(lex.words)}
+    word_id = word_ids()
     table = np.zeros((len(lex.words), L.N_FIELDS), dtype=np.int8)
     for w, i in word_id.items():
         cat = lex.category[w]
@@ -120,15 +120,22 @@ def _chunk_seed(cfg: CorpusConfig, chunk: int) -> int:
 
 
 class _ChunkText(NamedTuple):
-    """The documents of one chunk back to back, each running on until it reaches n_ctx words (cut later)."""
+    """The documents of one chunk back to back, each running on until it reaches n_ctx tokens (cut later).
 
-    words: list[str]
+    Everything is kept in flat lists of ints, which the hot loop appends to cheaply and numpy reads fast.
+    """
+
+    ids: list[int]
     starts: list[int]
-    """Offset of each document in `words`."""
-    runs: list[tuple[int, int]]
-    """(family id, length) of each run of words: a sentence, or the BOS of a document (family 0)."""
-    marks: list[tuple[int, tuple[tuple[int, int, int], ...]]]
-    """(offset of a sentence in `words`, its marks) for the sentences that have marks."""
+    """Offset of each document in `ids`."""
+    run_family: list[int]
+    """Family id of each run of tokens: a sentence, or the BOS of a document (family 0)."""
+    run_len: list[int]
+    """Length of each run."""
+    mark_at: list[int]
+    """Offset in `ids` of each sentence that has marks ..."""
+    mark_groups: list[np.ndarray]
+    """... and its marks, rows of (position in the sentence, field, value)."""
 
 
 def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
@@ -139,42 +146,45 @@ def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
     # accumulation, so precomputing it once keeps the random stream (and the text) unchanged.
     cum_weights = list(accumulate(weights))
     pool = tuple((sampler.families[f], L.value_id("family", f)) for f in families)
-    choices, n_ctx = sampler.rng.choices, cfg.n_ctx
-    text = _ChunkText([], [], [], [])
-    words, runs, marks = text.words, text.runs, text.marks
+    choices, n_ctx, bos = sampler.rng.choices, cfg.n_ctx, word_ids()[BOS]
+    text = _ChunkText(*([] for _ in _ChunkText._fields))
+    ids, starts, run_family, run_len, mark_at, mark_groups = text
+    n = 0  # len(ids)
     for _ in range(CHUNK_DOCS):
-        text.starts.append(len(words))
-        end = len(words) + n_ctx
-        words.append(BOS)
-        runs.append((0, 1))
-        while len(words) < end:
+        starts.append(n)
+        end = n + n_ctx
+        ids.append(bos)
+        run_family.append(0)
+        run_len.append(1)
+        n += 1
+        while n < end:
             fn, fam_id = choices(pool, cum_weights=cum_weights)[0]
             sent = fn()
-            if sent.marks:
-                marks.append((len(words), sent.marks))
-            words += sent.words
-            runs.append((fam_id, len(sent.words)))
+            if sent.marks is not None:
+                mark_at.append(n)
+                mark_groups.append(sent.marks)
+            ids += sent.ids
+            run_family.append(fam_id)
+            run_len.append(len(sent.ids))
+            n += len(sent.ids)
     return text
 
 
 def _generate_chunk(cfg: CorpusConfig, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids [CHUNK_DOCS, n_ctx] and labels [CHUNK_DOCS, n_ctx, field] of one chunk."""
-    word_id, table = _tables()
     text = _sample_chunk(cfg, chunk)
-    # Ids and dynamic labels are built on the flat text with numpy; `take` then cuts every document at n_ctx in one
-    # gather, which also drops the marks of a sentence's part beyond the cut.
-    flat_ids = np.fromiter(map(word_id.__getitem__, text.words), dtype=np.int32, count=len(text.words))
-    dyn = np.zeros((len(text.words), L.N_FIELDS), dtype=np.int8)
-    run_family, run_len = np.array(text.runs, dtype=np.int64).T
-    dyn[:, L.FIELD_INDEX["family"]] = np.repeat(run_family, run_len)
-    if text.marks:  # no two marks share a (position, field), so the order of assignment does not matter
-        offsets, groups = zip(*text.marks)
-        pfv = np.fromiter(chain.from_iterable(chain.from_iterable(groups)), dtype=np.int64).reshape(-1, 3)
-        pos = pfv[:, 0] + np.repeat(offsets, [len(g) for g in groups])
-        dyn[pos, pfv[:, 1]] = pfv[:, 2]
+    # Ids and dynamic labels are built on the flat text; `take` then cuts every document at n_ctx in one gather,
+    # which also drops the marks of a sentence's part beyond the cut.
+    dyn = np.zeros((len(text.ids), L.N_FIELDS), dtype=np.int8)
+    dyn[:, L.FIELD_INDEX["family"]] = np.repeat(np.array(text.run_family, dtype=np.int8), text.run_len)
+    if text.mark_at:  # no two marks share a (position, field), so the order of assignment does not matter
+        pfv = np.concatenate(text.mark_groups)
+        pfv[:, 0] += np.repeat(text.mark_at, [len(g) for g in text.mark_groups])
+        dyn[pfv[:, 0], pfv[:, 1]] = pfv[:, 2]
     take = np.asarray(text.starts)[:, None] + np.arange(cfg.n_ctx)
-    ids = flat_ids[take]
-    labels = table[ids] | dyn[take]  # static and dynamic labels live in disjoint fields
+    ids = np.take(np.fromiter(text.ids, dtype=np.int32, count=len(text.ids)), take)
+    # np.take gathers whole rows far faster than fancy indexing (table[ids]) does
+    labels = np.take(_tables()[1], ids, axis=0) | np.take(dyn, take, axis=0)  # static, dynamic: disjoint fields
     return ids, labels
 
 

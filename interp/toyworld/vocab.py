@@ -11,6 +11,7 @@ shipped models agree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 MALE_NAMES = (
     "John Tom James David Michael Robert William Richard Thomas Daniel Paul Mark George Steven Edward Brian Kevin "
@@ -144,6 +145,12 @@ def build_lexicon() -> Lexicon:
     colour = {c: c for c in COLOURS}
     colour.update(OBJECT_COLOURS)
     return Lexicon(words=tuple(category), category=category, gender=gender, number=number, colour=colour)
+
+
+@cache
+def word_ids() -> dict[str, int]:
+    """word -> token id: its index in the lexicon (the tokenizer's and the corpus's ids)."""
+    return {w: i for i, w in enumerate(build_lexicon().words)}
 
 
 _GENDER_OF_NAME = {**{n: "male" for n in MALE_NAMES}, **{n: "female" for n in FEMALE_NAMES}}
