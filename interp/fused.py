@@ -159,9 +159,39 @@ def _fused_block(block, original, resid_pre, shortformer_pos_embed=None, past_kv
     resid_mid = block.hook_resid_mid(resid_pre + block.hook_attn_out(attn_out))
     x = _norm(block.ln2, resid_mid)
     pre = mlp.hook_pre(torch.addmm(mlp.b_in, x.reshape(B * P, D), mlp.W_in).view(B, P, -1))  # [batch, pos, d_mlp]
-    post = mlp.hook_post(mlp.act_fn(pre))
+    post = mlp.hook_post(_activation(mlp.act_fn, pre, _OUT.get(mlp.hook_post)))
     mlp_out = torch.addmm(mlp.b_out, post.reshape(B * P, -1), mlp.W_out).view(B, P, D)  # [batch * pos, d_mlp] in
     return block.hook_resid_post(resid_mid + block.hook_mlp_out(mlp_out))
+
+
+# ---- writing an activation straight into a caller's buffer -----------------------------------------------------
+
+_OUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""hook point -> the tensor its next value should be computed into (see `compute_into`)."""
+_INTO = {F.gelu: torch._C._nn.gelu, F.relu: functools.partial(torch.clamp_min, min=0)}
+"""Activation functions TransformerLens uses -> their out= forms (relu is clamp_min(x, 0) in ATen too)."""
+
+
+@contextlib.contextmanager
+def compute_into(outputs: dict):
+    """Within the block, the block path computes the MLP activation of each hook point in `outputs` (mlp.hook_post)
+    straight into the given tensor, so a hook that stores the value finds it already in place (compare data_ptr)
+    and skips a copy of the largest activation. Used by the activation cache; only with autograd off, for gelu
+    and relu, and where shape, dtype and device match; anything else computes as usual."""
+    _OUT.update(outputs)
+    try:
+        yield
+    finally:
+        for point in outputs:
+            _OUT.pop(point, None)
+
+
+def _activation(act_fn, pre: Tensor, out: Tensor | None) -> Tensor:
+    into = _INTO.get(act_fn)
+    if (into is None or out is None or torch.is_grad_enabled() or out.shape != pre.shape
+            or out.dtype != pre.dtype or out.device != pre.device):
+        return act_fn(pre)
+    return into(pre, out=out)
 
 
 def _norm(ln, x: Tensor) -> Tensor:

@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..allocator import retain_freed_memory
-from ..fused import fused_kernels
+from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, default_device, load_model
 from ..toyworld import labels as L
 from . import distributed
@@ -103,10 +103,13 @@ class _AllCaptured(Exception):
 
 
 class Capture:
-    """Forward hooks that copy each requested activation into the current shard's buffers."""
+    """Forward hooks that copy each requested activation into the current shard's buffers. Where the fused block
+    path can compute an activation straight into its place in the buffer (`interp.fused.compute_into`), the hook
+    finds it there and copies nothing."""
 
-    def __init__(self, hooks: list[str]):
+    def __init__(self, model, hooks: list[str]):
         self.hooks, self.buf, self.offset, self.seen = hooks, None, 0, set()
+        self.points = {h: model.hook_dict[h] for h in hooks}
 
     def fwd_hooks(self) -> list[tuple[str, object]]:
         return [(h, self._make(h)) for h in self.hooks]
@@ -114,7 +117,9 @@ class Capture:
     def _make(self, name: str):
         def hook(act: Tensor, hook) -> None:
             flat = act.reshape(act.shape[0] * act.shape[1], -1)  # [batch, pos, *shape] -> [batch * pos, d]
-            self.buf.acts[name][self.offset:self.offset + flat.shape[0]].copy_(flat)
+            dst = self.buf.acts[name][self.offset:self.offset + flat.shape[0]]
+            if flat.data_ptr() != dst.data_ptr() or flat.shape != dst.shape:
+                dst.copy_(flat)
             self.seen.add(name)
             if len(self.seen) == len(self.hooks):
                 raise _AllCaptured
@@ -122,8 +127,12 @@ class Capture:
 
     def run(self, model, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, stop: int | None) -> None:
         self.buf, self.offset, self.seen = buf, offset, set()
+        n = tokens.numel()
+        into = {p: buf.acts[h][offset:offset + n].view(*tokens.shape, -1)  # [batch * pos, d] -> [batch, pos, d]
+                for h, p in self.points.items()}
         try:
-            model(tokens, stop_at_layer=stop)
+            with compute_into(into):
+                model(tokens, stop_at_layer=stop)
         except _AllCaptured:
             pass
         if len(self.seen) != len(self.hooks):
@@ -221,7 +230,7 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
     writer = ShardWriter(out, dist.rank, own, rank_path)
     bufs = [ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
                                   source.n_label_fields) for _ in range(2 if writer.direct else 1)]
-    capture, stop = Capture(hooks), stop_layer(hooks, model.cfg.n_layers)
+    capture, stop = Capture(model, hooks), stop_layer(hooks, model.cfg.n_layers)
     total = sum(s.n_docs for s in todo) * cfg.n_ctx
     bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"cache rank {dist.rank}" if dist.world > 1 else
                "cache", disable=not progress or not dist.is_main, dynamic_ncols=True)

@@ -17,8 +17,8 @@ BLOCK_INNER = ("ln1.hook_normalized", "hook_q", "hook_k", "hook_v", "hook_rot_q"
 
 def tiny(**kw) -> HookedTransformer:
     torch.manual_seed(0)
-    cfg = HookedTransformerConfig(n_layers=2, d_model=32, n_heads=4, d_head=8, d_mlp=64, n_ctx=16, d_vocab=50,
-                                  act_fn="gelu", **kw)
+    cfg = HookedTransformerConfig(**{"n_layers": 2, "d_model": 32, "n_heads": 4, "d_head": 8, "d_mlp": 64,
+                                     "n_ctx": 16, "d_vocab": 50, "act_fn": "gelu", **kw})
     return HookedTransformer(cfg).eval()
 
 
@@ -141,3 +141,27 @@ def test_a_kv_cache_prefix_gives_the_logits_of_the_whole_prompt(toy_model, kind,
             rest = model(cache["resid_pre", 0][:, p:], start_at_layer=0, past_kv_cache=entries)
     assert (n > 0) == fused
     torch.testing.assert_close(rest, whole[:, p:], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("act_fn", ["gelu", "relu", "gelu_new"])
+def test_compute_into_puts_the_mlp_activation_in_the_callers_tensor(act_fn):
+    """The cache's hook finds mlp.hook_post's value already in its buffer (same memory), equal to TransformerLens's;
+    an activation without an out= form (gelu_new) is computed as usual and the buffer is left alone."""
+    from interp.fused import compute_into
+
+    model = tiny(act_fn=act_fn)
+    tokens = torch.randint(0, model.cfg.d_vocab, (3, 12))
+    point = model.blocks[1].mlp.hook_post
+    seen = {}
+
+    def grab(act, hook):
+        seen["ptr"], seen["value"] = act.data_ptr(), act.clone()
+
+    with torch.inference_mode():
+        _, ref = model.run_with_cache(tokens, names_filter=point.name)
+        buf = torch.full((3, 12, model.cfg.d_mlp), float("nan"))
+        with fused_kernels(model), compute_into({point: buf}):
+            model.run_with_hooks(tokens, fwd_hooks=[(point.name, grab)])
+    torch.testing.assert_close(seen["value"], ref[point.name], atol=1e-5, rtol=1e-5)
+    assert (seen["ptr"] == buf.data_ptr()) == (act_fn != "gelu_new")
+    assert torch.isnan(buf).all() == (act_fn == "gelu_new")
