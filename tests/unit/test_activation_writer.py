@@ -6,14 +6,14 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from interp.activations.manifest import CacheError, Manifest, checksum_file
-from interp.activations.writer import (
+from interp.activations.files import (
     ALIGN,
     StreamingFile,
     aligned_empty,
     make_durable,
     write_safetensors_tmp,
 )
+from interp.activations.manifest import CacheError, Manifest, checksum_file
 
 
 @pytest.mark.parametrize("direct", [False, True])
