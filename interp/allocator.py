@@ -19,8 +19,10 @@ import ctypes.util
 import functools
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 << 20
-"""Blocks up to this size come from the heap (glibc's upper limit for the threshold on 64-bit systems)."""
+MMAP_THRESHOLDS = (1 << 30, 32 << 20)
+"""Blocks up to this size come from the heap: 1 GiB where glibc takes it (2.36 does), else 32 MiB (the limit older
+versions document for 64-bit systems). Above 32 MiB glibc's adaptive threshold never reaches, so without this a
+GPT-2-sized batch's MLP activations (50 MB) would be fresh pages every time."""
 TRIM_THRESHOLD = (1 << 31) - 1
 """Free heap top kept before trimming (the largest value mallopt's int takes)."""
 
@@ -41,5 +43,5 @@ def retain_freed_memory() -> bool:
     libc = _libc()
     if libc is None:
         return False
-    ok = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    ok = any(libc.mallopt(_M_MMAP_THRESHOLD, t) == 1 for t in MMAP_THRESHOLDS)
     return libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1 and ok
