@@ -4,7 +4,10 @@ Public API (imported lazily, so `interp --help`, which imports `.config`, does n
 
 - `cache_activations(cfg, model=None) -> CacheResult` and `main(cfg)` (the `interp cache` command), in `.cache`;
 - `ActivationCache.open(path)` with `iter_batches`, `get`, `tokens`, `doc_ids`, `positions`, `labels`, in `.reader`;
-- `verify(path) -> VerifyReport`, `CacheError`, `CorruptCacheError`, in `.manifest`; `DiskFullError` in `.writer`.
+- `verify(path) -> VerifyReport`, `CacheError`, `CorruptCacheError`, in `.manifest`; `DiskFullError` in `.files`.
+
+Shards are written by `.writer` (the background shard writer) through `.files` (aligned, streamed, checksummed
+safetensors files).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import importlib
 _EXPORTS = {
     "CacheConfig": "config", "cache_activations": "cache", "CacheResult": "cache", "expand_hooks": "cache",
     "ActivationCache": "reader", "verify": "manifest", "VerifyReport": "manifest", "CacheError": "manifest",
-    "CorruptCacheError": "manifest", "DiskFullError": "writer",
+    "CorruptCacheError": "manifest", "DiskFullError": "files",
 }
 __all__ = list(_EXPORTS)
 
