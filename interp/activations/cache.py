@@ -110,6 +110,9 @@ class Capture:
     def __init__(self, model, hooks: list[str]):
         self.hooks, self.buf, self.offset, self.seen = hooks, None, 0, set()
         self.points = {h: model.hook_dict[h] for h in hooks}
+        self.on_rows = None
+        """Called as on_rows(hook, end_row) once a hook's rows of the batch are in the buffer (the writer can
+        start on them while the deeper layers compute)."""
 
     def fwd_hooks(self) -> list[tuple[str, object]]:
         return [(h, self._make(h)) for h in self.hooks]
@@ -120,6 +123,8 @@ class Capture:
             dst = self.buf.acts[name][self.offset:self.offset + flat.shape[0]]
             if flat.data_ptr() != dst.data_ptr() or flat.shape != dst.shape:
                 dst.copy_(flat)
+            if self.on_rows is not None:
+                self.on_rows(name, self.offset + flat.shape[0])
             self.seen.add(name)
             if len(self.seen) == len(self.hooks):
                 raise _AllCaptured
@@ -189,18 +194,18 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: dis
 
 def _compute_shard(model, source: TokenSource, capture: Capture, writer: ShardWriter, buf: ShardBuffers,
                    shard: ShardPlan, cfg: CacheConfig, device: str, stop: int | None, bar: tqdm) -> None:
-    """Fill `buf` with the tokens, labels and activations of `shard`, handing rows to `writer` as they fill (the
-    hooks' copies into the pageable buffers are synchronous, so reported rows are in host memory)."""
+    """Fill `buf` with the tokens, labels and activations of `shard`, handing each hook's rows to `writer` as they
+    fill (the hooks' copies into the pageable buffers are synchronous, so reported rows are in host memory)."""
     rows = source.rows(shard.first_doc, shard.n_docs)
     job = ShardJob(shard.index, shard.first_doc, shard.n_docs, cfg.n_ctx, buf)
     buf.tokens[:job.n_tokens].copy_(rows.tokens.reshape(-1))  # [doc, pos] -> [doc * pos]
     if buf.labels is not None:
         buf.labels[:job.n_tokens].copy_(rows.labels.reshape(job.n_tokens, -1))  # [doc, pos, field] -> [tok, field]
     writer.begin(job)
+    capture.on_rows = lambda hook, end: writer.progress(job, end, hook)
     for b0 in range(0, shard.n_docs, cfg.batch_size):
         batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
         capture.run(model, batch, buf, b0 * cfg.n_ctx, stop)
-        writer.progress(job, (b0 + len(batch)) * cfg.n_ctx)
         bar.update(batch.numel())
     writer.write(job)
 

@@ -124,7 +124,7 @@ class ShardWriter:
     """Writes shards in the background while the caller computes the next one into other buffers.
 
     The caller announces a shard with `begin(job)` (free space is checked and, with direct I/O, its files are created at
-    their final size in the background), reports filled rows with `progress(job, n_rows)`, and hands it over with
+    their final size in the background), reports filled rows with `progress(job, n_rows, hook)`, and hands it over with
     `write(job)`. With direct I/O (see the module docstring) one background thread writes each reported row range as
     soon as it is filled, so when the last shard's compute ends only its last batch, the small tokens file and the
     fsyncs are left; it then syncs, renames and lists the shard and marks its buffers free. Without direct I/O,
@@ -154,11 +154,11 @@ class ShardWriter:
             job.buffers.free.clear()
             self.pending.put(("open", job, None))  # creating files waits on the file system while it syncs
 
-    def progress(self, job: ShardJob, n_rows: int) -> None:
-        """Rows [0, n_rows) of `job`'s activations are final."""
+    def progress(self, job: ShardJob, n_rows: int, hook: str | None = None) -> None:
+        """Rows [0, n_rows) of `job`'s activations at `hook` (None: at every hook) are final."""
         self._raise_if_failed()
         if self.direct:
-            self.pending.put(("rows", job, n_rows))
+            self.pending.put(("rows", job, (hook, n_rows)))
 
     def write(self, job: ShardJob) -> None:
         """Every row of `job` is final: make the shard durable and list it (in the background)."""
@@ -215,11 +215,11 @@ class ShardWriter:
             streams[key] = StreamingFile(self.folder / SHARD_DIR / f"{stem}.{key}.safetensors", tensors,
                                          {**meta, "file": key}, self.folder, direct=True)
 
-    def _write_rows(self, job: ShardJob, n_rows: int) -> None:
-        for key, f in self.streams[job.index].items():
-            if key in job.buffers.acts:
-                acts = job.buffers.acts[key]
-                f.advance(f.header_bytes + n_rows * acts.shape[1] * acts.element_size())
+    def _write_rows(self, job: ShardJob, rows: tuple[str | None, int]) -> None:
+        hook, n_rows = rows
+        for key in job.buffers.acts if hook is None else [hook]:
+            f, acts = self.streams[job.index][key], job.buffers.acts[key]
+            f.advance(f.header_bytes + n_rows * acts.shape[1] * acts.element_size())
 
     def _finalize(self, job: ShardJob, files: dict[str, PendingFile] | None) -> None:
         if files is None:
