@@ -97,16 +97,20 @@ def _fused_attention(attn, original, query_input, key_input, value_input, past_k
     return F.linear(z.reshape(*z.shape[:2], -1), w_O, attn.b_O)  # z: [batch, pos, head * d_head]
 
 
-def _layer_norm(ln, x: Tensor) -> Tensor:
-    # (x - mean) / sqrt(mean((x - mean)^2) + eps): TransformerLens's formula, in one kernel
-    y = ln.hook_normalized(F.layer_norm(x, x.shape[-1:], eps=ln.eps))
-    return y * ln.w + ln.b if type(ln).__name__ == "LayerNorm" else y
-
-
 def _fused_layer_norm(ln, original, x):
     if _hooked(ln.hook_scale) or x.dtype not in (torch.float32, torch.float64):
         return original(x)
-    return _layer_norm(ln, x)
+    return _norm(ln, x)
+
+
+def _norm(ln, x: Tensor) -> Tensor:
+    """LayerNorm(Pre) in one kernel: (x - mean) / sqrt(mean((x - mean)^2) + eps), TransformerLens's formula, with
+    the weight and bias folded into the kernel unless hook_normalized (which sees the value before them) is hooked."""
+    weighted = type(ln).__name__ == "LayerNorm"
+    if _hooked(ln.hook_normalized):
+        y = ln.hook_normalized(F.layer_norm(x, x.shape[-1:], eps=ln.eps))
+        return y * ln.w + ln.b if weighted else y
+    return F.layer_norm(x, x.shape[-1:], ln.w if weighted else None, ln.b if weighted else None, eps=ln.eps)
 
 
 # ---- per block ----------------------------------------------------------------------------------------------------
@@ -192,14 +196,6 @@ def _activation(act_fn, pre: Tensor, out: Tensor | None) -> Tensor:
             or out.dtype != pre.dtype or out.device != pre.device):
         return act_fn(pre)
     return into(pre, out=out)
-
-
-def _norm(ln, x: Tensor) -> Tensor:
-    """LayerNorm(Pre) in one kernel, its weight and bias included unless hook_normalized (before them) is hooked."""
-    if _hooked(ln.hook_normalized):
-        return _layer_norm(ln, x)
-    weighted = type(ln).__name__ == "LayerNorm"
-    return F.layer_norm(x, x.shape[-1:], ln.w if weighted else None, ln.b if weighted else None, eps=ln.eps)
 
 
 # ---- the switch ---------------------------------------------------------------------------------------------------
