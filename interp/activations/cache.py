@@ -6,9 +6,10 @@ as the deepest requested hook: `stop_at_layer` skips the blocks after it, and on
 has fired the forward pass is cut short. Blocks, attention and LayerNorms run as fused kernels (`interp.fused`),
 which halves a small model's forward time and leaves every cached hook's value as TransformerLens computes it up
 to float rounding, and freed memory stays in the process (`interp.allocator`), so batches after the first do not
-page-fault. Hooks copy straight into preallocated per-shard buffers (no
-run_with_cache dictionary); each batch's rows are written (see `writer`) in the background as soon as they are
-filled, and a finished shard is made durable there while the next one is computed into a second set of buffers.
+page-fault. Hooks copy straight into preallocated per-shard buffers (no run_with_cache dictionary), or find the
+fused path has computed the value there already; each hook's rows are written (see `writer`) in the background as
+soon as they are filled, and a finished shard is made durable there while the next one is computed into a second
+set of buffers.
 Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
 
 `main(cfg)` is the `interp cache` command; `python -m interp.activations.cache --model ...` is the same command
@@ -111,8 +112,6 @@ class Capture:
         self.hooks, self.buf, self.offset, self.seen = hooks, None, 0, set()
         self.points = {h: model.hook_dict[h] for h in hooks}
         self.on_rows = None
-        """Called as on_rows(hook, end_row) once a hook's rows of the batch are in the buffer (the writer can
-        start on them while the deeper layers compute)."""
 
     def fwd_hooks(self) -> list[tuple[str, object]]:
         return [(h, self._make(h)) for h in self.hooks]
@@ -130,8 +129,11 @@ class Capture:
                 raise _AllCaptured
         return hook
 
-    def run(self, model, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, stop: int | None) -> None:
-        self.buf, self.offset, self.seen = buf, offset, set()
+    def run(self, model, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, stop: int | None,
+            on_rows=None) -> None:
+        """Fill rows [offset, offset + tokens.numel()) of `buf`; on_rows(hook, end_row) is called once a hook's rows
+        are in place (the writer starts on them while the deeper layers compute)."""
+        self.buf, self.offset, self.seen, self.on_rows = buf, offset, set(), on_rows
         n = tokens.numel()
         into = {p: buf.acts[h][offset:offset + n].view(*tokens.shape, -1)  # [batch * pos, d] -> [batch, pos, d]
                 for h, p in self.points.items()}
@@ -202,10 +204,9 @@ def _compute_shard(model, source: TokenSource, capture: Capture, writer: ShardWr
     if buf.labels is not None:
         buf.labels[:job.n_tokens].copy_(rows.labels.reshape(job.n_tokens, -1))  # [doc, pos, field] -> [tok, field]
     writer.begin(job)
-    capture.on_rows = lambda hook, end: writer.progress(job, end, hook)
     for b0 in range(0, shard.n_docs, cfg.batch_size):
         batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
-        capture.run(model, batch, buf, b0 * cfg.n_ctx, stop)
+        capture.run(model, batch, buf, b0 * cfg.n_ctx, stop, lambda hook, end: writer.progress(job, end, hook))
         bar.update(batch.numel())
     writer.write(job)
 
