@@ -154,8 +154,8 @@ class ShardWriter:
             job.buffers.free.clear()
             self.pending.put(("open", job, None))  # creating files waits on the file system while it syncs
 
-    def progress(self, job: ShardJob, n_rows: int, hook: str | None = None) -> None:
-        """Rows [0, n_rows) of `job`'s activations at `hook` (None: at every hook) are final."""
+    def progress(self, job: ShardJob, n_rows: int, hook: str) -> None:
+        """Rows [0, n_rows) of `job`'s activations at `hook` are final."""
         self._raise_if_failed()
         if self.direct:
             self.pending.put(("rows", job, (hook, n_rows)))
@@ -165,19 +165,20 @@ class ShardWriter:
         self._raise_if_failed()
         self.pending.put(("finish", job, None if self.direct else self._write_files(job, self.pool.map)))
 
-    def _names(self, job: ShardJob) -> tuple[str, dict[str, str]]:
+    def _files(self, job: ShardJob) -> dict[str, tuple[Path, dict[str, Tensor], dict[str, str]]]:
+        """File key -> (final path, tensors, safetensors metadata) of every file of `job`."""
+        stem = shard_stem(self.rank, job.index)
         meta = {"shard": str(job.index), "first_doc": str(job.first_doc), "n_docs": str(job.n_docs)}
-        return shard_stem(self.rank, job.index), meta
+        return {key: (self.folder / SHARD_DIR / f"{stem}.{key}.safetensors", tensors, {**meta, "file": key})
+                for key, tensors in shard_tensors(job).items()}
 
     def _write_files(self, job: ShardJob, map_fn=map) -> dict[str, PendingFile]:
         """Write every file of `job` to its temp name; on error remove those written and raise the first."""
-        stem, meta = self._names(job)
-        files = shard_tensors(job)
+        files = self._files(job)
 
         def one(key: str) -> PendingFile | BaseException:
             try:
-                return write_safetensors_tmp(self.folder / SHARD_DIR / f"{stem}.{key}.safetensors", files[key],
-                                             {**meta, "file": key}, self.folder, self.direct)
+                return write_safetensors_tmp(*files[key], self.folder, self.direct)
             except BaseException as e:  # collected, so the others finish and are cleaned up
                 return e
 
@@ -209,17 +210,14 @@ class ShardWriter:
                     job.buffers.free.set()
 
     def _open(self, job: ShardJob, _=None) -> None:
-        stem, meta = self._names(job)
         self.streams[job.index] = streams = {}
-        for key, tensors in shard_tensors(job).items():
-            streams[key] = StreamingFile(self.folder / SHARD_DIR / f"{stem}.{key}.safetensors", tensors,
-                                         {**meta, "file": key}, self.folder, direct=True)
+        for key, args in self._files(job).items():
+            streams[key] = StreamingFile(*args, self.folder, direct=True)
 
-    def _write_rows(self, job: ShardJob, rows: tuple[str | None, int]) -> None:
+    def _write_rows(self, job: ShardJob, rows: tuple[str, int]) -> None:
         hook, n_rows = rows
-        for key in job.buffers.acts if hook is None else [hook]:
-            f, acts = self.streams[job.index][key], job.buffers.acts[key]
-            f.advance(f.header_bytes + n_rows * acts.shape[1] * acts.element_size())
+        f, acts = self.streams[job.index][hook], job.buffers.acts[hook]
+        f.advance(f.header_bytes + n_rows * acts.shape[1] * acts.element_size())
 
     def _finalize(self, job: ShardJob, files: dict[str, PendingFile] | None) -> None:
         if files is None:
