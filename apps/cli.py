@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import simple_parsing
 from simple_parsing import DashVariant
@@ -56,7 +57,19 @@ def build_parser(cmds: Sequence[Command]) -> argparse.ArgumentParser:
     return parser
 
 
+def apply_env(env: Mapping[str, str]) -> dict[str, str]:
+    """Set the command's environment defaults the user has not set; returns those set. Only while torch is not
+    loaded yet: libraries such as OpenMP read these when they load, so later they would do nothing here and only
+    leak into child processes."""
+    if "torch" in sys.modules:
+        return {}
+    chosen = {k: v for k, v in env.items() if k not in os.environ}
+    os.environ.update(chosen)
+    return chosen
+
+
 def run(cmd: Command, config) -> object:
+    apply_env(cmd.env)
     module, func = cmd.run.split(":")
     return getattr(importlib.import_module(module), func)(config)
 

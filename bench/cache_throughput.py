@@ -5,10 +5,13 @@
 
 Each measurement runs in a fresh Python process, as each would on a user's machine: the two TransformerLens
 baselines in a plain process, the cache as `interp cache` runs (fused kernels, freed memory kept in the process
-by `interp.allocator`). The measurements are interleaved in rounds and the median round of each is used, so load
-from other processes on the machine hits all alike. Caching time covers everything after the model is loaded:
-corpus generation, forward passes, copies, checksums, writes and fsyncs, manifest. The baselines run on
-pre-generated token ids after two warm-up batches.
+by `interp.allocator`, and the environment the `cache` command sets before torch loads: OpenMP workers that sleep
+rather than spin, see `interp.commands.OPENMP_PASSIVE`). The measurements are interleaved in rounds and the median
+round of each is used, so load from other processes on the machine hits all alike. Every method is timed after
+two warm-up batches (for the cache: a two-batch cache into a scratch folder in the same process, which also
+leaves its shard buffers' pages in the heap, as the baselines' warm-up batches leave theirs). Caching time covers
+everything after that: corpus generation, forward passes, copies, checksums, writes and fsyncs, manifest. The
+baselines run on pre-generated token ids.
 
 So that it is visible where the lead comes from, two more measurements are printed: TransformerLens's forward in a
 process that keeps freed memory as the cache does (the allocator's share), and a bare forward with the cache's
@@ -53,9 +56,14 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     model = load_model(MODEL)
     n_docs = n_tokens // N_CTX
     if method == "cache":
-        cfg = CacheConfig(model=MODEL, hooks=HOOKS, tokens=n_docs * N_CTX, out=str(folder), batch_size=BATCH,
-                          n_ctx=N_CTX, shard_tokens=16_384)
-        return {"rate": cache_activations(cfg, model=model, progress=False).tokens_per_s}
+        def cache(n_tokens: int, out: Path) -> float:
+            cfg = CacheConfig(model=MODEL, hooks=HOOKS, tokens=n_tokens, out=str(out), batch_size=BATCH,
+                              n_ctx=N_CTX, shard_tokens=16_384)
+            return cache_activations(cfg, model=model, progress=False).tokens_per_s
+
+        cache(2 * BATCH * N_CTX, folder / "warm-up")  # two batches, as the baselines' warm-up
+        shutil.rmtree(folder / "warm-up")
+        return {"rate": cache(n_docs * N_CTX, folder / "cache")}
     if method in ("forward_retained", "fused_forward"):
         retain_freed_memory()
     hooks = expand_hooks(model, HOOKS)
@@ -79,11 +87,20 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
         return {"rate": tokens.numel() / (time.perf_counter() - t0), "threads": torch.get_num_threads()}
 
 
+def _command_env(name: str) -> dict[str, str]:
+    """The environment defaults the `interp` CLI sets for a command (those the user has not set)."""
+    from interp.commands import commands
+
+    env = next(c.env for c in commands() if c.name == name)
+    return {k: v for k, v in env.items() if k not in os.environ}
+
+
 def measure(method: str, n_tokens: int, work: Path) -> dict:
     folder = work / method
+    env = {**os.environ, **(_command_env("cache") if method == "cache" else {})}
     try:
         out = subprocess.run([sys.executable, __file__, "--worker", method, "--tokens", str(n_tokens),
-                              "--folder", str(folder)], capture_output=True, text=True, check=False)
+                              "--folder", str(folder)], capture_output=True, text=True, check=False, env=env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if out.returncode != 0:

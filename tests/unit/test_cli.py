@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,33 @@ def test_building_the_parser_does_not_load_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def _env_without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in names} | {"HF_HUB_OFFLINE": "1"}
+
+
+def test_cache_runs_with_sleeping_openmp_workers_unless_the_user_chose(tmp_path):
+    """`interp cache` sets OMP_WAIT_POLICY=PASSIVE before torch loads; libgomp reports the spin count it took (0:
+    workers sleep at once; its displayed policy reads PASSIVE even for the spinning default)."""
+    env = _env_without("OMP_WAIT_POLICY") | {"OMP_DISPLAY_ENV": "VERBOSE", "OMP_NUM_THREADS": "1"}
+    args = ["cache", "--tokens", "256", "--batch-size", "2", "--n-ctx", "16", "--out"]
+    r = subprocess.run(INTERP + args + [str(tmp_path / "a")], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "GOMP_SPINCOUNT = '0'" in r.stderr and "cached 256 tokens" in r.stdout
+    r = subprocess.run(INTERP + args + [str(tmp_path / "b")], env=env | {"OMP_WAIT_POLICY": "ACTIVE"},
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "OMP_WAIT_POLICY = 'ACTIVE'" in r.stderr and "GOMP_SPINCOUNT = '0'" not in r.stderr  # the user's choice
+
+
+def test_command_environment_is_only_set_while_torch_is_not_loaded():
+    """Once torch is loaded OpenMP has read its settings: setting them then would only leak into child processes."""
+    code = ("import sys, os, apps.cli as c; {} cmd = next(x for x in c.all_commands() if x.name == 'cache'); "
+            "print(c.apply_env(cmd.env), os.environ.get('OMP_WAIT_POLICY'))")
+    env = _env_without("OMP_WAIT_POLICY")
+    before = subprocess.run([sys.executable, "-c", code.format("")], env=env, capture_output=True, text=True)
+    after = subprocess.run([sys.executable, "-c", code.format("import torch;")], env=env, capture_output=True,
+                           text=True)
+    assert before.stdout.strip() == "{'OMP_WAIT_POLICY': 'PASSIVE'} PASSIVE", before.stderr
+    assert after.stdout.strip() == "{} None", after.stderr
