@@ -13,7 +13,9 @@ set of buffers.
 Under torchrun each rank takes shards K with K % world == rank; see `distributed`.
 
 `main(cfg)` is the `interp cache` command; `python -m interp.activations.cache --model ...` is the same command
-(handy under `torchrun -m`).
+(handy under `torchrun -m`), except that `interp cache` also starts torch with OpenMP workers that sleep between
+kernels (`interp.commands.OPENMP_PASSIVE`), which leaves the background writes a core; set OMP_WAIT_POLICY=PASSIVE
+yourself for the module form.
 """
 
 from __future__ import annotations
