@@ -71,11 +71,10 @@ def main(cfg: SteerBenchConfig) -> BenchResult:
     result.settings["config"] = asdict(cfg)
     save_result(result, cfg.out)
     fig = figure(result)
-    # the run's own figure works offline (plotly.min.js written beside it); an extra --figure copy (docs) uses the CDN
-    targets = [(Path(cfg.out) / "figure.html", "directory")] + ([(Path(cfg.figure), "cdn")] if cfg.figure else [])
-    for t, plotly_js in targets:
+    # every copy works offline: plotly.min.js is written beside it (once per folder)
+    for t in [Path(cfg.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else []):
         t.parent.mkdir(parents=True, exist_ok=True)
-        fig.write_html(str(t), include_plotlyjs=plotly_js)
+        fig.write_html(str(t), include_plotlyjs="directory")
         t.with_suffix(".json").write_text(fig.to_json())
     summary = result.to_json()["summary"]
     print(json.dumps(summary["mean_delta_mass"], indent=1))

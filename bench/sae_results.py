@@ -149,7 +149,7 @@ def figure(res: dict, path: Path) -> None:
     fig.update_yaxes(title_text="CE loss recovered", row=1, col=2)
     fig.update_layout(title=f"SAEs on {MODEL} {HOOK}", width=1000, height=420)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(path.with_suffix(".html"), include_plotlyjs="cdn")
+    fig.write_html(path.with_suffix(".html"), include_plotlyjs="directory")
     path.with_suffix(".json").write_text(fig.to_json())
 
 

@@ -210,7 +210,7 @@ def run_arch(arch: str, args, batches, eval_batches) -> dict:
             "saelens_r2": r2_t, "ours_l0": l0_o, "saelens_l0": l0_t}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="d_sae 1024 and fewer steps (~1 min smoke run)")
     ap.add_argument("--d-sae", type=int, default=None, help="default 4096 (1024 with --quick)")
@@ -235,9 +235,11 @@ def main() -> None:
     args.d_sae = args.d_sae or (1024 if args.quick else 4096)
     args.steps = args.steps or (10 if args.quick else 8)
     args.warm_steps = (0 if args.quick else 60) if args.warm_steps is None else args.warm_steps
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    torch.manual_seed(0)
+    return args
 
+
+def load_batches(args) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The training batches (warm-up, then timed) and the held-out batches, read from the cache once."""
     ensure_cache(args.cache)
     src = CacheSource(str(args.cache), HOOK, args.batch_size, data_seed=0, exclude_bos=True)
     n_avail = src.cache.n_tokens // args.batch_size - 1
@@ -247,19 +249,15 @@ def main() -> None:
     t0 = time.time()
     batches = [src.batch(i) for i in range(n_train)]
     eval_batches = [src.batch(n_train + i) for i in range(args.eval_batches)]
-    d_in = batches[0].shape[-1]
-    print(f"data: {args.cache} {HOOK}, d_in {d_in}, {args.warm_steps} warm-up + {args.steps} timed steps x "
-          f"{args.batch_size} tokens "
-          f"(+{args.eval_batches} held-out batches), read in {time.time() - t0:.1f} s; d_sae {args.d_sae}, "
-          f"k {args.k}, l1 {args.l1}, l0 {args.l0}, threads {torch.get_num_threads()}", flush=True)
-    flops = [matmul_flops(args.batch_size, d_in, args.d_sae)]
-    results = []
-    for arch in args.archs:
-        with contextlib.redirect_stderr(io.StringIO()):  # sae_lens's tqdm/warnings
-            res = run_arch(arch, args, batches, eval_batches)
-        flops.append(matmul_flops(args.batch_size, d_in, args.d_sae))
-        results.append(res)
-        print(f"  {arch}: ours {res['ours_tps']:,.0f} tok/s, sae_lens {res['saelens_tps']:,.0f} tok/s", flush=True)
+    print(f"data: {args.cache} {HOOK}, d_in {batches[0].shape[-1]}, {args.warm_steps} warm-up + {args.steps} timed "
+          f"steps x {args.batch_size} tokens (+{args.eval_batches} held-out batches), read in "
+          f"{time.time() - t0:.1f} s; d_sae {args.d_sae}, k {args.k}, l1 {args.l1}, l0 {args.l0}, "
+          f"threads {torch.get_num_threads()}", flush=True)
+    return batches, eval_batches
+
+
+def report(results: list[dict], flops: list[float], args, d_in: int) -> None:
+    """Per-architecture lines against the matmul roofline, then the ratio line."""
     peak = max(flops)
     roof_tps = peak / (12 * d_in * args.d_sae)
     print(f"roofline: fp32 matmul [{args.batch_size}x{d_in}]@[{d_in}x{args.d_sae}] best {peak / 1e9:.1f} GFLOP/s "
@@ -277,6 +275,23 @@ def main() -> None:
     print(f"topk_speedup={get['topk'][0]:.2f} jumprelu_speedup={get['jumprelu'][0]:.2f} "
           f"relu_speedup={get['relu'][0]:.2f} topk_r2_delta={get['topk'][1]:+.4f} "
           f"jumprelu_r2_delta={get['jumprelu'][1]:+.4f} relu_r2_delta={get['relu'][1]:+.4f}")
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    torch.manual_seed(0)
+    batches, eval_batches = load_batches(args)
+    d_in = batches[0].shape[-1]
+    flops = [matmul_flops(args.batch_size, d_in, args.d_sae)]
+    results = []
+    for arch in args.archs:
+        with contextlib.redirect_stderr(io.StringIO()):  # sae_lens's tqdm/warnings
+            res = run_arch(arch, args, batches, eval_batches)
+        flops.append(matmul_flops(args.batch_size, d_in, args.d_sae))
+        results.append(res)
+        print(f"  {arch}: ours {res['ours_tps']:,.0f} tok/s, sae_lens {res['saelens_tps']:,.0f} tok/s", flush=True)
+    report(results, flops, args, d_in)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ from circuits.tasks import ioi_task  # noqa: E402
 from interp.models import load_model  # noqa: E402
 
 HERE = Path(__file__).parent
+FIGURES = HERE.parent / "figures"
+"""Figures of all docs pages share one folder, so one plotly.min.js beside them serves all offline."""
 
 
 def main() -> None:
@@ -28,8 +30,9 @@ def main() -> None:
         run = faithfulness(model, task, model_name=name)
         print(name, "\n" + run.markdown())
         for comp in ("resid_pre", "attn_out", "mlp_out", "head_out"):
-            heatmap(run.activation[comp]).write_html(HERE / f"{name}_{comp}.html", include_plotlyjs="cdn")
-        scatter(run).write_html(HERE / f"{name}_scatter.html", include_plotlyjs="cdn")
+            heatmap(run.activation[comp]).write_html(FIGURES / f"circuits_{name}_{comp}.html",
+                                                     include_plotlyjs="directory")
+        scatter(run).write_html(FIGURES / f"circuits_{name}_scatter.html", include_plotlyjs="directory")
         circuits = {str(m): discover_circuit(model, task, 0.8, mlps=m) for m in ([], [1, 2, 3])}
         ev = head_roles(model, task)
         roles = {f"L{la}H{h}": {"role": ev.role(la, h), "s2_to_s1": float(ev.s2_to_s1[la, h]),

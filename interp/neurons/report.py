@@ -74,7 +74,7 @@ def universal_figure(folder: Path, out: Path) -> None:
     fig.update_layout(barmode="group", title=f"Universal neurons of {', '.join(res.models)} "
                       f"({res.n_tokens:,} tokens, threshold {res.threshold})", yaxis_tickformat=".1%")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(out.with_suffix(".html")), include_plotlyjs="cdn")
+    fig.write_html(str(out.with_suffix(".html")), include_plotlyjs="directory")
     out.with_suffix(".json").write_text(fig.to_json())
 
 

@@ -93,14 +93,16 @@ def test_steer_bench_end_to_end(tmp_path, toy_model):
     SNMF(F, "blocks.2.mlp.hook_post").save(tmp_path / "snmf")
     out = tmp_path / "bench"
     rc = main(["steer-bench", "--dictionaries", str(tmp_path / "sae"), str(tmp_path / "snmf"), "--concepts",
-               "gender:female", "category:animal", "--n-docs", "8", "--gen-tokens", "3", "--out", str(out)])
+               "gender:female", "category:animal", "--n-docs", "8", "--gen-tokens", "3", "--out", str(out),
+               "--figure", str(tmp_path / "docs" / "steering.html")])
     assert rc == 0
     res = json.loads((out / "bench.json").read_text())
     assert res["schema_version"] == 1 and res["settings"]["kl_budget"] == 0.5
     methods = {r["method"] for r in res["rows"]}
     assert methods == {"sae:topk", "sae:topk+outfilter", "snmf", "neuron@L2", "diffmeans@blocks.2.mlp.hook_post"}
     assert len(res["rows"]) == 2 * len(methods) and (out / "figure.html").is_file()
-    assert (out / "plotly.min.js").is_file() and "cdn.plot.ly" not in (out / "figure.html").read_text()  # offline
+    for page in (out / "figure.html", tmp_path / "docs" / "steering.html"):  # both open offline
+        assert (page.parent / "plotly.min.js").is_file() and "cdn.plot.ly" not in page.read_text()
     dm = {(r["concept"], r["method"]): r["outcome"] for r in res["rows"]}
     # difference-in-means toward a concept must move mass onto that concept's tokens
     assert dm[("gender:female", "diffmeans@blocks.2.mlp.hook_post")]["delta_mass"] > 0
