@@ -6,13 +6,15 @@ positions left out, it reports with the names of methods.md §2: l0, r2 (float64
 space), cosine_similarity, ce_loss_recovered and kl_score (saes.eval_model.splice_eval: SAE spliced in vs zero
 ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram; ground_truth: for every
 toy-world concept present in the eval tokens the best single latent's AUROC and F1, their means over concepts and the
-concepts no latent captures (AUROC < 0.9); seed_stability against --compare. Metrics come from saes.metrics.
+concepts no latent captures (AUROC < 0.9); seed_stability against --compare (best match per latent, and
+one-to-one: seed_stability_matched). Metrics come from saes.metrics.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -89,9 +91,12 @@ def evaluate(sae, model, hook: str | None = None, n_tokens: int = 32_768, seed: 
     report.update(ce_loss_recovered=splice.ce_loss_recovered, kl_score=splice.kl_score)
     report.update({k: rec[k] for k in ("dead_fraction", "dense_fraction", "log_density_histogram")})
     report["ground_truth"] = ground_truth(codes, labels) if labels is not None and len(codes) else None
-    report["seed_stability"] = None
+    report["seed_stability"] = report["seed_stability_matched"] = None
     if compare is not None:
-        report["seed_stability"] = metrics.seed_stability(sae.W_dec.detach(), compare.W_dec.detach())
+        a, b = sae.W_dec.detach().cpu(), compare.W_dec.detach().cpu()
+        report["seed_stability"] = metrics.seed_stability(a, b)
+        if max(len(a), len(b)) <= metrics.MATCH_MAX_LATENTS:
+            report["seed_stability_matched"] = asdict(metrics.matched_seed_stability(a, b))
     report["n_tokens"] = rec["n_tokens"]
     report["splice"] = {k: getattr(splice, k) for k in ("ce_clean", "ce_sae", "ce_zero", "kl_sae", "kl_zero",
                                                        "n_tokens")}

@@ -172,6 +172,40 @@ def seed_stability(
     return float((best > threshold).double().mean())
 
 
+MATCH_MAX_LATENTS = 8192
+"""Largest SAE the one-to-one matching takes: the assignment is O(d_sae³) on a dense d_sae² cosine matrix."""
+
+
+@dataclass
+class MatchedStability:
+    """Seed stability under a one-to-one (Hungarian) matching of the two SAEs' decoder rows."""
+
+    shared: float
+    """Share of SAE A's latents whose matched partner has decoder cosine > threshold."""
+    mean_cosine: float
+    """Mean decoder cosine of the matched pairs (over A's latents; unmatched ones, when A is wider, count 0)."""
+
+
+def matched_seed_stability(
+    W_dec_a: Float[Tensor, "d_sae_a d_in"], W_dec_b: Float[Tensor, "d_sae_b d_in"], threshold: float = 0.7
+) -> MatchedStability:
+    """Seed stability with each latent of B matched to at most one latent of A (Hungarian matching maximising the
+    summed decoder cosine). Unlike `seed_stability`, several latents of A cannot all claim the same latent of B, so
+    split or duplicated features count once; the share is never above `seed_stability`'s."""
+    from scipy.optimize import linear_sum_assignment
+
+    n_a, n_b = W_dec_a.shape[0], W_dec_b.shape[0]
+    if max(n_a, n_b) > MATCH_MAX_LATENTS:
+        raise ValueError(f"one-to-one matching takes SAEs of up to {MATCH_MAX_LATENTS} latents (O(d_sae³)); these "
+                         f"have {n_a} and {n_b}: use seed_stability (best match per latent) instead")
+    a_FD = W_dec_a.double() / W_dec_a.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    b_GD = W_dec_b.double() / W_dec_b.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    cos_FG = (a_FD @ b_GD.T).numpy()
+    rows, cols = linear_sum_assignment(cos_FG, maximize=True)
+    matched = cos_FG[rows, cols]
+    return MatchedStability(float((matched > threshold).sum() / n_a), float(matched.sum() / n_a))
+
+
 def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL) -> dict:
     """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
     latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the

@@ -90,7 +90,7 @@ def test_train_on_the_fly_writes_saelens_folder_log_and_eval(tmp_path):
     gt = ev["ground_truth"]
     assert len(gt["concepts"]) > 20 and 0.5 < gt["mean_auroc"] <= 1 and 0 <= gt["mean_f1"] <= 1
     assert set(gt["missed"]) <= set(gt["concepts"]) and all(gt["concepts"][c]["auroc"] < 0.9 for c in gt["missed"])
-    assert ev["seed_stability"] is None
+    assert ev["seed_stability"] is None and ev["seed_stability_matched"] is None
 
 
 @pytest.mark.slow
@@ -106,6 +106,8 @@ def test_sweep_from_cache_then_eval_sae_with_seed_stability(cache, tmp_path):
     ev = json.loads((a / "eval.json").read_text())
     assert ev["compare"] == str(b) and ev["model"] == "toy-gelu-s0"
     assert 0 <= ev["seed_stability"] < 1 and ev["r2"] > 0.5  # different seeds never share every latent
+    matched = ev["seed_stability_matched"]  # one to one: a latent of the other seed counts for one latent only
+    assert 0 <= matched["shared"] <= ev["seed_stability"] and 0 < matched["mean_cosine"] <= 1
 
 
 @pytest.mark.slow

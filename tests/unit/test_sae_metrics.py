@@ -103,3 +103,20 @@ def test_seed_stability():
     assert M.seed_stability(a, b) == 1.0
     assert M.seed_stability(a, b, threshold=0.8) == 0.5
     assert M.seed_stability(a, -a) == 0.0
+
+
+def test_matched_seed_stability_counts_each_partner_once():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 256, generator=g)  # in 256 dims unrelated rows have |cosine| ~0.06, far below 0.7
+    perm = torch.randperm(64, generator=g)
+    b = 3.0 * a[perm] + 0.01 * torch.randn(64, 256, generator=g)  # the same features, shuffled and rescaled
+    m = M.matched_seed_stability(a, b)
+    assert m.shared == 1.0 and m.mean_cosine > 0.99
+    # each of A's first 32 features twice: every row of `dup` has its feature in `a`, but one to one only one copy
+    # of each gets it (the other copy is left with an unrelated latent)
+    dup = torch.cat([a[:32], a[:32]])
+    assert M.seed_stability(dup, a) == 1.0
+    m = M.matched_seed_stability(dup, a)
+    assert m.shared == 0.5 and 0.5 < m.mean_cosine < 0.65  # 32 perfect pairs, 32 best-of-unrelated (~0.1)
+    with pytest.raises(ValueError, match="up to 8192 latents"):
+        M.matched_seed_stability(torch.randn(8193, 2), torch.randn(4, 2))
