@@ -70,6 +70,11 @@ class TrainSAEConfig:
     """b_dec init from the first batch: mean, geometric median, or zero."""
     dead_window: int = 1_000_000
     """Tokens without firing after which a latent counts as dead (AuxK / pre-activation loss, dead fraction)."""
+    resample_every: int = 0
+    """ReLU: steps between dead-latent resamplings (Towards Monosemanticity; 0 = off): latents silent for
+    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/training/resample.py)."""
+    resample_until: float = 0.5
+    """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
     aux_coefficient: float = 1 / 32
     """AuxK loss scale α (topk, batchtopk)."""
     bandwidth: float = 0.001
@@ -127,6 +132,12 @@ class TrainSAEConfig:
             raise ValueError(f"need n_ctx >= 2 and eval_tokens >= 1, got {self.n_ctx} and {self.eval_tokens}")
         if self.bandwidth <= 0 or self.init_threshold <= 0:
             raise ValueError("bandwidth and init_threshold must be > 0")
+        if self.resample_every < 0 or not 0 <= self.resample_until <= 1:
+            raise ValueError(f"need resample_every >= 0 (0 = off) and resample_until in [0, 1], got "
+                             f"{self.resample_every} and {self.resample_until}")
+        if self.resample_every and "relu" not in self.arch:
+            raise ValueError("--resample-every is for relu SAEs (topk and batchtopk revive latents with AuxK, "
+                             "jumprelu with --pre-act-coefficient)")
 
     @property
     def steps(self) -> int:

@@ -2,7 +2,8 @@
 
 Per step: `step` (forward, backward, decoder-norm handling, gradient-norm clipping, Adam with warmup/decay,
 sparsity-coefficient warmup),
-`update_dead_stats` (tokens since each latent last fired, summed over processes), every `log_every` steps `log`
+`update_dead_stats` (tokens since each latent last fired, summed over processes), with --resample-every `resample`
+(relu: dead latents re-initialised, see resample.py), every `log_every` steps `log`
 (train_log.jsonl + progress bar: loss, L0, R², dead fraction), every `checkpoint_every` steps `checkpoint`
 (weights, Adam state, dead counters; see checkpoint.py). Before the first step the activation scale
 s = sqrt(d_in)/E||x|| is estimated on the first batches and b_dec set from the first batch (identically on every
@@ -28,6 +29,7 @@ from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
 from saes.training.data import NonFiniteError, ShardedSource
 from saes.training.dist import Dist
+from saes.training.resample import resample_dead_latents
 
 LOG_FILE = "train_log.jsonl"
 NORM_BATCHES = 8
@@ -57,6 +59,8 @@ class Run:
     folder: Path
     tokens_since_fired: Tensor
     module: nn.Module | None = None
+    resampled: int = 0
+    """Latents resampled so far (relu with --resample-every)."""
 
 
 def sae_folders(cfg: TrainSAEConfig, specs: list[SAESpec]) -> list[Path]:
@@ -130,8 +134,9 @@ class Trainer:
         if d_ckpt != self.source.d_in:
             raise ValueError(f"d_in mismatch: the checkpoint in {self.out} has d_in={d_ckpt}, the activations at "
                              f"{self.cfg.hook} have d={self.source.d_in}; use another --out")
-        for run, st in zip(self.runs, states):
+        for run, st, n in zip(self.runs, states, meta.get("resampled", [0] * len(states))):
             run.tokens_since_fired = ck.restore_sae_state(st, run.sae, run.opt)
+            run.resampled = n
         self.start_step, self.elapsed = meta["step"], meta["elapsed_s"]
         self.last_checkpoint = self.start_step
 
@@ -187,6 +192,19 @@ class Trainer:
         run.tokens_since_fired += self.cfg.batch_size
         run.tokens_since_fired[fired] = 0
 
+    def resample(self, step: int) -> None:
+        """Every resample_every steps (until resample_until of the run): re-initialise the dead latents of each relu
+        SAE from the whole global batch of this step (the same on every process; see resample.py)."""
+        n = self.cfg.resample_every
+        if not n or (step + 1) % n or step + 1 > self.cfg.resample_until * self.cfg.steps:
+            return
+        x = self.source.batch(step).to(self.dist.device)
+        for run in self.runs:
+            if run.spec.arch == "relu":
+                dead = run.tokens_since_fired >= self.cfg.dead_window
+                run.resampled += resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
+                run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
+
     def check_finite(self, step: int, stats: list[list[Tensor]]) -> None:
         bad = [run.spec.name for run, st in zip(self.runs, stats) if not bool(torch.isfinite(st[0]))]
         if not self.dist.all_ok(not bad):
@@ -206,7 +224,7 @@ class Trainer:
                          "lr": run.spec.lr * self.lr_factor(step), "loss": total, "mse": mse, "sparsity": sparsity,
                          "aux": aux, "l0": l0, "r2": 1 - mse / v if v > 0 else float("nan"), "dead_fraction": dead,
                          "sparsity_coeff": run.spec.coefficient * self.sparsity_factor(step),
-                         "elapsed_s": round(self.elapsed, 2)})
+                         "resampled": run.resampled, "elapsed_s": round(self.elapsed, 2)})
         if not self.dist.is_main:
             return
         for run, row in zip(self.runs, rows):
@@ -221,7 +239,7 @@ class Trainer:
         if self.dist.is_main:
             states = [ck.sae_state(r.sae, r.opt, r.tokens_since_fired) for r in self.runs]
             meta = {"identity": self.cfg.identity(), "specs": [asdict(r.spec) for r in self.runs],
-                    "elapsed_s": self.elapsed}
+                    "elapsed_s": self.elapsed, "resampled": [r.resampled for r in self.runs]}
             ck.save_checkpoint(self.out, step, meta, states)
         self.last_checkpoint = step
         self.dist.barrier()
@@ -249,6 +267,7 @@ class Trainer:
                 self.check_finite(step, stats)
                 for run, st in zip(self.runs, stats):
                     self.update_dead_stats(run, st[5])
+                self.resample(step)
                 self.elapsed = time.time() - t0
                 if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                     self.log(step, x, stats, bar)
