@@ -35,6 +35,9 @@ class StatsOptions:
     """Where to run the model(s)."""
     threads: int = 0
     """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
+    checkpoint_every: int = 1024
+    """Documents between resumable checkpoints in <out>/.checkpoint (0 = none); a killed run started again with the
+    same options continues from the last one."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ def _check_common(cfg) -> None:
         raise ValueError(f"tokens={cfg.tokens} is too few for neuron statistics; use at least {MIN_TOKENS}")
     if cfg.batch_size < 1 or cfg.pos_bins < 1 or cfg.top_k < 1 or cfg.bigram_slots < 1 or cfg.auroc_tokens < 0:
         raise ValueError("batch_size, pos_bins, top_k and bigram_slots must be >= 1 and auroc_tokens >= 0")
-    if cfg.threads < 0:
-        raise ValueError(f"threads must be >= 0, got {cfg.threads}")
+    if cfg.threads < 0 or cfg.checkpoint_every < 0:
+        raise ValueError(f"threads and checkpoint_every must be >= 0, got {cfg.threads} and {cfg.checkpoint_every}")
     if cfg.near_zero < 0:
         raise ValueError(f"near_zero must be >= 0, got {cfg.near_zero}")

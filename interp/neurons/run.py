@@ -1,4 +1,5 @@
-"""Streaming the toy-world corpus through one or more models with MLP hooks, and the `interp neurons` command."""
+"""Streaming the toy-world corpus through one or more models with MLP hooks (resumable: checkpoint.py), and the
+`interp neurons` command."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 from ..models import default_device, load_model
 from ..toyworld.corpus import CorpusConfig, iter_chunks, vocabulary
 from .artifacts import NeuronStats, save_neuron_stats
+from .checkpoint import clear_checkpoint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from .config import MIN_TOKENS, NeuronsConfig
 from .stats import NeuronAccumulator
 from .summarize import FAMILIES, FamilyRules, classify, summarize, weight_stats
@@ -37,15 +39,18 @@ def check_toy_vocab(model, name: str) -> None:
                          f"commands stream the toy-world corpus and need a toy model (e.g. toy-gelu-s0)")
 
 
-def corpus_batches(cfg: CorpusConfig, n_docs: int, batch_size: int) -> Iterator[tuple[Tensor, np.ndarray]]:
-    """(tokens [b, n_ctx] long, labels [b, n_ctx, fields]) for documents 0 .. n_docs-1 of the corpus."""
+def corpus_batches(cfg: CorpusConfig, n_docs: int, batch_size: int, start_doc: int = 0
+                   ) -> Iterator[tuple[Tensor, np.ndarray]]:
+    """(tokens [b, n_ctx] long, labels [b, n_ctx, fields]) for documents start_doc .. n_docs-1 of the corpus, in the
+    batches a run from document 0 has (a resumed run sums in the same order, so to the same float64 totals)."""
     done = 0
     for ids, labels in iter_chunks(cfg):
         for lo in range(0, len(ids), batch_size):
             n = min(batch_size, len(ids) - lo, n_docs - done)
             if n <= 0:
                 return
-            yield torch.from_numpy(ids[lo:lo + n]).long(), labels[lo:lo + n]
+            if done >= start_doc:
+                yield torch.from_numpy(ids[lo:lo + n]).long(), labels[lo:lo + n]
             done += n
 
 
@@ -105,13 +110,37 @@ def finish_stats(model, name: str, acc: NeuronAccumulator, cfg, rules: FamilyRul
                        summary={"layers": layer_summary(arrays)}, arrays=arrays, vocab=list(vocabulary()))
 
 
+def resumable(out: Path | None, cfg, parts: dict) -> tuple[int, Callable[[int], None] | None]:
+    """Restore `parts` (name -> accumulator with state() / restore()) from the checkpoint in `out`, if any; returns
+    the first document still to stream and the function that checkpoints after a given document count."""
+    if out is None:
+        return 0, None
+    start = 0
+    if (loaded := load_checkpoint(out, cfg)) is not None:
+        start, tensors, meta = loaded
+        for name, part in parts.items():
+            part.restore(unprefixed(name, tensors), meta[name])
+
+    def save(docs_done: int) -> None:
+        tensors, meta = {}, {}
+        for name, part in parts.items():
+            t, meta[name] = part.state()
+            tensors.update(prefixed(name, t))
+        save_checkpoint(out, cfg, docs_done, tensors, meta)
+
+    return start, save
+
+
 def stream(models: list, accs: list[NeuronAccumulator], cfg, n_docs: int,
-           on_batch: Callable[[list[list[Tensor]]], None] | None = None, desc: str = "neurons") -> None:
-    """Run every model on the same batches; `on_batch` gets each model's post-activations per layer."""
+           on_batch: Callable[[list[list[Tensor]]], None] | None = None, desc: str = "neurons", start_doc: int = 0,
+           checkpoint: Callable[[int], None] | None = None) -> None:
+    """Run every model on the same batches from document `start_doc`; `on_batch` gets each model's
+    post-activations per layer; `checkpoint(docs_done)` is called every cfg.checkpoint_every documents."""
     corpus = CorpusConfig(seed=cfg.seed, n_ctx=models[0].cfg.n_ctx, split=cfg.split)
-    bar = tqdm(total=n_docs * (corpus.n_ctx - 1), unit="tok", desc=desc, unit_scale=True)
+    per_doc, every, done = corpus.n_ctx - 1, cfg.checkpoint_every, start_doc
+    bar = tqdm(total=n_docs * per_doc, initial=start_doc * per_doc, unit="tok", desc=desc, unit_scale=True)
     with torch.inference_mode():
-        for tokens, labels in corpus_batches(corpus, n_docs, cfg.batch_size):
+        for tokens, labels in corpus_batches(corpus, n_docs, cfg.batch_size, start_doc):
             posts: list[list[Tensor]] = []
             for model, acc in zip(models, accs):
                 acc.begin_batch(tokens, labels)
@@ -123,14 +152,20 @@ def stream(models: list, accs: list[NeuronAccumulator], cfg, n_docs: int,
             if on_batch is not None:
                 on_batch(posts)
             bar.update(tokens.shape[0] * (tokens.shape[1] - 1))
+            done += tokens.shape[0]
+            if checkpoint is not None and every and done < n_docs and done // every > (done - len(tokens)) // every:
+                checkpoint(done)
     bar.close()
 
 
-def compute_neuron_stats(model, name: str, cfg: NeuronsConfig) -> NeuronStats:
-    """Neuron statistics of one loaded model over cfg.tokens tokens of the toy-world corpus."""
+def compute_neuron_stats(model, name: str, cfg: NeuronsConfig, checkpoints: Path | None = None) -> NeuronStats:
+    """Neuron statistics of one loaded model over cfg.tokens tokens of the toy-world corpus; with `checkpoints`
+    (the output folder) resumable (see checkpoint.py)."""
     check_toy_vocab(model, name)
     acc = new_accumulator(model, cfg)
-    stream([model], [acc], cfg, n_docs_for(cfg.tokens, model.cfg.n_ctx), desc=f"neurons {name}")
+    start, save = resumable(checkpoints, cfg, {"acc": acc})
+    stream([model], [acc], cfg, n_docs_for(cfg.tokens, model.cfg.n_ctx), desc=f"neurons {name}", start_doc=start,
+           checkpoint=save)
     return finish_stats(model, name, acc, cfg)
 
 
@@ -138,8 +173,9 @@ def main(cfg: NeuronsConfig) -> NeuronStats:
     """CLI entry (`interp neurons`): compute and write the statistics, print the per-layer summary."""
     t0 = time.time()
     model = load_model(cfg.model, resolve_device(cfg.device, cfg.threads))
-    stats = compute_neuron_stats(model, cfg.model, cfg)
+    stats = compute_neuron_stats(model, cfg.model, cfg, Path(cfg.out))
     save_neuron_stats(stats, Path(cfg.out))
+    clear_checkpoint(Path(cfg.out))
     print(f"{cfg.model}: {stats.n_tokens:,} tokens in {time.time() - t0:.0f} s -> {cfg.out}")
     for s in stats.summary["layers"]:
         print(f"  layer {s['layer']}: dead {s['dead_frac']:.1%}  firing {s['fire_freq']:.1%}  exact-zero "

@@ -63,6 +63,11 @@ def _scatter(index: Tensor, rows: int) -> Tensor:
                                    check_invariants=False).coalesce()
 
 
+_SUMS = ("fires", "zeros", "near", "fires_by_bin", "tokens_by_bin", "pos_total", "token_sum", "token_count",
+         "bigram_sum", "bigram_count", "untracked")
+"""The accumulator's fixed-shape running sums (saved and restored as they are)."""
+
+
 class NeuronAccumulator:
     """Sums for every neuron of every layer of one model."""
 
@@ -131,6 +136,33 @@ class NeuronAccumulator:
         self.untracked[layer] += colsum(pos[~self.tracked])
         if self.take:
             self.sample[layer].append(post[:self.take].clone())
+
+    def state(self) -> tuple[dict[str, Tensor], dict]:
+        """Everything summed so far, as tensors and JSON-ready scalars (see checkpoint.py)."""
+        t = {k: getattr(self, k) for k in _SUMS}
+        for layer, p in enumerate(self.power):
+            if p.shift is not None:
+                t.update({f"power{layer}.shift": p.shift, **{f"power{layer}.s{k}": s for k, s in enumerate(p.sums)}})
+            if self.sample[layer]:
+                t[f"sample{layer}"] = torch.cat(self.sample[layer])
+        if self.sample_labels:
+            t["sample_labels"] = torch.from_numpy(np.concatenate(self.sample_labels))
+        t["bigram_keys"] = torch.tensor(self.slots.keys, dtype=torch.int64)
+        return t, {"n_tokens": self.n_tokens, "n_sampled": self.n_sampled, "power_n": [p.n for p in self.power]}
+
+    def restore(self, t: dict[str, Tensor], meta: dict) -> None:
+        """Continue from `state()`'s output."""
+        for k in _SUMS:
+            getattr(self, k).copy_(t[k])
+        for layer, p in enumerate(self.power):
+            p.n = meta["power_n"][layer]
+            if f"power{layer}.shift" in t:
+                p.shift, p.sums = t[f"power{layer}.shift"], [t[f"power{layer}.s{k}"] for k in range(4)]
+            self.sample[layer] = [t[f"sample{layer}"]] if f"sample{layer}" in t else []
+        self.sample_labels = [t["sample_labels"].numpy()] if "sample_labels" in t else []
+        self.slots.keys = t["bigram_keys"].tolist()
+        self.slots.slot_of = {key: i for i, key in enumerate(self.slots.keys)}
+        self.n_tokens, self.n_sampled = meta["n_tokens"], meta["n_sampled"]
 
     def concept_aurocs(self, concepts: list[str] | None = None, min_positives: int = 10
                        ) -> tuple[list[str], Tensor]:

@@ -28,9 +28,10 @@ from torch import Tensor
 
 from ..models import load_model
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
+from .checkpoint import clear_checkpoint
 from .config import UniversalConfig
 from .moments import correlation_from_cov
-from .run import check_toy_vocab, finish_stats, n_docs_for, new_accumulator, resolve_device, stream
+from .run import check_toy_vocab, finish_stats, n_docs_for, new_accumulator, resolve_device, resumable, stream
 from .summarize import FAMILIES
 
 SCHEMA_VERSION = 1
@@ -46,8 +47,11 @@ def random_rotation(d: int, seed: int) -> Tensor:
 class CorrelationSums:
     """Streaming sums for the Pearson correlation of every neuron of every model with every other model's."""
 
-    def __init__(self, n_models: int, n_layers: int, d_mlp: int, product_dtype: torch.dtype = torch.float64):
+    def __init__(self, n_models: int, n_layers: int, d_mlp: int, product_dtype: torch.dtype = torch.float64,
+                 device: str | torch.device = "cpu"):
         self.m, self.n_layers, self.d, self.product_dtype = n_models, n_layers, d_mlp, product_dtype
+        self.device = device
+        """Where `restore` puts the sums (the models' device: the activations arrive there)."""
         self.n = 0
         self.shift: list[Tensor] = []
 
@@ -72,6 +76,24 @@ class CorrelationSums:
         for (a, b), c in self.cross.items():
             c += (p[a].T @ p[b]).double()
         self.n += x[0].shape[0]
+
+    def state(self) -> tuple[dict[str, Tensor], dict]:
+        """The sums so far as tensors (on the CPU) and JSON-ready scalars (see checkpoint.py)."""
+        t: dict[str, Tensor] = {}
+        for k, (c, s, g) in enumerate(zip(self.shift, self.s, self.gram)):
+            t.update({f"shift{k}": c.cpu(), f"s{k}": s.cpu(), f"gram{k}": g.cpu()})
+        t.update({f"cross{a}_{b}": c.cpu() for (a, b), c in self.cross.items()})
+        return t, {"n": self.n}
+
+    def restore(self, t: dict[str, Tensor], meta: dict) -> None:
+        """Continue from `state()`'s output."""
+        device = self.device
+        self.n = meta["n"]
+        if "shift0" not in t:
+            return
+        self.shift, self.s, self.gram = ([t[f"{name}{k}"].to(device) for k in range(self.m)]
+                                         for name in ("shift", "s", "gram"))
+        self.cross = {(a, b): t[f"cross{a}_{b}"].to(device) for a in range(self.m) for b in range(a + 1, self.m)}
 
     def layer_cov(self, k: int) -> Tensor:
         """[L, d, d] covariance of model k's neurons within each layer."""
@@ -202,19 +224,22 @@ def main(cfg: UniversalConfig) -> UniversalResult:
         check_toy_vocab(mod, name)
     c = models[0].cfg
     accs = [new_accumulator(mod, cfg) for mod in models]
-    sums = CorrelationSums(len(models), c.n_layers, c.d_mlp, getattr(torch, cfg.product_dtype))
+    sums = CorrelationSums(len(models), c.n_layers, c.d_mlp, getattr(torch, cfg.product_dtype), c.device)
 
     def on_batch(posts: list[list[Tensor]]) -> None:
         sums.update([torch.cat([p[:, 1:].reshape(-1, c.d_mlp) for p in layers], dim=1) for layers in posts])
 
-    stream(models, accs, cfg, n_docs_for(cfg.tokens, c.n_ctx), on_batch=on_batch, desc="universal")
-    result = universal_from_sums(sums, cfg.models, cfg.threshold, cfg.rotation_seed)
     out = Path(cfg.out)
+    start, save = resumable(out, cfg, {"sums": sums, **{f"model{k}": acc for k, acc in enumerate(accs)}})
+    stream(models, accs, cfg, n_docs_for(cfg.tokens, c.n_ctx), on_batch=on_batch, desc="universal",
+           start_doc=start, checkpoint=save)
+    result = universal_from_sums(sums, cfg.models, cfg.threshold, cfg.rotation_seed)
     stats = [finish_stats(mod, name, acc, cfg) for mod, name, acc in zip(models, cfg.models, accs)]
     for st, name in zip(stats, cfg.models):
         save_neuron_stats(st, out / Path(name).name)
     fams = family_counts(result, stats)
     save_universal(result, cfg, fams, out)
+    clear_checkpoint(out)
     print(f"{result.n_tokens:,} tokens, {len(models)} models in {time.time() - t0:.0f} s -> {out}")
     for k, name in enumerate(cfg.models):
         fr = " ".join(f"{x:.1%}" for x in result.fraction_per_layer()[k])

@@ -62,3 +62,73 @@ def test_bad_options_give_one_clear_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert e.value.code == 2 and msg in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def _interrupt_after(monkeypatch, n_calls: int) -> None:
+    """The n_calls-th batch a model announces raises KeyboardInterrupt (as Ctrl-C would, mid-run)."""
+    from interp.neurons.stats import NeuronAccumulator
+
+    real, calls = NeuronAccumulator.begin_batch, []
+
+    def begin_batch(self, tokens, labels=None):
+        calls.append(1)
+        if len(calls) == n_calls:
+            raise KeyboardInterrupt
+        return real(self, tokens, labels)
+
+    monkeypatch.setattr(NeuronAccumulator, "begin_batch", begin_batch)
+
+
+def _same_stats(a, b) -> None:
+    assert a.n_tokens == b.n_tokens and a.concepts == b.concepts
+    assert sorted(a.arrays) == sorted(b.arrays)
+    for k in a.arrays:
+        np.testing.assert_array_equal(a.arrays[k], b.arrays[k], err_msg=k)
+
+
+OPTS = dict(batch_size=4, checkpoint_every=8, auroc_tokens=2500, threads=1)
+
+
+def test_interrupted_neurons_run_resumes_to_the_same_statistics(tmp_path, monkeypatch):
+    from interp.neurons.checkpoint import CKPT_DIR
+    from interp.neurons.config import NeuronsConfig
+    from interp.neurons.run import main
+
+    main(NeuronsConfig(tokens=6000, out=str(tmp_path / "full"), **OPTS))
+    cfg = NeuronsConfig(tokens=6000, out=str(tmp_path / "killed"), **OPTS)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 8)  # batches 1-7 (28 documents) done; the checkpoint holds 24 (mid AUROC sample)
+        with pytest.raises(KeyboardInterrupt):
+            main(cfg)
+    assert (tmp_path / "killed" / CKPT_DIR / "index.json").is_file()
+    with pytest.raises(ValueError, match="seed differ"):  # another run's checkpoint is never mixed in
+        main(NeuronsConfig(tokens=6000, seed=1, out=str(tmp_path / "killed"), **OPTS))
+    with monkeypatch.context() as m:
+        calls = []
+        import interp.neurons.run as run
+
+        real = run.stream
+        m.setattr(run, "stream", lambda *a, **k: calls.append(k["start_doc"]) or real(*a, **k))
+        main(cfg)
+    assert calls == [24]  # resumed, not redone
+    _same_stats(load_neuron_stats(tmp_path / "full"), load_neuron_stats(tmp_path / "killed"))
+    assert not (tmp_path / "killed" / CKPT_DIR).exists()
+
+
+def test_interrupted_universal_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    from interp.neurons.config import UniversalConfig
+    from interp.neurons.universal import main
+
+    models = ["toy-gelu-s0", "toy-gelu-s1"]
+    main(UniversalConfig(models=models, tokens=3000, out=str(tmp_path / "full"), **OPTS))
+    cfg = UniversalConfig(models=models, tokens=3000, out=str(tmp_path / "killed"), **OPTS)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2 * 5 + 1)  # two models per batch: 5 batches (20 documents) done, checkpoint at 16
+        with pytest.raises(KeyboardInterrupt):
+            main(cfg)
+    main(cfg)
+    (a, _), (b, _) = load_universal(tmp_path / "full"), load_universal(tmp_path / "killed")
+    for k in ("max_corr", "baseline", "excess", "universal"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), err_msg=k)
+    for name in models:
+        _same_stats(load_neuron_stats(tmp_path / "full" / name), load_neuron_stats(tmp_path / "killed" / name))
