@@ -66,7 +66,14 @@ class ShardRecord:
 
     @classmethod
     def from_json(cls, d: dict) -> ShardRecord:
-        return cls(**{**d, "files": {k: FileRecord(**v) for k, v in d["files"].items()}})
+        if any("sha256" in v for v in d.get("files", {}).values()):
+            raise CacheError("this cache was written by an earlier interp, whose manifests hold sha256 checksums "
+                             "(this one writes and checks xxh3-128): delete the folder and cache again")
+        try:
+            return cls(**{**d, "files": {k: FileRecord(**v) for k, v in d["files"].items()}})
+        except (TypeError, KeyError, AttributeError) as e:
+            raise CacheError(f"unreadable shard record in the manifest ({e}): delete the folder and cache again, "
+                             f"or restore its manifest.json") from None
 
 
 @dataclass
@@ -136,6 +143,10 @@ class Manifest:
             return cls.from_json(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as e:
             raise CorruptCacheError(f"{path} is not valid JSON ({e})") from None
+        except TypeError as e:  # header fields missing or of another version
+            raise CacheError(f"{path}: unreadable manifest header ({e}); delete the folder and cache again") from None
+        except CacheError as e:
+            raise type(e)(f"{path}: {e}") from None
 
 
 def _prod(shape: list[int]) -> int:

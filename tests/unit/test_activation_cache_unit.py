@@ -130,6 +130,28 @@ def test_corrupt_and_truncated_shards_are_named(model, tmp_path):
         run(model, tmp_path / "c", tokens=2048)
 
 
+def test_manifests_of_another_format_are_a_clear_error(model, tmp_path):
+    run(model, tmp_path / "c", tokens=1024)
+    path = tmp_path / "c" / "manifest.json"
+    good = json.loads(path.read_text())
+    old = json.loads(json.dumps(good))
+    for f in old["shards"][0]["files"].values():  # an earlier interp's records: sha256 instead of the xxh3 checksum
+        f["sha256"] = f.pop("checksum")
+    path.write_text(json.dumps(old))
+    for open_it in (lambda: ActivationCache.open(tmp_path / "c"), lambda: run(model, tmp_path / "c", tokens=1024)):
+        with pytest.raises(CacheError, match="earlier interp, whose manifests hold sha256 .* delete the folder"):
+            open_it()
+    broken = json.loads(json.dumps(good))
+    del broken["shards"][0]["n_docs"]
+    path.write_text(json.dumps(broken))
+    with pytest.raises(CacheError, match="manifest.json: unreadable shard record"):
+        ActivationCache.open(tmp_path / "c")
+    del good["dtype"]
+    path.write_text(json.dumps(good))
+    with pytest.raises(CacheError, match="unreadable manifest header"):
+        ActivationCache.open(tmp_path / "c")
+
+
 def test_reader_batches_are_shuffled_deterministic_and_complete(model, tmp_path):
     run(model, tmp_path / "c", tokens=4096, hooks=["blocks.1.hook_resid_post"])
     c = ActivationCache.open(tmp_path / "c")
