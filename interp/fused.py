@@ -9,7 +9,8 @@ multi-megabyte tensors each of them allocates, cost more than the matmuls of a s
 `fused_kernels(model)` swaps in, for the duration of a `with` block:
 - per transformer block (standard pre-norm blocks with a plain MLP): one LayerNorm kernel per norm, one matmul for
   Q, K and V together (weights concatenated once, refreshed when they change), torch's
-  scaled_dot_product_attention, and addmm for the output and MLP projections;
+  scaled_dot_product_attention, addmm for the output and MLP projections, and GPT-2's gelu_new as torch's one-kernel
+  tanh GELU (TransformerLens spells it as seven elementwise passes);
 - per attention layer and LayerNorm (used wherever the block path is not): the same SDPA and LayerNorm kernels.
 
 Every hook point still fires with the same values (up to float rounding, ~1e-6 relative) except the values the
@@ -172,8 +173,20 @@ def _fused_block(block, original, resid_pre, shortformer_pos_embed=None, past_kv
 
 _OUT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 """hook point -> the tensor its next value should be computed into (see `compute_into`)."""
-_INTO = {F.gelu: torch._C._nn.gelu, F.relu: functools.partial(torch.clamp_min, min=0)}
-"""Activation functions TransformerLens uses -> their out= forms (relu is clamp_min(x, 0) in ATen too)."""
+
+
+def _tanh_gelus() -> tuple:
+    """TransformerLens's tanh-approximated GELUs (GPT-2's gelu_new: seven elementwise passes in Python)."""
+    from transformer_lens.utilities import activation_functions as A
+
+    return tuple(getattr(A, name) for name in ("gelu_new", "gelu_pytorch_tanh") if hasattr(A, name))
+
+
+_TANH_GELU = functools.partial(torch._C._nn.gelu, approximate="tanh")
+_INTO = {F.gelu: torch._C._nn.gelu, F.relu: functools.partial(torch.clamp_min, min=0),
+         **{fn: _TANH_GELU for fn in _tanh_gelus()}}
+"""Activation functions TransformerLens uses -> their out= forms (relu is clamp_min(x, 0) in ATen too). The tanh
+GELUs map to torch's one-kernel tanh GELU: the same formula, equal to gelu_new to ~5e-7 absolute and ~3x faster."""
 
 
 @contextlib.contextmanager
@@ -194,7 +207,7 @@ def _activation(act_fn, pre: Tensor, out: Tensor | None) -> Tensor:
     into = _INTO.get(act_fn)
     if (into is None or out is None or torch.is_grad_enabled() or out.shape != pre.shape
             or out.dtype != pre.dtype or out.device != pre.device):
-        return act_fn(pre)
+        return into(pre) if into is _TANH_GELU else act_fn(pre)
     return into(pre, out=out)
 
 

@@ -44,12 +44,13 @@ def count_calls(modules):
 
 
 @pytest.mark.parametrize("path", ["block", "module"])
-@pytest.mark.parametrize("kind", ["toy", "LN", "rotary"])
+@pytest.mark.parametrize("kind", ["toy", "LN", "rotary", "gelu_new"])
 def test_every_hook_matches_transformer_lens(toy_model, kind, path):
     """With only outer hooks the whole-block path runs (no attention module is called); hooking ln1's output or
     q/k/v drops to the per-module path. Every hooked value equals TransformerLens's either way."""
-    model = toy_model if kind == "toy" else tiny(normalization_type="LN") if kind == "LN" else tiny(
-        normalization_type="LN", positional_embedding_type="rotary", rotary_dim=8)
+    model = {"toy": lambda: toy_model, "LN": lambda: tiny(normalization_type="LN"),
+             "gelu_new": lambda: tiny(normalization_type="LN", act_fn="gelu_new"),  # GPT-2's block
+             "rotary": lambda: tiny(normalization_type="LN", positional_embedding_type="rotary", rotary_dim=8)}[kind]()
     names = block_path_hooks if path == "block" else fusable_hooks
     tokens = torch.randint(0, model.cfg.d_vocab, (3, 12))
     with torch.inference_mode():
@@ -143,10 +144,11 @@ def test_a_kv_cache_prefix_gives_the_logits_of_the_whole_prompt(toy_model, kind,
     torch.testing.assert_close(rest, whole[:, p:], atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("act_fn", ["gelu", "relu", "gelu_new"])
+@pytest.mark.parametrize("act_fn", ["gelu", "relu", "gelu_new", "silu"])
 def test_compute_into_puts_the_mlp_activation_in_the_callers_tensor(act_fn):
-    """The cache's hook finds mlp.hook_post's value already in its buffer (same memory), equal to TransformerLens's;
-    an activation without an out= form (gelu_new) is computed as usual and the buffer is left alone."""
+    """The cache's hook finds mlp.hook_post's value already in its buffer (same memory), equal to TransformerLens's
+    (gelu_new: GPT-2's tanh GELU, as torch's one-kernel form); an activation without an out= form (silu) is computed
+    as usual and the buffer is left alone."""
     from interp.fused import compute_into
 
     model = tiny(act_fn=act_fn)
@@ -163,5 +165,5 @@ def test_compute_into_puts_the_mlp_activation_in_the_callers_tensor(act_fn):
         with fused_kernels(model), compute_into({point: buf}):
             model.run_with_hooks(tokens, fwd_hooks=[(point.name, grab)])
     torch.testing.assert_close(seen["value"], ref[point.name], atol=1e-5, rtol=1e-5)
-    assert (seen["ptr"] == buf.data_ptr()) == (act_fn != "gelu_new")
-    assert torch.isnan(buf).all() == (act_fn == "gelu_new")
+    assert (seen["ptr"] == buf.data_ptr()) == (act_fn != "silu")
+    assert torch.isnan(buf).all() == (act_fn == "silu")
