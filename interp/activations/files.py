@@ -16,6 +16,7 @@ import errno
 import json
 import os
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,9 +85,12 @@ def _open_direct(path: Path) -> int | None:
 
 
 def supports_direct_io(folder: Path) -> bool:
-    probe = folder / ".direct-io-probe.tmp"
+    """Whether files in `folder` take O_DIRECT. The probe file is this process's own (mkstemp): ranks of a torchrun
+    group probe one folder at once, and a shared name let one rank delete the file another was opening."""
+    fd, name = tempfile.mkstemp(dir=folder, prefix=".direct-io-probe.", suffix=".tmp")
+    os.close(fd)
+    probe = Path(name)
     try:
-        probe.touch()
         fd = _open_direct(probe)
         if fd is None:
             return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 from safetensors import safe_open
@@ -11,6 +13,7 @@ from interp.activations.files import (
     StreamingFile,
     aligned_empty,
     make_durable,
+    supports_direct_io,
     write_safetensors_tmp,
 )
 from interp.activations.manifest import CacheError, Manifest, checksum_file
@@ -103,3 +106,12 @@ def _umask() -> int:
     old = os.umask(0)
     os.umask(old)
     return old
+
+
+def test_direct_io_probes_of_concurrent_processes_do_not_collide(tmp_path):
+    """Every rank of a torchrun group probes the shards folder at once; a shared probe name let one rank delete the
+    file another was opening (FileNotFoundError, seen as a rare torchrun-test failure)."""
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: supports_direct_io(tmp_path), range(400)))
+    assert len(set(answers)) == 1  # the same answer every time, and no probe raised
+    assert not list(tmp_path.iterdir())  # every probe file removed
