@@ -162,12 +162,17 @@ def concept_scores(
     return ConceptScores(names, best_C, best_auroc_C, f1_C, float(best_auroc_C.mean()), float(f1_C.mean()), missed)
 
 
+def _unit_rows(W: Float[Tensor, "n d"]) -> Float[Tensor, "n d"]:
+    """Rows scaled to unit norm, in float64 (decoder directions for cosine comparisons)."""
+    W = W.double()
+    return W / W.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
 def seed_stability(
     W_dec_a: Float[Tensor, "d_sae_a d_in"], W_dec_b: Float[Tensor, "d_sae_b d_in"], threshold: float = 0.7
 ) -> float:
     """Fraction of latents of SAE A whose decoder row has cosine > threshold with some decoder row of SAE B."""
-    a_FD = W_dec_a.double() / W_dec_a.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    b_GD = W_dec_b.double() / W_dec_b.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    a_FD, b_GD = _unit_rows(W_dec_a), _unit_rows(W_dec_b)
     best = torch.cat([(a_FD[i : i + 4096] @ b_GD.T).max(-1).values for i in range(0, a_FD.shape[0], 4096)])
     return float((best > threshold).double().mean())
 
@@ -198,8 +203,7 @@ def matched_seed_stability(
     if max(n_a, n_b) > MATCH_MAX_LATENTS:
         raise ValueError(f"one-to-one matching takes SAEs of up to {MATCH_MAX_LATENTS} latents (O(d_sae³)); these "
                          f"have {n_a} and {n_b}: use seed_stability (best match per latent) instead")
-    a_FD = W_dec_a.double() / W_dec_a.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    b_GD = W_dec_b.double() / W_dec_b.double().norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    a_FD, b_GD = _unit_rows(W_dec_a), _unit_rows(W_dec_b)
     cos_FG = (a_FD @ b_GD.T).numpy()
     rows, cols = linear_sum_assignment(cos_FG, maximize=True)
     matched = cos_FG[rows, cols]

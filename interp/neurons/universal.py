@@ -87,13 +87,12 @@ class CorrelationSums:
 
     def restore(self, t: dict[str, Tensor], meta: dict) -> None:
         """Continue from `state()`'s output."""
-        device = self.device
         self.n = meta["n"]
         if "shift0" not in t:
             return
-        self.shift, self.s, self.gram = ([t[f"{name}{k}"].to(device) for k in range(self.m)]
+        self.shift, self.s, self.gram = ([t[f"{name}{k}"].to(self.device) for k in range(self.m)]
                                          for name in ("shift", "s", "gram"))
-        self.cross = {(a, b): t[f"cross{a}_{b}"].to(device) for a in range(self.m) for b in range(a + 1, self.m)}
+        self.cross = {(a, b): t[f"cross{a}_{b}"].to(self.device) for a in range(self.m) for b in range(a + 1, self.m)}
 
     def layer_cov(self, k: int) -> Tensor:
         """[L, d, d] covariance of model k's neurons within each layer."""

@@ -14,13 +14,7 @@ from saes.training.data import TensorSource
 from saes.training.resample import ENCODER_SCALE, resample_dead_latents
 from saes.training.run import train_saes
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny matrices: one thread is faster
 
 
 def _sae_with_adam_state(dead: int = 4):

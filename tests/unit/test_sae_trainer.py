@@ -33,13 +33,7 @@ def data() -> torch.Tensor:
     return sparse_data()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is faster, and much faster on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny matrices: one thread is faster
 
 
 def cfg_for(tmp_path, name="run", **kw) -> TrainSAEConfig:
