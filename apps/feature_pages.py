@@ -106,7 +106,7 @@ def quantile_examples(col: Tensor, k: int, gen: torch.Generator) -> tuple[Tensor
 
 def concept_match(codes: Tensor, labels: np.ndarray, n_max: int, gen: torch.Generator) -> tuple[list[str], Tensor]:
     """Concepts present in a sample of tokens and the AUROC matrix [concept, feature] of codes as detectors."""
-    from interp.steering.benchmark import auroc_matrix
+    from interp.auroc import auroc
     from interp.toyworld import labels as L
 
     sel = torch.randperm(len(codes), generator=gen)[:n_max]
@@ -119,7 +119,7 @@ def concept_match(codes: Tensor, labels: np.ndarray, n_max: int, gen: torch.Gene
             masks.append(torch.from_numpy(m))
     if not names:
         return [], torch.zeros(0, codes.shape[1])
-    return names, auroc_matrix(codes[sel], torch.stack(masks)).float()
+    return names, auroc(codes[sel], torch.stack(masks)).float()
 
 
 def logit_tables(model, hook: str, directions: Tensor, t: int) -> dict[str, np.ndarray]:

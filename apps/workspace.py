@@ -126,7 +126,7 @@ def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     from saes.training.config import TrainSAEConfig
     from saes.training.run import train_saes
 
-    if layout.saes.exists() and not ck.has_checkpoint(layout.saes):
+    if layout.saes.exists() and not ck.Checkpointer(layout.saes, {}).exists():
         shutil.rmtree(layout.saes)  # an incomplete earlier build without a checkpoint: start again
     # JumpReLU: the workspace trains 128 steps, in which thresholds started at the usual 0.001 (ε 0.001) never climb
     # to where the L0 penalty bites: L0 327 at λ 0.1 and 345 at λ 1 (of 1024 latents). Started at 0.5 with ε 0.1 and

@@ -21,7 +21,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_write
@@ -172,6 +171,3 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
     if bad:
         raise ValueError(f"unknown hook(s) {', '.join(bad)}. Valid hooks of this model: {', '.join(model.hook_dict)}")
 
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -126,7 +126,7 @@ def write_report(folder: str | Path, report: dict, path: str | Path | None = Non
 def main(cfg) -> dict:
     """CLI entry (`interp eval-sae`): load the SAE (and --compare), evaluate, write eval.json, print the headline."""
     from interp.models import load_model
-    from saes.training.dist import resolve_device
+    from interp.runtime import resolve_device
 
     device = resolve_device(cfg.device)
     sae = io.load(cfg.sae, device=device)

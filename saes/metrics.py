@@ -15,6 +15,8 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
+from interp.auroc import auroc, fire_f1, require_both_classes
+
 
 def _flat(t: Tensor) -> Tensor:
     return t.reshape(-1, t.shape[-1])
@@ -111,19 +113,6 @@ def log_density_histogram(counts: Tensor, n_tokens: int, bins: int = 50, lo: flo
     return DensityHistogram(hist.long(), edges, int((freq == 0).sum()))
 
 
-def _auroc_chunk(scores_NF: Tensor, mask_CN: Tensor) -> Tensor:
-    """AUROC of every latent (column) for every concept (row of mask), rank-based with average ranks for ties."""
-    n = scores_NF.shape[0]
-    col_FN = scores_NF.T.contiguous()
-    sorted_FN = col_FN.sort(dim=-1).values
-    below = torch.searchsorted(sorted_FN, col_FN, right=False)
-    upto = torch.searchsorted(sorted_FN, col_FN, right=True)
-    ranks_FN = (below + upto + 1).double() / 2  # 1-based average rank
-    pos_C = mask_CN.sum(-1).double()
-    rank_sum_CF = mask_CN.double() @ ranks_FN.T
-    return (rank_sum_CF - pos_C[:, None] * (pos_C[:, None] + 1) / 2) / (pos_C * (n - pos_C))[:, None]
-
-
 @dataclass
 class ConceptScores:
     """Per concept, the best single latent as a detector of its tokens."""
@@ -149,15 +138,9 @@ def concept_scores(
     names = list(concept_masks)
     acts_NF = _flat(feature_acts).float()
     mask_CN = torch.stack([concept_masks[c].reshape(-1).bool() for c in names])
-    pos_C = mask_CN.sum(-1)
-    if bool((pos_C == 0).any() | (pos_C == acts_NF.shape[0]).any()):
-        raise ValueError("every concept needs at least one positive and one negative token")
-    aurocs = [_auroc_chunk(acts_NF[:, i : i + chunk], mask_CN) for i in range(0, acts_NF.shape[1], chunk)]
-    auroc_CF = torch.cat(aurocs, dim=1)
-    best_auroc_C, best_C = auroc_CF.max(dim=-1)
-    fires_CN = acts_NF[:, best_C].T > 0
-    tp_C = (fires_CN & mask_CN).sum(-1).double()
-    f1_C = 2 * tp_C / (fires_CN.sum(-1) + pos_C).double().clamp_min(1)
+    require_both_classes(mask_CN)
+    best_auroc_C, best_C = auroc(acts_NF, mask_CN, chunk).max(dim=-1)
+    f1_C = fire_f1(acts_NF[:, best_C].T, mask_CN)
     missed = [c for c, a in zip(names, best_auroc_C.tolist()) if a < auroc_threshold]
     return ConceptScores(names, best_C, best_auroc_C, f1_C, float(best_auroc_C.mean()), float(f1_C.mean()), missed)
 

@@ -1,15 +1,15 @@
 """`interp snmf`: factorise one layer's MLP activations, with progress, checkpoints and resume, then eval.json.
 
-The output folder holds `checkpoint.pt` while running (solver state: F, G and the iteration for the full solver;
-F, the partial sums and the batch index for the streaming one), written atomically every `checkpoint_every`
+While running, the output folder holds a checkpoint (interp.checkpoint: solver state F, G and the iteration for
+the full solver; F, the partial sums and the batch index for the streaming one), written every `checkpoint_every`
 iterations / batches; running the same command again continues from it. A checkpoint made with other settings is
-refused (use another --out). At the end: snmf.safetensors + snmf.json (saes.snmf_dictionary.SNMF, top tokens per
-feature included) and eval.json (saes.snmf_eval).
+refused, naming them (use another --out). At the end: snmf.safetensors + snmf.json (saes.snmf_dictionary.SNMF,
+top tokens per feature included) and eval.json (saes.snmf_eval). The checkpoint stays, so a rerun with a larger
+--max-iter continues from it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from pathlib import Path
@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from interp.atomic import atomic_write
+from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
+from interp.runtime import resolve_device
 from saes.evaluate import write_report
 from saes.snmf import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf_data import CacheSource, ModelSource, mlp_hook
@@ -25,8 +26,8 @@ from saes.snmf_dictionary import SNMF, top_tokens_from_codes
 from saes.snmf_eval import evaluate_snmf
 from saes.snmf_streaming import StreamState, fit_streaming, stream_codes
 
-CHECKPOINT = "checkpoint.pt"
 IDENTITY = ("model", "layer", "k", "sparsity", "tokens", "solver", "init", "seed", "cache", "batch_size")
+"""The options that decide what the solver computes (max_iter, patience and tol may change on a rerun)."""
 
 
 def solver_config(cfg) -> SNMFSolverConfig:
@@ -34,41 +35,34 @@ def solver_config(cfg) -> SNMFSolverConfig:
                             patience=cfg.patience, tol=cfg.tol, seed=cfg.seed)
 
 
-def _identity(cfg) -> dict:
-    return {k: getattr(cfg, k) for k in IDENTITY}
+def checkpointer(out: Path, cfg) -> Checkpointer:
+    return Checkpointer(out, {k: getattr(cfg, k) for k in IDENTITY})
 
 
 def save_checkpoint(out: Path, cfg, state: FullState | StreamState) -> None:
-    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    tensors, meta = dataclass_state(state)
     if isinstance(state, StreamState):
-        p = state.params
-        fields["params"] = {"kind": p.kind, "U_DK": p.U_DK, "S_K": p.S_K, "C_DK": p.C_DK}
-    atomic_write(out / CHECKPOINT, lambda path: torch.save({"identity": _identity(cfg), "state": fields}, path))
+        meta.pop("params")
+        params_t, meta["params"] = dataclass_state(state.params)
+        tensors.update(prefixed("params", params_t))
+    n_done = state.iteration if isinstance(state, FullState) else state.epoch * 1_000_000 + state.batch
+    checkpointer(out, cfg).save(n_done, {"state": tensors}, meta)
 
 
 def load_checkpoint(out: Path, cfg) -> FullState | StreamState | None:
-    path = out / CHECKPOINT
-    if not path.is_file():
+    loaded = checkpointer(out, cfg).load()
+    if loaded is None:
         return None
-    ck = torch.load(path, weights_only=True)
-    if ck["identity"] != _identity(cfg):
-        diff = {k: (ck["identity"].get(k), v) for k, v in _identity(cfg).items() if ck["identity"].get(k) != v}
-        raise ValueError(f"{out} holds a checkpoint of another SNMF run (checkpoint vs now: {diff}); "
-                         f"use another --out or delete {path}")
-    st = ck["state"]
+    t, meta = loaded.tensors["state"], loaded.meta
     if cfg.solver == "full":
-        state: FullState | StreamState = FullState(**st)
+        state: FullState | StreamState = FullState(**meta, **{k: v for k, v in t.items() if "." not in k})
         n_done = state.iteration
     else:
-        st["params"] = InitParams(**st["params"])
-        state = StreamState(**st)
+        params = InitParams(**meta.pop("params"), **unprefixed("params", t))
+        state = StreamState(**meta, params=params, **{k: v for k, v in t.items() if "." not in k})
         n_done = len(state.losses)
     state.done = state.since_best >= cfg.patience or n_done >= cfg.max_iter  # a rerun may allow more iterations
     return state
-
-
-def _device(name: str) -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
 def make_source(cfg, model):
@@ -128,7 +122,7 @@ def main(cfg) -> SNMF:
     from interp.activations.sources import is_toy_tokenizer
     from interp.models import load_model
 
-    device = _device(cfg.device)
+    device = resolve_device(cfg.device)
     model = load_model(cfg.model, device=device)
     if not 0 <= cfg.layer < model.cfg.n_layers:
         raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.model} has layers 0..{model.cfg.n_layers - 1}")

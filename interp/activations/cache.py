@@ -35,7 +35,8 @@ from tqdm.auto import tqdm
 
 from ..allocator import retain_freed_memory
 from ..fused import compute_into, fused_kernels
-from ..models import check_hooks, default_device, load_model
+from ..models import check_hooks, load_model
+from ..runtime import RunContext, is_main_process, start_run
 from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
@@ -170,7 +171,7 @@ def plan_shards(n_docs: int, docs_per_shard: int) -> list[ShardPlan]:
             for k in range(math.ceil(n_docs / docs_per_shard))]
 
 
-def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: distributed.Dist) -> Manifest:
+def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: RunContext) -> Manifest:
     """Check the folder holds this cache (or nothing); rank 0 merges, drops stale shards and leftovers. All ranks."""
     path = out / MANIFEST
     manifest = Manifest.load(path) if path.is_file() else copy.deepcopy(header)
@@ -260,8 +261,8 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     t0 = time.perf_counter()
     if cfg.retain_memory:
         retain_freed_memory()
-    dist = distributed.setup()
-    device = default_device() if cfg.device == "auto" else cfg.device
+    dist = start_run(cfg.device)
+    device = dist.device
     model = model if model is not None else load_model(cfg.model, device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -279,7 +280,7 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
         new_tokens = _compute(model, source, hooks, header, todo, cfg, device, dist, out, progress)
     except Exception as e:  # finish the group's bookkeeping first, so other ranks do not wait forever
         error = e
-    status = dist.gather_status(error is None, new_tokens)
+    all_ok, all_new_tokens = dist.all_ok(error is None), dist.sum_int(new_tokens)
     if dist.is_main:
         final = Manifest.load(out / MANIFEST)
         distributed.merge_rank_manifests(out, final)
@@ -287,18 +288,18 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     dist.close()
     if error is not None:
         raise error
-    if not status.all_ok:
+    if not all_ok:
         raise CacheError("another rank failed; the shards written so far are kept, run again to resume")
     final = Manifest.load(out / MANIFEST)
     size = sum(r.bytes for s in final.shards for r in s.files.values())
-    return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, status.new_tokens,
+    return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, all_new_tokens,
                        time.perf_counter() - (t1 if new_tokens else t0))
 
 
 def main(cfg: CacheConfig) -> CacheResult:
     """`interp cache`: cache activations, then print a short summary."""
     result = cache_activations(cfg)
-    if distributed.is_main_process():  # the group is closed by now
+    if is_main_process():  # the group is closed by now
         print(f"cached {result.n_tokens:,} tokens x {len(result.hooks)} hooks ({', '.join(result.hooks)}) in "
               f"{result.n_shards} shards, {result.bytes_on_disk / 2**20:,.1f} MiB on disk, at "
               f"{result.tokens_per_s:,.0f} tokens/s ({result.new_tokens:,} new) -> {result.path}")

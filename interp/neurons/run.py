@@ -1,5 +1,5 @@
-"""Streaming the toy-world corpus through one or more models with MLP hooks (resumable: checkpoint.py), and the
-`interp neurons` command."""
+"""Streaming the toy-world corpus through one or more models with MLP hooks (resumable through interp.checkpoint),
+and the `interp neurons` command."""
 
 from __future__ import annotations
 
@@ -13,20 +13,14 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..models import default_device, load_model
+from ..checkpoint import Checkpointer, identity
+from ..models import load_model
+from ..runtime import start_run
 from ..toyworld.corpus import CorpusConfig, iter_chunks, vocabulary
 from .artifacts import NeuronStats, save_neuron_stats
-from .checkpoint import clear_checkpoint, load_checkpoint, prefixed, save_checkpoint, unprefixed
 from .config import MIN_TOKENS, NeuronsConfig
 from .stats import NeuronAccumulator
 from .summarize import FAMILIES, FamilyRules, classify, summarize, weight_stats
-
-
-def resolve_device(device: str, threads: int = 0) -> str:
-    """The device to run on; also applies the CLI's --threads (0 leaves torch's default)."""
-    if threads > 0:
-        torch.set_num_threads(threads)
-    return default_device() if device == "auto" else device
 
 
 def check_toy_vocab(model, name: str) -> None:
@@ -110,23 +104,31 @@ def finish_stats(model, name: str, acc: NeuronAccumulator, cfg, rules: FamilyRul
                        summary={"layers": layer_summary(arrays)}, arrays=arrays, vocab=list(vocabulary()))
 
 
+NOT_IDENTITY = ("out", "device", "threads", "checkpoint_every")
+"""Options that do not change the statistics (a checkpoint resumes under other values of these)."""
+
+
+def checkpointer(out: Path, cfg) -> Checkpointer:
+    return Checkpointer(out, identity(cfg, NOT_IDENTITY))
+
+
 def resumable(out: Path | None, cfg, parts: dict) -> tuple[int, Callable[[int], None] | None]:
     """Restore `parts` (name -> accumulator with state() / restore()) from the checkpoint in `out`, if any; returns
-    the first document still to stream and the function that checkpoints after a given document count."""
+    the first document still to stream and the function that checkpoints after a given document count. The sums
+    are restored exactly and the corpus is a pure function of the seed and document index, so a resumed run ends
+    with the statistics of an uninterrupted one."""
     if out is None:
         return 0, None
+    ckpt = checkpointer(out, cfg)
     start = 0
-    if (loaded := load_checkpoint(out, cfg)) is not None:
-        start, tensors, meta = loaded
+    if (loaded := ckpt.load()) is not None:
+        start = loaded.step
         for name, part in parts.items():
-            part.restore(unprefixed(name, tensors), meta[name])
+            part.restore(loaded.tensors[name], loaded.meta[name])
 
     def save(docs_done: int) -> None:
-        tensors, meta = {}, {}
-        for name, part in parts.items():
-            t, meta[name] = part.state()
-            tensors.update(prefixed(name, t))
-        save_checkpoint(out, cfg, docs_done, tensors, meta)
+        states = {name: part.state() for name, part in parts.items()}
+        ckpt.save(docs_done, {n: t for n, (t, _) in states.items()}, {n: m for n, (_, m) in states.items()})
 
     return start, save
 
@@ -172,10 +174,10 @@ def compute_neuron_stats(model, name: str, cfg: NeuronsConfig, checkpoints: Path
 def main(cfg: NeuronsConfig) -> NeuronStats:
     """CLI entry (`interp neurons`): compute and write the statistics, print the per-layer summary."""
     t0 = time.time()
-    model = load_model(cfg.model, resolve_device(cfg.device, cfg.threads))
+    model = load_model(cfg.model, start_run(cfg.device, cfg.threads).device)
     stats = compute_neuron_stats(model, cfg.model, cfg, Path(cfg.out))
     save_neuron_stats(stats, Path(cfg.out))
-    clear_checkpoint(Path(cfg.out))
+    checkpointer(Path(cfg.out), cfg).clear()
     print(f"{cfg.model}: {stats.n_tokens:,} tokens in {time.time() - t0:.0f} s -> {cfg.out}")
     for s in stats.summary["layers"]:
         print(f"  layer {s['layer']}: dead {s['dead_frac']:.1%}  firing {s['fire_freq']:.1%}  exact-zero "

@@ -19,8 +19,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from ..auroc import auroc
 from ..toyworld import labels as L
-from .auroc import concept_auroc
 from .moments import PowerSums, colsum
 
 
@@ -177,6 +177,6 @@ class NeuronAccumulator:
                 names.append(c)
                 masks.append(m)
         mask = torch.from_numpy(np.stack(masks)) if masks else torch.zeros(0, len(labels), dtype=torch.bool)
-        out = torch.stack([concept_auroc(torch.cat(self.sample[layer])[:len(labels)], mask)
+        out = torch.stack([auroc(torch.cat(self.sample[layer])[:len(labels)], mask)
                            for layer in range(self.n_layers)])
         return names, out

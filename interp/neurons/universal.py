@@ -27,11 +27,11 @@ import torch
 from torch import Tensor
 
 from ..models import load_model
+from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
-from .checkpoint import clear_checkpoint
 from .config import UniversalConfig
 from .moments import correlation_from_cov
-from .run import check_toy_vocab, finish_stats, n_docs_for, new_accumulator, resolve_device, resumable, stream
+from .run import check_toy_vocab, checkpointer, finish_stats, n_docs_for, new_accumulator, resumable, stream
 from .summarize import FAMILIES
 
 SCHEMA_VERSION = 1
@@ -216,7 +216,7 @@ def load_universal(folder: str | Path) -> tuple[UniversalResult, dict]:
 def main(cfg: UniversalConfig) -> UniversalResult:
     """CLI entry (`interp universal`)."""
     t0 = time.time()
-    device = resolve_device(cfg.device, cfg.threads)
+    device = start_run(cfg.device, cfg.threads).device
     models = [load_model(name, device) for name in cfg.models]
     check_same_architecture(models, cfg.models)
     for mod, name in zip(models, cfg.models):
@@ -238,7 +238,7 @@ def main(cfg: UniversalConfig) -> UniversalResult:
         save_neuron_stats(st, out / Path(name).name)
     fams = family_counts(result, stats)
     save_universal(result, cfg, fams, out)
-    clear_checkpoint(out)
+    checkpointer(out, cfg).clear()
     print(f"{result.n_tokens:,} tokens, {len(models)} models in {time.time() - t0:.0f} s -> {out}")
     for k, name in enumerate(cfg.models):
         fr = " ".join(f"{x:.1%}" for x in result.fraction_per_layer()[k])

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from interp.auroc import auroc, require_both_classes
 from interp.dictionary import Dictionary
 from interp.toyworld import labels as L
 
@@ -45,19 +47,6 @@ def concept_token_ids(concept: str) -> Tensor:
     if len(ids) == 0:
         raise ValueError(f"no vocabulary word carries {concept}: steering toward it cannot be scored")
     return torch.as_tensor(ids, dtype=torch.long)
-
-
-def auroc_matrix(scores_NF: Tensor, masks_CN: Tensor) -> Tensor:
-    """[C, F] rank-based AUROC (average ranks for ties) of every column of scores for every boolean mask row."""
-    n = scores_NF.shape[0]
-    col_FN = scores_NF.T.double().contiguous()
-    srt = col_FN.sort(-1).values
-    ranks_FN = (torch.searchsorted(srt, col_FN) + torch.searchsorted(srt, col_FN, right=True) + 1).double() / 2
-    pos_C = masks_CN.sum(-1).double()
-    if bool(((pos_C == 0) | (pos_C == n)).any()):
-        raise ValueError("every concept needs positive and negative tokens among the benchmark's tokens")
-    rank_sum = masks_CN.double() @ ranks_FN.T
-    return (rank_sum - pos_C[:, None] * (pos_C[:, None] + 1) / 2) / (pos_C * (n - pos_C))[:, None]
 
 
 def concept_mass(logits: Tensor, ids: Tensor) -> Tensor:
@@ -180,15 +169,23 @@ def _prompt_tokens(model: HookedTransformer, texts: Sequence[str]) -> Tensor:
     return torch.stack(toks)
 
 
-Candidate = tuple[str, str, SteeringVector, int, float | None, float | None]
-"""(concept, method, vector, index, auroc, output score) of one direction to score."""
+class Candidate(NamedTuple):
+    """One direction to score for one concept."""
+
+    concept: str
+    method: str
+    vector: SteeringVector
+    index: int
+    """Feature or neuron index (-1 for difference-in-means)."""
+    auroc: float | None
+    output_score: float | None
 
 
 def _dictionary_candidates(model: HookedTransformer, nd: NamedDictionary, tokens: Tensor, masks_CN: Tensor,
                            settings: BenchSettings, calib: Tensor) -> list[Candidate]:
     """Per concept the best-AUROC feature; for an SAE also the best among features passing the output filter."""
     acts = hook_activations(model, nd.dictionary.hook_name, tokens)[:, 1:]
-    au_CF = auroc_matrix(nd.dictionary.encode(acts.reshape(-1, acts.shape[-1])).float(), masks_CN)
+    au_CF = auroc(nd.dictionary.encode(acts.reshape(-1, acts.shape[-1])).float(), masks_CN)
     out = feature_scores(model, nd.dictionary, tokens, calib).output_score if nd.kind == "sae" else None
     found: list[Candidate] = []
     for c, concept in enumerate(settings.concepts):
@@ -198,8 +195,8 @@ def _dictionary_candidates(model: HookedTransformer, nd: NamedDictionary, tokens
             picks.append((nd.label + "+outfilter", torch.where(keep, au_CF[c], torch.full_like(au_CF[c], -1.0))))
         for method, score in picks:
             i = int(score.argmax())
-            found.append((concept, method, feature_vector(nd.dictionary, i, model, nd.label), i,
-                          float(au_CF[c, i]), None if out is None else float(out[i])))
+            found.append(Candidate(concept, method, feature_vector(nd.dictionary, i, model, nd.label), i,
+                                   float(au_CF[c, i]), None if out is None else float(out[i])))
     return found
 
 
@@ -209,14 +206,15 @@ def _baseline_candidates(model: HookedTransformer, hooks: list[str], corpus, tok
     found: list[Candidate] = []
     for layer in sorted({int(h.split(".")[1]) for h in hooks if h.endswith("mlp.hook_post")}):
         acts = hook_activations(model, f"blocks.{layer}.mlp.hook_post", tokens)[:, 1:]
-        au_CF = auroc_matrix(acts.reshape(-1, acts.shape[-1]), masks_CN)
+        au_CF = auroc(acts.reshape(-1, acts.shape[-1]), masks_CN)
         for c, concept in enumerate(concepts):
             i = int(au_CF[c].argmax())
-            found.append((concept, f"neuron@L{layer}", neuron_vector(model, layer, i), i, float(au_CF[c, i]), None))
+            found.append(Candidate(concept, f"neuron@L{layer}", neuron_vector(model, layer, i), i,
+                                   float(au_CF[c, i]), None))
     for hook in hooks:
         for concept in concepts:
             vec = diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept)
-            found.append((concept, f"diffmeans@{hook}", vec, -1, None, None))
+            found.append(Candidate(concept, f"diffmeans@{hook}", vec, -1, None, None))
     return found
 
 
@@ -229,6 +227,7 @@ def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictiona
     corpus = generate_docs(CorpusConfig(seed=settings.seed, split="heldout", n_ctx=model.cfg.n_ctx), settings.n_docs)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])
+    require_both_classes(masks_CN, "every concept, among the benchmark's tokens,")
     calib = model.to_tokens(settings.calib_prompt)[0]
     evals = _prompt_tokens(model, settings.eval_prompts)
     ids = {c: concept_token_ids(c) for c in settings.concepts}
@@ -239,12 +238,13 @@ def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictiona
     base = model(evals)[:, -1], greedy_batch(model, evals, settings.gen_tokens)
     rows: list[BenchRow] = []
     dirs: dict[str, Tensor] = {}
-    for concept, method, vec, index, auroc, out in candidates:
+    for cand in candidates:
+        concept, method, vec, index = cand.concept, cand.method, cand.vector, cand.index
         o = steering_outcome(model, vec, ids[concept], calib, evals, settings.kl_budget, settings.gen_tokens,
                              base=base)
-        rows.append(BenchRow(concept, method, vec.hook, index, auroc, out, o))
+        rows.append(BenchRow(concept, method, vec.hook, index, cand.auroc, cand.output_score, o))
         dirs[f"{concept}|{method}"] = vec.direction
-        log(f"{concept:16s} {method:34s} #{index:<5d} auroc={auroc or float('nan'):.3f} alpha={o.alpha:8.3f} "
+        log(f"{concept:16s} {method:34s} #{index:<5d} auroc={cand.auroc or float('nan'):.3f} alpha={o.alpha:8.3f} "
             f"dmass={o.delta_mass:+.4f} gen={o.gen_concept_frac:.2f} nll={o.gen_nll:.2f}")
     sets = {**asdict(settings), "concepts": list(settings.concepts), "eval_prompts": list(settings.eval_prompts)}
     meta = [{"label": d.label, "kind": d.kind, "path": d.path, "hook": d.dictionary.hook_name,

@@ -3,13 +3,13 @@
 A small GPT-2-style HookedTransformer (default 4 layers, d_model 128, 4 heads, d_mlp 512, n_ctx 128) trained with
 AdamW, linear warmup and cosine decay on freshly generated documents (the corpus seed is the model seed, so the
 seeds differ in initialisation and data, as in the universal-neurons setting). IOI appears abruptly after ~4-5M
-tokens, so the default budget trains well past it. Training checkpoints into `out/checkpoint` and resumes from there;
+tokens, so the default budget trains well past it. Training checkpoints into `out/checkpoint` (interp.checkpoint:
+weights and AdamW moments, identity = every option but the device and checkpoint frequency) and resumes from there;
 at the end it evaluates on held-out text and IOI prompts and writes the model card (card.json).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -19,8 +19,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..atomic import atomic_write, atomic_write_text
-from ..models import default_device, load_toy_model, save_toy_model, toy_config
+from ..checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
+from ..models import save_toy_model, toy_config
+from ..runtime import resolve_device
 from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
 from .evaluate import heldout_loss, ioi_score
@@ -65,34 +66,42 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
     return loss.item()
 
 
+NOT_IDENTITY = ("device", "checkpoint_every")
+"""Options a run may be resumed under other values of."""
+
+
+def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
+    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY))
+
+
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
-    """Save weights, optimizer state and progress so an interrupted run resumes at `step_done`."""
-    ck = cfg.out_dir / "checkpoint"
-    save_toy_model(model, ck)
-    atomic_write(ck / "optimizer.pt", lambda p: torch.save(opt.state_dict(), p))
-    state = {"step": step_done, "elapsed_s": elapsed, "config": asdict(cfg)}
-    atomic_write_text(ck / "progress.json", json.dumps(state))
+    """Save the raw weights and AdamW state so an interrupted run resumes at `step_done`."""
+    weights = {k: v for k, v in model.state_dict().items() if not k.endswith(".IGNORE") and "mask" not in k}
+    adam, steps = optimizer_state(model.named_parameters(), opt)
+    checkpointer(cfg).save(step_done, {"model": weights, "adam": adam}, {"elapsed_s": elapsed, "adam_steps": steps})
+
+
+def new_model(cfg: ToyTrainConfig, device: str):
+    """The untrained model of `cfg` (seeded), its tokenizer written into out_dir."""
+    from transformer_lens import HookedTransformer
+
+    torch.manual_seed(cfg.seed)
+    tok = build_tokenizer(cfg.out_dir / "tokenizer")
+    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary()), cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp,
+                      cfg.n_ctx)
+    return HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
 
 
 def resume(cfg: ToyTrainConfig, device: str):
     """(model, optimizer, step, elapsed) from the checkpoint in out_dir, or a fresh start."""
-    ck = cfg.out_dir / "checkpoint"
-    if (ck / "progress.json").is_file():
-        state = json.loads((ck / "progress.json").read_text())
-        if state["config"] != asdict(cfg):
-            raise ValueError(f"{ck} holds a run with another config; use another --out or delete it")
-        model = load_toy_model(ck, device=device, process=False).train()
-        opt = make_optimizer(model, cfg)
-        opt.load_state_dict(torch.load(ck / "optimizer.pt", map_location=device, weights_only=True))
-        return model, opt, state["step"], state["elapsed_s"]
-    torch.manual_seed(cfg.seed)
-    tok = build_tokenizer(cfg.out_dir / "tokenizer")
-    from transformer_lens import HookedTransformer
-
-    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary()), cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp,
-                      cfg.n_ctx)
-    model = HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
-    return model, make_optimizer(model, cfg), 0, 0.0
+    model = new_model(cfg, device)
+    opt = make_optimizer(model, cfg)
+    loaded = checkpointer(cfg).load()
+    if loaded is None:
+        return model, opt, 0, 0.0
+    model.load_state_dict(loaded.tensors["model"], strict=False)
+    restore_optimizer(model.named_parameters(), opt, loaded.tensors["adam"], loaded.meta["adam_steps"])
+    return model, opt, loaded.step, loaded.meta["elapsed_s"]
 
 
 def log(bar, loss_ema: float, tokens_per_s: float) -> None:
@@ -101,7 +110,7 @@ def log(bar, loss_ema: float, tokens_per_s: float) -> None:
 
 def train_toy_model(cfg: ToyTrainConfig) -> dict:
     """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card."""
-    device = default_device() if cfg.device == "auto" else cfg.device
+    device = resolve_device(cfg.device)
     model, opt, start, elapsed = resume(cfg, device)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")
     t0, loss_ema = time.time(), None
@@ -133,11 +142,7 @@ def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
         "meets_bar": score.passes(), "train_config": asdict(cfg),
     }
     save_toy_model(model, cfg.out_dir, card)
-    ck = cfg.out_dir / "checkpoint"
-    if ck.is_dir():
-        for p in sorted(ck.rglob("*"), reverse=True):
-            p.unlink() if p.is_file() else p.rmdir()
-        ck.rmdir()
+    checkpointer(cfg).clear()
     return card
 
 

@@ -1,37 +1,30 @@
-"""Resumable training checkpoints: weights, Adam state and dead-latent counters of every SAE of a run.
+"""What an SAE training run saves to resume: each SAE's weights, Adam moments and dead-latent counters.
 
-Layout (inside the run's --out folder)::
-
-    checkpoint/latest.json               {"dir": "step-00001000"} (replaced atomically: the commit point)
-    checkpoint/step-00001000/state.json  step, config identity, act scales, Adam step counts, sha256 of each file
-    checkpoint/step-00001000/sae-{i}.safetensors   params, Adam moments, tokens-since-fired of SAE i
-
-Tensors go to safetensors, scalars to JSON; nothing is pickled. A new checkpoint is written into its own folder and
-becomes current only when latest.json points at it, so a run killed while checkpointing resumes from the previous
-one. A checkpoint whose files are missing, unreadable or fail their checksum is reported as corrupt, never used.
+Stored through interp.checkpoint (the one checkpoint mechanism: `<out>/checkpoint/step-N/`, one tensor group
+`sae-{i}` per SAE of the sweep, the scalars in its JSON meta, sha256 per file, identity = the config's options that
+decide what the run computes). This module only says what an SAE's state is and how to put it back.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
-from interp.atomic import atomic_write_text, fsync_path
+from interp.checkpoint import (
+    CKPT_DIR,
+    LATEST,
+    Checkpointer,
+    CheckpointError,
+    Loaded,
+    optimizer_state,
+    restore_optimizer,
+)
 
-CKPT_DIR = "checkpoint"
-LATEST = "latest.json"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used (corrupt, or from another run)."""
+__all__ = ["CKPT_DIR", "LATEST", "CheckpointError", "Checkpointer", "SAEState", "sae_state", "restore_sae_state",
+           "save_states", "load_states"]
 
 
 @dataclass
@@ -44,29 +37,12 @@ class SAEState:
     act_scale: float
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_json(path: Path, data: dict) -> None:
-    atomic_write_text(path, json.dumps(data, indent=1), durable=True)
-
-
 def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Tensor) -> SAEState:
     """Capture one SAE's weights, buffers, Adam moments and dead counters (copies on CPU)."""
     t = {f"param.{n}": p.detach().cpu().clone() for n, p in sae.named_parameters()}
     t.update({f"buffer.{n}": b.detach().cpu().clone() for n, b in sae.named_buffers()})
-    steps = {}
-    for n, p in sae.named_parameters():
-        st = opt.state.get(p)
-        if st:
-            t[f"adam.{n}.exp_avg"] = st["exp_avg"].detach().cpu().clone()
-            t[f"adam.{n}.exp_avg_sq"] = st["exp_avg_sq"].detach().cpu().clone()
-            steps[n] = float(st["step"])
+    adam, steps = optimizer_state(sae.named_parameters(), opt)
+    t.update({f"adam.{k}": v for k, v in adam.items()})
     t["dead.tokens_since_fired"] = tokens_since_fired.detach().cpu().clone()
     return SAEState(t, steps, sae.cfg.act_scale)
 
@@ -74,81 +50,26 @@ def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Tensor) -> SA
 @torch.no_grad()
 def restore_sae_state(state: SAEState, sae, opt: torch.optim.Optimizer) -> Tensor:
     """Load a captured state into `sae` and `opt`; returns tokens_since_fired (on the SAE's device)."""
-    dev = sae.W_dec.device
     sae.cfg.act_scale = state.act_scale
     for n, p in sae.named_parameters():
         p.copy_(state.tensors[f"param.{n}"])
     for n, b in sae.named_buffers():
         b.copy_(state.tensors[f"buffer.{n}"])
-    for n, p in sae.named_parameters():
-        if n in state.adam_steps:
-            opt.state[p] = {"step": torch.tensor(state.adam_steps[n], dtype=torch.float32),
-                            "exp_avg": state.tensors[f"adam.{n}.exp_avg"].to(dev),
-                            "exp_avg_sq": state.tensors[f"adam.{n}.exp_avg_sq"].to(dev)}
-    return state.tensors["dead.tokens_since_fired"].to(dev)
+    adam = {k[len("adam."):]: v for k, v in state.tensors.items() if k.startswith("adam.")}
+    restore_optimizer(sae.named_parameters(), opt, adam, state.adam_steps)
+    return state.tensors["dead.tokens_since_fired"].to(sae.W_dec.device)
 
 
-def save_checkpoint(out: Path, step: int, meta: dict, states: list[SAEState]) -> Path:
-    """Write checkpoint `step` and make it current; older checkpoints are removed afterwards."""
-    root = out / CKPT_DIR
-    name = f"step-{step:08d}"
-    folder = root / name
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    files, scalars = {}, []
-    for i, st in enumerate(states):
-        path = folder / f"sae-{i}.safetensors"
-        save_file({k: v.contiguous() for k, v in st.tensors.items()}, str(path))
-        fsync_path(path)
-        files[path.name] = _sha256(path)
-        scalars.append({"adam_steps": st.adam_steps, "act_scale": st.act_scale})
-    _atomic_json(folder / "state.json", {**meta, "step": step, "saes": scalars, "files": files})
-    _atomic_json(root / LATEST, {"dir": name, "step": step})
-    for old in root.glob("step-*"):
-        if old.name != name:
-            shutil.rmtree(old, ignore_errors=True)
-    return folder
+def save_states(ckpt: Checkpointer, step: int, meta: dict[str, Any], states: list[SAEState]) -> None:
+    """Checkpoint `step`: one tensor group per SAE, their scalars beside the command's meta."""
+    scalars = [{"adam_steps": st.adam_steps, "act_scale": st.act_scale} for st in states]
+    ckpt.save(step, {f"sae-{i}": st.tensors for i, st in enumerate(states)}, {**meta, "saes": scalars})
 
 
-def has_checkpoint(out: Path) -> bool:
-    return (out / CKPT_DIR / LATEST).exists()
-
-
-def _read_json(path: Path, what: str) -> dict:
+def load_states(loaded: Loaded) -> list[SAEState]:
+    """The per-SAE states of a loaded checkpoint (in sweep order)."""
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"corrupt checkpoint: {path} ({what}) is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"corrupt checkpoint: {path} ({what}) is not valid JSON ({e})") from None
-
-
-def load_checkpoint(out: Path) -> tuple[dict, list[SAEState]]:
-    """(state.json contents, per-SAE states) of the current checkpoint; CheckpointError if anything is off."""
-    root = out / CKPT_DIR
-    fix = f"delete {root} to start the run afresh, or use another --out"
-    try:
-        latest = _read_json(root / LATEST, "pointer to the current checkpoint")
-        folder = root / str(latest.get("dir"))
-        meta = _read_json(folder / "state.json", "checkpoint state")
-        states = []
-        for i, sc in enumerate(meta["saes"]):
-            path = folder / f"sae-{i}.safetensors"
-            if not path.is_file() or _sha256(path) != meta["files"].get(path.name):
-                raise CheckpointError(f"corrupt checkpoint: {path} is missing or fails its sha256 check")
-            try:
-                with safe_open(str(path), framework="pt") as f:
-                    tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-            except Exception as e:
-                raise CheckpointError(f"corrupt checkpoint: {path} is unreadable ({e})") from None
-            states.append(SAEState(tensors, sc["adam_steps"], sc["act_scale"]))
-    except CheckpointError as e:
-        raise CheckpointError(f"{e}; {fix}") from None
-    except (KeyError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"corrupt checkpoint in {root}: state.json lacks {e}; {fix}") from None
-    return meta, states
-
-
-def remove_checkpoints(out: Path) -> None:
-    shutil.rmtree(out / CKPT_DIR, ignore_errors=True)
+        return [SAEState(loaded.tensors[f"sae-{i}"], sc["adam_steps"], sc["act_scale"])
+                for i, sc in enumerate(loaded.meta["saes"])]
+    except KeyError as e:
+        raise CheckpointError(f"corrupt checkpoint: it lacks {e}") from None

@@ -13,18 +13,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from interp.runtime import RunContext, start_run
 from saes import io
 from saes.training import checkpoint as ck
 from saes.training.config import TrainSAEConfig
 from saes.training.data import ShardedSource, make_source
-from saes.training.dist import Dist, setup
 from saes.training.trainer import LOG_FILE, Trainer
 
 
 def check_out(cfg: TrainSAEConfig) -> bool:
     """True if cfg.out holds a checkpoint to resume; raise if it holds anything else."""
     out = Path(cfg.out)
-    if ck.has_checkpoint(out):
+    if ck.Checkpointer(out, {}).exists():
         return True
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a finished SAE" if (out / io.CFG_FILENAME).exists() else "other files"
@@ -51,7 +51,7 @@ def _load_model(cfg: TrainSAEConfig, device: str):
     return load_model(cfg.model, device=device)
 
 
-def build_trainer(cfg: TrainSAEConfig, dist: Dist, model=None, source: ShardedSource | None = None) -> Trainer:
+def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model=None, source: ShardedSource | None = None) -> Trainer:
     """Source + trainer, resumed from cfg.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
     resuming = check_out(cfg)
     dist.barrier()  # every process has looked at the folder before process 0 writes into it
@@ -92,7 +92,7 @@ def finish(trainer: Trainer, model) -> list[dict]:
     if len(trainer.runs) > 1:
         (Path(cfg.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
     if not cfg.keep_checkpoint:
-        ck.remove_checkpoints(Path(cfg.out))
+        ck.Checkpointer(cfg.out, {}).clear()
     return summaries
 
 
@@ -101,7 +101,7 @@ def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = N
 
     `model` saves loading cfg.model again; `source` replaces the cache / on-the-fly activations (e.g. a TensorSource).
     """
-    dist = setup(cfg.device, cfg.batch_size)
+    dist = start_run(cfg.device, batch_size=cfg.batch_size)
     try:
         if model is None and (source is None or cfg.eval):
             model = _load_model(cfg, dist.device)

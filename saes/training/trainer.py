@@ -24,11 +24,11 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from interp.runtime import RunContext
 from saes import BaseSAE, SAEConfig, build_sae
 from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
 from saes.training.data import NonFiniteError, ShardedSource
-from saes.training.dist import Dist
 from saes.training.resample import resample_dead_latents
 
 LOG_FILE = "train_log.jsonl"
@@ -72,9 +72,10 @@ def sae_folders(cfg: TrainSAEConfig, specs: list[SAESpec]) -> list[Path]:
 class Trainer:
     """Trains the SAEs of `cfg`'s grid on `source` (see module docstring)."""
 
-    def __init__(self, cfg: TrainSAEConfig, source: ShardedSource, dist: Dist | None = None):
-        self.cfg, self.source, self.dist = cfg, source, dist or Dist()
+    def __init__(self, cfg: TrainSAEConfig, source: ShardedSource, dist: RunContext | None = None):
+        self.cfg, self.source, self.dist = cfg, source, dist or RunContext()
         self.out = Path(cfg.out)
+        self.ckpt = ck.Checkpointer(self.out, cfg.identity())
         self.specs = expand_grid(cfg)
         self.lo, self.hi = self.dist.rows(cfg.batch_size)
         self.runs = [self._build(s, f) for s, f in zip(self.specs, sae_folders(cfg, self.specs))]
@@ -121,12 +122,10 @@ class Trainer:
 
     def resume(self) -> None:
         """Load the current checkpoint of cfg.out (which must belong to this config)."""
-        meta, states = ck.load_checkpoint(self.out)
-        mine = json.loads(json.dumps(self.cfg.identity()))
-        diff = sorted(k for k in set(mine) | set(meta.get("identity", {})) if mine.get(k) != meta["identity"].get(k))
-        if diff:
-            raise ck.CheckpointError(f"{self.out} holds a run with other options ({', '.join(diff)} differ); "
-                                     f"repeat the original command to resume it, or use another --out")
+        loaded = self.ckpt.load()
+        if loaded is None:
+            raise ck.CheckpointError(f"{self.out} holds no checkpoint to resume")
+        meta, states = loaded.meta, ck.load_states(loaded)
         if len(states) != len(self.runs):
             raise ck.CheckpointError(f"corrupt checkpoint in {self.out}: {len(states)} SAEs, the config has "
                                      f"{len(self.runs)}")
@@ -137,7 +136,7 @@ class Trainer:
         for run, st, n in zip(self.runs, states, meta.get("resampled", [0] * len(states))):
             run.tokens_since_fired = ck.restore_sae_state(st, run.sae, run.opt)
             run.resampled = n
-        self.start_step, self.elapsed = meta["step"], meta["elapsed_s"]
+        self.start_step, self.elapsed = loaded.step, meta["elapsed_s"]
         self.last_checkpoint = self.start_step
 
     def wrap(self) -> None:
@@ -238,9 +237,9 @@ class Trainer:
         """Save the state after `step` steps (process 0 writes; everyone waits)."""
         if self.dist.is_main:
             states = [ck.sae_state(r.sae, r.opt, r.tokens_since_fired) for r in self.runs]
-            meta = {"identity": self.cfg.identity(), "specs": [asdict(r.spec) for r in self.runs],
-                    "elapsed_s": self.elapsed, "resampled": [r.resampled for r in self.runs]}
-            ck.save_checkpoint(self.out, step, meta, states)
+            meta = {"specs": [asdict(r.spec) for r in self.runs], "elapsed_s": self.elapsed,
+                    "resampled": [r.resampled for r in self.runs]}
+            ck.save_states(self.ckpt, step, meta, states)
         self.last_checkpoint = step
         self.dist.barrier()
 

@@ -90,7 +90,7 @@ OPTS = dict(batch_size=4, checkpoint_every=8, auroc_tokens=2500, threads=1)
 
 
 def test_interrupted_neurons_run_resumes_to_the_same_statistics(tmp_path, monkeypatch):
-    from interp.neurons.checkpoint import CKPT_DIR
+    from interp.checkpoint import CKPT_DIR, LATEST
     from interp.neurons.config import NeuronsConfig
     from interp.neurons.run import main
 
@@ -100,7 +100,7 @@ def test_interrupted_neurons_run_resumes_to_the_same_statistics(tmp_path, monkey
         _interrupt_after(m, 8)  # batches 1-7 (28 documents) done; the checkpoint holds 24 (mid AUROC sample)
         with pytest.raises(KeyboardInterrupt):
             main(cfg)
-    assert (tmp_path / "killed" / CKPT_DIR / "index.json").is_file()
+    assert (tmp_path / "killed" / CKPT_DIR / LATEST).is_file()
     with pytest.raises(ValueError, match="seed differ"):  # another run's checkpoint is never mixed in
         main(NeuronsConfig(tokens=6000, seed=1, out=str(tmp_path / "killed"), **OPTS))
     with monkeypatch.context() as m:

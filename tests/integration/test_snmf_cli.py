@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from apps.cli import main
+from interp.checkpoint import CKPT_DIR
 from interp.dictionary import Dictionary
 from saes.snmf_dictionary import SNMF
 
@@ -50,7 +50,7 @@ def test_snmf_cli_streaming_and_refuses_a_mismatched_checkpoint(tmp_path, capsys
     assert main(args) == 0
     res = json.loads((out / "snmf.json").read_text())
     assert res["solver"] == "streaming" and res["iterations"] == 3
-    ck = torch.load(out / "checkpoint.pt", weights_only=True)
-    assert ck["state"]["epoch"] == 4  # init pass + 3 passes
+    ck = json.loads(next((out / CKPT_DIR).glob("step-*/state.json")).read_text())
+    assert ck["meta"]["epoch"] == 4  # init pass + 3 passes
     assert main(args[:-2] + ["--eval-tokens", "0", "--k", "21"]) == 1
-    assert "another SNMF run" in capsys.readouterr().err
+    assert "other options (k differ" in capsys.readouterr().err

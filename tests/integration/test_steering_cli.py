@@ -9,7 +9,7 @@ import torch
 
 from apps.cli import main
 from interp.steering import load_directions, load_steering
-from interp.steering.benchmark import auroc_matrix, concept_token_ids
+from interp.steering.benchmark import concept_token_ids
 
 
 def _tiny_sae(model, folder, hook="blocks.2.mlp.hook_post", arch="topk", steps=30):
@@ -73,15 +73,12 @@ def test_bad_input_gives_one_clear_line(tmp_path, capsys, toy_model, args, messa
     assert rc != 0 and message in err and "Traceback" not in err
 
 
-def test_concept_tokens_and_auroc_by_hand(toy_model):
+def test_concept_tokens(toy_model):
     ids = set(concept_token_ids("gender:female").tolist())
     assert toy_model.to_single_token("she") in ids and toy_model.to_single_token("Mary") in ids
     assert toy_model.to_single_token("he") not in ids
     with pytest.raises(KeyError, match="valid"):
         concept_token_ids("colour:plaid")
-    scores = torch.tensor([[0.0, 3.0, 1.0], [1.0, 2.0, 1.0], [2.0, 1.0, 1.0], [3.0, 0.0, 1.0]])
-    mask = torch.tensor([[False, False, True, True]])
-    assert auroc_matrix(scores, mask).tolist() == [[1.0, 0.0, 0.5]]
 
 
 @pytest.mark.slow

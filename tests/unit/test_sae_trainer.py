@@ -158,8 +158,9 @@ def test_nan_activations_stop_naming_the_step_and_shard_and_keep_the_checkpoint(
     src = TensorSource(bad, 256, shard_tokens=4096)
     with pytest.raises(NonFiniteError, match=r"step 55 in rows \d+\.\.\d+.*last good checkpoint \(step 50\)"):
         train_saes(cfg, source=src)
-    meta, states = ck.load_checkpoint(tmp_path / "run")
-    assert meta["step"] == 50 and torch.isfinite(states[0].tensors["param.W_dec"]).all()
+    loaded = ck.Checkpointer(tmp_path / "run", cfg.identity()).load()
+    states = ck.load_states(loaded)
+    assert loaded.step == 50 and torch.isfinite(states[0].tensors["param.W_dec"]).all()
 
 
 def test_corrupt_checkpoint_is_refused_not_used(tmp_path, data, monkeypatch):

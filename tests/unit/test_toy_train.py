@@ -49,7 +49,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(T, "step", interrupting_step)
     with pytest.raises(KeyboardInterrupt):
         T.train_toy_model(tiny(tmp_path / "cut"))
-    assert json.loads((tmp_path / "cut" / "checkpoint" / "progress.json").read_text())["step"] == 3
+    assert json.loads((tmp_path / "cut" / "checkpoint" / "latest.json").read_text())["step"] == 3
     monkeypatch.setattr(T, "step", orig)
     T.train_toy_model(tiny(tmp_path / "cut"))
     a = load_file(str(tmp_path / "full" / "model.safetensors"))
@@ -60,10 +60,10 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
-    ck = tmp_path / "m" / "checkpoint"
-    ck.mkdir(parents=True)
-    (ck / "progress.json").write_text(json.dumps({"step": 1, "elapsed_s": 0, "config": {"seed": 99}}))
-    with pytest.raises(ValueError, match="another config"):
+    other = tiny(tmp_path / "m")
+    other.seed = 99
+    T.checkpointer(other).save(1, {}, {"elapsed_s": 0, "adam_steps": {}})
+    with pytest.raises(ValueError, match=r"other options \(seed differ"):
         T.train_toy_model(tiny(tmp_path / "m"))
 
 

@@ -1,0 +1,223 @@
+"""The one checkpoint / resume mechanism of every long command: neurons, universal, SAE training, SNMF and
+toy-model training.
+
+Layout inside the command's output folder::
+
+    checkpoint/latest.json                    {"dir": "step-00001000", "step": 1000}: the commit point
+    checkpoint/step-00001000/state.json       identity, step, the command's JSON meta, sha256 of every file
+    checkpoint/step-00001000/{group}.safetensors   tensors, in named groups (one SAE, one accumulator, ...)
+
+Tensors go to safetensors and everything else to JSON: nothing is pickled. A checkpoint is written into a folder of
+its own, fsync'ed, and becomes current only when latest.json (replaced atomically) points at it, so a run killed
+while checkpointing resumes from the previous one. A checkpoint whose files are missing, unreadable or fail their
+checksum is reported as corrupt, never used.
+
+The identity rule: a run resumes a checkpoint only when its *identity* is the same. The identity is the command's
+config as JSON minus the options that do not change what the run computes (`identity(cfg, ignore)`: output
+folder, device, logging, checkpoint frequency, ...). A checkpoint of another identity is refused with an error
+naming every option that differs and both values. "step" counts whatever the command counts (optimiser steps,
+documents streamed, solver iterations).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor
+
+from .atomic import atomic_write_text, fsync_path
+
+CKPT_DIR = "checkpoint"
+LATEST = "latest.json"
+STATE = "state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used (corrupt, or from a run with other options)."""
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def identity(cfg: Any, ignore: Iterable[str] = ()) -> dict[str, Any]:
+    """The config (a dataclass, nested ones flattened into their fields) as JSON, minus the `ignore`d options."""
+    skip = set(ignore)
+
+    def flat(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            v = getattr(obj, f.name)
+            if dataclasses.is_dataclass(v):
+                out.update(flat(v))
+            elif f.name not in skip:
+                out[f.name] = v
+        return out
+
+    return _jsonable(flat(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg))
+
+
+def identity_diff(saved: Mapping[str, Any], mine: Mapping[str, Any]) -> list[str]:
+    """"option: checkpoint X, this run Y" for every option on which two identities differ."""
+    keys = sorted(set(saved) | set(mine))
+    return [f"{k}: the checkpoint has {saved.get(k)!r}, this run {mine.get(k)!r}" for k in keys
+            if saved.get(k) != mine.get(k)]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Loaded(NamedTuple):
+    """A checkpoint read back."""
+
+    step: int
+    meta: dict[str, Any]
+    """The JSON the command saved with it."""
+    tensors: dict[str, dict[str, Tensor]]
+    """group -> name -> tensor (on the CPU)."""
+
+
+class Checkpointer:
+    """Save and resume the checkpoints of one run in `out`/checkpoint under a fixed identity."""
+
+    def __init__(self, out: str | Path, ident: Mapping[str, Any]):
+        self.out = Path(out)
+        self.root = self.out / CKPT_DIR
+        self.identity = _jsonable(dict(ident))
+
+    def exists(self) -> bool:
+        return (self.root / LATEST).exists()
+
+    def save(self, step: int, tensors: Mapping[str, Mapping[str, Tensor]], meta: Mapping[str, Any] | None = None
+             ) -> Path:
+        """Write checkpoint `step` (tensor groups + JSON meta) and make it current; older ones are removed."""
+        name = f"step-{step:08d}"
+        folder = self.root / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        files = {}
+        for group, ts in tensors.items():
+            path = folder / f"{group}.safetensors"
+            save_file({k: v.detach().cpu().contiguous() for k, v in ts.items()}, str(path))
+            fsync_path(path)
+            files[path.name] = _sha256(path)
+        state = {"identity": self.identity, "step": step, "meta": _jsonable(dict(meta or {})), "files": files}
+        atomic_write_text(folder / STATE, json.dumps(state, indent=1), durable=True)
+        atomic_write_text(self.root / LATEST, json.dumps({"dir": name, "step": step}), durable=True)
+        for old in self.root.glob("step-*"):
+            if old.name != name:
+                shutil.rmtree(old, ignore_errors=True)
+        return folder
+
+    def load(self) -> Loaded | None:
+        """The current checkpoint, or None when there is none; CheckpointError when it is corrupt or belongs to a
+        run with other options (naming them)."""
+        if not self.exists():
+            return None
+        state = self._guarded(self._read_state)
+        diff = identity_diff(state["identity"], self.identity)
+        if diff:
+            raise CheckpointError(f"{self.out} holds an unfinished run with other options ("
+                                  f"{', '.join(d.split(':')[0] for d in diff)} differ: {'; '.join(diff)}); "
+                                  f"repeat the original command to resume it, or use another --out")
+        tensors = self._guarded(lambda: {f.removesuffix(".safetensors"): self._read_tensors(self._folder / f, digest)
+                                         for f, digest in state["files"].items()})
+        return Loaded(int(state["step"]), state["meta"], tensors)
+
+    def _guarded(self, read):
+        """read(), with every way a damaged checkpoint fails turned into one CheckpointError saying what to do."""
+        fix = f"delete {self.root} to start the run afresh, or use another --out"
+        try:
+            return read()
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}; {fix}") from None
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise CheckpointError(f"corrupt checkpoint in {self.root}: {STATE} lacks {e}; {fix}") from None
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def _read_state(self) -> dict[str, Any]:
+        latest = _read_json(self.root / LATEST, "pointer to the current checkpoint")
+        self._folder = self.root / str(latest.get("dir"))
+        state = _read_json(self._folder / STATE, "checkpoint state")
+        for key in ("identity", "step", "meta", "files"):
+            state[key]  # noqa: B018 - a KeyError names the missing key
+        return state
+
+    @staticmethod
+    def _read_tensors(path: Path, digest: str) -> dict[str, Tensor]:
+        if not path.is_file() or _sha256(path) != digest:
+            raise CheckpointError(f"corrupt checkpoint: {path} is missing or fails its sha256 check")
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        except Exception as e:  # safetensors raises its own error types for damaged files
+            raise CheckpointError(f"corrupt checkpoint: {path} is unreadable ({e})") from None
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"corrupt checkpoint: {path} ({what}) is missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"corrupt checkpoint: {path} ({what}) is not valid JSON ({e})") from None
+
+
+def optimizer_state(named_params: Iterable[tuple[str, Tensor]], opt) -> tuple[dict[str, Tensor], dict[str, float]]:
+    """Adam / AdamW moments as tensors ("NAME.exp_avg", "NAME.exp_avg_sq") and step counts by parameter name."""
+    tensors, steps = {}, {}
+    for n, p in named_params:
+        st = opt.state.get(p)
+        if st:
+            tensors[f"{n}.exp_avg"] = st["exp_avg"].detach().cpu().clone()
+            tensors[f"{n}.exp_avg_sq"] = st["exp_avg_sq"].detach().cpu().clone()
+            steps[n] = float(st["step"])
+    return tensors, steps
+
+
+def restore_optimizer(named_params: Iterable[tuple[str, Tensor]], opt, tensors: Mapping[str, Tensor],
+                      steps: Mapping[str, float]) -> None:
+    """Put `optimizer_state`'s output back into `opt` (moments on each parameter's device)."""
+    import torch
+
+    for n, p in named_params:
+        if n in steps:
+            opt.state[p] = {"step": torch.tensor(steps[n], dtype=torch.float32),
+                            "exp_avg": tensors[f"{n}.exp_avg"].to(p.device),
+                            "exp_avg_sq": tensors[f"{n}.exp_avg_sq"].to(p.device)}
+
+
+def dataclass_state(obj: Any) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """A flat dataclass of solver state split into its tensors and its JSON-ready rest (None tensors go to JSON)."""
+    tensors, meta = {}, {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, Tensor):
+            tensors[f.name] = v
+        else:
+            meta[f.name] = v
+    return tensors, meta
+
+
+def prefixed(prefix: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {f"{prefix}.{k}": t for k, t in tensors.items()}
+
+
+def unprefixed(prefix: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    return {k[len(prefix) + 1:]: t for k, t in tensors.items() if k.startswith(prefix + ".")}
