@@ -23,7 +23,7 @@ class TextActivations:
 @torch.no_grad()
 def text_activations(model, dictionary, text: str) -> TextActivations:
     """Codes of every feature of `dictionary` on the tokens of `text`."""
-    from interp.steering.vectors import hook_activations
+    from interp.activations.stream import hook_activations
 
     toks = model.to_tokens(text)[: , : model.cfg.n_ctx]
     acts = hook_activations(model, dictionary.hook_name, toks)[0]

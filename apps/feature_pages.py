@@ -146,8 +146,8 @@ def neighbours(directions: Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def output_score(model, dictionary, directions: Tensor) -> np.ndarray:
     """interp.steering.scores.output_scores at twice the mean activation norm on the prompt "The"."""
+    from interp.activations.stream import hook_activations
     from interp.steering.scores import output_scores, vocab_logits
-    from interp.steering.vectors import hook_activations
 
     prompt = model.to_tokens("The")[0]
     acts = hook_activations(model, dictionary.hook_name, prompt[None])[0]

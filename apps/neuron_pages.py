@@ -28,11 +28,13 @@ FILES = ("examples.safetensors", "examples.json")
 @torch.no_grad()
 def mlp_acts(model, tokens: Tensor, batch: int = 16) -> Tensor:
     """Post-activations [n_tokens, L, d_mlp] of every MLP layer over rows of tokens [doc, pos] (flattened)."""
+    from interp.activations.stream import HookRunner
+
     names = [f"blocks.{layer}.mlp.hook_post" for layer in range(model.cfg.n_layers)]
-    out = []
+    runner, out = HookRunner(model, names), []
     for i in range(0, len(tokens), batch):
-        _, cache = model.run_with_cache(tokens[i:i + batch], names_filter=lambda n: n in names)
-        out.append(torch.stack([cache[n] for n in names], dim=2).flatten(0, 1).float().cpu())
+        got = runner.collect(tokens[i:i + batch].to(model.cfg.device))
+        out.append(torch.stack([got[n] for n in names], dim=2).flatten(0, 1))  # [b, pos, L, d] -> [b * pos, L, d]
     return torch.cat(out)
 
 

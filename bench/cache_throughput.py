@@ -46,8 +46,9 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     """Tokens/s of one method in this (fresh) process."""
     import torch
 
-    from interp.activations.cache import cache_activations, expand_hooks, stop_layer
+    from interp.activations.cache import cache_activations, expand_hooks
     from interp.activations.config import CacheConfig
+    from interp.activations.stream import stop_layer
     from interp.allocator import retain_freed_memory
     from interp.fused import fused_kernels
     from interp.models import load_model

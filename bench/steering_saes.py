@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from interp.activations.stream import hook_activations
 from interp.models import load_model
-from interp.steering.vectors import hook_activations
 from interp.toyworld.corpus import CorpusConfig, generate_docs
 from saes import SAEConfig, build_sae
 from saes.io import save

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from interp.activations.stream import hook_activations, hook_width
 from saes import io, metrics
 from saes.eval_model import splice_eval
-from saes.training.data import hook_activations, hook_width
 
 REPORT = "eval.json"
 BATCH_DOCS = 32

@@ -13,65 +13,52 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.toyworld.corpus import CorpusConfig, generate_docs
+from interp.activations.stream import ModelActivations
+from interp.toyworld.corpus import CorpusConfig
 
 
 def mlp_hook(layer: int) -> str:
     return f"blocks.{layer}.mlp.hook_post"
 
 
-@torch.no_grad()
-def doc_acts(model, layer: int, tokens_BP: Int[Tensor, "batch pos"]) -> Float[Tensor, "n d_mlp"]:
-    """hook_post activations of layer `layer` at positions 1.. of every row, flattened row-major, float32 CPU."""
-    out: dict[str, Tensor] = {}
-
-    def grab(act: Tensor, hook=None) -> None:
-        out["a"] = act[:, 1:].reshape(-1, act.shape[-1]).float().cpu()
-
-    model.run_with_hooks(tokens_BP.to(model.cfg.device), fwd_hooks=[(mlp_hook(layer), grab)],
-                         stop_at_layer=layer + 1)
-    return out["a"]
-
-
 class ModelSource:
-    """The first `n_tokens` non-BOS tokens of toy-world documents from `first_doc`, through the model per pass."""
+    """The first `n_tokens` non-BOS tokens of toy-world documents from `first_doc`, through the model per pass
+    (interp.activations.stream.ModelActivations, which runs only up to layer L)."""
 
     def __init__(self, model, layer: int, n_tokens: int, batch_size: int = 8192, seed: int = 0,
                  split: str = "train", first_doc: int = 0):
+        from interp.activations.sources import ToyWorldSource
+
         if n_tokens < 1:
             raise ValueError(f"need n_tokens >= 1, got {n_tokens}")
-        self.model, self.layer = model, layer
-        self.d = model.cfg.d_mlp
+        self.layer, self.hook, self.d = layer, mlp_hook(layer), model.cfg.d_mlp
         n_ctx = model.cfg.n_ctx
-        self.corpus = generate_docs(CorpusConfig(seed=seed, n_ctx=n_ctx, split=split),
-                                    math.ceil(n_tokens / (n_ctx - 1)), first_doc)
-        self.per_doc = n_ctx - 1
+        self.per_doc, self.first_doc, self.n_tokens = n_ctx - 1, first_doc, n_tokens
+        self.n_docs = math.ceil(n_tokens / self.per_doc)
         self.docs_per_batch = max(1, batch_size // self.per_doc)
-        self.n_tokens = n_tokens
-        doc_NP = np.arange(len(self.corpus.tokens))[:, None].repeat(self.per_doc, 1)
-        pos_NP = np.arange(1, n_ctx)[None, :].repeat(len(self.corpus.tokens), 0)
-        self.tokens = torch.from_numpy(self.corpus.tokens[:, 1:].reshape(-1)[:n_tokens].astype(np.int64))
-        self.doc_ids = torch.from_numpy(doc_NP.reshape(-1)[:n_tokens] + first_doc)
-        self.positions = torch.from_numpy(pos_NP.reshape(-1)[:n_tokens])
-        self.labels = torch.from_numpy(self.corpus.labels[:, 1:].reshape(self.corpus.labels.shape[0] * self.per_doc,
-                                                                          -1)[:n_tokens])
+        corpus = ToyWorldSource(CorpusConfig(seed=seed, n_ctx=n_ctx, split=split))
+        self.acts = ModelActivations(model, corpus, [self.hook], batch_rows=self.docs_per_batch)
+        rows = corpus.rows(first_doc, self.n_docs)
+        self.doc_tokens = rows.tokens.long()  # [doc, n_ctx], BOS first
+        self.tokens = self.doc_tokens[:, 1:].reshape(-1)[:n_tokens]
+        self.doc_ids = (torch.arange(self.n_docs)[:, None] + first_doc).expand(-1, self.per_doc).reshape(-1)[:n_tokens]
+        self.positions = torch.arange(1, n_ctx)[None, :].expand(self.n_docs, -1).reshape(-1)[:n_tokens]
+        self.labels = rows.labels[:, 1:].reshape(self.n_docs * self.per_doc, -1)[:n_tokens]
 
     def token_batches(self) -> Iterator[Int[Tensor, "batch pos"]]:
         """The documents as model inputs (BOS included), `docs_per_batch` at a time."""
-        ids = torch.from_numpy(self.corpus.tokens.astype(np.int64))
-        for i in range(0, len(ids), self.docs_per_batch):
-            yield ids[i : i + self.docs_per_batch]
+        return iter(self.doc_tokens.split(self.docs_per_batch))
 
     def batches(self, start: int = 0) -> Iterator[Float[Tensor, "n d"]]:
         seen = start * self.docs_per_batch * self.per_doc
-        ids = torch.from_numpy(self.corpus.tokens.astype(np.int64))
-        for i in range(start * self.docs_per_batch, len(ids), self.docs_per_batch):
-            acts = doc_acts(self.model, self.layer, ids[i : i + self.docs_per_batch])[: self.n_tokens - seen]
+        for i in range(start * self.docs_per_batch, self.n_docs, self.docs_per_batch):
+            n = min(self.docs_per_batch, self.n_docs - i)
+            acts = self.acts.rows(self.first_doc + i, n).acts[self.hook][:, 1:]  # [doc, pos, d], BOS dropped
+            acts = acts.reshape(-1, self.d)[: self.n_tokens - seen]  # [doc * (pos - 1), d]
             seen += len(acts)
             yield acts
 

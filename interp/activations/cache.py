@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import math
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from . import distributed
 from .config import CacheConfig
 from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, rank_manifest_name
 from .sources import TokenSource, make_source
+from .stream import HookRunner, stop_layer
 from .writer import ShardBuffers, ShardJob, ShardWriter
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -91,63 +91,33 @@ def expand_hooks(model, patterns: list[str]) -> list[str]:
     return [n for n in names if n in chosen]
 
 
-def stop_layer(hooks: list[str], n_layers: int) -> int | None:
-    """`stop_at_layer` for TransformerLens: blocks after the deepest hook's block are not run (None: run all)."""
-    deepest = -1
-    for h in hooks:
-        if m := re.match(r"blocks\.(\d+)\.", h):
-            deepest = max(deepest, int(m.group(1)))
-        elif h not in ("hook_embed", "hook_pos_embed", "hook_tokens"):
-            return None  # ln_final / unembed hooks need the whole model
-    return min(deepest + 1, n_layers)  # stop_at_layer=n_layers runs every block but skips ln_final and unembed
-
-
-class _AllCaptured(Exception):
-    """Raised by the last hook of a batch to cut the forward pass short."""
-
-
 class Capture:
-    """Forward hooks that copy each requested activation into the current shard's buffers. Where the fused block
-    path can compute an activation straight into its place in the buffer (`interp.fused.compute_into`), the hook
-    finds it there and copies nothing."""
+    """The cache's callback for `HookRunner`: copies each requested activation into the current shard's buffers.
+    Where the fused block path can compute an activation straight into its place in the buffer
+    (`interp.fused.compute_into`), the hook finds it there and copies nothing."""
 
     def __init__(self, model, hooks: list[str]):
-        self.hooks, self.buf, self.offset, self.seen = hooks, None, 0, set()
+        self.runner = HookRunner(model, hooks)
         self.points = {h: model.hook_dict[h] for h in hooks}
-        self.on_rows = None
+        self.buf, self.offset, self.on_rows = None, 0, None
 
-    def fwd_hooks(self) -> list[tuple[str, object]]:
-        return [(h, self._make(h)) for h in self.hooks]
+    def _on_act(self, name: str, act: Tensor) -> None:
+        flat = act.reshape(act.shape[0] * act.shape[1], -1)  # [batch, pos, *shape] -> [batch * pos, d]
+        dst = self.buf.acts[name][self.offset:self.offset + flat.shape[0]]
+        if flat.data_ptr() != dst.data_ptr() or flat.shape != dst.shape:
+            dst.copy_(flat)
+        if self.on_rows is not None:
+            self.on_rows(name, self.offset + flat.shape[0])
 
-    def _make(self, name: str):
-        def hook(act: Tensor, hook) -> None:
-            flat = act.reshape(act.shape[0] * act.shape[1], -1)  # [batch, pos, *shape] -> [batch * pos, d]
-            dst = self.buf.acts[name][self.offset:self.offset + flat.shape[0]]
-            if flat.data_ptr() != dst.data_ptr() or flat.shape != dst.shape:
-                dst.copy_(flat)
-            if self.on_rows is not None:
-                self.on_rows(name, self.offset + flat.shape[0])
-            self.seen.add(name)
-            if len(self.seen) == len(self.hooks):
-                raise _AllCaptured
-        return hook
-
-    def run(self, model, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, stop: int | None,
-            on_rows=None) -> None:
+    def run(self, tokens: Int[Tensor, "batch pos"], buf: ShardBuffers, offset: int, on_rows=None) -> None:
         """Fill rows [offset, offset + tokens.numel()) of `buf`; on_rows(hook, end_row) is called once a hook's rows
         are in place (the writer starts on them while the deeper layers compute)."""
-        self.buf, self.offset, self.seen, self.on_rows = buf, offset, set(), on_rows
+        self.buf, self.offset, self.on_rows = buf, offset, on_rows
         n = tokens.numel()
         into = {p: buf.acts[h][offset:offset + n].view(*tokens.shape, -1)  # [batch * pos, d] -> [batch, pos, d]
                 for h, p in self.points.items()}
-        try:
-            with compute_into(into):
-                model(tokens, stop_at_layer=stop)
-        except _AllCaptured:
-            pass
-        if len(self.seen) != len(self.hooks):
-            missing = sorted(set(self.hooks) - self.seen)
-            raise CacheError(f"hook(s) {', '.join(missing)} did not fire in the forward pass")
+        with compute_into(into):
+            self.runner.run(tokens, self._on_act)
 
 
 def probe_shapes(model, hooks: list[str], source: TokenSource, device: str) -> dict[str, list[int]]:
@@ -197,8 +167,8 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: Run
     return manifest
 
 
-def _compute_shard(model, source: TokenSource, capture: Capture, writer: ShardWriter, buf: ShardBuffers,
-                   shard: ShardPlan, cfg: CacheConfig, device: str, stop: int | None, bar: tqdm) -> None:
+def _compute_shard(source: TokenSource, capture: Capture, writer: ShardWriter, buf: ShardBuffers,
+                   shard: ShardPlan, cfg: CacheConfig, device: str, bar: tqdm) -> None:
     """Fill `buf` with the tokens, labels and activations of `shard`, handing each hook's rows to `writer` as they
     fill (the hooks' copies into the pageable buffers are synchronous, so reported rows are in host memory)."""
     rows = source.rows(shard.first_doc, shard.n_docs)
@@ -209,7 +179,7 @@ def _compute_shard(model, source: TokenSource, capture: Capture, writer: ShardWr
     writer.begin(job)
     for b0 in range(0, shard.n_docs, cfg.batch_size):
         batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
-        capture.run(model, batch, buf, b0 * cfg.n_ctx, stop, lambda hook, end: writer.progress(job, end, hook))
+        capture.run(batch, buf, b0 * cfg.n_ctx, lambda hook, end: writer.progress(job, end, hook))
         bar.update(batch.numel())
     writer.write(job)
 
@@ -239,17 +209,16 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
     writer = ShardWriter(out, dist.rank, own, rank_path)
     bufs = [ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
                                   source.n_label_fields) for _ in range(2 if writer.direct else 1)]
-    capture, stop = Capture(model, hooks), stop_layer(hooks, model.cfg.n_layers)
+    capture = Capture(model, hooks)
     total = sum(s.n_docs for s in todo) * cfg.n_ctx
     bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"cache rank {dist.rank}" if dist.world > 1 else
                "cache", disable=not progress or not dist.is_main, dynamic_ncols=True)
     try:
-        with torch.inference_mode(), fused_kernels(model, cfg.fused_kernels), \
-                model.hooks(fwd_hooks=capture.fwd_hooks()):
+        with torch.inference_mode(), fused_kernels(model, cfg.fused_kernels), capture.runner.installed():
             for i, shard in enumerate(todo):
                 buf = bufs[i % len(bufs)]  # with direct I/O one is written while the other is filled
                 buf.free.wait()
-                _compute_shard(model, source, capture, writer, buf, shard, cfg, device, stop, bar)
+                _compute_shard(source, capture, writer, buf, shard, cfg, device, bar)
     finally:
         bar.close()
         written = writer.close()

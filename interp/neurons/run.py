@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ..activations.stream import HookRunner
 from ..checkpoint import Checkpointer, identity
 from ..models import load_model
 from ..runtime import start_run
@@ -57,19 +58,28 @@ def n_docs_for(tokens: int, n_ctx: int) -> int:
     return -(-tokens // (n_ctx - 1))
 
 
-def mlp_hooks(model, acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | None = None) -> list:
-    """hook_pre keeps the pre-activation until hook_post of the same layer hands both to the accumulator."""
+def mlp_runner(model) -> HookRunner:
+    """Every layer's mlp.hook_pre and hook_post, in model order."""
+    return HookRunner(model, [f"blocks.{layer}.mlp.{h}" for layer in range(model.cfg.n_layers)
+                              for h in ("hook_pre", "hook_post")])
+
+
+def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | None = None
+                 ) -> Callable[[str, Tensor], None]:
+    """hook_pre keeps the pre-activation until hook_post of the same layer hands both to the accumulator (so only
+    one layer's activations are alive at a time)."""
     pre: dict[int, Tensor] = {}
-    hooks = []
-    for layer in range(model.cfg.n_layers):
-        def on_pre(act, hook, layer=layer):
+
+    def on_act(name: str, act: Tensor) -> None:
+        layer = int(name.split(".")[1])
+        if name.endswith("hook_pre"):
             pre[layer] = act
-        def on_post(act, hook, layer=layer):
-            acc.add_layer(layer, pre.pop(layer), act)
-            if sink is not None:
-                sink(layer, act)
-        hooks += [(f"blocks.{layer}.mlp.hook_pre", on_pre), (f"blocks.{layer}.mlp.hook_post", on_post)]
-    return hooks
+            return
+        acc.add_layer(layer, pre.pop(layer), act)
+        if sink is not None:
+            sink(layer, act)
+
+    return on_act
 
 
 def new_accumulator(model, cfg) -> NeuronAccumulator:
@@ -141,15 +151,15 @@ def stream(models: list, accs: list[NeuronAccumulator], cfg, n_docs: int,
     corpus = CorpusConfig(seed=cfg.seed, n_ctx=models[0].cfg.n_ctx, split=cfg.split)
     per_doc, every, done = corpus.n_ctx - 1, cfg.checkpoint_every, start_doc
     bar = tqdm(total=n_docs * per_doc, initial=start_doc * per_doc, unit="tok", desc=desc, unit_scale=True)
+    runners = [mlp_runner(model) for model in models]
     with torch.inference_mode():
         for tokens, labels in corpus_batches(corpus, n_docs, cfg.batch_size, start_doc):
             posts: list[list[Tensor]] = []
-            for model, acc in zip(models, accs):
+            for model, runner, acc in zip(models, runners, accs):
                 acc.begin_batch(tokens, labels)
                 layers: list[Tensor] = []
                 sink = (lambda layer, act, layers=layers: layers.append(act)) if on_batch else None
-                model.run_with_hooks(tokens.to(model.cfg.device), fwd_hooks=mlp_hooks(model, acc, sink),
-                                     stop_at_layer=model.cfg.n_layers)
+                runner.run(tokens.to(model.cfg.device), mlp_callback(acc, sink))
                 posts.append(layers)
             if on_batch is not None:
                 on_batch(posts)

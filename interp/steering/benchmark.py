@@ -27,10 +27,11 @@ from interp.auroc import auroc, require_both_classes
 from interp.dictionary import Dictionary
 from interp.toyworld import labels as L
 
+from ..activations.stream import hook_activations
 from .apply import steered_logits
 from .calibration import calibrate
 from .scores import feature_scores
-from .vectors import SteeringVector, diff_in_means, feature_vector, hook_activations, neuron_vector
+from .vectors import SteeringVector, diff_in_means, feature_vector, neuron_vector
 
 SCHEMA_VERSION = 1
 DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",

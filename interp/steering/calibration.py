@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from ..activations.stream import hook_activations
 from .apply import steered_logits
-from .vectors import SteeringVector, check_direction, hook_activations
+from .vectors import SteeringVector, check_direction
 
 DEFAULT_TARGETS = (0.05, 0.1, 0.25, 0.5)
 

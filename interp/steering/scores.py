@@ -22,8 +22,9 @@ from transformer_lens import HookedTransformer
 from interp.dictionary import Dictionary
 from interp.models import check_hooks
 
+from ..activations.stream import hook_activations
 from .apply import steered_logits
-from .vectors import SteeringVector, hook_activations
+from .vectors import SteeringVector
 
 _RESID = re.compile(r"^(hook_embed|hook_pos_embed|blocks\.\d+\.(hook_resid_pre|hook_resid_mid|hook_resid_post|"
                     r"hook_attn_out|hook_mlp_out))$")

@@ -18,8 +18,8 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from interp.activations.stream import hook_activations, hook_shape
 from interp.dictionary import Dictionary
-from interp.models import check_hooks
 
 
 @dataclass(frozen=True)
@@ -53,31 +53,10 @@ def _unit(v: Tensor) -> Tensor:
     return v / v.norm().clamp_min(1e-12)
 
 
-_WIDTH_CACHE: dict[tuple[int, str], tuple[int, ...]] = {}
-
-
-def hook_shape(model: HookedTransformer, hook: str) -> tuple[int, ...]:
-    """Shape of one position's activation at `hook` (e.g. (d_model,), (d_mlp,), (n_heads, d_head))."""
-    check_hooks(model, [hook])
-    key = (id(model), hook)
-    if key not in _WIDTH_CACHE:
-        seen: list[tuple[int, ...]] = []
-
-        def grab(act, hook):  # noqa: ARG001
-            seen.append(tuple(act.shape))
-
-        bos = model.cfg.d_vocab - 1 if model.tokenizer is None else (model.tokenizer.bos_token_id or 0)
-        with torch.no_grad():
-            model.run_with_hooks(torch.tensor([[bos]]), fwd_hooks=[(hook, grab)], return_type=None)
-        shape = seen[0]
-        if "hook_pattern" in hook or "hook_attn_scores" in hook:
-            raise ValueError(f"cannot steer attention patterns/scores ({hook}); use a residual, MLP or z hook")
-        _WIDTH_CACHE[key] = shape[2:]
-    return _WIDTH_CACHE[key]
-
-
 def check_direction(model: HookedTransformer, hook: str, direction: Tensor) -> None:
     """Raise a clear error when `direction` does not fit one position of `hook` (unknown hooks list valid ones)."""
+    if "hook_pattern" in hook or "hook_attn_scores" in hook:
+        raise ValueError(f"cannot steer attention patterns/scores ({hook}); use a residual, MLP or z hook")
     shape = hook_shape(model, hook)
     if len(shape) != 1:
         raise ValueError(f"hook {hook} has per-position shape {shape}; steering needs a flat hook such as "
@@ -127,17 +106,6 @@ def parse_neuron(spec: str) -> tuple[int, int]:
     if not m:
         raise ValueError(f"neuron {spec!r} must be written LAYER:INDEX, e.g. 2:137")
     return int(m.group(1)), int(m.group(2))
-
-
-@torch.no_grad()
-def hook_activations(model: HookedTransformer, hook: str, tokens: Tensor, batch_size: int = 32) -> Tensor:
-    """Activations [batch, pos, d] at `hook` for token rows `tokens` [batch, pos]."""
-    check_hooks(model, [hook])
-    out = []
-    for i in range(0, tokens.shape[0], batch_size):
-        _, cache = model.run_with_cache(tokens[i:i + batch_size], names_filter=[hook], return_type=None)
-        out.append(cache[hook].float().cpu())
-    return torch.cat(out)
 
 
 def diff_in_means(model: HookedTransformer, hook: str, tokens: Tensor, mask: Tensor | np.ndarray,

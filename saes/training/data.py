@@ -11,7 +11,6 @@ positions are left out when asked. Every batch is checked for NaN/Inf, naming th
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ from itertools import count
 
 import torch
 from torch import Tensor
+
+from interp.activations.stream import ModelActivations, hook_width
 
 SEED_MIX = 1_000_003
 
@@ -167,38 +168,6 @@ class CacheSource(ShardedSource):
         return f"shard {rec.index} ({self.cache.path / rec.files[self.hook].path})"
 
 
-def stop_layer(hook: str, n_layers: int) -> int | None:
-    """Blocks after the hook's block need not run (None: the hook needs the whole model)."""
-    m = re.match(r"blocks\.(\d+)\.", hook)
-    if m:
-        return min(int(m.group(1)) + 1, n_layers)
-    return 0 if hook in ("hook_embed", "hook_pos_embed") else None
-
-
-@torch.no_grad()
-def hook_activations(model, hook: str, tokens: Tensor, batch_docs: int = 32) -> Tensor:
-    """Activations [docs * pos, d] of `hook` (trailing dims flattened), run in batches of documents."""
-    out: list[Tensor] = []
-
-    def grab(act: Tensor, hook=None) -> None:
-        out.append(act.detach().reshape(act.shape[0] * act.shape[1], -1).float().cpu())
-
-    stop = stop_layer(hook, model.cfg.n_layers)
-    dev = model.cfg.device
-    for b0 in range(0, len(tokens), batch_docs):
-        model.run_with_hooks(tokens[b0:b0 + batch_docs].to(dev).long(), fwd_hooks=[(hook, grab)],
-                             stop_at_layer=stop)
-    return torch.cat(out)
-
-
-def hook_width(model, hook: str) -> int:
-    """Per-token width of `hook` in `model` (one short forward pass); a clear error for an unknown hook."""
-    from interp.models import check_hooks
-
-    check_hooks(model, [hook])
-    return hook_activations(model, hook, torch.zeros((1, 2), dtype=torch.long)).shape[-1]
-
-
 class ModelSource(ShardedSource):
     """Activations computed on the fly: shard j = toy-world documents [j·D, (j+1)·D) run through the model."""
 
@@ -209,9 +178,9 @@ class ModelSource(ShardedSource):
         super().__init__(batch_size, data_seed, exclude_bos)
         if n_ctx > model.cfg.n_ctx:
             raise ValueError(f"--n-ctx {n_ctx} is longer than the model's context ({model.cfg.n_ctx}); lower it")
-        self.model, self.hook, self.n_ctx, self.docs = model, hook, n_ctx, buffer_docs
-        self.d_in = hook_width(model, hook)
-        self.tokens_source = make_source("toyworld", model, n_ctx, data_seed)
+        self.hook, self.n_ctx, self.docs = hook, n_ctx, buffer_docs
+        self.acts = ModelActivations(model, make_source("toyworld", model, n_ctx, data_seed), [hook])
+        self.d_in = self.acts.widths[hook]
         self.shard_tokens = buffer_docs * n_ctx
 
     def windows(self) -> Iterator[list[int]]:
@@ -230,8 +199,7 @@ class ModelSource(ShardedSource):
         return shard * self.shard_tokens
 
     def load_shard(self, shard: int) -> Tensor:
-        rows = self.tokens_source.rows(shard * self.docs, self.docs)
-        return hook_activations(self.model, self.hook, rows.tokens)
+        return self.acts.rows(shard * self.docs, self.docs).acts[self.hook].reshape(-1, self.d_in)  # [doc * pos, d]
 
     def describe(self, shard: int) -> str:
         return f"documents {shard * self.docs}..{(shard + 1) * self.docs - 1} of the toy-world corpus (on the fly)"

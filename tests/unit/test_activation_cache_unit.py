@@ -13,9 +13,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from interp.activations import ActivationCache, CacheError, CorruptCacheError, DiskFullError, verify  # noqa: E402
 from interp.activations import writer as writer_mod  # noqa: E402
-from interp.activations.cache import cache_activations, expand_hooks, stop_layer  # noqa: E402
+from interp.activations.cache import cache_activations, expand_hooks  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
 from interp.activations.sources import PackedTextSource, toy_texts  # noqa: E402
+from interp.activations.stream import stop_layer  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
 
