@@ -26,7 +26,7 @@ def load_dictionary(folder: str) -> NamedDictionary:
         arch = (meta.get("interp") or {}).get("arch", sae.cfg.arch)
         return NamedDictionary(f"sae:{arch}", "sae", sae, str(path))
     if (path / "snmf.json").is_file():
-        from saes.snmf_dictionary import SNMF
+        from saes.snmf.dictionary import SNMF
 
         return NamedDictionary("snmf", "snmf", SNMF.load(path), str(path))
     raise FileNotFoundError(f"{folder} is neither an SAE folder (cfg.json) nor an SNMF folder (snmf.json)")

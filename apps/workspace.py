@@ -141,8 +141,8 @@ def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
 
 
 def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from saes.snmf_config import SNMFConfig
-    from saes.snmf_run import main
+    from saes.snmf.config import SNMFConfig
+    from saes.snmf.run import main
 
     main(SNMFConfig(model=cfg.model, layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
                     cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
@@ -151,7 +151,7 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
 def load_dictionary(folder: Path):
     """An SAE (SAELens format) or SNMF folder as a Dictionary."""
     if (folder / "snmf.json").is_file():
-        from saes.snmf_dictionary import SNMF
+        from saes.snmf.dictionary import SNMF
 
         return SNMF.load(folder)
     from saes.io import load

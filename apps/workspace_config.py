@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-ARCHS = ["relu", "topk", "jumprelu", "batchtopk"]
+from saes.registry import ARCH_NAMES
+
 STEPS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
 BUILD_COMMAND = "interp workspace build"
 
@@ -45,7 +46,7 @@ class WorkspaceBuildConfig:
     """Latents per SAE."""
     k: int = 16
     """Active latents of topk / batchtopk."""
-    archs: list[str] = field(default_factory=lambda: list(ARCHS))
+    archs: list[str] = field(default_factory=lambda: list(ARCH_NAMES))
     """SAE architectures (one SAE each)."""
     snmf_k: int = 64
     """SNMF features."""
@@ -77,9 +78,9 @@ class WorkspaceBuildConfig:
         bad = [s for s in [*self.steps, *self.force] if s not in STEPS]
         if bad:
             raise ValueError(f"unknown step(s) {bad}; steps are {', '.join(STEPS)}")
-        bad = [a for a in self.archs if a not in ARCHS]
+        bad = [a for a in self.archs if a not in ARCH_NAMES]
         if bad or not self.archs:
-            raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCHS)}")
+            raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
         if min(self.cache_tokens, self.snmf_tokens) < 1024 or min(self.neuron_tokens, self.universal_tokens) < 512:
             raise ValueError("need --cache-tokens and --snmf-tokens >= 1024, neuron/universal tokens >= 512")
         if self.sae_tokens < self.sae_batch_size or self.d_sae < 2 or not 1 <= self.k <= self.d_sae:

@@ -3,7 +3,7 @@
 One sweep on toy-gelu-s0 blocks.2.mlp.hook_post, trained by our trainer in its sweep form (every SAE takes its Adam
 step on the same activation batch, so the whole sweep costs one pass over the data): k for TopK, the L1 coefficient
 for ReLU, the L0 coefficient for JumpReLU, plus a second seed of one setting per architecture for seed stability.
-Data: the activation cache of bench/sae_vs_saelens.py (built if missing). Every SAE is evaluated by saes.evaluate
+Data: the activation cache of bench/sae_vs_saelens.py (built if missing). Every SAE is evaluated by saes.eval.report
 (held-out toy-world text, BOS left out: l0, r2, ce_loss_recovered, ground-truth concept AUROC) and the points, the
 paper's claim check (at equal L0, JumpReLU >= TopK > ReLU in R², compared by interpolating each curve in log L0) and
 the seed stabilities are written to bench/results/sae_results.json; the figure to docs/figures/saes_l0_tradeoff.html
@@ -97,7 +97,8 @@ def interp_r2(points: list[dict], l0: float) -> float | None:
 
 def analyse(outs: list[Path]) -> dict:
     """Points of every SAE under the --out folders (a later folder's SAE replaces an earlier one of the same name)."""
-    from saes import io, metrics
+    from saes import io
+    from saes.eval import metrics
 
     found = {f.name: f for out in outs for f in sorted(out.iterdir()) if (f / "eval.json").exists()}
     points, pairs = [], {}

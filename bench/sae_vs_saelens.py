@@ -19,7 +19,7 @@ shapes ([batch, d_in] @ [d_in, d_sae]) is timed in the same run: the roofline. A
 each trainer's tokens/s is printed as a fraction of it (above 100% means the step is not dense: TopK's decode, and
 ReLU / JumpReLU once their codes are sparse, use only the active latents).
 
-R² is the explained variance (float64, saes.metrics.R2Accumulator) of each trained SAE on the held-out batches, at
+R² is the explained variance (float64, saes.eval.metrics.R2Accumulator) of each trained SAE on the held-out batches, at
 the L0 it reached there. The last line reads
 `topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=..`
 (speedup = our tokens/s over sae_lens's, r2_delta = our R² minus sae_lens's).
@@ -56,7 +56,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sae_results import CACHE, HOOK, ensure_cache  # noqa: E402
 
-from saes import metrics  # noqa: E402
+from saes.eval import metrics  # noqa: E402
 from saes.training.config import TrainSAEConfig  # noqa: E402
 from saes.training.data import CacheSource  # noqa: E402
 from saes.training.trainer import Trainer  # noqa: E402

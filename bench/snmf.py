@@ -1,5 +1,5 @@
 """SNMF benchmark: time per iteration and time to reach a loss, full-batch vs streaming, and the torch full-batch
-solver against a straightforward NumPy transcription of the reference update (saes/snmf_reference.py).
+solver against a straightforward NumPy transcription of the reference update (bench/snmf_reference.py).
 
 Same data for all: toy-gelu-s0, blocks.1.mlp.hook_post, BOS removed, --tokens tokens; same random init (seed 0).
 One run each, one thread each (OMP/OPENBLAS/MKL_NUM_THREADS, default 1). The last line reads
@@ -21,12 +21,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # o
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from snmf_reference import reference_iteration  # noqa: E402
 
 from interp.models import load_model  # noqa: E402
-from saes.snmf import SNMFSolverConfig, fit_full, init_full, n_keep  # noqa: E402
-from saes.snmf_data import ModelSource  # noqa: E402
-from saes.snmf_reference import reference_iteration  # noqa: E402
-from saes.snmf_streaming import TensorSource, fit_streaming  # noqa: E402
+from saes.snmf.data import ModelSource  # noqa: E402
+from saes.snmf.solver import SNMFSolverConfig, fit_full, init_full, n_keep  # noqa: E402
+from saes.snmf.streaming import TensorSource, fit_streaming  # noqa: E402
 
 
 def time_to(target: float, losses: list[float], stamps: list[float]) -> float | None:

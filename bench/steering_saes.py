@@ -17,6 +17,7 @@ from interp.models import load_model
 from interp.toyworld.corpus import CorpusConfig, generate_docs
 from saes import SAEConfig, build_sae
 from saes.io import save
+from saes.registry import uses_k
 
 HOOK, D_SAE, K, STEPS, BATCH = "blocks.2.mlp.hook_post", 512, 16, 400, 1024
 COEFF = {"relu": 1.0, "jumprelu": 0.05}
@@ -31,7 +32,7 @@ def main(out: str) -> None:
     print(f"{len(x)} activations, act_scale {scale:.3f}")
     for arch in ("relu", "topk", "jumprelu", "batchtopk"):
         t = time.time()
-        k = K if arch in ("topk", "batchtopk") else None
+        k = K if uses_k(arch) else None
         sae = build_sae(SAEConfig(d_in=512, d_sae=D_SAE, hook_name=HOOK, arch=arch, k=k, act_scale=scale,
                                   sparsity_coeff=COEFF.get(arch, 1.0), model_name="toy-gelu-s0"))
         sae.init_b_dec_(x[:4096], "mean")

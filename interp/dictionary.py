@@ -1,16 +1,26 @@
-"""The dictionary interface shared by SAEs and SNMF: encode, decode, feature directions.
+"""The dictionary interface shared by SAEs, transcoders and SNMF, and the registry that opens any dictionary folder.
 
 Circuits, steering, neuron tools and the explorer work with any object that satisfies `Dictionary`, so they never
 import `saes` (imports flow apps -> saes, circuits -> interp). An SAE satisfies it with its encoder and decoder
 rows; an SNMF result with nonnegative least squares on its factor F and F's columns.
+
+`load(folder)` opens a dictionary folder of any registered on-disk format and `info(folder)` describes one without
+loading its weights. Formats are registered by the packages that own them (saes registers SAELens and SNMF) through
+the Python entry-point group "interp.dictionary_formats" (pyproject.toml), each entry naming a function that calls
+`register_format`. So interp reads no dictionary format by hand and never imports saes statically.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from jaxtyping import Float
 from torch import Tensor
+
+ENTRY_POINT_GROUP = "interp.dictionary_formats"
 
 
 @runtime_checkable
@@ -35,3 +45,77 @@ class Dictionary(Protocol):
     def feature_directions(self) -> Float[Tensor, "d_sae d_in"]:
         """Each feature's direction in activation space (SAE decoder rows, SNMF columns of F)."""
         ...
+
+
+@dataclass(frozen=True)
+class DictionaryInfo:
+    """What a dictionary folder holds, read from its metadata (no weights loaded)."""
+
+    kind: str
+    """The format family: "sae" or "snmf"."""
+    arch: str
+    """The trained architecture ("relu", "topk", "jumprelu", "batchtopk", "snmf", ...)."""
+    hook_name: str
+    d_in: int
+    d_sae: int
+    model: str | None
+    """The model it was trained on, as recorded (None when the folder does not say)."""
+    path: str
+
+    @property
+    def label(self) -> str:
+        """"sae:ARCH" or "snmf": one name per method in tables and benchmarks."""
+        return self.arch if self.kind == self.arch else f"{self.kind}:{self.arch}"
+
+
+class DictionaryFormat(NamedTuple):
+    """One on-disk format: how to recognise a folder of it, describe it and load it."""
+
+    name: str
+    detect: Callable[[Path], bool]
+    info: Callable[[Path], DictionaryInfo]
+    load: Callable[[Path, str], Dictionary]
+    """load(folder, device)."""
+
+
+_FORMATS: dict[str, DictionaryFormat] = {}
+_DISCOVERED = False
+
+
+def register_format(fmt: DictionaryFormat) -> None:
+    """Add (or replace) an on-disk dictionary format."""
+    _FORMATS[fmt.name] = fmt
+
+
+def formats() -> list[DictionaryFormat]:
+    """Every registered format (entry points are loaded on the first call)."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        from importlib.metadata import entry_points
+
+        _DISCOVERED = True
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            ep.load()()
+    return list(_FORMATS.values())
+
+
+def format_of(folder: str | Path) -> DictionaryFormat:
+    """The registered format of `folder`; a clear error naming the formats when none matches."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"dictionary folder not found: {path}")
+    for fmt in formats():
+        if fmt.detect(path):
+            return fmt
+    names = ", ".join(f.name for f in formats()) or "none registered: is the interp package installed?"
+    raise FileNotFoundError(f"{path} is not a dictionary folder of a known format ({names})")
+
+
+def info(folder: str | Path) -> DictionaryInfo:
+    """Describe the dictionary in `folder` from its metadata."""
+    return format_of(folder).info(Path(folder).expanduser())
+
+
+def load(folder: str | Path, device: str = "cpu") -> Dictionary:
+    """Load the dictionary in `folder` (any registered format) on `device`."""
+    return format_of(folder).load(Path(folder).expanduser(), device)

@@ -10,15 +10,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 _MEMBERS = {
-    "ARCHITECTURES": "saes.base", "BaseSAE": "saes.base", "SAEConfig": "saes.base", "SAELosses": "saes.base",
+    "ARCH_NAMES": "saes.registry", "BaseSAE": "saes.base", "SAEConfig": "saes.base", "SAELosses": "saes.base",
     "SAEOutput": "saes.base", "BatchTopKSAE": "saes.batchtopk", "JumpReLUSAE": "saes.jumprelu",
     "ReLUSAE": "saes.relu", "TopKSAE": "saes.topk",
 }
 
 if TYPE_CHECKING:
-    from saes.base import ARCHITECTURES, BaseSAE, SAEConfig, SAELosses, SAEOutput
+    from saes.base import BaseSAE, SAEConfig, SAELosses, SAEOutput
     from saes.batchtopk import BatchTopKSAE
     from saes.jumprelu import JumpReLUSAE
+    from saes.registry import ARCH_NAMES
     from saes.relu import ReLUSAE
     from saes.topk import TopKSAE
 
@@ -26,20 +27,15 @@ if TYPE_CHECKING:
 def __getattr__(name: str):
     if name in _MEMBERS:
         return getattr(importlib.import_module(_MEMBERS[name]), name)
-    if name == "SAE_CLASSES":
-        from saes.batchtopk import BatchTopKSAE
-        from saes.jumprelu import JumpReLUSAE
-        from saes.relu import ReLUSAE
-        from saes.topk import TopKSAE
-
-        return {"relu": ReLUSAE, "topk": TopKSAE, "jumprelu": JumpReLUSAE, "batchtopk": BatchTopKSAE}
     raise AttributeError(f"module 'saes' has no attribute {name!r}")
 
 
 def build_sae(cfg: SAEConfig) -> BaseSAE:
-    """A freshly initialised SAE of cfg.arch."""
-    return __getattr__("SAE_CLASSES")[cfg.arch](cfg)
+    """A freshly initialised SAE of cfg.arch (the class comes from saes.registry)."""
+    from saes.registry import architecture
+
+    return architecture(cfg.arch).load_class()(cfg)
 
 
-__all__ = ["ARCHITECTURES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "ReLUSAE", "SAEConfig", "SAELosses", "SAEOutput",
-           "SAE_CLASSES", "TopKSAE", "build_sae"]
+__all__ = ["ARCH_NAMES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "ReLUSAE", "SAEConfig", "SAELosses", "SAEOutput",
+           "TopKSAE", "build_sae"]

@@ -11,17 +11,16 @@ the saved SAE takes raw activations.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
+from saes.registry import architecture, uses_k
 from saes.sparse_gate import SPARSE_BELOW, SparseCode, support_fraction
 
-Arch = Literal["relu", "topk", "jumprelu", "batchtopk"]
-ARCHITECTURES: tuple[str, ...] = ("relu", "topk", "jumprelu", "batchtopk")
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float64": torch.float64,
@@ -40,8 +39,8 @@ class SAEConfig:
     """Number of latents (dictionary size)."""
     hook_name: str = ""
     """TransformerLens hook the SAE reads (e.g. blocks.1.hook_resid_post)."""
-    arch: Arch = "relu"
-    """One of ARCHITECTURES."""
+    arch: str = "relu"
+    """One of saes.registry.ARCH_NAMES."""
     k: int | None = None
     """Active latents per token (topk) or on average per token (batchtopk); required for those, None otherwise."""
     dtype: str = "float32"
@@ -72,11 +71,10 @@ class SAEConfig:
     """Free-form extra information carried into the saved cfg.json metadata."""
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHITECTURES:
-            raise ValueError(f"unknown SAE architecture {self.arch!r}; valid: {', '.join(ARCHITECTURES)}")
+        architecture(self.arch)  # raises listing the valid ones
         if self.d_in <= 0 or self.d_sae <= 0:
             raise ValueError(f"d_in and d_sae must be positive, got d_in={self.d_in}, d_sae={self.d_sae}")
-        if self.arch in ("topk", "batchtopk"):
+        if uses_k(self.arch):
             if self.k is None or not 1 <= self.k <= self.d_sae:
                 raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
         elif self.k is not None:
@@ -112,9 +110,9 @@ class SAEOutput(NamedTuple):
     pre_acts: Tensor
 
 
-@dataclass
-class SAELosses:
-    """The loss terms of one batch; `total` is what the trainer backpropagates."""
+class SAELosses(NamedTuple):
+    """The loss terms of one batch; `total` is what the trainer backpropagates. A NamedTuple, so DDP carries it
+    through its forward pass as it is."""
 
     mse: Tensor
     """Mean over tokens of ||x - x̂||² (in normalised space)."""
@@ -130,7 +128,10 @@ class SAELosses:
 
     def as_floats(self) -> dict[str, float]:
         """The scalar terms as floats, for logging."""
-        return {f.name: float(getattr(self, f.name).detach()) for f in fields(self) if f.name != "fire_counts"}
+        return {k: float(v.detach()) for k, v in self._asdict().items() if k != "fire_counts"}
+
+    def detached(self) -> SAELosses:
+        return SAELosses(*(t.detach() for t in self))
 
 
 class _PreActsFn(torch.autograd.Function):

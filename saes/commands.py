@@ -6,17 +6,17 @@ from interp.commands import Command
 
 
 def commands() -> list[Command]:
-    from saes.eval_config import EvalSAEConfig
-    from saes.snmf_config import SNMFConfig
+    from saes.eval.config import EvalSAEConfig
+    from saes.snmf.config import SNMFConfig
     from saes.training.config import TrainSAEConfig
 
     return [
         Command("train-sae", TrainSAEConfig, "saes.training.run:main",
                 "Train an SAE (or a sweep: several --arch/--d-sae/--k/--l0-coefficient/--l1-coefficient/--seed) "
                 "on one hook, from an activation cache or on the fly; resumable; works under torchrun."),
-        Command("eval-sae", EvalSAEConfig, "saes.evaluate:main",
+        Command("eval-sae", EvalSAEConfig, "saes.eval.report:main",
                 "Evaluate a saved SAE on held-out toy-world text and write eval.json beside its weights."),
-        Command("snmf", SNMFConfig, "saes.snmf_run:main",
+        Command("snmf", SNMFConfig, "saes.snmf.run:main",
                 "Semi-nonnegative factorisation of one layer's MLP activations (full-batch or streaming), resumable; "
                 "writes snmf.safetensors/json and eval.json."),
     ]

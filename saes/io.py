@@ -21,12 +21,12 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
-from saes import SAE_CLASSES, BaseSAE, BatchTopKSAE, SAEConfig
+from interp.dictionary import DictionaryInfo
+from saes import BaseSAE, BatchTopKSAE, SAEConfig, build_sae
+from saes.registry import ARCHITECTURES, SAELENS_TO_ARCH, uses_k
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
-SAELENS_TO_ARCH = {"standard": "relu", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "batchtopk"}
-ARCH_TO_SAELENS = {"relu": "standard", "topk": "topk", "jumprelu": "jumprelu", "batchtopk": "jumprelu"}
 _TRAINING_FIELDS = (
     "sparsity_coeff",
     "aux_coeff",
@@ -73,7 +73,7 @@ def saelens_cfg(sae: BaseSAE) -> dict:
         "normalize_activations": "none",
         "reshape_activations": "none",
         "metadata": metadata,
-        "architecture": ARCH_TO_SAELENS[cfg.arch],
+        "architecture": ARCHITECTURES[cfg.arch].saelens_save,
     }
     if cfg.arch == "topk":
         out.update(k=cfg.k, rescale_acts_by_decoder_norm=False)
@@ -140,7 +140,7 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
     elif norm not in ("none", None, False):
         raise ValueError(f"normalize_activations={norm!r} is per-token and cannot be folded; supported: none")
     k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
-    k = None if arch in ("relu", "jumprelu") or k is None else max(1, round(float(k)))
+    k = None if not uses_k(arch) or k is None else max(1, round(float(k)))
     extra = {f: interp[f] for f in _TRAINING_FIELDS if f in interp}
     for key in ("sae_lens_version", "sae_lens_training_version", "hook_name", "model_name"):
         meta.pop(key, None)
@@ -216,7 +216,27 @@ def load(folder: str | Path, device: str = "cpu", dtype: str | None = None) -> B
         state["threshold"] = state.pop("topk_threshold")
     if cfg.arch == "jumprelu":  # SAELens gates relu(h); with θ >= 0 our h·H(h-θ) is the same function
         state["threshold"] = state["threshold"].clamp_min(0.0)
-    sae = SAE_CLASSES[cfg.arch](cfg)
+    sae = build_sae(cfg)
     own = sae.state_dict()
     sae.load_state_dict({k: state[k].to(own[k].dtype) for k in own})
     return sae.to(device).eval()
+
+
+def is_saelens_folder(folder: Path) -> bool:
+    return (folder / CFG_FILENAME).is_file() and (folder / WEIGHTS_FILENAME).is_file()
+
+
+def read_info(folder: str | Path) -> DictionaryInfo:
+    """What a SAELens-format folder holds, from cfg.json alone: the trained architecture (ours record it in
+    metadata["interp"], so a batchtopk saved in its jumprelu form is still "batchtopk"), hook, sizes, model."""
+    folder = Path(folder)
+    raw = _read_cfg(folder)
+    meta = raw.get("metadata") or {}
+    arch = (meta.get("interp") or {}).get("arch") or _architecture(raw)
+    hook = meta.get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or ""
+    try:
+        d_in, d_sae = int(raw["d_in"]), int(raw["d_sae"])
+    except KeyError as e:
+        raise ValueError(f"{folder / CFG_FILENAME} lacks the key {e}") from None
+    return DictionaryInfo("sae", arch, hook, d_in, d_sae, meta.get("model_name") or raw.get("model_name"),
+                          str(folder))

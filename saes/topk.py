@@ -71,20 +71,29 @@ class _GatherPreActsFn(torch.autograd.Function):
         return None, None, grad_W, grad_b_enc if ctx.needs_input_grad[3] else None, grad_b_dec, None
 
 
-def auxk_loss(
-    h_BF: Tensor, err_BD: Tensor, dead_mask_F: Tensor | None, W_dec_FD: Tensor, k_aux: int, coeff: float
-) -> Tensor:
-    """α·||e - ê||² / ||e - mean(e)||² with ê decoded from the top-k_aux dead pre-activations; 0 if none dead."""
-    zero = torch.zeros((), dtype=err_BD.dtype, device=err_BD.device)
-    if dead_mask_F is None or not bool(dead_mask_F.any()) or coeff == 0:
-        return zero
-    n_dead = int(dead_mask_F.sum())
-    h_dead_BF = h_BF.masked_fill(~dead_mask_F.to(torch.bool), float("-inf"))
-    vals_BK, idx_BK = topk_relu(h_dead_BF, min(k_aux, n_dead))
-    e_hat_BD = sparse_decode(vals_BK, idx_BK, W_dec_FD)
+def auxk_applies(dead_mask_F: Tensor | None, coeff: float) -> bool:
+    """AuxK is skipped when no latent is dead (or its coefficient is 0)."""
+    return dead_mask_F is not None and coeff != 0 and bool(dead_mask_F.any())
+
+
+def auxk_ratio(err_BD: Tensor, e_hat_BD: Tensor, coeff: float) -> Tensor:
+    """The AuxK loss (Gao et al. 2024, methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
+    (detached) reconstruction error and ê its reconstruction from the top-k_aux dead latents, decoded without
+    b_dec. Both training paths (dense autograd, sparse gather) call this one formula."""
     num = (err_BD - e_hat_BD).pow(2).sum()
     den = (err_BD - err_BD.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
     return coeff * num / den
+
+
+def auxk_loss(
+    h_BF: Tensor, err_BD: Tensor, dead_mask_F: Tensor | None, W_dec_FD: Tensor, k_aux: int, coeff: float
+) -> Tensor:
+    """AuxK of dense pre-activations h (autograd path); 0 when `auxk_applies` says no."""
+    if not auxk_applies(dead_mask_F, coeff):
+        return torch.zeros((), dtype=err_BD.dtype, device=err_BD.device)
+    h_dead_BF = h_BF.masked_fill(~dead_mask_F.to(torch.bool), float("-inf"))
+    vals_BK, idx_BK = topk_relu(h_dead_BF, min(k_aux, int(dead_mask_F.sum())))
+    return auxk_ratio(err_BD, sparse_decode(vals_BK, idx_BK, W_dec_FD), coeff)
 
 
 class TopKSAE(BaseSAE):
@@ -127,15 +136,13 @@ class TopKSAE(BaseSAE):
         counts_F = torch.bincount(idx_BK[fired_BK], minlength=self.cfg.d_sae)
         mse = mse_loss(xs_BD, x_hat_BD)
         aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        if dead_mask is not None and self.cfg.aux_coeff != 0 and bool(dead_mask.any()):
+        if auxk_applies(dead_mask, self.cfg.aux_coeff):
             with torch.no_grad():
                 h_dead_BF = h_BF.masked_fill_(~dead_mask.to(torch.bool), float("-inf"))  # h is not needed again
                 idx_aux = torch.topk(h_dead_BF, min(self.k_aux, int(dead_mask.sum())), dim=-1, sorted=False).indices
             vals_aux = torch.relu(_GatherPreActsFn.apply(h_BF, xc_BD, self.W_enc, self.b_enc, self.b_dec, idx_aux))
-            err_BD = (xs_BD - x_hat_BD).detach()
-            num = (err_BD - sparse_decode(vals_aux, idx_aux, self.W_dec)).pow(2).sum()
-            den = (err_BD - err_BD.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
-            aux = self.cfg.aux_coeff * num / den
+            e_hat_BD = sparse_decode(vals_aux, idx_aux, self.W_dec)
+            aux = auxk_ratio((xs_BD - x_hat_BD).detach(), e_hat_BD, self.cfg.aux_coeff)
         zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
         return SAELosses(
             mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F

@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-from saes.training.config import ARCHS, SAESpec, TrainSAEConfig, default_lr, expand_grid
+from saes.training.config import SAESpec, TrainSAEConfig, default_lr, expand_grid
 
-__all__ = ["ARCHS", "SAESpec", "TrainSAEConfig", "default_lr", "expand_grid"]
+__all__ = ["SAESpec", "TrainSAEConfig", "default_lr", "expand_grid"]

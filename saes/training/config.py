@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-ARCHS = ("relu", "topk", "jumprelu", "batchtopk")
+from saes.registry import ARCH_NAMES, architecture, uses_k
+
 NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "keep_checkpoint",
                 "sparse_step")
 """Options that do not change what a run computes: a run may be resumed with other values of these."""
@@ -102,16 +103,16 @@ class TrainSAEConfig:
     """Show a progress bar."""
 
     def __post_init__(self):
-        bad = [a for a in self.arch if a not in ARCHS]
+        bad = [a for a in self.arch if a not in ARCH_NAMES]
         if bad or not self.arch:
-            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCHS)}")
+            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
         for name in ("arch", "d_sae", "seed", "k", "l0_coefficient", "l1_coefficient"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
         if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
             raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
-        if any(a in ("topk", "batchtopk") for a in self.arch) and (not self.k or min(self.k) < 1
+        if any(uses_k(a) for a in self.arch) and (not self.k or min(self.k) < 1
                                                                       or max(self.k) > min(self.d_sae)):
             raise ValueError(f"topk/batchtopk need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
         coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
@@ -175,11 +176,11 @@ def expand_grid(cfg: TrainSAEConfig) -> list[SAESpec]:
     """Every SAE of the sweep, in a fixed order (arch, d_sae, k or coefficient, seed)."""
     specs = []
     for arch in cfg.arch:
-        options = {"relu": cfg.l1_coefficient, "jumprelu": cfg.l0_coefficient}.get(arch, cfg.k)
+        options = {"l1": cfg.l1_coefficient, "l0": cfg.l0_coefficient, "k": cfg.k}[architecture(arch).sparsity]
         for d_sae in cfg.d_sae:
             lr = cfg.lr if cfg.lr is not None else default_lr(d_sae)
             for opt in options:
-                topk = arch in ("topk", "batchtopk")
+                topk = uses_k(arch)
                 for seed in cfg.seed:
                     specs.append(SAESpec(arch, d_sae, seed, int(opt) if topk else None, 0.0 if topk else opt, lr))
     return specs

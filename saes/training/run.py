@@ -4,7 +4,7 @@ The output folder must be new, empty, or hold a checkpoint of a run with the sam
 anything else is refused so nothing is overwritten. A run writes a step-0 checkpoint right after initialisation, so
 a run killed at any point can be resumed. At the end each SAE is saved in SAELens format (saes.io: cfg.json +
 sae_weights.safetensors, activation scale folded in) beside its train_log.jsonl and, unless --eval false, its
-eval.json (saes.evaluate). Under `torchrun --nproc_per_node=N -m apps.cli train-sae ...` the same command trains
+eval.json (saes.eval.report). Under `torchrun --nproc_per_node=N -m apps.cli train-sae ...` the same command trains
 with DistributedDataParallel; process 0 writes every file.
 """
 
@@ -82,7 +82,7 @@ def finish(trainer: Trainer, model) -> list[dict]:
         io.save(run.sae, run.folder)
         summary = {"name": run.spec.name, "folder": str(run.folder)}
         if cfg.eval:
-            from saes.evaluate import evaluate, write_report
+            from saes.eval.report import evaluate, write_report
 
             report = evaluate(io.load(run.folder, device=trainer.dist.device), model, hook=cfg.hook,
                               n_tokens=cfg.eval_tokens, seed=cfg.data_seed, n_ctx=cfg.n_ctx)
@@ -102,6 +102,7 @@ def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = N
     `model` saves loading cfg.model again; `source` replaces the cache / on-the-fly activations (e.g. a TensorSource).
     """
     dist = start_run(cfg.device, batch_size=cfg.batch_size)
+    trainer = None
     try:
         if model is None and (source is None or cfg.eval):
             model = _load_model(cfg, dist.device)
@@ -111,6 +112,9 @@ def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = N
         dist.barrier()
         return summaries
     finally:
+        # DDP's reducers hold the process group: free them while the group exists. Freed after
+        # destroy_process_group, the gloo group's destructor ran from the reducer's and could hang joining its threads.
+        del trainer
         dist.close()
 
 

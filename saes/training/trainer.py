@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from interp.runtime import RunContext
-from saes import BaseSAE, SAEConfig, build_sae
+from saes import BaseSAE, SAEConfig, SAELosses, build_sae
+from saes.registry import uses_k
 from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
 from saes.training.data import NonFiniteError, ShardedSource
@@ -33,20 +34,18 @@ from saes.training.resample import resample_dead_latents
 
 LOG_FILE = "train_log.jsonl"
 NORM_BATCHES = 8
-PENALISED = ("relu", "jumprelu")
 
 
 class LossModule(nn.Module):
-    """sae.loss as a forward pass (what DistributedDataParallel wraps); returns the loss terms as a tuple."""
+    """sae.loss as a forward pass (what DistributedDataParallel wraps); returns the SAELosses."""
 
     def __init__(self, sae: BaseSAE):
         super().__init__()
         self.sae = sae
 
-    def forward(self, x: Tensor, dead_mask: Tensor, coeff: float) -> tuple[Tensor, ...]:
-        kw = {"sparsity_coeff": coeff} if self.sae.cfg.arch in PENALISED else {}
-        out = self.sae.loss(x, dead_mask=dead_mask, **kw)
-        return out.total, out.mse, out.sparsity, out.aux, out.l0, out.fire_counts
+    def forward(self, x: Tensor, dead_mask: Tensor, coeff: float) -> SAELosses:
+        kw = {} if uses_k(self.sae.cfg.arch) else {"sparsity_coeff": coeff}
+        return self.sae.loss(x, dead_mask=dead_mask, **kw)
 
 
 @dataclass
@@ -83,7 +82,7 @@ class Trainer:
 
     def _build(self, spec: SAESpec, folder: Path) -> Run:
         cfg = self.cfg
-        extra = {"sparsity_coeff": spec.coefficient} if spec.arch in PENALISED else {}
+        extra = {} if uses_k(spec.arch) else {"sparsity_coeff": spec.coefficient}
         sae_cfg = SAEConfig(d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook, arch=spec.arch, k=spec.k,
                             device=self.dist.device, model_name=cfg.model, aux_coeff=cfg.aux_coefficient,
                             bandwidth=cfg.bandwidth, init_threshold=cfg.init_threshold,
@@ -165,7 +164,7 @@ class Trainer:
         return min(1.0, (step + 1) / warm) if warm > 0 else 1.0
 
     # the loop
-    def step(self, step: int, x: Tensor) -> list[list[Tensor]]:
+    def step(self, step: int, x: Tensor) -> list[SAELosses]:
         """One Adam step of every SAE on this process's rows x; returns each SAE's loss terms (detached)."""
         lr_f, sp_f = self.lr_factor(step), self.sparsity_factor(step)
         stats = []
@@ -174,15 +173,15 @@ class Trainer:
                 group["lr"] = run.spec.lr * lr_f
             dead = run.tokens_since_fired >= self.cfg.dead_window
             assert run.module is not None
-            total, *terms = run.module(x, dead, run.spec.coefficient * sp_f)
+            losses = run.module(x, dead, run.spec.coefficient * sp_f)
             run.opt.zero_grad(set_to_none=True)
-            total.backward()
+            losses.total.backward()
             run.sae.before_optimizer_step()
             if self.cfg.grad_clip > 0:  # gradients are already averaged over processes (DDP), so all clip alike
                 torch.nn.utils.clip_grad_norm_(run.sae.parameters(), self.cfg.grad_clip)
             run.opt.step()
             run.sae.after_optimizer_step()
-            stats.append([total.detach(), *(t.detach() for t in terms)])
+            stats.append(losses.detached())
         return stats
 
     def update_dead_stats(self, run: Run, fire_counts: Tensor) -> None:
@@ -204,19 +203,20 @@ class Trainer:
                 run.resampled += resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
                 run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
 
-    def check_finite(self, step: int, stats: list[list[Tensor]]) -> None:
-        bad = [run.spec.name for run, st in zip(self.runs, stats) if not bool(torch.isfinite(st[0]))]
+    def check_finite(self, step: int, stats: list[SAELosses]) -> None:
+        bad = [run.spec.name for run, st in zip(self.runs, stats) if not bool(torch.isfinite(st.total))]
         if not self.dist.all_ok(not bad):
             raise NonFiniteError(f"the loss became NaN/Inf at step {step} for {', '.join(bad) or 'an SAE'}: "
                                  f"lower --lr or check the activations")
 
-    def log(self, step: int, x: Tensor, stats: list[list[Tensor]], bar) -> None:
+    def log(self, step: int, x: Tensor, stats: list[SAELosses], bar) -> None:
         """Append one line per SAE to its train_log.jsonl and update the progress bar (process 0 writes)."""
         xs = x.double() * self.runs[0].sae.cfg.act_scale
         var = xs.pow(2).sum(-1).mean() - xs.mean(0).pow(2).sum()
         rows = []
         for run, st in zip(self.runs, stats):
-            vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in st[:5]] + [var]))
+            terms = (st.total, st.mse, st.sparsity, st.aux, st.l0)
+            vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in terms] + [var]))
             total, mse, sparsity, aux, l0, v = vals.tolist()
             dead = float((run.tokens_since_fired >= self.cfg.dead_window).double().mean())
             rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.batch_size,
@@ -265,7 +265,7 @@ class Trainer:
                 stats = self.step(step, x)
                 self.check_finite(step, stats)
                 for run, st in zip(self.runs, stats):
-                    self.update_dead_stats(run, st[5])
+                    self.update_dead_stats(run, st.fire_counts)
                 self.resample(step)
                 self.elapsed = time.time() - t0
                 if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:

@@ -9,7 +9,7 @@ import pytest
 from apps.cli import main
 from interp.checkpoint import CKPT_DIR
 from interp.dictionary import Dictionary
-from saes.snmf_dictionary import SNMF
+from saes.snmf.dictionary import SNMF
 
 EVAL_KEYS = {"l0", "r2", "r2_legacy", "ce_loss_recovered", "kl_score", "dead_fraction", "ground_truth"}
 

@@ -83,7 +83,7 @@ def test_concept_tokens(toy_model):
 
 @pytest.mark.slow
 def test_steer_bench_end_to_end(tmp_path, toy_model):
-    from saes.snmf_dictionary import SNMF
+    from saes.snmf.dictionary import SNMF
 
     _tiny_sae(toy_model, tmp_path / "sae")
     F = torch.relu(torch.randn(512, 8, generator=torch.Generator().manual_seed(0)))

@@ -8,7 +8,7 @@ import torch
 from interp.models import load_model
 from interp.toyworld.evaluate import ioi_prompts
 from saes import SAEConfig, build_sae
-from saes.eval_model import ce_loss_recovered, keep_mask, kl_score, splice_eval
+from saes.eval.splice import ce_loss_recovered, keep_mask, kl_score, splice_eval
 
 HOOK = "blocks.1.hook_resid_post"
 

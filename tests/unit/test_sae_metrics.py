@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from saes import metrics as M
+from saes.eval import metrics as M
 
 
 def test_l0_mse_cosine():

@@ -1,16 +1,20 @@
-"""SNMF solvers (saes.snmf, saes.snmf_streaming) on synthetic data with a planted factorisation."""
+"""SNMF solvers (saes.snmf, saes.snmf.streaming) on synthetic data with a planted factorisation."""
 
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from saes.snmf import SNMFSolverConfig, fit_full, init_full, mu_step, n_keep, nnls, wta
-from saes.snmf_reference import reference_snmf
-from saes.snmf_streaming import TensorSource, fit_streaming
+from saes.snmf.solver import SNMFSolverConfig, fit_full, init_full, mu_step, n_keep, nnls, wta
+from saes.snmf.streaming import TensorSource, fit_streaming
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # the NumPy transcription
+from snmf_reference import reference_snmf  # noqa: E402
 
 
 def planted(n: int = 1500, d: int = 40, k: int = 6, density: float = 0.15, seed: int = 0) -> torch.Tensor:

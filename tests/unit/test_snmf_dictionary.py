@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from interp.dictionary import Dictionary
-from saes.snmf import wta
-from saes.snmf_dictionary import SNMF, top_tokens_from_codes
+from saes.snmf.dictionary import SNMF, top_tokens_from_codes
+from saes.snmf.solver import wta
 
 
 def make_snmf(d: int = 24, k: int = 5, keep: int = 4, seed: int = 0) -> SNMF:

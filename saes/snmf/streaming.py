@@ -26,7 +26,17 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from saes.snmf import InitParams, SNMFSolverConfig, init_codes, kmeans_centroids, n_keep, nnls, solve_f, svd_params, wta
+from saes.snmf.solver import (
+    InitParams,
+    SNMFSolverConfig,
+    init_codes,
+    kmeans_centroids,
+    n_keep,
+    nnls,
+    solve_f,
+    svd_params,
+    wta,
+)
 
 
 class ActivationSource(Protocol):

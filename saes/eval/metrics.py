@@ -4,7 +4,7 @@ Names follow the spec: l0, r2 (explained variance, the correct one, float64 and 
 r2_legacy (SAEBench / SAELens <= 6.x: per-token variance around the batch mean; it differs from r2 and published
 numbers mix them), mse, cosine_similarity, dead_fraction / dense_fraction and the log10-density histogram from firing
 counts, ground-truth concept scores (best single latent per concept by AUROC, with its F1), and seed stability.
-The model-based metrics (CE loss recovered, KL score) live in saes/eval_model.py.
+The model-based metrics (CE loss recovered, KL score) live in saes/eval/splice.py.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 While running, the output folder holds a checkpoint (interp.checkpoint: solver state F, G and the iteration for
 the full solver; F, the partial sums and the batch index for the streaming one), written every `checkpoint_every`
 iterations / batches; running the same command again continues from it. A checkpoint made with other settings is
-refused, naming them (use another --out). At the end: snmf.safetensors + snmf.json (saes.snmf_dictionary.SNMF,
-top tokens per feature included) and eval.json (saes.snmf_eval). The checkpoint stays, so a rerun with a larger
+refused, naming them (use another --out). At the end: snmf.safetensors + snmf.json (saes.snmf.dictionary.SNMF,
+top tokens per feature included) and eval.json (saes.eval.report). The checkpoint stays, so a rerun with a larger
 --max-iter continues from it.
 """
 
@@ -19,12 +19,11 @@ from tqdm.auto import tqdm
 
 from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
 from interp.runtime import resolve_device
-from saes.evaluate import write_report
-from saes.snmf import FullState, InitParams, SNMFSolverConfig, fit_full
-from saes.snmf_data import CacheSource, ModelSource, mlp_hook
-from saes.snmf_dictionary import SNMF, top_tokens_from_codes
-from saes.snmf_eval import evaluate_snmf
-from saes.snmf_streaming import StreamState, fit_streaming, stream_codes
+from saes.eval.report import evaluate_snmf, write_report
+from saes.snmf.data import CacheSource, ModelSource, mlp_hook
+from saes.snmf.dictionary import SNMF, top_tokens_from_codes
+from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
+from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
 
 IDENTITY = ("model", "layer", "k", "sparsity", "tokens", "solver", "init", "seed", "cache", "batch_size")
 """The options that decide what the solver computes (max_iter, patience and tol may change on a rerun)."""

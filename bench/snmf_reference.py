@@ -1,7 +1,7 @@
 """A straightforward NumPy transcription of the reference SNMF iteration (methods.md §3), for tests and benchmarks.
 
 Written the way the spec reads, with A as neurons × tokens (d × n), float64, an explicit inverse and the loss from
-the explicit residual; saes/snmf.py must agree with it on the same initial G.
+the explicit residual; saes/snmf/solver.py must agree with it on the same initial G.
 """
 
 from __future__ import annotations

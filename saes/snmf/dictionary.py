@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
-from saes.snmf import nnls
+from saes.snmf.solver import nnls
 
 WEIGHTS, CONFIG = "snmf.safetensors", "snmf.json"
 
@@ -29,7 +29,7 @@ class TopTokens:
 
     values_KM: Float[Tensor, "k m"]
     index_KM: Int[Tensor, "k m"]
-    """Stream index of the token (`saes.snmf_data` sources name it: token id, document, position)."""
+    """Stream index of the token (`saes.snmf.data` sources name it: token id, document, position)."""
     token_KM: Int[Tensor, "k m"]
     doc_KM: Int[Tensor, "k m"]
     pos_KM: Int[Tensor, "k m"]

@@ -13,8 +13,8 @@ Aᵀ F = acts_ND F_DK. One iteration, exactly as specified:
 
 The loss ||A - F Gᵀ||² is computed as ||A||² - 2⟨F, A G⟩ + ⟨FᵀF, GᵀG⟩ (float64 scalars), and A G of the new G is kept
 for step 1 of the next iteration, so an iteration costs two n·d·K products. `loss` values reported are relative,
-||A - F Gᵀ||² / ||A||². The streaming solver (saes/snmf_streaming.py) shares `solve_f`, `wta` and the inits; a
-NumPy transcription to check against lives in saes/snmf_reference.py.
+||A - F Gᵀ||² / ||A||². The streaming solver (saes/snmf/streaming.py) shares `solve_f`, `wta` and the inits; a
+NumPy transcription to check against lives in bench/snmf_reference.py.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
   token ids (4 bytes a token) stays in memory;
 - `CacheSource`: an activation cache written by `interp cache` (shards in order, position 0 dropped).
 
-Both are `saes.snmf_streaming.ActivationSource`s and expose, for the kept tokens in stream order, `tokens`,
+Both are `saes.snmf.streaming.ActivationSource`s and expose, for the kept tokens in stream order, `tokens`,
 `doc_ids` and `positions` (and `labels` for the toy world), so a stream index names a token.
 """
 

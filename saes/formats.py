@@ -1,0 +1,57 @@
+"""The dictionary formats saes owns, registered with interp.dictionary (through the "interp.dictionary_formats"
+entry point in pyproject.toml), so `interp.dictionary.load(folder)` opens them without interp importing saes.
+
+- "saelens": cfg.json + sae_weights.safetensors (SAELens 6.x layout; ours and SAELens's own), read by saes.io;
+- "snmf": snmf.json + snmf.safetensors, read by saes.snmf.dictionary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from interp.dictionary import DictionaryFormat, DictionaryInfo, register_format
+
+
+def _load_saelens(folder: Path, device: str):
+    from saes.io import load
+
+    return load(folder, device=device)
+
+
+def _saelens_info(folder: Path) -> DictionaryInfo:
+    from saes.io import read_info
+
+    return read_info(folder)
+
+
+def _is_saelens(folder: Path) -> bool:
+    from saes.io import is_saelens_folder
+
+    return is_saelens_folder(folder)
+
+
+def _is_snmf(folder: Path) -> bool:
+    from saes.snmf.dictionary import CONFIG, WEIGHTS
+
+    return (folder / CONFIG).is_file() and (folder / WEIGHTS).is_file()
+
+
+def _snmf_info(folder: Path) -> DictionaryInfo:
+    from saes.snmf.dictionary import CONFIG
+
+    meta = json.loads((folder / CONFIG).read_text())
+    return DictionaryInfo("snmf", "snmf", meta["hook_name"], int(meta["d_in"]), int(meta["d_sae"]),
+                          meta.get("model"), str(folder))
+
+
+def _load_snmf(folder: Path, device: str):
+    from saes.snmf.dictionary import SNMF
+
+    return SNMF.load(folder)
+
+
+def register() -> None:
+    """Register saes's formats with interp.dictionary (called by interp through the entry point)."""
+    register_format(DictionaryFormat("saelens", _is_saelens, _saelens_info, _load_saelens))
+    register_format(DictionaryFormat("snmf", _is_snmf, _snmf_info, _load_snmf))
