@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-APP = Path(__file__).resolve().parents[1] / "apps" / "explorer.py"
+APP = Path(__file__).resolve().parents[1] / "apps" / "explorer" / "app.py"
 TARGET_S = 0.5
 
 

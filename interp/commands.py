@@ -36,7 +36,7 @@ asks for it."""
 def commands() -> list[Command]:
     from .activations.config import CacheConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
-    from .steering.config import SteerConfig
+    from .steering.config import SteerBenchConfig, SteerConfig
     from .toyworld.config import GenerateConfig, ToyTrainConfig
 
     return [
@@ -55,4 +55,7 @@ def commands() -> list[Command]:
         Command("steer", SteerConfig, "interp.steering.cli:main",
                 "Steer along a dictionary feature, neuron or difference-in-means direction (alpha or KL target); "
                 "print base and steered generations and the tokens it promotes / suppresses."),
+        Command("steer-bench", SteerBenchConfig, "interp.steering.bench_command:main",
+                "Ground-truth steering benchmark on the toy world: best SAE feature per architecture, best SNMF "
+                "feature, best neuron and diff-in-means per concept at a fixed KL budget; JSON + figure."),
     ]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
+import numpy as np
 from jaxtyping import Float
 from torch import Tensor
 
@@ -119,3 +120,25 @@ def info(folder: str | Path) -> DictionaryInfo:
 def load(folder: str | Path, device: str = "cpu") -> Dictionary:
     """Load the dictionary in `folder` (any registered format) on `device`."""
     return format_of(folder).load(Path(folder).expanduser(), device)
+
+
+@dataclass
+class DictionarySummary:
+    """What the explorer's Open page shows about a dictionary folder."""
+
+    info: DictionaryInfo
+    decoder_norms: np.ndarray
+    """Norm of every feature direction."""
+    eval_report: dict | None
+    """eval.json beside the weights, when there is one."""
+
+
+def summarize(folder: str | Path, dictionary: Dictionary | None = None) -> DictionarySummary:
+    """Describe the dictionary in `folder` (loading it unless given): its info, direction norms and eval.json."""
+    import json
+
+    dictionary = dictionary if dictionary is not None else load(folder)
+    path = Path(folder).expanduser() / "eval.json"
+    report = json.loads(path.read_text()) if path.is_file() else None
+    norms = dictionary.feature_directions().detach().float().norm(dim=-1).cpu().numpy()
+    return DictionarySummary(info(folder), norms, report)

@@ -30,12 +30,11 @@ from interp.toyworld import labels as L
 from ..activations.stream import hook_activations
 from .apply import steered_logits
 from .calibration import calibrate
+from .config import DEFAULT_CONCEPTS
 from .scores import feature_scores
 from .vectors import SteeringVector, diff_in_means, feature_vector, neuron_vector
 
 SCHEMA_VERSION = 1
-DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
-                    "category:place", "category:number", "number:3")
 NEUTRAL_PROMPTS = ("The", "Then", "Later", "Today", "Yesterday", "When", "After", "Every")
 
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apps.explorer import PAGES
+from apps.explorer.app import PAGES
 
 pytestmark = pytest.mark.slow  # builds the workspace once (~30-60 s on 2 busy cores)
-APP = str(Path(__file__).resolve().parents[2] / "apps" / "explorer.py")
+APP = str(Path(__file__).resolve().parents[2] / "apps" / "explorer" / "app.py")
 
 
 def app(monkeypatch, root, page: str | None = None) -> AppTest:
@@ -145,7 +145,7 @@ def test_corrupt_feature_pages_show_an_error_not_a_traceback(monkeypatch, worksp
 
 
 def test_feature_pages_reject_an_example_outside_its_bin(workspace):
-    from apps.feature_pages import load_feature_pages, validate
+    from saes.feature_pages import load_feature_pages, validate
 
     pages = load_feature_pages(workspace / "features" / "sae-relu")
     live = int(np.nonzero(pages.arrays["ex_index"][:, 0, 0] >= 0)[0][0])
@@ -155,8 +155,8 @@ def test_feature_pages_reject_an_example_outside_its_bin(workspace):
 
 
 def test_second_build_skips_every_step(workspace):
-    from apps.workspace import build
-    from apps.workspace_config import WorkspaceBuildConfig
+    from apps.workspace.build import build
+    from apps.workspace.config import WorkspaceBuildConfig
 
     cfg = WorkspaceBuildConfig(out=str(workspace), cache_tokens=4096, sae_tokens=4096, sae_batch_size=512, d_sae=128,
                                k=8, snmf_k=12, snmf_tokens=2048, neuron_tokens=1024, universal_tokens=1024,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.explorer import PAGES
+from apps.explorer.app import PAGES
 
 pytestmark = pytest.mark.slow
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p

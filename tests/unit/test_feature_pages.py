@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from apps.feature_pages import QUANTILES, context_windows, neighbours, quantile_examples
+from interp.examples import context_windows
+from saes.feature_pages import QUANTILES, neighbours, quantile_examples
 
 
 def test_quantile_examples_sit_in_their_bins():

@@ -26,6 +26,7 @@ from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
+from interp.examples import CONTEXT, context_windows
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -33,8 +34,6 @@ FILES = ("features.safetensors", "features.json")
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 """Edges of the quantile bins over a feature's positive activations: 0-50%, 50-90%, 90-99%, top 1%."""
 BIN_NAMES = ("0-50%", "50-90%", "90-99%", "top 1%")
-CONTEXT = (8, 4)
-"""Tokens shown before and after an example's token."""
 DENSE_THRESHOLD = 0.1
 HIST_BINS = 30
 ARRAYS = {  # name -> trailing shape (F = features, B = bins, K = examples per bin, W = context window)
@@ -70,16 +69,6 @@ def encode_all(dictionary, acts: Tensor, chunk: int = 4096) -> Tensor:
     """Codes [n, d_sae] (float32) of activations [n, d_in], in chunks."""
     with torch.no_grad():
         return torch.cat([dictionary.encode(acts[i:i + chunk].float()).float() for i in range(0, len(acts), chunk)])
-
-
-def context_windows(tokens: Tensor, doc_ids: Tensor, index: Tensor, before: int, after: int) -> Tensor:
-    """[m, W] global token indices around each index (-1 outside the token's document or the cache)."""
-    offs = torch.arange(-before, after + 1)
-    idx = index[:, None] + offs[None]
-    ok = (idx >= 0) & (idx < len(tokens)) & (index[:, None] >= 0)
-    safe = idx.clamp(0, len(tokens) - 1)
-    ok &= doc_ids[safe] == doc_ids[index.clamp(0, len(tokens) - 1)][:, None]
-    return torch.where(ok, idx, torch.full_like(idx, -1))
 
 
 def quantile_examples(col: Tensor, k: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:

@@ -113,3 +113,9 @@ def token_change_figure(promoted: dict, suppressed: dict) -> go.Figure:
     fig = go.Figure(go.Bar(x=toks, y=vals, marker_color=colors))
     fig.update_layout(title="Mean logit change: promoted (green) and suppressed (red)", height=300)
     return fig
+
+
+def norms_histogram(norms: np.ndarray, title: str = "Decoder row norms") -> go.Figure:
+    fig = go.Figure(go.Histogram(x=norms, nbinsx=40))
+    fig.update_layout(title=title, height=260, xaxis_title="norm", yaxis_title="features")
+    return fig

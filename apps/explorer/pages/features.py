@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from apps import explorer_data as data
-from apps import explorer_views as views
+from apps.explorer import data
+from apps.explorer import figures as views
 
 SORTS = ["density", "concept_auroc", "output_score", "max_act", "feature"]
 
@@ -90,7 +90,7 @@ st.dataframe(views.neighbours_table(a["neighbour_ids"][f], a["neighbour_cos"][f]
 st.subheader("Try your own text")
 text = st.text_input("Text", key="try_text", placeholder="Mary and John went to the park. John gave a ball to")
 if text:
-    from apps.explorer_compute import text_activations
+    from interp.text_features import text_activations
 
     dic = data.guarded("dictionary", "saes", data.dictionary, meta["path"], data.mtime(data.layout().root))
     mod = data.guarded("model", "cache", data.model, meta["model"])

@@ -1,18 +1,5 @@
-"""Configs of `interp workspace build` and `interp explore`, and the workspace folder layout (free of torch, so the
-CLI builds its parser quickly and the explorer's pages can name paths without importing the builder).
-
-Layout of a workspace folder (every step writes one sub-folder; the step is skipped when its artifact validates):
-
-    cache/                      activation cache of MODEL at HOOK (interp cache)
-    saes/<arch>-d.../           one SAE per architecture (interp train-sae sweep, SAELens format + eval.json)
-    snmf/                       SNMF of the same layer (interp snmf)
-    features/<dictionary>/      precomputed feature pages (features.json + features.safetensors)
-    neurons/<model>/            neuron statistics (interp neurons) + examples.json/safetensors (top examples)
-    universal/                  universal neurons across the GELU seeds (interp universal) + correlates
-    steering/                   steering benchmark (interp steer-bench: bench.json)
-    patching/                   IOI patching: activation/, attribution/, relp/, relp_ah/ + faithfulness.json
-    workspace.json              what was built, with which settings, and how long each step took
-"""
+"""Configs of `interp workspace build` and `interp explore` (free of torch, so the CLI builds its parser quickly).
+The folder layout of a workspace is apps.workspace.layout."""
 
 from __future__ import annotations
 
@@ -111,46 +98,3 @@ class ExploreConfig:
     def __post_init__(self):
         if not 0 < self.port < 65536:
             raise ValueError(f"--port must be in 1..65535, got {self.port}")
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Paths inside a workspace folder."""
-
-    root: Path
-
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def saes(self) -> Path:
-        return self.root / "saes"
-
-    @property
-    def snmf(self) -> Path:
-        return self.root / "snmf"
-
-    @property
-    def features(self) -> Path:
-        return self.root / "features"
-
-    @property
-    def neurons(self) -> Path:
-        return self.root / "neurons"
-
-    @property
-    def universal(self) -> Path:
-        return self.root / "universal"
-
-    @property
-    def steering(self) -> Path:
-        return self.root / "steering"
-
-    @property
-    def patching(self) -> Path:
-        return self.root / "patching"
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / "workspace.json"

@@ -1,4 +1,4 @@
-"""`interp steer-bench`: load SAE / SNMF folders (through saes), run `interp.steering.benchmark`, write the
+"""`interp steer-bench`: load dictionary folders (interp.dictionary), run `interp.steering.benchmark`, write the
 artifacts (bench.json + bench.safetensors) and a plotly figure."""
 
 from __future__ import annotations
@@ -7,29 +7,18 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from interp.dictionary import info, load
 from interp.models import load_model
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
+from interp.steering.config import SteerBenchConfig
 from interp.toyworld.labels import parse_concept
-
-from .steer_bench_config import SteerBenchConfig
 
 
 def load_dictionary(folder: str) -> NamedDictionary:
-    """An SAE (SAELens format) or SNMF folder as a benchmark dictionary labelled "sae:ARCH" / "snmf"."""
-    path = Path(folder)
-    if (path / "cfg.json").is_file():
-        from saes.io import load
-
-        sae = load(path)
-        # saes.io saves batchtopk as a jumprelu (its inference form); the trained architecture is in the metadata
-        meta = json.loads((path / "cfg.json").read_text()).get("metadata", {})
-        arch = (meta.get("interp") or {}).get("arch", sae.cfg.arch)
-        return NamedDictionary(f"sae:{arch}", "sae", sae, str(path))
-    if (path / "snmf.json").is_file():
-        from saes.snmf.dictionary import SNMF
-
-        return NamedDictionary("snmf", "snmf", SNMF.load(path), str(path))
-    raise FileNotFoundError(f"{folder} is neither an SAE folder (cfg.json) nor an SNMF folder (snmf.json)")
+    """Any dictionary folder (interp.dictionary's formats) as a benchmark dictionary labelled by its trained
+    architecture ("sae:batchtopk", "snmf")."""
+    about = info(folder)
+    return NamedDictionary(about.label, about.kind, load(folder), str(folder))
 
 
 def _unique_labels(dicts: list[NamedDictionary]) -> None:

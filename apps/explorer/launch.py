@@ -1,4 +1,5 @@
-"""`interp explore`: start the Streamlit explorer (apps/explorer.py) on a workspace, bound to 127.0.0.1 by default."""
+"""`interp explore`: start the Streamlit explorer (apps/explorer/app.py) on a workspace, bound to 127.0.0.1 by
+default."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from .workspace_config import BUILD_COMMAND, ExploreConfig, Layout
+from apps.workspace.config import BUILD_COMMAND, ExploreConfig
+from apps.workspace.layout import Layout
 
-APP = Path(__file__).resolve().parent / "explorer.py"
+APP = Path(__file__).resolve().parent / "app.py"
 
 
 def streamlit_command(cfg: ExploreConfig) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps import explorer_data as data
-from apps import explorer_views as views
-from apps.workspace import dictionary_folders
+from apps.explorer import data
+from apps.explorer import figures as views
+from apps.workspace.layout import dictionary_folders
 
 st.title("Steering")
 ws = data.layout()
@@ -37,7 +37,7 @@ prompt = s3.text_input("Prompt", "The", key="prompt")
 n_new = st.slider("Tokens to generate", 1, 30, 12, key="n_new")
 
 if st.button("Steer", key="steer", type="primary"):
-    from apps.explorer_compute import steer_compare, steering_vector
+    from interp.steering.compare import steer_compare, steering_vector
 
     mod = data.guarded("model", "cache", data.model, model_name)
     try:

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from apps import explorer_data as data
-from apps import explorer_views as views
-from apps.workspace import sae_folders
+from apps.explorer import data
+from apps.explorer import figures as views
+from apps.workspace.layout import sae_folders
 
 st.title("Open")
 found = sae_folders(data.layout())
@@ -33,17 +32,16 @@ except Exception as e:  # an unreadable folder is the user's input: say what is 
     st.error(f"Could not load the SAE in {path}: {type(e).__name__}: {e}")
     st.stop()
 
-from apps.explorer_compute import sae_summary, text_activations, top_features  # noqa: E402
+from interp.dictionary import summarize  # noqa: E402
+from interp.text_features import text_activations, top_features  # noqa: E402
 
-summary = sae_summary(sae, path)
+summary = summarize(path, sae)
 m = st.columns(4)
-m[0].metric("architecture", summary.arch)
-m[1].metric("hook", summary.hook)
-m[2].metric("d_in", summary.d_in)
-m[3].metric("d_sae", summary.d_sae)
-fig = go.Figure(go.Histogram(x=summary.decoder_norms, nbinsx=40))
-fig.update_layout(title="Decoder row norms", height=260, xaxis_title="norm", yaxis_title="features")
-st.plotly_chart(fig, key="norms")
+m[0].metric("architecture", summary.info.arch)
+m[1].metric("hook", summary.info.hook_name)
+m[2].metric("d_in", summary.info.d_in)
+m[3].metric("d_sae", summary.info.d_sae)
+st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms")
 if summary.eval_report:
     rep = summary.eval_report
     st.dataframe({k: [rep.get(k)] for k in ("l0", "r2", "ce_loss_recovered", "kl_score", "dead_fraction",

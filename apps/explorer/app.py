@@ -1,9 +1,10 @@
 """The explorer: a Streamlit multipage app over a workspace built by `interp workspace build`.
 
-Started by `interp explore` (`streamlit run apps/explorer.py`, bound to 127.0.0.1 by default); the workspace folder
-comes from the INTERP_WORKSPACE environment variable that `interp explore --workspace` sets. Pages live in
-apps/pages/ and only render: artifacts are read through apps.explorer_data, live computations are in
-apps.explorer_compute, figures in apps.explorer_views.
+Started by `interp explore` (apps.explorer.launch: `streamlit run apps/explorer/app.py`, bound to 127.0.0.1 by
+default); the workspace folder comes from the INTERP_WORKSPACE environment variable that `interp explore
+--workspace` sets. Pages live in apps/explorer/pages/ and only render: artifacts are read through
+apps.explorer.data (paths from apps.workspace.layout), figures come from apps.explorer.figures, and the few live
+computations are interp's (interp.text_features, interp.steering.compare, interp.dictionary.summarize).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parent
-if str(ROOT.parent) not in sys.path:  # `streamlit run apps/explorer.py` from any folder
-    sys.path.insert(0, str(ROOT.parent))
+if str(ROOT.parents[1]) not in sys.path:  # `streamlit run apps/explorer/app.py` from any folder
+    sys.path.insert(0, str(ROOT.parents[1]))
 
-from apps.explorer_data import build_hint, layout  # noqa: E402
+from apps.explorer.data import build_hint, layout  # noqa: E402
 
 PAGES = [("pages/features.py", "Features", ":material/bubble_chart:"),
          ("pages/neurons.py", "Neurons", ":material/hub:"),

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from apps import explorer_data as data
-from apps import explorer_views as views
+from apps.explorer import data
+from apps.explorer import figures as views
 
 st.title("Neurons")
 models = data.neuron_models()

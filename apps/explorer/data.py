@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from .workspace_config import BUILD_COMMAND, Layout
+from apps.workspace.config import BUILD_COMMAND
+from apps.workspace.layout import Layout
 
 ENV = "INTERP_WORKSPACE"
 T = TypeVar("T")
@@ -58,7 +59,7 @@ def feature_dictionaries() -> list[str]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _feature_pages(path: str, mtime: float):
-    from .feature_pages import load_feature_pages
+    from saes.feature_pages import load_feature_pages
 
     return load_feature_pages(path, check=False)
 
@@ -97,7 +98,7 @@ def neuron_stats(model: str):
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _neuron_pages(path: str, mtime: float):
-    from .neuron_pages import load_neuron_pages
+    from interp.neurons.pages import load_neuron_pages
 
     return load_neuron_pages(path)
 
@@ -202,9 +203,9 @@ def model(name: str):
 
 @st.cache_resource(max_entries=8, show_spinner="loading the dictionary ...")
 def dictionary(path: str, mtime: float):
-    from .workspace import load_dictionary
+    from interp.dictionary import load
 
-    return load_dictionary(Path(path))
+    return load(path)
 
 
 def mtime(path: Path) -> float:

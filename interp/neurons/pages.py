@@ -18,7 +18,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
-from .feature_pages import CONTEXT, context_windows
+from ..examples import CONTEXT, context_windows
 
 SCHEMA_VERSION = 1
 KIND = "interp-neuron-pages"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from .workspace_config import STEPS, Layout, WorkspaceBuildConfig
+from .config import STEPS, WorkspaceBuildConfig
+from .layout import Layout, dictionary_folders, sae_folders
 
-SAE_PREFIX = "sae-"
 
 
 @dataclass
@@ -47,26 +47,6 @@ class Models:
         return self._m[name]
 
 
-def sae_folders(layout: Layout) -> dict[str, Path]:
-    """arch -> SAE folder (cfg.json) under saes/ (a sweep's sub-folders, or saes/ itself for one SAE)."""
-    if not layout.saes.is_dir():
-        return {}
-    found = [p for p in [layout.saes, *sorted(layout.saes.iterdir())] if (p / "cfg.json").is_file()]
-    out = {}
-    for p in found:
-        arch = json.loads((p / "cfg.json").read_text()).get("metadata", {}).get("interp", {}).get("arch")
-        out[arch or p.name.split("-")[0]] = p
-    return out
-
-
-def dictionary_folders(layout: Layout) -> dict[str, Path]:
-    """Explorer name ("sae-topk", "snmf") -> dictionary folder, for what exists."""
-    out = {f"{SAE_PREFIX}{a}": p for a, p in sae_folders(layout).items()}
-    if (layout.snmf / "snmf.json").is_file():
-        out["snmf"] = layout.snmf
-    return out
-
-
 # --- validation: True when the step's artifact is complete and readable --------------------------------------------
 
 def _ok(check: Callable[[], object]) -> bool:
@@ -77,8 +57,8 @@ def _ok(check: Callable[[], object]) -> bool:
 
 
 def valid(step: str, layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
-    from .feature_pages import load_feature_pages
-    from .neuron_pages import load_neuron_pages
+    from interp.neurons.pages import load_neuron_pages
+    from saes.feature_pages import load_feature_pages
 
     if step == "cache":
         from interp.activations import ActivationCache
@@ -148,28 +128,18 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
                     cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
 
 
-def load_dictionary(folder: Path):
-    """An SAE (SAELens format) or SNMF folder as a Dictionary."""
-    if (folder / "snmf.json").is_file():
-        from saes.snmf.dictionary import SNMF
-
-        return SNMF.load(folder)
-    from saes.io import load
-
-    return load(folder)
-
-
 def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.activations import ActivationCache
 
-    from .feature_pages import compute_feature_pages, load_feature_pages, save_feature_pages
+    from interp.dictionary import load
+    from saes.feature_pages import compute_feature_pages, load_feature_pages, save_feature_pages
 
     cache = ActivationCache.open(layout.cache)
     for name, folder in dictionary_folders(layout).items():
         if name not in cfg.force and _ok(lambda n=name: load_feature_pages(layout.features / n)):
             continue
         t0 = time.perf_counter()
-        pages = compute_feature_pages(load_dictionary(folder), cache, models(cfg.model), name,
+        pages = compute_feature_pages(load(folder), cache, models(cfg.model), name,
                                       "snmf" if name == "snmf" else "sae", str(folder), k=cfg.examples_per_bin,
                                       seed=cfg.seed)
         save_feature_pages(pages, layout.features / name)
@@ -187,7 +157,7 @@ def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> 
     from interp.neurons.artifacts import save_neuron_stats
     from interp.neurons.run import compute_neuron_stats
 
-    from .neuron_pages import build_neuron_pages, save_neuron_pages
+    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
 
     for name in (cfg.model, "toy-relu-s0"):
         out = layout.neurons / name
@@ -200,7 +170,7 @@ def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -
     from interp.neurons.config import UniversalConfig
     from interp.neurons.universal import main
 
-    from .neuron_pages import build_neuron_pages, save_neuron_pages
+    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
 
     main(UniversalConfig(models=list(cfg.universal_models), tokens=cfg.universal_tokens, out=str(layout.universal),
                          seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
@@ -212,8 +182,8 @@ def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -
 
 
 def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from .steer_bench import main
-    from .steer_bench_config import SteerBenchConfig
+    from interp.steering.bench_command import main
+    from interp.steering.config import SteerBenchConfig
 
     dicts = [str(p) for p in dictionary_folders(layout).values()]
     main(SteerBenchConfig(dictionaries=dicts, model=cfg.model, concepts=list(cfg.steer_concepts), n_docs=24,

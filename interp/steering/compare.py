@@ -1,34 +1,12 @@
-"""The few live computations of the explorer, as pure functions of (model, dictionary, inputs) -> named results:
-a feature's activations on the user's own text, base vs steered generations, and an opened SAE's summary.
-Pages call these and render the results; they never compute inline.
+"""Base vs steered generations of one prompt, side by side: the explorer's Steering page (and a notebook) call
+`steer_compare` and render its named result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-
-
-@dataclass
-class TextActivations:
-    """Token ids of a text and the activations [pos, d_sae] of every feature on them (BOS included)."""
-
-    tokens: list[int]
-    strs: list[str]
-    codes: np.ndarray
-
-
-@torch.no_grad()
-def text_activations(model, dictionary, text: str) -> TextActivations:
-    """Codes of every feature of `dictionary` on the tokens of `text`."""
-    from interp.activations.stream import hook_activations
-
-    toks = model.to_tokens(text)[: , : model.cfg.n_ctx]
-    acts = hook_activations(model, dictionary.hook_name, toks)[0]
-    codes = dictionary.encode(acts.float()).float().cpu().numpy()
-    return TextActivations(toks[0].tolist(), model.to_str_tokens(toks[0]), codes)
 
 
 @dataclass
@@ -80,33 +58,3 @@ def steer_compare(model, vec, prompt: str, alpha: float | None = None, kl_target
     return SteerComparison(prompt, alpha, kl, model.to_str_tokens(base.new_tokens),
                            model.to_str_tokens(steered.new_tokens), base.text, steered.text, up.to_json(),
                            down.to_json(), vec.label(), note)
-
-
-@dataclass
-class SAESummary:
-    """What the Open page shows about an SAE folder."""
-
-    arch: str
-    hook: str
-    d_in: int
-    d_sae: int
-    decoder_norms: np.ndarray
-    eval_report: dict | None
-
-
-def sae_summary(sae, folder) -> SAESummary:
-    import json
-    from pathlib import Path
-
-    path = Path(folder) / "eval.json"
-    report = json.loads(path.read_text()) if path.is_file() else None
-    norms = sae.feature_directions().detach().float().norm(dim=-1).cpu().numpy()
-    return SAESummary(sae.cfg.arch, sae.cfg.hook_name, sae.cfg.d_in, sae.cfg.d_sae, norms, report)
-
-
-def top_features(acts: TextActivations, k: int = 10) -> list[tuple[int, float]]:
-    """The k features of largest max activation over the text's non-BOS tokens."""
-    codes = acts.codes[1:] if len(acts.codes) > 1 else acts.codes
-    mx = codes.max(0)
-    order = np.argsort(-mx)[:k]
-    return [(int(f), float(mx[f])) for f in order if mx[f] > 0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps import explorer_data as data
-from apps import explorer_views as views
+from apps.explorer import data
+from apps.explorer import figures as views
 
 st.title("Circuits")
 methods = data.patch_methods()

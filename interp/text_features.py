@@ -1,0 +1,37 @@
+"""A dictionary's features on a user's own text: the codes of every feature at every token, and the features that
+fire most (the explorer's "try your own text" boxes and the Open page call these; a notebook can too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+@dataclass
+class TextActivations:
+    """Token ids of a text and the activations [pos, d_sae] of every feature on them (BOS included)."""
+
+    tokens: list[int]
+    strs: list[str]
+    codes: np.ndarray
+
+
+@torch.no_grad()
+def text_activations(model, dictionary, text: str) -> TextActivations:
+    """Codes of every feature of `dictionary` on the tokens of `text`."""
+    from .activations.stream import hook_activations
+
+    toks = model.to_tokens(text)[: , : model.cfg.n_ctx]
+    acts = hook_activations(model, dictionary.hook_name, toks)[0]
+    codes = dictionary.encode(acts.float()).float().cpu().numpy()
+    return TextActivations(toks[0].tolist(), model.to_str_tokens(toks[0]), codes)
+
+
+def top_features(acts: TextActivations, k: int = 10) -> list[tuple[int, float]]:
+    """The k features of largest max activation over the text's non-BOS tokens."""
+    codes = acts.codes[1:] if len(acts.codes) > 1 else acts.codes
+    mx = codes.max(0)
+    order = np.argsort(-mx)[:k]
+    return [(int(f), float(mx[f])) for f in order if mx[f] > 0]
