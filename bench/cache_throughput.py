@@ -58,7 +58,7 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     n_docs = n_tokens // N_CTX
     if method == "cache":
         def cache(n_tokens: int, out: Path) -> float:
-            cfg = CacheConfig(model=MODEL, hooks=HOOKS, tokens=n_tokens, out=str(out), batch_size=BATCH,
+            cfg = CacheConfig.of(model=MODEL, hooks=HOOKS, tokens=n_tokens, out=str(out), batch_size=BATCH,
                               n_ctx=N_CTX, shard_tokens=16_384)
             return cache_activations(cfg, model=model, progress=False).tokens_per_s
 

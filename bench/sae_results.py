@@ -44,7 +44,7 @@ def ensure_cache(path: Path = CACHE, tokens: int = CACHE_TOKENS) -> Path:
             return path
     except FileNotFoundError:
         pass
-    cache_main(CacheConfig(model=MODEL, hooks=[HOOK], tokens=tokens, out=str(path), device="cpu"))
+    cache_main(CacheConfig.of(model=MODEL, hooks=[HOOK], tokens=tokens, out=str(path), device="cpu"))
     return path
 
 

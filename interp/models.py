@@ -7,8 +7,9 @@
   loaded offline through TransformerLens's own weight converter,
 - any official TransformerLens model name (`gpt2`, `pythia-70m`, ...), which needs the model hub.
 
-All loaded models get TransformerLens's standard weight processing (LayerNorm folding, centred writing weights and
-unembedding, folded value biases), so hook values mean the same thing whichever way a model came in.
+`weight_processing="default"` applies TransformerLens's standard processing (LayerNorm weights folded into the
+next layer, centred writing weights and unembedding, folded value biases), so hook values mean the same thing
+whichever way a model came in; "none" keeps the checkpoint's weights, so hooks equal the Hugging Face model's.
 Keeping all of this in one file means the move from HookedTransformer to TransformerBridge (TransformerLens 4)
 touches only this file.
 """
@@ -32,7 +33,9 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa:
 DATA_DIR = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data"))
 MODELS_DIR = DATA_DIR / "models"
 TOY_MARKER = "interp-toy-model"
-PROCESSING = dict(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True)
+PROCESSING = {"default": dict(fold_ln=True, center_writing_weights=True, center_unembed=True, fold_value_biases=True),
+              "none": dict(fold_ln=False, center_writing_weights=False, center_unembed=False, fold_value_biases=False)}
+"""TransformerLens's weight processing per --weight-processing choice."""
 
 
 class UnknownModelError(ValueError):
@@ -80,8 +83,8 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
     return folder
 
 
-def load_toy_model(folder: str | Path, device: str = "cpu", process: bool = True) -> HookedTransformer:
-    """Load a toy model folder; `process=False` keeps the raw trained weights (for resuming training)."""
+def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
+    """Load a toy model folder (weights processed as `weight_processing` says)."""
     from transformers import PreTrainedTokenizerFast
 
     folder = Path(folder)
@@ -91,29 +94,33 @@ def load_toy_model(folder: str | Path, device: str = "cpu", process: bool = True
     tok = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     state = load_file(str(folder / "model.safetensors"))
-    if process:
-        model.load_and_process_state_dict(state, **PROCESSING)
-    else:
-        model.load_state_dict(state, strict=False)
+    model.load_and_process_state_dict(state, **_processing(weight_processing))
     return model.to(device).eval()
 
 
-def load_hf_folder(folder: str | Path, device: str = "cpu") -> HookedTransformer:
+def load_hf_folder(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """Load a local Hugging Face model folder offline, converting weights with TransformerLens's converters."""
     from transformer_lens import loading_from_pretrained as loading
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = str(_compatible_folder(Path(folder).resolve()))
     try:
-        cfg = loading.get_pretrained_model_config(path, fold_ln=True, device=device)
+        cfg = loading.get_pretrained_model_config(path, fold_ln=_processing(weight_processing)["fold_ln"],
+                                                  device=device)
     except Exception as e:  # TransformerLens raises bare errors for architectures it cannot convert
         raise UnknownModelError(f"{folder}: TransformerLens cannot convert this model ({e})") from e
     hf_model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
     state = loading.get_pretrained_state_dict(path, cfg, hf_model)
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
-    model.load_and_process_state_dict(state, **PROCESSING)
+    model.load_and_process_state_dict(state, **_processing(weight_processing))
     return model.to(device).eval()
+
+
+def _processing(weight_processing: str) -> dict[str, bool]:
+    if weight_processing not in PROCESSING:
+        raise ValueError(f"unknown --weight-processing {weight_processing!r}; valid: {', '.join(PROCESSING)}")
+    return PROCESSING[weight_processing]
 
 
 def _compatible_folder(folder: Path) -> Path:
@@ -135,16 +142,16 @@ def _compatible_folder(folder: Path) -> Path:
     return tmp
 
 
-def load_model(name: str, device: str = "cpu") -> HookedTransformer:
+def load_model(name: str, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """A HookedTransformer for a shipped toy model, a model folder, or a TransformerLens model name."""
     if name in shipped_models():
-        return load_toy_model(MODELS_DIR / name, device)
+        return load_toy_model(MODELS_DIR / name, device, weight_processing)
     path = Path(name).expanduser()
     if path.is_dir():
         if _is_toy_folder(path):
-            return load_toy_model(path, device)
+            return load_toy_model(path, device, weight_processing)
         if (path / "config.json").is_file():
-            return load_hf_folder(path, device)
+            return load_hf_folder(path, device, weight_processing)
         raise UnknownModelError(f"{name} is a folder without config.json: it holds no model")
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
@@ -156,7 +163,7 @@ def load_model(name: str, device: str = "cpu") -> HookedTransformer:
             f"{'' if shipped_models() else str(MODELS_DIR) + ')'}; or give a local model folder, or a "
             f"TransformerLens model name such as gpt2 or pythia-70m (needs the model hub)") from None
     ensure_offline_if_no_hub()
-    return HookedTransformer.from_pretrained(name, device=device, **PROCESSING).eval()
+    return HookedTransformer.from_pretrained(name, device=device, **_processing(weight_processing)).eval()
 
 
 def hook_names(model: HookedTransformer) -> list[str]:

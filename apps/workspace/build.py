@@ -97,7 +97,7 @@ def valid(step: str, layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
 def build_cache(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.activations import CacheConfig, cache_activations
 
-    cache_activations(CacheConfig(model=cfg.model, hooks=[cfg.hook], tokens=cfg.cache_tokens, out=str(layout.cache),
+    cache_activations(CacheConfig.of(model=cfg.model, hooks=[cfg.hook], tokens=cfg.cache_tokens, out=str(layout.cache),
                                   seed=cfg.seed, shard_tokens=8192, device="cpu"), model=models(cfg.model))
 
 

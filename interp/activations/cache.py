@@ -33,6 +33,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..allocator import retain_freed_memory
+from ..corpus import TokenSource, open_corpus
+from ..corpus import summary as corpus_summary
 from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, load_model
 from ..runtime import RunContext, is_main_process, start_run
@@ -40,7 +42,6 @@ from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
 from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, rank_manifest_name
-from .sources import TokenSource, make_source
 from .stream import HookRunner, stop_layer
 from .writer import ShardBuffers, ShardJob, ShardWriter
 
@@ -60,6 +61,8 @@ class CacheResult:
     new_tokens: int
     """Tokens computed in this run (by all ranks)."""
     seconds: float
+    manifest: Manifest
+    """The cache's manifest: model, weight processing, hooks, corpus."""
 
     @property
     def tokens_per_s(self) -> float:
@@ -172,14 +175,14 @@ def _compute_shard(source: TokenSource, capture: Capture, writer: ShardWriter, b
     """Fill `buf` with the tokens, labels and activations of `shard`, handing each hook's rows to `writer` as they
     fill (the hooks' copies into the pageable buffers are synchronous, so reported rows are in host memory)."""
     rows = source.rows(shard.first_doc, shard.n_docs)
-    job = ShardJob(shard.index, shard.first_doc, shard.n_docs, cfg.n_ctx, buf)
+    job = ShardJob(shard.index, shard.first_doc, shard.n_docs, source.n_ctx, buf)
     buf.tokens[:job.n_tokens].copy_(rows.tokens.reshape(-1))  # [doc, pos] -> [doc * pos]
     if buf.labels is not None:
         buf.labels[:job.n_tokens].copy_(rows.labels.reshape(job.n_tokens, -1))  # [doc, pos, field] -> [tok, field]
     writer.begin(job)
     for b0 in range(0, shard.n_docs, cfg.batch_size):
         batch = rows.tokens[b0:b0 + cfg.batch_size].to(device).long()
-        capture.run(batch, buf, b0 * cfg.n_ctx, lambda hook, end: writer.progress(job, end, hook))
+        capture.run(batch, buf, b0 * source.n_ctx, lambda hook, end: writer.progress(job, end, hook))
         bar.update(batch.numel())
     writer.write(job)
 
@@ -188,8 +191,9 @@ def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, devi
     shapes = probe_shapes(model, hooks, source, device)
     token_bytes = sum(math.prod(s) for s in shapes.values()) * DTYPES[cfg.dtype].itemsize
     tokens = min(cfg.shard_tokens, (cfg.shard_mb << 20) // token_bytes)
-    return Manifest(model=cfg.model, hooks=hooks, shapes=shapes, dtype=cfg.dtype, corpus=source.description,
-                    n_ctx=cfg.n_ctx, docs_per_shard=max(1, tokens // cfg.n_ctx),
+    return Manifest(model=cfg.lm.model, weight_processing=cfg.lm.weight_processing, hooks=hooks, shapes=shapes,
+                    dtype=cfg.dtype, corpus=source.description, n_ctx=source.n_ctx,
+                    docs_per_shard=max(1, tokens // source.n_ctx),
                     label_schema=L.schema() if source.n_label_fields else None)
 
 
@@ -207,10 +211,10 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
     rank_path = out / (MANIFEST if dist.world == 1 else rank_manifest_name(dist.rank))
     own = Manifest.load(out / MANIFEST) if dist.world == 1 else Manifest(**{**vars(header), "shards": []})
     writer = ShardWriter(out, dist.rank, own, rank_path)
-    bufs = [ShardBuffers.allocate(header.d, header.docs_per_shard * cfg.n_ctx, DTYPES[cfg.dtype],
+    bufs = [ShardBuffers.allocate(header.d, header.docs_per_shard * source.n_ctx, DTYPES[cfg.dtype],
                                   source.n_label_fields) for _ in range(2 if writer.direct else 1)]
     capture = Capture(model, hooks)
-    total = sum(s.n_docs for s in todo) * cfg.n_ctx
+    total = sum(s.n_docs for s in todo) * source.n_ctx
     bar = tqdm(total=total, unit="tok", unit_scale=True, desc=f"cache rank {dist.rank}" if dist.world > 1 else
                "cache", disable=not progress or not dist.is_main, dynamic_ncols=True)
     try:
@@ -226,19 +230,20 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
 
 
 def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> CacheResult:
-    """Cache activations as `cfg` says into cfg.out, resuming whatever a previous run left there."""
+    """Cache activations as `cfg` says into cfg.output.out, resuming whatever a previous run left there."""
     t0 = time.perf_counter()
     if cfg.retain_memory:
         retain_freed_memory()
-    dist = start_run(cfg.device)
+    dist = start_run(cfg.run.device, cfg.run.threads)
     device = dist.device
-    model = model if model is not None else load_model(cfg.model, device)
-    out = Path(cfg.out)
+    model = model if model is not None else load_model(cfg.lm.model, device, cfg.lm.weight_processing)
+    out = Path(cfg.output.out)
     out.mkdir(parents=True, exist_ok=True)
     hooks = expand_hooks(model, cfg.hooks)
-    source = make_source(cfg.corpus, model, cfg.n_ctx, cfg.seed)
+    source = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
+                         cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
-    wanted = max(math.ceil(cfg.tokens / cfg.n_ctx), _existing_docs(out))
+    wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
     plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)
     manifest = prepare_folder(out, header, plan, dist)
     done = {s.index for s in manifest.shards}
@@ -262,14 +267,16 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     final = Manifest.load(out / MANIFEST)
     size = sum(r.bytes for s in final.shards for r in s.files.values())
     return CacheResult(out, hooks, final.n_tokens, len(final.shards), size, all_new_tokens,
-                       time.perf_counter() - (t1 if new_tokens else t0))
+                       time.perf_counter() - (t1 if new_tokens else t0), final)
 
 
 def main(cfg: CacheConfig) -> CacheResult:
     """`interp cache`: cache activations, then print a short summary."""
     result = cache_activations(cfg)
     if is_main_process():  # the group is closed by now
-        print(f"cached {result.n_tokens:,} tokens x {len(result.hooks)} hooks ({', '.join(result.hooks)}) in "
+        m = result.manifest
+        print(f"cached {result.n_tokens:,} tokens x {len(result.hooks)} hooks ({', '.join(result.hooks)}) of "
+              f"{m.model} ({m.weight_processing} weight processing) on {corpus_summary(m.corpus)} in "
               f"{result.n_shards} shards, {result.bytes_on_disk / 2**20:,.1f} MiB on disk, at "
               f"{result.tokens_per_s:,.0f} tokens/s ({result.new_tokens:,} new) -> {result.path}")
     return result

@@ -5,27 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ..options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
+
 
 @dataclass
-class CacheConfig:
+class CacheOutput(OutputOptions):
+    """Where the cache goes."""
+
+    out: str = "runs/cache/toy-gelu-s0"
+    """Cache folder (created; an existing cache of the same model, hooks and corpus is resumed)."""
+
+
+@dataclass
+class CacheConfig(Options):
     """Cache activations of a model at a set of hooks over a corpus."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name, model folder, or TransformerLens model name."""
     hooks: list[str] = field(default_factory=lambda: ["blocks.*.mlp.hook_post"])
     """Hook names or glob patterns (e.g. 'blocks.*.mlp.hook_post', 'blocks.2.hook_resid_post')."""
     tokens: int = 2_000_000
     """How many tokens to cache."""
-    out: str = "runs/cache/toy-gelu-s0"
-    """Cache folder (created; an existing cache of the same model and hooks is resumed)."""
-    corpus: str = "toyworld"
-    """'toyworld', a local text file (one document per line), or 'hf:DATASET[:SPLIT]' (needs the hub)."""
     seed: int = 0
     """Corpus seed (toy world)."""
     batch_size: int = 32
-    """Documents per forward pass."""
-    n_ctx: int = 128
-    """Tokens per document (BOS included)."""
+    """Rows (of n_ctx tokens) per forward pass."""
     shard_tokens: int = 65_536
     """Tokens per shard file (fewer where --shard-mb caps them)."""
     shard_mb: int = 512
@@ -33,19 +35,19 @@ class CacheConfig:
     the two shard buffers held in memory stay bounded (e.g. GPT-2's 12 MLP hooks: ~3.6k tokens a shard)."""
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     """Storage dtype of activations."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to run the model."""
     fused_kernels: bool = True
     """Run blocks, attention and LayerNorms as fused kernels (interp.fused): the same values up to float rounding
     (~1e-6 relative) and a ~2x faster forward pass on small models. False runs TransformerLens's own code."""
     retain_memory: bool = True
     """Keep freed memory in the process between batches (glibc mallopt, interp.allocator) instead of page-faulting
     fresh pages for every batch's tensors; the process keeps its peak heap."""
+    lm: ModelOptions = field(default_factory=ModelOptions)
+    data: CorpusOptions = field(default_factory=CorpusOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: CacheOutput = field(default_factory=CacheOutput)
 
     def __post_init__(self):
         if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1 or self.shard_mb < 1:
             raise ValueError("tokens, batch_size, shard_tokens and shard_mb must be >= 1")
-        if self.n_ctx < 2:
-            raise ValueError(f"n_ctx must be >= 2, got {self.n_ctx}")
         if not self.hooks:
             raise ValueError("give at least one hook, e.g. --hooks 'blocks.*.mlp.hook_post'")

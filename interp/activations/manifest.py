@@ -89,6 +89,8 @@ class Manifest:
     n_ctx: int
     docs_per_shard: int
     label_schema: dict | None = None
+    weight_processing: str = "default"
+    """How the model's weights were processed on load (interp.options.ModelOptions)."""
     shards: list[ShardRecord] = field(default_factory=list)
     format: str = FORMAT
     version: int = VERSION
@@ -104,7 +106,8 @@ class Manifest:
 
     def identity(self) -> dict[str, Any]:
         """The fields two runs must agree on to write into the same folder."""
-        return {"model": self.model, "hooks": self.hooks, "dtype": self.dtype, "corpus": self.corpus,
+        return {"model": self.model, "weight_processing": self.weight_processing, "hooks": self.hooks,
+                "dtype": self.dtype, "corpus": self.corpus,
                 "n_ctx": self.n_ctx, "docs_per_shard": self.docs_per_shard}
 
     def check_same(self, other: Manifest, folder: Path) -> None:

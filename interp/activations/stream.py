@@ -140,7 +140,7 @@ class ActivationRows(NamedTuple):
 
 
 class ModelActivations:
-    """Activations of `hooks` of `model` on the rows of a corpus (interp.activations.sources.TokenSource)."""
+    """Activations of `hooks` of `model` on the rows of a corpus (interp.corpus.TokenSource)."""
 
     def __init__(self, model, corpus, hooks: list[str], batch_rows: int = 32):
         if batch_rows < 1:

@@ -42,7 +42,7 @@ def model():
 
 def run_here(model, out: Path, tokens: int) -> ActivationCache:
     """A single-process run of the same configuration in this process (a fresh folder: uninterrupted)."""
-    cfg = CacheConfig(model="toy-gelu-s0", hooks=["blocks.*.mlp.hook_post"], tokens=tokens, out=str(out),
+    cfg = CacheConfig.of(model="toy-gelu-s0", hooks=["blocks.*.mlp.hook_post"], tokens=tokens, out=str(out),
                       shard_tokens=SHARD, batch_size=BATCH)
     cache_activations(cfg, model=model, progress=False)
     return ActivationCache.open(out)
@@ -84,7 +84,7 @@ def test_sigkill_at_two_points_then_resume_gives_the_uninterrupted_result(model,
     assert 2 <= first < n_shards
     second = run_and_kill(out, tokens, kill_after=first + 3)  # resumes, then is killed again
     assert first + 3 <= second < n_shards
-    cfg = CacheConfig(model="toy-gelu-s0", hooks=["blocks.*.mlp.hook_post"], tokens=tokens, out=str(out),
+    cfg = CacheConfig.of(model="toy-gelu-s0", hooks=["blocks.*.mlp.hook_post"], tokens=tokens, out=str(out),
                       shard_tokens=SHARD, batch_size=BATCH)
     assert cache_activations(cfg, model=model, progress=False).new_tokens == tokens - second * SHARD
     assert not list(out.rglob("*.tmp")) and verify(out).ok

@@ -15,8 +15,8 @@ from interp.activations import ActivationCache, CacheError, CorruptCacheError, D
 from interp.activations import writer as writer_mod  # noqa: E402
 from interp.activations.cache import cache_activations, expand_hooks  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
-from interp.activations.sources import PackedTextSource, toy_texts  # noqa: E402
 from interp.activations.stream import stop_layer  # noqa: E402
+from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
 
@@ -29,8 +29,8 @@ def model():
 
 
 def run(model, out, tokens=4096, hooks=HOOKS, **kw):
-    cfg = CacheConfig(model="toy-gelu-s0", hooks=hooks, tokens=tokens, out=str(out), shard_tokens=kw.pop("shard", 1024),
-                      batch_size=kw.pop("batch_size", 4), **kw)
+    cfg = CacheConfig.of(model="toy-gelu-s0", hooks=hooks, tokens=tokens, out=str(out),
+                         shard_tokens=kw.pop("shard", 1024), batch_size=kw.pop("batch_size", 4), **kw)
     return cache_activations(cfg, model=model, progress=False)
 
 
@@ -94,7 +94,7 @@ def test_other_model_or_hooks_is_a_clear_error(model, tmp_path):
         run(model, tmp_path / "c", tokens=1024, hooks=["blocks.1.hook_resid_post"])
     other = load_model("toy-relu-s0")
     with pytest.raises(CacheError, match="model: cache has 'toy-gelu-s0', this run asks for 'toy-relu-s0'"):
-        cache_activations(CacheConfig(model="toy-relu-s0", tokens=1024, out=str(tmp_path / "c"), shard_tokens=1024),
+        cache_activations(CacheConfig.of(model="toy-relu-s0", tokens=1024, out=str(tmp_path / "c"), shard_tokens=1024),
                           model=other, progress=False)
 
 
@@ -187,17 +187,21 @@ def test_multi_dim_hooks_and_non_token_hooks(model, tmp_path):
 
 
 def test_text_file_corpus_is_packed_with_bos(model, tmp_path):
-    docs = generate_docs(CorpusConfig(), 6)
+    docs = generate_docs(CorpusConfig(), 40)
     words = model.tokenizer.convert_ids_to_tokens(list(range(len(model.tokenizer))))
     text = tmp_path / "docs.txt"
-    text.write_text("\n".join(" ".join(words[i] for i in row[1:]) for row in docs.tokens) + "\n")
+    lines = [" ".join(words[i] for i in row[1:]) for row in docs.tokens]
+    text.write_text("\n".join(lines) + "\n")
     res = run(model, tmp_path / "c", tokens=100_000, corpus=str(text), n_ctx=64, shard=256)
     c = ActivationCache.open(tmp_path / "c")
-    n_stream = 6 * 128  # 127 words + 1 separator per document
+    train = [row for row, line in zip(docs.tokens, lines) if in_split(line, "train")]  # the cache holds the train split
+    assert 0 < len(train) < len(lines)
+    n_stream = len(train) * 128  # 127 words + 1 separator per document
     assert res.n_tokens == (n_stream // 63) * 64 and c.manifest.corpus["kind"] == "text"
+    assert c.manifest.corpus["split"] == "train" and len(c.manifest.corpus["fingerprint"]) == 32
     toks = c.tokens().reshape(-1, 64)  # [row, pos]
     assert (toks[:, 0] == model.tokenizer.bos_token_id).all()
-    assert torch.equal(toks[0, 1:].long(), torch.from_numpy(docs.tokens[0, 1:64]).long())
+    assert torch.equal(toks[0, 1:].long(), torch.from_numpy(train[0][1:64]).long())
     with pytest.raises(CacheError, match="no labels"):
         c.labels()
     # the path a non-toy model takes for the default corpus: toy text re-tokenized by the model's tokenizer
@@ -209,11 +213,11 @@ def test_text_file_corpus_is_packed_with_bos(model, tmp_path):
 
 def test_hf_corpus_offline_and_bad_paths_are_clear(model, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(CacheError, match="needs the Hugging Face hub"):
+    with pytest.raises(CorpusError, match="needs the Hugging Face hub"):
         run(model, tmp_path / "c", corpus="hf:some/dataset:train")
     with pytest.raises(FileNotFoundError, match="neither 'toyworld'"):
         run(model, tmp_path / "c", corpus=str(tmp_path / "missing.txt"))
-    with pytest.raises(CacheError, match="longer than the model's context"):
+    with pytest.raises(CorpusError, match="longer than the model.s context"):
         run(model, tmp_path / "c", n_ctx=256)
     assert np.array_equal(generate_docs(CorpusConfig(), 1).tokens, generate_docs(CorpusConfig(), 1).tokens)
 
@@ -255,4 +259,4 @@ def test_shard_mb_caps_the_tokens_of_a_shard(model, tmp_path):
     c = ActivationCache.open(tmp_path / "c")
     assert r.n_shards == 8 and {s.n_tokens for s in c.shards} == {128}
     with pytest.raises(ValueError, match="shard_mb must be >= 1"):
-        CacheConfig(shard_mb=0)
+        CacheConfig.of(shard_mb=0)

@@ -31,7 +31,7 @@ def test_shipped_model_loads_with_the_right_architecture(toy_model):
 
 
 def test_processed_weights_give_the_same_predictions_as_raw_ones(toy_model):
-    raw = load_toy_model(MODELS_DIR / "toy-gelu-s0", process=False)
+    raw = load_toy_model(MODELS_DIR / "toy-gelu-s0", weight_processing="none")
     toks = toy_model.to_tokens("When Mary and John went to the park , John gave a ball to")
     lp_raw = raw(toks).log_softmax(-1)
     lp = toy_model(toks).log_softmax(-1)

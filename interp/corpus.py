@@ -1,0 +1,251 @@
+"""The one corpus reader: any text a command runs a model on, as rows of exactly n_ctx token ids (BOS first),
+addressable by row index so that any range can be read again (resume, several processes, a held-out split).
+
+Corpora (`--corpus`):
+- 'toyworld': the labelled toy world. On a toy model its own token ids with ground-truth labels; on any other model
+  its sentences, detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- a .txt file, or a folder of .txt files: one document per non-empty line;
+- a .jsonl or .parquet file: one document per record, from its text column (`--text-column`);
+- a `datasets` folder written by `Dataset.save_to_disk`: one document per row of the text column;
+- 'hf:NAME[:SPLIT]' or a bare dataset name (no such path): the dataset streamed from the hub (needs the hub).
+
+Text is tokenised with the model's own tokenizer, documents are joined with its EOS token (or BOS where it has no
+EOS) and cut into rows of n_ctx - 1 tokens, each row then led by BOS: the BOS convention of TransformerLens, where
+position 0 is the attention sink the model was run with. The held-out split is deterministic and order-free: a
+document belongs to 'heldout' when the xxh3 hash of its text is 0 mod HELDOUT_EVERY (5%), else to 'train' (the toy
+world has its own split, interp.toyworld.corpus). Every source describes itself (`description`: kind, source, a
+fingerprint of the content, split, n_ctx, tokenizer): the record artifacts store under "corpus".
+
+A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+import torch
+import xxhash
+from jaxtyping import Int, Int8
+from torch import Tensor
+
+from .toyworld import labels as L
+from .toyworld.corpus import CHUNK_DOCS, CorpusConfig, generate_docs, vocabulary
+
+HELDOUT_EVERY = 20
+"""One document in HELDOUT_EVERY (by the hash of its text) is held out."""
+SPLITS = ("train", "heldout")
+TOYWORLD = "toyworld"
+DEFAULT_N_CTX = 128
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be read as asked (a ValueError: the CLI prints it as one line)."""
+
+
+class TokenRows(NamedTuple):
+    """A range of corpus rows."""
+
+    tokens: Int[Tensor, "doc pos"]
+    labels: Int8[Tensor, "doc pos field"] | None
+
+
+class TokenSource(Protocol):
+    """Rows of exactly `n_ctx` tokens, the same rows whenever asked."""
+
+    n_ctx: int
+    description: dict
+    n_label_fields: int | None
+
+    def n_rows(self, wanted: int) -> int:
+        """How many of the first `wanted` rows exist (fewer only when a finite corpus runs out)."""
+
+    def rows(self, first: int, n: int) -> TokenRows: ...
+
+
+class ToyWorldSource:
+    """Toy-world documents as generated (token ids of the toy vocabulary) with their labels."""
+
+    def __init__(self, cfg: CorpusConfig):
+        self.cfg, self.n_ctx, self.n_label_fields = cfg, cfg.n_ctx, L.N_FIELDS
+        self.description = {"kind": "toyworld", "source": TOYWORLD, **asdict(cfg)}
+        self._chunk: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def n_rows(self, wanted: int) -> int:
+        return wanted
+
+    def _get_chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._chunk is None or self._chunk[0] != c:
+            docs = generate_docs(self.cfg, CHUNK_DOCS, c * CHUNK_DOCS)
+            self._chunk = (c, docs.tokens, docs.labels)
+        return self._chunk[1], self._chunk[2]
+
+    def rows(self, first: int, n: int) -> TokenRows:
+        ids, labs = [], []
+        for doc in range(first, first + n):
+            c_ids, c_labs = self._get_chunk(doc // CHUNK_DOCS)
+            ids.append(c_ids[doc % CHUNK_DOCS])
+            labs.append(c_labs[doc % CHUNK_DOCS])
+        return TokenRows(torch.from_numpy(np.stack(ids)), torch.from_numpy(np.stack(labs)))
+
+
+def bos_and_separator(tokenizer) -> tuple[int, int]:
+    """(BOS id that leads every row, id that separates packed documents): BOS, else EOS; EOS, else BOS."""
+    if tokenizer is None:
+        raise CorpusError("this model has no tokenizer, so text cannot be tokenised for it; give a model folder "
+                          "with tokenizer files (tokenizer.json or vocab + merges)")
+    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if bos is None:
+        raise CorpusError("the model's tokenizer has neither a BOS nor an EOS token to start rows with")
+    return bos, tokenizer.eos_token_id if tokenizer.eos_token_id is not None else bos
+
+
+class PackedTextSource:
+    """Documents of text, tokenized with a model's tokenizer and packed into BOS-led rows of n_ctx tokens."""
+
+    def __init__(self, texts: Callable[[], Iterator[str]], tokenizer, n_ctx: int, description: dict,
+                 tokenize_batch: int = 256):
+        self.texts, self.tok, self.n_ctx, self.description = texts, tokenizer, n_ctx, description
+        self.n_label_fields = None
+        self.bos, self.sep = bos_and_separator(tokenizer)
+        self.batch = tokenize_batch
+        self._rows: list[np.ndarray] = []
+        self._stream: Iterator[str] | None = None
+        self._pending: list[int] = []
+        self._exhausted = False
+
+    def _fill(self, wanted: int) -> None:
+        """Pack rows until `wanted` exist or the text runs out."""
+        if self._stream is None:
+            self._stream = iter(self.texts())
+        body = self.n_ctx - 1
+        while len(self._rows) < wanted and not self._exhausted:
+            docs = [t for _, t in zip(range(self.batch), self._stream)]
+            if len(docs) < self.batch:
+                self._exhausted = True
+            docs = [t for t in docs if t.strip()]
+            for ids in self.tok(docs, add_special_tokens=False)["input_ids"] if docs else []:
+                self._pending.extend(ids)
+                self._pending.append(self.sep)
+            while len(self._pending) >= body:
+                self._rows.append(np.asarray([self.bos] + self._pending[:body], dtype=np.int32))
+                del self._pending[:body]
+
+    def n_rows(self, wanted: int) -> int:
+        self._fill(wanted)
+        return min(wanted, len(self._rows))
+
+    def rows(self, first: int, n: int) -> TokenRows:
+        self._fill(first + n)
+        if first + n > len(self._rows):
+            raise CorpusError(f"the corpus {self.description.get('source')} has only {len(self._rows)} rows of "
+                              f"{self.n_ctx} tokens ({self.description.get('split', 'all')} split); rows up to "
+                              f"{first + n} were asked for: give more text, fewer --tokens or a smaller --n-ctx")
+        return TokenRows(torch.from_numpy(np.stack(self._rows[first:first + n])), None)
+
+
+def is_toy_tokenizer(tokenizer) -> bool:
+    """Whether `tokenizer` is the toy world's (token id = index in the toy vocabulary)."""
+    words = vocabulary()
+    if tokenizer is None or len(tokenizer) != len(words):
+        return False
+    return list(tokenizer.convert_ids_to_tokens(list(range(len(words))))) == list(words)
+
+
+def is_toy_model(model) -> bool:
+    return is_toy_tokenizer(getattr(model, "tokenizer", None))
+
+
+def toy_texts(cfg: CorpusConfig) -> Callable[[], Iterator[str]]:
+    """Toy-world documents as strings (words joined by spaces, BOS dropped), in document order, forever."""
+    words = vocabulary()
+
+    def gen() -> Iterator[str]:
+        chunk = 0
+        while True:
+            for row in generate_docs(cfg, CHUNK_DOCS, chunk * CHUNK_DOCS).tokens:
+                yield " ".join(words[i] for i in row[1:])
+            chunk += 1
+    return gen
+
+
+def in_split(text: str, split: str | None) -> bool:
+    """Whether a document belongs to `split` (None: every document)."""
+    if split is None:
+        return True
+    held = xxhash.xxh3_64_intdigest(text.encode("utf-8")) % HELDOUT_EVERY == 0
+    return held == (split == "heldout")
+
+
+def resolve_n_ctx(n_ctx: int, model) -> int:
+    """0 -> min(DEFAULT_N_CTX, the model's context); a context longer than the model's is an error."""
+    if n_ctx == 0:
+        return min(DEFAULT_N_CTX, model.cfg.n_ctx)
+    if n_ctx > model.cfg.n_ctx:
+        raise CorpusError(f"--n-ctx {n_ctx} is longer than the model's context ({model.cfg.n_ctx} tokens); "
+                          f"use --n-ctx {model.cfg.n_ctx} or less (0: min({DEFAULT_N_CTX}, the model's))")
+    return n_ctx
+
+
+def resolve_corpus(spec: str, model, model_name: str) -> str:
+    """The corpus to read: `spec`, or for "" the toy world on a toy model and an error on any other."""
+    if spec:
+        return spec
+    if is_toy_model(model):
+        return TOYWORLD
+    raise CorpusError(f"{model_name} is not a toy-world model, so there is no default corpus: give one with --corpus "
+                      f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), or --corpus toyworld "
+                      f"to run it on toy-world sentences")
+
+
+def open_corpus(spec: str, model, n_ctx: int, seed: int = 0, split: str | None = "train", text_column: str = "text",
+                model_name: str = "") -> TokenSource:
+    """The token source for corpus `spec` (see module doc) on `model`, rows of n_ctx tokens (0: the default) of
+    `split` ('train', 'heldout', or None for every document)."""
+    from .corpus_files import read_texts
+
+    spec = resolve_corpus(spec, model, model_name or "this model")
+    n_ctx = resolve_n_ctx(n_ctx, model)
+    if split is not None and split not in SPLITS:
+        raise CorpusError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    if spec == TOYWORLD:
+        cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split or "train")
+        if is_toy_model(model):
+            return ToyWorldSource(cfg)
+        desc = {"kind": "toyworld-text", "source": TOYWORLD, **asdict(cfg)}
+        return PackedTextSource(toy_texts(cfg), model.tokenizer, n_ctx, _with_tokenizer(desc, model))
+    texts, desc = read_texts(spec, text_column)
+    split_texts = (lambda: (t for t in texts() if in_split(t, split)))
+    desc = {**desc, "split": split or "all", "n_ctx": n_ctx, "heldout_every": HELDOUT_EVERY}
+    return PackedTextSource(split_texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model))
+
+
+def _with_tokenizer(desc: dict[str, Any], model) -> dict[str, Any]:
+    tok = model.tokenizer
+    name = getattr(tok, "name_or_path", "") or type(tok).__name__
+    bos, _ = bos_and_separator(tok)
+    return {**desc, "tokenizer": os.path.basename(str(name).rstrip("/")) or str(name), "bos_token_id": bos}
+
+
+def describe(source: TokenSource, n_tokens: int) -> dict[str, Any]:
+    """What an artifact records under "corpus": the source's description plus the tokens used."""
+    return json.loads(json.dumps({**source.description, "tokens": int(n_tokens)}, default=str))
+
+
+def summary(corpus: dict[str, Any]) -> str:
+    """One line naming a recorded corpus, for the commands' summary lines."""
+    what = corpus.get("source", corpus.get("kind", "?"))
+    fp = corpus.get("fingerprint")
+    bits = [f"corpus {Path(str(what)).name if os.sep in str(what) else what}"]
+    if corpus.get("split"):
+        bits.append(f"split {corpus['split']}")
+    if corpus.get("tokens") is not None:
+        bits.append(f"{corpus['tokens']:,} tokens")
+    if fp:
+        bits.append(f"fingerprint {str(fp)[:12]}")
+    return ", ".join(bits)

@@ -1,0 +1,142 @@
+"""The option groups every command shares, nested into each command's config (kept free of torch: the CLI reads
+them to build its parser).
+
+- `ModelOptions`: which model, and how its weights are processed on load;
+- `CorpusOptions`: which text to run it on, and the context size;
+- `RuntimeOptions`: device and CPU threads;
+- `OutputOptions`: where results go.
+
+A command nests the groups it needs (`cfg.lm`, `cfg.data`, `cfg.run`, `cfg.output`); simple-parsing turns every leaf
+field into one flat option (`--model`, `--corpus`, `--device`, `--out`), so the CLI names stay flat. Commands whose
+default or help differs (another default model, output folder) nest a subclass that says so. From Python,
+`Config.of(**flat)` builds a config from the same flat names, and `cfg.flat()` gives them back (what artifacts
+record as their settings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T", bound="Options")
+
+
+class Options:
+    """Mixin of every config dataclass: flat construction and a flat view."""
+
+    @classmethod
+    def of(cls: type[T], **flat: Any) -> T:
+        """Build the config from flat option names (the CLI's, with underscores), filling nested groups."""
+        return _build(cls, dict(flat), top=True)
+
+    def flat(self) -> dict[str, Any]:
+        """Every leaf option by its flat name (nested groups flattened)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if dataclasses.is_dataclass(v) and isinstance(v, Options):
+                out.update(v.flat())
+            else:
+                out[f.name] = v
+        return out
+
+
+def _build(cls: type, flat: dict[str, Any], top: bool = False) -> Any:
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        nested = _nested_type(cls, f)
+        if nested is not None:
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else nested()
+            sub = {n.name: flat.pop(n.name) for n in dataclasses.fields(default) if n.name in flat}
+            kwargs[f.name] = dataclasses.replace(default, **sub) if sub else default
+        elif f.name in flat:
+            kwargs[f.name] = flat.pop(f.name)
+    if top and flat:
+        names = sorted(option_names(cls))
+        raise TypeError(f"{cls.__name__} has no option(s) {', '.join(sorted(flat))}; it takes {', '.join(names)}")
+    return cls(**kwargs)
+
+
+def _nested_type(cls: type, f: dataclasses.Field) -> type | None:
+    if f.default_factory is not dataclasses.MISSING:
+        probe = f.default_factory()
+        if dataclasses.is_dataclass(probe) and isinstance(probe, Options):
+            return type(probe)
+    return None
+
+
+def option_names(cls: type) -> list[str]:
+    """Every leaf option of a config class by its flat name (the CLI's, with underscores)."""
+    out = []
+    for f in dataclasses.fields(cls):
+        nested = _nested_type(cls, f)
+        out += option_names(nested) if nested is not None else [f.name]
+    return out
+
+
+WeightProcessing = Literal["default", "none"]
+
+
+@dataclass
+class ModelOptions(Options):
+    """The model to run."""
+
+    model: str = "toy-gelu-s0"
+    """Shipped toy model name, local model folder (a Hugging Face folder of any architecture TransformerLens
+    converts, or a saved toy model), or a TransformerLens model name (needs the model hub)."""
+    weight_processing: WeightProcessing = "default"
+    """default: TransformerLens's processing (LayerNorm weights folded into the next layer, writing weights and the
+    unembedding centred, value biases folded), so residual-stream hooks differ from the checkpoint's hidden states
+    by the folded parts; none: the weights as the checkpoint has them (hooks equal the Hugging Face model's)."""
+
+
+@dataclass
+class RecordedModelOptions(ModelOptions):
+    """The model to run; by default the one the input (cache, dictionary) records."""
+
+    model: str = ""
+    """Model name or folder; default: the model the input records. A model that disagrees with the recorded one is
+    an error naming both."""
+
+
+@dataclass
+class RuntimeOptions(Options):
+    """Where to run."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to run; auto picks CUDA when a GPU is visible. Under torchrun each process takes its local GPU."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
+
+    def __post_init__(self):
+        if self.threads < 0:
+            raise ValueError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
+
+
+@dataclass
+class CorpusOptions(Options):
+    """The text to run the model on."""
+
+    corpus: str = ""
+    """'toyworld' (the labelled toy world), a .txt file or a folder of .txt files, a .jsonl / .parquet file with a
+    text column, a `datasets` folder (save_to_disk), or 'hf:NAME[:SPLIT]' (streamed; needs the hub). Default: the
+    toy world for the shipped toy models; any other model needs a corpus."""
+    text_column: str = "text"
+    """Column holding the text in .jsonl, .parquet and dataset corpora."""
+    n_ctx: int = 0
+    """Tokens per row, BOS included (text is packed into rows); 0: min(128, the model's context)."""
+
+    def __post_init__(self):
+        if self.n_ctx != 0 and self.n_ctx < 2:
+            raise ValueError(f"--n-ctx must be >= 2 (or 0: min(128, the model's context)), got {self.n_ctx}")
+
+
+@dataclass
+class OutputOptions(Options):
+    """Where results go."""
+
+    out: str = "runs/out"
+    """Output folder."""
