@@ -56,12 +56,12 @@ def train(args) -> None:
     from saes.training.trainer import Trainer
 
     cache = ensure_cache()
-    cfg = TrainSAEConfig(model=MODEL, hook=HOOK, arch=list(args.archs), d_sae=[args.d_sae], k=args.k,
+    cfg = TrainSAEConfig.of(model=MODEL, hook=HOOK, arch=list(args.archs), d_sae=[args.d_sae], k=args.k,
                          l1_coefficient=args.l1, l0_coefficient=args.l0, seed=[0], tokens=args.tokens,
                          batch_size=args.batch_size, cache=str(cache), out=str(args.out), checkpoint_every=0,
                          bandwidth=args.bandwidth, init_threshold=args.init_threshold, eval_tokens=args.eval_tokens,
                          device="cpu", log_every=25)
-    source = CacheSource(str(cache), HOOK, cfg.batch_size, cfg.data_seed, cfg.exclude_bos)
+    source = CacheSource(str(cache), HOOK, cfg.optim.batch_size, cfg.source.data_seed, cfg.source.exclude_bos)
     trainer = Trainer(cfg, source)
     # one extra seed of the middle setting of --stability-archs (seed stability), same stream, same pass
     for spec in list(trainer.specs):
@@ -71,14 +71,15 @@ def train(args) -> None:
         if (spec.k == args.k[len(args.k) // 2]) if spec.arch == "topk" else spec.coefficient == mid:
             extra = SAESpec(spec.arch, spec.d_sae, 1, spec.k, spec.coefficient, spec.lr)
             trainer.specs.append(extra)
-            trainer.runs.append(trainer._build(extra, Path(cfg.out) / extra.name))
+            trainer.runs.append(trainer._build(extra, Path(cfg.output.out) / extra.name))
     trainer.init_from_data()
     for run in trainer.runs:
         run.folder.mkdir(parents=True, exist_ok=True)
     trainer.wrap()
     t0 = time.time()
     trainer.fit()
-    print(f"trained {len(trainer.runs)} SAEs on {cfg.steps * cfg.batch_size:,} tokens in {time.time() - t0:.0f} s")
+    n_tok = cfg.steps * cfg.optim.batch_size
+    print(f"trained {len(trainer.runs)} SAEs on {n_tok:,} tokens in {time.time() - t0:.0f} s")
     t0 = time.time()
     finish(trainer, load_model(MODEL, device="cpu"))
     print(f"evaluated in {time.time() - t0:.0f} s")

@@ -85,7 +85,7 @@ def matmul_flops(batch: int, d_in: int, d_sae: int, reps: int = 3) -> float:
 
 
 def ours(arch: str, args, batches: list[torch.Tensor]) -> Trainer:
-    cfg = TrainSAEConfig(model="toy-gelu-s0", hook=HOOK, arch=[arch], d_sae=[args.d_sae], k=[args.k],
+    cfg = TrainSAEConfig.of(model="toy-gelu-s0", hook=HOOK, arch=[arch], d_sae=[args.d_sae], k=[args.k],
                          l1_coefficient=[args.l1], l0_coefficient=[args.l0], tokens=args.steps * args.batch_size,
                          batch_size=args.batch_size, lr=args.lr, bandwidth=args.bandwidth,
                          init_threshold=args.init_threshold, dead_window=args.dead_window, checkpoint_every=0,
@@ -105,11 +105,11 @@ def saelens(arch: str, args, mine: Trainer, batches: list[torch.Tensor]):
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
     cfg, n = mine.cfg, args.steps
-    sp_warm = round(cfg.sparsity_warmup * n)
+    sp_warm = round(cfg.optim.sparsity_warmup * n)
     common = {"d_in": mine.source.d_in, "d_sae": args.d_sae, "dtype": "float32", "device": "cpu",
               "apply_b_dec_to_input": True, "normalize_activations": "none", "decoder_init_norm": None}
     if arch == "topk":
-        sae = TopKTrainingSAE(TopKTrainingSAEConfig(k=args.k, aux_loss_coefficient=cfg.aux_coefficient,
+        sae = TopKTrainingSAE(TopKTrainingSAEConfig(k=args.k, aux_loss_coefficient=cfg.sae.aux_coefficient,
                                                     rescale_acts_by_decoder_norm=True, **common))
     elif arch == "relu":
         sae = StandardTrainingSAE(StandardTrainingSAEConfig(l1_coefficient=args.l1, l1_warm_up_steps=sp_warm,
@@ -124,8 +124,9 @@ def saelens(arch: str, args, mine: Trainer, batches: list[torch.Tensor]):
             getattr(sae, name).copy_(getattr(src, name))
     tcfg = SAETrainerConfig(total_training_samples=n * args.batch_size, train_batch_size_samples=args.batch_size,
                             lr=mine.runs[0].spec.lr, lr_end=mine.runs[0].spec.lr,
-                            lr_warm_up_steps=round(cfg.lr_warmup * n), lr_decay_steps=round(cfg.lr_decay * n),
-                            device="cpu", dead_feature_window=max(1, cfg.dead_window // args.batch_size),
+                            lr_warm_up_steps=round(cfg.optim.lr_warmup * n),
+                            lr_decay_steps=round(cfg.optim.lr_decay * n),
+                            device="cpu", dead_feature_window=max(1, cfg.dead.dead_window // args.batch_size),
                             feature_sampling_window=10**9)
     provider = iter(batches)
     trainer = SAETrainer(cfg=tcfg, sae=sae, data_provider=provider)

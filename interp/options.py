@@ -42,18 +42,20 @@ class Options:
         return out
 
 
-def _build(cls: type, flat: dict[str, Any], top: bool = False) -> Any:
+def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = None) -> Any:
+    """cls(...) from flat names; nested groups are built the same way from their default instance."""
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
         nested = _nested_type(cls, f)
         if nested is not None:
-            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else nested()
-            sub = {n.name: flat.pop(n.name) for n in dataclasses.fields(default) if n.name in flat}
-            kwargs[f.name] = dataclasses.replace(default, **sub) if sub else default
+            base = getattr(default, f.name) if default is not None else f.default_factory()
+            kwargs[f.name] = _build(nested, flat, default=base)
         elif f.name in flat:
             kwargs[f.name] = flat.pop(f.name)
+        elif default is not None:
+            kwargs[f.name] = getattr(default, f.name)
     if top and flat:
         names = sorted(option_names(cls))
         raise TypeError(f"{cls.__name__} has no option(s) {', '.join(sorted(flat))}; it takes {', '.join(names)}")

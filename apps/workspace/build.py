@@ -111,7 +111,7 @@ def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     # JumpReLU: the workspace trains 128 steps, in which thresholds started at the usual 0.001 (ε 0.001) never climb
     # to where the L0 penalty bites: L0 327 at λ 0.1 and 345 at λ 1 (of 1024 latents). Started at 0.5 with ε 0.1 and
     # λ 1 the SAE ends at L0 44, R² 0.955, CE loss recovered 0.989 (measured on this workspace's cache).
-    tcfg = TrainSAEConfig(model=cfg.model, hook=cfg.hook, arch=list(cfg.archs), d_sae=[cfg.d_sae], k=[cfg.k],
+    tcfg = TrainSAEConfig.of(model=cfg.model, hook=cfg.hook, arch=list(cfg.archs), d_sae=[cfg.d_sae], k=[cfg.k],
                           l1_coefficient=[2.0], l0_coefficient=[1.0], init_threshold=0.5, bandwidth=0.1,
                           seed=[cfg.seed], tokens=cfg.sae_tokens,
                           out=str(layout.saes), batch_size=cfg.sae_batch_size, lr=2e-3, cache=str(layout.cache),
@@ -124,7 +124,7 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     from saes.snmf.config import SNMFConfig
     from saes.snmf.run import main
 
-    main(SNMFConfig(model=cfg.model, layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
+    main(SNMFConfig.of(model=cfg.model, layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
                     cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
 
 

@@ -2,37 +2,53 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+
+from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
 
 
 @dataclass
-class EvalSAEConfig:
+class EvalCorpusOptions(CorpusOptions):
+    """The text to evaluate on; by default the held-out split of the corpus the dictionary was trained on."""
+
+    corpus: str = ""
+    """Default: the held-out split of the corpus the SAE records (cfg.json). Otherwise as for every command:
+    'toyworld', a .txt file or folder, .jsonl / .parquet, a datasets folder or hf:NAME; its held-out split is used."""
+    n_ctx: int = 0
+    """Tokens per row, BOS included; 0: the context the SAE was trained with (else min(128, the model's))."""
+
+
+@dataclass
+class EvalOutput(OutputOptions):
+    """Where the report goes."""
+
+    out: str = ""
+    """Where to write the report; default: eval.json in the SAE folder (never over the SAE's own files)."""
+
+
+@dataclass
+class EvalSAEConfig(Options):
     """Evaluate a saved SAE (SAELens-format folder) and write eval.json beside its weights."""
 
     sae: str = ""
     """SAE folder (cfg.json + sae_weights.safetensors)."""
-    model: str = ""
-    """Model to splice the SAE into; default: the model recorded in the SAE's cfg.json."""
     hook: str = ""
     """Hook the SAE reads; default: the hook recorded in the SAE's cfg.json."""
     compare: str = ""
     """Another SAE folder (e.g. another seed): adds seed stability (share of latents with a decoder-cosine match)."""
     tokens: int = 32_768
-    """Held-out toy-world tokens to evaluate on (BOS positions left out)."""
+    """Held-out tokens to evaluate on (BOS positions left out)."""
     ground_truth_tokens: int = 8192
     """How many of those tokens score latents against the toy world's concept labels (AUROC, F1)."""
     seed: int = 0
-    """Seed of the held-out toy-world text."""
-    n_ctx: int = 128
-    """Tokens per document, BOS included."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to run the model and the SAE."""
-    out: str = ""
-    """Where to write the report; default: eval.json in the SAE folder."""
+    """Seed of the toy-world text when --corpus toyworld is given (otherwise the seed the SAE's corpus records)."""
+    lm: RecordedModelOptions = field(default_factory=RecordedModelOptions)
+    data: EvalCorpusOptions = field(default_factory=EvalCorpusOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: EvalOutput = field(default_factory=EvalOutput)
 
     def __post_init__(self):
         if not self.sae:
             raise ValueError("give the SAE folder to evaluate with --sae FOLDER")
-        if self.tokens < 1 or self.ground_truth_tokens < 0 or self.n_ctx < 3:
-            raise ValueError("need tokens >= 1, ground_truth_tokens >= 0 and n_ctx >= 3")
+        if self.tokens < 1 or self.ground_truth_tokens < 0 or self.data.n_ctx in (1, 2):
+            raise ValueError("need tokens >= 1, ground_truth_tokens >= 0 and n_ctx >= 3 (or 0)")

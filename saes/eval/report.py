@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from interp.activations.stream import hook_activations, hook_width
+from interp.corpus import TokenSource, describe
 from saes import io
 from saes.eval import metrics
 from saes.eval.splice import splice_eval
@@ -32,19 +33,16 @@ REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def eval_rows(model, n_tokens: int, seed: int, n_ctx: int) -> tuple[Tensor, np.ndarray | None]:
-    """Held-out documents [doc, n_ctx] and their labels (None when the model is not a toy-world model)."""
-    from interp.activations.sources import PackedTextSource, is_toy_tokenizer, toy_texts
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
-
-    n_ctx = min(n_ctx, model.cfg.n_ctx)
-    n_docs = max(1, math.ceil(n_tokens / (n_ctx - 1)))
-    ccfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split="heldout")
-    if is_toy_tokenizer(model.tokenizer):
-        docs = generate_docs(ccfg, n_docs)
-        return torch.from_numpy(docs.tokens).long(), docs.labels
-    rows = PackedTextSource(toy_texts(ccfg), model.tokenizer, n_ctx, {"kind": "toyworld-text"}).rows(0, n_docs)
-    return rows.tokens.long(), None
+def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | None]:
+    """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
+    them when it is shorter, and their toy-world labels (None for other corpora)."""
+    n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
+    if n_docs == 0:
+        raise ValueError(f"the evaluation corpus {corpus.description.get('source')} "
+                         f"({corpus.description.get('split')} split) has no row of {corpus.n_ctx} tokens: give a "
+                         f"bigger corpus or a smaller --n-ctx")
+    rows = corpus.rows(0, n_docs)
+    return rows.tokens.long(), rows.labels.numpy() if rows.labels is not None else None
 
 
 @torch.no_grad()
@@ -107,16 +105,17 @@ def dictionary_report(dictionary, model, hook: str, tokens: Tensor, labels: np.n
     return report
 
 
-def evaluate(sae, model, hook: str | None = None, n_tokens: int = 32_768, seed: int = 0, n_ctx: int = 128,
+def evaluate(sae, model, corpus: TokenSource, hook: str | None = None, n_tokens: int = 32_768,
              ground_truth_tokens: int = 8192, compare=None) -> dict:
-    """The full report for `sae` (raw-activation SAE, e.g. from saes.io.load) spliced into `model` at `hook`."""
+    """The full report for `sae` (raw-activation SAE, e.g. from saes.io.load) spliced into `model` at `hook`, on
+    the first `n_tokens` tokens of `corpus` (a held-out split: interp.corpus.open_corpus(..., split="heldout"))."""
     hook = hook or sae.cfg.hook_name
     width = hook_width(model, hook)
     if width != sae.cfg.d_in:
         raise ValueError(f"d_in mismatch: the SAE has d_in={sae.cfg.d_in} but {hook} of this model has d={width}; "
                          f"pass the hook (--hook) and model (--model) the SAE was trained on")
     sae = sae.eval()
-    tokens, labels = eval_rows(model, n_tokens, seed, n_ctx)
+    tokens, labels = eval_rows(corpus, n_tokens)
     report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens, device=sae.W_dec.device)
     report["seed_stability"] = report["seed_stability_matched"] = None
     if compare is not None:
@@ -124,16 +123,18 @@ def evaluate(sae, model, hook: str | None = None, n_tokens: int = 32_768, seed: 
         report["seed_stability"] = metrics.seed_stability(a, b)
         if max(len(a), len(b)) <= metrics.MATCH_MAX_LATENTS:
             report["seed_stability_matched"] = asdict(metrics.matched_seed_stability(a, b))
-    report["data"] = {"corpus": "toyworld heldout", "seed": seed, "n_ctx": tokens.shape[1], "hook": hook}
+    report["corpus"] = describe(corpus, tokens.numel())
+    report["data"] = {"hook": hook, "n_ctx": tokens.shape[1]}
     return report
 
 
-def evaluate_snmf(snmf, model, layer: int, n_tokens: int = 8192, seed: int = 0) -> dict:
-    """The SAE-style report of an SNMF spliced into `model` at blocks.`layer`.mlp.hook_post, over the first
-    `n_tokens` non-BOS tokens of held-out toy-world documents (codes by NNLS on F; every code scored)."""
-    tokens, labels = eval_rows(model, n_tokens, seed, model.cfg.n_ctx)
+def evaluate_snmf(snmf, model, corpus: TokenSource, n_tokens: int = 8192) -> dict:
+    """The SAE-style report of an SNMF spliced into `model` at its hook, over the first `n_tokens` non-BOS tokens
+    of `corpus` (codes by NNLS on F; every code scored)."""
+    tokens, labels = eval_rows(corpus, n_tokens)
     report = dictionary_report(snmf, model, snmf.hook_name, tokens, labels, n_tokens, max_tokens=n_tokens)
-    report["data"] = {"corpus": "toyworld heldout", "seed": seed, "n_ctx": model.cfg.n_ctx, "hook": snmf.hook_name}
+    report["corpus"] = describe(corpus, tokens.numel())
+    report["data"] = {"hook": snmf.hook_name, "n_ctx": tokens.shape[1]}
     return report
 
 
@@ -157,23 +158,41 @@ def write_report(folder: str | Path, report: dict, path: str | Path | None = Non
 
 
 def main(cfg) -> dict:
-    """CLI entry (`interp eval-sae`): load the SAE (and --compare), evaluate, write eval.json, print the headline."""
+    """CLI entry (`interp eval-sae`): load the SAE (and --compare), evaluate on the held-out split of its corpus
+    (or --corpus), write eval.json, print the headline naming model and corpus."""
+    from interp.corpus import summary
     from interp.models import load_model
-    from interp.runtime import resolve_device
+    from interp.provenance import heldout_corpus, recorded_model, recorded_processing
+    from interp.runtime import start_run
 
-    device = resolve_device(cfg.device)
+    device = start_run(cfg.run.device, cfg.run.threads).device
     sae = io.load(cfg.sae, device=device)
-    model_name = cfg.model or sae.cfg.model_name
-    if not model_name:
-        raise ValueError(f"{cfg.sae}/cfg.json records no model; pass --model")
+    meta = sae.cfg.metadata
+    model_name = recorded_model(cfg.lm.model, sae.cfg.model_name, f"the SAE {cfg.sae}")
+    processing = recorded_processing(cfg.lm.weight_processing, meta.get("weight_processing"), f"the SAE {cfg.sae}")
+    out = check_report_path(cfg.sae, cfg.output.out)
     compare = io.load(cfg.compare, device=device) if cfg.compare else None
-    report = evaluate(sae, load_model(model_name, device=device), cfg.hook or None, cfg.tokens, cfg.seed,
-                      cfg.n_ctx, cfg.ground_truth_tokens, compare)
-    report["model"] = model_name
+    model = load_model(model_name, device, processing)
+    corpus = heldout_corpus(model, model_name, meta.get("corpus"), cfg.data.corpus, cfg.data.n_ctx, cfg.seed,
+                            cfg.data.text_column)
+    report = evaluate(sae, model, corpus, cfg.hook or None, cfg.tokens, cfg.ground_truth_tokens, compare)
+    report["model"], report["weight_processing"] = model_name, processing
     if compare is not None:
         report["compare"] = str(cfg.compare)
-    path = write_report(cfg.sae, report, cfg.out or None)
+    path = write_report(cfg.sae, report, out)
     head = " ".join(f"{k}={report[k]:.4g}" for k in ("l0", "r2", "r2_legacy", "ce_loss_recovered", "kl_score",
                                                       "dead_fraction") if report[k] is not None)
-    print(f"wrote {path}: {head}")
+    print(f"wrote {path}: {head} ({model_name}, {processing} weight processing, {summary(report['corpus'])})")
     return report
+
+
+def check_report_path(sae_folder: str | Path, out: str | Path | None) -> Path | None:
+    """Refuse a report path that would replace one of the SAE's own files."""
+    if not out:
+        return None
+    target = Path(out).resolve()
+    own = {(Path(sae_folder) / n).resolve() for n in (io.CFG_FILENAME, io.WEIGHTS_FILENAME)}
+    if target in own:
+        raise FileExistsError(f"--out {out} is the SAE's own {target.name}: the report would replace it; write the "
+                              f"report elsewhere (default: eval.json in the SAE folder)")
+    return target

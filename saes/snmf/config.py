@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
+
+from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
 
 
 @dataclass
-class SNMFConfig:
+class SNMFOutput(OutputOptions):
+    """Where the factorisation goes."""
+
+    out: str = "runs/snmf/toy-gelu-s0-L1"
+    """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed)."""
+
+
+@dataclass
+class SNMFModelOptions(RecordedModelOptions):
+    """The model whose MLP activations are factorised; by default the one --cache records, else toy-gelu-s0."""
+
+
+@dataclass
+class SNMFConfig(Options):
     """Semi-nonnegative factorisation of one layer's MLP activations (methods.md §3), evaluated like an SAE."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name or model folder."""
     layer: int = 1
     """Factorise blocks.LAYER.mlp.hook_post."""
     k: int = 100
@@ -20,8 +33,6 @@ class SNMFConfig:
     """Fraction s of neurons kept per feature (winner-take-all keeps ceil(s * d_mlp))."""
     tokens: int = 100_000
     """Tokens to factorise (BOS removed)."""
-    out: str = "runs/snmf/toy-gelu-s0-L1"
-    """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed)."""
     solver: Literal["full", "streaming"] = "full"
     """full: the reference solver on all tokens in memory; streaming: passes over batches, memory O(d K)."""
     init: Literal["random", "svd", "kmeans"] = "random"
@@ -35,17 +46,19 @@ class SNMFConfig:
     seed: int = 0
     """Seed of the init and of the toy-world corpus."""
     cache: str = ""
-    """Read activations from this `interp cache` folder instead of running the model on the toy world."""
+    """Read activations from this `interp cache` folder instead of running the model on --corpus."""
     batch_size: int = 8192
     """Tokens per batch (streaming passes, activation collection)."""
     eval_tokens: int = 8192
-    """Held-out toy-world tokens for eval.json (0: skip evaluation)."""
+    """Held-out tokens for eval.json, from the held-out split of the corpus (0: skip evaluation)."""
     top_m: int = 20
     """Top activating tokens stored per feature."""
     checkpoint_every: int = 10
     """Iterations (full) or batches (streaming) between checkpoints."""
-    device: Literal["cpu", "cuda", "auto"] = "auto"
-    """Where to run the model and the solver."""
+    lm: SNMFModelOptions = field(default_factory=SNMFModelOptions)
+    data: CorpusOptions = field(default_factory=CorpusOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: SNMFOutput = field(default_factory=SNMFOutput)
 
     def __post_init__(self):
         if self.k < 1 or not 0 < self.sparsity <= 1:

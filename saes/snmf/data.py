@@ -1,6 +1,6 @@
 """Where SNMF gets activations: MLP outputs (blocks.L.mlp.hook_post) with BOS removed, in a fixed token order.
 
-- `ModelSource`: toy-world documents run through the model on every pass (only up to layer L), so nothing but the
+- `ModelSource`: a corpus's rows run through the model on every pass (only up to layer L), so nothing but the
   token ids (4 bytes a token) stays in memory;
 - `CacheSource`: an activation cache written by `interp cache` (shards in order, position 0 dropped).
 
@@ -18,7 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.activations.stream import ModelActivations
-from interp.toyworld.corpus import CorpusConfig
+from interp.corpus import TokenSource
 
 
 def mlp_hook(layer: int) -> str:
@@ -26,28 +26,32 @@ def mlp_hook(layer: int) -> str:
 
 
 class ModelSource:
-    """The first `n_tokens` non-BOS tokens of toy-world documents from `first_doc`, through the model per pass
+    """The first `n_tokens` non-BOS tokens of a corpus's rows from `first_doc`, through the model per pass
     (interp.activations.stream.ModelActivations, which runs only up to layer L)."""
 
-    def __init__(self, model, layer: int, n_tokens: int, batch_size: int = 8192, seed: int = 0,
-                 split: str = "train", first_doc: int = 0):
-        from interp.activations.sources import ToyWorldSource
-
+    def __init__(self, model, layer: int, n_tokens: int, corpus: TokenSource, batch_size: int = 8192,
+                 first_doc: int = 0):
         if n_tokens < 1:
             raise ValueError(f"need n_tokens >= 1, got {n_tokens}")
-        self.layer, self.hook, self.d = layer, mlp_hook(layer), model.cfg.d_mlp
-        n_ctx = model.cfg.n_ctx
-        self.per_doc, self.first_doc, self.n_tokens = n_ctx - 1, first_doc, n_tokens
+        self.layer, self.hook, self.d, self.corpus = layer, mlp_hook(layer), model.cfg.d_mlp, corpus
+        self.corpus_description = corpus.description
+        n_ctx = corpus.n_ctx
+        self.per_doc, self.first_doc = n_ctx - 1, first_doc
         self.n_docs = math.ceil(n_tokens / self.per_doc)
+        if corpus.n_rows(first_doc + self.n_docs) < first_doc + self.n_docs:
+            have = (corpus.n_rows(first_doc + self.n_docs) - first_doc) * self.per_doc
+            raise ValueError(f"the corpus {corpus.description.get('source')} holds {max(0, have):,} non-BOS tokens, "
+                             f"fewer than --tokens {n_tokens:,}: give more text or fewer --tokens")
+        self.n_tokens = n_tokens
         self.docs_per_batch = max(1, batch_size // self.per_doc)
-        corpus = ToyWorldSource(CorpusConfig(seed=seed, n_ctx=n_ctx, split=split))
         self.acts = ModelActivations(model, corpus, [self.hook], batch_rows=self.docs_per_batch)
         rows = corpus.rows(first_doc, self.n_docs)
         self.doc_tokens = rows.tokens.long()  # [doc, n_ctx], BOS first
         self.tokens = self.doc_tokens[:, 1:].reshape(-1)[:n_tokens]
         self.doc_ids = (torch.arange(self.n_docs)[:, None] + first_doc).expand(-1, self.per_doc).reshape(-1)[:n_tokens]
         self.positions = torch.arange(1, n_ctx)[None, :].expand(self.n_docs, -1).reshape(-1)[:n_tokens]
-        self.labels = rows.labels[:, 1:].reshape(self.n_docs * self.per_doc, -1)[:n_tokens]
+        self.labels = None if rows.labels is None else \
+            rows.labels[:, 1:].reshape(self.n_docs * self.per_doc, -1)[:n_tokens]  # [doc, pos, f] -> [tok, f]
 
     def token_batches(self) -> Iterator[Int[Tensor, "batch pos"]]:
         """The documents as model inputs (BOS included), `docs_per_batch` at a time."""
@@ -74,6 +78,7 @@ class CacheSource:
         from interp.activations.reader import ActivationCache
 
         self.cache, self.hook, self.batch_size = ActivationCache.open(path), hook, batch_size
+        self.corpus_description = self.cache.manifest.corpus
         self.d = self.cache.d(hook)
         keep = self.cache.positions() != 0
         self.index = torch.nonzero(keep).squeeze(1)

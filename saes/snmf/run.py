@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
-from interp.runtime import resolve_device
+from interp.corpus import open_corpus, summary
+from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
+from interp.runtime import start_run
 from saes.eval.report import evaluate_snmf, write_report
 from saes.snmf.data import CacheSource, ModelSource, mlp_hook
 from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
 
-IDENTITY = ("model", "layer", "k", "sparsity", "tokens", "solver", "init", "seed", "cache", "batch_size")
+IDENTITY = ("model", "weight_processing", "corpus", "text_column", "n_ctx", "layer", "k", "sparsity", "tokens",
+            "solver", "init", "seed", "cache", "batch_size")
 """The options that decide what the solver computes (max_iter, patience and tol may change on a rerun)."""
 
 
@@ -35,7 +39,8 @@ def solver_config(cfg) -> SNMFSolverConfig:
 
 
 def checkpointer(out: Path, cfg) -> Checkpointer:
-    return Checkpointer(out, {k: getattr(cfg, k) for k in IDENTITY})
+    flat = cfg.flat()
+    return Checkpointer(out, {k: flat[k] for k in IDENTITY})
 
 
 def save_checkpoint(out: Path, cfg, state: FullState | StreamState) -> None:
@@ -64,15 +69,26 @@ def load_checkpoint(out: Path, cfg) -> FullState | StreamState | None:
     return state
 
 
-def make_source(cfg, model):
-    from interp.activations.sources import is_toy_tokenizer
+def with_provenance(cfg):
+    """cfg with the model (and weight processing) the --cache records, else the default toy model; a --model that
+    disagrees with the cache is an error naming both."""
+    lm = cfg.lm
+    if cfg.cache:
+        from interp.activations.reader import ActivationCache
 
+        m, what = ActivationCache.open(cfg.cache).manifest, f"the cache {cfg.cache}"
+        lm = replace(lm, model=recorded_model(lm.model, m.model, what),
+                     weight_processing=recorded_processing(lm.weight_processing, m.weight_processing, what))
+    return replace(cfg, lm=replace(lm, model=lm.model or DEFAULT_MODEL))
+
+
+def make_source(cfg, model):
+    """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
         return CacheSource(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
-    if not is_toy_tokenizer(model.tokenizer):
-        raise ValueError(f"{cfg.model} is not a toy-world model: cache its activations first (interp cache) and "
-                         f"pass --cache")
-    return ModelSource(model, cfg.layer, cfg.tokens, cfg.batch_size, cfg.seed)
+    corpus = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
+                         cfg.lm.model)
+    return ModelSource(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
 
 
 def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object, FullState]:
@@ -118,14 +134,14 @@ def run_streaming(cfg, source, out: Path) -> tuple[torch.Tensor, object, StreamS
 
 def main(cfg) -> SNMF:
     """CLI entry: fit (or resume), save the SNMF result with top tokens, evaluate into eval.json."""
-    from interp.activations.sources import is_toy_tokenizer
     from interp.models import load_model
 
-    device = resolve_device(cfg.device)
-    model = load_model(cfg.model, device=device)
+    cfg = with_provenance(cfg)
+    device = start_run(cfg.run.device, cfg.run.threads).device
+    model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
     if not 0 <= cfg.layer < model.cfg.n_layers:
-        raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.model} has layers 0..{model.cfg.n_layers - 1}")
-    out = Path(cfg.out)
+        raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.lm.model} has layers 0..{model.cfg.n_layers - 1}")
+    out = Path(cfg.output.out)
     out.mkdir(parents=True, exist_ok=True)
     source = make_source(cfg, model)
     t0 = time.perf_counter()
@@ -135,19 +151,23 @@ def main(cfg) -> SNMF:
     else:
         F_DK, codes, st = run_streaming(cfg, source, out)
         iters = len(st.losses)
-    info = {"model": cfg.model, "layer": cfg.layer, "solver": cfg.solver, "init": cfg.init, "k": cfg.k,
-            "sparsity": cfg.sparsity, "tokens": source.n_tokens, "seed": cfg.seed, "loss": st.best_loss,
-            "iterations": iters, "losses": st.losses, "fit_seconds_this_run": time.perf_counter() - t0}
+    corpus = {**source.corpus_description, "tokens": source.n_tokens}
+    info = {"model": cfg.lm.model, "weight_processing": cfg.lm.weight_processing, "corpus": corpus,
+            "layer": cfg.layer, "solver": cfg.solver, "init": cfg.init, "k": cfg.k, "sparsity": cfg.sparsity,
+            "tokens": source.n_tokens, "seed": cfg.seed, "loss": st.best_loss, "iterations": iters,
+            "losses": st.losses, "fit_seconds_this_run": time.perf_counter() - t0}
     snmf = SNMF(F_DK.float(), mlp_hook(cfg.layer), info)
     snmf.top = top_tokens_from_codes(codes, source, cfg.top_m)
     snmf.save(out)
-    msg = f"wrote {out}: K={cfg.k} loss={st.best_loss:.4f} after {iters} iterations"
-    if cfg.eval_tokens > 0 and is_toy_tokenizer(model.tokenizer):
-        report = evaluate_snmf(snmf, model, cfg.layer, cfg.eval_tokens, cfg.seed)
-        report["model"] = cfg.model
+    msg = (f"wrote {out}: K={cfg.k} loss={st.best_loss:.4f} after {iters} iterations ({cfg.lm.model}, "
+           f"{cfg.lm.weight_processing} weight processing, {summary(corpus)})")
+    if cfg.eval_tokens > 0:
+        held = heldout_corpus(model, cfg.lm.model, source.corpus_description, seed=cfg.seed)
+        report = evaluate_snmf(snmf, model, held, cfg.eval_tokens)
+        report["model"], report["weight_processing"] = cfg.lm.model, cfg.lm.weight_processing
         write_report(out, report)
-        gt = report["ground_truth"]["mean_auroc"]
+        gt = (report["ground_truth"] or {}).get("mean_auroc")
         msg += (f"; eval: l0={report['l0']:.3g} r2={report['r2']:.4f} ce_loss_recovered="
-                f"{report['ce_loss_recovered']:.4f} mean_auroc={gt:.4f}")
+                f"{report['ce_loss_recovered']:.4f}" + (f" mean_auroc={gt:.4f}" if gt is not None else ""))
     print(msg)
     return snmf

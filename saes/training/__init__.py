@@ -1,6 +1,6 @@
 """SAE training: the config and sweep grid, activation sources, checkpoints, DDP, the trainer and the CLI entry.
 
-`train_saes(TrainSAEConfig(...))` trains (or resumes) every SAE of the config's grid; `interp train-sae` is the same.
+`train_saes(TrainSAEConfig.of(...))` trains (or resumes) every SAE of the config's grid; `interp train-sae` is the same.
 """
 
 from __future__ import annotations

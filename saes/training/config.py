@@ -8,24 +8,21 @@ L0 coefficient only to jumprelu) is trained at once on the same activation strea
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
+from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
 from saes.registry import ARCH_NAMES, architecture, uses_k
 
-NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "keep_checkpoint",
-                "sparse_step")
+NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "threads",
+                "keep_checkpoint", "sparse_step")
 """Options that do not change what a run computes: a run may be resumed with other values of these."""
 
 
 @dataclass
-class TrainSAEConfig:
-    """Train one SAE, or a sweep of SAEs on the same activations, on one hook of a model."""
+class SAEOptions(Options):
+    """The SAEs to train (list-valued options form a sweep) and their architecture settings."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name, model folder, or TransformerLens model name."""
-    hook: str = "blocks.2.mlp.hook_post"
-    """Hook the SAEs read (TransformerLens name)."""
     arch: list[str] = field(default_factory=lambda: ["topk"])
     """Architecture(s): relu, topk, jumprelu, batchtopk (several = a sweep)."""
     d_sae: list[int] = field(default_factory=lambda: [4096])
@@ -38,10 +35,42 @@ class TrainSAEConfig:
     """ReLU decoder-norm-weighted L1 coefficient λ, on normalised activations (several = a sweep)."""
     seed: list[int] = field(default_factory=lambda: [0])
     """SAE initialisation seed(s); every seed sees the same data (several = a sweep)."""
+    aux_coefficient: float = 1 / 32
+    """AuxK loss scale α (topk, batchtopk)."""
+    bandwidth: float = 0.001
+    """JumpReLU straight-through-estimator bandwidth ε."""
+    init_threshold: float = 0.001
+    """JumpReLU initial threshold θ₀."""
+    pre_act_coefficient: float = 0.0
+    """JumpReLU pre-activation loss on dead latents (0 = off)."""
+    b_dec_init: Literal["mean", "median", "zero"] = "median"
+    """b_dec init from the first batch: mean, geometric median, or zero."""
+
+    def __post_init__(self):
+        bad = [a for a in self.arch if a not in ARCH_NAMES]
+        if bad or not self.arch:
+            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
+        for name in ("arch", "d_sae", "seed", "k", "l0_coefficient", "l1_coefficient"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
+        if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
+            raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
+        if any(uses_k(a) for a in self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
+            raise ValueError(f"topk/batchtopk need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
+        coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
+        if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
+            raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
+        if self.bandwidth <= 0 or self.init_threshold <= 0:
+            raise ValueError("bandwidth and init_threshold must be > 0")
+
+
+@dataclass
+class OptimOptions(Options):
+    """Optimisation: tokens, batch, learning-rate and sparsity schedules."""
+
     tokens: int = 2_000_000
     """Training tokens (steps = tokens // batch_size)."""
-    out: str = "runs/sae"
-    """Output folder: the SAE (one SAE) or one sub-folder per SAE (a sweep). A non-empty folder is only resumed."""
     batch_size: int = 4096
     """Tokens per step (the global batch; under torchrun it is split evenly over the processes)."""
     lr: float | None = None
@@ -55,69 +84,11 @@ class TrainSAEConfig:
     the first steps at a high learning rate cost ~0.02-0.04 R² that short runs never win back."""
     sparsity_warmup: float = 0.05
     """Fraction of the steps over which the L1 / L0 coefficient rises linearly from 0 (relu, jumprelu)."""
-    cache: str = ""
-    """Activation cache folder to train from; empty = compute activations on the fly from the model."""
-    data_seed: int = 0
-    """Seed of the data: toy-world corpus (on the fly) and the shuffling order (both sources)."""
-    n_ctx: int = 128
-    """On the fly: tokens per document, BOS included."""
-    buffer_docs: int = 128
-    """On the fly: documents per shuffle buffer (their activations are shuffled together)."""
-    exclude_bos: bool = True
-    """Leave out BOS-position activations (outliers that the model never reads as content)."""
-    normalize: bool = True
-    """Scale activations by sqrt(d_in)/E||x|| (estimated on the first batches, folded into the saved weights)."""
-    b_dec_init: Literal["mean", "median", "zero"] = "median"
-    """b_dec init from the first batch: mean, geometric median, or zero."""
-    dead_window: int = 1_000_000
-    """Tokens without firing after which a latent counts as dead (AuxK / pre-activation loss, dead fraction)."""
-    resample_every: int = 0
-    """ReLU: steps between dead-latent resamplings (Towards Monosemanticity; 0 = off): latents silent for
-    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/training/resample.py)."""
-    resample_until: float = 0.5
-    """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
-    aux_coefficient: float = 1 / 32
-    """AuxK loss scale α (topk, batchtopk)."""
-    bandwidth: float = 0.001
-    """JumpReLU straight-through-estimator bandwidth ε."""
-    init_threshold: float = 0.001
-    """JumpReLU initial threshold θ₀."""
-    pre_act_coefficient: float = 0.0
-    """JumpReLU pre-activation loss on dead latents (0 = off)."""
     sparse_step: bool = True
     """Train relu / jumprelu with the sparse step once their codes are sparse (saes/sparse_gate.py): the same
     gradients from sparse products instead of dense ones, ~2x faster per step once L0 is ~d_sae / 50."""
-    checkpoint_every: int = 1000
-    """Steps between resumable checkpoints (0 = none)."""
-    keep_checkpoint: bool = False
-    """Keep the last checkpoint (weights + Adam state) after a finished run."""
-    log_every: int = 50
-    """Steps between training-log lines (train_log.jsonl) and progress-bar updates."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train; auto picks cuda when available. Under torchrun each process takes its local GPU."""
-    eval: bool = True
-    """Evaluate every SAE after training and write eval.json beside its weights."""
-    eval_tokens: int = 32_768
-    """Held-out tokens for the evaluation."""
-    progress: bool = True
-    """Show a progress bar."""
 
     def __post_init__(self):
-        bad = [a for a in self.arch if a not in ARCH_NAMES]
-        if bad or not self.arch:
-            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
-        for name in ("arch", "d_sae", "seed", "k", "l0_coefficient", "l1_coefficient"):
-            values = getattr(self, name)
-            if len(set(values)) != len(values):
-                raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
-        if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
-            raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
-        if any(uses_k(a) for a in self.arch) and (not self.k or min(self.k) < 1
-                                                                      or max(self.k) > min(self.d_sae)):
-            raise ValueError(f"topk/batchtopk need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
-        coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
-        if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
-            raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
         if self.batch_size < 1 or self.tokens < self.batch_size:
             raise ValueError(f"need batch_size >= 1 and tokens >= batch_size, got {self.tokens} and {self.batch_size}")
         if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
@@ -127,26 +98,117 @@ class TrainSAEConfig:
         fracs = {"lr_warmup": self.lr_warmup, "lr_decay": self.lr_decay, "sparsity_warmup": self.sparsity_warmup}
         if any(not 0 <= v <= 1 for v in fracs.values()) or self.lr_warmup + self.lr_decay > 1:
             raise ValueError(f"warmup/decay are fractions of the run in [0, 1] (lr_warmup + lr_decay <= 1): {fracs}")
-        if min(self.checkpoint_every, self.log_every - 1, self.dead_window - 1, self.buffer_docs - 1) < 0:
-            raise ValueError("checkpoint_every must be >= 0; log_every, dead_window and buffer_docs >= 1")
-        if self.n_ctx < 2 or self.eval_tokens < 1:
-            raise ValueError(f"need n_ctx >= 2 and eval_tokens >= 1, got {self.n_ctx} and {self.eval_tokens}")
-        if self.bandwidth <= 0 or self.init_threshold <= 0:
-            raise ValueError("bandwidth and init_threshold must be > 0")
-        if self.resample_every < 0 or not 0 <= self.resample_until <= 1:
-            raise ValueError(f"need resample_every >= 0 (0 = off) and resample_until in [0, 1], got "
-                             f"{self.resample_every} and {self.resample_until}")
-        if self.resample_every and "relu" not in self.arch:
-            raise ValueError("--resample-every is for relu SAEs (topk and batchtopk revive latents with AuxK, "
-                             "jumprelu with --pre-act-coefficient)")
 
     @property
     def steps(self) -> int:
         return self.tokens // self.batch_size
 
+
+@dataclass
+class DeadOptions(Options):
+    """Dead latents: when a latent counts as dead, and ReLU resampling."""
+
+    dead_window: int = 1_000_000
+    """Tokens without firing after which a latent counts as dead (AuxK / pre-activation loss, dead fraction)."""
+    resample_every: int = 0
+    """ReLU: steps between dead-latent resamplings (Towards Monosemanticity; 0 = off): latents silent for
+    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/training/resample.py)."""
+    resample_until: float = 0.5
+    """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
+
+    def __post_init__(self):
+        if self.dead_window < 1:
+            raise ValueError(f"dead_window must be >= 1, got {self.dead_window}")
+        if self.resample_every < 0 or not 0 <= self.resample_until <= 1:
+            raise ValueError(f"need resample_every >= 0 (0 = off) and resample_until in [0, 1], got "
+                             f"{self.resample_every} and {self.resample_until}")
+
+
+@dataclass
+class TrainDataOptions(Options):
+    """Where the activations come from (a cache, or the model on the fly) and how they are fed."""
+
+    cache: str = ""
+    """Activation cache folder to train from; empty = compute activations on the fly from the model."""
+    data_seed: int = 0
+    """Seed of the data: toy-world corpus (on the fly) and the shuffling order (both sources)."""
+    buffer_docs: int = 128
+    """On the fly: documents per shuffle buffer (their activations are shuffled together)."""
+    exclude_bos: bool = True
+    """Leave out BOS-position activations (outliers that the model never reads as content)."""
+    normalize: bool = True
+    """Scale activations by sqrt(d_in)/E||x|| (estimated on the first batches, folded into the saved weights)."""
+
+    def __post_init__(self):
+        if self.buffer_docs < 1:
+            raise ValueError(f"buffer_docs must be >= 1, got {self.buffer_docs}")
+
+
+@dataclass
+class TrainOutputOptions(OutputOptions):
+    """Where the SAEs go, checkpoints, logging and the final evaluation."""
+
+    out: str = "runs/sae"
+    """Output folder: the SAE (one SAE) or one sub-folder per SAE (a sweep). A non-empty folder is only resumed."""
+    checkpoint_every: int = 1000
+    """Steps between resumable checkpoints (0 = none)."""
+    keep_checkpoint: bool = False
+    """Keep the last checkpoint (weights + Adam state) after a finished run."""
+    log_every: int = 50
+    """Steps between training-log lines (train_log.jsonl) and progress-bar updates."""
+    eval: bool = True
+    """Evaluate every SAE after training and write eval.json beside its weights."""
+    eval_tokens: int = 32_768
+    """Held-out tokens for the evaluation."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self):
+        if self.checkpoint_every < 0 or self.log_every < 1 or self.eval_tokens < 1:
+            raise ValueError("checkpoint_every must be >= 0; log_every and eval_tokens >= 1")
+
+
+@dataclass
+class TrainModelOptions(ModelOptions):
+    """The model whose activations the SAEs read."""
+
+    model: str = ""
+    """Model name or folder; default: the model the --cache records, else toy-gelu-s0. A model that disagrees with
+    the one the cache records is an error naming both."""
+
+
+@dataclass
+class TrainCorpusOptions(CorpusOptions):
+    """The text the model reads on the fly (without --cache) and the final evaluation's held-out text."""
+
+
+@dataclass
+class TrainSAEConfig(Options):
+    """Train one SAE, or a sweep of SAEs on the same activations, on one hook of a model."""
+
+    hook: str = "blocks.2.mlp.hook_post"
+    """Hook the SAEs read (TransformerLens name)."""
+    sae: SAEOptions = field(default_factory=SAEOptions)
+    optim: OptimOptions = field(default_factory=OptimOptions)
+    dead: DeadOptions = field(default_factory=DeadOptions)
+    source: TrainDataOptions = field(default_factory=TrainDataOptions)
+    lm: TrainModelOptions = field(default_factory=TrainModelOptions)
+    data: TrainCorpusOptions = field(default_factory=TrainCorpusOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: TrainOutputOptions = field(default_factory=TrainOutputOptions)
+
+    def __post_init__(self):
+        if self.dead.resample_every and "relu" not in self.sae.arch:
+            raise ValueError("--resample-every is for relu SAEs (topk and batchtopk revive latents with AuxK, "
+                             "jumprelu with --pre-act-coefficient)")
+
+    @property
+    def steps(self) -> int:
+        return self.optim.steps
+
     def identity(self) -> dict:
         """The options that decide what the run computes (a checkpoint resumes only under the same identity)."""
-        return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+        return {k: v for k, v in self.flat().items() if k not in NOT_IDENTITY}
 
 
 @dataclass(frozen=True)
@@ -175,12 +237,13 @@ def default_lr(d_sae: int) -> float:
 def expand_grid(cfg: TrainSAEConfig) -> list[SAESpec]:
     """Every SAE of the sweep, in a fixed order (arch, d_sae, k or coefficient, seed)."""
     specs = []
-    for arch in cfg.arch:
-        options = {"l1": cfg.l1_coefficient, "l0": cfg.l0_coefficient, "k": cfg.k}[architecture(arch).sparsity]
-        for d_sae in cfg.d_sae:
-            lr = cfg.lr if cfg.lr is not None else default_lr(d_sae)
+    for arch in cfg.sae.arch:
+        sweep = {"l1": cfg.sae.l1_coefficient, "l0": cfg.sae.l0_coefficient, "k": cfg.sae.k}
+        options = sweep[architecture(arch).sparsity]
+        for d_sae in cfg.sae.d_sae:
+            lr = cfg.optim.lr if cfg.optim.lr is not None else default_lr(d_sae)
             for opt in options:
                 topk = uses_k(arch)
-                for seed in cfg.seed:
+                for seed in cfg.sae.seed:
                     specs.append(SAESpec(arch, d_sae, seed, int(opt) if topk else None, 0.0 if topk else opt, lr))
     return specs

@@ -11,7 +11,6 @@ positions are left out when asked. Every batch is checked for NaN/Inf, naming th
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from itertools import count
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor
 
 from interp.activations.stream import ModelActivations, hook_width
+from interp.corpus import TokenSource, open_corpus
 
 SEED_MIX = 1_000_003
 
@@ -34,6 +34,8 @@ class ShardedSource:
     d_in: int
     window: int = 1
     lru_size: int = 2
+    corpus: dict | None = None
+    """The corpus the activations come from, as artifacts record it (None for activations handed in directly)."""
 
     def __init__(self, batch_size: int, data_seed: int, exclude_bos: bool):
         self.batch_size, self.data_seed, self.exclude_bos = batch_size, data_seed, exclude_bos
@@ -133,6 +135,7 @@ class CacheSource(ShardedSource):
         self.path, self.hook, self.d_in = path, hook, self.cache.d(hook)
         self.window, self.lru_size = window, 2 * window
         self.offsets = torch.as_tensor(self.cache.offsets, dtype=torch.int64)
+        self.corpus = self.cache.manifest.corpus
         self._positions = self.cache.positions().long() if exclude_bos else None
 
     @property
@@ -169,19 +172,19 @@ class CacheSource(ShardedSource):
 
 
 class ModelSource(ShardedSource):
-    """Activations computed on the fly: shard j = toy-world documents [j·D, (j+1)·D) run through the model."""
+    """Activations computed on the fly: shard j = corpus rows [j·D, (j+1)·D) run through the model."""
 
-    def __init__(self, model, hook: str, batch_size: int, data_seed: int, exclude_bos: bool, n_ctx: int,
+    def __init__(self, model, hook: str, batch_size: int, data_seed: int, exclude_bos: bool, corpus: TokenSource,
                  buffer_docs: int):
-        from interp.activations.sources import make_source
-
         super().__init__(batch_size, data_seed, exclude_bos)
-        if n_ctx > model.cfg.n_ctx:
-            raise ValueError(f"--n-ctx {n_ctx} is longer than the model's context ({model.cfg.n_ctx}); lower it")
-        self.hook, self.n_ctx, self.docs = hook, n_ctx, buffer_docs
-        self.acts = ModelActivations(model, make_source("toyworld", model, n_ctx, data_seed), [hook])
+        self.hook, self.n_ctx, self.docs, self.rows_source = hook, corpus.n_ctx, buffer_docs, corpus
+        self.corpus = corpus.description
+        self.acts = ModelActivations(model, corpus, [hook])
         self.d_in = self.acts.widths[hook]
-        self.shard_tokens = buffer_docs * n_ctx
+        self.shard_tokens = buffer_docs * self.n_ctx
+        if corpus.n_rows(buffer_docs) < buffer_docs:
+            raise ValueError(f"the corpus {corpus.description.get('source')} has fewer than --buffer-docs "
+                             f"{buffer_docs} rows of {self.n_ctx} tokens: give more text or a smaller --buffer-docs")
 
     def windows(self) -> Iterator[list[int]]:
         return ([j] for j in count())
@@ -198,11 +201,20 @@ class ModelSource(ShardedSource):
     def shard_start(self, shard: int) -> int:
         return shard * self.shard_tokens
 
+    def first_row(self, shard: int) -> int:
+        """Shard j reads rows [j·D, (j+1)·D); a corpus that runs out is read again from its start (epochs)."""
+        end = (shard + 1) * self.docs
+        have = self.rows_source.n_rows(end)
+        return shard * self.docs if have == end else (shard % (have // self.docs)) * self.docs
+
     def load_shard(self, shard: int) -> Tensor:
-        return self.acts.rows(shard * self.docs, self.docs).acts[self.hook].reshape(-1, self.d_in)  # [doc * pos, d]
+        rows = self.acts.rows(self.first_row(shard), self.docs)
+        return rows.acts[self.hook].reshape(-1, self.d_in)  # [doc, pos, d] -> [doc * pos, d]
 
     def describe(self, shard: int) -> str:
-        return f"documents {shard * self.docs}..{(shard + 1) * self.docs - 1} of the toy-world corpus (on the fly)"
+        first = self.first_row(shard)
+        where = self.corpus.get("source")
+        return f"rows {first}..{first + self.docs - 1} of the corpus {where} (on the fly)"
 
 
 class TensorSource(ShardedSource):
@@ -233,16 +245,18 @@ class TensorSource(ShardedSource):
 
 
 def make_source(cfg, model, batch_size: int) -> ShardedSource:
-    """The cache source when cfg.cache is set (checked against the model), else the on-the-fly source."""
-    if not cfg.cache:
-        return ModelSource(model, cfg.hook, batch_size, cfg.data_seed, cfg.exclude_bos, cfg.n_ctx, cfg.buffer_docs)
-    src = CacheSource(cfg.cache, cfg.hook, batch_size, cfg.data_seed, cfg.exclude_bos)
+    """The cache source when cfg.source.cache is set (its hook width checked against the model), else the model on
+    the fly over the training split of cfg.data's corpus."""
+    src = cfg.source
+    if not src.cache:
+        corpus = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, src.data_seed, "train", cfg.data.text_column,
+                             cfg.lm.model)
+        return ModelSource(model, cfg.hook, batch_size, src.data_seed, src.exclude_bos, corpus, src.buffer_docs)
+    cache = CacheSource(src.cache, cfg.hook, batch_size, src.data_seed, src.exclude_bos)
     if model is not None:
         width = hook_width(model, cfg.hook)
-        if width != src.d_in:
-            raise ValueError(f"d_in mismatch: the cache {cfg.cache} holds {cfg.hook} with d={src.d_in}, but "
-                             f"{cfg.model}'s {cfg.hook} has d={width}; pass the cache's model ({src.model}) as --model")
-        if src.model != cfg.model:
-            warnings.warn(f"the cache {cfg.cache} was made with model {src.model!r}, --model is {cfg.model!r}",
-                          stacklevel=2)
-    return src
+        if width != cache.d_in:
+            raise ValueError(f"d_in mismatch: the cache {src.cache} holds {cfg.hook} with d={cache.d_in}, but "
+                             f"{cfg.lm.model}'s {cfg.hook} has d={width}; pass the cache's model ({cache.model}) as "
+                             f"--model")
+    return cache

@@ -11,8 +11,10 @@ with DistributedDataParallel; process 0 writes every file.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
 from interp.runtime import RunContext, start_run
 from saes import io
 from saes.training import checkpoint as ck
@@ -22,8 +24,8 @@ from saes.training.trainer import LOG_FILE, Trainer
 
 
 def check_out(cfg: TrainSAEConfig) -> bool:
-    """True if cfg.out holds a checkpoint to resume; raise if it holds anything else."""
-    out = Path(cfg.out)
+    """True if cfg.output.out holds a checkpoint to resume; raise if it holds anything else."""
+    out = Path(cfg.output.out)
     if ck.Checkpointer(out, {}).exists():
         return True
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -43,19 +45,35 @@ def _truncate_logs(trainer: Trainer) -> None:
             path.write_text("".join(ln + "\n" for ln in keep))
 
 
+def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
+    """cfg with the model (and weight processing) the --cache records, or the default toy model on the fly; a
+    --model that disagrees with the cache is an error naming both."""
+    lm = cfg.lm
+    if cfg.source.cache:
+        from interp.activations.reader import ActivationCache
+
+        m = ActivationCache.open(cfg.source.cache).manifest
+        what = f"the cache {cfg.source.cache}"
+        lm = replace(lm, model=recorded_model(lm.model, m.model, what),
+                     weight_processing=recorded_processing(lm.weight_processing, m.weight_processing, what))
+    else:
+        lm = replace(lm, model=lm.model or DEFAULT_MODEL)
+    return replace(cfg, lm=lm)
+
+
 def _load_model(cfg: TrainSAEConfig, device: str):
-    if cfg.cache and not cfg.eval:
+    if cfg.source.cache and not cfg.output.eval:
         return None
     from interp.models import load_model
 
-    return load_model(cfg.model, device=device)
+    return load_model(cfg.lm.model, device, cfg.lm.weight_processing)
 
 
 def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model=None, source: ShardedSource | None = None) -> Trainer:
-    """Source + trainer, resumed from cfg.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
+    """Source + trainer, resumed from cfg.output.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
     resuming = check_out(cfg)
     dist.barrier()  # every process has looked at the folder before process 0 writes into it
-    source = source if source is not None else make_source(cfg, model, cfg.batch_size)
+    source = source if source is not None else make_source(cfg, model, cfg.optim.batch_size)
     trainer = Trainer(cfg, source, dist)
     if resuming:
         trainer.resume()
@@ -66,7 +84,7 @@ def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model=None, source: Sha
             run.folder.mkdir(parents=True, exist_ok=True)
         if resuming:
             _truncate_logs(trainer)
-    if not resuming and cfg.checkpoint_every:
+    if not resuming and cfg.output.checkpoint_every:
         trainer.checkpoint(0)
     dist.barrier()
     trainer.wrap()
@@ -81,30 +99,35 @@ def finish(trainer: Trainer, model) -> list[dict]:
         run.sae.eval()
         io.save(run.sae, run.folder)
         summary = {"name": run.spec.name, "folder": str(run.folder)}
-        if cfg.eval:
+        if cfg.output.eval:
             from saes.eval.report import evaluate, write_report
 
-            report = evaluate(io.load(run.folder, device=trainer.dist.device), model, hook=cfg.hook,
-                              n_tokens=cfg.eval_tokens, seed=cfg.data_seed, n_ctx=cfg.n_ctx)
+            corpus = heldout_corpus(model, cfg.lm.model, trainer.source.corpus, cfg.data.corpus,
+                                    cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
+            report = evaluate(io.load(run.folder, device=trainer.dist.device), model, corpus, hook=cfg.hook,
+                              n_tokens=cfg.output.eval_tokens)
+            report["model"], report["weight_processing"] = cfg.lm.model, cfg.lm.weight_processing
             write_report(run.folder, report)
             summary.update({k: report[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")})
         summaries.append(summary)
     if len(trainer.runs) > 1:
-        (Path(cfg.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
-    if not cfg.keep_checkpoint:
-        ck.Checkpointer(cfg.out, {}).clear()
+        (Path(cfg.output.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
+    if not cfg.output.keep_checkpoint:
+        ck.Checkpointer(cfg.output.out, {}).clear()
     return summaries
 
 
 def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = None) -> list[dict]:
     """Train (or resume) every SAE of cfg; returns one summary per SAE (on process 0; [] on the others).
 
-    `model` saves loading cfg.model again; `source` replaces the cache / on-the-fly activations (e.g. a TensorSource).
+    `model` saves loading the model again; `source` replaces the cache / on-the-fly activations (e.g. a
+    TensorSource).
     """
-    dist = start_run(cfg.device, batch_size=cfg.batch_size)
+    cfg = with_provenance(cfg)
+    dist = start_run(cfg.run.device, cfg.run.threads, cfg.optim.batch_size)
     trainer = None
     try:
-        if model is None and (source is None or cfg.eval):
+        if model is None and (source is None or cfg.output.eval):
             model = _load_model(cfg, dist.device)
         trainer = build_trainer(cfg, dist, model, source)
         trainer.fit()

@@ -64,7 +64,7 @@ class Run:
 
 def sae_folders(cfg: TrainSAEConfig, specs: list[SAESpec]) -> list[Path]:
     """The run's folder for a single SAE, one sub-folder per SAE for a sweep."""
-    out = Path(cfg.out)
+    out = Path(cfg.output.out)
     return [out] if len(specs) == 1 else [out / s.name for s in specs]
 
 
@@ -73,10 +73,10 @@ class Trainer:
 
     def __init__(self, cfg: TrainSAEConfig, source: ShardedSource, dist: RunContext | None = None):
         self.cfg, self.source, self.dist = cfg, source, dist or RunContext()
-        self.out = Path(cfg.out)
+        self.out = Path(cfg.output.out)
         self.ckpt = ck.Checkpointer(self.out, cfg.identity())
         self.specs = expand_grid(cfg)
-        self.lo, self.hi = self.dist.rows(cfg.batch_size)
+        self.lo, self.hi = self.dist.rows(cfg.optim.batch_size)
         self.runs = [self._build(s, f) for s, f in zip(self.specs, sae_folders(cfg, self.specs))]
         self.start_step, self.elapsed, self.last_checkpoint = 0, 0.0, -1
 
@@ -84,12 +84,12 @@ class Trainer:
         cfg = self.cfg
         extra = {} if uses_k(spec.arch) else {"sparsity_coeff": spec.coefficient}
         sae_cfg = SAEConfig(d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook, arch=spec.arch, k=spec.k,
-                            device=self.dist.device, model_name=cfg.model, aux_coeff=cfg.aux_coefficient,
-                            bandwidth=cfg.bandwidth, init_threshold=cfg.init_threshold,
-                            pre_act_coeff=cfg.pre_act_coefficient, metadata={"training": self._meta(spec)}, **extra)
+                            device=self.dist.device, model_name=cfg.lm.model, aux_coeff=cfg.sae.aux_coefficient,
+                            bandwidth=cfg.sae.bandwidth, init_threshold=cfg.sae.init_threshold,
+                            pre_act_coeff=cfg.sae.pre_act_coefficient, metadata=self._metadata(spec), **extra)
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
-        sae.sparse_step = cfg.sparse_step
+        sae.sparse_step = cfg.optim.sparse_step
         opt = torch.optim.Adam(sae.parameters(), lr=spec.lr)
         dead = torch.zeros(spec.d_sae, dtype=torch.int64, device=self.dist.device)
         return Run(spec, sae, opt, folder, dead)
@@ -97,8 +97,17 @@ class Trainer:
     def _meta(self, spec: SAESpec) -> dict:
         c = self.cfg
         return {"name": spec.name, "seed": spec.seed, "lr": spec.lr, "coefficient": spec.coefficient,
-                "tokens": c.steps * c.batch_size, "batch_size": c.batch_size,
-                "data": c.cache or "toyworld (on the fly)", "data_seed": c.data_seed, "exclude_bos": c.exclude_bos}
+                "tokens": c.steps * c.optim.batch_size, "batch_size": c.optim.batch_size,
+                "data": c.source.cache or "on the fly", "data_seed": c.source.data_seed,
+                "exclude_bos": c.source.exclude_bos}
+
+    def _metadata(self, spec: SAESpec) -> dict:
+        """What cfg.json records beside the SAE: training settings, weight processing and the corpus (with the
+        tokens trained on)."""
+        meta = {"training": self._meta(spec), "weight_processing": self.cfg.lm.weight_processing}
+        if self.source.corpus is not None:
+            meta["corpus"] = {**self.source.corpus, "tokens": self.cfg.steps * self.cfg.optim.batch_size}
+        return meta
 
     # set-up
     @torch.no_grad()
@@ -106,7 +115,7 @@ class Trainer:
         """Activation scale from the first batches, then b_dec from the first batch (whole global batches)."""
         first = self.source.batch(0).to(self.dist.device)
         scale = 1.0
-        if self.cfg.normalize:
+        if self.cfg.source.normalize:
             norms = [first.norm(dim=-1).double().mean()]
             for s in range(1, min(NORM_BATCHES, self.cfg.steps)):
                 norms.append(self.source.batch(s).norm(dim=-1).double().mean())
@@ -116,11 +125,11 @@ class Trainer:
             scale = math.sqrt(self.source.d_in) / mean_norm
         for run in self.runs:
             run.sae.cfg.act_scale = scale
-            if self.cfg.b_dec_init != "zero":
-                run.sae.init_b_dec_(first, self.cfg.b_dec_init)
+            if self.cfg.sae.b_dec_init != "zero":
+                run.sae.init_b_dec_(first, self.cfg.sae.b_dec_init)
 
     def resume(self) -> None:
-        """Load the current checkpoint of cfg.out (which must belong to this config)."""
+        """Load the current checkpoint of cfg.output.out (which must belong to this config)."""
         loaded = self.ckpt.load()
         if loaded is None:
             raise ck.CheckpointError(f"{self.out} holds no checkpoint to resume")
@@ -152,7 +161,7 @@ class Trainer:
     # schedules
     def lr_factor(self, step: int) -> float:
         n = self.cfg.steps
-        warm, decay = round(self.cfg.lr_warmup * n), round(self.cfg.lr_decay * n)
+        warm, decay = round(self.cfg.optim.lr_warmup * n), round(self.cfg.optim.lr_decay * n)
         if step < warm:
             return (step + 1) / warm
         if step >= n - decay:
@@ -160,7 +169,7 @@ class Trainer:
         return 1.0
 
     def sparsity_factor(self, step: int) -> float:
-        warm = round(self.cfg.sparsity_warmup * self.cfg.steps)
+        warm = round(self.cfg.optim.sparsity_warmup * self.cfg.steps)
         return min(1.0, (step + 1) / warm) if warm > 0 else 1.0
 
     # the loop
@@ -171,14 +180,14 @@ class Trainer:
         for run in self.runs:
             for group in run.opt.param_groups:
                 group["lr"] = run.spec.lr * lr_f
-            dead = run.tokens_since_fired >= self.cfg.dead_window
+            dead = run.tokens_since_fired >= self.cfg.dead.dead_window
             assert run.module is not None
             losses = run.module(x, dead, run.spec.coefficient * sp_f)
             run.opt.zero_grad(set_to_none=True)
             losses.total.backward()
             run.sae.before_optimizer_step()
-            if self.cfg.grad_clip > 0:  # gradients are already averaged over processes (DDP), so all clip alike
-                torch.nn.utils.clip_grad_norm_(run.sae.parameters(), self.cfg.grad_clip)
+            if self.cfg.optim.grad_clip > 0:  # gradients are already averaged over processes (DDP), so all clip alike
+                torch.nn.utils.clip_grad_norm_(run.sae.parameters(), self.cfg.optim.grad_clip)
             run.opt.step()
             run.sae.after_optimizer_step()
             stats.append(losses.detached())
@@ -187,19 +196,19 @@ class Trainer:
     def update_dead_stats(self, run: Run, fire_counts: Tensor) -> None:
         """Tokens since each latent last fired, from the fire counts of the whole global batch."""
         fired = self.dist.sum_(fire_counts.clone()) > 0
-        run.tokens_since_fired += self.cfg.batch_size
+        run.tokens_since_fired += self.cfg.optim.batch_size
         run.tokens_since_fired[fired] = 0
 
     def resample(self, step: int) -> None:
         """Every resample_every steps (until resample_until of the run): re-initialise the dead latents of each relu
         SAE from the whole global batch of this step (the same on every process; see resample.py)."""
-        n = self.cfg.resample_every
-        if not n or (step + 1) % n or step + 1 > self.cfg.resample_until * self.cfg.steps:
+        n = self.cfg.dead.resample_every
+        if not n or (step + 1) % n or step + 1 > self.cfg.dead.resample_until * self.cfg.steps:
             return
         x = self.source.batch(step).to(self.dist.device)
         for run in self.runs:
             if run.spec.arch == "relu":
-                dead = run.tokens_since_fired >= self.cfg.dead_window
+                dead = run.tokens_since_fired >= self.cfg.dead.dead_window
                 run.resampled += resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
                 run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
 
@@ -218,8 +227,8 @@ class Trainer:
             terms = (st.total, st.mse, st.sparsity, st.aux, st.l0)
             vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in terms] + [var]))
             total, mse, sparsity, aux, l0, v = vals.tolist()
-            dead = float((run.tokens_since_fired >= self.cfg.dead_window).double().mean())
-            rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.batch_size,
+            dead = float((run.tokens_since_fired >= self.cfg.dead.dead_window).double().mean())
+            rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.optim.batch_size,
                          "lr": run.spec.lr * self.lr_factor(step), "loss": total, "mse": mse, "sparsity": sparsity,
                          "aux": aux, "l0": l0, "r2": 1 - mse / v if v > 0 else float("nan"), "dead_fraction": dead,
                          "sparsity_coeff": run.spec.coefficient * self.sparsity_factor(step),
@@ -256,7 +265,7 @@ class Trainer:
     def fit(self) -> None:
         """Train from start_step to the end, logging and checkpointing on the way."""
         cfg = self.cfg
-        bar = tqdm(total=cfg.steps, initial=self.start_step, unit="step", disable=not (cfg.progress and
+        bar = tqdm(total=cfg.steps, initial=self.start_step, unit="step", disable=not (cfg.output.progress and
                    self.dist.is_main), desc=f"train-sae {self.specs[0].name}" + (" ..." if len(self.runs) > 1 else ""))
         t0 = time.time() - self.elapsed
         try:
@@ -268,9 +277,10 @@ class Trainer:
                     self.update_dead_stats(run, st.fire_counts)
                 self.resample(step)
                 self.elapsed = time.time() - t0
-                if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
+                if (step + 1) % cfg.output.log_every == 0 or step + 1 == cfg.steps:
                     self.log(step, x, stats, bar)
-                if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                every = cfg.output.checkpoint_every
+                if every and (step + 1) % every == 0 and step + 1 < cfg.steps:
                     self.checkpoint(step + 1)
                 bar.update(1)
         except NonFiniteError as e:

@@ -111,4 +111,4 @@ def test_training_with_resampling_revives_latents_and_resumes_identically(tmp_pa
                                      ({"arch": ["relu"], "resample_every": 5, "resample_until": 1.5}, r"in \[0, 1\]")])
 def test_bad_resampling_options_are_refused(kw, msg):
     with pytest.raises(ValueError, match=msg):
-        TrainSAEConfig(**kw)
+        TrainSAEConfig.of(**kw)

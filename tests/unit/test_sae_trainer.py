@@ -12,7 +12,7 @@ from saes import io
 from saes.training import checkpoint as ck
 from saes.training.config import TrainSAEConfig, default_lr, expand_grid
 from saes.training.data import NonFiniteError, TensorSource
-from saes.training.run import train_saes
+from saes.training.run import train_saes, with_provenance
 from saes.training.trainer import Trainer
 
 D_IN = 24
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny matrices: one t
 def cfg_for(tmp_path, name="run", **kw) -> TrainSAEConfig:
     base = dict(arch=["topk"], d_sae=[64], k=[4], tokens=256 * 120, batch_size=256, out=str(tmp_path / name),
                 eval=False, progress=False, log_every=20, checkpoint_every=25, dead_window=2048)
-    return TrainSAEConfig(**{**base, **kw})
+    return TrainSAEConfig.of(**{**base, **kw})
 
 
 def weights(folder) -> dict[str, torch.Tensor]:
@@ -47,7 +47,7 @@ def weights(folder) -> dict[str, torch.Tensor]:
 
 
 def test_grid_expands_each_architecture_over_its_own_options():
-    cfg = TrainSAEConfig(arch=["topk", "jumprelu", "relu"], d_sae=[32, 64], k=[4, 8], l0_coefficient=[0.1],
+    cfg = TrainSAEConfig.of(arch=["topk", "jumprelu", "relu"], d_sae=[32, 64], k=[4, 8], l0_coefficient=[0.1],
                          l1_coefficient=[1.0, 2.0], seed=[0, 1])
     specs = expand_grid(cfg)
     assert len(specs) == 2 * 2 * 2 + 2 * 1 * 2 + 2 * 2 * 2
@@ -55,7 +55,7 @@ def test_grid_expands_each_architecture_over_its_own_options():
     assert {s.k for s in specs if s.arch == "topk"} == {4, 8} and all(s.k is None for s in specs if s.arch != "topk")
     assert "jumprelu-d64-l0c0.1-s1" in {s.name for s in specs}
     assert default_lr(2**14) == pytest.approx(2e-4) and default_lr(2**12) == pytest.approx(4e-4)
-    assert TrainSAEConfig(lr=1e-3, d_sae=[64], k=[4]).lr == 1e-3
+    assert TrainSAEConfig.of(lr=1e-3, d_sae=[64], k=[4]).optim.lr == 1e-3
 
 
 @pytest.mark.parametrize("kw, msg", [
@@ -67,7 +67,7 @@ def test_grid_expands_each_architecture_over_its_own_options():
 ])
 def test_config_rejects_bad_options_with_a_clear_message(kw, msg):
     with pytest.raises(ValueError, match=msg.replace("+", r"\+")):
-        TrainSAEConfig(**kw)
+        TrainSAEConfig.of(**kw)
 
 
 def test_lr_and_sparsity_schedules(tmp_path, data):
@@ -158,7 +158,7 @@ def test_nan_activations_stop_naming_the_step_and_shard_and_keep_the_checkpoint(
     src = TensorSource(bad, 256, shard_tokens=4096)
     with pytest.raises(NonFiniteError, match=r"step 55 in rows \d+\.\.\d+.*last good checkpoint \(step 50\)"):
         train_saes(cfg, source=src)
-    loaded = ck.Checkpointer(tmp_path / "run", cfg.identity()).load()
+    loaded = ck.Checkpointer(tmp_path / "run", with_provenance(cfg).identity()).load()
     states = ck.load_states(loaded)
     assert loaded.step == 50 and torch.isfinite(states[0].tensors["param.W_dec"]).all()
 
