@@ -99,22 +99,41 @@ def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: s
 
 
 def load_hf_folder(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
-    """Load a local Hugging Face model folder offline, converting weights with TransformerLens's converters."""
+    """Load a local Hugging Face model folder offline: its architecture and config read from config.json
+    (interp.hf_configs), its weights converted by TransformerLens's converters."""
     from transformer_lens import loading_from_pretrained as loading
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    path = str(_compatible_folder(Path(folder).resolve()))
+    from .hf_configs import architecture_of, neutral_folder, tl_config
+
+    folder = Path(folder).expanduser().resolve()
+    tok = _tokenizer(folder)
+    path = neutral_folder(folder)
+    arch = architecture_of(folder)
     try:
-        cfg = loading.get_pretrained_model_config(path, fold_ln=_processing(weight_processing)["fold_ln"],
-                                                  device=device)
+        cfg = tl_config(path, _processing(weight_processing)["fold_ln"], device)
     except Exception as e:  # TransformerLens raises bare errors for architectures it cannot convert
-        raise UnknownModelError(f"{folder}: TransformerLens cannot convert this model ({e})") from e
-    hf_model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-    state = loading.get_pretrained_state_dict(path, cfg, hf_model)
-    tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        raise UnknownModelError(f"{folder}: TransformerLens cannot convert this model ({arch}: {e}). The README's "
+                                f"model table lists the architectures that load") from None
+    hf_model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
+    state = loading.get_pretrained_state_dict(str(path), cfg, hf_model)
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     model.load_and_process_state_dict(state, **_processing(weight_processing))
     return model.to(device).eval()
+
+
+def _tokenizer(folder: Path):
+    """The folder's tokenizer; a folder without one is a clear error (text cannot be tokenised for it)."""
+    from transformers import AutoTokenizer
+
+    files = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+    if not any((folder / f).is_file() for f in files):
+        raise UnknownModelError(f"{folder} has no tokenizer (none of {', '.join(files)}): save the tokenizer into the "
+                                f"folder too (tokenizer.save_pretrained(folder))")
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except Exception as e:  # transformers raises many types for tokenizer files it cannot read
+        raise UnknownModelError(f"{folder}: its tokenizer files cannot be read ({type(e).__name__}: {e})") from None
 
 
 def _processing(weight_processing: str) -> dict[str, bool]:
@@ -123,27 +142,9 @@ def _processing(weight_processing: str) -> dict[str, bool]:
     return PROCESSING[weight_processing]
 
 
-def _compatible_folder(folder: Path) -> Path:
-    """`folder`, or a linked copy whose config.json has what TransformerLens 3.9 reads but transformers 5 omits.
-
-    transformers 5 no longer writes GPT-2's `n_ctx` (it equals `n_positions`); TransformerLens 3.9's config
-    converter still reads it. The user's folder is never modified: the copy links every other file.
-    """
-    cfg = json.loads((folder / "config.json").read_text())
-    if cfg.get("model_type") != "gpt2" or "n_ctx" in cfg:
-        return folder
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix="interp-hf-"))
-    for f in folder.iterdir():
-        if f.name != "config.json":
-            (tmp / f.name).symlink_to(f)
-    (tmp / "config.json").write_text(json.dumps({**cfg, "n_ctx": cfg.get("n_positions", 1024)}))
-    return tmp
-
-
 def load_model(name: str, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """A HookedTransformer for a shipped toy model, a model folder, or a TransformerLens model name."""
+    _processing(weight_processing)
     if name in shipped_models():
         return load_toy_model(MODELS_DIR / name, device, weight_processing)
     path = Path(name).expanduser()
@@ -156,14 +157,20 @@ def load_model(name: str, device: str = "cpu", weight_processing: str = "default
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
     try:
-        get_official_model_name(name)
+        official = get_official_model_name(name)
     except ValueError:
         raise UnknownModelError(
             f"unknown model {name!r}. Shipped toy models: {', '.join(shipped_models()) or '(none found in '}"
             f"{'' if shipped_models() else str(MODELS_DIR) + ')'}; or give a local model folder, or a "
             f"TransformerLens model name such as gpt2 or pythia-70m (needs the model hub)") from None
     ensure_offline_if_no_hub()
-    return HookedTransformer.from_pretrained(name, device=device, **_processing(weight_processing)).eval()
+    try:
+        return HookedTransformer.from_pretrained(name, device=device, **_processing(weight_processing)).eval()
+    except OSError:  # offline, or the hub refused: transformers' error is a long traceback
+        raise UnknownModelError(
+            f"{name} ({official}) must be downloaded from the Hugging Face hub, which is not reachable here. "
+            f"Download it where the hub is reachable (huggingface-cli download {official} --local-dir FOLDER) and "
+            f"give that folder as --model FOLDER") from None
 
 
 def hook_names(model: HookedTransformer) -> list[str]:
