@@ -186,7 +186,7 @@ def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     from interp.steering.config import SteerBenchConfig
 
     dicts = [str(p) for p in dictionary_folders(layout).values()]
-    main(SteerBenchConfig(dictionaries=dicts, model=cfg.model, concepts=list(cfg.steer_concepts), n_docs=24,
+    main(SteerBenchConfig.of(dictionaries=dicts, model=cfg.model, concepts=list(cfg.steer_concepts), n_docs=24,
                           gen_tokens=8, out=str(layout.steering)))
 
 

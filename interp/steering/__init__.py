@@ -13,7 +13,7 @@ _MEMBERS = {  # name -> submodule that defines it
     **dict.fromkeys(("Generation", "generate", "sequence_nll", "steer", "steered_logits", "steering_hooks"), "apply"),
     **dict.fromkeys(("DEFAULT_TARGETS", "Calibration", "CalibrationPoint", "calibrate", "kl_at_alphas",
                      "kl_divergence"), "calibration"),
-    **dict.fromkeys(("FolderDirections", "load_directions", "load_feature_scores", "load_steering",
+    **dict.fromkeys(("load_feature_scores", "load_steering",
                      "save_feature_scores", "save_steering"), "io"),
     **dict.fromkeys(("FeatureScores", "TokenList", "feature_scores", "input_scores", "output_scores",
                      "token_change", "vocab_proj"), "scores"),

@@ -4,11 +4,13 @@ artifacts (bench.json + bench.safetensors) and a plotly figure."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
+from interp.corpus import is_toy_model
 from interp.dictionary import info, load
 from interp.models import load_model
+from interp.provenance import recorded_model
+from interp.runtime import start_run
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
 from interp.steering.config import SteerBenchConfig
 from interp.toyworld.labels import parse_concept
@@ -48,24 +50,38 @@ def figure(result: BenchResult):
     return fig
 
 
+def bench_model(cfg: SteerBenchConfig) -> str:
+    """The model every dictionary records (they must agree; --model may be left out or must match)."""
+    recorded = {info(f).model for f in cfg.dictionaries} - {None}
+    if len(recorded) > 1:
+        raise ValueError(f"the dictionaries record different models ({', '.join(sorted(recorded))}): benchmark "
+                         f"dictionaries of one model at a time")
+    return recorded_model(cfg.lm.model, next(iter(recorded), None), "the dictionaries")
+
+
 def main(cfg: SteerBenchConfig) -> BenchResult:
     for c in cfg.concepts:
         parse_concept(c)
+    model_name = bench_model(cfg)
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)
-    model = load_model(cfg.model)
+    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
+    if not is_toy_model(model):
+        raise ValueError(f"{model_name} is not a toy-world model: the steering benchmark scores directions against "
+                         f"the toy world's ground-truth concepts, so it needs a toy model (steer your own model with "
+                         f"`interp steer`)")
     settings = BenchSettings(concepts=tuple(cfg.concepts), kl_budget=cfg.kl_budget, n_docs=cfg.n_docs,
                              gen_tokens=cfg.gen_tokens, output_quantile=cfg.output_quantile)
     result = run_benchmark(model, dicts, settings)
-    result.settings["config"] = asdict(cfg)
-    save_result(result, cfg.out)
+    result.settings["config"] = {**cfg.flat(), "model": model_name}
+    save_result(result, cfg.output.out)
     fig = figure(result)
     # every copy works offline: plotly.min.js is written beside it (once per folder)
-    for t in [Path(cfg.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else []):
+    for t in [Path(cfg.output.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else []):
         t.parent.mkdir(parents=True, exist_ok=True)
         fig.write_html(str(t), include_plotlyjs="directory")
         t.with_suffix(".json").write_text(fig.to_json())
     summary = result.to_json()["summary"]
     print(json.dumps(summary["mean_delta_mass"], indent=1))
-    print(f"wrote {cfg.out}/bench.json, bench.safetensors, figure.html")
+    print(f"wrote {cfg.output.out}/bench.json, bench.safetensors, figure.html ({model_name}, toy-world concepts)")
     return result

@@ -3,17 +3,18 @@ the tokens the direction promotes / suppresses; optionally save the steering art
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 from transformer_lens import HookedTransformer
 
+from interp import dictionary
 from interp.models import check_hooks, load_model
+from interp.provenance import recorded_model
+from interp.runtime import start_run
 
 from .apply import generate
 from .calibration import calibrate
 from .config import SteerConfig
-from .io import load_directions, save_steering
+from .io import save_steering
 from .scores import token_change, vocab_proj
 from .vectors import (
     SteeringVector,
@@ -31,7 +32,7 @@ def build_vector(model: HookedTransformer, cfg: SteerConfig) -> SteeringVector:
     if cfg.hook:
         check_hooks(model, [cfg.hook])
     if cfg.dictionary:
-        d = load_directions(cfg.dictionary)
+        d = dictionary.load(cfg.dictionary)
         if cfg.hook and cfg.hook != d.hook_name:
             raise ValueError(f"--hook {cfg.hook} differs from the dictionary's hook {d.hook_name}")
         return feature_vector(d, cfg.feature, model, name=cfg.dictionary)
@@ -60,7 +61,9 @@ def _side_by_side(model: HookedTransformer, base, steered) -> list[str]:
 
 
 def main(cfg: SteerConfig) -> dict:
-    model = load_model(cfg.model, cfg.device)
+    recorded = dictionary.info(cfg.dictionary).model if cfg.dictionary else None
+    model_name = recorded_model(cfg.lm.model, recorded, f"the dictionary {cfg.dictionary}")
+    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
     vec = build_vector(model, cfg)
     prompt = model.to_tokens(cfg.prompt)[0]
     record: dict = {}
@@ -76,7 +79,8 @@ def main(cfg: SteerConfig) -> dict:
         alpha = float(cfg.alpha)
     base = generate(model, prompt, cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed)
     steered = generate(model, prompt, cfg.max_new_tokens, vec, alpha, cfg.temperature, cfg.seed)
-    print(f"steering {vec.label()} with alpha = {alpha:.4g}; prompt: {cfg.prompt!r}")
+    print(f"steering {model_name} ({cfg.lm.weight_processing} weight processing) along {vec.label()} with alpha = "
+          f"{alpha:.4g}; prompt: {cfg.prompt!r}")
     print(f"base:    {base.text}\nsteered: {steered.text}\n")
     print("\n".join(_side_by_side(model, base, steered)))
     _, up, down = token_change(model, vec, steered.tokens[None], alpha, cfg.top_k)
@@ -89,7 +93,7 @@ def main(cfg: SteerConfig) -> dict:
         record.update(vocab_proj_top=top.to_json(), vocab_proj_bottom=bottom.to_json())
     except ValueError as e:  # hooks without a linear path to the logits
         print(f"VocabProj: {e}")
-    if cfg.out:
-        save_steering(cfg.out, [vec], [record], asdict(cfg))
-        print(f"wrote {cfg.out}/steering.json and steering.safetensors")
+    if cfg.output.out:
+        save_steering(cfg.output.out, [vec], [record], {**cfg.flat(), "model": model_name})
+        print(f"wrote {cfg.output.out}/steering.json and steering.safetensors")
     return record

@@ -5,17 +5,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions
+
 DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
                     "category:place", "category:number", "number:3")
 """Toy-world concepts the steering benchmark steers toward by default."""
 
 
 @dataclass
-class SteerConfig:
+class SteerModelOptions(RecordedModelOptions):
+    """The model to steer; with --dictionary by default the model the dictionary records, else toy-gelu-s0."""
+
+
+@dataclass
+class SteerOutput(OutputOptions):
+    """Where the steering artifact goes."""
+
+    out: str = ""
+    """Optional folder for the steering artifact (steering.safetensors + steering.json)."""
+
+
+@dataclass
+class SteerConfig(Options):
     """Steer a model along one direction and compare base and steered generations."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name, model folder, or TransformerLens model name."""
     hook: str = ""
     """Hook to steer at (TransformerLens name). Optional with --dictionary (its hook) or --neuron (mlp.hook_post)."""
     feature: int = -1
@@ -43,10 +56,9 @@ class SteerConfig:
     """Sampling seed."""
     top_k: int = 10
     """Promoted / suppressed tokens to list."""
-    out: str = ""
-    """Optional folder for the steering artifact (steering.safetensors + steering.json)."""
-    device: str = "cpu"
-    """Where to run the model."""
+    lm: SteerModelOptions = field(default_factory=SteerModelOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: SteerOutput = field(default_factory=SteerOutput)
 
     def __post_init__(self):
         sources = [self.feature >= 0 or bool(self.dictionary), bool(self.neuron), bool(self.concept)]
@@ -68,13 +80,24 @@ class SteerConfig:
 
 
 @dataclass
-class SteerBenchConfig:
+class BenchModelOptions(RecordedModelOptions):
+    """The model the dictionaries were trained on; by default the one they record (they must agree)."""
+
+
+@dataclass
+class BenchOutput(OutputOptions):
+    """Where the benchmark goes."""
+
+    out: str = "runs/steer-bench"
+    """Output folder: bench.json (schema, settings, rows, summary), bench.safetensors, figure.html/json."""
+
+
+@dataclass
+class SteerBenchConfig(Options):
     """Ground-truth steering benchmark on the toy world: SAE features vs SNMF features vs neurons vs diff-in-means."""
 
     dictionaries: list[str] = field(default_factory=list)
-    """SAE folders (SAELens format: cfg.json + sae_weights.safetensors) and SNMF folders (snmf.json)."""
-    model: str = "toy-gelu-s0"
-    """Model the dictionaries were trained on."""
+    """Dictionary folders: SAEs (SAELens format: cfg.json + sae_weights.safetensors) and SNMF (snmf.json)."""
     concepts: list[str] = field(default_factory=lambda: list(DEFAULT_CONCEPTS))
     """Toy-world concepts field:value to steer toward."""
     kl_budget: float = 0.5
@@ -85,10 +108,11 @@ class SteerBenchConfig:
     """Greedy tokens generated per prompt for the generation metrics."""
     output_quantile: float = 0.5
     """Output-score filter: SAE features below this quantile of the SAE's output scores are dropped."""
-    out: str = "runs/steer-bench"
-    """Output folder: bench.json (schema, settings, rows, summary), bench.safetensors, figure.html/json."""
     figure: str = ""
     """Also write the plotly figure here (HTML; the JSON spec goes beside it), e.g. docs/figures/steering.html."""
+    lm: BenchModelOptions = field(default_factory=BenchModelOptions)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: BenchOutput = field(default_factory=BenchOutput)
 
     def __post_init__(self):
         if not self.dictionaries:

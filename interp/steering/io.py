@@ -1,71 +1,23 @@
-"""Steering artifacts on disk, and feature directions read from dictionary folders without importing `saes`.
+"""Steering artifacts on disk (dictionary folders are opened through interp.dictionary.load, never read here).
 
 A steering artifact is a folder with `steering.safetensors` (one unit direction per vector, keyed "v0", "v1", ...)
 and `steering.json` (schema_version, kind "steering", the config, and per vector its hook, source, calibration and
 anything else the command computed), each written atomically. The explorer reads these.
-
-`load_directions(folder)` reads only feature directions (which is all steering needs) from an SAE folder in SAELens
-format (cfg.json + sae_weights.safetensors: decoder rows W_dec) or an SNMF folder (snmf.json + snmf.safetensors:
-columns of F), and returns an object satisfying the parts of `interp.dictionary.Dictionary` steering uses.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from torch import Tensor
 
 from ..atomic import atomic_write
 from .scores import FeatureScores
 from .vectors import SteeringVector
 
 SCHEMA_VERSION = 1
-
-
-@dataclass
-class FolderDirections:
-    """Feature directions of a saved dictionary: hook_name, d_in, d_sae, feature_directions()."""
-
-    hook_name: str
-    directions: Tensor
-    kind: str
-    path: str
-
-    @property
-    def d_in(self) -> int:
-        return self.directions.shape[1]
-
-    @property
-    def d_sae(self) -> int:
-        return self.directions.shape[0]
-
-    def feature_directions(self) -> Tensor:
-        return self.directions
-
-
-def load_directions(folder: str | Path) -> FolderDirections:
-    """Decoder rows of a SAELens-format SAE folder, or F's columns of an SNMF folder."""
-    folder = Path(folder)
-    if (folder / "cfg.json").is_file():
-        cfg = json.loads((folder / "cfg.json").read_text())
-        hook = cfg.get("metadata", {}).get("hook_name") or cfg.get("hook_name")
-        if not hook:
-            raise ValueError(f"{folder / 'cfg.json'} names no hook_name")
-        with safe_open(str(folder / "sae_weights.safetensors"), "pt") as f:
-            w_dec = f.get_tensor("W_dec").float()
-        return FolderDirections(hook, w_dec, "sae", str(folder))
-    if (folder / "snmf.json").is_file():
-        meta = json.loads((folder / "snmf.json").read_text())
-        with safe_open(str(folder / "snmf.safetensors"), "pt") as f:
-            F = f.get_tensor("F").float()
-        return FolderDirections(meta["hook_name"], F.T.contiguous(), "snmf", str(folder))
-    raise FileNotFoundError(f"{folder} is neither an SAE folder (cfg.json + sae_weights.safetensors) nor an SNMF "
-                            f"folder (snmf.json + snmf.safetensors)")
 
 
 def save_steering(folder: str | Path, vectors: list[SteeringVector], records: list[dict[str, Any]],

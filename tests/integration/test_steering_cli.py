@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from apps.cli import main
-from interp.steering import load_directions, load_steering
+from interp import dictionary
+from interp.steering import load_steering
 from interp.steering.benchmark import concept_token_ids
 
 
@@ -48,7 +49,7 @@ def test_steer_prints_generations_and_writes_an_artifact(tmp_path, capsys):
 
 def test_steer_with_a_dictionary_folder_and_kl_target(tmp_path, capsys, toy_model):
     sae = _tiny_sae(toy_model, tmp_path / "sae", steps=2)
-    d = load_directions(tmp_path / "sae")
+    d = dictionary.load(tmp_path / "sae")
     assert d.hook_name == "blocks.2.mlp.hook_post" and torch.allclose(d.feature_directions(), sae.W_dec.detach())
     rc = main(["steer", "--dictionary", str(tmp_path / "sae"), "--feature", "3", "--kl-target", "0.1",
                "--max-new-tokens", "4"])
