@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from ..options import Options, OutputOptions, RuntimeOptions
+
 
 @dataclass
-class ToyTrainConfig:
+class ToyTrainOutput(OutputOptions):
+    """Where the trained model goes."""
+
+    out: str = ""
+    """Output folder; default runs/models/toy-{act}-s{seed}."""
+
+
+@dataclass
+class ToyTrainConfig(Options):
     """Training run of one toy model."""
 
     seed: int = 0
@@ -17,8 +27,6 @@ class ToyTrainConfig:
     """MLP activation function."""
     tokens: int = 10_000_000
     """Training tokens (IOI appears around 4-5M tokens)."""
-    out: str = ""
-    """Output folder; default runs/models/toy-{act}-s{seed}."""
     batch_size: int = 32
     """Documents per step (each n_ctx tokens)."""
     lr: float = 1e-3
@@ -39,8 +47,8 @@ class ToyTrainConfig:
     """Context length (tokens per document)."""
     checkpoint_every: int = 500
     """Steps between resumable checkpoints."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train; auto picks cuda when available."""
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: ToyTrainOutput = field(default_factory=ToyTrainOutput)
 
     def __post_init__(self):
         if self.tokens < self.batch_size * self.n_ctx:
@@ -56,7 +64,7 @@ class ToyTrainConfig:
 
     @property
     def out_dir(self) -> Path:
-        return Path(self.out or f"runs/models/{self.name}")
+        return Path(self.output.out or f"runs/models/{self.name}")
 
     @property
     def steps(self) -> int:
@@ -64,11 +72,17 @@ class ToyTrainConfig:
 
 
 @dataclass
-class GenerateConfig:
-    """Write toy-world documents with their ground-truth labels to a folder (corpus.npz + corpus.json)."""
+class GenerateOutput(OutputOptions):
+    """Where the corpus goes."""
 
     out: str = "runs/corpus"
     """Output folder."""
+
+
+@dataclass
+class GenerateConfig(Options):
+    """Write toy-world documents with their ground-truth labels to a folder (corpus.npz + corpus.json)."""
+
     tokens: int = 1_000_000
     """How many tokens to generate (whole documents of n_ctx tokens)."""
     seed: int = 0
@@ -77,6 +91,7 @@ class GenerateConfig:
     """train or held-out IOI combinations and random stream."""
     n_ctx: int = 128
     """Tokens per document, BOS included."""
+    output: GenerateOutput = field(default_factory=GenerateOutput)
 
     def __post_init__(self):
         if self.tokens < 1:

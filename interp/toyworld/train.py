@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -21,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
 from ..models import save_toy_model, toy_config
-from ..runtime import resolve_device
+from ..runtime import start_run
 from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
 from .evaluate import heldout_loss, ioi_score
@@ -66,7 +65,7 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
     return loss.item()
 
 
-NOT_IDENTITY = ("device", "checkpoint_every")
+NOT_IDENTITY = ("device", "threads", "checkpoint_every")
 """Options a run may be resumed under other values of."""
 
 
@@ -110,7 +109,7 @@ def log(bar, loss_ema: float, tokens_per_s: float) -> None:
 
 def train_toy_model(cfg: ToyTrainConfig) -> dict:
     """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card."""
-    device = resolve_device(cfg.device)
+    device = start_run(cfg.run.device, cfg.run.threads).device
     model, opt, start, elapsed = resume(cfg, device)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")
     t0, loss_ema = time.time(), None
@@ -139,7 +138,7 @@ def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
         "wall_time_s": round(wall_s, 1), "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "heldout_loss": round(heldout_loss(model, seed=cfg.seed), 4),
         "ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
-        "meets_bar": score.passes(), "train_config": asdict(cfg),
+        "meets_bar": score.passes(), "train_config": cfg.flat(),
     }
     save_toy_model(model, cfg.out_dir, card)
     checkpointer(cfg).clear()

@@ -15,7 +15,7 @@ TINY = dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4,
 
 
 def tiny(out, steps=8, **kw) -> ToyTrainConfig:
-    return ToyTrainConfig(tokens=steps * 4 * 32, out=str(out), checkpoint_every=3, **TINY, **kw)
+    return ToyTrainConfig.of(tokens=steps * 4 * 32, out=str(out), checkpoint_every=3, **TINY, **kw)
 
 
 def test_training_lowers_the_loss_and_writes_model_and_card(tmp_path):
@@ -60,8 +60,7 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
 
 
 def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
-    other = tiny(tmp_path / "m")
-    other.seed = 99
+    other = tiny(tmp_path / "m", seed=99)
     T.checkpointer(other).save(1, {}, {"elapsed_s": 0, "adam_steps": {}})
     with pytest.raises(ValueError, match=r"other options \(seed differ"):
         T.train_toy_model(tiny(tmp_path / "m"))
@@ -69,6 +68,6 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
 
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="divisible"):
-        ToyTrainConfig(d_model=30, n_heads=4)
+        ToyTrainConfig.of(d_model=30, n_heads=4)
     with pytest.raises(ValueError, match="one batch"):
-        ToyTrainConfig(tokens=10)
+        ToyTrainConfig.of(tokens=10)
