@@ -1,4 +1,4 @@
-"""A straightforward NumPy transcription of the reference SNMF iteration (methods.md §3), for tests and benchmarks.
+"""A straightforward NumPy transcription of the reference SNMF iteration (docs/methods.md §3), for tests and benchmarks.
 
 Written the way the spec reads, with A as neurons × tokens (d × n), float64, an explicit inverse and the loss from
 the explicit residual; saes/snmf/solver.py must agree with it on the same initial G.

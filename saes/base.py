@@ -1,8 +1,8 @@
 """Shared machinery of the sparse autoencoders: the config, the parameters, encode/decode, decoder-norm helpers.
 
 Every architecture computes the same pre-activation h = (x·s - b_dec) @ W_enc + b_enc and the same linear decoder
-x̂ = (f @ W_dec + b_dec) / s (methods.md §1); they differ only in the activation f(h) and the sparsity loss, which the
-subclasses in relu.py, topk.py, jumprelu.py and batchtopk.py supply. Parameters are named and shaped as in SAELens
+x̂ = (f @ W_dec + b_dec) / s (docs/methods.md §1; Bricken et al. 2023, "Towards Monosemanticity"); they differ only in
+the activation f(h) and the sparsity loss, which the subclasses in relu.py, topk.py, jumprelu.py and batchtopk.py supply. Parameters are named and shaped as in SAELens
 (W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in], b_dec [d_in]) so that saving to its format is a rename-free
 copy. s is the activation-normalisation scale: the SAE trains on x·s, `fold_act_scale_` moves s into the weights so
 the saved SAE takes raw activations.
@@ -196,7 +196,7 @@ class BaseSAE(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
-        """Init per methods.md §1: W_dec rows random unit vectors, W_enc = W_decᵀ, biases zero."""
+        """Init per docs/methods.md §1: W_dec rows random unit vectors, W_enc = W_decᵀ, biases zero."""
         W_dec_FD = torch.randn(self.cfg.d_sae, self.cfg.d_in, dtype=torch.float32, device=self.W_dec.device)
         W_dec_FD /= W_dec_FD.norm(dim=-1, keepdim=True)
         self.W_dec.copy_(W_dec_FD)

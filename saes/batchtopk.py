@@ -2,7 +2,7 @@
 
 Tokens then get as many latents as they need while the average L0 stays k. Per-token sparsity can't depend on the
 batch at inference, so during training a global threshold θ tracks an EMA of the smallest kept activation; in eval
-mode (and when saved) the SAE is a JumpReLU with that threshold for every latent (methods.md §1). AuxK and the
+mode (and when saved) the SAE is a JumpReLU with that threshold for every latent (docs/methods.md §1). AuxK and the
 unit-norm decoder come from TopKSAE.
 """
 

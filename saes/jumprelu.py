@@ -1,7 +1,7 @@
 """JumpReLU SAE (Rajamanoharan et al. 2024, "Jumping Ahead"): f_i = h_i · H(h_i - θ_i), trained with a direct L0 loss.
 
 The per-latent threshold θ > 0 is learned through straight-through estimators with the rectangle kernel
-K(u) = 1[-1/2 < u < 1/2] and bandwidth ε (methods.md §1):
+K(u) = 1[-1/2 < u < 1/2] and bandwidth ε (docs/methods.md §1):
     ∂f_i/∂θ_i = -(θ_i/ε)·K((h_i-θ_i)/ε),   ∂H(h_i-θ_i)/∂θ_i = -(1/ε)·K((h_i-θ_i)/ε),
     ∂f_i/∂h_i = 1[h_i > θ_i],               ∂H/∂h = 0.
 θ is a raw positive float32 parameter (a log-parameterised θ barely moves under Adam). L0 loss = λ·mean_batch Σ_i H;

@@ -2,7 +2,7 @@
 
 Kept free of torch (the CLI reads it to build its parser). Each architecture names its class (imported only when
 an SAE is built), the SAELens architecture it is saved as, the SAELens names read back as it, and which sweep
-option sets its sparsity (methods.md §1: an L1 coefficient, an L0 coefficient, or k).
+option sets its sparsity (docs/methods.md §1: an L1 coefficient, an L0 coefficient, or k).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """TopK SAE (Gao et al. 2024): keep the k largest ReLU'd pre-activations per token, zero the rest.
 
 Sparsity is set directly by k, so there is no sparsity penalty; dead latents are revived with the AuxK loss
-(methods.md §1): e = x - x̂ (detached), ê = the k_aux = d_in // 2 largest pre-activations among dead latents only,
+(docs/methods.md §1): e = x - x̂ (detached), ê = the k_aux = d_in // 2 largest pre-activations among dead latents only,
 decoded without b_dec; aux = α·||e - ê||² / ||e - mean(e)||², α = 1/32, skipped when nothing is dead. Decoder rows are
 kept at unit norm. Decoding uses only the k active rows per token (embedding_bag), which is exact and much faster
 than the dense f @ W_dec when k << d_sae.
@@ -77,7 +77,7 @@ def auxk_applies(dead_mask_F: Tensor | None, coeff: float) -> bool:
 
 
 def auxk_ratio(err_BD: Tensor, e_hat_BD: Tensor, coeff: float) -> Tensor:
-    """The AuxK loss (Gao et al. 2024, methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
+    """The AuxK loss (Gao et al. 2024, docs/methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
     (detached) reconstruction error and ê its reconstruction from the top-k_aux dead latents, decoded without
     b_dec. Both training paths (dense autograd, sparse gather) call this one formula."""
     num = (err_BD - e_hat_BD).pow(2).sum()

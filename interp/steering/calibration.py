@@ -1,5 +1,6 @@
-"""Steering strength calibration: per direction, the α at which KL(p_base || p_steered) at the last token of a
-neutral prompt hits each target, found by bisection on all targets at once (one batched forward per step).
+"""Steering strength calibration (docs/methods.md §6; KL-matched comparison as in Shafran et al. 2025): per
+direction, the α at which KL(p_base || p_steered) at the last token of a neutral prompt hits each target, found by
+bisection on all targets at once (one batched forward per step).
 
 Targets that no α in [0, α_max] reaches are reported in the result with the KL reached at α_max — never dropped.
 """

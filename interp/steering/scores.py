@@ -1,4 +1,4 @@
-"""Output-centric descriptions and scores of steering directions (methods.md §6).
+"""Output-centric descriptions and scores of steering directions (docs/methods.md §6).
 
 - VocabProj (Gur-Arieh et al. 2025): top / bottom tokens of unembed(ln_final(r)), r the direction's effect on the
   residual stream (the direction itself for residual hooks; through W_out of the layer for blocks.L.mlp.hook_post).

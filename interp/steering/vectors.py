@@ -1,6 +1,7 @@
-"""Steering vectors: a hook, a unit direction and where the direction came from.
+"""Steering vectors (activation addition: Turner et al. 2023; difference-in-means: Marks & Tegmark 2023): a hook, a
+unit direction and where the direction came from.
 
-Constructors cover the three sources the steering tools compare (methods.md §6): a dictionary feature (an SAE
+Constructors cover the three sources the steering tools compare (docs/methods.md §6): a dictionary feature (an SAE
 decoder row or an SNMF column, read through `interp.dictionary.Dictionary.feature_directions`), a single neuron
 (one-hot at blocks.L.mlp.hook_post) and difference-in-means (mean activation on concept tokens minus the mean on the
 other tokens, from toy-world labels or any mask). Every constructor checks the direction against the hook's width.

@@ -1,4 +1,5 @@
-"""Dictionary metrics (methods.md §2) as pure functions of activations, codes and reconstructions; no model needed.
+"""Dictionary metrics (docs/methods.md §2; SAEBench, Karvonen et al. 2025; seed stability: Paulo & Belrose 2025) as
+pure functions of activations, codes and reconstructions; no model needed.
 
 Names follow the spec: l0, r2 (explained variance, the correct one, float64 and streaming via R2Accumulator),
 r2_legacy (SAEBench / SAELens <= 6.x: per-token variance around the batch mean; it differs from r2 and published

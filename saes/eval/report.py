@@ -2,7 +2,7 @@
 SNMF (`evaluate_snmf`), both through one `dictionary_report`.
 
 On held-out toy-world text (the model's own tokenization of it when the model is not a toy-world model), BOS
-positions left out, it reports with the names of methods.md §2: l0, r2 (float64 explained variance), r2_legacy
+positions left out, it reports with the names of docs/methods.md §2: l0, r2 (float64 explained variance), r2_legacy
 (SAELens <= 6.x style, per batch of documents, token-weighted mean), mse (normalised by nothing: raw activation
 space), cosine_similarity, ce_loss_recovered and kl_score (saes.eval.splice.splice_eval: SAE spliced in vs zero
 ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram; ground_truth: for every

@@ -1,7 +1,8 @@
 """Metrics that need the model: CE loss recovered and KL score of a dictionary spliced into a forward pass.
 
 For each token batch we run the model three ways: clean, with the hooked activation replaced by the dictionary's
-reconstruction decode(encode(x)) at every position (CE_sae), and with it replaced by zeros (CE_zero) (methods.md §2).
+reconstruction decode(encode(x)) at every position (CE_sae), and with it replaced by zeros (CE_zero)
+(docs/methods.md §2; the SAEBench definitions, Karvonen et al. 2025).
 CE loss recovered = (CE_zero - CE_sae) / (CE_zero - CE_clean) and KL score = (KL_zero - KL_sae) / KL_zero, where each
 CE and KL is a mean over kept tokens (ratio of means, not mean of ratios) and KL is the per-token KL(p_clean ||
 p_patched) of the next-token distributions. Position 0 (BOS) and any token in `ignore_token_ids` (pad, EOS) are left

@@ -1,2 +1,2 @@
-"""SNMF of MLP activations (Shafran, Geiger & Geva 2025, methods.md §3): the solver (full-batch reference and
+"""SNMF of MLP activations (Shafran, Geiger & Geva 2025, docs/methods.md §3): the solver (full-batch reference and
 streaming), its activation sources, the SNMF dictionary, and the `interp snmf` command."""

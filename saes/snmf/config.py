@@ -23,7 +23,7 @@ class SNMFModelOptions(RecordedModelOptions):
 
 @dataclass
 class SNMFConfig(Options):
-    """Semi-nonnegative factorisation of one layer's MLP activations (methods.md §3), evaluated like an SAE."""
+    """Semi-nonnegative factorisation of one layer's MLP activations (docs/methods.md §3), evaluated like an SAE."""
 
     layer: int = 1
     """Factorise blocks.LAYER.mlp.hook_post."""

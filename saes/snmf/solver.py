@@ -1,4 +1,4 @@
-"""Semi-nonnegative factorisation (SNMF) of MLP activations: the reference full-batch solver (methods.md §3).
+"""Semi-nonnegative factorisation (SNMF) of MLP activations: the reference full-batch solver (docs/methods.md §3).
 
 A (neurons × tokens) ≈ F Gᵀ with F [d_mlp, K] any sign and sparse per column (winner-take-all), G [n, K] >= 0
 (Shafran, Geiger, Geva 2025). Activations are held tokens-major here, `acts_ND` = Aᵀ, so A G = acts_NDᵀ G_NK and

@@ -1,4 +1,4 @@
-"""Dead-latent resampling for ReLU SAEs (Anthropic, "Towards Monosemanticity", 2023; methods.md §1, optional).
+"""Dead-latent resampling for ReLU SAEs (Anthropic, "Towards Monosemanticity", 2023; docs/methods.md §1, optional).
 
 An L1-trained SAE loses latents for good: once a latent's pre-activation is negative on every input, ReLU passes it
 no gradient and nothing brings it back. Resampling re-initialises each latent that has not fired for the dead window
