@@ -4,8 +4,8 @@ Every architecture computes the same pre-activation h = (x·s - b_dec) @ W_enc +
 x̂ = (f @ W_dec + b_dec) / s (docs/methods.md §1; Bricken et al. 2023, "Towards Monosemanticity"); they differ only in
 the activation f(h) and the sparsity loss, which the subclasses in relu.py, topk.py, jumprelu.py and batchtopk.py
 supply. Parameters are named and shaped as in SAELens (W_enc [d_in, d_sae], b_enc [d_sae], W_dec [d_sae, d_in],
-b_dec [d_in]) so that saving to its format is a rename-free copy. s is the activation-normalisation scale: the SAE trains on x·s, `fold_act_scale_` moves s into the weights so
-the saved SAE takes raw activations.
+b_dec [d_in]) so that saving to its format is a rename-free copy. s is the activation-normalisation scale: the SAE
+trains on x·s, `fold_act_scale_` moves s into the weights so the saved SAE takes raw activations.
 """
 
 from __future__ import annotations
