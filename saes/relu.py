@@ -2,9 +2,9 @@
 Updates April 2024"), the "standard" SAE of SAELens.
 
 f = relu(h). Loss = MSE + λ · mean_batch Σ_i f_i · ||W_dec[i]|| (docs/methods.md §1): weighting by the row norm
-means the penalty cannot be dodged by shrinking f and growing W_dec, so the decoder needs no norm constraint. The trainer warms
-λ up linearly by passing `sparsity_coeff` to `loss`. Once the code is sparse, `loss` takes the sparse step
-(sparse_gate.py): the same gradients, without the dense decode.
+means the penalty cannot be dodged by shrinking f and growing W_dec, so the decoder needs no norm constraint. The
+trainer warms λ up linearly by passing `sparsity_coeff` to `loss`. Once the code is sparse, `loss` takes the sparse
+step (sparse_gate.py): the same gradients, without the dense decode.
 """
 
 from __future__ import annotations
