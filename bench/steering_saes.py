@@ -15,7 +15,7 @@ import torch
 from interp.activations.stream import hook_activations
 from interp.models import load_model
 from interp.toyworld.corpus import CorpusConfig, generate_docs
-from saes import SAEConfig, build_sae
+from saes import build_sae, sae_config
 from saes.io import save
 from saes.registry import uses_k
 
@@ -33,7 +33,7 @@ def main(out: str) -> None:
     for arch in ("relu", "topk", "jumprelu", "batchtopk"):
         t = time.time()
         k = K if uses_k(arch) else None
-        sae = build_sae(SAEConfig(d_in=512, d_sae=D_SAE, hook_name=HOOK, arch=arch, k=k, act_scale=scale,
+        sae = build_sae(sae_config(arch, strict=False, d_in=512, d_sae=D_SAE, hook_name=HOOK, k=k, act_scale=scale,
                                   sparsity_coeff=COEFF.get(arch, 1.0), model_name="toy-gelu-s0"))
         sae.init_b_dec_(x[:4096], "mean")
         opt = torch.optim.Adam(sae.parameters(), lr=1e-3)

@@ -10,14 +10,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 _MEMBERS = {
-    "ARCH_NAMES": "saes.registry", "BaseSAE": "saes.base", "SAEConfig": "saes.base", "SAELosses": "saes.base",
+    "ARCH_NAMES": "saes.registry", "BaseSAE": "saes.base", "SAEConfig": "saes.config",
+    "sae_config": "saes.config", "SAELosses": "saes.base",
     "SAEOutput": "saes.base", "BatchTopKSAE": "saes.batchtopk", "JumpReLUSAE": "saes.jumprelu",
     "ReLUSAE": "saes.relu", "TopKSAE": "saes.topk",
 }
 
 if TYPE_CHECKING:
-    from saes.base import BaseSAE, SAEConfig, SAELosses, SAEOutput
+    from saes.base import BaseSAE, SAELosses, SAEOutput
     from saes.batchtopk import BatchTopKSAE
+    from saes.config import SAEConfig, sae_config
     from saes.jumprelu import JumpReLUSAE
     from saes.registry import ARCH_NAMES
     from saes.relu import ReLUSAE
@@ -38,4 +40,4 @@ def build_sae(cfg: SAEConfig) -> BaseSAE:
 
 
 __all__ = ["ARCH_NAMES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "ReLUSAE", "SAEConfig", "SAELosses", "SAEOutput",
-           "TopKSAE", "build_sae"]
+           "TopKSAE", "build_sae", "sae_config"]

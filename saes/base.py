@@ -10,96 +10,14 @@ trains on x·s, `fold_act_scale_` moves s into the weights so the saved SAE take
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from saes.registry import architecture, uses_k
+from saes.config import SAEConfig
 from saes.sparse_gate import SPARSE_BELOW, SparseCode, support_fraction
-
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-}
-
-
-@dataclass
-class SAEConfig:
-    """Everything needed to build (and save, and reload) one SAE."""
-
-    d_in: int
-    """Width of the activations."""
-    d_sae: int
-    """Number of latents (dictionary size)."""
-    hook_name: str = ""
-    """TransformerLens hook the SAE reads (e.g. blocks.1.hook_resid_post)."""
-    arch: str = "relu"
-    """One of saes.registry.ARCH_NAMES."""
-    k: int | None = None
-    """Active latents per token (topk) or on average per token (batchtopk); required for those, None otherwise."""
-    dtype: str = "float32"
-    """Parameter dtype, a key of DTYPES. JumpReLU thresholds are always float32."""
-    device: str = "cpu"
-    """Device the parameters are created on."""
-    act_scale: float = 1.0
-    """Activation-normalisation scale s (sqrt(d_in)/E||x||): inputs are multiplied by it, outputs divided."""
-    model_name: str | None = None
-    """Model the SAE was trained on, recorded in the saved metadata."""
-    sparsity_coeff: float = 1.0
-    """λ: the L1 coefficient (relu) or the L0 coefficient (jumprelu); unused by topk/batchtopk."""
-    aux_coeff: float = 1 / 32
-    """α, the AuxK loss scale (topk, batchtopk)."""
-    k_aux: int | None = None
-    """Latents used by AuxK; None means d_in // 2."""
-    bandwidth: float = 0.001
-    """ε, the JumpReLU straight-through-estimator bandwidth."""
-    init_threshold: float = 0.001
-    """θ₀, the initial JumpReLU threshold."""
-    pre_act_coeff: float = 0.0
-    """c, the JumpReLU pre-activation loss on dead latents (0 = off)."""
-    threshold_lr: float = 0.01
-    """EMA rate of the BatchTopK global threshold."""
-    unit_norm_decoder: bool | None = None
-    """Keep decoder rows at unit norm during training; None = the architecture's default (False only for relu)."""
-    metadata: dict = field(default_factory=dict)
-    """Free-form extra information carried into the saved cfg.json metadata."""
-
-    def __post_init__(self) -> None:
-        architecture(self.arch)  # raises listing the valid ones
-        if self.d_in <= 0 or self.d_sae <= 0:
-            raise ValueError(f"d_in and d_sae must be positive, got d_in={self.d_in}, d_sae={self.d_sae}")
-        if uses_k(self.arch):
-            if self.k is None or not 1 <= self.k <= self.d_sae:
-                raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
-        elif self.k is not None:
-            raise ValueError(f"k is only used by topk/batchtopk, got k={self.k} for {self.arch}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype {self.dtype!r} not one of {', '.join(DTYPES)}")
-        if not (self.act_scale > 0 and math.isfinite(self.act_scale)):
-            raise ValueError(f"act_scale must be positive and finite, got {self.act_scale}")
-        if self.bandwidth <= 0 or self.init_threshold <= 0:
-            raise ValueError("bandwidth and init_threshold must be positive")
-        if self.k_aux is not None and self.k_aux <= 0:
-            raise ValueError(f"k_aux must be positive, got {self.k_aux}")
-        if not 0 < self.threshold_lr <= 1:
-            raise ValueError(f"threshold_lr must be in (0, 1], got {self.threshold_lr}")
-        if min(self.sparsity_coeff, self.aux_coeff, self.pre_act_coeff) < 0:
-            raise ValueError("loss coefficients must be non-negative")
-        if self.unit_norm_decoder is None:
-            self.unit_norm_decoder = self.arch != "relu"
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SAEOutput(NamedTuple):
@@ -238,7 +156,7 @@ class BaseSAE(nn.Module):
     sparse_step: bool = True
     """Whether `loss` may take the sparse step (sparse_gate.py) when the code is sparse (ReLU, JumpReLU)."""
 
-    def use_sparse_step(self, xs_BD: Tensor, threshold_F: Tensor | None = None) -> bool:
+    def use_sparse_step(self, xs_BD: Tensor, threshold_F: Tensor | None = None, bandwidth: float = 0.0) -> bool:
         """Training on CPU on a batch whose code support is at most SPARSE_BELOW dense (checked on its first rows).
         On a GPU the dense step stays: there dense matmuls are cheap and the sparse one was 2x slower (H100)."""
         if not (self.sparse_step and torch.is_grad_enabled() and xs_BD.dim() == 2 and not xs_BD.requires_grad
@@ -246,7 +164,7 @@ class BaseSAE(nn.Module):
             return False
         th = None if threshold_F is None else threshold_F.detach().to(xs_BD.dtype)
         return support_fraction(xs_BD, self.W_enc.detach(), self.b_enc.detach(), self.b_dec.detach(), th,
-                                self.cfg.bandwidth) <= SPARSE_BELOW
+                                bandwidth) <= SPARSE_BELOW
 
     def sparse_losses(self, xs_BD: Tensor, code: SparseCode, sparsity: Tensor) -> SAELosses:
         """The losses of a sparse step (no auxiliary term): MSE of the reconstruction plus `sparsity`."""

@@ -22,21 +22,12 @@ from torch import Tensor
 
 from interp.atomic import atomic_write
 from interp.dictionary import DictionaryInfo
-from saes import BaseSAE, BatchTopKSAE, SAEConfig, build_sae
+from saes import BaseSAE, BatchTopKSAE, build_sae
+from saes.config import SAEConfig, sae_config
 from saes.registry import ARCHITECTURES, SAELENS_TO_ARCH, uses_k
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
-_TRAINING_FIELDS = (
-    "sparsity_coeff",
-    "aux_coeff",
-    "k_aux",
-    "bandwidth",
-    "init_threshold",
-    "pre_act_coeff",
-    "threshold_lr",
-    "unit_norm_decoder",
-)
 
 
 def _sae_lens_version() -> str:
@@ -48,14 +39,11 @@ def _sae_lens_version() -> str:
         return "6.54.12"
 
 
-        raise
-
-
 def saelens_cfg(sae: BaseSAE) -> dict:
     """The cfg.json dict SAELens 6.x expects for this SAE's inference architecture."""
     cfg = sae.cfg
     version = _sae_lens_version()
-    interp = {"arch": cfg.arch, "k": cfg.k, **{f: getattr(cfg, f) for f in _TRAINING_FIELDS}}
+    interp = {"arch": cfg.arch, **cfg.arch_fields(), "unit_norm_decoder": cfg.unit_norm_decoder}
     metadata = {
         **cfg.metadata,
         "sae_lens_version": version,
@@ -75,7 +63,7 @@ def saelens_cfg(sae: BaseSAE) -> dict:
         "metadata": metadata,
         "architecture": ARCHITECTURES[cfg.arch].saelens_save,
     }
-    if cfg.arch == "topk":
+    if out["architecture"] == "topk":
         out.update(k=cfg.k, rescale_acts_by_decoder_norm=False)
     return out
 
@@ -141,13 +129,14 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
         raise ValueError(f"normalize_activations={norm!r} is per-token and cannot be folded; supported: none")
     k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
     k = None if not uses_k(arch) or k is None else max(1, round(float(k)))
-    extra = {f: interp[f] for f in _TRAINING_FIELDS if f in interp}
+    extra = {f: v for f, v in interp.items() if f not in ("arch", "k")}  # our training settings, per architecture
     for key in ("sae_lens_version", "sae_lens_training_version", "hook_name", "model_name"):
         meta.pop(key, None)
-    cfg = SAEConfig(
+    cfg = sae_config(
+        arch,
+        strict=False,
         d_in=int(raw["d_in"]),
         d_sae=int(raw["d_sae"]),
-        arch=arch,
         k=k,
         hook_name=(raw.get("metadata") or {}).get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or "",
         model_name=(raw.get("metadata") or {}).get("model_name") or raw.get("model_name"),

@@ -136,7 +136,7 @@ class JumpReLUSAE(BaseSAE):
         lam = self.cfg.sparsity_coeff if sparsity_coeff is None else sparsity_coeff
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
         dead_loss = self.cfg.pre_act_coeff > 0 and dead_mask is not None and bool(dead_mask.any())
-        if not dead_loss and self.use_sparse_step(xs_BD, self.threshold):  # the pre-act loss needs the dense h
+        if not dead_loss and self.use_sparse_step(xs_BD, self.threshold, self.cfg.bandwidth):  # pre-act loss: dense h
             code = sparse_gate(xs_BD, self.W_enc, self.b_enc, self.W_dec, self.b_dec,
                                self.threshold.to(xs_BD.dtype), self.cfg.bandwidth)
             return self.sparse_losses(xs_BD, code, lam * code.l0_B.mean())

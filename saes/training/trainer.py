@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from interp.runtime import RunContext
-from saes import BaseSAE, SAEConfig, SAELosses, build_sae
+from saes import BaseSAE, SAELosses, build_sae
+from saes.config import sae_config
 from saes.registry import uses_k
 from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
@@ -82,11 +83,12 @@ class Trainer:
 
     def _build(self, spec: SAESpec, folder: Path) -> Run:
         cfg = self.cfg
-        extra = {} if uses_k(spec.arch) else {"sparsity_coeff": spec.coefficient}
-        sae_cfg = SAEConfig(d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook, arch=spec.arch, k=spec.k,
-                            device=self.dist.device, model_name=cfg.lm.model, aux_coeff=cfg.sae.aux_coefficient,
-                            bandwidth=cfg.sae.bandwidth, init_threshold=cfg.sae.init_threshold,
-                            pre_act_coeff=cfg.sae.pre_act_coefficient, metadata=self._metadata(spec), **extra)
+        # every hyperparameter the options have is offered; each architecture's config takes its own
+        sae_cfg = sae_config(spec.arch, strict=False, d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook,
+                             k=spec.k, sparsity_coeff=spec.coefficient, device=self.dist.device,
+                             model_name=cfg.lm.model, aux_coeff=cfg.sae.aux_coefficient, bandwidth=cfg.sae.bandwidth,
+                             init_threshold=cfg.sae.init_threshold, pre_act_coeff=cfg.sae.pre_act_coefficient,
+                             metadata=self._metadata(spec))
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
         sae.sparse_step = cfg.optim.sparse_step

@@ -15,14 +15,14 @@ from interp.steering.benchmark import concept_token_ids
 
 def _tiny_sae(model, folder, hook="blocks.2.mlp.hook_post", arch="topk", steps=30):
     """A small SAE trained for a few steps with the saes Python API, saved in SAELens format."""
-    from saes import SAEConfig, build_sae
+    from saes import build_sae, sae_config
     from saes.io import save
 
     toks = model.to_tokens(["The cat saw the red ball .", "Mary gave the cup to John ."] * 4)
     _, cache = model.run_with_cache(toks, names_filter=[hook])
     x = cache[hook].reshape(-1, model.cfg.d_mlp).detach()
     k = 4 if arch == "topk" else None
-    sae = build_sae(SAEConfig(d_in=model.cfg.d_mlp, d_sae=64, hook_name=hook, arch=arch, k=k,
+    sae = build_sae(sae_config(d_in=model.cfg.d_mlp, d_sae=64, hook_name=hook, arch=arch, k=k,
                               model_name="toy-gelu-s0"))
     opt = torch.optim.Adam(sae.parameters(), lr=1e-3)
     for _ in range(steps):

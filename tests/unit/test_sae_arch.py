@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from interp.dictionary import Dictionary
-from saes import SAEConfig, build_sae
+from saes import SAEConfig, build_sae, sae_config
+from saes.registry import uses_k
 from saes.batchtopk import batch_topk
 from saes.jumprelu import jumprelu, step
 from saes.topk import TopKSAE
@@ -14,7 +15,7 @@ from saes.topk import TopKSAE
 
 def _cfg(arch: str, **kw) -> SAEConfig:
     k = kw.pop("k", 4 if arch in ("topk", "batchtopk") else None)
-    return SAEConfig(d_in=kw.pop("d_in", 8), d_sae=kw.pop("d_sae", 32), arch=arch, k=k, hook_name="h", **kw)
+    return sae_config(arch, d_in=kw.pop("d_in", 8), d_sae=kw.pop("d_sae", 32), k=k, hook_name="h", **kw)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ def _cfg(arch: str, **kw) -> SAEConfig:
 )
 def test_config_rejects_bad_values(kw, msg):
     with pytest.raises(ValueError, match=msg):
-        SAEConfig(d_in=8, d_sae=32, **kw)
+        sae_config(d_in=8, d_sae=32, **kw)
 
 
 def test_config_default_decoder_constraint_per_arch():
@@ -256,7 +257,7 @@ def test_a_few_adam_steps_reduce_the_loss(arch):
     basis = torch.randn(16, 8)
     codes = torch.relu(torch.randn(512, 16) - 1.0)
     x = codes @ basis
-    sae = build_sae(_cfg(arch, d_sae=32, sparsity_coeff=1e-3))
+    sae = build_sae(_cfg(arch, d_sae=32, **({} if uses_k(arch) else {"sparsity_coeff": 1e-3})))
     sae.init_b_dec_(x)
     opt = torch.optim.Adam(sae.parameters(), lr=3e-3)
     first = sae.loss(x).mse.item()

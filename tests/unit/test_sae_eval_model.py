@@ -7,7 +7,7 @@ import torch
 
 from interp.models import load_model
 from interp.toyworld.evaluate import ioi_prompts
-from saes import SAEConfig, build_sae
+from saes import build_sae, sae_config
 from saes.eval.splice import ce_loss_recovered, keep_mask, kl_score, splice_eval
 
 HOOK = "blocks.1.hook_resid_post"
@@ -59,7 +59,7 @@ def test_identity_and_zero_dictionaries(model_and_batches):
 def test_random_sae_scores_between(model_and_batches):
     model, batches, pad = model_and_batches
     torch.manual_seed(0)
-    sae = build_sae(SAEConfig(d_in=128, d_sae=512, arch="topk", k=64, hook_name=HOOK)).eval()
+    sae = build_sae(sae_config("topk", d_in=128, d_sae=512, k=64, hook_name=HOOK)).eval()
     _, cache = model.run_with_cache(batches[0], names_filter=HOOK)
     sae.init_b_dec_(cache[HOOK].reshape(-1, 128))  # reconstruct at least the mean
     res = splice_eval(model, HOOK, sae, batches, ignore_token_ids=[pad])

@@ -8,7 +8,7 @@ import pytest
 import torch
 from test_sae_trainer import _interrupt_at, cfg_for, sparse_data
 
-from saes import SAEConfig, build_sae, io
+from saes import build_sae, io, sae_config
 from saes.training.config import TrainSAEConfig
 from saes.training.data import TensorSource
 from saes.training.resample import ENCODER_SCALE, resample_dead_latents
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny matrices: one t
 
 def _sae_with_adam_state(dead: int = 4):
     torch.manual_seed(0)
-    sae = build_sae(SAEConfig(d_in=8, d_sae=16, arch="relu", act_scale=2.0))
+    sae = build_sae(sae_config("relu", d_in=8, d_sae=16, act_scale=2.0))
     opt = torch.optim.Adam(sae.parameters(), lr=1e-3)
     sae.loss(torch.randn(32, 8)).total.backward()
     opt.step()  # moments everywhere
