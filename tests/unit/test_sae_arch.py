@@ -7,9 +7,9 @@ import torch
 
 from interp.dictionary import Dictionary
 from saes import SAEConfig, build_sae, sae_config
-from saes.registry import uses_k
 from saes.batchtopk import batch_topk
 from saes.jumprelu import jumprelu, step
+from saes.registry import uses_k
 from saes.topk import TopKSAE
 
 
