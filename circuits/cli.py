@@ -1,60 +1,110 @@
-"""The `interp patch` and `interp patch-compare` commands: build the task, run the methods, write artifacts."""
+"""The `interp patch` and `interp patch-compare` commands: build the task, run the methods, write artifacts.
+
+Everything that can fail on the input (the task file, the model's vocabulary, the memory budget) is checked before
+the output folder is created, so a refused run writes nothing.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
+from interp.corpus import is_toy_model
 from interp.models import load_model
+from interp.runtime import start_run
 
 from .config import PatchCompareConfig, PatchConfig, TaskOptions
 from .faithfulness import faithfulness
-from .patching.activation import generic_activation_patch
-from .patching.attribution import attribution_patch
-from .patching.components import COMPONENTS
-from .patching.relevance import Rules, relevance_patch
-from .patching.results import save_results
-from .tasks import TASKS, ioi_task
+from .patching.memory import GB, budget_bytes, describe
+from .patching.results import GroupResults, save_results
+from .patching.run import PatchRun, patch_task
+from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, ioi_task, read_task_file
+from .tasks.files import TaskFile
 
 
-def build_task(cfg: TaskOptions, model):
-    """The task named in `cfg` for `model`."""
+class BuiltTask(NamedTuple):
+    """The task and what summary.json records about it."""
+
+    task: Task | TaskGroups
+    info: dict
+    """Built-in: name and settings; file: path, xxh3-128 fingerprint and row count."""
+
+    @property
+    def summary(self) -> str:
+        i = self.info
+        return (f"{i['file']} ({i['rows']} pairs)" if "file" in i else
+                f"{i['name']} ({i['prompts']}, {i['n_prompts']} prompts, seed {i['seed']})")
+
+
+def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> BuiltTask:
+    """The task `cfg` names, for `model`: toy-world tasks on the toy models, classic IOI on any other, a file
+    (`source`: the file already read)."""
+    if cfg.task not in TASKS:
+        task, tf = file_task(model, source or cfg.task)
+        return BuiltTask(task, {"file": str(tf.path.resolve()), "xxh3_128": tf.fingerprint, "rows": len(tf.pairs)})
+    info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
-        return ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
-    return TASKS[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed)
+        info["corruption"] = cfg.corruption
+    if is_toy_model(model):
+        task = (ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed) if cfg.task == "ioi"
+                else TASKS[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
+        return BuiltTask(task, {**info, "prompts": "toy world"})
+    if cfg.task != "ioi":
+        raise ValueError(f"--task {cfg.task} needs the toy world's vocabulary and {cfg.lm.model} is not a toy model: "
+                         f"use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
+    task = classic_ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
+    return BuiltTask(task, {**info, "prompts": "Wang et al. 2022 templates, the model's single-token names"})
 
 
-def run_method(method: str, model, task, components: list[str]) -> dict:
-    """component -> PatchResult for one method."""
-    if method == "activation":
-        return {c: generic_activation_patch(model, task, COMPONENTS[c]) for c in components}
-    if method == "attribution":
-        return attribution_patch(model, task, components)
-    return relevance_patch(model, task, components, Rules(ah=method == "relp_ah"))
+def _model_and_task(cfg: TaskOptions):
+    """The model, its device and the task; a task file is read (and its format checked) before the model loads."""
+    source = read_task_file(cfg.task) if cfg.task not in TASKS else None
+    device = start_run(cfg.run.device, cfg.run.threads).device
+    model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
+    return model, device, build_task(cfg, model, source)
+
+
+def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun | None = None) -> dict:
+    out = {"model": {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing}, "task": built.info,
+           "memory": {"max_memory_gb": budget / GB}}
+    if run is not None:
+        out["memory"].update(estimated_peak_gb=max(g.plan.peak for g in run.groups) / GB, chunks=run.chunks)
+    return out
 
 
 def patch_main(cfg: PatchConfig) -> Path:
-    model = load_model(cfg.model)
-    task = build_task(cfg, model)
-    results = run_method(cfg.method, model, task, cfg.components)
-    folder = save_results(results, cfg.out, cfg.model, task.name)
-    for name, r in results.items():
-        best = r.top(1)[0]
-        print(f"{name:18s} {tuple(r.scores.shape)}  top: {best}")
-    print(f"wrote {folder}/scores.safetensors and summary.json "
-          f"(clean {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
+    model, device, built = _model_and_task(cfg)
+    budget = budget_bytes(cfg.run.max_memory, device)
+    run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget)
+    groups = ([GroupResults(g.name, g.n_prompts, g.n_pos, g.plan.n_chunks, g.results) for g in run.groups]
+              if len(run.groups) > 1 else [])
+    folder = save_results(run.results, cfg.output.out, cfg.lm.model, built.task.name,
+                          provenance=_provenance(cfg, built, budget, run), groups=groups)
+    for name, r in run.results.items():
+        print(f"{name:18s} {tuple(r.scores.shape)}  top: {r.top(1)[0]}")
+    if run.chunks > len(run.groups) or len(run.groups) > 1:
+        peak = max(g.plan.peak for g in run.groups)
+        print(f"{len(run.groups)} prompt length(s), {run.chunks} chunk(s) under --max-memory {describe(budget)} "
+              f"(estimated peak {describe(peak)})")
+    base = next(iter(run.results.values())).baselines
+    print(f"wrote {folder}/scores.safetensors and summary.json: {cfg.method} patching of {cfg.lm.model} "
+          f"({cfg.lm.weight_processing} weight processing) on {built.summary} "
+          f"(clean {base.clean:.3f}, corrupted {base.corrupted:.3f})")
     return folder
 
 
 def compare_main(cfg: PatchCompareConfig) -> list[dict]:
     torch.set_grad_enabled(True)
-    model = load_model(cfg.model)
-    run = faithfulness(model, build_task(cfg, model), model_name=cfg.model)
-    print(f"{cfg.model} on {run.task}: Pearson r and magnitude (sum est / sum patched) vs activation patching")
+    model, device, built = _model_and_task(cfg)
+    run = faithfulness(model, built.task, model_name=cfg.lm.model,
+                       max_memory=budget_bytes(cfg.run.max_memory, device))
+    print(f"{cfg.lm.model} on {built.summary}: Pearson r and magnitude (sum est / sum patched) vs activation "
+          f"patching")
     print(run.markdown())
-    if cfg.out:
-        Path(cfg.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(cfg.out).write_text(json.dumps(run.table(), indent=1))
+    if cfg.output.out:
+        Path(cfg.output.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.output.out).write_text(json.dumps(run.table(), indent=1))
     return run.table()

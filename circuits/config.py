@@ -1,34 +1,75 @@
-"""Configs of the circuits commands (kept free of torch so the CLI builds its parser quickly)."""
+"""Configs of the circuits commands (kept free of torch so the CLI builds its parser quickly).
+
+They nest the shared option groups of interp.options (`lm`: model and weight processing, `run`: device, threads
+and the memory budget, `output`: where results go), so the flat CLI names stay --model, --device, --out.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
+
 COMPONENT_NAMES = ("resid_pre", "resid_mid", "attn_out", "mlp_out", "mlp", "head_out", "head_q", "head_k", "head_v",
                    "head_pattern", "head_out_by_pos", "head_q_by_pos", "head_k_by_pos", "head_v_by_pos",
                    "head_pattern_by_pos", "neuron")
 """Must equal circuits.patching.components.COMPONENTS (a test checks)."""
 
+BUILTIN_TASKS = ("ioi", "gender", "colour")
+"""Built-in task names; any other --task is a task file."""
+TASK_FILE_SUFFIXES = (".jsonl", ".csv")
+
 
 @dataclass
-class TaskOptions:
+class PatchRuntimeOptions(RuntimeOptions):
+    """Where to run, and how much memory a patching run may use."""
+
+    max_memory: float = 0.0
+    """GB (10^9 bytes) a patching run may use: the model's weights plus the activations, gradients and logits its
+    method keeps, estimated from the model's shape (circuits.patching.memory). Prompts are patched in chunks that
+    stay under it (results equal one run over all prompts); a budget too small for one prompt is refused with the
+    estimate. 0: half the machine's physical memory, at most 16 GB (on CUDA: half the GPU's memory)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_memory < 0:
+            raise ValueError(f"--max-memory is in GB and must be >= 0 (0: the default), got {self.max_memory}")
+
+
+@dataclass
+class TaskOptions(Options):
     """Which task to build and how many prompts."""
 
-    model: str = "toy-gelu-s0"
-    """Shipped toy model name, model folder, or TransformerLens model name."""
-    task: Literal["ioi", "gender", "colour"] = "ioi"
-    """Task: IOI, gender-pronoun agreement or object-colour facts from the toy world."""
+    task: str = "ioi"
+    """ioi, gender, colour, or a task file (.jsonl: one {"clean", "corrupted", "answer", "wrong"} object a line;
+    .csv: those four columns). IOI works on any model with a tokenizer (the toy world's IOI on the toy models, the
+    classic templates of Wang et al. 2022 with the model's single-token names on others); gender and colour need the
+    toy world's vocabulary. Answers must be single tokens; prompts of different token lengths are patched in groups
+    of one length (see circuits.patching.run)."""
     corruption: Literal["abc", "swap"] = "abc"
     """IOI corruption: three new names (abc) or IO and S exchanged (swap); ignored by other tasks."""
     n_prompts: int = 32
-    """Number of clean / corrupted prompt pairs."""
+    """Number of clean / corrupted prompt pairs of a built-in task (a task file uses all its rows)."""
     seed: int = 0
-    """Prompt sampling seed (held-out name and template combinations)."""
+    """Prompt sampling seed of the built-in tasks (held-out name and template combinations on the toy models)."""
+    lm: ModelOptions = field(default_factory=ModelOptions)
+    run: PatchRuntimeOptions = field(default_factory=PatchRuntimeOptions)
 
     def __post_init__(self):
         if self.n_prompts < 1:
             raise ValueError(f"n_prompts must be >= 1, got {self.n_prompts}")
+        if self.task not in BUILTIN_TASKS and not self.task.lower().endswith(TASK_FILE_SUFFIXES):
+            raise ValueError(f"--task {self.task!r} is neither a built-in task ({', '.join(BUILTIN_TASKS)}) nor a "
+                             f"task file ending in {' or '.join(TASK_FILE_SUFFIXES)}")
+
+
+@dataclass
+class PatchOutput(OutputOptions):
+    """Where the scores go."""
+
+    out: str = "runs/patch"
+    """Output folder (scores.safetensors + summary.json)."""
 
 
 @dataclass
@@ -39,8 +80,7 @@ class PatchConfig(TaskOptions):
     """Activation patching, attribution patching (AtP), RelP, or RelP with the AH-rule."""
     components: list[str] = field(default_factory=lambda: ["resid_pre", "attn_out", "mlp_out", "head_out"])
     """Components to score (see circuits.patching.components)."""
-    out: str = "runs/patch"
-    """Output folder (scores.safetensors + summary.json)."""
+    output: PatchOutput = field(default_factory=PatchOutput)
 
     def __post_init__(self):
         super().__post_init__()
@@ -50,8 +90,15 @@ class PatchConfig(TaskOptions):
 
 
 @dataclass
-class PatchCompareConfig(TaskOptions):
-    """Pearson correlation and magnitude recovery of AtP, RelP and RelP+AH against activation patching."""
+class CompareOutput(OutputOptions):
+    """Where the table goes."""
 
     out: str = ""
     """Optional JSON file for the table (printed either way)."""
+
+
+@dataclass
+class PatchCompareConfig(TaskOptions):
+    """Pearson correlation and magnitude recovery of AtP, RelP and RelP+AH against activation patching."""
+
+    output: CompareOutput = field(default_factory=CompareOutput)

@@ -16,12 +16,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 from transformer_lens import HookedTransformer
 
-from .patching.activation import generic_activation_patch
-from .patching.attribution import attribution_patch
-from .patching.components import COMPONENTS
-from .patching.relevance import Rules, relevance_patch
 from .patching.results import PatchResult
+from .patching.run import patch_task
 from .tasks.base import Task
+from .tasks.groups import TaskGroups
 
 COMPARED = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos")
 PUBLISHED = {"gpt2-small": {"resid_pre": (0.753, 0.968), "attn_out": (0.979, 0.962), "mlp_out": (0.195, 0.992)},
@@ -81,12 +79,15 @@ def compare(estimate: PatchResult, truth: PatchResult) -> FaithfulnessRow:
                            truth.scores.numel())
 
 
-def faithfulness(model: HookedTransformer, task: Task, components: Sequence[str] = COMPARED,
-                 model_name: str = "") -> FaithfulnessRun:
-    """Activation patching vs AtP, RelP and RelP+AH on `components` of `task`."""
-    truth = {c: generic_activation_patch(model, task, COMPONENTS[c]) for c in components}
-    estimates = {"attribution": attribution_patch(model, task, components),
-                 "relp": relevance_patch(model, task, components),
-                 "relp_ah": relevance_patch(model, task, components, Rules(ah=True))}
+def faithfulness(model: HookedTransformer, task: Task | TaskGroups, components: Sequence[str] = COMPARED,
+                 model_name: str = "", max_memory: int | None = None) -> FaithfulnessRun:
+    """Activation patching vs AtP, RelP and RelP+AH on `components` of `task`; prompts of several lengths and
+    runs over the memory budget (bytes; default: circuits.patching.memory.default_max_memory) as patch_task runs
+    them."""
+    def run(method: str) -> dict[str, PatchResult]:
+        return patch_task(model, task, method, components, max_memory=max_memory).results
+
+    truth = run("activation")
+    estimates = {method: run(method) for method in ("attribution", "relp", "relp_ah")}
     rows = [compare(est[c], truth[c]) for est in estimates.values() for c in components]
     return FaithfulnessRun(model_name, task.name, rows, truth, estimates)

@@ -9,8 +9,10 @@ AtP and RelP are directly comparable. `save_results` writes the schema documente
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from jaxtyping import Float
@@ -29,6 +31,10 @@ RESULT_SCHEMA = {
                                 "normalised": "true: 1 = clean, 0 = corrupted",
                                 "top": "the 10 largest |score| entries as {index labels..., score}"}},
     "tensors": "scores.safetensors holds one float32 tensor per component, keyed by component name",
+    "provenance": "(interp patch) model name and weight processing; the task: built-in name and settings, or the "
+                  "task file's path and xxh3-128 fingerprint; the memory budget, estimated peak and chunk count",
+    "groups": "(prompts of several lengths) per group of one length: name, n_prompts, n_pos, chunks, baselines, "
+              "and results like the top-level ones, their tensors keyed 'group<i>/<component>'",
 }
 
 
@@ -76,26 +82,52 @@ def default_labels(axes: tuple[str, ...], shape: tuple[int, ...], pos_labels: li
     return labels
 
 
-def save_results(results: dict[str, PatchResult], folder: str | Path, model: str, task: str) -> Path:
-    """Write scores.safetensors and summary.json (see RESULT_SCHEMA) into `folder`."""
+def save_results(results: dict[str, PatchResult], folder: str | Path, model: str, task: str, *,
+                 provenance: dict | None = None, groups: Sequence[GroupResults] = ()) -> Path:
+    """Write scores.safetensors and summary.json (see RESULT_SCHEMA) into `folder`; `groups` holds each prompt
+    length's own results when a task has several."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     first = next(iter(results.values()))
-    save_file({k: r.scores.detach().float().contiguous().cpu() for k, r in results.items()},
+    tensors = {k: r.scores for k, r in results.items()}
+    for i, g in enumerate(groups):
+        tensors.update({f"group{i}/{k}": r.scores for k, r in g.results.items()})
+    save_file({k: t.detach().float().contiguous().cpu() for k, t in tensors.items()},
               str(folder / "scores.safetensors"))
     summary = {"schema_version": SCHEMA_VERSION, "model": model, "task": task, "method": first.method,
-               "baselines": vars(first.baselines),
-               "results": {k: {"axes": list(r.axes), "shape": list(r.scores.shape), "labels": r.labels,
-                               "normalised": r.normalised, "top": r.top()} for k, r in results.items()}}
+               "baselines": vars(first.baselines), "results": _described(results)}
+    if provenance:
+        summary["provenance"] = provenance
+    if groups:
+        summary["groups"] = [{"name": g.name, "n_prompts": g.n_prompts, "n_pos": g.n_pos, "chunks": g.chunks,
+                              "baselines": vars(next(iter(g.results.values())).baselines),
+                              "results": _described(g.results)} for g in groups]
     (folder / "summary.json").write_text(json.dumps(summary, indent=1))
     return folder
 
 
-def load_results(folder: str | Path) -> dict[str, PatchResult]:
-    """Read back what `save_results` wrote."""
+def _described(results: dict[str, PatchResult]) -> dict:
+    return {k: {"axes": list(r.axes), "shape": list(r.scores.shape), "labels": r.labels, "normalised": r.normalised,
+                "top": r.top()} for k, r in results.items()}
+
+
+def load_results(folder: str | Path, group: int | None = None) -> dict[str, PatchResult]:
+    """Read back what `save_results` wrote: the results over all prompts, or those of group `group`."""
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())
     tensors = load_file(str(folder / "scores.safetensors"))
-    base = Baselines(**summary["baselines"])
-    return {k: PatchResult(summary["method"], k, tuple(r["axes"]), tensors[k], base, r["normalised"], r["labels"])
-            for k, r in summary["results"].items()}
+    prefix = "" if group is None else f"group{group}/"
+    part = summary if group is None else summary["groups"][group]
+    base = Baselines(**part["baselines"])
+    return {k: PatchResult(summary["method"], k, tuple(r["axes"]), tensors[prefix + k], base, r["normalised"],
+                           r["labels"]) for k, r in part["results"].items()}
+
+
+class GroupResults(NamedTuple):
+    """What save_results records of one group of one prompt length (circuits.patching.run.GroupRun fits)."""
+
+    name: str
+    n_prompts: int
+    n_pos: int
+    chunks: int
+    results: dict[str, PatchResult]

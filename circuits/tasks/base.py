@@ -8,6 +8,7 @@ default metric is the logit difference logit[answer] - logit[wrong] at the last 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -89,6 +90,11 @@ class Task:
         wrong = self.wrong.to(logits.device).repeat(k)
         return self.per_prompt(logits, ans, wrong).view(k, self.n_prompts).mean(1)  # [k]
 
+    def subset(self, rows: slice) -> Task:
+        """The same task on prompts `rows` only (patching runs that do not fit in memory go chunk by chunk)."""
+        return dataclasses.replace(self, clean=self.clean[rows], corrupted=self.corrupted[rows],
+                                   answer=self.answer[rows], wrong=self.wrong[rows])
+
     @torch.no_grad()
     def baselines(self, model) -> Baselines:
         """Metric of the clean and of the corrupted run of `model`."""
@@ -97,7 +103,11 @@ class Task:
     @classmethod
     def from_text(cls, model, name: str, clean: Sequence[str], corrupted: Sequence[str], answers: Sequence[str],
                   wrongs: Sequence[str], pos_labels: Sequence[str] = ()) -> Task:
-        """Build a task from strings; every answer must be a single token of the model's vocabulary."""
+        """Build a task from strings; every answer must be a single token of the model's vocabulary.
+
+        All clean and corrupted prompts must have one token length. Prompts of several lengths:
+        `circuits.tasks.groups.grouped_task` (or a task file, `interp patch --task FILE`) groups them by length.
+        """
         if not len(clean) == len(corrupted) == len(answers) == len(wrongs):
             raise ValueError(f"{len(clean)} clean, {len(corrupted)} corrupted prompts, {len(answers)} answers and "
                              f"{len(wrongs)} wrong answers: give one of each per prompt")
@@ -110,7 +120,8 @@ class Task:
 def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
     lengths = sorted({model.to_tokens(t).shape[-1] for t in texts})
     if len(lengths) > 1:
-        raise ValueError(f"{what} prompts have different token lengths {lengths}: patching needs one length")
+        raise ValueError(f"{what} prompts have different token lengths {lengths}: a Task needs one length; group "
+                         f"them with circuits.tasks.groups.grouped_task (interp patch --task FILE does)")
     return model.to_tokens(list(texts)).cpu()
 
 

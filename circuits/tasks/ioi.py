@@ -10,6 +10,7 @@ Forms: "ABBA" (IO first), "BABA" (S first) or "both" (alternating, positions lab
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -29,6 +30,9 @@ class IOITask(Task):
 
     prompts: tuple[IOIPrompt, ...] = ()
     corruption: str = "abc"
+
+    def subset(self, rows: slice) -> IOITask:
+        return dataclasses.replace(super().subset(rows), prompts=self.prompts[rows])
 
 
 def ioi_prompt_pairs(n: int, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
