@@ -101,13 +101,14 @@ def formats() -> list[DictionaryFormat]:
 
 
 def format_of(folder: str | Path) -> DictionaryFormat:
-    """The registered format of `folder`; a clear error naming the formats when none matches."""
+    """The registered format of `folder` (a folder, or a spec a format recognises such as
+    sae_lens:RELEASE/SAE_ID); a clear error naming the formats when none matches."""
     path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"dictionary folder not found: {path}")
     for fmt in formats():
         if fmt.detect(path):
             return fmt
+    if not path.is_dir():
+        raise FileNotFoundError(f"dictionary folder not found: {path}")
     names = ", ".join(f.name for f in formats()) or "none registered: is the interp package installed?"
     raise FileNotFoundError(f"{path} is not a dictionary folder of a known format ({names})")
 

@@ -10,7 +10,7 @@ trains on x·s, `fold_act_scale_` moves s into the weights so the saved SAE take
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
 from jaxtyping import Bool, Float
@@ -88,6 +88,24 @@ def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:
 
 class BaseSAE(nn.Module):
     """The shared SAE: subclasses define `activation` (h -> f) and `loss`."""
+
+    SAELENS_NAMES: ClassVar[dict[str, str]] = {}
+    """Our parameter name -> the name SAELens gives it on disk, where they differ."""
+
+    @classmethod
+    def saelens_extra_shapes(cls, cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
+        """Tensors beyond W_enc, b_enc, W_dec, b_dec this architecture reads from a SAELens folder (our names)."""
+        return {}
+
+    @classmethod
+    @torch.no_grad()
+    def fold_b_dec_into_input(cls, state: dict[str, Tensor]) -> None:
+        """SAELens's apply_b_dec_to_input=false (the encoder reads x, not x - b_dec), folded into b_enc exactly."""
+        state["b_enc"] = state["b_enc"] + state["b_dec"] @ state["W_enc"]
+
+    @classmethod
+    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+        """Adapt a SAELens state (our names) to this class's parameters, in place (default: nothing to do)."""
 
     def __init__(self, cfg: SAEConfig):
         super().__init__()

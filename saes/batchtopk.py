@@ -34,6 +34,15 @@ class BatchTopKSAE(TopKSAE):
         super().__init__(cfg)
         self.register_buffer("threshold", torch.zeros((), dtype=torch.float64, device=cfg.device))
 
+    @classmethod
+    def saelens_extra_shapes(cls, cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
+        return {"topk_threshold": ()}
+
+    @classmethod
+    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+        """SAELens's training save calls the global threshold topk_threshold."""
+        state["threshold"] = state.pop("topk_threshold")
+
     def _apply(self, fn, recurse: bool = True) -> BatchTopKSAE:
         super()._apply(fn, recurse)
         if self.threshold.dtype != torch.float64:  # keep the EMA in double precision

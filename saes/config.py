@@ -142,7 +142,15 @@ class JumpReLUConfig(SAEConfig):
         _check_coeffs(self.sparsity_coeff, self.pre_act_coeff)
 
 
-CONFIGS: dict[str, type[SAEConfig]] = {c.arch: c for c in (ReLUConfig, TopKConfig, BatchTopKConfig, JumpReLUConfig)}
+@dataclass
+class GatedConfig(SAEConfig):
+    """Gated SAE (inference only): no hyperparameters of its own."""
+
+    arch: ClassVar[str] = "gated"
+
+
+CONFIGS: dict[str, type[SAEConfig]] = {c.arch: c for c in (ReLUConfig, TopKConfig, BatchTopKConfig, JumpReLUConfig,
+                                                          GatedConfig)}
 
 
 def sae_config(arch: str, strict: bool = True, **fields: Any) -> SAEConfig:

@@ -2,7 +2,9 @@
 entry point in pyproject.toml), so `interp.dictionary.load(folder)` opens them without interp importing saes.
 
 - "saelens": cfg.json + sae_weights.safetensors (SAELens 6.x layout; ours and SAELens's own), read by saes.io;
-- "snmf": snmf.json + snmf.safetensors, read by saes.snmf.dictionary.
+- "snmf": snmf.json + snmf.safetensors, read by saes.snmf.dictionary;
+- "sae_lens-pretrained": sae_lens:RELEASE/SAE_ID, one of SAELens's pretrained SAEs, fetched by sae_lens's own loader
+  (needs the hub), read by saes.pretrained.
 """
 
 from __future__ import annotations
@@ -51,7 +53,26 @@ def _load_snmf(folder: Path, device: str):
     return SNMF.load(folder)
 
 
+def _is_pretrained(spec: Path) -> bool:
+    from saes.pretrained import PREFIX
+
+    return str(spec).startswith(PREFIX)
+
+
+def _pretrained_info(spec: Path) -> DictionaryInfo:
+    from saes.pretrained import folder_of
+
+    return _saelens_info(folder_of(str(spec)))
+
+
+def _load_pretrained(spec: Path, device: str):
+    from saes.pretrained import folder_of
+
+    return _load_saelens(folder_of(str(spec)), device)
+
+
 def register() -> None:
     """Register saes's formats with interp.dictionary (called by interp through the entry point)."""
     register_format(DictionaryFormat("saelens", _is_saelens, _saelens_info, _load_saelens))
     register_format(DictionaryFormat("snmf", _is_snmf, _snmf_info, _load_snmf))
+    register_format(DictionaryFormat("sae_lens-pretrained", _is_pretrained, _pretrained_info, _load_pretrained))

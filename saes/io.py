@@ -24,7 +24,7 @@ from interp.atomic import atomic_write
 from interp.dictionary import DictionaryInfo
 from saes import BaseSAE, BatchTopKSAE, build_sae
 from saes.config import SAEConfig, sae_config
-from saes.registry import ARCHITECTURES, SAELENS_TO_ARCH, uses_k
+from saes.registry import ARCHITECTURES, SAELENS_REFUSED, SAELENS_TO_ARCH, uses_k
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
@@ -75,7 +75,8 @@ def save(sae: BaseSAE, folder: str | Path) -> Path:
     state = sae.folded_state_dict()
     if isinstance(sae, BatchTopKSAE):
         state["threshold"] = sae.jumprelu_threshold()
-    state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+    names = type(sae).SAELENS_NAMES
+    state = {names.get(k, k): v.detach().to("cpu").contiguous() for k, v in state.items()}
     cfg = saelens_cfg(sae)
     atomic_write(folder / WEIGHTS_FILENAME, lambda p: save_file(state, str(p)))
     atomic_write(folder / CFG_FILENAME, lambda p: p.write_text(json.dumps(cfg, indent=2)))
@@ -109,6 +110,9 @@ def _architecture(raw: dict) -> str:
     if name is None:  # pre-6.0 SAELens configs
         act = raw.get("activation_fn") or raw.get("activation_fn_str")
         name = "topk" if act == "topk" else "standard"
+    if name in SAELENS_REFUSED:
+        raise ValueError(f"SAELens architecture {name!r} is {SAELENS_REFUSED[name]}: not supported. interp opens "
+                         f"{', '.join(SAELENS_TO_ARCH)}")
     if name not in SAELENS_TO_ARCH:
         raise ValueError(f"unknown SAE architecture {name!r} in cfg.json; valid: {', '.join(SAELENS_TO_ARCH)}")
     return SAELENS_TO_ARCH[name]
@@ -148,6 +152,10 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
     return cfg, raw
 
 
+def _sae_class(cfg: SAEConfig) -> type[BaseSAE]:
+    return ARCHITECTURES[cfg.arch].load_class()
+
+
 def _expected_shapes(cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
     shapes = {
         "W_enc": (cfg.d_in, cfg.d_sae),
@@ -155,11 +163,7 @@ def _expected_shapes(cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
         "W_dec": (cfg.d_sae, cfg.d_in),
         "b_dec": (cfg.d_in,),
     }
-    if cfg.arch == "jumprelu":
-        shapes["threshold"] = (cfg.d_sae,)
-    if cfg.arch == "batchtopk":
-        shapes["topk_threshold"] = ()
-    return shapes
+    return {**shapes, **_sae_class(cfg).saelens_extra_shapes(cfg)}
 
 
 def _check_shapes(state: dict[str, Tensor], cfg: SAEConfig, path: Path) -> None:
@@ -176,10 +180,10 @@ def _check_shapes(state: dict[str, Tensor], cfg: SAEConfig, path: Path) -> None:
 
 
 @torch.no_grad()
-def _fold_saelens_options(state: dict[str, Tensor], raw: dict) -> None:
+def _fold_saelens_options(state: dict[str, Tensor], raw: dict, cls: type[BaseSAE]) -> None:
     """Fold apply_b_dec_to_input=false and rescale_acts_by_decoder_norm=true into the weights (exact)."""
     if not raw.get("apply_b_dec_to_input", True):
-        state["b_enc"] = state["b_enc"] + state["b_dec"] @ state["W_enc"]
+        cls.fold_b_dec_into_input(state)
     if raw.get("rescale_acts_by_decoder_norm", False):
         norm_F = state["W_dec"].norm(dim=-1).clamp_min(1e-8)
         state["W_enc"] = state["W_enc"] * norm_F
@@ -195,16 +199,15 @@ def load(folder: str | Path, device: str = "cpu", dtype: str | None = None) -> B
         cfg, raw = _config_from_saelens(raw, device, dtype)
     except KeyError as e:
         raise ValueError(f"{folder / CFG_FILENAME} lacks the key {e}") from e
-    state = {k: v.to(torch.float64) for k, v in _read_weights(folder / WEIGHTS_FILENAME).items()}
+    cls = _sae_class(cfg)
+    disk_names = {v: k for k, v in cls.SAELENS_NAMES.items()}
+    state = {disk_names.get(k, k): v.to(torch.float64) for k, v in _read_weights(folder / WEIGHTS_FILENAME).items()}
     _check_shapes(state, cfg, folder / WEIGHTS_FILENAME)
-    _fold_saelens_options(state, raw)
+    _fold_saelens_options(state, raw, cls)
     unknown = set(state) - set(_expected_shapes(cfg))
     if unknown:
         warnings.warn(f"{folder / WEIGHTS_FILENAME}: ignoring tensors {sorted(unknown)}", stacklevel=2)
-    if cfg.arch == "batchtopk":
-        state["threshold"] = state.pop("topk_threshold")
-    if cfg.arch == "jumprelu":  # SAELens gates relu(h); with θ >= 0 our h·H(h-θ) is the same function
-        state["threshold"] = state["threshold"].clamp_min(0.0)
+    cls.from_saelens_state(state)
     sae = build_sae(cfg)
     own = sae.state_dict()
     sae.load_state_dict({k: state[k].to(own[k].dtype) for k in own})

@@ -116,6 +116,15 @@ class JumpReLUSAE(BaseSAE):
             torch.full((cfg.d_sae,), cfg.init_threshold, dtype=torch.float32, device=cfg.device)
         )
 
+    @classmethod
+    def saelens_extra_shapes(cls, cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
+        return {"threshold": (cfg.d_sae,)}
+
+    @classmethod
+    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+        """SAELens gates relu(h); with θ >= 0 our h·H(h-θ) is the same function."""
+        state["threshold"] = state["threshold"].clamp_min(0.0)
+
     def _apply(self, fn: Any, recurse: bool = True) -> JumpReLUSAE:
         # .to(dtype) would cast θ too; keep it float32 so small thresholds survive bf16.
         super()._apply(fn, recurse)

@@ -21,7 +21,7 @@ def _cfg(arch: str, **kw) -> SAEConfig:
 @pytest.mark.parametrize(
     "kw, msg",
     [
-        (dict(arch="gated"), "relu, topk, jumprelu, batchtopk"),
+        (dict(arch="crosscoder"), "relu, topk, jumprelu, batchtopk"),
         (dict(arch="topk", k=None), "k"),
         (dict(arch="topk", k=99), "k"),
         (dict(arch="relu", k=3), "only used"),

@@ -135,8 +135,8 @@ def test_load_errors_are_clear(tmp_path):
     sae_io.save(build_sae(sae_config("relu", d_in=4, d_sae=8)), tmp_path / "ok")
     cfg = json.loads((tmp_path / "ok" / "cfg.json").read_text())
 
-    (tmp_path / "ok" / "cfg.json").write_text(json.dumps({**cfg, "architecture": "gated"}))
-    with pytest.raises(ValueError, match="unknown SAE architecture 'gated'.*standard, topk, jumprelu"):
+    (tmp_path / "ok" / "cfg.json").write_text(json.dumps({**cfg, "architecture": "crosscoder"}))
+    with pytest.raises(ValueError, match="unknown SAE architecture 'crosscoder'.*standard, topk, jumprelu"):
         sae_io.load(tmp_path / "ok")
 
     (tmp_path / "ok" / "cfg.json").write_text(json.dumps({**cfg, "d_in": 5}))
@@ -160,3 +160,53 @@ def test_save_overwrites_in_place(tmp_path):
     sae_io.save(b, tmp_path)
     loaded = sae_io.load(tmp_path)
     assert loaded.cfg.arch == "topk" and torch.equal(loaded.W_dec, b.W_dec)
+
+
+def test_gated_and_matryoshka_saves_load_and_others_are_refused_by_name(tmp_path):
+    """Every kind SAELens saves: gated (inference) and matryoshka BatchTopK load and match; transcoders, abstopk,
+    matching pursuit and temporal SAEs are refused, naming the kind."""
+    from sae_lens.saes.gated_sae import GatedSAE, GatedSAEConfig
+    from sae_lens.saes.matryoshka_batchtopk_sae import (
+        MatryoshkaBatchTopKTrainingSAE,
+        MatryoshkaBatchTopKTrainingSAEConfig,
+    )
+
+    from saes.gated import GatedSAE as OurGated
+
+    torch.manual_seed(3)
+    x = torch.randn(40, D_IN)
+    for apply_b_dec in (True, False):
+        theirs = GatedSAE(GatedSAEConfig(d_in=D_IN, d_sae=D_SAE, apply_b_dec_to_input=apply_b_dec))
+        _randomise(theirs)
+        theirs.save_model(tmp_path / f"gated-{apply_b_dec}")
+        ours = sae_io.load(tmp_path / f"gated-{apply_b_dec}")
+        assert type(ours) is OurGated
+        _compare(ours, theirs, x)
+    sae_io.save(ours, tmp_path / "gated-back")  # and back: SAELens reads ours
+    _compare(SAE.load_from_disk(tmp_path / "gated-back"), ours, x)
+    with pytest.raises(NotImplementedError, match="inference only"):
+        ours.loss(x)
+    m = MatryoshkaBatchTopKTrainingSAE(MatryoshkaBatchTopKTrainingSAEConfig(d_in=D_IN, d_sae=D_SAE, k=6,
+                                                                            matryoshka_widths=[12, D_SAE]))
+    _randomise(m)
+    m.update_topk_threshold(torch.relu(torch.randn(8, D_SAE)))
+    m.save_inference_model(tmp_path / "matryoshka")
+    _compare(sae_io.load(tmp_path / "matryoshka"), SAE.load_from_disk(tmp_path / "matryoshka"), x)
+    for kind in ("transcoder", "jumprelu_skip_transcoder", "abstopk", "temporal"):
+        folder = tmp_path / kind
+        sae_io.save(build_sae(sae_config("relu", d_in=4, d_sae=8)), folder)
+        cfg = json.loads((folder / "cfg.json").read_text())
+        (folder / "cfg.json").write_text(json.dumps({**cfg, "architecture": kind}))
+        with pytest.raises(ValueError, match=f"SAELens architecture '{kind}' is .*not supported"):
+            sae_io.load(folder)
+
+
+def test_pretrained_spec_offline_is_one_clear_line(monkeypatch):
+    from interp import dictionary
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match=r"SAELens pretrained SAE.*hub.*save_model\(FOLDER\)") as e:
+        dictionary.load("sae_lens:gpt2-small-res-jb/blocks.8.hook_resid_pre")
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="write a SAELens pretrained SAE as"):
+        dictionary.load("sae_lens:no-id")
