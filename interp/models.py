@@ -115,6 +115,9 @@ def load_hf_folder(folder: str | Path, device: str = "cpu", weight_processing: s
     except Exception as e:  # TransformerLens raises bare errors for architectures it cannot convert
         raise UnknownModelError(f"{folder}: TransformerLens cannot convert this model ({arch}: {e}). The README's "
                                 f"model table lists the architectures that load") from None
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # per-tensor "Loading weights" bars: noise beside our own progress
     hf_model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True)
     state = loading.get_pretrained_state_dict(str(path), cfg, hf_model)
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)

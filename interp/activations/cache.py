@@ -237,12 +237,12 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     dist = start_run(cfg.run.device, cfg.run.threads)
     device = dist.device
     model = model if model is not None else load_model(cfg.lm.model, device, cfg.lm.weight_processing)
-    out = Path(cfg.output.out)
-    out.mkdir(parents=True, exist_ok=True)
     hooks = expand_hooks(model, cfg.hooks)
     source = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
                          cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
+    out = Path(cfg.output.out)  # created only once the model, hooks and corpus are known to be usable
+    out.mkdir(parents=True, exist_ok=True)
     wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
     plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)
     manifest = prepare_folder(out, header, plan, dist)

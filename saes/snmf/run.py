@@ -141,9 +141,9 @@ def main(cfg) -> SNMF:
     model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
     if not 0 <= cfg.layer < model.cfg.n_layers:
         raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.lm.model} has layers 0..{model.cfg.n_layers - 1}")
-    out = Path(cfg.output.out)
-    out.mkdir(parents=True, exist_ok=True)
     source = make_source(cfg, model)
+    out = Path(cfg.output.out)  # created only once model, layer and corpus are known to be usable
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if cfg.solver == "full":
         F_DK, codes, st = run_full(cfg, source, out, device)
