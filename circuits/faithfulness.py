@@ -24,7 +24,7 @@ from .tasks.groups import TaskGroups
 COMPARED = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos")
 PUBLISHED = {"gpt2-small": {"resid_pre": (0.753, 0.968), "attn_out": (0.979, 0.962), "mlp_out": (0.195, 0.992)},
              "gpt2-large": {"mlp_out": (0.006, 0.956)}}
-"""Pearson r with activation patching on IOI (AtP, RelP), Jafari et al. 2025, via methods.md section 4."""
+"""Pearson r with activation patching on IOI (AtP, RelP), Jafari et al. 2025, via docs/methods.md §4."""
 
 
 @dataclass

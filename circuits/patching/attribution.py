@@ -1,7 +1,7 @@
 """Attribution patching (AtP): a first-order estimate of every activation patch from 2 forward + 1 backward pass.
 
 score(index) = sum over the patched entries of (a_clean - a_corrupted) * dM/da, the gradient taken on the corrupted
-run (methods.md section 4). The components, axes and normalisation are those of activation patching, so each AtP
+run (docs/methods.md §4). The components, axes and normalisation are those of activation patching, so each AtP
 score estimates the activation-patching score at the same index. RelP (relevance.py) is the same computation with
 LRP rules installed as extra forward hooks during the corrupted pass; `gradient_patch` is shared by both.
 """

@@ -1,7 +1,7 @@
 """Relevance patching (RelP, Jafari et al. 2025): AtP whose backward pass applies LRP rules.
 
 Each rule is a forward hook on a stock HookedTransformer that leaves forward values unchanged but replaces the local
-Jacobian, so that gradient x input equals LRP relevance (methods.md section 4):
+Jacobian, so that gradient x input equals LRP relevance (docs/methods.md §4):
 
 - LN-rule: LayerNorm / RMSNorm divide by a detached scale (hook_scale -> scale.detach()), making the norm linear;
 - Identity-rule: the element-wise MLP activation becomes out = x * (act(x) / stab(x)).detach();

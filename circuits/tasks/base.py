@@ -2,7 +2,7 @@
 
 A task is data, not code: any pair of equal-length prompt sets with a right and a wrong next token per prompt is a
 task, so users add their own with `Task.from_text` (or by filling the dataclass from tokens they built). The
-default metric is the logit difference logit[answer] - logit[wrong] at the last position (methods.md section 4);
+default metric is the logit difference logit[answer] - logit[wrong] at the last position (docs/methods.md §4);
 `normalised` rescales it so the clean run scores 1 and the corrupted run 0, the unit every patching score uses.
 """
 

@@ -1,7 +1,7 @@
 """IOI clean / corrupted prompt sets from the toy world (held-out name and template combinations).
 
 One template per task keeps every prompt the same length, so a (layer, position) patch means the same word in every
-prompt. Corruptions (methods.md section 4):
+prompt. Corruptions (docs/methods.md §4):
 - "swap": IO and S exchanged throughout, so the corrupted run prefers the clean S (logit difference about -LD);
 - "abc":  the three name slots (first two names and the repeated subject) get three distinct new names, so the
   corrupted run has no reason to prefer either clean name (logit difference about 0).
