@@ -67,12 +67,11 @@ def _model_and_task(cfg: TaskOptions):
     return model, device, build_task(cfg, model, source)
 
 
-def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun | None = None) -> dict:
-    out = {"model": {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing}, "task": built.info,
-           "memory": {"max_memory_gb": budget / GB}}
-    if run is not None:
-        out["memory"].update(estimated_peak_gb=max(g.plan.peak for g in run.groups) / GB, chunks=run.chunks)
-    return out
+def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun) -> dict:
+    """What summary.json records: model, weight processing, task, and the memory budget, estimate and chunks."""
+    return {"model": {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing}, "task": built.info,
+            "memory": {"max_memory_gb": budget / GB, "estimated_peak_gb": max(g.plan.peak for g in run.groups) / GB,
+                       "chunks": run.chunks}}
 
 
 def patch_main(cfg: PatchConfig) -> Path:
@@ -87,7 +86,8 @@ def patch_main(cfg: PatchConfig) -> Path:
         print(f"{name:18s} {tuple(r.scores.shape)}  top: {r.top(1)[0]}")
     if run.chunks > len(run.groups) or len(run.groups) > 1:
         peak = max(g.plan.peak for g in run.groups)
-        print(f"{len(run.groups)} prompt length(s), {run.chunks} chunk(s) under --max-memory {describe(budget)} "
+        print(f"{len(run.groups)} group(s) of one prompt length, {run.chunks} chunk(s) under --max-memory "
+              f"{describe(budget)} "
               f"(estimated peak {describe(peak)})")
     base = next(iter(run.results.values())).baselines
     print(f"wrote {folder}/scores.safetensors and summary.json: {cfg.method} patching of {cfg.lm.model} "

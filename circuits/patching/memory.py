@@ -18,6 +18,7 @@ tensors, one transformer block's transient activations, a factor for autograd's 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -41,9 +42,13 @@ class MemoryEstimate(NamedTuple):
     """Kept per prompt: cached activations, gradients, logits, the autograd graph (AtP / RelP)."""
     per_row: int
     """Per row of a batched patched pass (activation patching only; 0 for AtP / RelP)."""
+    copies: int = 1
+    """The most patches one pass can hold: the indices per layer of the widest component (e.g. positions)."""
 
     def total(self, n: int, rows: int) -> int:
-        return self.weights + n * self.per_prompt + max(rows, n) * self.per_row
+        """Bytes for n prompts with patched passes of at most `rows` rows (k patch copies of the n prompts)."""
+        k = min(max(1, rows // n), self.copies) if n else 0
+        return self.weights + n * self.per_prompt + k * n * self.per_row
 
 
 class MemoryPlan(NamedTuple):
@@ -114,7 +119,9 @@ def estimate_memory(model: HookedTransformer, method: str, components: Sequence[
         per_prompt = cached + corrupted + 2 * logits + block
         prefix = c.n_layers * 2 * n_pos * n_kv * c.d_head  # the frozen key / value cache repeated per copy
         per_row = prefix + n_pos * c.d_model + block + (c.d_vocab if last_position_only else logits)
-        return MemoryEstimate(weights, per_prompt * size, per_row * size)
+        sizes = {"pos": n_pos, "dest_pos": n_pos, "head": c.n_heads, "neuron": c.d_mlp or 1}
+        copies = max(math.prod(sizes.get(a, 1) for a in component(name).axes[1:]) for name in components)
+        return MemoryEstimate(weights, per_prompt * size, per_row * size, copies)
     graph = c.n_layers * 2 * block + 2 * n_pos * c.d_model  # autograd's saved tensors, about two blocks' worth
     per_prompt = 3 * cached + graph + 3 * logits + block  # clean + corrupted + gradient; logits and their grad
     return MemoryEstimate(weights, per_prompt * size, 0)
