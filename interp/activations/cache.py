@@ -41,7 +41,7 @@ from ..runtime import RunContext, is_main_process, start_run
 from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
-from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, rank_manifest_name
+from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, file_problem, rank_manifest_name
 from .stream import HookRunner, stop_layer
 from .writer import ShardBuffers, ShardJob, ShardWriter
 
@@ -152,11 +152,13 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: Run
     if dist.is_main:
         (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
         distributed.merge_rank_manifests(out, manifest)
+        manifest.check_records(out)
         by_index = {p.index: p for p in plan}
         for s in list(manifest.shards):
             p = by_index.get(s.index)
             if p is not None and (p.first_doc, p.n_docs) != (s.first_doc, s.n_docs):
                 manifest.shards.remove(s)  # a shorter last shard of a smaller earlier run: recompute it
+        _drop_damaged(out, manifest)
         manifest.save(path)
         keep = {Path(r.path).name for s in manifest.shards for r in s.files.values()}
         for f in (out / SHARD_DIR).iterdir():
@@ -168,6 +170,16 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: Run
     manifest = Manifest.load(path)
     check_sizes(out, manifest)
     return manifest
+
+
+def _drop_damaged(out: Path, manifest: Manifest) -> None:
+    """Re-verify every listed shard file (size and xxh3 checksum); a shard with a damaged file is dropped from the
+    manifest, so this run computes it again."""
+    for s in list(manifest.shards):
+        problems = [p for rec in s.files.values() if (p := file_problem(out, rec))]
+        if problems:
+            print(f"cache: shard {s.index} is damaged ({'; '.join(problems)}): computing it again", flush=True)
+            manifest.shards.remove(s)
 
 
 def _compute_shard(source: TokenSource, capture: Capture, writer: ShardWriter, buf: ShardBuffers,

@@ -119,6 +119,18 @@ class Manifest:
             raise CacheError(f"{folder} holds a different activation cache ({parts}). Use another --out folder "
                              f"or delete this one")
 
+    def check_records(self, folder: Path) -> None:
+        """Every shard lists a tokens file and a file per hook, and covers n_docs whole rows (a hand-edited or
+        damaged manifest is a clear error, not an IndexError later)."""
+        want = {TOKENS_KEY, *self.hooks}
+        for s in self.shards:
+            if set(s.files) != want or s.n_tokens != s.n_docs * self.n_ctx or min(s.n_docs, s.first_doc) < 0:
+                raise CorruptCacheError(f"{folder / MANIFEST}: shard {s.index} is inconsistent (files "
+                                        f"{sorted(s.files)}, {s.n_tokens} tokens for {s.n_docs} rows of {self.n_ctx}); "
+                                        f"restore the manifest or delete the folder and cache again")
+        if len({s.index for s in self.shards}) != len(self.shards):
+            raise CorruptCacheError(f"{folder / MANIFEST} lists a shard twice; restore it or cache again")
+
     def add(self, shard: ShardRecord) -> None:
         self.shards = sorted([s for s in self.shards if s.index != shard.index] + [shard], key=lambda s: s.index)
 
@@ -175,12 +187,37 @@ def checksum_file(path: Path, block: int = 1 << 24) -> str:
     return h.hexdigest()
 
 
+REWRITE_HINT = ("run the `interp cache` command that made this cache again (same --model, --hooks, --corpus and "
+                "--out): it finds the damaged shards and computes them again")
+
+
+def file_path(folder: Path, rec: FileRecord) -> Path:
+    """The file a record names, which must lie inside the cache folder (a hand-edited manifest cannot point out)."""
+    p = (folder / rec.path).resolve()
+    if not p.is_relative_to(Path(folder).resolve()):
+        raise CorruptCacheError(f"{folder / MANIFEST} lists {rec.path}, outside the cache folder: refusing to read it. "
+                                f"Restore the manifest or delete the folder and cache again")
+    return p
+
+
+def file_problem(folder: Path, rec: FileRecord, hash_it: bool = True) -> str | None:
+    """Why a listed file cannot be trusted (missing, truncated, checksum mismatch), or None."""
+    p = file_path(folder, rec)
+    if not p.is_file():
+        return f"{rec.path} (missing)"
+    if p.stat().st_size != rec.bytes:
+        return f"{rec.path} (truncated: {p.stat().st_size} bytes, expected {rec.bytes})"
+    if hash_it and checksum_file(p) != rec.checksum:
+        return f"{rec.path} (checksum mismatch)"
+    return None
+
+
 def check_sizes(folder: Path, manifest: Manifest) -> None:
     """Cheap check (no hashing) that every listed file exists with its recorded size; names the bad ones."""
     bad = []
     for shard in manifest.shards:
         for rec in shard.files.values():
-            p = folder / rec.path
+            p = file_path(folder, rec)
             size = p.stat().st_size if p.is_file() else None
             if size != rec.bytes:
                 bad.append(f"{rec.path} ({'missing' if size is None else f'{size} bytes, expected {rec.bytes}'})")
@@ -210,17 +247,13 @@ def verify(folder: str | Path, raise_on_error: bool = True) -> VerifyReport:
     bad, n_files, n_bytes = [], 0, 0
     for shard in manifest.shards:
         for rec in shard.files.values():
-            p = folder / rec.path
             n_files += 1
-            if not p.is_file():
-                bad.append(f"{rec.path} (missing)")
-            elif p.stat().st_size != rec.bytes:
-                bad.append(f"{rec.path} (truncated: {p.stat().st_size} bytes, expected {rec.bytes})")
-            elif checksum_file(p) != rec.checksum:
-                bad.append(f"{rec.path} (checksum mismatch)")
+            problem = file_problem(folder, rec)
+            if problem:
+                bad.append(problem)
             else:
                 n_bytes += rec.bytes
     report = VerifyReport(len(manifest.shards), n_files, n_bytes, bad)
     if bad and raise_on_error:
-        raise CorruptCacheError(f"corrupt shard file(s) in {folder}: {', '.join(bad)}")
+        raise CorruptCacheError(f"corrupt shard file(s) in {folder}: {', '.join(bad)}; {REWRITE_HINT}")
     return report

@@ -22,7 +22,20 @@ from safetensors import safe_open
 from torch import Tensor
 
 from ..toyworld import labels as L
-from .manifest import MANIFEST, TOKENS_KEY, CacheError, Manifest, VerifyReport, check_sizes, verify
+from .manifest import (
+    MANIFEST,
+    REWRITE_HINT,
+    TOKENS_KEY,
+    CacheError,
+    CorruptCacheError,
+    FileRecord,
+    Manifest,
+    VerifyReport,
+    check_sizes,
+    file_path,
+    file_problem,
+    verify,
+)
 
 
 @dataclass
@@ -53,6 +66,7 @@ class ActivationCache:
         manifest = Manifest.load(path / MANIFEST)
         if manifest.label_schema is not None:
             L.check_schema(manifest.label_schema)
+        manifest.check_records(path)
         check_sizes(path, manifest)
         return cls(path, manifest)
 
@@ -73,11 +87,17 @@ class ActivationCache:
         return hook
 
     def _load(self, shard: int, key: str, name: str, lo: int = 0, hi: int | None = None) -> Tensor:
-        """Rows [lo, hi) of tensor `name` in the file `key` of shard number `shard` (position in self.shards)."""
+        """Rows [lo, hi) of tensor `name` in the file `key` of shard number `shard` (position in self.shards). The
+        file's checksum is verified the first time this process reads it."""
         rec = self.shards[shard].files[key]
-        with safe_open(str(self.path / rec.path), framework="pt") as f:
-            sl = f.get_slice(name)
-            return sl[lo:hi if hi is not None else sl.get_shape()[0]]
+        path = _verified(self.path, rec)
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                sl = f.get_slice(name)
+                return sl[lo:hi if hi is not None else sl.get_shape()[0]]
+        except Exception as e:  # safetensors raises its own error types for damaged headers
+            raise CorruptCacheError(f"shard file {rec.path} of {self.path} is unreadable ({type(e).__name__}: {e}); "
+                                    f"{REWRITE_HINT}") from None
 
     def shard_activations(self, hook: str, shard: int) -> Float[Tensor, "n d"]:
         """All activations of one shard (position in `shards`)."""
@@ -102,6 +122,8 @@ class ActivationCache:
                      drop_last: bool = False) -> Iterator[Float[Tensor, "batch d"]]:
         """Batches of activations of `hook`; shuffled (shard order + within a window of shards) unless told not."""
         self._check_hook(hook)
+        if batch_size < 1 or window < 1:
+            raise ValueError(f"batch_size and window must be >= 1, got {batch_size} and {window}")
         gen = torch.Generator().manual_seed(seed)
         order = torch.randperm(len(self.shards), generator=gen).tolist() if shuffle else range(len(self.shards))
         order = list(order)
@@ -151,6 +173,23 @@ class ActivationCache:
     def verify(self) -> VerifyReport:
         """Check every shard file's checksum; raises CorruptCacheError naming the bad files."""
         return verify(self.path)
+
+
+_VERIFIED: set[tuple[str, str]] = set()
+"""(file, checksum) pairs this process has verified: each shard file is hashed once per process, not per read."""
+
+
+def _verified(folder: Path, rec: FileRecord) -> Path:
+    """The file's path after checking its size and xxh3-128 checksum (once per process); CorruptCacheError names
+    the file and the command that rewrites it."""
+    path = file_path(folder, rec)
+    key = (str(path), rec.checksum)
+    if key not in _VERIFIED:
+        problem = file_problem(folder, rec)
+        if problem:
+            raise CorruptCacheError(f"corrupt shard file in {folder}: {problem}; {REWRITE_HINT}")
+        _VERIFIED.add(key)
+    return path
 
 
 def _torch_dtype(name: str) -> torch.dtype:

@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from apps.cli import main
+from interp.activations.manifest import checksum_file
 from saes import io
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +163,13 @@ def test_nan_in_a_cache_shard_stops_naming_the_shard_and_keeps_the_checkpoint(ca
     data = bytearray(shard.read_bytes())
     row = struct.unpack("<Q", data[:8])[0] + 8 + 100 * d * 4  # header length + 8, then row 100 of float32 [n, d]
     data[row:row + d * 4] = struct.pack(f"<{d}f", *[float("nan")] * d)
-    shard.write_bytes(bytes(data))  # same size on disk, so the cache still opens; only the checksum disagrees
+    shard.write_bytes(bytes(data))
+    # NaN activations as a model could have produced them: the manifest's checksum matches the file (a flipped
+    # byte with a stale checksum is refused before training reads it: test_activation_cache_unit)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    for rec in (r for s in manifest["shards"] for r in s["files"].values() if r["path"].endswith(shard.name)):
+        rec["checksum"] = checksum_file(shard)
+    (bad / "manifest.json").write_text(json.dumps(manifest))
     assert torch.isnan(load_file(shard)["activations"][100]).all()
     out = tmp_path / "run"
     code = main(["train-sae", "--model", "toy-gelu-s0", "--hook", HOOK, "--cache", str(bad), "--arch", "topk",

@@ -127,8 +127,46 @@ def test_corrupt_and_truncated_shards_are_named(model, tmp_path):
     shard.write_bytes(bytes(data[:1000]))
     with pytest.raises(CorruptCacheError, match=f"shards/{shard.name} .1000 bytes"):
         ActivationCache.open(tmp_path / "c")
-    with pytest.raises(CorruptCacheError, match=shard.name):
-        run(model, tmp_path / "c", tokens=2048)
+
+
+def test_checksums_are_verified_on_read_and_a_rerun_rewrites_damaged_shards(model, tmp_path, capsys):
+    """Flipped bytes of the same size: reading the shard (the first time in a process) names it and the command
+    that rewrites it; running the cache command again finds it, computes it again, and the cache is whole."""
+    run(model, tmp_path / "ref", tokens=2048)
+    run(model, tmp_path / "c", tokens=2048)
+    shard = tmp_path / "c" / "shards" / "r0-000001.blocks.2.mlp.hook_post.safetensors"
+    data = bytearray(shard.read_bytes())
+    data[-5] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    cache = ActivationCache.open(tmp_path / "c")  # sizes agree: opening is cheap and succeeds
+    with pytest.raises(CorruptCacheError, match=rf"{shard.name} \(checksum mismatch\).*interp cache"):
+        cache.get("blocks.2.mlp.hook_post", torch.arange(cache.n_tokens))
+    with pytest.raises(CorruptCacheError, match="checksum mismatch"):
+        list(cache.iter_batches("blocks.2.mlp.hook_post", 256))
+    res = run(model, tmp_path / "c", tokens=2048)
+    assert "shard 1 is damaged" in capsys.readouterr().out and res.new_tokens == 1024
+    assert verify(tmp_path / "c").ok
+    a, b = ActivationCache.open(tmp_path / "c"), ActivationCache.open(tmp_path / "ref")
+    hook = "blocks.2.mlp.hook_post"
+    assert torch.equal(a.shard_activations(hook, 1), b.shard_activations(hook, 1))
+    with pytest.raises(ValueError, match="batch_size and window must be >= 1"):
+        next(a.iter_batches("blocks.2.mlp.hook_post", 0))
+
+
+def test_hand_edited_manifests_are_refused(model, tmp_path):
+    run(model, tmp_path / "c", tokens=2048)
+    path = tmp_path / "c" / "manifest.json"
+    good = json.loads(path.read_text())
+    bad = json.loads(path.read_text())
+    bad["shards"][0]["files"]["tokens"]["path"] = "../../etc/passwd"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(CorruptCacheError, match="outside the cache folder"):
+        ActivationCache.open(tmp_path / "c")
+    bad = json.loads(json.dumps(good))
+    bad["shards"][0]["n_tokens"] += 7
+    path.write_text(json.dumps(bad))
+    with pytest.raises(CorruptCacheError, match="shard 0 is inconsistent"):
+        ActivationCache.open(tmp_path / "c")
 
 
 def test_manifests_of_another_format_are_a_clear_error(model, tmp_path):
