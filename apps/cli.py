@@ -74,6 +74,18 @@ def run(cmd: Command, config) -> object:
     return getattr(importlib.import_module(module), func)(config)
 
 
+def os_error_message(e: OSError) -> str:
+    """One line for an operating-system error: what failed, on which file, and what to do."""
+    import errno
+
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno == errno.ENOSPC:
+        return f"the disk is full{where}: free space and run the same command again (it resumes)"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"no permission to write or read{where}: choose another --out folder or fix its permissions"
+    return f"{e.strerror or e}{where}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(all_commands())
     try:
@@ -86,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, KeyError, FileExistsError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"interp: error: {msg}", file=sys.stderr)
+        return 1
+    except OSError as e:  # permissions, a full disk, a folder that vanished: the system's reason and what to do
+        print(f"interp: error: {os_error_message(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interp: interrupted; run the same command again to resume", file=sys.stderr)

@@ -7,7 +7,7 @@ and the memory budget, `output`: where results go), so the flat CLI names stay -
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
 
@@ -95,6 +95,8 @@ class CompareOutput(OutputOptions):
 
     out: str = ""
     """Optional JSON file for the table (printed either way)."""
+
+    is_folder: ClassVar[bool] = False
 
 
 @dataclass

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from .atomic import atomic_write_text, fsync_path
+from .safetensors_io import write_tensors
 
 CKPT_DIR = "checkpoint"
 LATEST = "latest.json"
@@ -103,25 +103,36 @@ class Checkpointer:
 
     def save(self, step: int, tensors: Mapping[str, Mapping[str, Tensor]], meta: Mapping[str, Any] | None = None
              ) -> Path:
-        """Write checkpoint `step` (tensor groups + JSON meta) and make it current; older ones are removed."""
+        """Write checkpoint `step` (tensor groups + JSON meta) and make it current; older ones are removed. A save
+        that fails (a full disk) removes what it wrote, so the previous checkpoint stays the current one."""
         name = f"step-{step:08d}"
         folder = self.root / name
         if folder.exists():
             shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        files = {}
-        for group, ts in tensors.items():
-            path = folder / f"{group}.safetensors"
-            save_file({k: v.detach().cpu().contiguous() for k, v in ts.items()}, str(path))
-            fsync_path(path)
-            files[path.name] = _sha256(path)
-        state = {"identity": self.identity, "step": step, "meta": _jsonable(dict(meta or {})), "files": files}
-        atomic_write_text(folder / STATE, json.dumps(state, indent=1), durable=True)
+        try:
+            self._write(folder, step, tensors, meta)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            if self.root.is_dir() and not any(self.root.iterdir()):
+                self.root.rmdir()
+            raise
         atomic_write_text(self.root / LATEST, json.dumps({"dir": name, "step": step}), durable=True)
         for old in self.root.glob("step-*"):
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
+
+    def _write(self, folder: Path, step: int, tensors: Mapping[str, Mapping[str, Tensor]],
+               meta: Mapping[str, Any] | None) -> None:
+        folder.mkdir(parents=True)
+        files = {}
+        for group, ts in tensors.items():
+            path = folder / f"{group}.safetensors"
+            write_tensors(path, {k: v.detach().cpu() for k, v in ts.items()})
+            fsync_path(path)
+            files[path.name] = _sha256(path)
+        state = {"identity": self.identity, "step": step, "meta": _jsonable(dict(meta or {})), "files": files}
+        atomic_write_text(folder / STATE, json.dumps(state, indent=1), durable=True)
 
     def load(self) -> Loaded | None:
         """The current checkpoint, or None when there is none; CheckpointError when it is corrupt or belongs to a

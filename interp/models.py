@@ -22,10 +22,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
-
 from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
+from .safetensors_io import read_tensors, write_tensors
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
@@ -74,7 +73,7 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
     cfg = {k: getattr(model.cfg, k) for k in _CFG_KEYS}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith(".IGNORE")
              and "mask" not in k}
-    atomic_write(folder / "model.safetensors", lambda p: save_file(state, str(p)))
+    atomic_write(folder / "model.safetensors", lambda p: write_tensors(p, state))
     atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps({"kind": TOY_MARKER, "cfg": cfg}, indent=1)))
     if card is not None:
         atomic_write(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
@@ -93,7 +92,7 @@ def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: s
                                                   "d_mlp", "n_ctx")})
     tok = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
-    state = load_file(str(folder / "model.safetensors"))
+    state = read_tensors(folder / "model.safetensors", "toy model weights")
     model.load_and_process_state_dict(state, **_processing(weight_processing))
     return model.to(device).eval()
 
@@ -107,6 +106,12 @@ def load_hf_folder(folder: str | Path, device: str = "cpu", weight_processing: s
     from .hf_configs import architecture_of, neutral_folder, tl_config
 
     folder = Path(folder).expanduser().resolve()
+    if not any(folder.glob("*.safetensors")):
+        pickled = sorted(p.name for p in [*folder.glob("*.bin"), *folder.glob("*.pt")])
+        only = f" (only {', '.join(pickled)})" if pickled else ""
+        raise UnknownModelError(f"{folder} holds no .safetensors weights{only}: interp loads safetensors only and "
+                                f"never unpickles weights; convert the folder with "
+                                f"model.save_pretrained(folder, safe_serialization=True)")
     tok = _tokenizer(folder)
     path = neutral_folder(folder)
     arch = architecture_of(folder)

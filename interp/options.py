@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 T = TypeVar("T", bound="Options")
 
@@ -142,3 +142,12 @@ class OutputOptions(Options):
 
     out: str = "runs/out"
     """Output folder."""
+
+    is_folder: ClassVar[bool] = True
+    """--out names a folder (False where it names one file)."""
+
+    def __post_init__(self):
+        from pathlib import Path
+
+        if self.is_folder and self.out and Path(self.out).expanduser().is_file():
+            raise ValueError(f"--out {self.out} is an existing file, not a folder: give a folder path")

@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
 from interp.examples import CONTEXT, context_windows
+from interp.safetensors_io import read_arrays, write_arrays
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -245,7 +245,7 @@ def save_feature_pages(pages: FeaturePages, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in pages.arrays.items()}
-    atomic_write(folder / FILES[0], lambda p: save_file(arrays, str(p)))
+    atomic_write(folder / FILES[0], lambda p: write_arrays(p, arrays))
     meta = {**pages.meta, "schema_version": SCHEMA_VERSION, "kind": KIND, "arrays": sorted(arrays)}
     atomic_write(folder / FILES[1], lambda p: p.write_text(json.dumps(meta)))
     return folder
@@ -258,7 +258,7 @@ def load_feature_pages(folder: str | Path, check: bool = True) -> FeaturePages:
         raise FileNotFoundError(f"{folder} holds no feature pages ({' + '.join(FILES)})")
     try:
         meta = json.loads((folder / FILES[1]).read_text())
-        arrays = load_file(str(folder / FILES[0]))
+        arrays = read_arrays(folder / FILES[0], "feature pages")
     except Exception as e:  # truncated or garbled files
         raise ValueError(f"{folder}: unreadable feature pages ({type(e).__name__}: {e})") from e
     if meta.get("kind") != KIND or meta.get("schema_version") != SCHEMA_VERSION:

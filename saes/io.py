@@ -16,12 +16,11 @@ import warnings
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
 from interp.dictionary import DictionaryInfo
+from interp.safetensors_io import read_tensors, write_tensors
 from saes import BaseSAE, BatchTopKSAE, build_sae
 from saes.config import SAEConfig, sae_config
 from saes.registry import ARCHITECTURES, SAELENS_REFUSED, SAELENS_TO_ARCH, uses_k
@@ -78,7 +77,7 @@ def save(sae: BaseSAE, folder: str | Path) -> Path:
     names = type(sae).SAELENS_NAMES
     state = {names.get(k, k): v.detach().to("cpu").contiguous() for k, v in state.items()}
     cfg = saelens_cfg(sae)
-    atomic_write(folder / WEIGHTS_FILENAME, lambda p: save_file(state, str(p)))
+    atomic_write(folder / WEIGHTS_FILENAME, lambda p: write_tensors(p, state))
     atomic_write(folder / CFG_FILENAME, lambda p: p.write_text(json.dumps(cfg, indent=2)))
     return folder
 
@@ -98,11 +97,7 @@ def _read_cfg(folder: Path) -> dict:
 
 
 def _read_weights(path: Path) -> dict[str, Tensor]:
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable safetensors file ({type(e).__name__}: {e})") from e
+    return read_tensors(path, "SAE weights")
 
 
 def _architecture(raw: dict) -> str:

@@ -27,3 +27,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+def _small_tmpfs(path, size: str, options: str = ""):
+    path.mkdir()
+    if os.geteuid() != 0 or os.system(f"mount -t tmpfs -o size={size}{options} tmpfs {path} 2>/dev/null") != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 6 MiB file system (tmpfs), where the machine lets us mount one (root in CI's container)."""
+    mnt = _small_tmpfs(tmp_path / "small", "6m")
+    yield mnt
+    os.system(f"umount {mnt}")
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A real read-only file system (tmpfs mounted ro), where the machine lets us mount one."""
+    mnt = _small_tmpfs(tmp_path / "ro", "1m", ",ro")
+    yield mnt
+    os.system(f"umount {mnt}")
+

@@ -16,8 +16,9 @@ from typing import NamedTuple
 
 import torch
 from jaxtyping import Float
-from safetensors.torch import load_file, save_file
 from torch import Tensor
+
+from interp.safetensors_io import read_tensors, write_tensors
 
 from ..tasks.base import Baselines
 
@@ -92,8 +93,7 @@ def save_results(results: dict[str, PatchResult], folder: str | Path, model: str
     tensors = {k: r.scores for k, r in results.items()}
     for i, g in enumerate(groups):
         tensors.update({f"group{i}/{k}": r.scores for k, r in g.results.items()})
-    save_file({k: t.detach().float().contiguous().cpu() for k, t in tensors.items()},
-              str(folder / "scores.safetensors"))
+    write_tensors(folder / "scores.safetensors", {k: t.detach().float().cpu() for k, t in tensors.items()})
     summary = {"schema_version": SCHEMA_VERSION, "model": model, "task": task, "method": first.method,
                "baselines": vars(first.baselines), "results": _described(results)}
     if provenance:
@@ -115,7 +115,7 @@ def load_results(folder: str | Path, group: int | None = None) -> dict[str, Patc
     """Read back what `save_results` wrote: the results over all prompts, or those of group `group`."""
     folder = Path(folder)
     summary = json.loads((folder / "summary.json").read_text())
-    tensors = load_file(str(folder / "scores.safetensors"))
+    tensors = read_tensors(folder / "scores.safetensors", "patching scores")
     prefix = "" if group is None else f"group{group}/"
     part = summary if group is None else summary["groups"][group]
     base = Baselines(**part["baselines"])

@@ -28,6 +28,7 @@ from interp.dictionary import Dictionary
 from interp.toyworld import labels as L
 
 from ..activations.stream import hook_activations
+from ..safetensors_io import write_tensors
 from .apply import steered_logits
 from .calibration import calibrate
 from .config import DEFAULT_CONCEPTS
@@ -285,12 +286,10 @@ def save_result(result: BenchResult, folder) -> None:
     import json
     from pathlib import Path
 
-    from safetensors.torch import save_file
-
     from ..atomic import atomic_write, atomic_write_text
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.contiguous().float() for k, v in result.directions.items()}
-    atomic_write(folder / "bench.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(folder / "bench.safetensors", lambda p: write_tensors(p, tensors))
     atomic_write_text(folder / "bench.json", json.dumps(result.to_json(), indent=1))

@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
-
 from ..atomic import atomic_write
+from ..safetensors_io import read_tensors, write_tensors
 from .scores import FeatureScores
 from .vectors import SteeringVector
 
@@ -29,7 +28,7 @@ def save_steering(folder: str | Path, vectors: list[SteeringVector], records: li
     meta = {"schema_version": SCHEMA_VERSION, "kind": "steering", "config": config,
             "vectors": [{"key": f"v{i}", "hook": v.hook, "source": v.source, **r}
                         for i, (v, r) in enumerate(zip(vectors, records))]}
-    atomic_write(folder / "steering.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(folder / "steering.safetensors", lambda p: write_tensors(p, tensors))
     atomic_write(folder / "steering.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     return folder
 
@@ -40,7 +39,7 @@ def load_steering(folder: str | Path) -> tuple[list[SteeringVector], dict]:
     meta = json.loads((folder / "steering.json").read_text())
     if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kind") != "steering":
         raise ValueError(f"{folder}: not a steering artifact of schema version {SCHEMA_VERSION}")
-    t = load_file(str(folder / "steering.safetensors"))
+    t = read_tensors(folder / "steering.safetensors", "steering vectors")
     return [SteeringVector(v["hook"], t[v["key"]], v["source"]) for v in meta["vectors"]], meta
 
 
@@ -53,7 +52,7 @@ def save_feature_scores(folder: str | Path, scores: FeatureScores, config: dict[
     tensors = {n: getattr(scores, n).contiguous().cpu() for n in names}
     meta = {"schema_version": SCHEMA_VERSION, "kind": "feature-scores", "alpha": scores.alpha,
             "prompt": scores.prompt, "n_features": int(scores.input_score.shape[0]), "config": config}
-    atomic_write(folder / "feature_scores.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(folder / "feature_scores.safetensors", lambda p: write_tensors(p, tensors))
     atomic_write(folder / "feature_scores.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     return folder
 
@@ -64,7 +63,7 @@ def load_feature_scores(folder: str | Path) -> tuple[FeatureScores, dict]:
     meta = json.loads((folder / "feature_scores.json").read_text())
     if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kind") != "feature-scores":
         raise ValueError(f"{folder}: not a feature-scores artifact of schema version {SCHEMA_VERSION}")
-    t = load_file(str(folder / "feature_scores.safetensors"))
+    t = read_tensors(folder / "feature_scores.safetensors", "feature scores")
     return FeatureScores(t["input_score"], t["output_score"], t["top_tokens"], t["n_examples"], meta["alpha"],
                          meta["prompt"]), meta
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
 
@@ -24,6 +25,8 @@ class EvalOutput(OutputOptions):
 
     out: str = ""
     """Where to write the report; default: eval.json in the SAE folder (never over the SAE's own files)."""
+
+    is_folder: ClassVar[bool] = False
 
 
 @dataclass

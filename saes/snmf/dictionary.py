@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 from jaxtyping import Float, Int
-from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from interp.atomic import atomic_write
+from interp.safetensors_io import read_tensors, write_tensors
 from saes.snmf.solver import nnls
 
 WEIGHTS, CONFIG = "snmf.safetensors", "snmf.json"
@@ -95,7 +95,7 @@ class SNMF:
                 tensors[f"top_{name}"] = getattr(self.top, name).contiguous().cpu()
         meta = {"kind": "snmf", "hook_name": self.hook_name, "d_in": self.d_in, "d_sae": self.d_sae,
                 "nnls_iter": self.nnls_iter, **self.info}
-        atomic_write(folder / WEIGHTS, lambda p: save_file(tensors, str(p)))
+        atomic_write(folder / WEIGHTS, lambda p: write_tensors(p, tensors))
         atomic_write(folder / CONFIG, lambda p: p.write_text(json.dumps(meta, indent=1)))
         return folder
 
@@ -105,7 +105,7 @@ class SNMF:
         if not (folder / CONFIG).is_file():
             raise FileNotFoundError(f"{folder} holds no SNMF result ({CONFIG} not found)")
         meta = json.loads((folder / CONFIG).read_text())
-        t = load_file(str(folder / WEIGHTS))
+        t = read_tensors(folder / WEIGHTS, "SNMF factors")
         top = None
         if "top_values_KM" in t:
             top = TopTokens(*(t[f"top_{n}"] for n in ("values_KM", "index_KM", "token_KM", "doc_KM", "pos_KM")))

@@ -260,17 +260,6 @@ def test_hf_corpus_offline_and_bad_paths_are_clear(model, tmp_path, monkeypatch)
     assert np.array_equal(generate_docs(CorpusConfig(), 1).tokens, generate_docs(CorpusConfig(), 1).tokens)
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A real 6 MiB file system (tmpfs), where the machine lets us mount one (root in CI's container)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0 or os.system(f"mount -t tmpfs -o size=6m tmpfs {mnt} 2>/dev/null") != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    yield mnt
-    os.system(f"umount {mnt}")
-
-
 @pytest.mark.parametrize("direct", [True, False])
 def test_a_real_full_disk_mid_run_keeps_the_written_shards_and_resumes(model, tmp_path, small_disk, monkeypatch,
                                                                        direct):

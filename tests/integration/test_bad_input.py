@@ -1,0 +1,67 @@
+"""Inputs a reviewer tried in order to break the tool: each ends in one line that names the problem and the fix,
+never a traceback, and writes nothing it should not."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_models import bpe_tokenizer, tiny_model  # noqa: E402
+
+from apps.cli import main  # noqa: E402
+
+
+def _error_lines(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.startswith("interp:")]
+
+
+def test_out_that_is_a_file_fails_before_the_model_loads(tmp_path, capsys):
+    f = tmp_path / "a-file"
+    f.write_text("mine")
+    with pytest.raises(SystemExit) as e:
+        main(["cache", "--model", "no-such-model", "--out", str(f)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "is an existing file, not a folder" in err
+    assert f.read_text() == "mine"
+
+
+def test_pickled_weights_are_never_unpickled(tmp_path, capsys):
+    from saes import build_sae, sae_config
+    from saes import io as sae_io
+
+    sae_io.save(build_sae(sae_config("relu", d_in=512, d_sae=16, hook_name="blocks.0.mlp.hook_post",
+                                     model_name="toy-gelu-s0")), tmp_path / "sae")
+    torch.save({"W_enc": torch.zeros(1)}, tmp_path / "sae" / "sae_weights.safetensors")
+    assert main(["eval-sae", "--sae", str(tmp_path / "sae")]) == 1
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "a pickle" in line and "never unpickles" in line and "weights_only" not in line
+    folder = tiny_model("gpt2", tmp_path / "gpt2", bpe_tokenizer(tmp_path / "tok"))
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    assert main(["cache", "--model", str(folder), "--corpus", "toyworld", "--out", str(tmp_path / "c")]) == 1
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "no .safetensors weights (only pytorch_model.bin)" in line and "safe_serialization" in line
+
+
+def test_unwritable_and_full_disks_are_one_line(tmp_path, read_only_disk, small_disk, capsys):
+    assert main(["cache", "--tokens", "1024", "--hooks", "blocks.0.mlp.hook_post",
+                 "--out", str(read_only_disk / "cache")]) == 1
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert "no permission" in line and str(read_only_disk) in line
+    (small_disk / "filler").write_bytes(os.urandom(6 * 2**20 - 48 * 1024))  # leave ~48 KB
+    code = main(["train-sae", "--hook", "blocks.0.mlp.hook_post", "--arch", "topk", "--d-sae", "64", "--k", "4",
+                 "--tokens", "4096", "--batch-size", "256", "--checkpoint-every", "2", "--eval", "false",
+                 "--progress", "false", "--out", str(small_disk / "sae")])
+    (line,) = _error_lines(capsys.readouterr().err)
+    assert code == 1 and "disk is full" in line and "run the same command again" in line
+    (small_disk / "filler").unlink()
+    code = main(["train-sae", "--hook", "blocks.0.mlp.hook_post", "--arch", "topk", "--d-sae", "64", "--k", "4",
+                 "--tokens", "4096", "--batch-size", "256", "--checkpoint-every", "2", "--eval", "false",
+                 "--progress", "false", "--out", str(small_disk / "sae")])
+    assert code == 0 and (small_disk / "sae" / "cfg.json").is_file()  # resumed and finished
+    assert json.loads((small_disk / "sae" / "cfg.json").read_text())["d_sae"] == 64
