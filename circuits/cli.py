@@ -75,6 +75,7 @@ def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun) 
 
 
 def patch_main(cfg: PatchConfig) -> Path:
+    cfg.output.claim(*(Path(cfg.output.out) / f for f in ("scores.safetensors", "summary.json")))
     model, device, built = _model_and_task(cfg)
     budget = budget_bytes(cfg.run.max_memory, device)
     run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget)
@@ -97,6 +98,7 @@ def patch_main(cfg: PatchConfig) -> Path:
 
 
 def compare_main(cfg: PatchCompareConfig) -> list[dict]:
+    cfg.output.claim(cfg.output.out or None)
     torch.set_grad_enabled(True)
     model, device, built = _model_and_task(cfg)
     run = faithfulness(model, built.task, model_name=cfg.lm.model,

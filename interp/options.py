@@ -142,6 +142,9 @@ class OutputOptions(Options):
 
     out: str = "runs/out"
     """Output folder."""
+    overwrite: bool = False
+    """Replace output files an earlier run (or anything else) left there; without it such files are never
+    replaced (resumable commands still resume their own unfinished runs)."""
 
     is_folder: ClassVar[bool] = True
     """--out names a folder (False where it names one file)."""
@@ -151,3 +154,12 @@ class OutputOptions(Options):
 
         if self.is_folder and self.out and Path(self.out).expanduser().is_file():
             raise ValueError(f"--out {self.out} is an existing file, not a folder: give a folder path")
+
+    def claim(self, *paths) -> None:
+        """Refuse, before anything is written, to replace existing files unless --overwrite was given."""
+        from pathlib import Path
+
+        there = [str(p) for p in paths if p and Path(p).exists()]
+        if there and not self.overwrite:
+            raise FileExistsError(f"{', '.join(there)} already exist(s); nothing was overwritten. Pass --overwrite to "
+                                  f"replace, or choose another --out")

@@ -62,6 +62,8 @@ def bench_model(cfg: SteerBenchConfig) -> str:
 def main(cfg: SteerBenchConfig) -> BenchResult:
     for c in cfg.concepts:
         parse_concept(c)
+    cfg.output.claim(*(Path(cfg.output.out) / f for f in ("bench.json", "bench.safetensors", "figure.html")),
+                     cfg.figure or None)
     model_name = bench_model(cfg)
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)

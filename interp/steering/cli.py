@@ -3,6 +3,8 @@ the tokens the direction promotes / suppresses; optionally save the steering art
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from transformer_lens import HookedTransformer
 
@@ -61,6 +63,8 @@ def _side_by_side(model: HookedTransformer, base, steered) -> list[str]:
 
 
 def main(cfg: SteerConfig) -> dict:
+    if cfg.output.out:
+        cfg.output.claim(*(Path(cfg.output.out) / f for f in ("steering.json", "steering.safetensors")))
     recorded = dictionary.info(cfg.dictionary).model if cfg.dictionary else None
     model_name = recorded_model(cfg.lm.model, recorded, f"the dictionary {cfg.dictionary}")
     model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)

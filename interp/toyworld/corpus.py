@@ -220,6 +220,7 @@ def vocabulary() -> tuple[str, ...]:
 
 def main(cfg) -> ToyCorpus:
     """CLI entry (`interp toyworld generate`): write a labelled corpus to cfg.output.out."""
+    cfg.output.claim(Path(cfg.output.out) / "corpus.npz")
     corpus = generate_corpus(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, split=cfg.split), cfg.tokens)
     corpus.save(cfg.output.out)
     print(f"wrote {corpus.n_tokens:,} tokens ({len(corpus.tokens)} documents) with labels to {cfg.output.out}")

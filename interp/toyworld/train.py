@@ -108,7 +108,10 @@ def log(bar, loss_ema: float, tokens_per_s: float) -> None:
 
 
 def train_toy_model(cfg: ToyTrainConfig) -> dict:
-    """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card."""
+    """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card. A finished model
+    there is never replaced without --overwrite."""
+    if not checkpointer(cfg).exists():
+        cfg.output.claim(*(cfg.out_dir / f for f in ("model.safetensors", "card.json")))
     device = start_run(cfg.run.device, cfg.run.threads).device
     model, opt, start, elapsed = resume(cfg, device)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")

@@ -171,6 +171,7 @@ def main(cfg) -> dict:
     model_name = recorded_model(cfg.lm.model, sae.cfg.model_name, f"the SAE {cfg.sae}")
     processing = recorded_processing(cfg.lm.weight_processing, meta.get("weight_processing"), f"the SAE {cfg.sae}")
     out = check_report_path(cfg.sae, cfg.output.out)
+    cfg.output.claim(out)  # an explicit --out is never replaced without --overwrite (the default eval.json is ours)
     compare = io.load(cfg.compare, device=device) if cfg.compare else None
     model = load_model(model_name, device, processing)
     corpus = heldout_corpus(model, model_name, meta.get("corpus"), cfg.data.corpus, cfg.data.n_ctx, cfg.seed,

@@ -65,3 +65,29 @@ def test_unwritable_and_full_disks_are_one_line(tmp_path, read_only_disk, small_
                  "--progress", "false", "--out", str(small_disk / "sae")])
     assert code == 0 and (small_disk / "sae" / "cfg.json").is_file()  # resumed and finished
     assert json.loads((small_disk / "sae" / "cfg.json").read_text())["d_sae"] == 64
+
+
+def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_path, capsys, toy_model):
+    from interp.toyworld import train as T
+    from interp.toyworld.config import ToyTrainConfig
+
+    fig = tmp_path / "mine.html"
+    fig.write_text("my figure")
+    args = ["steer", "--model", "toy-gelu-s0", "--neuron", "2:5", "--alpha", "3", "--max-new-tokens", "2",
+            "--out", str(tmp_path / "steer")]
+    assert main(args) == 0
+    assert main(args) == 1 and "--overwrite" in capsys.readouterr().err  # an earlier run's artifact stays
+    assert main([*args, "--overwrite"]) == 0
+    assert main(["steer-bench", "--dictionaries", str(tmp_path / "none"), "--figure", str(fig)]) == 1
+    assert "mine.html" in capsys.readouterr().err and fig.read_text() == "my figure"
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    assert main(["patch-compare", "--n-prompts", "2", "--out", str(report)]) == 1
+    assert report.read_text() == "{}"
+    tiny = dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2, device="cpu")
+    cfg = ToyTrainConfig.of(tokens=2 * 4 * 32, out=str(tmp_path / "toy"), checkpoint_every=1, **tiny)
+    T.train_toy_model(cfg)
+    before = (tmp_path / "toy" / "model.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        T.train_toy_model(cfg)
+    assert (tmp_path / "toy" / "model.safetensors").read_bytes() == before
