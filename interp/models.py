@@ -22,6 +22,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from torch import Tensor
+
 from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
 from .safetensors_io import read_tensors, write_tensors
@@ -193,3 +195,22 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
     if bad:
         raise ValueError(f"unknown hook(s) {', '.join(bad)}. Valid hooks of this model: {', '.join(model.hook_dict)}")
 
+
+
+def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Tensor:
+    """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
+    the model's context is a clear error; words the tokenizer does not know (they become its unknown token, as
+    out-of-vocabulary words do for the toy models) are named in a warning rather than passing silently."""
+    import warnings
+
+    tokens = model.to_tokens(text, truncate=False)[0]  # TransformerLens would cut it to n_ctx silently
+    if len(tokens) > model.cfg.n_ctx:
+        raise ValueError(f"{what} is {len(tokens)} tokens long, more than the model's context of {model.cfg.n_ctx}: "
+                         f"shorten it")
+    unk = getattr(model.tokenizer, "unk_token_id", None)
+    if unk is not None and bool((tokens == unk).any()):
+        known = set(model.tokenizer.get_vocab())
+        words = sorted({w for w in text.replace(",", " , ").replace(".", " . ").split() if w not in known})
+        warnings.warn(f"{what} has words this model's tokenizer does not know, read as "
+                      f"{model.tokenizer.unk_token}: {', '.join(words) or '(unknown pieces)'}", stacklevel=2)
+    return tokens

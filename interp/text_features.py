@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .models import prompt_tokens
+
 
 @dataclass
 class TextActivations:
@@ -23,7 +25,7 @@ def text_activations(model, dictionary, text: str) -> TextActivations:
     """Codes of every feature of `dictionary` on the tokens of `text`."""
     from .activations.stream import hook_activations
 
-    toks = model.to_tokens(text)[: , : model.cfg.n_ctx]
+    toks = prompt_tokens(model, text, "the text")[None]  # [pos] -> [1, pos]
     acts = hook_activations(model, dictionary.hook_name, toks)[0]
     codes = dictionary.encode(acts.float()).float().cpu().numpy()
     return TextActivations(toks[0].tolist(), model.to_str_tokens(toks[0]), codes)

@@ -9,7 +9,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from interp import dictionary
-from interp.models import check_hooks, load_model
+from interp.models import check_hooks, load_model, prompt_tokens
 from interp.provenance import recorded_model
 from interp.runtime import start_run
 
@@ -69,7 +69,7 @@ def main(cfg: SteerConfig) -> dict:
     model_name = recorded_model(cfg.lm.model, recorded, f"the dictionary {cfg.dictionary}")
     model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
     vec = build_vector(model, cfg)
-    prompt = model.to_tokens(cfg.prompt)[0]
+    prompt = prompt_tokens(model, cfg.prompt, "--prompt")
     record: dict = {}
     if cfg.kl_target is not None:
         cal = calibrate(model, vec, prompt, [cfg.kl_target], alpha_max=cfg.alpha_max)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..models import prompt_tokens
+
 
 @dataclass
 class SteerComparison:
@@ -43,7 +45,7 @@ def steer_compare(model, vec, prompt: str, alpha: float | None = None, kl_target
     from interp.steering.calibration import calibrate
     from interp.steering.scores import token_change
 
-    toks = model.to_tokens(prompt)[0]
+    toks = prompt_tokens(model, prompt)
     kl, note = None, ""
     if kl_target is not None:
         with torch.enable_grad():

@@ -91,3 +91,15 @@ def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_p
     with pytest.raises(FileExistsError, match="--overwrite"):
         T.train_toy_model(cfg)
     assert (tmp_path / "toy" / "model.safetensors").read_bytes() == before
+
+
+def test_prompts_longer_than_the_context_and_unknown_toy_words(toy_model, capsys):
+    from interp.models import prompt_tokens
+
+    with pytest.raises(ValueError, match="more than the model's context of 128"):
+        prompt_tokens(toy_model, "the cat " * 100)
+    with pytest.warns(UserWarning, match=r"does not know.*xylophone"):
+        toks = prompt_tokens(toy_model, "Mary saw a xylophone")
+    assert int(toks[-1]) == toy_model.tokenizer.unk_token_id
+    assert main(["steer", "--neuron", "2:5", "--alpha", "1", "--prompt", "the cat " * 100]) == 1
+    assert "more than the model's context" in capsys.readouterr().err
