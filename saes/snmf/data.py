@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.activations.stream import ModelActivations
+from interp.activations.stream import ModelActivations, require_finite
 from interp.corpus import TokenSource
 
 
@@ -64,7 +64,7 @@ class ModelSource:
             acts = self.acts.rows(self.first_doc + i, n).acts[self.hook][:, 1:]  # [doc, pos, d], BOS dropped
             acts = acts.reshape(-1, self.d)[: self.n_tokens - seen]  # [doc * (pos - 1), d]
             seen += len(acts)
-            yield acts
+            yield require_finite(acts, f"corpus rows {self.first_doc + i}..{self.first_doc + i + n - 1} at {self.hook}")
 
     def all_acts(self) -> Float[Tensor, "n d"]:
         return torch.cat(list(self.batches()))
@@ -94,7 +94,9 @@ class CacheSource:
 
     def batches(self, start: int = 0) -> Iterator[Float[Tensor, "n d"]]:
         for b0 in range(start * self.batch_size, self.n_tokens, self.batch_size):
-            yield self.cache.get(self.hook, self.index[b0 : b0 + self.batch_size]).float()
+            acts = self.cache.get(self.hook, self.index[b0 : b0 + self.batch_size]).float()
+            where = f"tokens {b0}..{b0 + len(acts) - 1} of the cache {self.cache.path} at {self.hook}"
+            yield require_finite(acts, where)
 
     def all_acts(self) -> Float[Tensor, "n d"]:
         return torch.cat(list(self.batches()))

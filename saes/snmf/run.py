@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from interp.activations.stream import NonFiniteError
 from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
 from interp.corpus import open_corpus, summary
 from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
@@ -145,12 +146,17 @@ def main(cfg) -> SNMF:
     out = Path(cfg.output.out)  # created only once model, layer and corpus are known to be usable
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if cfg.solver == "full":
-        F_DK, codes, st = run_full(cfg, source, out, device)
-        iters = st.iteration
-    else:
-        F_DK, codes, st = run_streaming(cfg, source, out)
-        iters = len(st.losses)
+    try:
+        if cfg.solver == "full":
+            F_DK, codes, st = run_full(cfg, source, out, device)
+            iters = st.iteration
+        else:
+            F_DK, codes, st = run_streaming(cfg, source, out)
+            iters = len(st.losses)
+    except NonFiniteError as e:
+        kept = "its last checkpoint is kept" if checkpointer(out, cfg).exists() else "nothing was written"
+        raise NonFiniteError(f"{e}: the factorisation stopped, {kept}. Check the model and the corpus (or cache) "
+                             f"for overflowing activations") from None
     corpus = {**source.corpus_description, "tokens": source.n_tokens}
     info = {"model": cfg.lm.model, "weight_processing": cfg.lm.weight_processing, "corpus": corpus,
             "layer": cfg.layer, "solver": cfg.solver, "init": cfg.init, "k": cfg.k, "sparsity": cfg.sparsity,

@@ -18,14 +18,10 @@ from itertools import count
 import torch
 from torch import Tensor
 
-from interp.activations.stream import ModelActivations, hook_width
+from interp.activations.stream import ModelActivations, NonFiniteError, hook_width
 from interp.corpus import TokenSource, open_corpus
 
 SEED_MIX = 1_000_003
-
-
-class NonFiniteError(ValueError):
-    """NaN or Inf in the activations or the loss."""
 
 
 class ShardedSource:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from safetensors.torch import load_file, save_file
 
 from apps.cli import main
 from interp.checkpoint import CKPT_DIR
@@ -54,3 +55,28 @@ def test_snmf_cli_streaming_and_refuses_a_mismatched_checkpoint(tmp_path, capsys
     assert ck["meta"]["epoch"] == 4  # init pass + 3 passes
     assert main(args[:-2] + ["--eval-tokens", "0", "--k", "21"]) == 1
     assert "other options (k differ" in capsys.readouterr().err
+
+
+def test_nan_activations_stop_with_one_line_naming_where(tmp_path, capsys):
+    """NaN in a cache (a model overflowing, as written by the model: the checksum matches) stops the SNMF with one
+    line naming the tokens and the cache; no bare AssertionError, no checkpoint of garbage."""
+    from interp.activations.cache import cache_activations
+    from interp.activations.config import CacheConfig
+    from interp.activations.manifest import checksum_file
+
+    cache = tmp_path / "c"
+    cache_activations(CacheConfig.of(model="toy-gelu-s0", hooks=["blocks.1.mlp.hook_post"], tokens=4096,
+                                     out=str(cache), shard_tokens=2048), progress=False)
+    shard = sorted((cache / "shards").glob("*000001.blocks.1.mlp.hook_post.safetensors"))[0]
+    acts = load_file(shard)["activations"]
+    acts[5] = float("nan")
+    save_file({"activations": acts}, str(shard))
+    manifest = json.loads((cache / "manifest.json").read_text())
+    for rec in (r for s in manifest["shards"] for r in s["files"].values() if r["path"].endswith(shard.name)):
+        rec["checksum"], rec["bytes"] = checksum_file(shard), shard.stat().st_size
+    (cache / "manifest.json").write_text(json.dumps(manifest))
+    code = main(["snmf", "--cache", str(cache), "--layer", "1", "--k", "8", "--tokens", "3000", "--eval-tokens", "0",
+                 "--out", str(tmp_path / "s")])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("interp:")]
+    assert code == 1 and len(err) == 1 and "NaN/Inf activations" in err[0] and str(cache) in err[0]
+    assert "nothing was written" in err[0] and not (tmp_path / "s" / "checkpoint").exists()
