@@ -214,3 +214,12 @@ def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt")
         warnings.warn(f"{what} has words this model's tokenizer does not know, read as "
                       f"{model.tokenizer.unk_token}: {', '.join(words) or '(unknown pieces)'}", stacklevel=2)
     return tokens
+
+
+def token_strings(model: HookedTransformer, ids) -> list[str]:
+    """Readable text of each token id (a byte-level BPE token shows as " editing", not "Ġediting")."""
+    ids = [int(i) for i in ids]
+    if model.tokenizer is None:
+        return [str(i) for i in ids]
+    return model.tokenizer.batch_decode([[i] for i in ids], clean_up_tokenization_spaces=False)
+

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from interp.atomic import atomic_write
 from interp.examples import CONTEXT, context_windows
+from interp.models import token_strings
 from interp.safetensors_io import read_arrays, write_arrays
 
 SCHEMA_VERSION = 1
@@ -35,6 +36,9 @@ QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 """Edges of the quantile bins over a feature's positive activations: 0-50%, 50-90%, 90-99%, top 1%."""
 BIN_NAMES = ("0-50%", "50-90%", "90-99%", "top 1%")
 DENSE_THRESHOLD = 0.1
+SNMF_ACTIVE = 0.05
+"""An SNMF code counts as active above this share of the feature's largest code: NNLS codes are rarely exactly 0,
+so "> 0" would call nearly every SNMF feature dense."""
 HIST_BINS = 30
 ARRAYS = {  # name -> trailing shape (F = features, B = bins, K = examples per bin, W = context window)
     "density": "F", "max_act": "F", "dead": "F", "dense": "F", "hist_counts": "F H", "hist_edges": "F H+1",
@@ -185,7 +189,8 @@ def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: 
     codes = encode_all(dictionary, cache.get(hook, torch.arange(cache.n_tokens)))
     codes_FN = codes.T.contiguous()
     arrays = _examples(codes_FN, tokens, doc_ids, valid, k, seed)
-    fires = (codes[valid] > 0).float().mean(0)
+    active_F = SNMF_ACTIVE * codes[valid].max(0).values if kind == "snmf" else torch.zeros(codes.shape[1])
+    fires = (codes[valid] > active_F).float().mean(0)
     arrays["density"] = fires.numpy()
     arrays["max_act"] = codes[valid].max(0).values.numpy()
     arrays["dead"] = (fires == 0).numpy().astype(np.uint8)
@@ -203,11 +208,11 @@ def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: 
             best = au.max(0)
             arrays["concept_best"], arrays["concept_auroc"] = best.indices.int().numpy(), best.values.numpy()
     arrays["output_score"] = output_score(model, dictionary, directions).astype(np.float32)
-    vocab = model.to_str_tokens(torch.arange(model.cfg.d_vocab)) if model.tokenizer is not None else None
+    vocab = token_strings(model, range(model.cfg.d_vocab)) if model.tokenizer is not None else None
     meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "model": cache.manifest.model,
             "d_sae": int(codes.shape[1]), "n_tokens": int(valid.sum()), "quantiles": list(QUANTILES),
             "bin_names": list(BIN_NAMES), "context": list(CONTEXT), "dense_threshold": DENSE_THRESHOLD,
-            "concepts": concepts}
+            "active_above_share_of_max": SNMF_ACTIVE if kind == "snmf" else 0.0, "concepts": concepts}
     pages = FeaturePages(meta, arrays)
     pages.meta["vocab"] = vocab
     return pages

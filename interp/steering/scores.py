@@ -23,6 +23,7 @@ from interp.dictionary import Dictionary
 from interp.models import check_hooks
 
 from ..activations.stream import hook_activations
+from ..models import token_strings
 from .apply import steered_logits
 from .vectors import SteeringVector
 
@@ -66,8 +67,7 @@ class TokenList:
 def _tokens(model: HookedTransformer, values: Tensor, k: int, largest: bool) -> TokenList:
     v, i = values.topk(min(k, len(values)), largest=largest)
     ids = i.tolist()
-    strs = [model.tokenizer.convert_ids_to_tokens(t) if model.tokenizer is not None else str(t) for t in ids]
-    return TokenList(ids, strs, [float(x) for x in v])
+    return TokenList(ids, token_strings(model, ids), [float(x) for x in v])
 
 
 def vocab_proj(model: HookedTransformer, vec: SteeringVector, k: int = 10) -> tuple[TokenList, TokenList]:

@@ -102,3 +102,13 @@ def test_bad_model_folders_and_offline_names_are_one_line_errors(folders, monkey
     assert "\n" not in str(e.value)
     with pytest.raises(ValueError, match="unknown --weight-processing"):
         load_model("toy-gelu-s0", weight_processing="folded")
+
+
+def test_tokens_print_readably(folders):
+    from interp.models import token_strings
+
+    root, tok = folders
+    model = load_model(str(tiny_model("gpt2", root / "readable-gpt2", tok)))
+    ids = tok(" walked quietly")["input_ids"]
+    strs = token_strings(model, ids)
+    assert "".join(strs) == " walked quietly" and not any("Ġ" in s for s in strs)
