@@ -121,7 +121,8 @@ def universal():
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def neuron_table(model: str, mtime: float) -> pd.DataFrame:
-    """One row per (layer, neuron): family, firing, top token, positional MI, concept, universality."""
+    """One row per (layer, neuron): family, firing, top token (and the share of activation on tokens without a slot),
+    positional MI, concept, universality."""
     del mtime
     s = neuron_stats(model)
     L, d = s.n_layers, s.d_mlp
@@ -131,7 +132,8 @@ def neuron_table(model: str, mtime: float) -> pd.DataFrame:
         "layer": np.repeat(np.arange(L), d), "neuron": np.tile(np.arange(d), L),
         "family": np.array(s.families, dtype=object)[s.family.reshape(-1)], "fire_freq": s.fire_freq.reshape(-1),
         "dead": s.dead.reshape(-1).astype(bool), "top_token": [vocab[t] for t in s.top_tokens[..., 0].reshape(-1)],
-        "token_lift": s.top_token_lift.reshape(-1), "pos_mi": s.pos_mi.reshape(-1),
+        "token_lift": s.top_token_lift.reshape(-1), "untracked_tokens": s.untracked_token_share.reshape(-1),
+        "pos_mi": s.pos_mi.reshape(-1),
         "concept": concepts[s.best_concept.reshape(-1)], "concept_auroc": s.best_auroc.reshape(-1)})
     try:
         res, _ = universal()

@@ -149,15 +149,14 @@ def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
 def _neuron_cfg(cfg: WorkspaceBuildConfig, model: str, out: Path):
     from interp.neurons.config import NeuronsConfig
 
-    return NeuronsConfig(model=model, tokens=cfg.neuron_tokens, out=str(out), seed=cfg.seed,
-                         auroc_tokens=min(8192, cfg.neuron_tokens), device="cpu", threads=cfg.threads)
+    return NeuronsConfig.of(model=model, tokens=cfg.neuron_tokens, out=str(out), seed=cfg.seed,
+                            auroc_tokens=min(8192, cfg.neuron_tokens), device="cpu", threads=cfg.threads)
 
 
 def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.neurons.artifacts import save_neuron_stats
-    from interp.neurons.run import compute_neuron_stats
-
     from interp.neurons.pages import build_neuron_pages, save_neuron_pages
+    from interp.neurons.run import compute_neuron_stats
 
     for name in (cfg.model, "toy-relu-s0"):
         out = layout.neurons / name
@@ -168,13 +167,12 @@ def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> 
 
 def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.neurons.config import UniversalConfig
+    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
     from interp.neurons.universal import main
 
-    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
-
-    main(UniversalConfig(models=list(cfg.universal_models), tokens=cfg.universal_tokens, out=str(layout.universal),
-                         seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
-                         threads=cfg.threads))
+    main(UniversalConfig.of(models=list(cfg.universal_models), tokens=cfg.universal_tokens,
+                            out=str(layout.universal), seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens),
+                            device="cpu", threads=cfg.threads))
     pages = build_neuron_pages([models(m) for m in cfg.universal_models], list(cfg.universal_models), n_docs=48,
                                seed=cfg.seed)
     for name, (arrays, meta) in zip(cfg.universal_models, pages):
@@ -187,7 +185,7 @@ def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
 
     dicts = [str(p) for p in dictionary_folders(layout).values()]
     main(SteerBenchConfig.of(dictionaries=dicts, model=cfg.model, concepts=list(cfg.steer_concepts), n_docs=24,
-                          gen_tokens=8, out=str(layout.steering)))
+                          gen_tokens=8, out=str(layout.steering), overwrite=True))
 
 
 def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:

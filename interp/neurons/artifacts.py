@@ -3,12 +3,16 @@
 Both files are written atomically (temp file + os.replace), arrays first and JSON last: a folder with stats.json
 always holds a complete, matching pair, and an interrupted run leaves at most a stray *.tmp file.
 
-Arrays (L = layers, d = d_mlp, V = vocab, C = scored concepts, k = top_k), all per neuron unless said:
+stats.json records the model, its weight processing and the corpus (interp.corpus.describe: source, fingerprint,
+split, tokens) next to the config, the scored concepts (and the token ids of concepts given as tokens), the
+per-layer summary and the readable vocabulary (`vocab`, token strings by id; None for a model without tokenizer).
+
+Arrays (L = layers, d = d_mlp, V = vocab, S = token slots, C = scored concepts, k = top_k), per neuron unless said:
 fire_freq, dead, mean, var, skew, kurtosis (Pearson, normal = 3), zero_frac, near_zero_frac [L, d];
-pos_mi (bits), pos_mi_norm (MI / firing entropy) [L, d]; top_tokens, top_token_share [L, d, k]; top_token_lift [L, d];
-top_bigrams (slot into bigram_pairs), top_bigram_share [L, d, k]; top_bigram_lift, untracked_bigram_share [L, d];
-bigram_count [slots];
-bigram_pairs [slots, 2] (prev, cur); token_sum [L, V, d] (positive activation per token id); token_count [V];
+pos_mi (bits), pos_mi_norm (MI / firing entropy) [L, d]; top_tokens (token ids), top_token_share [L, d, k];
+top_token_lift, untracked_token_share (positive activation on tokens without a slot) [L, d]; tracked_tokens [S];
+token_count [V]; top_bigrams (slot into bigram_pairs), top_bigram_share [L, d, k]; top_bigram_lift,
+untracked_bigram_share [L, d]; bigram_count [slots]; bigram_pairs [slots, 2] (prev, cur);
 concept_auroc [L, C, d]; best_concept (index into `concepts`, -1 if none), best_auroc [L, d];
 w_in_norm, w_out_norm, b_in, cos_in_out, vocab_mean, vocab_var, vocab_skew, vocab_kurtosis [L, d];
 prediction, suppression (bool), family (index into `families`) [L, d].
@@ -26,7 +30,7 @@ from safetensors.numpy import load_file, save_file
 
 from ..atomic import atomic_write
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATS_ARRAYS, STATS_JSON = "stats.safetensors", "stats.json"
 
 
@@ -54,6 +58,11 @@ class NeuronStats:
     """Per-layer summary: dead / firing / sparsity fractions and family counts."""
     arrays: dict[str, np.ndarray] = field(repr=False)
     vocab: list[str] | None = None
+    weight_processing: str = "default"
+    corpus: dict[str, Any] = field(default_factory=dict)
+    """What interp.corpus.describe records: kind, source, fingerprint, split, n_ctx, tokenizer, tokens."""
+    concept_tokens: dict[str, Any] = field(default_factory=dict)
+    """Concepts given as tokens (--concepts): name -> {"ids": token ids, "missing": strings matching no token}."""
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays", {})
@@ -71,7 +80,9 @@ class NeuronStats:
 
     def meta(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "kind": "interp-neuron-stats", "model": self.model,
-                "n_tokens": self.n_tokens, "act_fn": self.act_fn, "config": self.config, "concepts": self.concepts,
+                "weight_processing": self.weight_processing, "corpus": self.corpus,
+                "concept_tokens": self.concept_tokens, "n_tokens": self.n_tokens, "act_fn": self.act_fn,
+                "config": self.config, "concepts": self.concepts,
                 "families": self.families, "rules": self.rules, "summary": self.summary, "vocab": self.vocab,
                 "arrays": sorted(self.arrays)}
 
@@ -98,5 +109,6 @@ def load_neuron_stats(folder: str | Path) -> NeuronStats:
     missing = set(meta["arrays"]) - set(arrays)
     if missing:
         raise ValueError(f"{folder / STATS_ARRAYS} lacks arrays {sorted(missing)} listed in {STATS_JSON}")
-    keys = ("model", "n_tokens", "act_fn", "config", "concepts", "families", "rules", "summary")
-    return NeuronStats(**{k: meta[k] for k in keys}, arrays=arrays, vocab=meta.get("vocab"))
+    keys = ("model", "n_tokens", "act_fn", "config", "concepts", "families", "rules", "summary", "vocab",
+            "weight_processing", "corpus", "concept_tokens")
+    return NeuronStats(**{k: meta[k] for k in keys}, arrays=arrays)

@@ -33,7 +33,10 @@ class Moments:
 
 
 def colsum(x: Tensor) -> Tensor:
-    """Float64 sums over dim 0 of a 2-D tensor, as a matrix-vector product (much faster than .sum(0) on CPU)."""
+    """Float64 sums over dim 0 of a 2-D tensor, as a matrix-vector product (much faster than .sum(0) on CPU). A
+    boolean tensor is counted in float32, exact below 2^24 rows, without a float64 copy of it."""
+    if x.dtype == torch.bool and x.dim() == 2 and x.shape[0] < 1 << 24:
+        return (torch.ones(x.shape[0]) @ x.float()).double()
     x = x.to(torch.float64)
     return torch.ones(x.shape[0], dtype=torch.float64) @ x if x.dim() == 2 else x.sum(0)
 
@@ -47,13 +50,13 @@ class PowerSums:
         self.sums: list[Tensor] = []
 
     def update(self, x: Float[Tensor, "n ..."]) -> None:
-        x = x.to(torch.float64)
         if self.shift is None:
-            self.shift = x.mean(0)
+            self.shift = x.to(torch.float64).mean(0)
             self.sums = [torch.zeros_like(self.shift) for _ in range(4)]
-        d = x - self.shift
-        p = d.clone()
-        for k in range(4):
+        d = x - self.shift  # float64 (the shift is), without a float64 copy of x first
+        self.sums[0] += colsum(d)
+        p = d * d
+        for k in range(1, 4):
             self.sums[k] += colsum(p)
             if k < 3:
                 p.mul_(d)
@@ -79,15 +82,20 @@ def moments_from_sums(n: int, shift: Tensor, s1: Tensor, s2: Tensor, s3: Tensor,
 
 
 def moments_along(x: Float[Tensor, "... n"], dim: int = -1) -> Moments:
-    """Moments of a full tensor along `dim` (same conventions as the streaming ones)."""
-    x = x.to(torch.float64)
-    mean = x.mean(dim, keepdim=True)
+    """Moments of a full tensor along `dim` (same conventions as the streaming ones). The third and fourth central
+    sums are dot products of the squared deviations with the deviations (no cube or fourth-power temporaries)."""
+    x = x.to(torch.float64).movedim(dim, -1)
+    n = x.shape[-1]
+    mean = x.mean(-1, keepdim=True)
     d = x - mean
-    m2, m3, m4 = (d**2).mean(dim), (d**3).mean(dim), (d**4).mean(dim)
+    d2 = d * d
+    m2 = d2.mean(-1)
+    m3 = torch.einsum("...i,...i->...", d2, d) / n
+    m4 = torch.einsum("...i,...i->...", d2, d2) / n
     ok = m2 > VAR_EPS
     safe = torch.where(ok, m2, torch.ones_like(m2))
     zero = torch.zeros_like(m2)
-    return Moments(mean.squeeze(dim), m2, torch.where(ok, m3 / safe**1.5, zero), torch.where(ok, m4 / safe**2, zero))
+    return Moments(mean.squeeze(-1), m2, torch.where(ok, m3 / safe**1.5, zero), torch.where(ok, m4 / safe**2, zero))
 
 
 def correlation_from_cov(cov: Float[Tensor, "a b"], var_a: Float[Tensor, " a"], var_b: Float[Tensor, " b"]

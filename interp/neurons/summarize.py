@@ -1,4 +1,11 @@
-"""From accumulated sums and a model's weights to the per-neuron arrays of `NeuronStats`, and neuron families."""
+"""From accumulated sums and a model's weights to the per-neuron arrays of `NeuronStats`, and neuron families.
+
+The families follow Gurnee et al. 2024 (Universal Neurons in GPT2 Language Models): token, bigram and positional
+neurons from activation statistics, prediction and suppression neurons from the moments of W_out's composition with
+the unembedding over the vocabulary (high kurtosis, positive / negative skew); dead neurons (never firing) as Voita
+et al. 2023 (Neurons in Large Language Models: Dead, N-gram, Positional) count them. Only top-k tokens and bigrams
+per neuron are kept: nothing of size vocabulary x neurons reaches an artifact.
+"""
 
 from __future__ import annotations
 
@@ -58,47 +65,74 @@ def positional_mi(fires_by_bin: Tensor, tokens_by_bin: Tensor) -> tuple[Tensor, 
     return mi, torch.where(h > 1e-12, mi / h.clamp_min(1e-12), torch.zeros_like(mi))
 
 
-def top_shares(sums: Tensor, total: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """Top-k rows of sums [L, rows, d] per neuron: indices [L, d, k] and their shares of `total` [L, d]."""
+def top_shares(sums: Tensor, total: Tensor, k: int, chunk: int = 512) -> tuple[Tensor, Tensor]:
+    """Top-k rows of sums [L, rows, d] per neuron: indices [L, d, k] and their shares of `total` [L, d] (one layer
+    and `chunk` neurons at a time, so only that much of the sums is ever copied)."""
     k = min(k, sums.shape[1])
-    val, idx = sums.double().topk(k, dim=1)  # [L, k, d]
-    share = val / total[:, None, :].clamp_min(1e-300)
-    share = torch.where(total[:, None, :] > 0, share, torch.zeros_like(share))
-    return idx.permute(0, 2, 1).contiguous(), share.permute(0, 2, 1).contiguous()
+    idx = torch.zeros(sums.shape[0], sums.shape[2], k, dtype=torch.long)
+    share = torch.zeros(sums.shape[0], sums.shape[2], k, dtype=torch.float64)
+    for layer in range(sums.shape[0]):
+        for c in range(0, sums.shape[2], chunk):
+            val, i = sums[layer, :, c:c + chunk].double().topk(k, dim=0)  # [k, chunk]
+            t = total[layer, c:c + chunk][None, :]
+            idx[layer, c:c + chunk] = i.T
+            share[layer, c:c + chunk] = torch.where(t > 0, val / t.clamp_min(1e-300), torch.zeros_like(val)).T
+    return idx, share
 
 
 def token_lift(acc: NeuronAccumulator, top: Tensor) -> Tensor:
-    """[L, d] mean positive activation on each neuron's top token over its mean positive activation overall."""
+    """[L, d] mean positive activation on each neuron's top token (a token slot) over its mean positive activation
+    overall."""
     layer, neuron = torch.arange(acc.n_layers)[:, None], torch.arange(acc.d_mlp)[None, :]
-    tok_mean = acc.token_sum[layer, top, neuron] / acc.token_count[top].clamp_min(1)
+    tok_mean = acc.token_sum[layer, top, neuron] / acc.token_count[acc.tokens.ids[top]].clamp_min(1)
     overall = acc.pos_total / max(acc.n_tokens, 1)
     return torch.where(overall > 0, tok_mean / overall.clamp_min(1e-300), torch.zeros_like(overall))
 
 
 def bigram_lift(acc: NeuronAccumulator, top: Tensor, cur_of_slot: Tensor) -> Tensor:
-    """[L, d] mean activation on each neuron's top bigram over the mean on that bigram's current token."""
+    """[L, d] mean activation on each neuron's top bigram over the mean on that bigram's current token (0 when
+    that token has no token slot: its mean is unknown)."""
     layer = torch.arange(acc.n_layers)[:, None]
     neuron = torch.arange(acc.d_mlp)[None, :]
     big_mean = acc.bigram_sum[layer, top, neuron].double() / acc.bigram_count[top].clamp_min(1)
     cur = cur_of_slot[top]
-    tok_mean = acc.token_sum[layer, cur, neuron] / acc.token_count[cur].clamp_min(1)
+    slot = acc.tokens.slot_of[cur]
+    tok_mean = acc.token_sum[layer, slot.clamp_min(0), neuron] / acc.token_count[cur].clamp_min(1)
+    tok_mean = torch.where(slot >= 0, tok_mean, torch.zeros_like(tok_mean))
     return torch.where(tok_mean > 0, big_mean / tok_mean.clamp_min(1e-300), torch.zeros_like(big_mean))
 
 
-def weight_stats(model, n_vocab: int | None = None) -> dict[str, np.ndarray]:
-    """||W_in||, ||W_out||, input bias, cos(W_in[:,n], W_out[n]) and moments of cos(W_out[n], W_U[:, v]) over v."""
+VocabMoments = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+def vocab_moments(w_out: Tensor, u_dir: Tensor, chunk: int = 256) -> VocabMoments:
+    """Moments over the vocabulary of cos(W_out[n], W_U[:, v]) for every neuron of one layer (w_out [d_mlp,
+    d_model] float64, u_dir [d_model, vocab] unit columns), `chunk` neurons at a time: memory chunk x vocab."""
+    out_dir = w_out / w_out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    parts = [moments_along(out_dir[i:i + chunk] @ u_dir, dim=-1) for i in range(0, out_dir.shape[0], chunk)]
+    return tuple(torch.cat([getattr(m, k) for m in parts]) for k in ("mean", "var", "skew", "kurtosis"))
+
+
+def weight_stats(model, n_vocab: int | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
+    """||W_in||, ||W_out||, input bias, cos(W_in[:,n], W_out[n]) and moments of cos(W_out[n], W_U[:, v]) over the
+    first n_vocab tokens v (prediction / suppression neurons, Gurnee et al. 2024), float64, one layer and `chunk`
+    neurons at a time (GPT-2's 12 x 3072 x 50k cosines at once would be 15 GB)."""
+    keys = ("w_in_norm", "w_out_norm", "b_in", "cos_in_out", "vocab_mean", "vocab_var", "vocab_skew",
+            "vocab_kurtosis")
+    rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     with torch.no_grad():
-        w_in = model.W_in.detach().double()      # [L, d_model, d_mlp]
-        w_out = model.W_out.detach().double()    # [L, d_mlp, d_model]
-        w_u = model.W_U.detach().double()[:, :n_vocab or model.cfg.d_vocab]
-        cos_io = torch.nn.functional.cosine_similarity(w_in.transpose(1, 2), w_out, dim=-1)
-        out_dir = w_out / w_out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        w_u = model.W_U.detach()[:, :n_vocab or model.cfg.d_vocab].double()
         u_dir = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
-        mom = moments_along(out_dir @ u_dir, dim=-1)  # cos [L, d_mlp, vocab] -> moments over vocab
-    f = lambda t: t.float().numpy()  # noqa: E731
-    return dict(w_in_norm=f(w_in.norm(dim=1)), w_out_norm=f(w_out.norm(dim=-1)), b_in=f(model.b_in.detach()),
-                cos_in_out=f(cos_io), vocab_mean=f(mom.mean), vocab_var=f(mom.var), vocab_skew=f(mom.skew),
-                vocab_kurtosis=f(mom.kurtosis))
+        del w_u
+        for layer in range(model.cfg.n_layers):
+            w_in = model.blocks[layer].mlp.W_in.detach().double()     # [d_model, d_mlp]
+            w_out = model.blocks[layer].mlp.W_out.detach().double()   # [d_mlp, d_model]
+            cos_io = torch.nn.functional.cosine_similarity(w_in.T, w_out, dim=-1)
+            mom = vocab_moments(w_out, u_dir, chunk)
+            values = (w_in.norm(dim=0), w_out.norm(dim=-1), model.blocks[layer].mlp.b_in.detach(), cos_io, *mom)
+            for k, v in zip(keys, values):
+                rows[k].append(v.float().cpu().numpy())
+    return {k: np.stack(v) for k, v in rows.items()}
 
 
 def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None = None,
@@ -108,7 +142,7 @@ def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None 
     mom = [p.moments() for p in acc.power]
     stack = lambda name: torch.stack([getattr(m, name) for m in mom]).float().numpy()  # noqa: E731
     mi, mi_norm = positional_mi(acc.fires_by_bin, acc.tokens_by_bin)
-    tok_idx, tok_share = top_shares(acc.token_sum, acc.pos_total, top_k)
+    tok_slot, tok_share = top_shares(acc.token_sum, acc.pos_total, top_k)
     n_slots = len(acc.slots.keys)
     big_idx, big_share = top_shares(acc.bigram_sum[:, :max(n_slots, 1)], acc.pos_total, top_k)
     pairs = acc.slots.pairs() if n_slots else np.zeros((1, 2), dtype=np.int64)
@@ -123,15 +157,19 @@ def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None 
         mean=stack("mean"), var=stack("var"), skew=stack("skew"), kurtosis=stack("kurtosis"),
         zero_frac=(acc.zeros / n).float().numpy(), near_zero_frac=(acc.near / n).float().numpy(),
         pos_mi=mi.float().numpy(), pos_mi_norm=mi_norm.float().numpy(),
-        top_tokens=tok_idx.int().numpy(), top_token_share=tok_share.float().numpy(),
-        top_token_lift=token_lift(acc, tok_idx[..., 0]).float().numpy(),
+        top_tokens=acc.tokens.ids[tok_slot].int().numpy(), top_token_share=tok_share.float().numpy(),
+        top_token_lift=token_lift(acc, tok_slot[..., 0]).float().numpy(),
+        untracked_token_share=_share(acc.untracked_tokens, acc.pos_total),
+        tracked_tokens=acc.tokens.ids.int().numpy(), token_count=acc.token_count.float().numpy(),
         top_bigrams=big_idx.int().numpy(), top_bigram_share=big_share.float().numpy(),
         top_bigram_lift=lift.float().numpy(), bigram_count=acc.bigram_count[:max(n_slots, 1)].float().numpy(),
-        untracked_bigram_share=torch.where(acc.pos_total > 0, acc.untracked / acc.pos_total.clamp_min(1e-300),
-                                           torch.zeros_like(acc.untracked)).float().numpy(),
-        token_sum=acc.token_sum.float().numpy(), token_count=acc.token_count.float().numpy(),
+        untracked_bigram_share=_share(acc.untracked, acc.pos_total),
         concept_auroc=auroc.float().numpy(), best_concept=best.int().numpy(), best_auroc=best_auroc.float().numpy())
     return arrays, names, pairs
+
+
+def _share(part: Tensor, total: Tensor) -> np.ndarray:
+    return torch.where(total > 0, part / total.clamp_min(1e-300), torch.zeros_like(part)).float().numpy()
 
 
 def classify(a: dict[str, np.ndarray], rules: FamilyRules) -> dict[str, np.ndarray]:

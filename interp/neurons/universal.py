@@ -12,29 +12,36 @@ already centred by the first batch's means, and is added into the float64 sums).
   Var(Rb) = diag(R Cov(b, b) Rᵀ), so the baseline is computed exactly from the same sums at the end;
 - excess[a, i] = mean over b != a of max_corr - mean over b != a of baseline; universal iff excess > threshold.
 
-`main(cfg)` is the `interp universal` command: it streams the corpus once through every model, also computing each
-model's neuron statistics (into out/<model>/), and labels each universal neuron with its family.
+`main(cfg)` is the `interp universal` command: it streams the corpus once through every model (any architecture
+TransformerLens loads, the same shapes and tokenizer for every seed; any corpus interp.corpus reads, tokenised with
+the first model's tokenizer), also computing each model's neuron statistics (into out/<model>/), and labels each
+universal neuron with its family. Memory: the cross sums are (layers x d_mlp)^2 float64 per pair of models.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from ..allocator import retain_freed_memory
+from ..corpus import describe
+from ..corpus import summary as corpus_summary
 from ..models import load_model
 from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
 from .config import UniversalConfig
 from .moments import correlation_from_cov
-from .run import check_toy_vocab, checkpointer, finish_stats, n_docs_for, new_accumulator, resumable, stream
+from .run import checkpointer, finish_stats, new_accumulator, plan_run, resumable, stream
 from .summarize import FAMILIES
+from .tokens import readable_vocab
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def random_rotation(d: int, seed: int) -> Tensor:
@@ -177,15 +184,37 @@ def family_counts(result: UniversalResult, stats: list[NeuronStats]) -> dict:
     return out
 
 
-def save_universal(result: UniversalResult, cfg: UniversalConfig, families: dict, folder: Path) -> None:
+def check_same_tokenizer(models: list, names: list[str], vocab: list[str] | None) -> None:
+    """Every model reads the same token ids (they all run on the first model's tokenisation of the corpus)."""
+    for mod, name in zip(models[1:], names[1:]):
+        if readable_vocab(mod) != vocab:
+            raise ValueError(f"universal neurons run every model on the same tokens, but {names[0]} and {name} have "
+                             f"different tokenizers")
+
+
+def note_memory(n_models: int, n_layers: int, d_mlp: int, note_above_gb: float = 2.0) -> float:
+    """GB the correlation sums take (float64 cross sums of every pair of models over all neurons, per-layer Gram
+    matrices); said on stderr when large, before the run starts."""
+    f = n_layers * d_mlp
+    gb = (n_models * (n_models - 1) // 2 * f * f + n_models * n_layers * d_mlp * d_mlp) * 8 / 1e9
+    if gb > note_above_gb:
+        print(f"note: the correlation sums of {n_models} models x {f:,} neurons take {gb:.1f} GB of memory",
+              file=sys.stderr)
+    return gb
+
+
+def save_universal(result: UniversalResult, cfg: UniversalConfig, families: dict, folder: Path,
+                   corpus: dict | None = None) -> None:
+    """universal.safetensors + universal.json (with the models, their weight processing and the corpus)."""
     folder.mkdir(parents=True, exist_ok=True)
     write_arrays(folder / "universal.safetensors", {"max_corr": result.max_corr, "baseline": result.baseline,
                                                     "excess": result.excess, "universal": result.universal})
     frac = result.fraction_per_layer()
     write_json(folder / "universal.json", {
         "schema_version": SCHEMA_VERSION, "kind": "interp-universal-neurons", "models": result.models,
-        "config": {k: v for k, v in asdict(cfg).items() if k != "out"}, "n_tokens": result.n_tokens,
-        "threshold": result.threshold, "families": list(FAMILIES),
+        "model": result.models, "weight_processing": cfg.lm.weight_processing, "corpus": corpus or {},
+        "config": {k: v for k, v in cfg.flat().items() if k not in ("out", "models", "weight_processing")},
+        "n_tokens": result.n_tokens, "threshold": result.threshold, "families": list(FAMILIES),
         "fraction_universal": {mname: frac[k].tolist() for k, mname in enumerate(result.models)},
         "fraction_universal_all": float(result.universal.mean()),
         "universal_families": families,
@@ -216,31 +245,34 @@ def load_universal(folder: str | Path) -> tuple[UniversalResult, dict]:
 def main(cfg: UniversalConfig) -> UniversalResult:
     """CLI entry (`interp universal`)."""
     t0 = time.time()
-    device = start_run(cfg.device, cfg.threads).device
-    models = [load_model(name, device) for name in cfg.models]
-    check_same_architecture(models, cfg.models)
-    for mod, name in zip(models, cfg.models):
-        check_toy_vocab(mod, name)
+    retain_freed_memory()
+    names, processing = cfg.lm.models, cfg.lm.weight_processing
+    device = start_run(cfg.run.device, cfg.run.threads).device
+    models = [load_model(name, device, processing) for name in names]
+    check_same_architecture(models, names)
+    plan = plan_run(models[0], names[0], cfg)
+    check_same_tokenizer(models, names, plan.vocab)
     c = models[0].cfg
-    accs = [new_accumulator(mod, cfg) for mod in models]
+    note_memory(len(models), c.n_layers, c.d_mlp)
+    accs = [new_accumulator(mod, cfg, plan) for mod in models]
     sums = CorrelationSums(len(models), c.n_layers, c.d_mlp, getattr(torch, cfg.product_dtype), c.device)
 
     def on_batch(posts: list[list[Tensor]]) -> None:
         sums.update([torch.cat([p[:, 1:].reshape(-1, c.d_mlp) for p in layers], dim=1) for layers in posts])
 
-    out = Path(cfg.out)
-    start, save = resumable(out, cfg, {"sums": sums, **{f"model{k}": acc for k, acc in enumerate(accs)}})
-    stream(models, accs, cfg, n_docs_for(cfg.tokens, c.n_ctx), on_batch=on_batch, desc="universal",
-           start_doc=start, checkpoint=save)
-    result = universal_from_sums(sums, cfg.models, cfg.threshold, cfg.rotation_seed)
-    stats = [finish_stats(mod, name, acc, cfg) for mod, name, acc in zip(models, cfg.models, accs)]
-    for st, name in zip(stats, cfg.models):
+    out = Path(cfg.output.out)
+    start, save = resumable(out, cfg, {"sums": sums, **{f"model{k}": acc for k, acc in enumerate(accs)}}, plan)
+    stream(models, accs, cfg, plan, on_batch=on_batch, desc="universal", start_doc=start, checkpoint=save)
+    result = universal_from_sums(sums, names, cfg.threshold, cfg.rotation_seed)
+    stats = [finish_stats(mod, name, acc, cfg, plan) for mod, name, acc in zip(models, names, accs)]
+    for st, name in zip(stats, names):
         save_neuron_stats(st, out / Path(name).name)
-    fams = family_counts(result, stats)
-    save_universal(result, cfg, fams, out)
+    corpus = describe(plan.source, result.n_tokens)
+    save_universal(result, cfg, family_counts(result, stats), out, corpus)
     checkpointer(out, cfg).clear()
-    print(f"{result.n_tokens:,} tokens, {len(models)} models in {time.time() - t0:.0f} s -> {out}")
-    for k, name in enumerate(cfg.models):
+    print(f"{', '.join(names)} ({processing} weight processing) on {corpus_summary(corpus)}, "
+          f"{time.time() - t0:.0f} s -> {out}")
+    for k, name in enumerate(names):
         fr = " ".join(f"{x:.1%}" for x in result.fraction_per_layer()[k])
         print(f"  {name}: universal per layer {fr} (all {result.universal[k].mean():.2%})")
     return result

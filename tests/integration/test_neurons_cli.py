@@ -94,15 +94,15 @@ def test_interrupted_neurons_run_resumes_to_the_same_statistics(tmp_path, monkey
     from interp.neurons.config import NeuronsConfig
     from interp.neurons.run import main
 
-    main(NeuronsConfig(tokens=6000, out=str(tmp_path / "full"), **OPTS))
-    cfg = NeuronsConfig(tokens=6000, out=str(tmp_path / "killed"), **OPTS)
+    main(NeuronsConfig.of(tokens=6000, out=str(tmp_path / "full"), **OPTS))
+    cfg = NeuronsConfig.of(tokens=6000, out=str(tmp_path / "killed"), **OPTS)
     with monkeypatch.context() as m:
         _interrupt_after(m, 8)  # batches 1-7 (28 documents) done; the checkpoint holds 24 (mid AUROC sample)
         with pytest.raises(KeyboardInterrupt):
             main(cfg)
     assert (tmp_path / "killed" / CKPT_DIR / LATEST).is_file()
     with pytest.raises(ValueError, match="seed differ"):  # another run's checkpoint is never mixed in
-        main(NeuronsConfig(tokens=6000, seed=1, out=str(tmp_path / "killed"), **OPTS))
+        main(NeuronsConfig.of(tokens=6000, seed=1, out=str(tmp_path / "killed"), **OPTS))
     with monkeypatch.context() as m:
         calls = []
         import interp.neurons.run as run
@@ -120,8 +120,8 @@ def test_interrupted_universal_run_resumes_to_the_same_result(tmp_path, monkeypa
     from interp.neurons.universal import main
 
     models = ["toy-gelu-s0", "toy-gelu-s1"]
-    main(UniversalConfig(models=models, tokens=3000, out=str(tmp_path / "full"), **OPTS))
-    cfg = UniversalConfig(models=models, tokens=3000, out=str(tmp_path / "killed"), **OPTS)
+    main(UniversalConfig.of(models=models, tokens=3000, out=str(tmp_path / "full"), **OPTS))
+    cfg = UniversalConfig.of(models=models, tokens=3000, out=str(tmp_path / "killed"), **OPTS)
     with monkeypatch.context() as m:
         _interrupt_after(m, 2 * 5 + 1)  # two models per batch: 5 batches (20 documents) done, checkpoint at 16
         with pytest.raises(KeyboardInterrupt):

@@ -76,7 +76,7 @@ def test_streamed_moments_rates_and_sparsity_equal_direct_numpy():
     pos_sum = np.clip(x, 0, None)
     cur = tok[:, 1:].reshape(-1).numpy()
     want = np.stack([pos_sum[cur == v].sum(0) for v in range(V)])
-    np.testing.assert_allclose(a["token_sum"][0], want, rtol=1e-5)
+    np.testing.assert_allclose(acc.token_sum[0].numpy(), want, rtol=1e-5)  # every token has its slot (id order)
 
 
 def test_bigrams_beyond_the_slots_are_reported_untracked():
@@ -138,9 +138,9 @@ def test_configs_reject_bad_input():
     with pytest.raises(ValueError, match="too few"):
         NeuronsConfig(tokens=10)
     with pytest.raises(ValueError, match="at least two models"):
-        UniversalConfig(models=["toy-gelu-s0"])
+        UniversalConfig.of(models=["toy-gelu-s0"])
     with pytest.raises(ValueError, match="once"):
-        UniversalConfig(models=["toy-gelu-s0", "toy-gelu-s0"])
+        UniversalConfig.of(models=["toy-gelu-s0", "toy-gelu-s0"])
 
 
 def test_models_of_different_architectures_are_named_with_both_shapes():
@@ -154,3 +154,67 @@ def test_models_of_different_architectures_are_named_with_both_shapes():
     with pytest.raises(ValueError, match=r"m1 has 1 layers x 8 MLP.*m2 has 1 layers x 12 MLP"):
         check_same_architecture([a, b], ["m1", "m2"])
     check_same_architecture([a, a], ["m1", "m1b"])
+
+
+def test_tokens_beyond_the_slots_are_reported_untracked():
+    tok, labels, post = _planted(n_docs=64)
+    tracked = torch.tensor([3, 4, 7])  # slots for three tokens only (the planted token 7 among them)
+    acc = _accumulate(tok, labels, post, token_ids=tracked)
+    a, _, _ = summarize(acc, top_k=2)
+    assert acc.token_sum.shape == (1, 3, D) and a["tracked_tokens"].tolist() == [3, 4, 7]
+    assert a["top_tokens"][0, 0, 0] == 7 and a["top_token_share"][0, 0, 0] == pytest.approx(1.0)
+    assert set(a["top_tokens"][0].ravel().tolist()) <= {3, 4, 7}
+    x, cur = post[:, 1:].reshape(-1, D).clamp_min(0).double(), tok[:, 1:].reshape(-1)
+    np.testing.assert_allclose(acc.token_sum[0].numpy(), torch.stack([x[cur == v].sum(0) for v in tracked]),
+                               rtol=1e-6)
+    share = x[~torch.isin(cur, tracked)].sum(0) / x.sum(0).clamp_min(1e-300)
+    np.testing.assert_allclose(a["untracked_token_share"][0], torch.where(x.sum(0) > 0, share, 0), rtol=1e-5)
+    assert 0 < a["untracked_token_share"][0, 5] < 1 and a["untracked_token_share"][0, 0] == 0
+    assert np.all(a["top_token_share"][0].sum(-1) + a["untracked_token_share"][0] <= 1 + 1e-6)
+    assert a["top_bigram_lift"][0, 2] > 1.5  # the bigram (3, 4): its current token has a slot
+
+
+def test_concepts_given_as_tokens_are_scored_next_to_the_labels():
+    tok, labels, post = _planted(n_docs=64)
+    acc = _accumulate(tok, labels, post, concept_tokens={"seven": [7], "four-or-three": [3, 4]})
+    names, aur = acc.concept_aurocs()
+    assert names[-2:] == ["seven", "four-or-three"] and "gender:female" in names
+    assert aur[0, names.index("seven"), 0] == pytest.approx(1.0)
+    unlabelled = NeuronAccumulator(1, D, V, T, fire_on_post=True, concept_tokens={"seven": [7]})
+    plain = NeuronAccumulator(1, D, V, T, fire_on_post=True)
+    for acc in (unlabelled, plain):
+        acc.begin_batch(tok[:64])
+        acc.add_layer(0, post[:64], post[:64])
+    assert unlabelled.concept_aurocs()[0] == ["seven"]
+    assert plain.n_sampled == 0 and not plain.sample[0]  # nothing to score: no activations are kept
+
+
+def test_frequent_tokens_take_the_most_frequent_and_ties_to_the_lower_id():
+    from interp.corpus import TokenRows
+    from interp.neurons.tokens import frequent_tokens
+
+    class Rows:
+        n_ctx = 5
+
+        def rows(self, first, n):
+            return TokenRows(torch.tensor([[9, 1, 2, 2, 3], [9, 3, 3, 5, 1]])[first:first + n], None)
+
+    assert frequent_tokens(Rows(), 2, 2, 10).tolist() == [1, 3]  # 3 thrice; 1 and 2 twice each; BOS not counted
+    assert frequent_tokens(Rows(), 2, 10, 10) is None  # the vocabulary fits: every token gets its slot
+
+
+def test_concepts_file_matches_readable_tokens_and_bad_files_say_why(tmp_path):
+    from interp.neurons.tokens import load_concepts
+
+    vocab = ["<|endoftext|>", " cat", "cat", " dog", "do"]
+    f = tmp_path / "c.json"
+    f.write_text('{"pets": ["cat", " dog ", "unicorn"]}')
+    c = load_concepts(f, vocab)
+    assert c.ids == {"pets": [1, 2, 3]} and c.missing == {"pets": ["unicorn"]}
+    for text, msg in (("{", "not JSON"), ('{"pets": "cat"}', "list of token strings"),
+                      ('{"x": ["unicorn"]}', "none of its strings")):
+        f.write_text(text)
+        with pytest.raises(ValueError, match=msg):
+            load_concepts(f, vocab)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load_concepts(tmp_path / "missing.json", vocab)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from apps.explorer import data
 from apps.explorer import figures as views
+from interp.corpus import summary as corpus_summary
 
 st.title("Neurons")
 models = data.neuron_models()
@@ -35,7 +36,8 @@ if families:
 if only_universal and has_universal:
     shown = shown[shown["universal"]]
 counts = table.groupby(["layer", "family"]).size().unstack(fill_value=0)
-st.caption(f"{len(shown):,} of {len(table):,} neurons shown; {stats.n_tokens:,} tokens, act {stats.act_fn}")
+st.caption(f"{len(shown):,} of {len(table):,} neurons shown; {stats.model} ({stats.weight_processing} weight "
+           f"processing, act {stats.act_fn}) on {corpus_summary(stats.corpus)}")
 st.dataframe(shown, height=280, hide_index=True, width="stretch")
 with st.expander("Families per layer"):
     st.dataframe(counts)
