@@ -151,6 +151,19 @@ class BaseSAE(nn.Module):
                 centre_D = (w_B[:, None] * xs_BD).sum(0) / w_B.sum()
         self.b_dec.copy_(centre_D)
 
+    @torch.no_grad()
+    def init_sparsity_(self, x_BD: Float[Tensor, "batch d_in"], l0: float) -> None:
+        """Start the code at about `l0` active latents per token, set from a first batch of raw activations.
+        Architectures whose sparsity is learned (ReLU's bias, JumpReLU's thresholds) override this; TopK-style ones
+        are at k from the start."""
+
+    @torch.no_grad()
+    def _per_latent_quantile(self, x_BD: Tensor, l0: float) -> Tensor:
+        """Per latent, the pre-activation value exceeded on a share l0 / d_sae of the batch's tokens."""
+        h_BF = self.pre_acts(x_BD.reshape(-1, self.cfg.d_in)).float()
+        q = 1.0 - min(max(l0 / self.cfg.d_sae, 1.0 / h_BF.shape[0]), 1.0)
+        return torch.quantile(h_BF, q, dim=0)
+
     def _scale_in(self, x: Tensor) -> Tensor:
         x = x.to(self.W_enc.dtype)
         return x if self.cfg.act_scale == 1.0 else x * self.cfg.act_scale

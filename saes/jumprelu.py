@@ -135,6 +135,13 @@ class JumpReLUSAE(BaseSAE):
     def activation(self, h: Tensor) -> Tensor:
         return jumprelu(h, self.threshold, self.cfg.bandwidth)
 
+    @torch.no_grad()
+    def init_sparsity_(self, x_BD: Tensor, l0: float) -> None:
+        """Thresholds at the per-latent pre-activation quantile that l0 / d_sae of the first batch's tokens exceed
+        (at least init_threshold), so training starts near the target sparsity."""
+        q = self._per_latent_quantile(x_BD, l0).clamp_min(self.cfg.init_threshold)
+        self.threshold.copy_(q.to(self.threshold.dtype))
+
     def loss(
         self,
         x: Float[Tensor, "batch d_in"],

@@ -23,6 +23,12 @@ class ReLUSAE(BaseSAE):
     def activation(self, h: Tensor) -> Tensor:
         return torch.relu(h)
 
+    @torch.no_grad()
+    def init_sparsity_(self, x_BD: Tensor, l0: float) -> None:
+        """b_enc lowered per latent so it fires on l0 / d_sae of the first batch's tokens: the L1 penalty then keeps a
+        sparse code sparse, instead of having to prune a dense one (which a short run never finishes)."""
+        self.b_enc.sub_(self._per_latent_quantile(x_BD, l0).to(self.b_enc.dtype))
+
     def loss(
         self,
         x: Float[Tensor, "batch d_in"],

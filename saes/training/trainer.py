@@ -88,6 +88,7 @@ class Trainer:
                              k=spec.k, sparsity_coeff=spec.coefficient, device=self.dist.device,
                              model_name=cfg.lm.model, aux_coeff=cfg.sae.aux_coefficient, bandwidth=cfg.sae.bandwidth,
                              init_threshold=cfg.sae.init_threshold, pre_act_coeff=cfg.sae.pre_act_coefficient,
+                             threshold_lr=cfg.threshold_lr,
                              metadata=self._metadata(spec))
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
@@ -129,6 +130,8 @@ class Trainer:
             run.sae.cfg.act_scale = scale
             if self.cfg.sae.b_dec_init != "zero":
                 run.sae.init_b_dec_(first, self.cfg.sae.b_dec_init)
+            if self.cfg.sae.init_l0 > 0:
+                run.sae.init_sparsity_(first, self.cfg.sae.init_l0)
 
     def resume(self) -> None:
         """Load the current checkpoint of cfg.output.out (which must belong to this config)."""
@@ -182,7 +185,7 @@ class Trainer:
         for run in self.runs:
             for group in run.opt.param_groups:
                 group["lr"] = run.spec.lr * lr_f
-            dead = run.tokens_since_fired >= self.cfg.dead.dead_window
+            dead = run.tokens_since_fired >= self.cfg.dead_window
             assert run.module is not None
             losses = run.module(x, dead, run.spec.coefficient * sp_f)
             run.opt.zero_grad(set_to_none=True)
@@ -210,7 +213,7 @@ class Trainer:
         x = self.source.batch(step).to(self.dist.device)
         for run in self.runs:
             if run.spec.arch == "relu":
-                dead = run.tokens_since_fired >= self.cfg.dead.dead_window
+                dead = run.tokens_since_fired >= self.cfg.dead_window
                 run.resampled += resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
                 run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
 
@@ -229,7 +232,7 @@ class Trainer:
             terms = (st.total, st.mse, st.sparsity, st.aux, st.l0)
             vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in terms] + [var]))
             total, mse, sparsity, aux, l0, v = vals.tolist()
-            dead = float((run.tokens_since_fired >= self.cfg.dead.dead_window).double().mean())
+            dead = float((run.tokens_since_fired >= self.cfg.dead_window).double().mean())
             rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.optim.batch_size,
                          "lr": run.spec.lr * self.lr_factor(step), "loss": total, "mse": mse, "sparsity": sparsity,
                          "aux": aux, "l0": l0, "r2": 1 - mse / v if v > 0 else float("nan"), "dead_fraction": dead,

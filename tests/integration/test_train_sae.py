@@ -45,11 +45,11 @@ def cache(tmp_path_factory) -> Path:
 
 
 def from_cache(cache: Path, out: Path, *extra: str) -> list[str]:
-    """A topk + relu sweep. The default dead window (1M tokens) keeps AuxK off: AuxK's ratio over the batch is
-    taken per process under DDP, so with dead latents 2 processes match 1 only approximately."""
+    """A topk + relu sweep. A dead window of 1M tokens (longer than the run) keeps AuxK off: AuxK's ratio over the
+    batch is taken per process under DDP, so with dead latents 2 processes match 1 only approximately."""
     return ["train-sae", "--model", "toy-gelu-s0", "--hook", HOOK, "--cache", str(cache), "--arch", "topk", "relu",
             "--d-sae", "128", "--k", "8", "--l1-coefficient", "1.0", "--tokens", "20480", "--batch-size", "256",
-            "--lr", "0.002", "--out", str(out), "--eval", "false", "--progress", "false",
+            "--lr", "0.002", "--dead-window", "1000000", "--out", str(out), "--eval", "false", "--progress", "false",
             *extra]
 
 

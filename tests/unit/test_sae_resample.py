@@ -84,7 +84,8 @@ def _born_dead(monkeypatch):
 def test_training_with_resampling_revives_latents_and_resumes_identically(tmp_path, monkeypatch):
     data = sparse_data()
     _born_dead(monkeypatch)
-    kw = dict(arch=["relu"], l1_coefficient=[0.3], tokens=256 * 80, lr=3e-3, dead_window=1024, checkpoint_every=25)
+    kw = dict(arch=["relu"], l1_coefficient=[0.3], tokens=256 * 80, lr=3e-3, dead_window=1024, checkpoint_every=25,
+              init_l0=0)  # the plain init: --init-l0 would set the born-dead latents' biases back to firing
     train_saes(cfg_for(tmp_path, "plain", **kw), source=TensorSource(data, 256))
     train_saes(cfg_for(tmp_path, "resampled", resample_every=10, resample_until=0.6, **kw),
                source=TensorSource(data, 256))
