@@ -60,7 +60,7 @@ def train(args) -> None:
                          l1_coefficient=args.l1, l0_coefficient=args.l0, seed=[0], tokens=args.tokens,
                          batch_size=args.batch_size, cache=str(cache), out=str(args.out), checkpoint_every=0,
                          bandwidth=args.bandwidth, init_threshold=args.init_threshold, eval_tokens=args.eval_tokens,
-                         device="cpu", log_every=25)
+                         device="cpu", log_every=25, init_l0=0, dead_window=1_000_000)  # the docs' settings
     source = CacheSource(str(cache), HOOK, cfg.optim.batch_size, cfg.source.data_seed, cfg.source.exclude_bos)
     trainer = Trainer(cfg, source)
     # one extra seed of the middle setting of --stability-archs (seed stability), same stream, same pass

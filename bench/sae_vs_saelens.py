@@ -89,7 +89,8 @@ def ours(arch: str, args, batches: list[torch.Tensor]) -> Trainer:
                          l1_coefficient=[args.l1], l0_coefficient=[args.l0], tokens=args.steps * args.batch_size,
                          batch_size=args.batch_size, lr=args.lr, bandwidth=args.bandwidth,
                          init_threshold=args.init_threshold, dead_window=args.dead_window, checkpoint_every=0,
-                         eval=False, progress=False, device="cpu", out=tempfile.mkdtemp(prefix="sae_bench_"))
+                         eval=False, progress=False, device="cpu", out=tempfile.mkdtemp(prefix="sae_bench_"),
+                         init_l0=0)  # SAELens's init, for a like-for-like comparison
     tr = Trainer(cfg, FixedSource(batches))  # type: ignore[arg-type]
     tr.init_from_data()
     tr.wrap()
