@@ -4,9 +4,9 @@ The folder layout of a workspace is apps.workspace.layout."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
+from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
 from saes.registry import ARCH_NAMES
 
 STEPS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
@@ -14,13 +14,26 @@ BUILD_COMMAND = "interp workspace build"
 
 
 @dataclass
-class WorkspaceBuildConfig:
-    """Build everything the explorer shows for the shipped toy models into one folder (resumable)."""
+class WorkspaceOutput(OutputOptions):
+    """Where the workspace goes."""
 
     out: str = "workspace"
-    """Workspace folder (created; a second run skips every step whose artifact exists and validates)."""
-    model: str = "toy-gelu-s0"
-    """Model of the activation cache, the SAEs, the SNMF, the steering benchmark and the IOI patching."""
+    """Workspace folder (created; a second run skips every step whose artifact exists, validates and was built with
+    the same settings)."""
+
+
+@dataclass
+class WorkspaceRuntime(RuntimeOptions):
+    """Where to build."""
+
+    threads: int = 1
+    """CPU threads for torch (1 is fastest on a machine whose cores are all busy; 0: torch's default)."""
+
+
+@dataclass
+class WorkspaceBuildConfig(Options):
+    """Build everything the explorer shows for a model (the toy world's by default) into one folder (resumable)."""
+
     layer: int = 2
     """Middle layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read."""
     cache_tokens: int = 32_768
@@ -40,14 +53,17 @@ class WorkspaceBuildConfig:
     snmf_tokens: int = 16_384
     """Tokens the SNMF factorises."""
     neuron_tokens: int = 32_768
-    """Tokens streamed for the neuron statistics (toy-gelu-s0 and toy-relu-s0)."""
-    universal_models: list[str] = field(
-        default_factory=lambda: ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3"])
-    """Seeds of one architecture for the universal neurons."""
+    """Tokens streamed for the neuron statistics (of --model; with the toy default also of toy-relu-s0)."""
+    universal_models: list[str] = field(default_factory=list)
+    """Seeds of one architecture for the universal neurons; default: the four GELU toy seeds when --model is a toy
+    model (for another model the step is skipped unless its seeds are given here)."""
     universal_tokens: int = 16_384
     """Tokens streamed through every seed for the universal-neuron correlations."""
     steer_concepts: list[str] = field(default_factory=lambda: ["colour:red", "gender:female", "category:animal"])
     """Concepts of the steering benchmark."""
+    task: str = "ioi"
+    """Patching task: ioi (the toy world's on toy models, Wang et al.'s templates with the model's single-token names
+    on others) or a .jsonl / .csv task file (clean, corrupted, answer, wrong)."""
     ioi_prompts: int = 16
     """IOI prompt pairs for the patching results."""
     examples_per_bin: int = 5
@@ -56,10 +72,12 @@ class WorkspaceBuildConfig:
     """Steps to run (default all): cache, saes, snmf, features, neurons, universal, steering, patching."""
     force: list[str] = field(default_factory=list)
     """Steps to rebuild even when their artifact validates."""
-    threads: int = 1
-    """CPU threads for torch (1 is fastest on a machine whose cores are all busy; 0: torch's default)."""
     seed: int = 0
     """Seed of the corpus and of every fit."""
+    lm: ModelOptions = field(default_factory=ModelOptions)
+    data: CorpusOptions = field(default_factory=CorpusOptions)
+    run: WorkspaceRuntime = field(default_factory=WorkspaceRuntime)
+    output: WorkspaceOutput = field(default_factory=WorkspaceOutput)
 
     def __post_init__(self):
         bad = [s for s in [*self.steps, *self.force] if s not in STEPS]
@@ -74,8 +92,8 @@ class WorkspaceBuildConfig:
             raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
         if self.layer < 0 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
             raise ValueError("need --layer >= 0, --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
-        if len(self.universal_models) < 2 or self.threads < 0:
-            raise ValueError("universal neurons need at least two models; --threads must be >= 0")
+        if len(self.universal_models) == 1:
+            raise ValueError("universal neurons need at least two models (seeds of one architecture)")
 
     @property
     def hook(self) -> str:

@@ -92,7 +92,8 @@ text = st.text_input("Text", key="try_text", placeholder="Mary and John went to 
 if text:
     from interp.text_features import text_activations
 
-    dic = data.guarded("dictionary", "saes", data.dictionary, meta["path"], data.mtime(data.layout().root))
+    dic = data.guarded("dictionary", "saes", data.dictionary, str(data.in_workspace(meta["path"])),
+                       data.mtime(data.layout().root))
     mod = data.guarded("model", "cache", data.model, meta["model"])
     if dic is not None and mod is not None:
         res = text_activations(mod, dic, text)

@@ -1,0 +1,64 @@
+"""`interp workspace build` on a researcher's own model and text finishes: steps that need the toy world are
+recorded as skipped with the reason, the rest run on the user's corpus; and a rebuild with changed settings
+rebuilds what those settings produced instead of keeping it and claiming the new settings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_models import bpe_tokenizer, tiny_model, write_corpus  # noqa: E402
+
+from apps.cli import main  # noqa: E402
+
+TINY = ["--layer", "1", "--cache-tokens", "4096", "--sae-tokens", "4096", "--sae-batch-size", "512", "--d-sae", "64",
+        "--k", "4", "--snmf-k", "6", "--snmf-tokens", "1024", "--neuron-tokens", "1024", "--ioi-prompts", "2",
+        "--examples-per-bin", "2", "--archs", "relu", "topk"]
+
+
+def _single_token_words(tok, words):
+    return [w for w in words if len(tok(" " + w)["input_ids"]) == 1]
+
+
+def test_workspace_of_a_user_model_finishes_and_says_what_it_skipped(tmp_path, one_torch_thread):
+    corpus = write_corpus(tmp_path / "text", n_lines=800, seed=2)
+    tok = bpe_tokenizer(tmp_path / "tok", corpus)
+    model = tiny_model("gpt2", tmp_path / "my-gpt2", tok)
+    a, b = _single_token_words(tok, ["cat", "dog", "bird", "fish", "river", "forest"])[:2]
+    task = tmp_path / "pairs.jsonl"
+    task.write_text("".join(json.dumps({"clean": f"The old {x} walked to the", "corrupted": f"The old {y} walked to the",
+                                        "answer": " river", "wrong": " forest"}) + "\n" for x, y in [(a, b), (b, a)]))
+    root = tmp_path / "ws"
+    assert main(["workspace", "build", "--model", str(model), "--corpus", str(corpus), "--task", str(task),
+                 "--out", str(root), *TINY]) == 0
+    ws = json.loads((root / "workspace.json").read_text())
+    steps = ws["steps"]
+    assert steps["steering"]["status"] == "skipped" and "toy" in steps["steering"]["reason"]
+    assert steps["universal"]["status"] == "skipped" and "--universal-models" in steps["universal"]["reason"]
+    for step in ("cache", "saes", "snmf", "features", "neurons", "patching"):
+        assert steps[step]["status"] == "built", (step, steps[step])
+    manifest = json.loads((root / "cache" / "manifest.json").read_text())
+    assert manifest["model"] == str(model) and manifest["corpus"]["source"] == str(corpus.resolve())
+    pages = json.loads((root / "features" / "sae-topk" / "features.json").read_text())
+    assert not Path(pages["path"]).is_absolute()  # inside the workspace: the explorer opens it from any folder
+    assert not any("Ġ" in t for t in pages["vocab"])  # readable tokens, no byte-level markers
+    assert (root / "neurons" / "my-gpt2" / "stats.json").is_file()
+
+
+def test_changed_settings_rebuild_what_they_produced(tmp_path, one_torch_thread):
+    root = tmp_path / "ws"
+    base = ["workspace", "build", "--out", str(root), "--steps", "cache", "saes", *TINY]
+    assert main(base) == 0
+    first = json.loads((root / "workspace.json").read_text())["steps"]
+    assert main(base) == 0  # unchanged: up to date
+    again = json.loads((root / "workspace.json").read_text())["steps"]
+    assert again["cache"]["status"] == again["saes"]["status"] == "up to date"
+    assert main([*base, "--cache-tokens", "8192"]) == 0
+    changed = json.loads((root / "workspace.json").read_text())["steps"]
+    assert changed["cache"]["status"] == "built" and changed["cache"]["settings"]["cache_tokens"] == 8192
+    assert changed["saes"]["status"] == "built"  # the SAEs read the cache: rebuilt too
+    manifest = json.loads((root / "cache" / "manifest.json").read_text())
+    assert sum(s["n_tokens"] for s in manifest["shards"]) >= 8192
+    assert first["cache"]["settings"]["cache_tokens"] == 4096
