@@ -28,8 +28,9 @@ def test_workspace_of_a_user_model_finishes_and_says_what_it_skipped(tmp_path, o
     model = tiny_model("gpt2", tmp_path / "my-gpt2", tok)
     a, b = _single_token_words(tok, ["cat", "dog", "bird", "fish", "river", "forest"])[:2]
     task = tmp_path / "pairs.jsonl"
-    task.write_text("".join(json.dumps({"clean": f"The old {x} walked to the", "corrupted": f"The old {y} walked to the",
-                                        "answer": " river", "wrong": " forest"}) + "\n" for x, y in [(a, b), (b, a)]))
+    rows = [{"clean": f"The old {x} walked to the", "corrupted": f"The old {y} walked to the", "answer": " river",
+             "wrong": " forest"} for x, y in [(a, b), (b, a)]]
+    task.write_text("".join(json.dumps(r) + "\n" for r in rows))
     root = tmp_path / "ws"
     assert main(["workspace", "build", "--model", str(model), "--corpus", str(corpus), "--task", str(task),
                  "--out", str(root), *TINY]) == 0
