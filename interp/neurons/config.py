@@ -8,6 +8,7 @@ CLI name.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -118,6 +119,9 @@ class UniversalConfig(StatsOptions):
 
     def __post_init__(self):
         _check_common(self)
+        if not (math.isfinite(self.threshold) and -1.0 <= self.threshold <= 1.0):
+            raise ValueError(f"threshold={self.threshold} must be a number in [-1, 1] (an excess correlation); "
+                             f"the default is 0.5")
         models = self.lm.models
         if len(models) < 2:
             raise ValueError(f"universal neurons need at least two models (seeds), got {models}")
@@ -137,5 +141,7 @@ def _check_common(cfg: NeuronsConfig | UniversalConfig) -> None:
                          ">= 0")
     if cfg.checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {cfg.checkpoint_every}")
-    if cfg.near_zero < 0:
+    if not cfg.near_zero >= 0:  # also refuses NaN
         raise ValueError(f"near_zero must be >= 0, got {cfg.near_zero}")
+    if not math.isfinite(cfg.fire_threshold):
+        raise ValueError(f"fire_threshold must be a finite number, got {cfg.fire_threshold}")

@@ -103,3 +103,16 @@ def test_prompts_longer_than_the_context_and_unknown_toy_words(toy_model, capsys
     assert int(toks[-1]) == toy_model.tokenizer.unk_token_id
     assert main(["steer", "--neuron", "2:5", "--alpha", "1", "--prompt", "the cat " * 100]) == 1
     assert "more than the model's context" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["universal", "--models", "a", "b", "--threshold", "nan"], "threshold=nan must be a number in [-1, 1]"),
+    (["universal", "--models", "a", "b", "--threshold", "3"], "threshold=3.0 must be a number in [-1, 1]"),
+    (["neurons", "--near-zero", "nan"], "near_zero must be >= 0, got nan"),
+    (["neurons", "--fire-threshold", "inf"], "fire_threshold must be a finite number"),
+])
+def test_neuron_thresholds_that_are_not_numbers_are_refused_at_parse_time(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    lines = _error_lines(capsys.readouterr().err)
+    assert e.value.code == 2 and len(lines) == 1 and message in lines[0]
