@@ -137,12 +137,19 @@ def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
     return out
 
 
+def model_weight_stats(model) -> dict[str, np.ndarray]:
+    """Weight and vocabulary-composition statistics (over the real tokens). Runs take them before allocating their
+    sums: the temporaries they free are then reused by the stream, instead of adding to its peak memory."""
+    return weight_stats(model, n_vocab=real_vocab_size(model))
+
+
 def finish_stats(model, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
-                 rules: FamilyRules | None = None) -> NeuronStats:
-    """The statistics of one model from its sums and weights, with what they were computed on."""
+                 weights: dict[str, np.ndarray] | None = None, rules: FamilyRules | None = None) -> NeuronStats:
+    """The statistics of one model from its sums and weights (`model_weight_stats`, computed here if not given),
+    with what they were computed on."""
     rules = rules or FamilyRules()
     arrays, concepts, pairs = summarize(acc, cfg.top_k)
-    arrays.update(weight_stats(model, n_vocab=real_vocab_size(model)))
+    arrays.update(weights if weights is not None else model_weight_stats(model))
     arrays.update(classify(arrays, rules))
     arrays["bigram_pairs"] = pairs.astype(np.int32)
     config = {k: v for k, v in cfg.flat().items() if k not in ("out", "models", "model", "weight_processing")}
@@ -254,10 +261,11 @@ def compute_neuron_stats(model, name: str, cfg: NeuronsConfig, checkpoints: Path
     """Neuron statistics of one loaded model over cfg.tokens tokens of its corpus (`source`, else cfg's corpus);
     with `checkpoints` (the output folder) resumable (see interp.checkpoint)."""
     plan = plan_run(model, name, cfg, source)
+    weights = model_weight_stats(model)
     acc = new_accumulator(model, cfg, plan)
     start, save = resumable(checkpoints, cfg, {"acc": acc}, plan)
     stream([model], [acc], cfg, plan, desc=f"neurons {Path(name).name}", start_doc=start, checkpoint=save)
-    return finish_stats(model, name, acc, cfg, plan)
+    return finish_stats(model, name, acc, cfg, plan, weights)
 
 
 def main(cfg: NeuronsConfig) -> NeuronStats:

@@ -121,9 +121,8 @@ def weight_stats(model, n_vocab: int | None = None, chunk: int = 256) -> dict[st
             "vocab_kurtosis")
     rows: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     with torch.no_grad():
-        w_u = model.W_U.detach()[:, :n_vocab or model.cfg.d_vocab].double()
-        u_dir = w_u / w_u.norm(dim=0, keepdim=True).clamp_min(1e-12)
-        del w_u
+        u_dir = model.W_U.detach()[:, :n_vocab or model.cfg.d_vocab].to(torch.float64, copy=True)  # normalised below
+        u_dir /= u_dir.norm(dim=0, keepdim=True).clamp_min(1e-12)
         for layer in range(model.cfg.n_layers):
             w_in = model.blocks[layer].mlp.W_in.detach().double()     # [d_model, d_mlp]
             w_out = model.blocks[layer].mlp.W_out.detach().double()   # [d_mlp, d_model]

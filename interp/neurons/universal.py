@@ -37,7 +37,7 @@ from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
 from .config import UniversalConfig
 from .moments import correlation_from_cov
-from .run import checkpointer, finish_stats, new_accumulator, plan_run, resumable, stream
+from .run import checkpointer, finish_stats, model_weight_stats, new_accumulator, plan_run, resumable, stream
 from .summarize import FAMILIES
 from .tokens import readable_vocab
 
@@ -254,6 +254,7 @@ def main(cfg: UniversalConfig) -> UniversalResult:
     check_same_tokenizer(models, names, plan.vocab)
     c = models[0].cfg
     note_memory(len(models), c.n_layers, c.d_mlp)
+    weights = [model_weight_stats(mod) for mod in models]
     accs = [new_accumulator(mod, cfg, plan) for mod in models]
     sums = CorrelationSums(len(models), c.n_layers, c.d_mlp, getattr(torch, cfg.product_dtype), c.device)
 
@@ -264,7 +265,7 @@ def main(cfg: UniversalConfig) -> UniversalResult:
     start, save = resumable(out, cfg, {"sums": sums, **{f"model{k}": acc for k, acc in enumerate(accs)}}, plan)
     stream(models, accs, cfg, plan, on_batch=on_batch, desc="universal", start_doc=start, checkpoint=save)
     result = universal_from_sums(sums, names, cfg.threshold, cfg.rotation_seed)
-    stats = [finish_stats(mod, name, acc, cfg, plan) for mod, name, acc in zip(models, names, accs)]
+    stats = [finish_stats(mod, name, acc, cfg, plan, w) for mod, name, acc, w in zip(models, names, accs, weights)]
     for st, name in zip(stats, names):
         save_neuron_stats(st, out / Path(name).name)
     corpus = describe(plan.source, result.n_tokens)
