@@ -36,10 +36,10 @@ QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 """Edges of the quantile bins over a feature's positive activations: 0-50%, 50-90%, 90-99%, top 1%."""
 BIN_NAMES = ("0-50%", "50-90%", "90-99%", "top 1%")
 DENSE_THRESHOLD = 0.1
-SNMF_ACTIVE = 0.05
-"""An SNMF code counts as active above this share of the feature's largest code: NNLS codes are rarely exactly 0,
-so "> 0" would call nearly every SNMF feature dense."""
 HIST_BINS = 30
+CONCEPT_AUROC_BAR = 0.9
+"""A feature is labelled with its best-matching concept only when the concept's AUROC reaches this bar."""
+NO_CONCEPT = "no clear concept"
 ARRAYS = {  # name -> trailing shape (F = features, B = bins, K = examples per bin, W = context window)
     "density": "F", "max_act": "F", "dead": "F", "dense": "F", "hist_counts": "F H", "hist_edges": "F H+1",
     "bin_edges": "F B+1", "ex_index": "F B K", "ex_act": "F B K", "ex_ctx_tokens": "F B K W",
@@ -60,13 +60,47 @@ class FeaturePages:
     def d_sae(self) -> int:
         return int(self.arrays["density"].shape[0])
 
+    def label(self, f: int) -> str:
+        """The feature's concept when its AUROC reaches CONCEPT_AUROC_BAR, else NO_CONCEPT."""
+        best, au = int(self.arrays["concept_best"][f]), float(self.arrays["concept_auroc"][f])
+        return self.meta["concepts"][best] if best >= 0 and au >= CONCEPT_AUROC_BAR else NO_CONCEPT
+
     def table(self) -> dict[str, np.ndarray]:
-        """Columns of the feature table (index, density, concept, AUROC, output score, dead, dense)."""
+        """Columns of the feature table (index, label, density, best concept and its AUROC, output score, dead,
+        dense)."""
         a, concepts = self.arrays, self.meta["concepts"]
-        return {"feature": np.arange(self.d_sae), "density": a["density"], "max_act": a["max_act"],
+        return {"feature": np.arange(self.d_sae),
+                "label": np.array([self.label(f) for f in range(self.d_sae)], dtype=object),
+                "density": a["density"], "max_act": a["max_act"],
                 "concept": np.array([concepts[i] if i >= 0 else "" for i in a["concept_best"]], dtype=object),
                 "concept_auroc": a["concept_auroc"], "output_score": a["output_score"],
                 "dead": a["dead"].astype(bool), "dense": a["dense"].astype(bool)}
+
+    def top_tokens(self, f: int, n: int = 3) -> list[tuple[str, int]]:
+        """The tokens the feature fires on most often among its two highest bins' examples, with their counts."""
+        ids = self.arrays["ex_ctx_tokens"][f, -2:, :, CONTEXT[0]].reshape(-1)
+        ids, counts = np.unique(ids[ids >= 0], return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:n]
+        return [(self.token(int(ids[i])), int(counts[i])) for i in order]
+
+    def token(self, tid: int) -> str:
+        vocab = self.meta.get("vocab")
+        return vocab[tid] if vocab is not None and 0 <= tid < len(vocab) else f"#{tid}"
+
+    def summary(self, f: int, n: int = 3) -> str:
+        """One sentence on feature f: the tokens it fires on (top examples) and the logits it promotes and
+        suppresses (VocabProj), or that it never fired."""
+        a = self.arrays
+        if a["dead"][f]:
+            return f"Never fired on the {self.meta['n_tokens']:,} cached tokens."
+        quote = lambda ts: ", ".join(repr(t) for t in ts)  # noqa: E731  repr shows leading spaces
+        fires = quote(t for t, _ in self.top_tokens(f, n))
+        text = f"Fires on {fires} (its top examples' tokens)" if fires else "Fires on no stored example"
+        if np.abs(a["logit_pos_vals"][f]).max(initial=0) > 0:
+            up = quote(self.token(int(i)) for i in a["logit_pos_ids"][f][:n])
+            down = quote(self.token(int(i)) for i in a["logit_neg_ids"][f][:n])
+            text += f"; promotes {up}; suppresses {down}"
+        return text + "."
 
 
 def encode_all(dictionary, acts: Tensor, chunk: int = 4096) -> Tensor:
@@ -189,7 +223,8 @@ def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: 
     codes = encode_all(dictionary, cache.get(hook, torch.arange(cache.n_tokens)))
     codes_FN = codes.T.contiguous()
     arrays = _examples(codes_FN, tokens, doc_ids, valid, k, seed)
-    active_F = SNMF_ACTIVE * codes[valid].max(0).values if kind == "snmf" else torch.zeros(codes.shape[1])
+    share = float(getattr(dictionary, "active_share", 0.0))  # SNMF: a share of the feature's largest code
+    active_F = share * codes[valid].max(0).values
     fires = (codes[valid] > active_F).float().mean(0)
     arrays["density"] = fires.numpy()
     arrays["max_act"] = codes[valid].max(0).values.numpy()
@@ -212,7 +247,7 @@ def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: 
     meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "model": cache.manifest.model,
             "d_sae": int(codes.shape[1]), "n_tokens": int(valid.sum()), "quantiles": list(QUANTILES),
             "bin_names": list(BIN_NAMES), "context": list(CONTEXT), "dense_threshold": DENSE_THRESHOLD,
-            "active_above_share_of_max": SNMF_ACTIVE if kind == "snmf" else 0.0, "concepts": concepts}
+            "active_above_share_of_max": share, "concepts": concepts}
     pages = FeaturePages(meta, arrays)
     pages.meta["vocab"] = vocab
     return pages

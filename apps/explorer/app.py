@@ -2,9 +2,11 @@
 
 Started by `interp explore` (apps.explorer.launch: `streamlit run apps/explorer/app.py`, bound to 127.0.0.1 by
 default); the workspace folder comes from the INTERP_WORKSPACE environment variable that `interp explore
---workspace` sets. Pages live in apps/explorer/pages/ and only render: artifacts are read through
-apps.explorer.data (paths from apps.workspace.layout), figures come from apps.explorer.figures, and the few live
-computations are interp's (interp.text_features, interp.steering.compare, interp.dictionary.summarize).
+--workspace` sets, the folders the Open page may read besides it from INTERP_ALLOW (`--allow`). Pages live in
+apps/explorer/pages/ and only render: artifacts are read through apps.explorer.data (paths from
+apps.workspace.layout), figures come from apps.explorer.figures, the selection each page shows is kept and put in
+the URL by apps.explorer.state, and the few live computations are interp's (interp.text_features,
+interp.steering.compare, interp.dictionary.summarize), each under a spinner.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ if str(ROOT.parents[1]) not in sys.path:  # `streamlit run apps/explorer/app.py`
 
 from apps.explorer.data import build_hint, layout  # noqa: E402
 
-PAGES = [("pages/features.py", "Features", ":material/bubble_chart:"),
+PAGES = [("pages/home.py", "Overview", ":material/home:"),
+         ("pages/features.py", "Features", ":material/bubble_chart:"),
          ("pages/neurons.py", "Neurons", ":material/hub:"),
          ("pages/steering.py", "Steering", ":material/tune:"),
          ("pages/circuits.py", "Circuits", ":material/account_tree:"),

@@ -1,6 +1,7 @@
-"""Data access of the explorer's pages: the workspace folder, cached loaders (models and dictionaries under
-st.cache_resource, artifacts and tables under st.cache_data / cache_resource for large read-only arrays), and the
-one way pages report a missing or corrupt artifact: a message naming the command that builds it, never a traceback.
+"""Data access of the explorer's pages: the workspace folder and its manifest (workspace.json: each step's status,
+time and, for skipped steps, the reason), cached loaders (models and dictionaries under st.cache_resource, artifacts
+and tables under st.cache_data / cache_resource for large read-only arrays), and the one way pages report a missing
+or corrupt artifact: a message naming the command that builds it (or why the build skipped it), never a traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import pandas as pd
 import streamlit as st
 
 from apps.workspace.config import BUILD_COMMAND
-from apps.workspace.layout import Layout
+from apps.workspace.layout import Layout, dictionary_folders
 
 ENV = "INTERP_WORKSPACE"
 T = TypeVar("T")
+METRICS = {"l0": "L0", "r2": "R²", "ce_loss_recovered": "CE loss recovered", "kl_score": "KL score",
+           "dead_fraction": "dead", "dense_fraction": "dense"}
+"""eval.json's metrics (docs/methods.md §2) and their column names in the explorer's tables."""
 
 
 def layout() -> Layout:
@@ -33,13 +37,43 @@ def build_hint(step: str = "") -> str:
     return f"`{BUILD_COMMAND} --out {root}{steps}`"
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def _manifest(path: str, mtime: float) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def manifest() -> dict:
+    """workspace.json ({} when there is none or it is unreadable)."""
+    path = layout().manifest
+    return _manifest(str(path), _mtime(path))
+
+
+def skip_reason(step: str) -> str | None:
+    """Why the build skipped `step` (workspace.json), or None when it was not skipped."""
+    rec = manifest().get("steps", {}).get(step, {})
+    return (rec.get("reason") or "(no reason recorded)") if rec.get("status") == "skipped" else None
+
+
+def missing(what: str, step: str) -> None:
+    """Say that `what` is not in the workspace: skipped by the build (with its reason), or how to build it."""
+    reason = skip_reason(step) if step else None
+    if reason is not None:
+        st.info(f"No {what}: the workspace build skipped the {step} step: {reason}")
+    else:
+        st.info(f"No {what} in the workspace {layout().root} yet. Build it with {build_hint(step)} "
+                f"(or `make demo` for everything).")
+
+
 def guarded(what: str, step: str, load: Callable[..., T], *args: Any) -> T | None:
-    """load(*args), or None after a clear st.info (missing) / st.error (corrupt) naming the build command."""
+    """load(*args), or None after a clear st.info (missing or skipped) / st.error (corrupt) naming the build
+    command."""
     try:
         return load(*args)
     except FileNotFoundError:
-        st.info(f"No {what} in the workspace {layout().root} yet. Build it with {build_hint(step)} "
-                f"(or `make demo` for everything).")
+        missing(what, step)
     except Exception as e:  # corrupt or unreadable artifacts: say so and how to rebuild, never a traceback
         st.error(f"The {what} in {layout().root} could not be read ({type(e).__name__}: {e}). Rebuild it with "
                  f"{build_hint(step)} --force {step}")
@@ -54,6 +88,47 @@ def in_workspace(path: str | Path) -> Path:
 
 def _mtime(path: Path) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
+
+
+# --- overview -----------------------------------------------------------------------------------------------------
+
+def steps_table() -> pd.DataFrame:
+    """One row per build step: status, seconds, when it was built, why it was skipped."""
+    rows = [{"step": k, "status": r.get("status", "?"), "seconds": r.get("seconds"), "built_at": r.get("built_at", ""),
+             "reason": r.get("reason", "")} for k, r in manifest().get("steps", {}).items()]
+    return pd.DataFrame(rows, columns=["step", "status", "seconds", "built_at", "reason"])
+
+
+def cache_manifest() -> dict:
+    """The activation cache's manifest.json ({} when there is none)."""
+    path = layout().cache / "manifest.json"
+    return _manifest(str(path), _mtime(path))
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _dictionary_metrics(root: str, stamp: tuple) -> pd.DataFrame:
+    del stamp  # part of the cache key only
+    from interp.dictionary import info
+
+    rows = []
+    for name, folder in dictionary_folders(Layout(Path(root))).items():
+        report = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").is_file() else {}
+        try:
+            d = info(folder)
+            kind, width = d.label, d.d_sae
+        except (OSError, ValueError, KeyError):
+            kind, width = "?", None
+        rows.append({"dictionary": name, "method": kind, "features": width,
+                     **{col: report.get(key) for key, col in METRICS.items()}})
+    return pd.DataFrame(rows, columns=["dictionary", "method", "features", *METRICS.values()])
+
+
+def dictionary_metrics() -> pd.DataFrame:
+    """One row per dictionary of the workspace: its method (interp.dictionary label), features and eval.json's L0,
+    R², CE loss recovered, KL score, dead and dense fractions (empty cells where eval.json lacks them)."""
+    folders = dictionary_folders(layout())
+    stamp = tuple((n, _mtime(p / "eval.json"), _mtime(p)) for n, p in folders.items())
+    return _dictionary_metrics(str(layout().root), stamp)
 
 
 # --- features -----------------------------------------------------------------------------------------------------
@@ -128,7 +203,10 @@ def universal():
 @st.cache_data(max_entries=16, show_spinner=False)
 def neuron_table(model: str, mtime: float) -> pd.DataFrame:
     """One row per (layer, neuron): family, firing, top token (and the share of activation on tokens without a slot),
-    positional MI, concept, universality."""
+    positional MI, label (the best concept when its AUROC reaches saes.feature_pages.CONCEPT_AUROC_BAR), concept,
+    universality."""
+    from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+
     del mtime
     s = neuron_stats(model)
     L, d = s.n_layers, s.d_mlp
@@ -137,9 +215,12 @@ def neuron_table(model: str, mtime: float) -> pd.DataFrame:
     df = pd.DataFrame({
         "layer": np.repeat(np.arange(L), d), "neuron": np.tile(np.arange(d), L),
         "family": np.array(s.families, dtype=object)[s.family.reshape(-1)], "fire_freq": s.fire_freq.reshape(-1),
-        "dead": s.dead.reshape(-1).astype(bool), "top_token": [vocab[t] for t in s.top_tokens[..., 0].reshape(-1)],
+        "dead": s.dead.reshape(-1).astype(bool),
+        "top_token": [vocab[t] if 0 <= t < len(vocab) else "" for t in s.top_tokens[..., 0].reshape(-1)],
         "token_lift": s.top_token_lift.reshape(-1), "untracked_tokens": s.untracked_token_share.reshape(-1),
         "pos_mi": s.pos_mi.reshape(-1),
+        "label": np.where(s.best_auroc.reshape(-1) >= CONCEPT_AUROC_BAR, concepts[s.best_concept.reshape(-1)],
+                          NO_CONCEPT),
         "concept": concepts[s.best_concept.reshape(-1)], "concept_auroc": s.best_auroc.reshape(-1)})
     try:
         res, _ = universal()

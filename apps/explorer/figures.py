@@ -1,16 +1,30 @@
-"""Pure display helpers of the explorer: token-highlighted HTML and plotly figures from already computed arrays.
+"""Pure display helpers of the explorer: escaped markdown, token-highlighted HTML and plotly figures from already
+computed arrays.
 
-Nothing here loads or computes anything heavy; every function maps arrays / tables to HTML or a go.Figure.
+Nothing here loads or computes anything heavy; every function maps arrays / tables to text, HTML or a go.Figure
+(notebooks can import them). Figures are kept light: one trace each, no mode bar (CHART_CONFIG), so a page redraws
+fast in the browser.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+CHART_CONFIG = {"displayModeBar": False}
+"""plotly config of the explorer's charts (st.plotly_chart(..., config=CHART_CONFIG))."""
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|:~$^=&])")
+
+
+def md_escape(text: str) -> str:
+    """`text` shown literally in Streamlit markdown: every markdown, directive (":green" colours text) and LaTeX
+    character backslash-escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def token_str(vocab: Sequence[str] | None, tid: int) -> str:
@@ -64,6 +78,33 @@ def density_histogram(density: np.ndarray, title: str = "Feature density (log10)
 def logit_bars(tokens: Sequence[str], values: Sequence[float], title: str, color: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(values)[::-1], y=list(tokens)[::-1], orientation="h", marker_color=color))
     fig.update_layout(title=title, height=300, margin={"t": 40, "b": 30, "l": 80, "r": 10})
+    return fig
+
+
+def logit_figure(pos: tuple[Sequence[str], Sequence[float]], neg: tuple[Sequence[str], Sequence[float]]
+                 ) -> go.Figure:
+    """Top positive (green) and negative (red) logits side by side in one figure (one chart to draw)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Top positive logits", "Top negative logits"),
+                        horizontal_spacing=0.25)
+    for col, (tokens, values), color in ((1, pos, "#2ca02c"), (2, neg, "#d62728")):
+        fig.add_bar(x=list(values)[::-1], y=[repr(t) for t in tokens][::-1], orientation="h", marker_color=color,
+                    row=1, col=col, showlegend=False)
+    fig.update_layout(height=320, margin={"t": 40, "b": 30, "l": 10, "r": 10})
+    return fig
+
+
+def feature_map(table: pd.DataFrame) -> go.Figure:
+    """Every live feature as a point (log10 density vs best-concept AUROC); customdata holds the feature index, so a
+    selected point opens that feature."""
+    live = table[table["density"] > 0]
+    fig = go.Figure(go.Scatter(x=np.log10(live["density"]), y=live["concept_auroc"].fillna(0.5), mode="markers",
+                               customdata=live["feature"], marker={"size": 6, "color": "#1f77b4", "opacity": 0.6},
+                               text=[f"feature {f}: {c}" for f, c in zip(live["feature"], live["label"])],
+                               hoverinfo="text"))
+    fig.update_layout(title=f"{len(live)} live features (click one to open it)", xaxis_title="log10 density",
+                      yaxis_title="best-concept AUROC", height=320, margin={"t": 40, "b": 30, "l": 40, "r": 10})
     return fig
 
 

@@ -1,8 +1,15 @@
 """`interp explore`: start the Streamlit explorer (apps/explorer/app.py) on a workspace, bound to 127.0.0.1 by
-default."""
+default.
+
+The app has no authentication: every page reads the workspace, and the Open page reads dictionary folders inside the
+workspace and the folders given with `--allow` (apps.explorer.access; nothing else on the server). Binding another
+address than the loopback prints a warning saying so. Streamlit's developer toolbar (Deploy, Rerun, Clear cache) is
+hidden (`--client.toolbarMode minimal`).
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -11,6 +18,9 @@ from apps.workspace.config import BUILD_COMMAND, ExploreConfig
 from apps.workspace.layout import Layout
 
 APP = Path(__file__).resolve().parent / "app.py"
+WORKSPACE_ENV, ALLOW_ENV = "INTERP_WORKSPACE", "INTERP_ALLOW"
+TOOLBAR = ("--client.toolbarMode", "minimal")
+"""No Deploy button nor developer menu: the explorer is a viewer, not a Streamlit project."""
 
 
 def streamlit_command(cfg: ExploreConfig) -> list[str]:
@@ -19,19 +29,51 @@ def streamlit_command(cfg: ExploreConfig) -> list[str]:
                                          and sys.platform.startswith("linux"))
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", cfg.address,
             "--server.port", str(cfg.port), "--server.headless", str(headless).lower(),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *TOOLBAR,
             "--browser.serverAddress", cfg.address, "--browser.serverPort", str(cfg.port)]
 
 
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches."""
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:  # a host name: assume it is reachable from elsewhere
+        return False
+
+
+def exposure_warnings(cfg: ExploreConfig) -> list[str]:
+    """What `interp explore` warns about before starting: a non-loopback address, --allow folders that are missing."""
+    out = []
+    if not is_loopback(cfg.address):
+        out.append(f"warning: the explorer has no authentication; bound to {cfg.address}, anyone who can reach "
+                   f"port {cfg.port} on this machine can read the workspace and the --allow folders. Bind 127.0.0.1 "
+                   f"(the default) and use an SSH tunnel to reach it from elsewhere.")
+    out += [f"warning: --allow {d}: no such folder" for d in cfg.allow if not Path(d).expanduser().is_dir()]
+    return out
+
+
+def environment(cfg: ExploreConfig) -> dict[str, str]:
+    """The server's environment: the workspace and the allowed folders (absolute, os.pathsep-separated)."""
+    allow = os.pathsep.join(str(Path(d).expanduser().resolve()) for d in cfg.allow)
+    return {**os.environ, WORKSPACE_ENV: str(Path(cfg.workspace).expanduser().resolve()), ALLOW_ENV: allow,
+            "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+
+
 def main(cfg: ExploreConfig) -> int:
-    """CLI entry: run the app until interrupted (the workspace travels in INTERP_WORKSPACE)."""
-    root = Path(cfg.workspace).resolve()
+    """CLI entry: run the app until interrupted (the workspace travels in INTERP_WORKSPACE, --allow in
+    INTERP_ALLOW)."""
+    env = environment(cfg)
+    root = Path(env[WORKSPACE_ENV])
     if not Layout(root).manifest.is_file():
         print(f"note: {root} holds no workspace yet; the pages will say what to build ({BUILD_COMMAND} --out {root})")
-    env = {**os.environ, "INTERP_WORKSPACE": str(root), "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    for line in exposure_warnings(cfg):
+        print(line, file=sys.stderr)
     print(f"explorer on http://{cfg.address}:{cfg.port} (workspace {root}); Ctrl-C stops it", flush=True)
     # replace this process by the server, so a signal sent to `interp explore` (a supervisor's SIGTERM, a test's
     # teardown) reaches streamlit itself instead of orphaning it
     cmd = streamlit_command(cfg)
+    sys.stderr.flush()
     os.execve(cmd[0], cmd, env)
     return 0  # not reached

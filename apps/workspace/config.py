@@ -109,9 +109,12 @@ class ExploreConfig:
     port: int = 8501
     """Port of the web server."""
     address: str = "127.0.0.1"
-    """Address to bind (127.0.0.1: this machine only)."""
+    """Address to bind (127.0.0.1: this machine only; the app has no authentication, so any other address lets
+    everyone who reaches it read the workspace and the --allow folders)."""
     headless: Literal["auto", "yes", "no"] = "auto"
     """Do not open a browser window (auto: headless when no display is available)."""
+    allow: list[str] = field(default_factory=list)
+    """Folders (besides the workspace) whose dictionaries the Open page may read; any other path is refused."""
 
     def __post_init__(self):
         if not 0 < self.port < 65536:

@@ -224,22 +224,33 @@ class ReconstructionAccumulator:
     the token-weighted mean of per-batch legacy R²; firing counts give dead / dense fractions and the histogram.
     """
 
-    def __init__(self, d_sae: int):
+    def __init__(self, d_sae: int, active_share: float = 0.0):
         self.r2 = R2Accumulator()
         self.sums = torch.zeros(3, dtype=torch.float64)  # l0, mse, cosine, each times the batch's token count
         self.legacy, self.n = 0.0, 0
         self.counts = torch.zeros(d_sae, dtype=torch.int64)
+        # active_share > 0 (SNMF): a code is active above this share of its feature's largest code over all
+        # batches, so the codes are kept (float32, CPU) and counted in report(); 0 (SAEs): nonzero, per batch
+        self.active_share = active_share
+        self.codes: list[Tensor] = []
 
     def update(self, x_ND: Tensor, x_hat_ND: Tensor, codes_NF: Tensor) -> None:
         m = len(x_ND)
         self.r2.update(x_ND, x_hat_ND)
         self.sums += torch.tensor([l0(codes_NF), mse(x_ND, x_hat_ND), cosine_similarity(x_ND, x_hat_ND)]) * m
         self.legacy += r2_legacy(x_ND, x_hat_ND) * m
-        self.counts += firing_counts(codes_NF).cpu()
+        if self.active_share > 0:
+            self.codes.append(codes_NF.reshape(-1, codes_NF.shape[-1]).float().cpu())
+        else:
+            self.counts += firing_counts(codes_NF).cpu()
         self.n += m
 
     def report(self) -> dict:
         n = self.n
+        if self.codes:  # relative activity: the feature's largest code is only known now
+            codes_NF = torch.cat(self.codes)
+            self.counts = (codes_NF > self.active_share * codes_NF.max(0).values).sum(0).long()
+            self.codes = []
         l0_, mse_, cos_ = (self.sums / n).tolist()
         hist = log_density_histogram(self.counts, n)
         return {"l0": l0_, "r2": self.r2.compute(), "r2_legacy": self.legacy / n, "mse": mse_,

@@ -49,7 +49,7 @@ def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | 
 def reconstruction(dictionary, batches: Iterable[Tensor], keep_codes: int) -> tuple[dict, Tensor]:
     """Reconstruction metrics of decode(encode(x)) over every batch x [tokens, d_in], and the codes of the first
     `keep_codes` tokens (for the ground-truth concept scores)."""
-    acc = metrics.ReconstructionAccumulator(dictionary.d_sae)
+    acc = metrics.ReconstructionAccumulator(dictionary.d_sae, float(getattr(dictionary, "active_share", 0.0)))
     codes: list[Tensor] = []
     kept = 0
     for x in batches:

@@ -44,6 +44,10 @@ class SNMF:
     info: dict[str, Any] = field(default_factory=dict)
     top: TopTokens | None = None
     nnls_iter: int = 200
+    active_share: float = 0.05
+    """A code counts as active (for density, dead and dense fractions) above this share of its feature's largest
+    code over the tokens measured: NNLS codes are rarely exactly 0, so "> 0" would call nearly every feature dense.
+    SAEs have no such attribute (active means > 0)."""
 
     @property
     def d_in(self) -> int:

@@ -59,6 +59,22 @@ def test_firing_fractions_and_histogram():
     torch.testing.assert_close(h.edges, torch.tensor([-1.0, -0.5, 0.0], dtype=torch.float64))
 
 
+def test_relative_activity_counts_snmf_codes_that_are_never_exactly_zero():
+    """NNLS codes are small but positive almost everywhere: with active_share (SNMF) a code counts as active only
+    above that share of its feature's largest code over all batches (two batches, so the max comes late)."""
+    codes = torch.full((20, 3), 1e-3)  # "> 0" everywhere: every feature would be dense
+    codes[:2, 0] = 1.0  # feature 0: 2 of 20 tokens clearly active (10%: not dense)
+    codes[10:16, 1] = 2.0  # feature 1: 6 of 20 (30%: dense), its max in the second batch
+    x = torch.randn(20, 5)
+    plain, rel = M.ReconstructionAccumulator(3), M.ReconstructionAccumulator(3, active_share=0.05)
+    for acc in (plain, rel):
+        for sl in (slice(0, 10), slice(10, 20)):
+            acc.update(x[sl], x[sl], codes[sl])
+    assert plain.report()["dense_fraction"] == 1.0
+    rep = rel.report()
+    assert rel.counts.tolist() == [2, 6, 20] and rep["dense_fraction"] == 2 / 3 and rep["dead_fraction"] == 0.0
+
+
 def test_concept_scores_hand_case():
     # 6 tokens; latent 0 detects concept "a" perfectly, latent 1 is noise, latent 2 detects "b" with one error
     acts = torch.tensor(

@@ -1,5 +1,7 @@
-"""Circuits page: patching heatmaps of the saved IOI results, and the AtP / RelP vs activation-patching comparison
-(faithfulness table, bar chart and scatter plots) — everything read from the workspace's patching folder."""
+"""Circuits page: patching heatmaps of the saved IOI results (a 3-D result is shown one head at a time, on one
+colour scale across heads, with the top-10 table of the head shown), the methods explained, and the AtP / RelP vs
+activation-patching comparison (faithfulness table, bar chart and scatter plots), all read from the workspace's
+patching folder."""
 
 from __future__ import annotations
 
@@ -8,43 +10,59 @@ import streamlit as st
 from apps.explorer import data
 from apps.explorer import figures as views
 
+METHODS = {
+    "activation": "Activation patching: run the corrupted prompt, patch in one component's clean activation, measure "
+                  "the logit difference (1 = clean, 0 = corrupted). The ground truth; one forward pass per component.",
+    "attribution": "Attribution patching (AtP): the first-order estimate (a_clean - a_corrupt) · ∂metric/∂a from the "
+                   "corrupted run; 2 forward + 1 backward passes for every component at once.",
+    "relp": "Relevance patching (RelP): AtP with the gradient of a backward pass that follows LRP rules (LayerNorm, "
+            "activation and gated-MLP rules), so gradient × input equals LRP relevance; same cost as AtP.",
+    "relp_ah": "RelP with the attention-head rule as well (attention patterns detached in the backward pass).",
+}
+"""One line per method (docs/methods.md §4)."""
+
 st.title("Circuits")
 methods = data.patch_methods()
 if not methods:
-    st.info(f"No patching results in the workspace {data.layout().root} yet. Build them with "
-            f"{data.build_hint('patching')} (or `make demo`).")
+    data.missing("patching results", "patching")
     st.stop()
 
 c1, c2 = st.columns(2)
 method = c1.selectbox("Method", methods, key="method", index=methods.index("activation") if "activation" in methods
                       else 0)
+with st.expander("What the methods are"):
+    st.markdown("\n".join(f"- **{m}**: {views.md_escape(t)}" for m, t in METHODS.items() if m in methods))
 results = data.guarded(f"{method} patching results", "patching", data.patch_results, method)
 if results is None:
     st.stop()
 component = c2.selectbox("Component", list(results), key="component")
 r = results[component]
-st.caption(f"{r.method} patching on IOI; scores normalised: 1 = clean, 0 = corrupted "
-           f"(clean logit diff {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
-if r.scores.ndim <= 2:
-    from circuits.figures import heatmap
+st.caption(f"{r.method} patching on IOI: {views.md_escape(METHODS.get(r.method, ''))} Scores normalised: 1 = clean, "
+           f"0 = corrupted (clean logit diff {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
+from circuits.figures import heatmap  # noqa: E402
+from circuits.patching.results import PatchResult  # noqa: E402
 
-    st.plotly_chart(heatmap(r), key="heatmap")
+lim = float(r.scores.abs().max()) or 1.0  # one colour scale for every slice of this result
+if r.scores.ndim <= 2:
+    fig, top = heatmap(r), r.top(10)
 else:
     head = st.slider(f"{r.axes[-1]} index", 0, r.scores.shape[-1] - 1, 0, key="slice")
-    from circuits.patching.results import PatchResult
-
-    sl = PatchResult(r.method, r.component, r.axes[:-1], r.scores[..., head], r.baselines, r.normalised, r.labels)
-    from circuits.figures import heatmap
-
-    st.plotly_chart(heatmap(sl, f"{r.method}: {r.component}, {r.axes[-1]} {head}"), key="heatmap")
-st.dataframe(r.top(10), hide_index=True)
+    shown = PatchResult(r.method, r.component, r.axes[:-1], r.scores[..., head], r.baselines, r.normalised,
+                        {a: v for a, v in r.labels.items() if a != r.axes[-1]})
+    fig = heatmap(shown, f"{r.method}: {r.component}, {r.axes[-1]} {head} (colour scale of all {r.axes[-1]}s)")
+    head_label = r.labels.get(r.axes[-1], [str(i) for i in range(r.scores.shape[-1])])[head]
+    top = [{r.axes[-1]: head_label, **row} for row in shown.top(10)]
+fig.update_traces(zmin=-lim, zmax=lim)
+st.plotly_chart(fig, key="heatmap", config=views.CHART_CONFIG)
+st.dataframe(top, hide_index=True, key="top10")
+st.caption("the 10 entries of largest |score| in the heatmap above")
 
 st.subheader("AtP / RelP vs activation patching")
 table = data.guarded("faithfulness table", "patching", data.faithfulness_table,
                      data.mtime(data.layout().patching / "faithfulness.json"))
 if table is not None:
-    st.dataframe(table, hide_index=True, width="stretch")
-    st.plotly_chart(views.faithfulness_figure(table), key="faithfulness_fig")
+    st.dataframe(table, hide_index=True, width="stretch", key="faithfulness")
+    st.plotly_chart(views.faithfulness_figure(table), key="faithfulness_fig", config=views.CHART_CONFIG)
     estimates = {m: data.patch_results(m) for m in ("attribution", "relp") if m in methods}
     if "activation" in methods and len(estimates) == 2:
         from circuits.faithfulness import FaithfulnessRun
@@ -54,4 +72,4 @@ if table is not None:
         comps = tuple(c for c in ("resid_pre", "attn_out", "mlp_out", "head_out")
                       if c in truth and all(c in e for e in estimates.values()))
         run = FaithfulnessRun(str(table["model"].iloc[0]), str(table["task"].iloc[0]), [], truth, estimates)
-        st.plotly_chart(scatter(run, comps), key="scatter")
+        st.plotly_chart(scatter(run, comps), key="scatter", config=views.CHART_CONFIG)

@@ -1,65 +1,88 @@
-"""Open page: any SAE folder in SAELens format (cfg.json + sae_weights.safetensors) and any model the loader takes
-(shipped toy name, model folder, local Hugging Face folder or TransformerLens name); summary, eval report, and the
-features that fire on your own text."""
+"""Open page: a dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF
+folder) inside the workspace or a folder given with `interp explore --allow`, and a model (shipped toy name, model
+folder, or TransformerLens name); its summary, eval report, and the features that fire on your own text. Paths
+outside the allowed folders are refused before anything is read; a dictionary recorded with another model than
+the one given is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
-from apps.explorer import data
+from apps.explorer import access, data, state
 from apps.explorer import figures as views
-from apps.workspace.layout import sae_folders
+from apps.workspace.layout import dictionary_folders
+
+RESULT = "open_result"
 
 st.title("Open")
-found = sae_folders(data.layout())
+roots = access.allowed_roots()
+st.caption("This explorer reads dictionaries inside " + ", ".join(f"`{r}`" for r in roots)
+           + " only (more with `interp explore --allow FOLDER`).")
+found = dictionary_folders(data.layout())
 default = str(next(iter(found.values()))) if found else ""
-folder = st.text_input("SAE folder (SAELens format: cfg.json + sae_weights.safetensors)", default, key="folder")
-model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name)", "toy-gelu-s0",
-                           key="model_name")
+folder = st.text_input("Dictionary folder (an SAE in SAELens format: cfg.json + sae_weights.safetensors; or an "
+                       "SNMF folder: snmf.json)", default, key="folder").strip()
+ws_model = data.manifest().get("config", {}).get("model") or "toy-gelu-s0"
+model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name)", ws_model,
+                           key="model_name").strip()
+if state.changed("open_inputs", (folder, model_name)):
+    st.session_state.pop(RESULT, None)  # results belong to the folder and model they were computed with
 if not folder:
-    st.info(f"Give an SAE folder. The workspace's SAEs are built by {data.build_hint('saes')}.")
+    st.info(f"Give a dictionary folder. The workspace's SAEs are built by {data.build_hint('saes')}.")
     st.stop()
-path = Path(folder).expanduser()
-if not (path / "cfg.json").is_file():
-    st.error(f"{path} is not an SAE folder in SAELens format: it has no cfg.json. SAEs trained here are written by "
-             f"`interp train-sae` (or {data.build_hint('saes')}).")
+check = access.check_folder(folder, roots)
+if check.message:
+    st.error(check.message)
     st.stop()
-try:
-    sae = data.dictionary(str(path), data.mtime(path / "sae_weights.safetensors"))
-except Exception as e:  # an unreadable folder is the user's input: say what is wrong, no traceback
-    st.error(f"Could not load the SAE in {path}: {type(e).__name__}: {e}")
-    st.stop()
+path = check.path
 
-from interp.dictionary import summarize  # noqa: E402
+from interp.dictionary import info, summarize  # noqa: E402
 from interp.text_features import text_activations, top_features  # noqa: E402
 
-summary = summarize(path, sae)
-m = st.columns(4)
+try:
+    described = info(path)
+except (FileNotFoundError, ValueError, KeyError) as e:
+    st.error(f"`{path}` exists but is not a dictionary folder interp opens ({e}). SAEs trained here are written by "
+             f"`interp train-sae`, SNMFs by `interp snmf` (or {data.build_hint('saes')}).")
+    st.stop()
+try:
+    with st.spinner(f"loading {path.name} ..."):
+        dic = data.dictionary(str(path), data.mtime(path))
+        summary = summarize(path, dic)
+except Exception as e:  # an unreadable folder is the user's input: say what is wrong, no traceback
+    st.error(f"Could not load the dictionary in {path}: {type(e).__name__}: {e}")
+    st.stop()
+
+m = st.columns(5)
 m[0].metric("architecture", summary.info.arch)
-m[1].metric("hook", summary.info.hook_name)
+m[1].metric("method", summary.info.label)
 m[2].metric("d_in", summary.info.d_in)
 m[3].metric("d_sae", summary.info.d_sae)
-st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms")
+m[4].metric("recorded model", described.model or "not recorded")
+st.caption(f"hook `{summary.info.hook_name}`")
+if described.model and described.model != model_name:
+    st.warning(f"This dictionary records the model {described.model}, but the model given is {model_name}: its "
+               f"features are only meaningful on {described.model}'s activations.")
+st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms", config=views.CHART_CONFIG)
 if summary.eval_report:
     rep = summary.eval_report
-    st.dataframe({k: [rep.get(k)] for k in ("l0", "r2", "ce_loss_recovered", "kl_score", "dead_fraction",
-                                            "dense_fraction") if k in rep}, hide_index=True)
+    st.dataframe({col: [rep.get(k)] for k, col in data.METRICS.items() if k in rep}, hide_index=True, key="eval")
 else:
     st.info(f"No eval.json beside the weights; write one with `interp eval-sae --sae {path} --model {model_name}`.")
 
 st.subheader("Features on your own text")
 text = st.text_input("Text", "Mary and John went to the park. John gave a ball to", key="text")
 if st.button("Run", key="run"):
+    st.session_state.pop(RESULT, None)  # an error must not leave the previous results on screen
     try:
-        mod = data.model(model_name)
-        acts = text_activations(mod, sae, text)
+        with st.spinner(f"running {model_name} and the dictionary on your text ..."):
+            mod = data.model(model_name)
+            acts = text_activations(mod, dic, text)
     except Exception as e:  # unknown model names, hook or width mismatches: a clear message
-        st.error(f"Could not run {model_name} with this SAE: {type(e).__name__}: {e}")
+        st.error(f"Could not run {model_name} with this dictionary: {type(e).__name__}: {e}")
     else:
-        st.session_state["open_result"] = (acts, top_features(acts))
-res = st.session_state.get("open_result")
+        st.session_state[RESULT] = (acts, top_features(acts))
+res = st.session_state.get(RESULT)
 if res is not None:
     acts, tops = res
     if not tops:

@@ -1,34 +1,52 @@
-"""Steering page: pick a dictionary feature or a neuron, α or a KL target and a prompt; base and steered generations
-side by side with the promoted / suppressed tokens; and the saved steering benchmark table."""
+"""Steering page: pick a dictionary feature or a neuron (or arrive from a feature / neuron page's "Steer this"
+button: ?dictionary=NAME&feature=N or ?model=NAME&layer=L&neuron=N), α or a KL target and a prompt; base and
+steered generations side by side with the promoted / suppressed tokens; and the saved steering benchmark table."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import data
+from apps.explorer import data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
 
 st.title("Steering")
 ws = data.layout()
-dicts = {n: p for n, p in dictionary_folders(ws).items()}
+dicts = dictionary_folders(ws)
+ws_model = data.manifest().get("config", {}).get("model")
+models = list(dict.fromkeys([*data.neuron_models(), *([ws_model] if ws_model else [])])) or ["toy-gelu-s0"]
 
+url = state.arrive("steering", {"kind": state.choice(["feature", "neuron"]), "dictionary": state.choice(list(dicts)),
+                                "feature": int, "model": state.choice(models), "layer": int, "neuron": int})
+if url and "kind" not in st.query_params:  # from a feature or neuron page's "Steer this" button
+    st.session_state["kind"] = "feature" if "dictionary" in st.query_params else "neuron"
 st.subheader("Steer a model")
 c1, c2, c3 = st.columns(3)
 kind = c1.radio("Direction", ["feature", "neuron"], horizontal=True, key="kind",
                 disabled=not dicts, index=0 if dicts else 1)
 if kind == "feature" and dicts:
+    state.keep_valid("dictionary", list(dicts))
     name = c2.selectbox("Dictionary", list(dicts), key="dictionary")
     pages = data.guarded(f"feature pages of {name}", "features", data.feature_pages, name)
     d_sae = pages.d_sae if pages is not None else 1
-    feature = int(c3.number_input("Feature", 0, d_sae - 1, 0, key="feature"))
-    model_name = pages.meta["model"] if pages is not None else "toy-gelu-s0"
+    st.session_state["feature"] = min(max(int(st.session_state.get("feature", 0)), 0), d_sae - 1)
+    feature = int(c3.number_input("Feature", 0, d_sae - 1, key="feature"))
+    model_name = pages.meta["model"] if pages is not None else models[0]
+    if pages is not None:
+        st.caption(f"feature {feature} of {name}: {views.md_escape(pages.label(feature))}. "
+                   f"{views.md_escape(pages.summary(feature))}")
+    state.publish("steering", kind=kind, dictionary=name, feature=feature)
 else:
-    model_name = c2.selectbox("Model", ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3", "toy-relu-s0"],
-                              key="model")
+    state.keep_valid("model", models)
+    model_name = c2.selectbox("Model", models, key="model")
+    stats = data.neuron_stats(model_name) if model_name in data.neuron_models() else None
+    n_layers, d_mlp = (stats.n_layers, stats.d_mlp) if stats is not None else (64, 1 << 16)
     ln = c3.columns(2)
-    layer = int(ln[0].number_input("Layer", 0, 3, 2, key="layer"))
-    neuron = int(ln[1].number_input("Neuron", 0, 511, 0, key="neuron"))
+    st.session_state["layer"] = min(max(int(st.session_state.get("layer", 0)), 0), n_layers - 1)
+    st.session_state["neuron"] = min(max(int(st.session_state.get("neuron", 0)), 0), d_mlp - 1)
+    layer = int(ln[0].number_input("Layer", 0, n_layers - 1, key="layer"))
+    neuron = int(ln[1].number_input("Neuron", 0, d_mlp - 1, key="neuron"))
+    state.publish("steering", kind=kind, model=model_name, layer=layer, neuron=neuron)
 s1, s2, s3 = st.columns([1, 1, 3])
 mode = s1.radio("Strength", ["KL target", "alpha"], key="mode")
 value = s2.number_input("KL target" if mode == "KL target" else "α", value=0.5 if mode == "KL target" else 8.0,
@@ -37,25 +55,29 @@ prompt = s3.text_input("Prompt", "The", key="prompt")
 n_new = st.slider("Tokens to generate", 1, 30, 12, key="n_new")
 
 if st.button("Steer", key="steer", type="primary"):
+    from interp.dictionary import info
     from interp.steering.compare import steer_compare, steering_vector
+    from interp.steering.vectors import feature_vector
 
-    mod = data.guarded("model", "cache", data.model, model_name)
-    try:
-        if mod is not None:
-            if kind == "feature" and dicts:
-                dic = data.dictionary(str(dicts[name]), data.mtime(dicts[name]))
-                vec = steering_vector(mod, "feature", dic, feature=feature)
-            else:
-                vec = steering_vector(mod, "neuron", layer=layer, neuron=neuron)
-            st.session_state["steer_result"] = steer_compare(
-                mod, vec, prompt or "The", alpha=value if mode == "alpha" else None,
-                kl_target=value if mode == "KL target" else None, max_new_tokens=n_new)
-    except (ValueError, KeyError, IndexError) as e:
-        st.error(f"Could not steer: {e}")
+    st.session_state.pop("steer_result", None)  # an error must not leave the previous result on screen
+    with st.spinner(f"steering {model_name} ..."):
+        mod = data.guarded("model", "cache", data.model, model_name)
+        try:
+            if mod is not None:
+                if kind == "feature" and dicts:
+                    dic = data.dictionary(str(dicts[name]), data.mtime(dicts[name]))
+                    vec = feature_vector(dic, feature, mod, name=info(dicts[name]).label)
+                else:
+                    vec = steering_vector(mod, "neuron", layer=layer, neuron=neuron)
+                st.session_state["steer_result"] = steer_compare(
+                    mod, vec, prompt or "The", alpha=value if mode == "alpha" else None,
+                    kl_target=value if mode == "KL target" else None, max_new_tokens=n_new)
+        except (ValueError, KeyError, IndexError) as e:
+            st.error(f"Could not steer: {e}")
 res = st.session_state.get("steer_result")
 if res is not None:
     kl = f", KL {res.kl:.3g}" if res.kl is not None else ""
-    st.caption(f"{res.label} with α = {res.alpha:.4g}{kl}; prompt {res.prompt!r}")
+    st.caption(f"{views.md_escape(res.label)} with α = {res.alpha:.4g}{kl}; prompt {views.md_escape(repr(res.prompt))}")
     if res.note:
         st.warning(res.note)
     b, s = st.columns(2)
@@ -63,7 +85,8 @@ if res is not None:
     b.code(res.base_text or "(empty)", language=None)
     s.markdown("**Steered**")
     s.code(res.steered_text or "(empty)", language=None)
-    st.plotly_chart(views.token_change_figure(res.promoted, res.suppressed), key="token_change")
+    st.plotly_chart(views.token_change_figure(res.promoted, res.suppressed), key="token_change",
+                    config=views.CHART_CONFIG)
 
 st.subheader("Steering benchmark")
 bench = data.guarded("steering benchmark", "steering", data.bench)
@@ -73,5 +96,6 @@ if bench is not None:
     st.caption(f"{len(table)} directions on {concepts} at KL budget "
                f"{bench['settings']['kl_budget']}: Δ mass = P_steered - P_base of the concept's tokens")
     st.dataframe(table, hide_index=True, width="stretch")
-    st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig")
+    st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig",
+                    config=views.CHART_CONFIG)
     st.dataframe(bench["summary"]["mean_delta_mass"], key=None)

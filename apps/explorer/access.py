@@ -1,0 +1,47 @@
+"""Which server paths the explorer may read: the workspace and the folders given with `interp explore --allow`
+(INTERP_ALLOW), nothing else. The Open page checks every path a visitor types here before looking at it, so it
+never tells whether a folder outside these exists.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.explorer.launch import ALLOW_ENV, WORKSPACE_ENV
+
+
+def allowed_roots() -> list[Path]:
+    """The workspace and every --allow folder, resolved (symbolic links followed)."""
+    roots = [Path(os.environ.get(WORKSPACE_ENV, "workspace")).expanduser().resolve()]
+    roots += [Path(p).resolve() for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
+    return list(dict.fromkeys(roots))
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    """A path typed by a visitor, resolved, and what may be said about it."""
+
+    path: Path
+    allowed: bool
+    exists: bool
+    message: str
+    """Empty when the path is an allowed, existing folder."""
+
+
+def check_folder(text: str, roots: list[Path] | None = None) -> PathCheck:
+    """Resolve `text` (relative paths: inside the workspace) and refuse it unless it lies inside an allowed root;
+    an allowed path is then told apart as a missing folder, a file, or an existing folder."""
+    roots = allowed_roots() if roots is None else roots
+    raw = Path(text.strip()).expanduser()
+    path = (raw if raw.is_absolute() else roots[0] / raw).resolve()
+    if not any(path == r or path.is_relative_to(r) for r in roots):
+        listed = ", ".join(f"`{r}`" for r in roots)
+        return PathCheck(path, False, False, f"`{text}` is outside the folders this explorer may read ({listed}). "
+                                             f"Start it with `interp explore --allow FOLDER` to open other folders.")
+    if not path.exists():
+        return PathCheck(path, True, False, f"`{path}`: no such folder.")
+    if not path.is_dir():
+        return PathCheck(path, True, True, f"`{path}` is a file, not a folder: give the folder that holds it.")
+    return PathCheck(path, True, True, "")

@@ -1,0 +1,147 @@
+"""The feature page (rendered by pages/features.py under the feature table): label and text summary, statistics,
+"Steer this feature", examples by quantile bin, one chart at a time (activation histogram or logits: lazy tabs, so
+a click redraws one plotly chart), decoder-cosine neighbours as links, and "try your own text".
+
+Everything shown is precomputed (saes.feature_pages) except the text box, which runs interp.text_features under a
+spinner.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from apps.explorer import data
+from apps.explorer import figures as views
+from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+
+FEATURES_PAGE, STEERING_PAGE = "pages/features.py", "pages/steering.py"
+
+
+def label_line(pages, f: int) -> str:
+    """Markdown: the feature's label (its concept only when the AUROC reaches the bar) and the best match."""
+    a, label = pages.arrays, pages.label(f)
+    best = int(a["concept_best"][f])
+    if best < 0:
+        return f"**{NO_CONCEPT}** (no ground-truth concepts in this corpus)"
+    concept, au = views.md_escape(pages.meta["concepts"][best]), float(a["concept_auroc"][f])
+    if label == NO_CONCEPT:
+        return (f"**{NO_CONCEPT}**: best match `{pages.meta['concepts'][best]}` has AUROC {au:.3f}, below the bar "
+                f"of {CONCEPT_AUROC_BAR}")
+    return f"**Concept: {concept}** (AUROC {au:.3f} ≥ {CONCEPT_AUROC_BAR})"
+
+
+def header(name: str, pages, f: int) -> None:
+    """Title, label, summary, statistics and the steering button."""
+    a = pages.arrays
+    st.header(f"Feature {f}")
+    st.markdown(label_line(pages, f))
+    st.markdown(views.md_escape(pages.summary(f)))
+    m = st.columns([1, 1, 1, 1, 2])
+    m[0].metric("density", f"{a['density'][f]:.2e}")
+    m[1].metric("max activation", f"{a['max_act'][f]:.3g}")
+    m[2].metric("output score", f"{a['output_score'][f]:.3g}")
+    m[3].metric("flags", "dead" if a["dead"][f] else ("dense" if a["dense"][f] else "live"))
+    if m[4].button("Steer this feature", key="steer_feature", icon=":material/tune:"):
+        st.switch_page(STEERING_PAGE, query_params={"dictionary": name, "feature": str(f)})
+
+
+def examples(pages, f: int) -> None:
+    """Token-highlighted examples per quantile bin, highest bin first."""
+    a, meta = pages.arrays, pages.meta
+    st.subheader("Top activating examples by quantile")
+    centre, scale = meta["context"][0], float(a["max_act"][f])
+    html = []
+    for b in reversed(range(len(meta["bin_names"]))):
+        lo, hi = a["bin_edges"][f, b], a["bin_edges"][f, b + 1]
+        html.append(f"<p style='margin:8px 0 2px 0'><b>{meta['bin_names'][b]}</b> of positive activations, "
+                    f"[{lo:.3g}, {hi:.3g}]</p>")
+        html.append(views.example_rows(a["ex_ctx_tokens"][f, b], a["ex_ctx_acts"][f, b], a["ex_act"][f, b],
+                                       meta.get("vocab"), scale, centre))
+    st.html("".join(html))
+
+
+def logit_chart(pages, f: int) -> None:
+    """Top positive and negative logits of the feature's direction (one figure)."""
+    a, vocab = pages.arrays, pages.meta.get("vocab")
+    if np.abs(a["logit_pos_vals"][f]).max(initial=0) == 0:
+        st.info("This hook has no linear path to the logits: no logit effects.")
+        return
+    tok = lambda ids: [views.token_str(vocab, int(i)) for i in ids]  # noqa: E731
+    st.plotly_chart(views.logit_figure((tok(a["logit_pos_ids"][f]), a["logit_pos_vals"][f]),
+                                       (tok(a["logit_neg_ids"][f]), a["logit_neg_vals"][f])),
+                    key="logits", config=views.CHART_CONFIG)
+
+
+def charts(pages, f: int) -> None:
+    """The activation histogram or the logits: lazy tabs, only the open one is computed and drawn."""
+    a = pages.arrays
+    hist, logits = st.tabs(["Activations", "Logits"], key="feature_chart", on_change="rerun")
+    if hist.open:
+        with hist:
+            lo, hi, n = float(a["bin_edges"][f, 0]), float(a["bin_edges"][f, -1]), int(a["hist_counts"][f].sum())
+            if hi <= lo:
+                st.info(f"All {n:,} positive activations equal {hi:.4g}: no histogram.")
+            else:
+                st.plotly_chart(views.activation_histogram(a["hist_counts"][f], a["hist_edges"][f],
+                                                           f"Feature {f}: positive activations ({n:,} tokens)"),
+                                key="act_hist", config=views.CHART_CONFIG)
+    if logits.open:
+        with logits:
+            logit_chart(pages, f)
+
+
+def neighbours(name: str, pages, table: pd.DataFrame, f: int) -> None:
+    """Decoder-cosine neighbours, each a link to its own feature page."""
+    a = pages.arrays
+    st.subheader("Decoder-cosine neighbours")
+    cols = st.columns(4)
+    rows = table.set_index("feature")
+    for i, (n, c) in enumerate(zip(a["neighbour_ids"][f], a["neighbour_cos"][f])):
+        label = rows.at[int(n), "label"]
+        cols[i % 4].page_link(FEATURES_PAGE, label=f"#{int(n)} · cos {float(c):.2f} · {label}",
+                              query_params={"dictionary": name, "feature": str(int(n))})
+
+
+def try_text(pages, f: int) -> None:
+    """The feature's activations on the user's own text (runs the model, under a spinner)."""
+    meta = pages.meta
+    st.subheader("Try your own text")
+    text = st.text_input("Text", key="try_text", placeholder="Mary and John went to the park. John gave a ball to")
+    if not text:
+        return
+    from interp.text_features import text_activations
+
+    path = data.in_workspace(meta["path"])
+    with st.spinner(f"running {meta['model']} and the dictionary on your text ..."):
+        dic = data.guarded("dictionary", "saes", data.dictionary, str(path), data.mtime(path))
+        mod = data.guarded("model", "cache", data.model, meta["model"])
+        if dic is None or mod is None:
+            return
+        try:
+            res = text_activations(mod, dic, text)
+        except ValueError as e:  # too long for the model's context
+            st.error(str(e))
+            return
+    col = res.codes[:, f]
+    scale = max(float(pages.arrays["max_act"][f]), float(np.max(col)))
+    st.markdown(views.highlight(range(len(res.strs)), col, res.strs, scale), unsafe_allow_html=True)
+    st.caption(f"max activation of feature {f} on this text: {float(col[1:].max(initial=0)):.3f}")
+
+
+def render(name: str, pages, table: pd.DataFrame, f: int) -> None:
+    """The whole feature page of feature f of dictionary `name` (a dead feature: one card, then its logits)."""
+    header(name, pages, f)
+    if pages.arrays["dead"][f]:
+        st.info(f"Feature {f} never fired on {pages.meta['n_tokens']:,} tokens (the cached tokens): no examples, "
+                f"no activation histogram.")
+        logit_chart(pages, f)
+    else:
+        left, right = st.columns([3, 2])
+        with left:
+            examples(pages, f)
+        with right:
+            charts(pages, f)
+    neighbours(name, pages, table, f)
+    try_text(pages, f)

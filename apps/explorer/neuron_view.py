@@ -1,0 +1,151 @@
+"""The neuron page (rendered by pages/neurons.py under the neuron table) and the universal-neuron view: what a
+feature page shows, for one MLP neuron (label and summary, statistics, examples by quantile bin, the activation
+histogram or its logit effects in lazy tabs), "Steer this neuron", and its best correlates in the other seeds'
+models as links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from apps.explorer import data, state
+from apps.explorer import figures as views
+from interp.neurons.pages import BIN_NAMES, neuron_summary
+
+NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
+STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]
+
+
+def header(model: str, row: pd.Series, has_universal: bool) -> None:
+    """Title, label and statistics of the neuron in table row `row`, and the steering button."""
+    layer, neuron = int(row["layer"]), int(row["neuron"])
+    st.header(f"L{layer} N{neuron}: {row['family']}")
+    concept = views.md_escape(row["concept"]) if row["concept"] else "(none)"
+    st.markdown(f"**{views.md_escape(row['label'])}** (best concept {concept}, AUROC {row['concept_auroc']:.3f})")
+    m = st.columns([1, 1, 1, 1, 2])
+    m[0].metric("firing frequency", f"{row['fire_freq']:.3f}")
+    m[1].metric("top token", repr(row["top_token"]), f"lift {row['token_lift']:.2f}", delta_color="off")
+    m[2].metric("positional MI (bits)", f"{row['pos_mi']:.3f}")
+    m[3].metric("excess correlation", f"{row['excess_corr']:.3f}" if has_universal else "n/a")
+    if m[4].button("Steer this neuron", key="steer_neuron", icon=":material/tune:"):
+        st.switch_page(STEERING_PAGE, query_params={"model": model, "layer": str(layer), "neuron": str(neuron)})
+
+
+def examples(arr: dict, meta: dict, layer: int, neuron: int) -> None:
+    """Examples per quantile bin of the neuron's positive activations, highest first."""
+    st.subheader("Top activating examples by quantile")
+    scale, centre, html = float(arr["bin_edges"][layer, neuron, -1]), meta["context"][0], []
+    names = meta.get("bin_names", BIN_NAMES)
+    for b in reversed(range(len(names))):
+        lo, hi = arr["bin_edges"][layer, neuron, b], arr["bin_edges"][layer, neuron, b + 1]
+        html.append(f"<p style='margin:8px 0 2px 0'><b>{names[b]}</b> of positive activations, "
+                    f"[{lo:.3g}, {hi:.3g}]</p>")
+        html.append(views.example_rows(arr["q_ex_ctx_tokens"][layer, neuron, b], arr["q_ex_ctx_acts"][layer, neuron, b],
+                                       arr["q_ex_act"][layer, neuron, b], meta["vocab"], scale, centre))
+    st.markdown("".join(html), unsafe_allow_html=True)
+
+
+def charts(arr: dict, meta: dict, layer: int, neuron: int) -> None:
+    """Activation histogram or logit effects (lazy tabs: only the open one is drawn)."""
+    hist, logits = st.tabs(["Activations", "Logits"], key="neuron_chart", on_change="rerun")
+    if hist.open:
+        with hist:
+            lo, hi = float(arr["bin_edges"][layer, neuron, 0]), float(arr["bin_edges"][layer, neuron, -1])
+            n = int(arr["hist_counts"][layer, neuron].sum())
+            if hi <= lo:
+                st.info(f"All {n:,} positive activations equal {hi:.4g}: no histogram.")
+            else:
+                st.plotly_chart(views.activation_histogram(arr["hist_counts"][layer, neuron],
+                                                           arr["hist_edges"][layer, neuron],
+                                                           f"L{layer} N{neuron}: positive activations ({n:,} tokens)"),
+                                key="neuron_hist", config=views.CHART_CONFIG)
+    if logits.open:
+        with logits:
+            logit_chart(arr, meta, layer, neuron)
+
+
+def logit_chart(arr: dict, meta: dict, layer: int, neuron: int) -> None:
+    """Top positive and negative logits of the neuron's output weights."""
+    if np.abs(arr["logit_pos_vals"][layer, neuron]).max(initial=0) == 0:
+        st.info("No logit effects recorded for this neuron.")
+        return
+    side = {s: ([views.token_str(meta["vocab"], int(i)) for i in arr[f"logit_{s}_ids"][layer, neuron]],
+                arr[f"logit_{s}_vals"][layer, neuron]) for s in ("pos", "neg")}
+    st.plotly_chart(views.logit_figure(side["pos"], side["neg"]), key="neuron_logits", config=views.CHART_CONFIG)
+
+
+def correlates(model: str, layer: int, neuron: int) -> None:
+    """The neuron's best-correlated neuron in each other seed's model, as links where that model has a page."""
+    st.subheader("Best correlates in the other seeds")
+    folder = data.layout().universal / model
+    if not (folder / "examples.json").is_file():
+        reason = data.skip_reason("universal")
+        st.info(f"No cross-seed correlates: the workspace build skipped universal neurons: {reason}" if reason else
+                f"No cross-seed correlates for {model}: it is not among the universal-neuron seeds.")
+        return
+    pages = data.guarded("universal-neuron correlates", "universal", data.neuron_pages, folder)
+    if pages is None:
+        return
+    arr, meta = pages
+    known = set(data.neuron_models())
+    for other, i, r in zip(meta["others"], arr["corr_ids"][:, layer, neuron], arr["corr_vals"][:, layer, neuron]):
+        text = f"{other} L{layer} N{int(i)}: correlation {float(r):.3f}"
+        if other in known:
+            st.page_link(NEURONS_PAGE, label=text, query_params={"model": other, "layer": str(layer),
+                                                                 "neuron": str(int(i))})
+        else:
+            st.markdown(f"- {views.md_escape(text)}")
+
+
+def render(model: str, stats, row: pd.Series, has_universal: bool) -> None:
+    """The neuron page of table row `row` (a dead neuron: one card instead of empty bins and plots)."""
+    layer, neuron = int(row["layer"]), int(row["neuron"])
+    header(model, row, has_universal)
+    pages = data.guarded(f"neuron examples of {model}", "neurons", data.neuron_pages, data.layout().neurons / model)
+    if pages is not None:
+        arr, meta = pages
+        st.markdown(views.md_escape(neuron_summary(arr, meta, layer, neuron)))
+    if stats.dead[layer, neuron]:
+        st.info(f"L{layer} N{neuron} never fired on {stats.n_tokens:,} tokens: no examples, no activation histogram.")
+        if pages is not None:
+            logit_chart(*pages, layer, neuron)
+    elif pages is not None:
+        left, right = st.columns([3, 2])
+        with left:
+            examples(*pages, layer, neuron)
+        with right:
+            charts(*pages, layer, neuron)
+    st.dataframe(pd.DataFrame({k: [float(stats.arrays[k][layer, neuron])] for k in STAT_NAMES}), hide_index=True)
+    correlates(model, layer, neuron)
+
+
+def universal_view(model: str, table: pd.DataFrame) -> tuple[int, int] | None:
+    """How many of the model's neurons are universal (excess correlation above the threshold), the nearest
+    candidates when none is, and the fraction per layer; returns (layer, neuron) of a candidate the user clicked."""
+    reason = data.skip_reason("universal")
+    if reason is not None:
+        st.info(f"Universal neurons: skipped: {reason}")
+        return None
+    got = data.guarded("universal-neuron results", "universal", data.universal)
+    if got is None:
+        return None
+    res, meta = got
+    if model not in res.models:
+        st.info(f"{model} is not among the universal-neuron seeds ({', '.join(res.models)}): universality compares "
+                f"the neurons of differently seeded models of one architecture.")
+        return None
+    k = res.models.index(model)
+    n, largest = int(res.universal[k].sum()), float(res.excess[k].max())
+    st.markdown(f"**{n} neurons above {res.threshold:g}** (largest excess {largest:.2f}) of {res.excess[k].size:,}, "
+                f"over {len(res.models)} seeds and {res.n_tokens:,} tokens")
+    cols = ["layer", "neuron", "excess_corr", "family", "label", "fire_freq"]
+    top = table.nlargest(10, "excess_corr")[cols].reset_index(drop=True)
+    st.caption("nearest candidates (largest excess correlation); click one to open it" if n == 0 else
+               "most universal neurons; click one to open it")
+    event = st.dataframe(top, hide_index=True, width="stretch", key="universal_table", on_select="rerun",
+                         selection_mode="single-row")
+    st.plotly_chart(views.universal_figure(meta["fraction_universal"]), key="universal_fig",
+                    config=views.CHART_CONFIG)
+    row = state.picked("universal_table", event.selection.rows)
+    return None if row is None else (int(top["layer"].iloc[row]), int(top["neuron"].iloc[row]))
