@@ -4,7 +4,8 @@ default.
 The app has no authentication: every page reads the workspace, and the Open page reads dictionary folders inside the
 workspace and the folders given with `--allow` (apps.explorer.access; nothing else on the server). Binding another
 address than the loopback prints a warning saying so. Streamlit's developer toolbar (Deploy, Rerun, Clear cache) is
-hidden (`--client.toolbarMode minimal`).
+hidden (`--client.toolbarMode minimal`), and the full garbage collection Streamlit runs after every rerun is off
+(NO_POST_RUN_GC).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ APP = Path(__file__).resolve().parent / "app.py"
 WORKSPACE_ENV, ALLOW_ENV = "INTERP_WORKSPACE", "INTERP_ALLOW"
 TOOLBAR = ("--client.toolbarMode", "minimal")
 """No Deploy button nor developer menu: the explorer is a viewer, not a Streamlit project."""
+NO_POST_RUN_GC = ("--runner.postScriptGC", "false")
+"""Streamlit runs a full gc.collect() after every rerun by default: with torch and TransformerLens loaded (~500k
+objects) it takes ~300 ms and holds back the rerun's last messages, half of a click-to-page time
+(bench/explorer_render.py). Python's generational collector still runs as usual."""
 
 
 def streamlit_command(cfg: ExploreConfig) -> list[str]:
@@ -29,7 +34,7 @@ def streamlit_command(cfg: ExploreConfig) -> list[str]:
                                          and sys.platform.startswith("linux"))
     return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", cfg.address,
             "--server.port", str(cfg.port), "--server.headless", str(headless).lower(),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *TOOLBAR,
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *TOOLBAR, *NO_POST_RUN_GC,
             "--browser.serverAddress", cfg.address, "--browser.serverPort", str(cfg.port)]
 
 
