@@ -31,13 +31,14 @@ def test_overview_shows_the_workspace_and_every_dictionary(explorer, workspace):
     cached = json.loads((workspace / "cache" / "manifest.json").read_text())["n_tokens"]
     assert f"{cached:,} cached activations" in body
     dicts = at.dataframe(key="dictionaries").value.set_index("dictionary")
-    assert set(dicts.index) == {"sae-relu", "sae-topk", "snmf"}
+    assert set(dicts.index) == {"sae-relu", "sae-topk", "sae-batchtopk", "snmf"}
     for name in dicts.index:  # the numbers are eval.json's, not recomputed
         rep = eval_report(workspace, name)
         for key, col in (("l0", "L0"), ("r2", "R²"), ("ce_loss_recovered", "CE loss recovered"),
                          ("kl_score", "KL score"), ("dead_fraction", "dead"), ("dense_fraction", "dense")):
             assert dicts.at[name, col] == pytest.approx(rep[key]), (name, col)
     assert dicts.at["sae-topk", "method"] == "sae:topk" and dicts.at["snmf", "method"] == "snmf"
+    assert dicts.at["sae-batchtopk", "method"] == "sae:batchtopk"  # not the JumpReLU it runs as
     steps = at.dataframe[1].value
     recorded = json.loads((workspace / "workspace.json").read_text())["steps"]
     assert list(steps["step"]) == list(recorded) and steps["seconds"].notna().all()
@@ -99,22 +100,22 @@ def test_a_table_row_opens_its_feature_and_the_url_reopens_it(explorer, workspac
 
 
 def test_the_feature_survives_other_pages_and_steer_this_feature(explorer, workspace):
-    at = explorer.open(workspace, FEATURES, dictionary="sae-topk", feature=17)
+    at = explorer.open(workspace, FEATURES, dictionary="sae-batchtopk", feature=17)
     at.switch_page("pages/neurons.py").run()
     at.switch_page(FEATURES).run()
     explorer.ok(at)
-    assert at.selectbox(key="dictionary").value == "sae-topk" and at.header[0].value == "Feature 17"
+    assert at.selectbox(key="dictionary").value == "sae-batchtopk" and at.header[0].value == "Feature 17"
     at.button(key="steer_feature").click().run()
     explorer.ok(at)
     assert at.title[0].value == "Steering"
-    assert at.radio(key="kind").value == "feature" and at.selectbox(key="dictionary").value == "sae-topk"
-    assert at.number_input(key="feature").value == 17 and "feature 17 of sae-topk" in explorer.texts(at)
+    assert at.radio(key="kind").value == "feature" and at.selectbox(key="dictionary").value == "sae-batchtopk"
+    assert at.number_input(key="feature").value == 17 and "feature 17 of sae-batchtopk" in explorer.texts(at)
     at.switch_page("pages/steering.py")  # AppTest reruns the page it last switched to, not the one the app chose
     at.radio(key="mode").set_value("alpha").run()
     at.slider(key="n_new").set_value(2).run()
     at.button(key="steer").click().run()
     explorer.ok(at)
-    assert "feature(dictionary=sae:topk, index=17)" in explorer.texts(at)  # names the architecture
+    assert "feature(dictionary=sae:batchtopk, index=17)" in explorer.texts(at)  # names the architecture
 
 
 def test_labels_are_escaped_and_need_an_auroc_of_0_9(explorer, workspace):
@@ -209,6 +210,6 @@ def test_second_build_skips_every_step(workspace):
     cfg = WorkspaceBuildConfig.of(out=str(workspace), cache_tokens=4096, sae_tokens=4096, sae_batch_size=512, d_sae=128,
                                k=8, snmf_k=12, snmf_tokens=2048, neuron_tokens=1024, universal_tokens=1024,
                                universal_models=["toy-gelu-s0", "toy-gelu-s1"], steer_concepts=["colour:red"],
-                               ioi_prompts=3, examples_per_bin=3, archs=["relu", "topk"])
+                               ioi_prompts=3, examples_per_bin=3, archs=["relu", "topk", "batchtopk"])
     res = build(cfg, log=lambda *_: None)
     assert set(res.status.values()) == {"up to date"} and res.total_seconds < 20

@@ -187,7 +187,7 @@ def test_overview_shows_model_and_dictionaries(server, browser, workspace):
     assert str(Path(workspace).resolve()) in text, text
     assert "Dictionaries" in [e.text for e in browser.find_elements(By.CSS_SELECTOR, "h3")]
     rows = grid_rows(wait_grid(browser, ".st-key-dictionaries"))
-    assert sorted(r["dictionary"] for r in rows) == ["sae-relu", "sae-topk", "snmf"], rows
+    assert sorted(r["dictionary"] for r in rows) == ["sae-batchtopk", "sae-relu", "sae-topk", "snmf"], rows
     by_name = {r["dictionary"]: r for r in rows}
     assert by_name["sae-topk"]["features"] == "128" and by_name["sae-relu"]["features"] == "128", rows
     assert {"method", "L0", "R²"} <= set(rows[0]), rows[0]
