@@ -68,15 +68,18 @@ _CFG_KEYS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "d_vo
              "normalization_type", "positional_embedding_type", "seed")
 
 
-def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str, Any] | None = None) -> Path:
-    """Save unprocessed weights (safetensors), config, tokenizer and model card into `folder`, atomically per file."""
+def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str, Any] | None = None,
+                   world: str = "toy1") -> Path:
+    """Save unprocessed weights (safetensors), config (with the toy world the model was trained on), tokenizer and
+    model card into `folder`, atomically per file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = {k: getattr(model.cfg, k) for k in _CFG_KEYS}
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith(".IGNORE")
              and "mask" not in k}
     atomic_write(folder / "model.safetensors", lambda p: write_tensors(p, state))
-    atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps({"kind": TOY_MARKER, "cfg": cfg}, indent=1)))
+    meta = {"kind": TOY_MARKER, "world": world, "cfg": cfg}
+    atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     if card is not None:
         atomic_write(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
     if model.tokenizer is not None:
@@ -85,14 +88,16 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
 
 
 def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
-    """Load a toy model folder (weights processed as `weight_processing` says)."""
-    from transformers import PreTrainedTokenizerFast
+    """Load a toy model folder (weights processed as `weight_processing` says); its tokenizer is checked against the
+    vocabulary of the toy world the folder records (toy1 when it records none: the first models)."""
+    from .toyworld.tokenizer import load_tokenizer
 
     folder = Path(folder)
-    cfg_dict = json.loads((folder / "config.json").read_text())["cfg"]
+    meta = json.loads((folder / "config.json").read_text())
+    cfg_dict = meta["cfg"]
     cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
                                                   "d_mlp", "n_ctx")})
-    tok = PreTrainedTokenizerFast.from_pretrained(str(folder / "tokenizer"))
+    tok = load_tokenizer(folder / "tokenizer", meta.get("world", "toy1"))
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     state = read_tensors(folder / "model.safetensors", "toy model weights")
     model.load_and_process_state_dict(state, **_processing(weight_processing))

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..options import Options, OutputOptions, RuntimeOptions
+from ..options import ModelOptions, Options, OutputOptions, RuntimeOptions
+
+World = Literal["toy1", "toy2"]
 
 
 @dataclass
@@ -23,6 +25,8 @@ class ToyTrainConfig(Options):
 
     seed: int = 0
     """Model seed: initialisation and data. The shipped toy-gelu-sN / toy-relu-sN used seed N."""
+    world: World = "toy1"
+    """Toy world to train on: toy1 (the shipped models' world) or toy2 (the compositional world)."""
     act: Literal["gelu", "relu"] = "gelu"
     """MLP activation function."""
     tokens: int = 10_000_000
@@ -91,8 +95,66 @@ class GenerateConfig(Options):
     """train or held-out IOI combinations and random stream."""
     n_ctx: int = 128
     """Tokens per document, BOS included."""
+    world: World = "toy1"
+    """Toy world: toy1 (the shipped models' world) or toy2 (the compositional world)."""
+    mix: str = ""
+    """Family weights replacing the world's defaults, as family=weight,... (e.g. ioi=0.5,story=0)."""
+    ioi_forms: str = ""
+    """toy2 only: comma-separated IOI forms to restrict IOI sentences to (interp.toyworld.forms2.FORMS)."""
     output: GenerateOutput = field(default_factory=GenerateOutput)
 
     def __post_init__(self):
         if self.tokens < 1:
             raise ValueError(f"tokens must be >= 1, got {self.tokens}")
+        from .corpus import CorpusConfig  # numpy only: checks the families and forms at parse time
+
+        CorpusConfig(n_ctx=self.n_ctx, split=self.split, world=self.world, mix=self.mix_weights(),
+                     ioi_forms=self.forms())
+
+    def mix_weights(self) -> dict[str, float]:
+        return parse_mix(self.mix)
+
+    def forms(self) -> tuple[str, ...]:
+        return tuple(f.strip() for f in self.ioi_forms.split(",") if f.strip())
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """ "ioi=0.5,story=0" -> {"ioi": 0.5, "story": 0.0}; a malformed entry is a one-line error saying the format."""
+    out: dict[str, float] = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        name, sep, value = entry.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise ValueError(f"--mix entry {entry!r} is not family=weight: write e.g. --mix ioi=0.5,story=0")
+    return out
+
+
+@dataclass
+class ToyEvalModel(ModelOptions):
+    """The toy model to evaluate."""
+
+    model: str = "toy-gelu-s0"
+    """A shipped toy model (toy-gelu-s0 ...) or a toy model folder; its vocabulary says which world it is of."""
+
+
+@dataclass
+class ToyEvalConfig(Options):
+    """IOI on held-out surface forms and held-out names: accuracy (logit[IO] > logit[S] at the final "to") and mean
+    logit difference, per form and name order."""
+
+    n_prompts: int = 60
+    """Prompts per held-out form and name order (the held-out names get twice this many in all)."""
+    seed: int = 0
+    """Seed of the prompts' names, places and objects."""
+    batch_size: int = 128
+    """Prompts per forward pass."""
+    lm: ToyEvalModel = field(default_factory=ToyEvalModel)
+    run: RuntimeOptions = field(default_factory=RuntimeOptions)
+
+    def __post_init__(self):
+        if self.n_prompts < 1 or self.batch_size < 1:
+            raise ValueError(f"--n-prompts and --batch-size must be >= 1, got {self.n_prompts} and "
+                             f"{self.batch_size}")

@@ -4,24 +4,24 @@ A document is one row of exactly `n_ctx` tokens: BOS, then sentences drawn from 
 configured weights, packed and cut at `n_ctx`. Documents come in chunks of `CHUNK_DOCS`, each chunk seeded from
 (seed, split, chunk index), so any range of documents can be regenerated on its own — the activation cache relies
 on this to resume without replaying the corpus — and the held-out split never shares a random stream with training.
+The same machinery serves every toy world (`CorpusConfig.world`, see `worlds`): a world supplies its sampler, its
+vocabulary and its label taxonomy.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from functools import lru_cache
-from itertools import accumulate
+from dataclasses import asdict, dataclass, field
+from itertools import accumulate, chain
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
 from jaxtyping import Int8, Int32
 
-from . import labels as L
-from .grammar import SentenceSampler
-from .vocab import BOS, CATEGORIES, build_lexicon, word_ids
+from .labels import Taxonomy
+from .worlds import get_world, label_table
 
 CHUNK_DOCS = 256
 _SPLIT_SALT = {"train": 0x5EED, "heldout": 0xE7A1}
@@ -49,17 +49,66 @@ class CorpusConfig:
     """Weight of lists of things."""
     repeat: float = 0.15
     """Weight of repeated spans (induction)."""
+    world: Literal["toy1", "toy2"] = "toy1"
+    """Which toy world: toy1 (the shipped models' world; the weight fields above are its families) or toy2 (the
+    compositional world, families weighted by `mix`)."""
+    mix: dict[str, float] = field(default_factory=dict)
+    """Family weights replacing the world's defaults for the families named, e.g. {"ioi": 0.5, "story": 0.0}."""
+    ioi_forms: tuple[str, ...] = ()
+    """toy2 only: IOI sentences use only these forms (interp.toyworld.forms2.FORMS); held-out forms need
+    split='heldout'."""
 
     def __post_init__(self):
         if self.n_ctx < 16:
             raise ValueError(f"n_ctx={self.n_ctx} is too short for a toy-world document; use >= 16")
+        self.ioi_forms = tuple(self.ioi_forms)
+        self.mix = {k: float(v) for k, v in dict(self.mix).items()}
+        _check_world_options(self)
         w = self.weights()
-        if any(v < 0 for v in w.values()) or sum(w.values()) <= 0:
-            raise ValueError(f"family weights must be >= 0 with a positive sum, got {w}")
+        bad = {k: v for k, v in w.items() if not v >= 0}  # also catches NaN
+        if bad or sum(w.values()) <= 0:
+            raise ValueError(f"family weights must be >= 0 with a positive sum, got {bad or w}: set at least one "
+                             f"family's weight above 0 and none below")
 
     def weights(self) -> dict[str, float]:
-        return {"narrative": self.narrative, "ioi": self.ioi, "fact": self.fact, "count": self.count,
-                "list": self.listing, "repeat": self.repeat}
+        """Family -> weight, in the world's family order (the order is part of the random stream)."""
+        if self.world == "toy1":
+            base = {"narrative": self.narrative, "ioi": self.ioi, "fact": self.fact, "count": self.count,
+                    "list": self.listing, "repeat": self.repeat}
+        else:
+            base = dict(get_world(self.world).default_weights)
+        return {**base, **self.mix}
+
+    def describe(self) -> dict:
+        """The config as recorded in artifacts: every field, less the options added for toy2 while they are at their
+        defaults, so a toy1 corpus is described exactly as before they existed (caches keep resuming)."""
+        d = asdict(self)
+        for k, default in (("world", "toy1"), ("mix", {}), ("ioi_forms", [])):
+            if d[k] == default or d[k] == ():
+                del d[k]
+        return d
+
+
+def _check_world_options(cfg: CorpusConfig) -> None:
+    """One-line errors for options that do not fit the world: unknown families, toy1 weights on toy2, forms."""
+    world = get_world(cfg.world)
+    unknown = sorted(set(cfg.mix) - set(world.families))
+    if unknown:
+        raise ValueError(f"unknown {cfg.world} famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)} in mix; "
+                         f"valid: {', '.join(world.families)}")
+    if cfg.world != "toy1":
+        toy1 = CorpusConfig.__dataclass_fields__
+        changed = [k for k in ("narrative", "ioi", "fact", "count", "listing", "repeat")
+                   if getattr(cfg, k) != toy1[k].default]
+        if changed:
+            raise ValueError(f"{', '.join(changed)}= are toy1 family weights; for {cfg.world} give them as "
+                             f"mix={{'family': weight}} (families: {', '.join(world.families)})")
+    if cfg.ioi_forms:
+        if cfg.world == "toy1":
+            raise ValueError("ioi_forms chooses toy2 IOI forms; toy1 has fixed templates (use world='toy2')")
+        from .forms2 import check_forms
+
+        check_forms(cfg.ioi_forms, cfg.split)
 
 
 @dataclass
@@ -75,44 +124,35 @@ class ToyCorpus:
     def n_tokens(self) -> int:
         return int(self.tokens.size)
 
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return get_world(self.config.world).taxonomy
+
     def concept_mask(self, concept: str) -> np.ndarray:
         """[doc, pos] mask of the tokens that carry `concept` (e.g. "gender:female")."""
-        return L.concept_mask(self.labels, concept)
+        return self.taxonomy.concept_mask(self.labels, concept)
 
     def save(self, path: str | Path) -> None:
         """Write tokens + labels (npz) and the config and label schema (JSON) into folder `path`."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path / "corpus.npz", tokens=self.tokens, labels=self.labels)
-        meta = {"config": asdict(self.config), "first_doc": self.first_doc, "schema": L.schema()}
+        meta = {"config": asdict(self.config), "first_doc": self.first_doc, "schema": self.taxonomy.schema()}
         (path / "corpus.json").write_text(json.dumps(meta, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> ToyCorpus:
         path = Path(path)
         meta = json.loads((path / "corpus.json").read_text())
-        L.check_schema(meta["schema"])
+        cfg = CorpusConfig(**meta["config"])
+        get_world(cfg.world).taxonomy.check_schema(meta["schema"])
         arrays = np.load(path / "corpus.npz", allow_pickle=False)
-        return cls(arrays["tokens"], arrays["labels"], CorpusConfig(**meta["config"]), meta["first_doc"])
+        return cls(arrays["tokens"], arrays["labels"], cfg, meta["first_doc"])
 
 
-@lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, int], np.ndarray]:
-    """word -> id and the static label table [vocab, field] derived from the lexicon."""
-    lex = build_lexicon()
-    word_id = word_ids()
-    table = np.zeros((len(lex.words), L.N_FIELDS), dtype=np.int8)
-    for w, i in word_id.items():
-        cat = lex.category[w]
-        if cat != "special":
-            table[i, L.FIELD_INDEX["category"]] = CATEGORIES.index(cat) + 1
-        if w in lex.gender:
-            table[i, L.FIELD_INDEX["gender"]] = L.value_id("gender", lex.gender[w])
-        if w in lex.number:
-            table[i, L.FIELD_INDEX["number"]] = lex.number[w]
-        if w in lex.colour:
-            table[i, L.FIELD_INDEX["colour"]] = L.value_id("colour", lex.colour[w])
-    return word_id, table
+def _tables(world: str = "toy1") -> tuple[dict[str, int], np.ndarray]:
+    """word -> id and the static label table [vocab, field] of a world (`worlds.label_table`)."""
+    return {w: i for i, w in enumerate(get_world(world).words)}, label_table(world)
 
 
 def _chunk_seed(cfg: CorpusConfig, chunk: int) -> int:
@@ -136,19 +176,24 @@ class _ChunkText(NamedTuple):
     """Offset in `ids` of each sentence that has marks ..."""
     mark_groups: list[np.ndarray]
     """... and its marks, rows of (position in the sentence, field, value)."""
+    span_at: list[int]
+    """Offset in `ids` of each sentence that has spans ..."""
+    span_groups: list[list[int]]
+    """... and its spans, flat (first position in the sentence, length, field, value) * n."""
 
 
 def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
     """Sample the sentences of one chunk: the only part that needs the random stream, and the hot loop."""
-    sampler = SentenceSampler(_chunk_seed(cfg, chunk), ioi_split=cfg.split)
+    world = get_world(cfg.world)
+    sampler = world.sampler(_chunk_seed(cfg, chunk), cfg.split, cfg.ioi_forms)
     families, weights = zip(*cfg.weights().items())
     # choices(weights=w) accumulates w on every call and then draws exactly as choices(cum_weights=...) with that
     # accumulation, so precomputing it once keeps the random stream (and the text) unchanged.
     cum_weights = list(accumulate(weights))
-    pool = tuple((sampler.families[f], L.value_id("family", f)) for f in families)
-    choices, n_ctx, bos = sampler.rng.choices, cfg.n_ctx, word_ids()[BOS]
+    pool = tuple((sampler.families[f], world.taxonomy.value_id("family", f)) for f in families)
+    choices, n_ctx, bos = sampler.rng.choices, cfg.n_ctx, 0  # BOS is token 0 in every world
     text = _ChunkText(*([] for _ in _ChunkText._fields))
-    ids, starts, run_family, run_len, mark_at, mark_groups = text
+    ids, starts, run_family, run_len, mark_at, mark_groups, span_at, span_groups = text
     n = 0  # len(ids)
     for _ in range(CHUNK_DOCS):
         starts.append(n)
@@ -163,6 +208,9 @@ def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
             if sent.marks is not None:
                 mark_at.append(n)
                 mark_groups.append(sent.marks)
+            if sent.spans:
+                span_at.append(n)
+                span_groups.append(sent.spans)
             ids += sent.ids
             run_family.append(fam_id)
             run_len.append(len(sent.ids))
@@ -173,19 +221,32 @@ def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
 def _generate_chunk(cfg: CorpusConfig, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """Token ids [CHUNK_DOCS, n_ctx] and labels [CHUNK_DOCS, n_ctx, field] of one chunk."""
     text = _sample_chunk(cfg, chunk)
+    tax = get_world(cfg.world).taxonomy
     # Ids and dynamic labels are built on the flat text; `take` then cuts every document at n_ctx in one gather,
     # which also drops the marks of a sentence's part beyond the cut.
-    dyn = np.zeros((len(text.ids), L.N_FIELDS), dtype=np.int8)
-    dyn[:, L.FIELD_INDEX["family"]] = np.repeat(np.array(text.run_family, dtype=np.int8), text.run_len)
+    dyn = np.zeros((len(text.ids), tax.n_fields), dtype=np.int8)
+    dyn[:, tax.field_index["family"]] = np.repeat(np.array(text.run_family, dtype=np.int8), text.run_len)
     if text.mark_at:  # no two marks share a (position, field), so the order of assignment does not matter
         pfv = np.concatenate(text.mark_groups)
         pfv[:, 0] += np.repeat(text.mark_at, [len(g) for g in text.mark_groups])
         dyn[pfv[:, 0], pfv[:, 1]] = pfv[:, 2]
+    if text.span_at:
+        _write_spans(dyn, text.span_at, text.span_groups)
     take = np.asarray(text.starts)[:, None] + np.arange(cfg.n_ctx)
     ids = np.take(np.fromiter(text.ids, dtype=np.int32, count=len(text.ids)), take)
     # np.take gathers whole rows far faster than fancy indexing (table[ids]) does
-    labels = np.take(_tables()[1], ids, axis=0) | np.take(dyn, take, axis=0)  # static, dynamic: disjoint fields
+    labels = np.take(label_table(cfg.world), ids, axis=0) | np.take(dyn, take, axis=0)  # static, dynamic: disjoint
     return ids, labels
+
+
+def _write_spans(dyn: np.ndarray, span_at: list[int], groups: list[list[int]]) -> None:
+    """Expand spans (first position, length, field, value), offset by their sentence's start, into `dyn`."""
+    s = np.fromiter(chain.from_iterable(groups), dtype=np.int64).reshape(-1, 4)
+    s[:, 0] += np.repeat(np.asarray(span_at, dtype=np.int64), [len(g) // 4 for g in groups])
+    lens = s[:, 1]
+    first = np.cumsum(lens) - lens  # where each span starts in the expanded list
+    pos = np.repeat(s[:, 0] - first, lens) + np.arange(int(lens.sum()))
+    dyn[pos, np.repeat(s[:, 2], lens)] = np.repeat(s[:, 3], lens)
 
 
 def iter_chunks(cfg: CorpusConfig, first_chunk: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -213,15 +274,16 @@ def generate_corpus(cfg: CorpusConfig, n_tokens: int) -> ToyCorpus:
     return generate_docs(cfg, max(1, -(-n_tokens // cfg.n_ctx)))
 
 
-def vocabulary() -> tuple[str, ...]:
-    """All words in token-id order (the tokenizer's vocabulary)."""
-    return build_lexicon().words
+def vocabulary(world: str = "toy1") -> tuple[str, ...]:
+    """All words of a world in token-id order (the tokenizer's vocabulary)."""
+    return get_world(world).words
 
 
 def main(cfg) -> ToyCorpus:
     """CLI entry (`interp toyworld generate`): write a labelled corpus to cfg.output.out."""
     cfg.output.claim(Path(cfg.output.out) / "corpus.npz")
-    corpus = generate_corpus(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, split=cfg.split), cfg.tokens)
+    corpus = generate_corpus(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, split=cfg.split, world=cfg.world,
+                                          mix=cfg.mix_weights(), ioi_forms=cfg.forms()), cfg.tokens)
     corpus.save(cfg.output.out)
     print(f"wrote {corpus.n_tokens:,} tokens ({len(corpus.tokens)} documents) with labels to {cfg.output.out}")
     return corpus

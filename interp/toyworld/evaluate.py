@@ -71,9 +71,9 @@ def ioi_score(model, n_prompts: int = 400, seed: int = 0, split: Split = "heldou
 
 
 @torch.no_grad()
-def heldout_loss(model, n_docs: int = 128, seed: int = 0, batch_size: int = 32) -> float:
-    """Mean next-token cross-entropy on held-out toy-world documents."""
-    corpus = generate_docs(CorpusConfig(seed=seed, split="heldout", n_ctx=model.cfg.n_ctx), n_docs)
+def heldout_loss(model, n_docs: int = 128, seed: int = 0, batch_size: int = 32, world: str = "toy1") -> float:
+    """Mean next-token cross-entropy on held-out documents of toy world `world`."""
+    corpus = generate_docs(CorpusConfig(seed=seed, split="heldout", n_ctx=model.cfg.n_ctx, world=world), n_docs)
     device = next(model.parameters()).device
     losses = [float(model(torch.as_tensor(corpus.tokens[i:i + batch_size], device=device).long(),
                           return_type="loss")) for i in range(0, n_docs, batch_size)]

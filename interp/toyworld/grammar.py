@@ -143,11 +143,13 @@ def words_of(ids: Iterable[int]) -> list[str]:
 
 @dataclass
 class Sentence:
-    """Token ids of one sentence plus sparse dynamic labels: rows of (word position, field index, value id)."""
+    """Token ids of one sentence plus sparse dynamic labels: rows of (word position, field index, value id), or as
+    `spans` (toy2's composed sentences) a flat sequence of (first position, length, field index, value id)."""
 
     family: str
     ids: Sequence[int]
     marks: np.ndarray | None = None
+    spans: Sequence[int] | None = None
 
 
 class SentenceSampler:

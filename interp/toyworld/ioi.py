@@ -68,11 +68,16 @@ class IOIPrompt:
 
 def fill_template(template: int, io: str, s: str, form: Form, place: str, obj: str, food: str) -> IOIPrompt:
     """Instantiate template `template`; ABBA puts the IO first, BABA the subject first."""
+    return fill_text(IOI_TEMPLATES[template], template, io, s, form, place, obj, food)
+
+
+def fill_text(text: str, template: int, io: str, s: str, form: Form, place: str, obj: str, food: str) -> IOIPrompt:
+    """Instantiate an IOI text with the slots of `IOI_TEMPLATES` (also used for forms outside them)."""
     n1, n2 = (io, s) if form == "ABBA" else (s, io)
     slots = {"{N1}": n1, "{N2}": n2, "{S}": s, "{P}": place, "{O}": obj, "{F}": food}
     words: list[str] = []
     positions: dict[str, int] = {}
-    for w in IOI_TEMPLATES[template].split():
+    for w in text.split():
         if w in ("{N1}", "{N2}"):
             positions["io" if slots[w] == io else "s1"] = len(words)
         elif w == "{S}":

@@ -1,9 +1,10 @@
-"""Word-level tokenizer of the toy world: one token per word, built with the `tokenizers` library.
+"""Word-level tokenizer of the toy worlds: one token per word, built with the `tokenizers` library.
 
 It is saved as tokenizer.json inside a folder and loaded from there as a `PreTrainedTokenizerFast` with a BOS token,
 so TransformerLens's to_tokens / to_str_tokens work. (TransformerLens 3.9 reloads a tokenizer from its
 name_or_path, so a tokenizer that exists only in memory would crash it: always go through a folder.)
-Token ids equal the word's index in `vocab.build_lexicon().words`, the ids the corpus generator writes.
+Token ids equal the word's index in the world's vocabulary (`corpus.vocabulary(world)`), the ids the corpus
+generator writes; `world_of` tells from a tokenizer which world it belongs to.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from .corpus import vocabulary
+from .labels import WORLDS
 from .vocab import BOS, EOS, PAD, UNK
 
 
-def build_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
-    """Write the toy-world tokenizer into `folder` and return it loaded from there."""
-    words = vocabulary()
+def build_tokenizer(folder: str | Path, world: str = "toy1") -> PreTrainedTokenizerFast:
+    """Write the tokenizer of toy world `world` into `folder` and return it loaded from there."""
+    words = vocabulary(world)
     tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=UNK))
     # split on white space and punctuation, so "park," and "park ," both give [park, ","]
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -30,14 +32,24 @@ def build_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD,
                                    unk_token=UNK, model_max_length=1 << 30)
     fast.save_pretrained(str(folder))
-    return load_tokenizer(folder)
+    return load_tokenizer(folder, world)
 
 
-def load_tokenizer(folder: str | Path) -> PreTrainedTokenizerFast:
-    """Load a tokenizer saved by `build_tokenizer`, checking it still matches this version's vocabulary."""
+def load_tokenizer(folder: str | Path, world: str = "toy1") -> PreTrainedTokenizerFast:
+    """Load a tokenizer saved by `build_tokenizer`, checking it still matches this version's vocabulary of `world`."""
     tok = PreTrainedTokenizerFast.from_pretrained(str(folder))
-    words = vocabulary()
+    words = vocabulary(world)
     if len(tok) != len(words) or tok.convert_ids_to_tokens(len(words) - 1) != words[-1]:
-        raise ValueError(f"tokenizer in {folder} has {len(tok)} tokens but the toy-world vocabulary has "
+        raise ValueError(f"tokenizer in {folder} has {len(tok)} tokens but the {world} vocabulary has "
                          f"{len(words)}; rebuild it with interp.toyworld.tokenizer.build_tokenizer")
     return tok
+
+
+def world_of(tokenizer) -> str | None:
+    """The toy world whose vocabulary `tokenizer` has, token for token; None for any other tokenizer."""
+    n = len(tokenizer) if tokenizer is not None else -1
+    for world in WORLDS:
+        words = vocabulary(world)
+        if n == len(words) and tokenizer.convert_ids_to_tokens(list(range(n))) == list(words):
+            return world
+    return None

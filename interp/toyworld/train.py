@@ -5,7 +5,8 @@ AdamW, linear warmup and cosine decay on freshly generated documents (the corpus
 seeds differ in initialisation and data, as in the universal-neurons setting). IOI appears abruptly after ~4-5M
 tokens, so the default budget trains well past it. Training checkpoints into `out/checkpoint` (interp.checkpoint:
 weights and AdamW moments, identity = every option but the device and checkpoint frequency) and resumes from there;
-at the end it evaluates on held-out text and IOI prompts and writes the model card (card.json).
+at the end it evaluates on held-out text and IOI prompts and writes the model card (card.json). `--world toy2` trains
+on the compositional world (its tokenizer and the world are recorded in the model folder).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from ..runtime import start_run
 from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
 from .evaluate import heldout_loss, ioi_score
+from .ioi_eval import HeldoutIOI, heldout_ioi
 from .tokenizer import build_tokenizer
 
 
 def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
     """Training batches [batch, n_ctx] from step `start_step` on; resuming regenerates the same documents."""
     first_doc = start_step * cfg.batch_size
-    stream = iter_chunks(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx), first_doc // CHUNK_DOCS)
+    stream = iter_chunks(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, world=cfg.world), first_doc // CHUNK_DOCS)
     buf = next(stream)[0][first_doc % CHUNK_DOCS:]
     while True:
         while len(buf) < cfg.batch_size:
@@ -70,7 +72,8 @@ NOT_IDENTITY = ("device", "threads", "checkpoint_every")
 
 
 def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
-    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY))
+    # toy1 runs keep the identity they had before worlds existed, so their checkpoints still resume
+    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY + (("world",) if cfg.world == "toy1" else ())))
 
 
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
@@ -85,9 +88,9 @@ def new_model(cfg: ToyTrainConfig, device: str):
     from transformer_lens import HookedTransformer
 
     torch.manual_seed(cfg.seed)
-    tok = build_tokenizer(cfg.out_dir / "tokenizer")
-    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary()), cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp,
-                      cfg.n_ctx)
+    tok = build_tokenizer(cfg.out_dir / "tokenizer", cfg.world)
+    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary(cfg.world)), cfg.n_layers, cfg.d_model, cfg.n_heads,
+                      cfg.d_mlp, cfg.n_ctx)
     return HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
 
 
@@ -134,18 +137,33 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
 def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
     """Evaluate on held-out data, write the model and its card, and drop the checkpoint."""
     model.eval()
-    score = ioi_score(model, n_prompts=400, seed=cfg.seed)
     card = {
-        "name": cfg.name, "act_fn": cfg.act, "seed": cfg.seed,
+        "name": cfg.name, "world": cfg.world, "act_fn": cfg.act, "seed": cfg.seed,
         "training_tokens": cfg.steps * cfg.batch_size * cfg.n_ctx,
         "wall_time_s": round(wall_s, 1), "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-        "heldout_loss": round(heldout_loss(model, seed=cfg.seed), 4),
-        "ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
-        "meets_bar": score.passes(), "train_config": cfg.flat(),
+        "heldout_loss": round(heldout_loss(model, seed=cfg.seed, world=cfg.world), 4),
+        **ioi_card(model, cfg, heldout_ioi(model, n_prompts=40, seed=cfg.seed)), "train_config": cfg.flat(),
     }
-    save_toy_model(model, cfg.out_dir, card)
+    save_toy_model(model, cfg.out_dir, card, cfg.world)
     checkpointer(cfg).clear()
     return card
+
+
+def ioi_card(model, cfg: ToyTrainConfig, held: HeldoutIOI) -> dict:
+    """The card's IOI entries. toy1: the bar on held-out template combinations per name order, as the shipped models
+    were judged; toy2: issue 16's bar (held-out forms >= 90% with logit difference >= 2, held-out names >= 95%).
+    Both carry the held-out-form evaluation of `interp toyworld eval`."""
+    summary = {"ioi_heldout_form_acc": round(held.form_accuracy, 4),
+               "ioi_heldout_form_logit_diff": round(held.form_logit_diff, 4),
+               "ioi_heldout_name_acc": round(held.name_accuracy, 4)}
+    if cfg.world == "toy1":
+        score = ioi_score(model, n_prompts=400, seed=cfg.seed)
+        return {"ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
+                "meets_bar": score.passes(), **summary}
+    passes = held.form_accuracy >= 0.9 and held.form_logit_diff >= 2 and held.name_accuracy >= 0.95
+    return {"ioi_accuracy": {"heldout_form": held.form_accuracy, "heldout_name": held.name_accuracy},
+            "ioi_logit_diff": {"heldout_form": held.form_logit_diff, "heldout_name": held.name_logit_diff},
+            "ioi_prompts": sum(f.n for f in held.forms) + held.n_names, "meets_bar": passes, **summary}
 
 
 def main(cfg: ToyTrainConfig) -> dict:

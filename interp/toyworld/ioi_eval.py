@@ -1,0 +1,137 @@
+"""IOI on surface forms and names a model never saw in an IOI sentence: `interp toyworld eval --model M`.
+
+Accuracy is logit[IO] > logit[S] at the final "to", the logit difference logit[IO] - logit[S] there; both per
+held-out form and name order, and over all held-out-form prompts. The last line printed is
+``ioi_heldout_form_acc=X ioi_heldout_form_logit_diff=Y ioi_heldout_name_acc=Z`` (scripts read it).
+
+What is held out depends on the model's world, which its vocabulary tells (`tokenizer.world_of`):
+- toy1 (the shipped models): the forms are the five shapes issue 16 probed the models with, written in toy1 words
+  (`TOY1_HELDOUT_FORMS`, none of them a toy1 template), in both name orders with every toy1 name; toy1 holds out
+  no names, so "held-out names" is its held-out (template, IO, S) combinations of the training templates.
+- toy2: `forms2.HELDOUT_FORMS` with training names, and training forms with at least one held-out name
+  (`ioi2.ioi_prompts2`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import NamedTuple
+
+from . import vocab as V
+from .evaluate import ioi_logit_diffs, ioi_prompts
+from .forms2 import HELDOUT_FORMS, ORDERS
+from .ioi import IOIPrompt, fill_text
+from .ioi2 import ioi_prompts2
+from .tokenizer import world_of
+
+TOY1_HELDOUT_FORMS: dict[str, str] = {
+    "yesterday_walked": "Yesterday {N1} and {N2} walked to the {P} . {S} sold a {O} to",
+    "today_cleaned": "Today {N1} and {N2} cleaned the {P} . {S} carried a {O} to",
+    "met_later": "{N1} met {N2} at the {P} . Later , {S} gave the {O} to",
+    "while_read": "While at the {P} , {N1} and {N2} read a book . {S} passed the {O} to",
+    "at_played": "At the {P} , {N1} and {N2} played . {S} showed a {O} to",
+}
+"""Issue 16's probe forms in toy1 words ({N1} {N2}: the names in order, {S}: the subject repeated)."""
+
+
+class FormScore(NamedTuple):
+    form: str
+    order: str
+    accuracy: float
+    logit_diff: float
+    n: int
+
+
+class HeldoutIOI(NamedTuple):
+    """Per-form scores and the summary over held-out forms and held-out names."""
+
+    world: str
+    forms: list[FormScore]
+    form_accuracy: float
+    form_logit_diff: float
+    name_accuracy: float
+    name_logit_diff: float
+    n_names: int
+
+    def last_line(self) -> str:
+        return (f"ioi_heldout_form_acc={self.form_accuracy:.4f} ioi_heldout_form_logit_diff={self.form_logit_diff:.4f}"
+                f" ioi_heldout_name_acc={self.name_accuracy:.4f}")
+
+    def table(self) -> str:
+        """One row per form: accuracy and mean logit difference in each name order."""
+        names = list(dict.fromkeys(f.form for f in self.forms))
+        by = {(f.form, f.order): f for f in self.forms}
+        width = max(len(n) for n in names)
+        head = f"{'form':<{width}}  " + "  ".join(f"{o} acc  {o} logit diff" for o in ORDERS)
+        rows = [f"{n:<{width}}  " + "  ".join(f"{by[n, o].accuracy:8.1%}  {by[n, o].logit_diff:15.2f}" for o in ORDERS)
+                for n in names]
+        return "\n".join([head, *rows])
+
+
+def toy1_form_prompts(form: str, order: str, n: int, seed: int = 0) -> list[IOIPrompt]:
+    """`n` prompts of one of `TOY1_HELDOUT_FORMS` in one name order, names and slots drawn from the toy1 lexicon."""
+    rng = random.Random(f"{seed}|{form}|{order}")
+    names, objects = V.MALE_NAMES + V.FEMALE_NAMES, tuple(V.OBJECT_COLOURS)
+    index = list(TOY1_HELDOUT_FORMS).index(form)
+    return [fill_text(TOY1_HELDOUT_FORMS[form], index, *rng.sample(names, 2), order, rng.choice(V.PLACES),
+                      rng.choice(objects), rng.choice(V.FOODS)) for _ in range(n)]
+
+
+def form_prompts(world: str, n: int, seed: int = 0) -> dict[tuple[str, str], list[IOIPrompt]]:
+    """(form, order) -> `n` prompts of that held-out form of `world`."""
+    if world == "toy1":
+        return {(f, o): toy1_form_prompts(f, o, n, seed) for f in TOY1_HELDOUT_FORMS for o in ORDERS}
+    return {(f, o): ioi_prompts2(n, seed, "heldout_form", form=f, order=o) for f in HELDOUT_FORMS for o in ORDERS}
+
+
+def name_prompts(world: str, n: int, seed: int = 0) -> list[IOIPrompt]:
+    """`n` prompts with held-out names (toy1: held-out template/name combinations), name orders alternating."""
+    return ioi_prompts(n, seed, "heldout") if world == "toy1" else ioi_prompts2(n, seed, "heldout_name")
+
+
+def model_world(model) -> str:
+    """The toy world of `model`'s vocabulary; a clear error for a model of neither."""
+    world = world_of(getattr(model, "tokenizer", None))
+    if world is None:
+        raise ValueError("the held-out IOI evaluation needs a toy-world model (its vocabulary is neither toy1's nor "
+                         "toy2's): give a shipped toy model or a folder trained by interp toyworld train")
+    return world
+
+
+def heldout_ioi(model, n_prompts: int = 60, seed: int = 0, batch_size: int = 128) -> HeldoutIOI:
+    """Score `model` on every held-out form of its world (`n_prompts` per form and order) and on 2 * `n_prompts`
+    held-out-name prompts."""
+    world = model_world(model)
+    rows = []
+    forms = form_prompts(world, n_prompts, seed)
+    longest = max(len(p.words) for ps in forms.values() for p in ps) + 1  # BOS
+    if longest > model.cfg.n_ctx:
+        raise ValueError(f"the held-out IOI prompts of {world} are up to {longest} tokens long, more than this "
+                         f"model's context of {model.cfg.n_ctx}")
+    for (form, order), prompts in forms.items():
+        d = ioi_logit_diffs(model, prompts, batch_size)
+        rows.append(FormScore(form, order, float((d > 0).float().mean()), float(d.mean()), len(prompts)))
+    d = ioi_logit_diffs(model, name_prompts(world, 2 * n_prompts, seed), batch_size)
+    total = sum(r.n for r in rows)
+    return HeldoutIOI(world, rows, sum(r.accuracy * r.n for r in rows) / total,
+                      sum(r.logit_diff * r.n for r in rows) / total, float((d > 0).float().mean()), float(d.mean()),
+                      len(d))
+
+
+def main(cfg) -> HeldoutIOI:
+    """CLI entry (`interp toyworld eval`): print the per-form table, the held-out-name line, and the summary last."""
+    from ..models import load_model
+    from ..runtime import start_run
+
+    device = start_run(cfg.run.device, cfg.run.threads).device
+    model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
+    res = heldout_ioi(model, cfg.n_prompts, cfg.seed, cfg.batch_size)
+    names = ("held-out (template, IO, S) combinations of the toy1 templates (toy1 holds out no names)"
+             if res.world == "toy1" else "training forms with held-out names")
+    print(f"{cfg.lm.model} ({res.world}): IOI on {len(res.forms) // len(ORDERS)} held-out forms, "
+          f"{res.forms[0].n} prompts per form and name order")
+    print(res.table())
+    print(f"held-out names ({names}, {res.n_names} prompts): accuracy {res.name_accuracy:.1%}, mean logit "
+          f"difference {res.name_logit_diff:.2f}")
+    print(res.last_line())
+    return res
