@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -73,7 +72,7 @@ class ToyWorldSource:
 
     def __init__(self, cfg: CorpusConfig):
         self.cfg, self.n_ctx, self.n_label_fields = cfg, cfg.n_ctx, L.N_FIELDS
-        self.description = {"kind": "toyworld", "source": TOYWORLD, **asdict(cfg)}
+        self.description = {"kind": "toyworld", "source": TOYWORLD, **cfg.describe()}
         self._chunk: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def n_rows(self, wanted: int) -> int:
@@ -217,7 +216,7 @@ def open_corpus(spec: str, model, n_ctx: int, seed: int = 0, split: str | None =
         cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split or "train")
         if is_toy_model(model):
             return ToyWorldSource(cfg)
-        desc = {"kind": "toyworld-text", "source": TOYWORLD, **asdict(cfg)}
+        desc = {"kind": "toyworld-text", "source": TOYWORLD, **cfg.describe()}
         return PackedTextSource(toy_texts(cfg), model.tokenizer, n_ctx, _with_tokenizer(desc, model))
     texts, desc = read_texts(spec, text_column)
     split_texts = (lambda: (t for t in texts() if in_split(t, split)))

@@ -131,9 +131,23 @@ class Character:
         self.words, self.gender, self.seen = words, gender, False
 
 
+def _open_span(c: Composer) -> None:
+    c.stack.append(len(c.out))
+
+
+def _close_span(clause: str) -> Callable:
+    fv = label("clause", clause)
+
+    def close(c: Composer) -> None:
+        p = c.stack.pop()
+        c.mark(p, len(c.out) - p, fv)
+    return close
+
+
 class Pattern:
     """Text with {slot}s compiled to token ids: fixed words are looked up once, each slot is a function of the
-    composer that writes its words; calling the pattern writes the whole text."""
+    composer that writes its words; "<relative" ... "relative>" (subordinate, quote) label the words between with
+    that clause type. Calling the pattern writes the whole text."""
 
     __slots__ = ("ops",)
 
@@ -141,11 +155,14 @@ class Pattern:
         ops: list = []
         run: list[int] = []
         for w in text.split():
-            if w.startswith("{") and w.endswith("}"):
+            slot = slots.get(w[1:-1]) if w.startswith("{") and w.endswith("}") else \
+                _open_span if w.startswith("<") and len(w) > 1 else \
+                _close_span(w[:-1]) if w.endswith(">") and len(w) > 1 else None
+            if slot is not None:
                 if run:
                     ops.append(tuple(run))
                     run = []
-                ops.append(slots[w[1:-1]])
+                ops.append(slot)
             else:
                 run.append(_ID[w])
         if run:
@@ -169,6 +186,8 @@ class Composer:
         self.r = self.rng.random
         self.out: list[int] = []
         self.sp: list[int] = []
+        self.stack: list[int] = []
+        """Starts of the clause spans a pattern has opened."""
 
     def pick(self, seq):
         return seq[int(self.r() * len(seq))]
@@ -246,16 +265,17 @@ class Composer:
                 out.append(Character((THE, pool[int(r() * len(pool))]), gi))
         return out
 
-    def mention(self, ch: Character, case: int, cap: bool = False) -> None:
+    def mention(self, ch: Character, case: int, cap: bool = False) -> bool:
         """Name a character: a pronoun of its gender once it has been seen (coref pronoun), else its name or noun
-        phrase (its first mention: coref antecedent)."""
+        phrase (its first mention: coref antecedent). Returns whether it wrote a pronoun."""
         out = self.out
         if ch.seen and self.r() < 0.6:
             self.mark(len(out), 1, F_PRONOUN)
             out.append(PRO[ch.gender][SUBJ_CAP if cap and case == SUBJ else case])
-            return
+            return True
         words = ch.words
         if not ch.seen:
             self.mark(len(out) + len(words) - 1, 1, F_ANTECEDENT)
             ch.seen = True
         out += (THE_CAP, words[1]) if cap and len(words) == 2 else words
+        return False

@@ -11,6 +11,7 @@ vocabulary and its label taxonomy.
 from __future__ import annotations
 
 import json
+from bisect import bisect
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import accumulate, chain
@@ -187,11 +188,12 @@ def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
     world = get_world(cfg.world)
     sampler = world.sampler(_chunk_seed(cfg, chunk), cfg.split, cfg.ioi_forms)
     families, weights = zip(*cfg.weights().items())
-    # choices(weights=w) accumulates w on every call and then draws exactly as choices(cum_weights=...) with that
-    # accumulation, so precomputing it once keeps the random stream (and the text) unchanged.
+    # choices(pool, weights=w)[0] accumulates w on every call, then returns pool[bisect(cum, random() * total, 0,
+    # n - 1)]; doing exactly that here, with the accumulation done once, keeps the random stream (and the text).
     cum_weights = list(accumulate(weights))
+    total, hi = cum_weights[-1] + 0.0, len(cum_weights) - 1
     pool = tuple((sampler.families[f], world.taxonomy.value_id("family", f)) for f in families)
-    choices, n_ctx, bos = sampler.rng.choices, cfg.n_ctx, 0  # BOS is token 0 in every world
+    rand, n_ctx, bos = sampler.rng.random, cfg.n_ctx, 0  # BOS is token 0 in every world
     text = _ChunkText(*([] for _ in _ChunkText._fields))
     ids, starts, run_family, run_len, mark_at, mark_groups, span_at, span_groups = text
     n = 0  # len(ids)
@@ -203,7 +205,7 @@ def _sample_chunk(cfg: CorpusConfig, chunk: int) -> _ChunkText:
         run_len.append(1)
         n += 1
         while n < end:
-            fn, fam_id = choices(pool, cum_weights=cum_weights)[0]
+            fn, fam_id = pool[bisect(cum_weights, rand() * total, 0, hi)]
             sent = fn()
             if sent.marks is not None:
                 mark_at.append(n)

@@ -4,7 +4,8 @@ A toy2 IOI sentence is composed of an *intro* that mentions the two names once e
 an optional *middle* sentence (distractor names and nouns: "{N} was there too ."), and a *transfer* clause whose
 subject repeats one of them and which ends at "to" ("Later , {S} gave the {O} to"); the answer is the other name,
 the indirect object (IO). Every slot is filled by the grammar (`ioi2`): names, places, objects with optional
-adjectives, verbs of motion, activity and transfer, adverbs, so one form has many surface strings. A *form* is an
+adjectives, verbs of motion, activity and transfer, adverbs, so one form has many surface strings; "<relative" ...
+"relative>" (and subordinate, quote) delimit the words labelled with that clause type. A *form* is an
 (intro, transfer) pair, named "intro+transfer"; a subordinate intro ending in "," combines only with transfers that
 start with the subject. Each form comes in both name orders (ABBA: IO first; BABA: subject first).
 
@@ -23,42 +24,41 @@ import zlib
 
 INTROS: dict[str, str] = {
     "and_went": "{A} and {B} {Vm} to the {P} .",
-    "met": "{A} met {B} at the {P} .",
-    "when": "When {A} and {B} {Vm} to the {P} ,",
-    "while_at": "While at the {P} , {A} and {B} {Vt} {aO} .",
+    "met": "{A} {Vmeet} {B} {Prep} the {P} .",
+    "when": "<subordinate When {A} and {B} {Vm} to the {P} subordinate> ,",
+    "while_at": "<subordinate While at the {P} subordinate> , {A} and {B} {Vt} {aO} .",
     "at_place": "At the {P} , {A} and {B} {Va} .",
     "with": "{A} {Va} with {B} at the {P} .",
-    "who_was": "{A} , who was {Adj} , {Vm} to the {P} with {B} .",
+    "who_was": "{A} , <relative who was {Adj} relative> , {Vm} to the {P} with {B} .",
     "opener": "{Adv} {A} and {B} {Vm} to the {P} .",
     "opener_place": "{Adv} {A} and {B} {Vp} the {P} .",
-    "saw_near": "{A} saw {B} near the {P} .",
     "called": "{A} called {B} , and they {Vm} to the {P} .",
-    "place_was": "The {P} was {AdjP} when {A} and {B} arrived .",
-    "friends": "{A} and {B} , who were friends , {Va} in the {P} .",
-    "said_to": '{A} said to {B} , " I like the {P} . "',
-    "waited": "{A} waited for {B} at the {P} .",
-    "after_met": "After {A} met {B} at the {P} ,",
+    "place_was": "The {P} was {AdjP} <subordinate when {A} and {B} arrived subordinate> .",
+    "friends": "{A} and {B} , <relative who were friends relative> , {Va} in the {P} .",
+    "said_to": '{A} said to {B} , " <quote I like the {P} quote> . "',
+    "after_met": "<subordinate After {A} met {B} at the {P} subordinate> ,",
     "both": "Both {A} and {B} {Vt} {aO} at the {P} .",
     "in_time": "In the {T} , {A} {Va} with {B} .",
-    "visited_who": "{A} visited {B} , who {Va} at the {P} .",
+    "visited_who": "{A} visited {B} , <relative who {Va} at the {P} relative> .",
 }
-"""Intro kinds: {A} and {B} are the first and second names mentioned (ABBA: A is the IO; BABA: A is the subject)."""
+"""Intro kinds, each a syntactic frame of its own (words vary within a frame: {Vmeet} is met / saw / found /
+visited / greeted, {Prep} at / near / in): {A} and {B} are the first and second names mentioned (ABBA: A is the IO;
+BABA: A is the subject)."""
 TRANSFERS: dict[str, str] = {
-    "plain": "{S} {Vg} {aO} to",
+    "plain": "{S} {Vg} {aX} to",
     "adverb": "{S} {adv} {Vg} the {O} to",
     "later": "Later , {S} {Vg} the {O} to",
     "then": "Then {S} {Vg} {aO} to",
-    "decided": "{S} decided to {Vg0} the {O} to",
+    "control": "{S} {Ctl} to {Vg0} the {X} to",
     "took_and": "{S} took {aO} and {Vg} it to",
-    "who_was": "{S} , who was {Adj} , {Vg} {aO} to",
+    "who_was": "{S} , <relative who was {Adj} relative> , {Vg} {aO} to",
     "after_that": "After that , {S} {Vg} the {O} back to",
     "from_place": "{S} {Vg} {aO} from the {P} to",
-    "because": "Because it was {AdjW} , {S} {Vg} {aO} to",
-    "wanted": "{S} wanted to {Vg0} {aF} to",
-    "food": "{S} {Vg} {aF} to",
-    "wrote": "{S} wrote a letter to",
+    "because": "<subordinate Because it was {AdjW} subordinate> , {S} {Vg} {aO} to",
+    "and_then": "{S} {Va} and {Vg} {aO} to",
 }
-"""Transfer kinds: {S} is the subject's second mention (S2); the IO completes the sentence after the final "to"."""
+"""Transfer kinds, each a syntactic frame ({X} an object or a food, {Ctl} decided / wanted / tried / planned / hoped
+/ promised): {S} is the subject's second mention (S2); the IO completes the sentence after the final "to"."""
 MIDDLES: tuple[str, ...] = (
     "{N} was there too .",
     "{AAnimal} {Va} nearby .",
@@ -79,6 +79,11 @@ ORDERS = ("ABBA", "BABA")
 
 def _starts_with_subject(transfer: str) -> bool:
     return TRANSFERS[transfer].startswith("{S}")
+
+
+def words_of_text(text: str) -> list[str]:
+    """The words and {slots} of a form text, without its clause markers."""
+    return [w for w in text.split() if not (w.startswith("<") or w.endswith(">")) or len(w) == 1]
 
 
 def all_forms() -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from .compose import (
     ADJ_TIME,
     ALL_ANIMALS,
     COLOURS,
+    CONTROL,
     DOT,
     FOODS,
     GIVE,
@@ -35,6 +36,7 @@ from .compose import (
     TRANS_PLACE,
     Composer,
     Pattern,
+    ids,
     label,
 )
 from .forms2 import (
@@ -91,10 +93,25 @@ def _modified(nouns: tuple[int, ...], mods: tuple[int, ...], p_mod: float):
     return slot
 
 
+def _object_or_food(the: bool):
+    """ "a/an [modifier] thing" (or without the article, after a fixed "the"): an object, a fifth of the time a food."""
+    after_the = (_modified(OBJECTS, MODS, 0.3), _modified(FOODS, ADJ_FOOD, 0.3))
+
+    def slot(c: Composer) -> None:
+        food = c.r() < 0.2
+        if the:
+            after_the[food](c)
+        else:
+            c.a_np(FOODS, ADJ_FOOD, 0.3) if food else c.a_np(OBJECTS, MODS, 0.3)
+    return slot
+
+
+MEET, PREP = ids(("met", "saw", "found", "visited", "greeted")), ids(("at", "near", "in"))
 SLOTS = {
     "A": _name("a"), "B": _name("b"), "S": _name("s"), "N": _distractor,
     "P": _modified(PLACES, ADJ_PLACE, 0.15), "O": _modified(OBJECTS, MODS, 0.3),
-    "aO": lambda c: c.a_np(OBJECTS, MODS, 0.3), "aF": lambda c: c.a_np(FOODS, ADJ_FOOD, 0.2),
+    "aO": lambda c: c.a_np(OBJECTS, MODS, 0.3), "aX": _object_or_food(False), "X": _object_or_food(True),
+    "Vmeet": _pick_into(MEET), "Prep": _pick_into(PREP), "Ctl": _pick_into(CONTROL),
     "AAnimal": lambda c: c.a_np(ALL_ANIMALS, ADJ_ANIMAL, 0.2, cap=True),
     "Vm": _pick_into(MOTION), "Va": _pick_into(ACTIVITY), "Vt": _pick_into(TRANS), "Vp": _pick_into(TRANS_PLACE),
     "Vg": _pick_into(GIVE), "Vg0": _pick_into(GIVE_BASE), "Adj": _pick_into(ADJ_PERSON), "AdjW": _pick_into(ADJ_TIME),

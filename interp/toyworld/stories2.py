@@ -117,7 +117,8 @@ def clause(c: Composer, chars: list[Character], cap: bool, depth: int = 0) -> No
         c.out.append(verbs_[int(r() * len(verbs_))])
         return
     ch = chars[int(r() * len(chars))]
-    c.mention(ch, SUBJ, cap)
+    if not c.mention(ch, SUBJ, cap) and r() < 0.1:  # Mary , who was tired , ...
+        c.relative(True, ADJ_PERSON)
     verb_phrase(c, chars, ch, depth)
 
 

@@ -8,7 +8,7 @@
 - agree:  subject-verb agreement across an attractor of the other number ("The dogs near the cat sleep .",
           "The key that opened the boxes is small .", "Tom and Anna walk ."). subject / verb / attractor labelled.
 - list:   three members of one class of the hierarchy ("At the zoo , Tom saw a lion , a tiger and a bear .").
-- repeat: a random span of words, one to three other sentences, then the same span (induction over a long gap).
+- repeat: a random span of words, two to four other sentences, then the same span (induction over a long gap).
 The narrative families (story, dialogue, coref) are in `stories2`, IOI in `ioi2`.
 """
 
@@ -30,6 +30,8 @@ from .compose import (
     COLOURS,
     COMMA,
     DOT,
+    F_ANTECEDENT,
+    F_PRONOUN,
     FOODS,
     GENDER,
     NAMES,
@@ -157,6 +159,7 @@ def count(c: Composer) -> Sentence:
     else:  # Tom had three apples and found two more . Now he has five apples .
         a, b = 2 + int(r() * 9), 1 + int(r() * 9)
         noun = THINGS_PL[int(r() * len(THINGS_PL))]
+        c.sp += (0, 1, *F_ANTECEDENT, 10, 1, *F_PRONOUN)  # the name, and "he" / "she" after "Now"
         out += (name, w["had"], NUMBER[a - 1], noun, AND, w["found"], NUMBER[b - 1], w["more"], DOT, w["Now"],
                 PRO[GENDER[name]][1], w["has"])
         c.mark(len(out), 1, _COUNT[1])
@@ -241,14 +244,14 @@ def listing(c: Composer) -> Sentence:
 
 
 def repeat(c: Composer) -> Sentence:
-    """A span of 4-12 random words, one to three other sentences, then the span again."""
+    """A span of 4-12 random words, two to four other sentences, then the span again."""
     c.start()
     r, out = c.r, c.out
     span = [CONTENT[int(r() * len(CONTENT))] for _ in range(4 + int(r() * 9))]
     c.mark(len(out), len(span), _IND[0])
     out += (*span, DOT)
     chars = c.cast(1)
-    for _ in range(1 + int(r() * 3)):
+    for _ in range(2 + int(r() * 3)):
         filler(c) if r() < 0.5 else sentence(c, chars)
     c.mark(len(out), len(span), _IND[1])
     out += (*span, DOT)
