@@ -90,8 +90,9 @@ def verbs(cls: str, form: int, only: str = "") -> tuple[int, ...]:
     return ids(f[form] for lemma, f in VERB_TABLE[cls].items() if not keep or lemma in keep)
 
 
-V_OBJ = "see find like take wash carry drop lose hide open clean fix buy hold keep move pick want love watch notice " \
-        "draw build break make paint check collect choose push pull kick touch polish pack fill borrow admire"
+V_OBJ = "see find like take wash carry drop lose hide open close clean fix buy hold keep move pick want need love " \
+        "watch notice draw build break make paint check collect choose push pull kick touch polish pack fill borrow " \
+        "admire win count"
 """Transitive verbs that take an object."""
 V_ANIMAL = "see find like watch notice feed chase follow help catch admire love hate hear draw paint wash hold"
 V_FOOD = "eat cook bake buy like want pick find grow wash choose love hate take"
@@ -104,18 +105,18 @@ ACTIVITY = verbs("activity", 2, "sleep laugh sing dance smile cry wait rest play
                  "dream wave relax stay listen")
 TRANS, TRANS_BASE = verbs("transitive", 2, V_OBJ), verbs("transitive", 0, V_OBJ)
 TRANS_PLACE = verbs("transitive", 2, V_PLACE)
-KIND_VERBS = tuple((verbs("transitive", 2, v), verbs("transitive", 0, v)) for v in (V_OBJ, V_ANIMAL, V_FOOD))
-"""... and the transitive verbs (past, base) that take it."""
+KIND_VERBS = tuple(tuple(verbs("transitive", f, v) for f in (2, 0, 1)) for v in (V_OBJ, V_ANIMAL, V_FOOD))
+"""... and the transitive verbs that take it (past, base, third person singular)."""
 GIVE, GIVE_BASE = verbs("transfer", 2, V_GIVE), verbs("transfer", 0, V_GIVE)
 SAID = ids(("said", "whispered", "shouted", "replied", "answered"))
-CONTROL = ids(("decided", "wanted", "tried", "planned", "hoped", "promised"))
+CONTROL = ids(("decided", "wanted", "tried", "began", "planned", "hoped", "promised"))
 VOWEL = frozenset(i for w, i in _ID.items() if w[:1] in "aeiou")
 """Words that take "an"."""
 
 (THE, A, AN, THE_CAP, A_CAP, AN_CAP, TO, AT, IN, IN_CAP, WITH, WAS, WERE, WHO, WHICH, THAT, DOT, COMMA, Q, QM,
  AND) = ids('the a an The A An to at in In with was were who which that . , " ? and'.split())
-SUB = ids(("when", "because", "while", "after", "although", "before"))
-SUB_CAP = ids(("When", "Because", "While", "After", "Although", "Before"))
+SUB = ids(("when", "because", "while", "after", "although", "before", "since", "until", "if"))
+SUB_CAP = ids(("When", "Because", "While", "After", "Although", "Before", "Since", "Until", "If"))
 CONJ = ids(("and", "but", "so"))
 
 F_SUBORD, F_RELATIVE, F_QUOTE = label("clause", "subordinate"), label("clause", "relative"), label("clause", "quote")
@@ -221,7 +222,8 @@ class Composer:
 
     def thing(self, the: bool, p_mod: float, cap: bool = False, verb: int = -1) -> tuple[int, tuple[int, ...]]:
         """ "a/the [adjective] noun" of an object (half the time), an animal or a food, after a transitive verb
-        that takes it (verb 0: past, 1: base) if asked; returns the noun and the adjectives that fit it."""
+        that takes it (verb 0: past, 1: base, 2: third person singular) if asked; returns the noun and the
+        adjectives that fit it."""
         x = self.r()
         kind = 0 if x < 0.5 else 1 if x < 0.75 else 2
         if verb >= 0:
@@ -265,11 +267,12 @@ class Composer:
                 out.append(Character((THE, pool[int(r() * len(pool))]), gi))
         return out
 
-    def mention(self, ch: Character, case: int, cap: bool = False) -> bool:
-        """Name a character: a pronoun of its gender once it has been seen (coref pronoun), else its name or noun
-        phrase (its first mention: coref antecedent). Returns whether it wrote a pronoun."""
+    def mention(self, ch: Character, case: int, cap: bool = False, pronoun: bool = True) -> bool:
+        """Name a character: a pronoun of its gender once it has been seen (coref pronoun; never with
+        pronoun=False), else its name or noun phrase (its first mention: coref antecedent). Returns whether it wrote
+        a pronoun."""
         out = self.out
-        if ch.seen and self.r() < 0.6:
+        if pronoun and ch.seen and self.r() < 0.6:
             self.mark(len(out), 1, F_PRONOUN)
             out.append(PRO[ch.gender][SUBJ_CAP if cap and case == SUBJ else case])
             return True

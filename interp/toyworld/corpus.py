@@ -37,7 +37,8 @@ class CorpusConfig:
     n_ctx: int = 128
     """Tokens per document, BOS included (the toy models' context length)."""
     split: Literal["train", "heldout"] = "train"
-    """train: IOI sentences use only training (template, IO, S) combinations; heldout: only the held-out ones."""
+    """train: IOI sentences use only training (template, IO, S) combinations (toy2: training forms and names);
+    heldout: only the held-out ones (toy2: a held-out form, or a training form with a held-out name)."""
     narrative: float = 0.2
     """Weight of short narratives with pronoun agreement."""
     ioi: float = 0.3

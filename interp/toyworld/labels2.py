@@ -18,22 +18,26 @@ Static fields (a property of the word, from `lexicon2`):
 - size:        small / medium / large: an object's size class, or the class a size word names ("tiny": small).
 - subclass:    the second hierarchy level: mammal, bird, fish (animals), fruit, vegetable, dish (foods), indoor,
                outdoor (places); also on the class words that name them. The first level is the category.
-- verb_form:   base ("walk", also "are", "have") / s ("walks", "is", "has") / past ("walked", "was", "were").
-- verb_class:  motion, activity, transitive, transfer, speech, control, aux (be, have).
+- verb_form:   base ("walk", also "am", "are", "have", "do") / s ("walks", "is", "has", "does") / past ("walked",
+               "was", "were", "did").
+- verb_class:  motion, activity, transitive, transfer, speech, control, aux (be, have, do).
 
 Dynamic fields (set by the grammar, `compose` / `tasks2` / `ioi2`):
 
 - family:      the sentence family: story, dialogue, ioi, fact, count, agree, coref, list, repeat.
-- clause:      subordinate (a clause opened by when / because / while / after / although / that), relative
-               ("who was tired", "that was red"), quote (inside quotation marks, the marks excluded).
+- clause:      subordinate (a clause opened by when / because / while / after / although / before / since / until /
+               if, or a reported "that ..."), relative ("who was tired", "that was red", "where Tom slept"), quote
+               (inside quotation marks, the marks excluded).
 - ioi_role:    io (the IO's mention in the intro), s1 (the subject's), s2 (the subject repeated in the transfer
                clause), end (the final "to"), answer (the IO completing the sentence), distractor (a third name).
 - ioi_intro:   on every token of an IOI intro, the intro kind (`forms2.INTROS`);
 - ioi_transfer: on every token of the transfer clause through its final ".", the transfer kind (`forms2.TRANSFERS`).
-- coref:       antecedent (a character's first mention in a story / coref passage) and pronoun (a gendered
-               pronoun referring to a character; its gender is the antecedent's, often many tokens later).
-- agreement:   subject (the head noun or coordinated names whose number the verb agrees with), verb (the agreeing
-               verb), attractor (a noun of the other number between them).
+- coref:       antecedent (a character's first mention in a story, coref passage, sum or quote) and pronoun (a
+               gendered pronoun referring to a character, reflexives and possessives included; its gender is the
+               antecedent's, often many tokens later).
+- agreement:   subject (the head noun, name or coordinated names whose number the verb agrees with), verb (the
+               agreeing verb, or the "Do" / "Does" of a question), attractor (a noun between them, often of the
+               other number). In the agree family and in quoted present-tense clauses.
 - count:       item (each listed occurrence of the counted noun), answer (the number word that states the count or
                a sum), step (a number word continuing a counting run).
 - fact:        subject (what a world fact is about) and answer (the word completing it: colour, material, size,

@@ -9,7 +9,7 @@
           "The key that opened the boxes is small .", "Tom and Anna walk ."). subject / verb / attractor labelled.
 - list:   three members of one class of the hierarchy ("At the zoo , Tom saw a lion , a tiger and a bear .").
 - repeat: a random span of words, two to four other sentences, then the same span (induction over a long gap).
-The narrative families (story, dialogue, coref) are in `stories2`, IOI in `ioi2`.
+The narrative families (story, coref) are in `stories2`, dialogue in `dialogue2`, IOI in `ioi2`.
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ from .compose import (
     ids,
     label,
 )
+from .dialogue2 import ARE, IS, dialogue
 from .grammar import Sentence
 from .ioi2 import IOIWriter
 from .lexicon2 import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS
-from .stories2 import ARE, IS, PRESENT, coref, dialogue, filler, sentence, story, verbs
+from .stories2 import PRESENT, coref, filler, sentence, story, verbs
 
 FAMILY_WEIGHTS2 = {"story": 0.2, "dialogue": 0.08, "ioi": 0.25, "fact": 0.12, "count": 0.08, "agree": 0.08,
                    "coref": 0.07, "list": 0.05, "repeat": 0.07}
@@ -71,10 +72,12 @@ _COLOUR, _MATERIAL, _SIZE = ({ids([o])[0]: ids([f[k]])[0] for o, f in OBJECT_FAC
 _CLASS_WORD = {ids([w])[0]: ids([k])[0] for w, k in {**ANIMAL_CLASS, **FOOD_CLASS, **PLACE_CLASS}.items()}
 _SOUND = {ids([a])[0]: ids([s])[0] for a, s in ANIMAL_SOUNDS.items()}
 _SOUNDERS = tuple(_SOUND)
-_TOP = {ids([a])[0]: w for w, group in (("animal", ANIMAL_CLASS), ("food", FOOD_CLASS), ("place", PLACE_CLASS))
-        for a in group}
-_TOP_WORDS = {"animal": ids(("an", "animal")), "food": ids(("food",)), "place": ids(("a", "place"))}
+_TOP = {ids([a])[0]: w for w, group in (("animal", ANIMAL_CLASS), ("food", FOOD_CLASS), ("place", PLACE_CLASS),
+                                         ("thing", OBJECT_FACTS)) for a in group}
+_TOP_WORDS = {"animal": ids(("an", "animal")), "food": ids(("food",)), "place": ids(("a", "place")),
+              "thing": ids(("a", "thing"))}
 """The first level of the hierarchy, with its article."""
+_TOP_KEYS = tuple(_TOP)
 CONTENT = OBJECTS + ALL_ANIMALS + FOODS + NAMES + ADJ + COLOURS + PLACES
 """Words a repeated span is drawn from."""
 NOUNS, NOUNS_PL = THINGS + PERSONS, THINGS_PL + PERSONS_PL
@@ -121,8 +124,8 @@ def fact(c: Composer) -> Sentence:
         x = ALL_ANIMALS[int(r() * len(ALL_ANIMALS))]
         _state(c, (w["saw"], _article(x)), x, (COMMA, w["which"], w["is"], A), _CLASS_WORD[x])
         c.mark(len(out) - 5, 4, label("clause", "relative"))
-    else:  # A robin is an animal . / An apple is food . / A kitchen is a place .
-        x = (ALL_ANIMALS + FOODS + PLACES)[int(r() * (len(ALL_ANIMALS) + len(FOODS) + len(PLACES)))]
+    else:  # A robin is an animal . / An apple is food . / A kitchen is a place . / A cup is a thing .
+        x = _TOP_KEYS[int(r() * len(_TOP_KEYS))]
         top = _TOP_WORDS[_TOP[x]]
         _state(c, (_article(x, True),), x, (w["is"], *top[:-1]), top[-1])
     return c.done("fact")
@@ -151,13 +154,13 @@ def count(c: Composer) -> Sentence:
         c.mark(len(out), 1, _COUNT[1])
         out += (NUMBER[n - 1], target if n == 1 else THINGS_PL[i], DOT)
     elif x < 0.75:  # Tom counted : three four five six .
-        first = int(r() * 12)
-        stop = first + 3 + int(r() * 6)
+        first = int(r() * 15)
+        stop = min(20, first + 3 + int(r() * 6))
         out += (name, w["counted"], w[":"], NUMBER[first])
         c.mark(len(out), stop - first - 1, _COUNT[2])
         out += (*NUMBER[first + 1:stop], DOT)
     else:  # Tom had three apples and found two more . Now he has five apples .
-        a, b = 2 + int(r() * 9), 1 + int(r() * 9)
+        a, b = 2 + int(r() * 10), 1 + int(r() * 9)
         noun = THINGS_PL[int(r() * len(THINGS_PL))]
         c.sp += (0, 1, *F_ANTECEDENT, 10, 1, *F_PRONOUN)  # the name, and "he" / "she" after "Now"
         out += (name, w["had"], NUMBER[a - 1], noun, AND, w["found"], NUMBER[b - 1], w["more"], DOT, w["Now"],

@@ -190,10 +190,10 @@ VERBS = {
         | shout shouts shouted | answer answers answered""",
     "control": """decide decides decided | try tries tried | begin begins began | plan plans planned
         | hope hopes hoped | promise promises promised""",
-    "aux": "are is was | have has had",
+    "aux": "are is was | have has had | do does did",
 }
-EXTRA_VERB_FORMS = {"were": ("be", "past")}
-""""were": the plural past of be (its lemma's three forms are are / is / was)."""
+EXTRA_VERB_FORMS = {"were": ("be", "past"), "am": ("be", "base")}
+""""were": the plural past of be, "am" its first person (the lemma's three forms are are / is / was)."""
 
 ADJECTIVES = """
 happy sad old new quiet loud bright dark warm cold soft hard fast slow kind brave clever funny shiny dusty heavy light
@@ -222,17 +222,17 @@ PRONOUNS = {
     "he": "male", "him": "male", "his": "male", "himself": "male", "He": "male", "His": "male",
     "she": "female", "her": "female", "hers": "female", "herself": "female", "She": "female", "Her": "female",
     "it": "", "its": "", "they": "", "them": "", "their": "", "I": "", "me": "", "my": "", "we": "", "us": "",
-    "our": "", "you": "", "your": "", "It": "", "They": "", "We": "", "You": "", "My": "", "Their": "",
+    "our": "", "you": "", "your": "", "It": "", "They": "", "We": "", "You": "", "My": "", "Our": "", "Your": "",
+    "Their": "",
 }
 FUNCTION_WORDS = """
-the a an and or but so because when while after before although since until if that which who whom whose where what
-how why to at in on of with for from by near under over behind beside between into onto through across around about
-against along among without during inside outside up down out off back home there here this these those some many all
-each every both other another any several few more most much than as very too not no yes would could will can
-should must do does did times ago first last once now people everyone someone nobody
+the a an and or but so because when while after before although since until if that which who where to at in on of
+with for from by near under over behind beside between into onto through across around about against along among
+without during inside outside up down out off back home there here this these those some many all each every another
+any several few more very too not no would could will can should must everyone nobody
 """.split()
-CAPITALISED = ("The", "A", "An", "When", "While", "After", "Before", "Although", "Because", "Since", "If", "At", "In",
-               "On", "By", "Near", "Inside", "Outside", "There", "Here", "This", "These", "As", "So", "But", "And",
-               "Every", "Each", "Some", "Many", "All", "Both", "Nobody", "Everyone", "Yes", "No", "What", "Where",
-               "Who", "Do", "Does", "Did", "How", "Why", "Now")
+CAPITALISED = ("The", "A", "An", "When", "While", "After", "Before", "Although", "Because", "Since", "If", "Until",
+               "At", "In", "On", "By", "Near", "Inside", "Outside", "There", "Here", "This", "These", "So", "But",
+               "And", "Every", "Each", "Some", "Many", "All", "Both", "Nobody", "Everyone", "Yes", "No", "What",
+               "Where", "Who", "Do", "Does", "Did", "How", "Why", "Now")
 PUNCTUATION = (".", ",", ":", ";", "!", "?", '"')

@@ -1,10 +1,10 @@
 """The toy worlds by name: each world's vocabulary, label taxonomy, static label table, families and sampler.
 
 "toy1" is the first world (494 words, fixed sentence templates; the shipped toy models are trained on it) and stays
-the default; "toy2" is the compositional world (`lexicon2`, `compose`, `stories2`, `tasks2`, `ioi2`). The corpus
-generator, the tokenizer and the evaluation ask this module for a world instead of importing one directly, so the
-chunked, seeded corpus machinery (`corpus`) is shared by both. Heavy modules of a world are imported only when that
-world is asked for.
+the default; "toy2" is the compositional world (`lexicon2`, `compose`, `stories2`, `dialogue2`, `tasks2`, `ioi2`).
+The corpus generator, the tokenizer and the evaluation ask this module for a world instead of importing one
+directly, so the chunked, seeded corpus machinery (`corpus`) is shared by both. Heavy modules of a world are imported
+only when that world is asked for.
 """
 
 from __future__ import annotations

@@ -87,3 +87,10 @@ def test_schemas_are_versioned_per_world_and_toy1s_is_unchanged():
             assert "regenerate" in str(e)
         else:
             raise AssertionError("a schema of another world was accepted")
+
+
+def test_the_grammar_uses_the_vocabulary():
+    """No dead tokens: nearly every word occurs in half a million tokens (the rest are rare verb forms)."""
+    corpus = generate_docs(CorpusConfig(world="toy2", seed=1), 4000)
+    counts = np.bincount(corpus.tokens.ravel(), minlength=len(LEX.words))
+    assert (counts[4:] == 0).sum() < 0.02 * len(LEX.words)
