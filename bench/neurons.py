@@ -47,7 +47,7 @@ def gpt2_small_shaped(seed: int = 0):
 class ZipfRows:
     """A synthetic TokenSource: row r is a pure function of (seed, r)."""
 
-    n_label_fields = None
+    n_label_fields = taxonomy = None
 
     def __init__(self, n_ctx: int = N_CTX, seed: int = 0, exponent: float = 1.0):
         import numpy as np

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import torch
 
-from interp.corpus import is_toy_model
+from interp.corpus import toy_world
 from interp.models import load_model
 from interp.runtime import start_run
 
@@ -40,21 +40,22 @@ class BuiltTask(NamedTuple):
 
 
 def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> BuiltTask:
-    """The task `cfg` names, for `model`: toy-world tasks on the toy models, classic IOI on any other, a file
-    (`source`: the file already read)."""
+    """The task `cfg` names, for `model`: toy-world tasks on the toy1 models (their templates and words), classic
+    IOI on any other (toy2 models included, until toy2's own IOI forms become a patching task), a file (`source`:
+    the file already read)."""
     if cfg.task not in TASKS:
         task, tf = file_task(model, source or cfg.task)
         return BuiltTask(task, {"file": str(tf.path.resolve()), "xxh3_128": tf.fingerprint, "rows": len(tf.pairs)})
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
-    if is_toy_model(model):
+    if toy_world(model) == "toy1":
         task = (ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed) if cfg.task == "ioi"
                 else TASKS[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
         return BuiltTask(task, {**info, "prompts": "toy world"})
     if cfg.task != "ioi":
-        raise ValueError(f"--task {cfg.task} needs the toy world's vocabulary and {cfg.lm.model} is not a toy model: "
-                         f"use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
+        raise ValueError(f"--task {cfg.task} needs the toy1 world's vocabulary and {cfg.lm.model} is not a toy1 "
+                         f"model: use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
     task = classic_ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
     return BuiltTask(task, {**info, "prompts": "Wang et al. 2022 templates, the model's single-token names"})
 

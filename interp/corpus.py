@@ -2,8 +2,9 @@
 addressable by row index so that any range can be read again (resume, several processes, a held-out split).
 
 Corpora (`--corpus`):
-- 'toyworld': the labelled toy world. On a toy model its own token ids with ground-truth labels; on any other model
-  its sentences, detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- 'toyworld': the labelled toy world. On a toy model the text of that model's world (`toy_world`: toy1 or toy2, told
+  by its vocabulary), its own token ids with that world's ground-truth labels and taxonomy; on any other model toy1's
+  sentences, detokenised and re-tokenised with that model's tokenizer (labels are lost);
 - a .txt file, or a folder of .txt files: one document per non-empty line;
 - a .jsonl or .parquet file: one document per record, from its text column (`--text-column`);
 - a `datasets` folder written by `Dataset.save_to_disk`: one document per row of the text column;
@@ -33,8 +34,8 @@ import xxhash
 from jaxtyping import Int, Int8
 from torch import Tensor
 
-from .toyworld import labels as L
 from .toyworld.corpus import CHUNK_DOCS, CorpusConfig, generate_docs, vocabulary
+from .toyworld.labels import Taxonomy, taxonomy
 
 HELDOUT_EVERY = 20
 """One document in HELDOUT_EVERY (by the hash of its text) is held out."""
@@ -60,6 +61,8 @@ class TokenSource(Protocol):
     n_ctx: int
     description: dict
     n_label_fields: int | None
+    taxonomy: Taxonomy | None
+    """The label taxonomy of the rows' labels (the toy world's), None when rows carry no labels."""
 
     def n_rows(self, wanted: int) -> int:
         """How many of the first `wanted` rows exist (fewer only when a finite corpus runs out)."""
@@ -68,10 +71,11 @@ class TokenSource(Protocol):
 
 
 class ToyWorldSource:
-    """Toy-world documents as generated (token ids of the toy vocabulary) with their labels."""
+    """Toy-world documents as generated (token ids of the world's vocabulary) with their labels (`cfg.world`)."""
 
     def __init__(self, cfg: CorpusConfig):
-        self.cfg, self.n_ctx, self.n_label_fields = cfg, cfg.n_ctx, L.N_FIELDS
+        self.taxonomy = taxonomy(cfg.world)
+        self.cfg, self.n_ctx, self.n_label_fields = cfg, cfg.n_ctx, self.taxonomy.n_fields
         self.description = {"kind": "toyworld", "source": TOYWORLD, **cfg.describe()}
         self._chunk: tuple[int, np.ndarray, np.ndarray] | None = None
 
@@ -110,7 +114,7 @@ class PackedTextSource:
     def __init__(self, texts: Callable[[], Iterator[str]], tokenizer, n_ctx: int, description: dict,
                  tokenize_batch: int = 256):
         self.texts, self.tok, self.n_ctx, self.description = texts, tokenizer, n_ctx, description
-        self.n_label_fields = None
+        self.n_label_fields, self.taxonomy = None, None
         self.bos, self.sep = bos_and_separator(tokenizer)
         self.batch = tokenize_batch
         self._rows: list[np.ndarray] = []
@@ -149,20 +153,27 @@ class PackedTextSource:
 
 
 def is_toy_tokenizer(tokenizer) -> bool:
-    """Whether `tokenizer` is the toy world's (token id = index in the toy vocabulary)."""
-    words = vocabulary()
-    if tokenizer is None or len(tokenizer) != len(words):
-        return False
-    return list(tokenizer.convert_ids_to_tokens(list(range(len(words))))) == list(words)
+    """Whether `tokenizer` is a toy world's (token id = index in that world's vocabulary)."""
+    from .toyworld.tokenizer import world_of
+
+    return world_of(tokenizer) is not None
+
+
+def toy_world(model) -> str | None:
+    """The toy world of `model` ("toy1", "toy2"), told by its tokenizer's vocabulary (a toy model folder loads only
+    with the tokenizer of the world its config.json records); None for a model of no toy world."""
+    from .toyworld.tokenizer import world_of
+
+    return world_of(getattr(model, "tokenizer", None))
 
 
 def is_toy_model(model) -> bool:
-    return is_toy_tokenizer(getattr(model, "tokenizer", None))
+    return toy_world(model) is not None
 
 
 def toy_texts(cfg: CorpusConfig) -> Callable[[], Iterator[str]]:
     """Toy-world documents as strings (words joined by spaces, BOS dropped), in document order, forever."""
-    words = vocabulary()
+    words = vocabulary(cfg.world)
 
     def gen() -> Iterator[str]:
         chunk = 0
@@ -213,8 +224,9 @@ def open_corpus(spec: str, model, n_ctx: int, seed: int = 0, split: str | None =
     if split is not None and split not in SPLITS:
         raise CorpusError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     if spec == TOYWORLD:
-        cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split or "train")
-        if is_toy_model(model):
+        world = toy_world(model)
+        cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split or "train", world=world or "toy1")
+        if world is not None:
             return ToyWorldSource(cfg)
         desc = {"kind": "toyworld-text", "source": TOYWORLD, **cfg.describe()}
         return PackedTextSource(toy_texts(cfg), model.tokenizer, n_ctx, _with_tokenizer(desc, model))

@@ -3,7 +3,8 @@
 Caches record their model, weight processing and corpus (manifest.json); dictionaries record theirs (cfg.json /
 snmf.json metadata). A command that reads such an input may leave --model out (it takes the recorded one); a
 --model that names another model is refused, naming both. Evaluations default to the held-out split of the corpus
-the input was made from (`corpus_spec` turns a recorded corpus back into the --corpus that reopens it).
+the input was made from (`corpus_spec` turns a recorded corpus back into the --corpus that reopens it); a toy-world
+corpus reopens in the model's own world (toy1 or toy2), which must be the world the input records.
 """
 
 from __future__ import annotations
@@ -66,4 +67,16 @@ def heldout_corpus(model, model_name: str, recorded: dict[str, Any] | None, corp
     n_ctx = min(n_ctx, model.cfg.n_ctx) if not corpus else n_ctx
     seed = seed if corpus else corpus_seed(recorded, seed)
     column = text_column if corpus else (recorded or {}).get("text_column", text_column)
-    return open_corpus(spec, model, n_ctx, seed, "heldout", column, model_name)
+    source = open_corpus(spec, model, n_ctx, seed, "heldout", column, model_name)
+    _check_world(source.description, recorded if not corpus else None)
+    return source
+
+
+def _check_world(opened: dict[str, Any], recorded: dict[str, Any] | None) -> None:
+    """A recorded toy-world corpus reopened in another world (labels and text of the wrong world) is an error."""
+    if not recorded or recorded.get("source") != "toyworld" or opened.get("source") != "toyworld":
+        return
+    was, now = recorded.get("world", "toy1"), opened.get("world", "toy1")
+    if was != now:
+        raise ProvenanceError(f"the input records a {was} toy-world corpus but {now} text was opened for this model: "
+                              f"use a {was} model, or an input made on {now}")

@@ -28,6 +28,7 @@ from interp.atomic import atomic_write
 from interp.examples import CONTEXT, context_windows
 from interp.models import token_strings
 from interp.safetensors_io import read_arrays, write_arrays
+from interp.toyworld.labels import Taxonomy
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -131,16 +132,19 @@ def quantile_examples(col: Tensor, k: int, gen: torch.Generator) -> tuple[Tensor
     return edges, out
 
 
-def concept_match(codes: Tensor, labels: np.ndarray, n_max: int, gen: torch.Generator) -> tuple[list[str], Tensor]:
-    """Concepts present in a sample of tokens and the AUROC matrix [concept, feature] of codes as detectors."""
+def concept_match(codes: Tensor, labels: np.ndarray, n_max: int, gen: torch.Generator,
+                  taxonomy: Taxonomy | None = None) -> tuple[list[str], Tensor]:
+    """Concepts of `taxonomy` (the labels' toy world; default toy1) present in a sample of tokens and the AUROC
+    matrix [concept, feature] of codes as detectors."""
     from interp.auroc import auroc
     from interp.toyworld import labels as L
 
+    tax = taxonomy if taxonomy is not None else L.TOY1
     sel = torch.randperm(len(codes), generator=gen)[:n_max]
     lab = labels[sel.numpy()]
     names, masks = [], []
-    for c in L.all_concepts():
-        m = L.concept_mask(lab, c)
+    for c in tax.all_concepts():
+        m = tax.concept_mask(lab, c)
         if 5 <= m.sum() <= len(m) - 5:
             names.append(c)
             masks.append(torch.from_numpy(m))
@@ -238,7 +242,7 @@ def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: 
     arrays["concept_auroc"] = np.full(codes.shape[1], np.nan, np.float32)
     if cache.manifest.label_schema is not None:
         concepts, au = concept_match(codes[valid], cache.labels()[valid].numpy(), concept_tokens,
-                                     torch.Generator().manual_seed(seed))
+                                     torch.Generator().manual_seed(seed), cache.taxonomy)
         if concepts:
             best = au.max(0)
             arrays["concept_best"], arrays["concept_auroc"] = best.indices.int().numpy(), best.values.numpy()

@@ -38,7 +38,6 @@ from ..corpus import summary as corpus_summary
 from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, load_model
 from ..runtime import RunContext, is_main_process, start_run
-from ..toyworld import labels as L
 from . import distributed
 from .config import CacheConfig
 from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, file_problem, rank_manifest_name
@@ -206,7 +205,7 @@ def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, devi
     return Manifest(model=cfg.lm.model, weight_processing=cfg.lm.weight_processing, hooks=hooks, shapes=shapes,
                     dtype=cfg.dtype, corpus=source.description, n_ctx=source.n_ctx,
                     docs_per_shard=max(1, tokens // source.n_ctx),
-                    label_schema=L.schema() if source.n_label_fields else None)
+                    label_schema=source.taxonomy.schema() if source.taxonomy is not None else None)
 
 
 def _existing_docs(out: Path) -> int:

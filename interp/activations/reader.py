@@ -65,10 +65,17 @@ class ActivationCache:
             raise FileNotFoundError(f"{path} holds no activation cache ({MANIFEST} not found)")
         manifest = Manifest.load(path / MANIFEST)
         if manifest.label_schema is not None:
-            L.check_schema(manifest.label_schema)
+            L.taxonomy_of_schema(manifest.label_schema)  # raises for labels this code would read wrongly
         manifest.check_records(path)
         check_sizes(path, manifest)
         return cls(path, manifest)
+
+    @property
+    def taxonomy(self) -> L.Taxonomy | None:
+        """The label taxonomy of the cached labels (their toy world's, as the manifest records); None without
+        labels."""
+        schema = self.manifest.label_schema
+        return None if schema is None else L.taxonomy(str(schema.get("world", "toy1")))
 
     @property
     def hooks(self) -> list[str]:
@@ -146,7 +153,7 @@ class ActivationCache:
             labels = None
             if self.manifest.label_schema is not None:
                 labels = torch.cat([self._load(i, TOKENS_KEY, "labels") for i in range(len(self.shards))]) \
-                    if self.shards else torch.empty((0, L.N_FIELDS), dtype=torch.int8)
+                    if self.shards else torch.empty((0, self.taxonomy.n_fields), dtype=torch.int8)
             cat = {k: torch.cat(v) if v else torch.empty(0, dtype=torch.int64) for k, v in parts.items()}
             self._info = TokenInfo(cat["tokens"], cat["doc_ids"], cat["positions"], labels)
         return self._info

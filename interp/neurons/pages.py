@@ -206,10 +206,13 @@ def load_neuron_pages(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[s
 
 def build_neuron_pages(models: list, names: list[str], n_docs: int, seed: int = 0, k: int = 5
                        ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
-    """Examples of every model's neurons over n_docs held-out documents; correlates when there are several models."""
+    """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
+    for a model of none); correlates when there are several models."""
+    from interp.corpus import toy_world
     from interp.toyworld.corpus import CorpusConfig, generate_docs
 
-    docs = generate_docs(CorpusConfig(seed=seed, split="heldout", n_ctx=models[0].cfg.n_ctx), n_docs)
+    cfg = CorpusConfig(seed=seed, split="heldout", n_ctx=models[0].cfg.n_ctx, world=toy_world(models[0]) or "toy1")
+    docs = generate_docs(cfg, n_docs)
     rows = torch.as_tensor(docs.tokens, dtype=torch.long)
     tokens = rows.reshape(-1)
     doc_ids = torch.arange(rows.shape[0]).repeat_interleave(rows.shape[1])

@@ -121,7 +121,8 @@ def new_accumulator(model, cfg: StatsConfig, plan: Plan | None = None) -> Neuron
                              fire_threshold=cfg.fire_threshold, near_zero=cfg.near_zero, pos_bins=cfg.pos_bins,
                              auroc_tokens=cfg.auroc_tokens, bigram_slots=cfg.bigram_slots,
                              token_ids=plan.token_ids if plan is not None else None,
-                             concept_tokens=plan.concepts.ids if plan is not None and plan.concepts else None)
+                             concept_tokens=plan.concepts.ids if plan is not None and plan.concepts else None,
+                             taxonomy=plan.source.taxonomy if plan is not None else None)
 
 
 def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:

@@ -14,7 +14,8 @@ layer's hook calls `add_layer(layer, pre, post)`. Nothing of size tokens x neuro
   never silently overstated. Memory is layers x (token slots + bigram slots) x d_mlp, whatever the vocabulary.
 
 Concepts are scored on the first `auroc_tokens` tokens, whose activations are kept only when there is something to
-score: toy-world labels in the corpus, or concepts given as token ids (`concept_tokens`).
+score: toy-world labels in the corpus (concepts of its world's `taxonomy`), or concepts given as token ids
+(`concept_tokens`).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class NeuronAccumulator:
     def __init__(self, n_layers: int, d_mlp: int, d_vocab: int, n_ctx: int, fire_on_post: bool,
                  fire_threshold: float = 0.0, near_zero: float = 1e-3, pos_bins: int = 32,
                  auroc_tokens: int = 20_000, bigram_slots: int = 16_384, token_ids: Tensor | None = None,
-                 concept_tokens: dict[str, list[int]] | None = None):
+                 concept_tokens: dict[str, list[int]] | None = None, taxonomy: L.Taxonomy | None = None):
+        self.taxonomy = taxonomy if taxonomy is not None else L.TOY1  # of the labels begin_batch is given
         self.n_layers, self.d_mlp, self.d_vocab, self.n_ctx = n_layers, d_mlp, d_vocab, n_ctx
         self.fire_on_post, self.fire_threshold, self.near_zero = fire_on_post, fire_threshold, near_zero
         self.pos_bins, self.auroc_tokens = min(pos_bins, max(1, n_ctx - 1)), auroc_tokens
@@ -218,9 +220,9 @@ class NeuronAccumulator:
         names, masks = [], []
         if self.sample_labels:
             labels = np.concatenate(self.sample_labels)
-            for c in concepts if concepts is not None else L.all_concepts():
+            for c in concepts if concepts is not None else self.taxonomy.all_concepts():
                 names.append(c)
-                masks.append(L.concept_mask(labels, c))
+                masks.append(self.taxonomy.concept_mask(labels, c))
         if self.sample_tokens:
             tokens = torch.cat(self.sample_tokens)
             for name, ids in self.concept_tokens.items():

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..corpus import TokenSource, is_toy_tokenizer
+from ..corpus import TokenSource, toy_world
 from ..toyworld.corpus import vocabulary
 
 
@@ -36,8 +36,9 @@ def readable_vocab(model) -> list[str] | None:
     if tok is None:
         return None
     n, real = model.cfg.d_vocab, real_vocab_size(model)
-    if is_toy_tokenizer(tok):
-        words = list(vocabulary())
+    world = toy_world(model)
+    if world is not None:
+        words = list(vocabulary(world))
     else:
         words = tok.batch_decode([[i] for i in range(real)], skip_special_tokens=False,
                                  clean_up_tokenization_spaces=False)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from interp.corpus import is_toy_model
+from interp.corpus import toy_world
 from interp.dictionary import info, load
 from interp.models import load_model
 from interp.provenance import recorded_model
 from interp.runtime import start_run
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
 from interp.steering.config import SteerBenchConfig
-from interp.toyworld.labels import parse_concept
+from interp.toyworld.labels import taxonomy
 
 
 def load_dictionary(folder: str) -> NamedDictionary:
@@ -60,18 +60,19 @@ def bench_model(cfg: SteerBenchConfig) -> str:
 
 
 def main(cfg: SteerBenchConfig) -> BenchResult:
-    for c in cfg.concepts:
-        parse_concept(c)
     cfg.output.claim(*(Path(cfg.output.out) / f for f in ("bench.json", "bench.safetensors", "figure.html")),
                      cfg.figure or None)
     model_name = bench_model(cfg)
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)
     model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
-    if not is_toy_model(model):
+    world = toy_world(model)
+    if world is None:
         raise ValueError(f"{model_name} is not a toy-world model: the steering benchmark scores directions against "
                          f"the toy world's ground-truth concepts, so it needs a toy model (steer your own model with "
                          f"`interp steer`)")
+    for c in cfg.concepts:  # concepts of the model's world; an unknown one names the valid fields or values
+        taxonomy(world).parse_concept(c)
     settings = BenchSettings(concepts=tuple(cfg.concepts), kl_budget=cfg.kl_budget, n_docs=cfg.n_docs,
                              gen_tokens=cfg.gen_tokens, output_quantile=cfg.output_quantile)
     result = run_benchmark(model, dicts, settings)

@@ -10,6 +10,7 @@ budget, then scored by
 - gen_concept_frac: fraction of greedily generated tokens (steered at every position) that carry the concept,
 - gen_nll: loss of that steered generation under the unsteered model (fluency proxy; lower is more fluent).
 Concept tokens are the vocabulary words whose static label carries the concept (the label table per token id).
+Concepts, documents and labels are of the model's toy world (`interp.corpus.toy_world`: toy1 or toy2).
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ SCHEMA_VERSION = 1
 NEUTRAL_PROMPTS = ("The", "Then", "Later", "Today", "Yesterday", "When", "After", "Every")
 
 
-def concept_token_ids(concept: str) -> Tensor:
-    """Token ids of the vocabulary words whose static label carries `concept`."""
+def concept_token_ids(concept: str, world: str = "toy1") -> Tensor:
+    """Token ids of the vocabulary words of toy world `world` whose static label carries `concept`."""
     from interp.toyworld.corpus import _tables  # the static label table per token id
 
-    _, table = _tables()
-    ids = np.flatnonzero(L.concept_mask(table, concept))
+    _, table = _tables(world)
+    ids = np.flatnonzero(L.taxonomy(world).concept_mask(table, concept))
     if len(ids) == 0:
         raise ValueError(f"no vocabulary word carries {concept}: steering toward it cannot be scored")
     return torch.as_tensor(ids, dtype=torch.long)
@@ -223,15 +224,18 @@ def _baseline_candidates(model: HookedTransformer, hooks: list[str], corpus, tok
 def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictionary], settings: BenchSettings,
                   log=print) -> BenchResult:
     """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
+    from interp.corpus import toy_world
     from interp.toyworld.corpus import CorpusConfig, generate_docs
 
-    corpus = generate_docs(CorpusConfig(seed=settings.seed, split="heldout", n_ctx=model.cfg.n_ctx), settings.n_docs)
+    world = toy_world(model) or "toy1"
+    corpus = generate_docs(CorpusConfig(seed=settings.seed, split="heldout", n_ctx=model.cfg.n_ctx, world=world),
+                           settings.n_docs)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])
     require_both_classes(masks_CN, "every concept, among the benchmark's tokens,")
     calib = model.to_tokens(settings.calib_prompt)[0]
     evals = _prompt_tokens(model, settings.eval_prompts)
-    ids = {c: concept_token_ids(c) for c in settings.concepts}
+    ids = {c: concept_token_ids(c, world) for c in settings.concepts}
     hooks = sorted({d.dictionary.hook_name for d in dictionaries})
     candidates = [x for nd in dictionaries
                   for x in _dictionary_candidates(model, nd, tokens, masks_CN, settings, calib)]

@@ -137,9 +137,12 @@ def diff_in_means(model: HookedTransformer, hook: str, tokens: Tensor, mask: Ten
 
 def diff_in_means_concept(model: HookedTransformer, hook: str, concept: str, n_docs: int = 64, seed: int = 0,
                           split: str = "heldout") -> SteeringVector:
-    """Difference-in-means for a toy-world concept ("gender:female"), on `n_docs` labelled documents."""
+    """Difference-in-means for a concept of the model's toy world ("gender:female"; toy1 for a model of none), on
+    `n_docs` labelled documents."""
+    from interp.corpus import toy_world
     from interp.toyworld.corpus import CorpusConfig, generate_docs
 
-    corpus = generate_docs(CorpusConfig(seed=seed, split=split, n_ctx=model.cfg.n_ctx), n_docs)
+    cfg = CorpusConfig(seed=seed, split=split, n_ctx=model.cfg.n_ctx, world=toy_world(model) or "toy1")
+    corpus = generate_docs(cfg, n_docs)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     return diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept, n_docs=n_docs)

@@ -126,6 +126,14 @@ def taxonomy(world: str = "toy1") -> Taxonomy:
     raise ValueError(f"unknown toy world {world!r}; valid: {', '.join(WORLDS)}")
 
 
+def taxonomy_of_schema(saved: Mapping) -> Taxonomy:
+    """The taxonomy a saved label schema was written with (its "world"; toy1 when it names none, as the first
+    schemas did), checked against this code's, so saved labels are always read with their own world's fields."""
+    tax = taxonomy(str(saved.get("world", "toy1")))
+    tax.check_schema(saved)
+    return tax
+
+
 # toy1's taxonomy as module functions: what every existing caller uses.
 value_id = TOY1.value_id
 all_concepts = TOY1.all_concepts

@@ -17,6 +17,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from interp.auroc import auroc, fire_f1, require_both_classes
+from interp.toyworld.labels import Taxonomy
 
 
 def _flat(t: Tensor) -> Tensor:
@@ -194,15 +195,16 @@ def matched_seed_stability(
     return MatchedStability(float((matched > threshold).sum() / n_a), float(matched.sum() / n_a))
 
 
-def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL) -> dict:
+def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL, taxonomy: Taxonomy | None = None) -> dict:
     """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
     latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the
-    toy-world label fields of each token (interp.toyworld.labels schema). JSON-ready."""
+    label fields of each token in `taxonomy`'s schema (the labels' toy world; default toy1's). JSON-ready."""
     from interp.toyworld import labels as L
 
+    tax = taxonomy if taxonomy is not None else L.TOY1
     masks, absent = {}, []
-    for concept in L.all_concepts():
-        mask = L.concept_mask(labels_NL, concept)
+    for concept in tax.all_concepts():
+        mask = tax.concept_mask(labels_NL, concept)
         if 0 < mask.sum() < len(mask):
             masks[concept] = torch.from_numpy(mask)
         else:

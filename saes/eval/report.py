@@ -25,6 +25,7 @@ from torch import Tensor
 
 from interp.activations.stream import hook_activations, hook_width
 from interp.corpus import TokenSource, describe
+from interp.toyworld.labels import Taxonomy
 from saes import io
 from saes.eval import metrics
 from saes.eval.splice import splice_eval
@@ -75,10 +76,11 @@ def _token_acts(model, hook: str, tokens: Tensor, device, max_tokens: int | None
         yield x
 
 
-def ground_truth(codes: Tensor, labels: np.ndarray) -> dict:
-    """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped)."""
+def ground_truth(codes: Tensor, labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
+    """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped), over the
+    concepts of the labels' `taxonomy` (their toy world's; default toy1's)."""
     lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
-    return metrics.ground_truth_report(codes, lab)
+    return metrics.ground_truth_report(codes, lab, taxonomy)
 
 
 def _ignore_ids(tokenizer) -> list[int]:
@@ -88,17 +90,18 @@ def _ignore_ids(tokenizer) -> list[int]:
 
 
 def dictionary_report(dictionary, model, hook: str, tokens: Tensor, labels: np.ndarray | None,
-                      ground_truth_tokens: int, max_tokens: int | None = None, device="cpu") -> dict:
+                      ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
+                      taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
-    labels, when known."""
+    labels, when known (in `taxonomy`'s schema: the corpus's world)."""
     keep = ground_truth_tokens if labels is not None else 0
     rec, codes = reconstruction(dictionary, _token_acts(model, hook, tokens, device, max_tokens), keep)
     splice = splice_eval(model, hook, dictionary, tokens.split(BATCH_DOCS), _ignore_ids(model.tokenizer))
     report = {k: rec[k] for k in ("l0", "r2", "r2_legacy", "mse", "cosine_similarity")}
     report.update(ce_loss_recovered=splice.ce_loss_recovered, kl_score=splice.kl_score)
     report.update({k: rec[k] for k in ("dead_fraction", "dense_fraction", "log_density_histogram")})
-    report["ground_truth"] = ground_truth(codes, labels) if labels is not None and len(codes) else None
+    report["ground_truth"] = ground_truth(codes, labels, taxonomy) if labels is not None and len(codes) else None
     report["n_tokens"] = rec["n_tokens"]
     report["splice"] = {k: getattr(splice, k) for k in ("ce_clean", "ce_sae", "ce_zero", "kl_sae", "kl_zero",
                                                        "n_tokens")}
@@ -116,7 +119,8 @@ def evaluate(sae, model, corpus: TokenSource, hook: str | None = None, n_tokens:
                          f"pass the hook (--hook) and model (--model) the SAE was trained on")
     sae = sae.eval()
     tokens, labels = eval_rows(corpus, n_tokens)
-    report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens, device=sae.W_dec.device)
+    report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens, device=sae.W_dec.device,
+                               taxonomy=corpus.taxonomy)
     report["seed_stability"] = report["seed_stability_matched"] = None
     if compare is not None:
         a, b = sae.W_dec.detach().cpu(), compare.W_dec.detach().cpu()
@@ -132,7 +136,8 @@ def evaluate_snmf(snmf, model, corpus: TokenSource, n_tokens: int = 8192) -> dic
     """The SAE-style report of an SNMF spliced into `model` at its hook, over the first `n_tokens` non-BOS tokens
     of `corpus` (codes by NNLS on F; every code scored)."""
     tokens, labels = eval_rows(corpus, n_tokens)
-    report = dictionary_report(snmf, model, snmf.hook_name, tokens, labels, n_tokens, max_tokens=n_tokens)
+    report = dictionary_report(snmf, model, snmf.hook_name, tokens, labels, n_tokens, max_tokens=n_tokens,
+                               taxonomy=corpus.taxonomy)
     report["corpus"] = describe(corpus, tokens.numel())
     report["data"] = {"hook": snmf.hook_name, "n_ctx": tokens.shape[1]}
     return report
