@@ -183,3 +183,17 @@ def test_check_folder_refuses_paths_that_leave_the_allowed_roots(tmp_path):
     assert check_folder(str(other), [ws, other]).allowed
     assert "no such folder" in check_folder("nope", [ws]).message
     assert np.all([check_folder(str(ws), [ws]).exists])
+
+
+def test_no_page_has_a_stray_string_that_streamlit_would_draw():
+    """Streamlit "magic" writes every bare expression of a page script to the page: only the module docstring may be
+    a bare string (an attribute docstring under a constant showed up above the Circuits title)."""
+    import ast
+    from pathlib import Path
+
+    from apps.explorer.app import PAGES, ROOT
+
+    for script in [ROOT / "app.py", *(ROOT / p for p, _, _ in PAGES)]:
+        body = ast.parse(Path(script).read_text()).body
+        stray = [n.lineno for n in body[1:] if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+        assert not stray, f"{script.name}: bare strings at lines {stray}"

@@ -10,6 +10,7 @@ import streamlit as st
 from apps.explorer import data
 from apps.explorer import figures as views
 
+# one line per method (docs/methods.md §4); a bare string here would be drawn on the page (Streamlit magic)
 METHODS = {
     "activation": "Activation patching: run the corrupted prompt, patch in one component's clean activation, measure "
                   "the logit difference (1 = clean, 0 = corrupted). The ground truth; one forward pass per component.",
@@ -19,7 +20,6 @@ METHODS = {
             "activation and gated-MLP rules), so gradient × input equals LRP relevance; same cost as AtP.",
     "relp_ah": "RelP with the attention-head rule as well (attention patterns detached in the backward pass).",
 }
-"""One line per method (docs/methods.md §4)."""
 
 st.title("Circuits")
 methods = data.patch_methods()
