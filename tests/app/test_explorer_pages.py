@@ -136,6 +136,21 @@ def test_open_limits_paths_and_names_what_it_opens(explorer, workspace, batchtop
     assert explorer.metrics(at)["method"] == "snmf" and explorer.metrics(at)["d_sae"] == "12"
 
 
+def test_open_takes_the_model_the_dictionary_records(explorer, workspace, tmp_path):
+    import shutil
+
+    other = tmp_path / "sae-s1"
+    shutil.copytree(workspace / "saes" / "topk-d128-k8-s0", other)
+    cfg = json.loads((other / "cfg.json").read_text())
+    cfg["metadata"]["model_name"] = "toy-gelu-s1"
+    (other / "cfg.json").write_text(json.dumps(cfg))
+    at = explorer.open(workspace, OPEN, allow=[tmp_path])
+    assert at.text_input(key="model_name").value == "toy-gelu-s0"  # the workspace's first dictionary records s0
+    at.text_input(key="folder").set_value(str(other)).run()
+    assert at.text_input(key="model_name").value == "toy-gelu-s1" and not at.warning
+    assert explorer.metrics(at)["recorded model"] == "toy-gelu-s1"
+
+
 def test_open_warns_on_another_model_and_an_error_clears_the_results(explorer, workspace):
     at = explorer.open(workspace, OPEN)
     at.button(key="run").click().run()

@@ -1,8 +1,8 @@
 """Open page: a dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF
-folder) inside the workspace or a folder given with `interp explore --allow`, and a model (shipped toy name, model
-folder, or TransformerLens name); its summary, eval report, and the features that fire on your own text. Paths
-outside the allowed folders are refused before anything is read; a dictionary recorded with another model than
-the one given is warned about; an error clears the previous results."""
+folder) inside the workspace or a folder given with `interp explore --allow`, and a model (by default the one the
+dictionary records; or a shipped toy name, model folder, or TransformerLens name); its summary, eval report, and the
+features that fire on your own text. Paths outside the allowed folders are refused before anything is read; a
+dictionary recorded with another model than the one given is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
@@ -22,11 +22,6 @@ found = dictionary_folders(data.layout())
 default = str(next(iter(found.values()))) if found else ""
 folder = st.text_input("Dictionary folder (an SAE in SAELens format: cfg.json + sae_weights.safetensors; or an "
                        "SNMF folder: snmf.json)", default, key="folder").strip()
-ws_model = data.manifest().get("config", {}).get("model") or "toy-gelu-s0"
-model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name)", ws_model,
-                           key="model_name").strip()
-if state.changed("open_inputs", (folder, model_name)):
-    st.session_state.pop(RESULT, None)  # results belong to the folder and model they were computed with
 if not folder:
     st.info(f"Give a dictionary folder. The workspace's SAEs are built by {data.build_hint('saes')}.")
     st.stop()
@@ -45,6 +40,13 @@ except (FileNotFoundError, ValueError, KeyError) as e:
     st.error(f"`{path}` exists but is not a dictionary folder interp opens ({e}). SAEs trained here are written by "
              f"`interp train-sae`, SNMFs by `interp snmf` (or {data.build_hint('saes')}).")
     st.stop()
+ws_model = data.manifest().get("config", {}).get("model") or "toy-gelu-s0"
+if state.changed("open_folder", str(path)) or "model_name" not in st.session_state:
+    st.session_state["model_name"] = described.model or ws_model  # the model the dictionary records wins
+model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name; default: the model the "
+                           "dictionary records)", key="model_name").strip()
+if state.changed("open_inputs", (folder, model_name)):
+    st.session_state.pop(RESULT, None)  # results belong to the folder and model they were computed with
 try:
     with st.spinner(f"loading {path.name} ..."):
         dic = data.dictionary(str(path), data.mtime(path))
