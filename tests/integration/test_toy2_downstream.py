@@ -82,6 +82,14 @@ def test_cache_train_and_eval_sae_on_toy2(toy2_model, tmp_path, capsys, one_torc
     gt = report["ground_truth"]
     scored = set(gt["concepts"]) | set(gt["absent"])
     assert scored == set(TOY2.all_concepts()) and set(gt["concepts"]) & TOY2_ONLY
+    bench = ["steer-bench", "--dictionaries", tmp_path / "sae", "--n-docs", 8, "--gen-tokens", 2, "--out",
+             tmp_path / "bench"]
+    rc, out = _run(capsys, *bench, "--concepts", "subclass:robot")
+    assert rc == 1 and "valid: mammal, bird, fish" in out  # concepts are checked against the model's world
+    rc, out = _run(capsys, *bench, "--concepts", "subclass:bird", "plurality:plural")
+    assert rc == 0, out
+    rows = json.loads((tmp_path / "bench" / "bench.json").read_text())["rows"]
+    assert {r["concept"] for r in rows} == {"subclass:bird", "plurality:plural"}
 
 
 def test_neurons_score_toy2_concepts(toy2_model, tmp_path, capsys, one_torch_thread):
