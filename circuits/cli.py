@@ -54,8 +54,8 @@ def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> Built
                 else TASKS[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
         return BuiltTask(task, {**info, "prompts": "toy world"})
     if cfg.task != "ioi":
-        raise ValueError(f"--task {cfg.task} needs the toy1 world's vocabulary and {cfg.lm.model} is not a toy1 "
-                         f"model: use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
+        raise ValueError(f"--task {cfg.task} needs a model of the toy world (toy1's vocabulary) and {cfg.lm.model} is "
+                         f"not one: use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
     task = classic_ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
     return BuiltTask(task, {**info, "prompts": "Wang et al. 2022 templates, the model's single-token names"})
 
