@@ -28,19 +28,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from apps.explorer.launch import serving  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "explorer" / "app.py"
 SERVER_TARGET_S, BROWSER_TARGET_S = 0.5, 0.6
@@ -109,12 +106,6 @@ def server_times(root: Path, dictionary: str, n: int) -> tuple[float, list[float
     return cold, times, d_sae
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def find(env: str, *names: str) -> str:
     for p in (os.environ.get(env), *(f"/usr/bin/{n}" for n in names), *(shutil.which(n) for n in names)):
         if p and os.path.exists(p):
@@ -129,27 +120,9 @@ def browser_times(root: Path, dictionary: str, n: int, timeout: float = 60) -> t
     from selenium.webdriver.chrome.service import Service
 
     chromium, chromedriver = find("CHROMIUM", "chromium", "chromium-browser"), find("CHROMEDRIVER", "chromedriver")
-    port = free_port()
-    interp = Path(sys.executable).with_name("interp")
-    exe = [str(interp)] if interp.exists() else [sys.executable, "-m", "apps.cli"]
-    with tempfile.TemporaryDirectory(prefix="explorer-bench-") as tmp:
-        log = open(Path(tmp) / "server.log", "w+")
-        proc = subprocess.Popen([*exe, "explore", "--workspace", str(root), "--port", str(port)], cwd=tmp,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with tempfile.TemporaryDirectory(prefix="explorer-bench-") as tmp, serving(root, tmp) as url:
         driver = None
         try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.time() + 120
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.time() > deadline:
-                    log.seek(0)
-                    raise SystemExit(f"interp explore did not come up:\n{log.read()}")
-                time.sleep(0.3)
             opts = webdriver.ChromeOptions()
             opts.binary_location = chromium
             for f in [*FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}"]:
@@ -163,15 +136,6 @@ def browser_times(root: Path, dictionary: str, n: int, timeout: float = 60) -> t
         finally:
             if driver is not None:
                 driver.quit()
-            try:  # the server runs in its own session: end the whole group
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            log.close()
 
 
 def click_rows(driver, n: int, timeout: float) -> tuple[list[float], list[dict]]:

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from apps.workspace.config import BUILD_COMMAND, ExploreConfig
@@ -82,3 +89,49 @@ def main(cfg: ExploreConfig) -> int:
     sys.stderr.flush()
     os.execve(cmd[0], cmd, env)
     return 0  # not reached
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(workspace: str | Path, cwd: str | Path, port: int | None = None, timeout: float = 120) -> Iterator[str]:
+    """`interp explore --workspace W` run as a subprocess from folder `cwd` (its log in cwd/server.log), yielding its
+    URL once it answers /_stcore/health; the server runs in its own process group, ended (SIGTERM, then SIGKILL) on
+    exit, so nothing outlives the caller. For the browser test and bench/explorer_render.py."""
+    port = port or free_port()
+    interp = Path(sys.executable).with_name("interp")
+    exe = [str(interp)] if interp.exists() else [sys.executable, "-m", "apps.cli"]
+    cmd = [*exe, "explore", "--workspace", str(Path(workspace).resolve()), "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with open(Path(cwd) / "server.log", "w+") as log:  # a file, not a pipe nobody reads: a full pipe stalls it
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True,
+                                env={**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")})
+        try:
+            deadline = time.time() + timeout
+            while not _healthy(url):
+                if proc.poll() is not None or time.time() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"interp explore did not come up: {log.read()}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok"
+    except OSError:
+        return False

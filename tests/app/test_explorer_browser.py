@@ -18,12 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -44,51 +39,18 @@ DEPLOY = '[data-testid="stAppDeployButton"]'
 """Streamlit's Deploy button (what a plain `streamlit run` shows in the header's toolbar)."""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(workspace, tmp_path_factory):
     """URL of `interp explore` on the workspace, run from a temporary folder (not the repository: the explorer
     must not depend on the working directory)."""
+    from apps.explorer.launch import serving
+
     if CHROMIUM is None or DRIVER is None:
         pytest.skip("chromium and chromedriver not found (Debian: apt-get install chromium chromium-driver)")
     cwd = tmp_path_factory.mktemp("elsewhere")
     assert not cwd.resolve().is_relative_to(REPO)
-    port = free_port()
-    interp = Path(sys.executable).with_name("interp")
-    exe = [str(interp)] if interp.exists() else [sys.executable, "-m", "apps.cli"]
-    cmd = [*exe, "explore", "--workspace", str(Path(workspace).resolve()), "--port", str(port)]
-    log = open(cwd / "server.log", "w+")  # a file, not a pipe nobody reads: a full pipe would stall the server
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"interp explore did not come up: {log.read()}")
-            time.sleep(0.5)
+    with serving(workspace, cwd, timeout=90) as url:
         yield url
-    finally:  # the server runs in its own session: end the whole group, nothing may outlive the test
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
