@@ -65,6 +65,8 @@ from saes.training.trainer import Trainer  # noqa: E402
 class FixedSource:
     """The pre-read batches, served to our trainer as a ShardedSource (batch(step, lo, hi))."""
 
+    corpus = None  # activations handed in directly: no corpus for cfg.json to record
+
     def __init__(self, batches: list[torch.Tensor]):
         self.batches, self.d_in = batches, batches[0].shape[-1]
 
