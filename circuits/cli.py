@@ -21,8 +21,9 @@ from .faithfulness import faithfulness
 from .patching.memory import GB, budget_bytes, describe
 from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
-from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, ioi_task, read_task_file
+from .tasks import TASKS, TOY2_TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file
 from .tasks.files import TaskFile
+from .tasks.ioi_toy2 import describe as describe_toy2_ioi
 
 
 class BuiltTask(NamedTuple):
@@ -40,22 +41,28 @@ class BuiltTask(NamedTuple):
 
 
 def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> BuiltTask:
-    """The task `cfg` names, for `model`: toy-world tasks on the toy1 models (their templates and words), classic
-    IOI on any other (toy2 models included, until toy2's own IOI forms become a patching task), a file (`source`:
-    the file already read)."""
+    """The task `cfg` names, for `model`: on a toy-world model its own world's tasks (toy1: the fixed templates and
+    words; toy2: IOI from toy2's grammar, held-out form, and gender / colour in toy2's sentences), classic IOI on any
+    other model (gender and colour refused), or a file (`source`: the file already read)."""
     if cfg.task not in TASKS:
         task, tf = file_task(model, source or cfg.task)
         return BuiltTask(task, {"file": str(tf.path.resolve()), "xxh3_128": tf.fingerprint, "rows": len(tf.pairs)})
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
-    if toy_world(model) == "toy1":
-        task = (ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed) if cfg.task == "ioi"
-                else TASKS[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
-        return BuiltTask(task, {**info, "prompts": "toy world"})
+    world = toy_world(model)
+    if world in ("toy1", "toy2"):
+        builders = TASKS if world == "toy1" else TOY2_TASKS
+        task = (builders["ioi"](model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
+                if cfg.task == "ioi" else builders[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
+        if world == "toy1":
+            return BuiltTask(task, {**info, "prompts": "toy world"})
+        prompts = describe_toy2_ioi() if cfg.task == "ioi" else "toy2 world sentences"
+        return BuiltTask(task, {**info, "world": "toy2", "prompts": prompts})
     if cfg.task != "ioi":
-        raise ValueError(f"--task {cfg.task} needs a model of the toy world (toy1's vocabulary) and {cfg.lm.model} is "
-                         f"not one: use --task ioi, or --task FILE (.jsonl / .csv) with your own prompts")
+        raise ValueError(f"--task {cfg.task} needs a model of the toy world (toy1's or toy2's vocabulary) and "
+                         f"{cfg.lm.model} is not one: use --task ioi, or --task FILE (.jsonl / .csv) with your own "
+                         f"prompts")
     task = classic_ioi_task(model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
     return BuiltTask(task, {**info, "prompts": "Wang et al. 2022 templates, the model's single-token names"})
 

@@ -43,16 +43,18 @@ class TaskOptions(Options):
 
     task: str = "ioi"
     """ioi, gender, colour, or a task file (.jsonl: one {"clean", "corrupted", "answer", "wrong"} object a line;
-    .csv: those four columns). IOI works on any model with a tokenizer (the toy world's IOI on the toy models, the
-    classic templates of Wang et al. 2022 with the model's single-token names on others); gender and colour need the
-    toy world's vocabulary. Answers must be single tokens; prompts of different token lengths are patched in groups
-    of one length (see circuits.patching.run)."""
+    .csv: those four columns). IOI works on any model with a tokenizer: on a toy1 model toy1's IOI templates, on a
+    toy2 model toy2's own IOI grammar (a held-out form, circuits.tasks.ioi_toy2), on others the classic templates of
+    Wang et al. 2022 with the model's single-token names. gender and colour need a toy-world model and write its
+    world's sentences (toy1 or toy2). Answers must be single tokens; prompts of different token lengths are patched
+    in groups of one length (see circuits.patching.run)."""
     corruption: Literal["abc", "swap"] = "abc"
     """IOI corruption: three new names (abc) or IO and S exchanged (swap); ignored by other tasks."""
     n_prompts: int = 32
     """Number of clean / corrupted prompt pairs of a built-in task (a task file uses all its rows)."""
     seed: int = 0
-    """Prompt sampling seed of the built-in tasks (held-out name and template combinations on the toy models)."""
+    """Prompt sampling seed of the built-in tasks (held-out name and template combinations on toy1 models, held-out
+    IOI forms on toy2 models)."""
     lm: ModelOptions = field(default_factory=ModelOptions)
     run: PatchRuntimeOptions = field(default_factory=PatchRuntimeOptions)
 

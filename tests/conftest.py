@@ -18,6 +18,21 @@ def toy_model():
     return load_model("toy-gelu-s0")
 
 
+@pytest.fixture(scope="session")
+def toy2_model(tmp_path_factory):
+    """A random two-layer model of the toy2 vocabulary, saved as a toy model folder of world toy2 (its path)."""
+    from transformer_lens import HookedTransformer
+
+    from interp.models import save_toy_model, toy_config
+    from interp.toyworld.corpus import vocabulary
+    from interp.toyworld.tokenizer import build_tokenizer
+
+    root = tmp_path_factory.mktemp("toy2")
+    tok = build_tokenizer(root / "tok", "toy2")
+    cfg = toy_config("gelu", 0, len(vocabulary("toy2")), n_layers=2, d_model=32, n_heads=2, d_mlp=64, n_ctx=64)
+    return save_toy_model(HookedTransformer(cfg, tokenizer=tok, move_to_device=False), root / "m", world="toy2")
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One torch thread for a module: on 2 shared cores, two threads spin on each other and run ~20x slower."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,12 @@ class IOITask(Task):
 
     def subset(self, rows: slice) -> IOITask:
         return dataclasses.replace(super().subset(rows), prompts=self.prompts[rows])
+
+    @classmethod
+    def of(cls, task: Task, prompts: Sequence[IOIPrompt], corruption: str) -> IOITask:
+        """`task` (built from `prompts`' texts, in order) keeping its prompts."""
+        return cls(task.name, task.clean, task.corrupted, task.answer, task.wrong, task.pos_labels,
+                   prompts=tuple(prompts), corruption=corruption)
 
 
 def ioi_prompt_pairs(n: int, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
@@ -78,8 +85,7 @@ def ioi_task(model, n: int = 32, corruption: Corruption = "abc", form: FormChoic
     pairs = ioi_prompt_pairs(n, corruption, form, template, split, seed)
     base = Task.from_text(model, f"ioi-{corruption}", [c.text for c, _ in pairs], [k.text for _, k in pairs],
                           [c.io for c, _ in pairs], [c.s for c, _ in pairs], _labels(pairs[0][0], form))
-    return IOITask(base.name, base.clean, base.corrupted, base.answer, base.wrong, base.pos_labels,
-                   prompts=tuple(c for c, _ in pairs), corruption=corruption)
+    return IOITask.of(base, [c for c, _ in pairs], corruption)
 
 
 def _labels(prompt: IOIPrompt, form: FormChoice) -> list[str]:

@@ -1,47 +1,84 @@
 """More toy-world tasks, showing how a user task is built: gender-pronoun agreement and object-colour facts.
 
-- gender: "John went to the park . He" — clean name of one gender, corrupted the same sentence with a name of the
-  other gender; answer = the pronoun agreeing with the clean name, wrong = the other one.
+Each task is written in the sentences of the model's own toy world (`interp.corpus.toy_world`), so the next token
+it scores is one the model was trained to predict:
+
+- gender: clean name of one gender, corrupted the same sentence with a name of the other gender; answer = the
+  pronoun agreeing with the clean name, wrong = the other one. toy1: "John went to the park . He" (its narrative
+  family). toy2: "John walked to the park . He", the first sentence of a one-character story and the pronoun
+  starting the next (interp.toyworld.stories2), with toy2's names and any of its motion verbs.
 - colour: "The ball is" -> red; corrupted with another object of a different canonical colour; answer = the clean
-  object's colour, wrong = the corrupted object's colour.
+  object's colour, wrong = the corrupted object's colour. toy1: vocab.OBJECT_COLOURS; toy2: the colour facts of its
+  fact family ("The ball is red .", interp.toyworld.tasks2) over lexicon2.OBJECT_FACTS.
 """
 
 from __future__ import annotations
 
 import random
+from typing import NamedTuple
 
+from interp.corpus import toy_world
 from interp.toyworld import vocab as V
 
 from .base import Task
 
 
+class WorldWords(NamedTuple):
+    """The words a world's gender and colour tasks draw from."""
+
+    male: tuple[str, ...]
+    female: tuple[str, ...]
+    places: tuple[str, ...]
+    verbs: tuple[str, ...]
+    """Motion verbs (past) before "to the PLACE"; toy1's sentence has only "went"."""
+    colours: dict[str, str]
+    """Object -> its canonical colour."""
+
+
+def world_words(world: str | None) -> WorldWords:
+    """toy2's lexicon for a toy2 model, toy1's vocabulary otherwise."""
+    if world != "toy2":
+        return WorldWords(tuple(V.MALE_NAMES), tuple(V.FEMALE_NAMES), tuple(V.PLACES), ("went",),
+                          dict(V.OBJECT_COLOURS))
+    from interp.toyworld.lexicon2 import OBJECT_FACTS, build_lexicon2
+
+    lex = build_lexicon2()
+    return WorldWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),
+                      lex.of(category="place"), lex.of(category="verb", verb_class="motion", verb_form="past"),
+                      {o: colour for o, (colour, _, _) in OBJECT_FACTS.items()})
+
+
 def gender_task(model, n: int = 32, seed: int = 0) -> Task:
-    """Pronoun agreement: predict He / She after "NAME went to the PLACE ."."""
+    """Pronoun agreement: predict He / She after "NAME went to the PLACE ." (toy2: any motion verb)."""
     rng = random.Random(seed)
+    words = world_words(toy_world(model))
     clean, corrupt, ans, wrong = [], [], [], []
     for i in range(n):
         male = i % 2 == 0
-        name, other = (rng.choice(V.MALE_NAMES), rng.choice(V.FEMALE_NAMES))[:: 1 if male else -1]
-        place = rng.choice(V.PLACES)
-        clean.append(f"{name} went to the {place} .")
-        corrupt.append(f"{other} went to the {place} .")
+        name, other = (rng.choice(words.male), rng.choice(words.female))[:: 1 if male else -1]
+        verb = rng.choice(words.verbs) if len(words.verbs) > 1 else words.verbs[0]  # toy1: its seeds' prompts
+        place = rng.choice(words.places)
+        clean.append(f"{name} {verb} to the {place} .")
+        corrupt.append(f"{other} {verb} to the {place} .")
         ans.append("He" if male else "She")
         wrong.append("She" if male else "He")
-    return Task.from_text(model, "gender", clean, corrupt, ans, wrong, ["BOS", "NAME", "went", "to", "the",
-                                                                        "PLACE", "."])
+    verb = words.verbs[0] if len(words.verbs) == 1 else "VERB"
+    return Task.from_text(model, "gender", clean, corrupt, ans, wrong, ["BOS", "NAME", verb, "to", "the", "PLACE",
+                                                                        "."])
 
 
 def colour_task(model, n: int = 32, seed: int = 0) -> Task:
     """Object colour fact: predict the canonical colour after "The OBJECT is"."""
     rng = random.Random(seed)
-    objects = list(V.OBJECT_COLOURS)
+    colours = world_words(toy_world(model)).colours
+    objects = list(colours)
     clean, corrupt, ans, wrong = [], [], [], []
     while len(clean) < n:
         a, b = rng.sample(objects, 2)
-        if V.OBJECT_COLOURS[a] == V.OBJECT_COLOURS[b]:
+        if colours[a] == colours[b]:
             continue
         clean.append(f"The {a} is")
         corrupt.append(f"The {b} is")
-        ans.append(V.OBJECT_COLOURS[a])
-        wrong.append(V.OBJECT_COLOURS[b])
+        ans.append(colours[a])
+        wrong.append(colours[b])
     return Task.from_text(model, "colour", clean, corrupt, ans, wrong, ["BOS", "The", "OBJECT", "is"])

@@ -1,7 +1,8 @@
 """A toy2 model works end to end as a toy1 model does: the world comes from the model (its folder's config.json and
 its tokenizer), so `--corpus toyworld` reads toy2 text with toy2 labels, artifacts record the world, and concepts
 (SAE ground truth, feature pages, neuron AUROCs, steering) are toy2's. The model is a tiny random toy2-vocabulary
-HookedTransformer built at test time and saved as a model folder with "world": "toy2"."""
+HookedTransformer built at test time and saved as a model folder with "world": "toy2" (tests/conftest.py's
+toy2_model)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,6 @@ from interp.toyworld.labels import taxonomy
 TOY2 = taxonomy("toy2")
 TOY2_ONLY = set(TOY2.all_concepts()) - set(taxonomy("toy1").all_concepts())
 HOOK = "blocks.1.hook_resid_post"
-
-
-@pytest.fixture(scope="module")
-def toy2_model(tmp_path_factory):
-    """A random two-layer model of the toy2 vocabulary, saved as a toy model folder of world toy2."""
-    from transformer_lens import HookedTransformer
-
-    from interp.models import save_toy_model, toy_config
-    from interp.toyworld.corpus import vocabulary
-    from interp.toyworld.tokenizer import build_tokenizer
-
-    root = tmp_path_factory.mktemp("toy2")
-    tok = build_tokenizer(root / "tok", "toy2")
-    cfg = toy_config("gelu", 0, len(vocabulary("toy2")), n_layers=2, d_model=32, n_heads=2, d_mlp=64, n_ctx=64)
-    return save_toy_model(HookedTransformer(cfg, tokenizer=tok, move_to_device=False), root / "m", world="toy2")
 
 
 def _run(capsys, *args) -> tuple[int, str]:
