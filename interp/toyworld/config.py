@@ -49,6 +49,9 @@ class ToyTrainConfig(Options):
     """MLP neurons per layer."""
     n_ctx: int = 128
     """Context length (tokens per document)."""
+    mix: str = ""
+    """Corpus family weights replacing the world's defaults, e.g. ioi=0.75 (relative weights, as in
+    `interp toyworld generate --mix`)."""
     checkpoint_every: int = 500
     """Steps between resumable checkpoints."""
     run: RuntimeOptions = field(default_factory=RuntimeOptions)
@@ -61,6 +64,13 @@ class ToyTrainConfig(Options):
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         if self.lr <= 0 or self.batch_size < 1:
             raise ValueError("lr must be > 0 and batch_size >= 1")
+        self.corpus()  # unknown families, bad weights: one-line errors now, not at the first batch
+
+    def corpus(self):
+        """The training corpus: the world's documents with this run's seed, context and mix."""
+        from .corpus import CorpusConfig
+
+        return CorpusConfig(seed=self.seed, n_ctx=self.n_ctx, world=self.world, mix=parse_mix(self.mix))
 
     @property
     def name(self) -> str:

@@ -23,7 +23,7 @@ from ..checkpoint import Checkpointer, identity, optimizer_state, restore_optimi
 from ..models import save_toy_model, toy_config
 from ..runtime import start_run
 from .config import ToyTrainConfig
-from .corpus import CHUNK_DOCS, CorpusConfig, iter_chunks, vocabulary
+from .corpus import CHUNK_DOCS, iter_chunks, vocabulary
 from .evaluate import heldout_loss, ioi_score
 from .ioi_eval import HeldoutIOI, heldout_ioi
 from .tokenizer import build_tokenizer
@@ -32,7 +32,7 @@ from .tokenizer import build_tokenizer
 def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
     """Training batches [batch, n_ctx] from step `start_step` on; resuming regenerates the same documents."""
     first_doc = start_step * cfg.batch_size
-    stream = iter_chunks(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, world=cfg.world), first_doc // CHUNK_DOCS)
+    stream = iter_chunks(cfg.corpus(), first_doc // CHUNK_DOCS)
     buf = next(stream)[0][first_doc % CHUNK_DOCS:]
     while True:
         while len(buf) < cfg.batch_size:
@@ -73,7 +73,9 @@ NOT_IDENTITY = ("device", "threads", "checkpoint_every")
 
 def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
     # toy1 runs keep the identity they had before worlds existed, so their checkpoints still resume
-    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY + (("world",) if cfg.world == "toy1" else ())))
+    # (and runs without a mix keep the identity they had before --mix existed)
+    old = (("world",) if cfg.world == "toy1" else ()) + (("mix",) if not cfg.mix else ())
+    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY + old))
 
 
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:

@@ -71,3 +71,15 @@ def test_bad_config_is_rejected():
         ToyTrainConfig.of(d_model=30, n_heads=4)
     with pytest.raises(ValueError, match="one batch"):
         ToyTrainConfig.of(tokens=10)
+
+
+def test_mix_reweights_the_training_corpus_and_is_part_of_the_run_identity(tmp_path):
+    plain, heavy = (tiny(tmp_path / "m", world="toy2", mix=m) for m in ("", "ioi=0.75"))
+    assert heavy.corpus().weights()["ioi"] == 0.75 and plain.corpus().weights()["ioi"] < 0.75
+    b_plain, b_heavy = (next(T.batches(c, 0)) for c in (plain, heavy))
+    assert not (b_plain == b_heavy).all()  # the mix changes which documents are drawn
+    assert T.checkpointer(heavy).identity["mix"] == "ioi=0.75" and "mix" not in T.checkpointer(plain).identity
+    with pytest.raises(ValueError, match="unknown toy2 family iox"):
+        tiny(tmp_path / "m", world="toy2", mix="iox=1")
+    with pytest.raises(ValueError, match="not family=weight"):
+        tiny(tmp_path / "m", world="toy2", mix="ioi")
