@@ -54,6 +54,9 @@ class ToyTrainConfig(Options):
     `interp toyworld generate --mix`)."""
     checkpoint_every: int = 500
     """Steps between resumable checkpoints."""
+    compile: bool = False
+    """torch.compile the training forward and backward: ~1.5x the tokens/s on a CPU after a compile of 1-2
+    minutes (needs a C compiler); the weights differ from an eager run only in floating-point detail."""
     run: RuntimeOptions = field(default_factory=RuntimeOptions)
     output: ToyTrainOutput = field(default_factory=ToyTrainOutput)
 

@@ -67,7 +67,7 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
     return loss.item()
 
 
-NOT_IDENTITY = ("device", "threads", "checkpoint_every")
+NOT_IDENTITY = ("device", "threads", "checkpoint_every", "compile")
 """Options a run may be resumed under other values of."""
 
 
@@ -122,8 +122,9 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")
     t0, loss_ema = time.time(), None
     t_last = t0
+    forward = torch.compile(model) if cfg.compile else model  # shares the parameters: checkpoints save `model`
     for i, batch in zip(range(start, cfg.steps), batches(cfg, start)):
-        loss = step(model, opt, torch.as_tensor(batch, device=device).long(), lr_at(cfg, i))
+        loss = step(forward, opt, torch.as_tensor(batch, device=device).long(), lr_at(cfg, i))
         loss_ema = loss if loss_ema is None else 0.98 * loss_ema + 0.02 * loss
         if (i + 1) % 20 == 0:
             now = time.time()

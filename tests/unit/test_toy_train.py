@@ -83,3 +83,15 @@ def test_mix_reweights_the_training_corpus_and_is_part_of_the_run_identity(tmp_p
         tiny(tmp_path / "m", world="toy2", mix="iox=1")
     with pytest.raises(ValueError, match="not family=weight"):
         tiny(tmp_path / "m", world="toy2", mix="ioi")
+
+
+def test_compiled_training_matches_eager_training(tmp_path):
+    eager = T.train_toy_model(tiny(tmp_path / "eager", steps=4))
+    compiled = T.train_toy_model(tiny(tmp_path / "compiled", steps=4, compile=True))
+    assert compiled["train_config"]["compile"] and not eager["train_config"]["compile"]
+    a = load_file(str(tmp_path / "eager" / "model.safetensors"))
+    b = load_file(str(tmp_path / "compiled" / "model.safetensors"))
+    for k in a:  # same data, same init: only floating-point detail may differ (b_K has no gradient: a key bias
+        # adds a constant to every score of a query, so Adam turns rounding noise into steps of size lr there)
+        assert k.endswith("b_K") or torch.allclose(a[k], b[k], atol=1e-4), k
+    assert not torch.allclose(a["embed.W_E"], T.new_model(tiny(tmp_path / "x", steps=4), "cpu").W_E)  # it trained
