@@ -56,12 +56,15 @@ def _is_toy_folder(path: Path) -> bool:
 
 
 def toy_config(act_fn: str = "gelu", seed: int = 0, d_vocab: int = 512, n_layers: int = 4, d_model: int = 128,
-               n_heads: int = 4, d_mlp: int = 512, n_ctx: int = 128) -> HookedTransformerConfig:
-    """Architecture of the toy models: a small GPT-2-style transformer with LayerNorm and learned positions."""
+               n_heads: int = 4, d_mlp: int = 512, n_ctx: int = 128,
+               positional_embedding_type: str = "standard") -> HookedTransformerConfig:
+    """Architecture of the toy models: a small GPT-2-style transformer with LayerNorm and learned positions
+    ("standard", the toy1 models) or rotary positions on every query / key dimension ("rotary", the toy2 models)."""
+    rotary = {"rotary_dim": d_model // n_heads} if positional_embedding_type == "rotary" else {}
     return HookedTransformerConfig(
         n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_mlp=d_mlp, n_ctx=n_ctx,
-        d_vocab=d_vocab, act_fn=act_fn, normalization_type="LN", positional_embedding_type="standard",
-        seed=seed, default_prepend_bos=True, init_weights=True)
+        d_vocab=d_vocab, act_fn=act_fn, normalization_type="LN", positional_embedding_type=positional_embedding_type,
+        seed=seed, default_prepend_bos=True, init_weights=True, **rotary)
 
 
 _CFG_KEYS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "d_vocab", "act_fn",
@@ -96,7 +99,7 @@ def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: s
     meta = json.loads((folder / "config.json").read_text())
     cfg_dict = meta["cfg"]
     cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
-                                                  "d_mlp", "n_ctx")})
+                                                  "d_mlp", "n_ctx", "positional_embedding_type")})
     tok = load_tokenizer(folder / "tokenizer", meta.get("world", "toy1"))
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     state = read_tensors(folder / "model.safetensors", "toy model weights")

@@ -49,6 +49,12 @@ class ToyTrainConfig(Options):
     """MLP neurons per layer."""
     n_ctx: int = 128
     """Context length (tokens per document)."""
+    positions: Literal["learned", "rotary"] = "learned"
+    """Position encoding: learned absolute embeddings (GPT-2, the toy1 models) or rotary (RoPE on queries and keys;
+    toy2 models learn IOI on unseen forms with it, see data/models/README.md)."""
+    tie_embeddings: bool = False
+    """Train with the unembedding tied to the embedding (W_U = W_E^T, as GPT-2); the saved model holds W_U as an
+    ordinary untied copy, so it loads and is analysed like any other."""
     mix: str = ""
     """Corpus family weights replacing the world's defaults, e.g. ioi=0.75 (relative weights, as in
     `interp toyworld generate --mix`)."""
@@ -110,6 +116,12 @@ class GenerateConfig(Options):
     """Tokens per document, BOS included."""
     world: World = "toy1"
     """Toy world: toy1 (the shipped models' world) or toy2 (the compositional world)."""
+    positions: Literal["learned", "rotary"] = "learned"
+    """Position encoding: learned absolute embeddings (GPT-2, the toy1 models) or rotary (RoPE on queries and keys;
+    toy2 models learn IOI on unseen forms with it, see data/models/README.md)."""
+    tie_embeddings: bool = False
+    """Train with the unembedding tied to the embedding (W_U = W_E^T, as GPT-2); the saved model holds W_U as an
+    ordinary untied copy, so it loads and is analysed like any other."""
     mix: str = ""
     """Family weights replacing the world's defaults, as family=weight,... (e.g. ioi=0.5,story=0)."""
     ioi_forms: str = ""

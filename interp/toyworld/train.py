@@ -92,8 +92,39 @@ def new_model(cfg: ToyTrainConfig, device: str):
     torch.manual_seed(cfg.seed)
     tok = build_tokenizer(cfg.out_dir / "tokenizer", cfg.world)
     mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary(cfg.world)), cfg.n_layers, cfg.d_model, cfg.n_heads,
-                      cfg.d_mlp, cfg.n_ctx)
-    return HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
+                      cfg.d_mlp, cfg.n_ctx, "rotary" if cfg.positions == "rotary" else "standard")
+    model = HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
+    if cfg.tie_embeddings:
+        model.unembed = TiedUnembed(model.unembed, model.embed)
+    return model
+
+
+class TiedUnembed(torch.nn.Module):
+    """The unembedding of a tied run: logits = resid @ W_E^T + b_U, so the gradients of both uses land on W_E. The
+    embedding is held outside the module tree (no second copy of W_E in state dicts or the optimizer)."""
+
+    def __init__(self, unembed, embed):
+        super().__init__()
+        self.b_U = unembed.b_U
+        self._embed = [embed]
+
+    @property
+    def W_U(self) -> torch.Tensor:
+        return self._embed[0].W_E.T  # [d_model, d_vocab]
+
+    def forward(self, resid_BPD: torch.Tensor) -> torch.Tensor:
+        return resid_BPD @ self.W_U + self.b_U  # [batch, pos, d_vocab]
+
+
+def untie(model) -> None:
+    """Give a tied model an ordinary Unembed holding a copy of W_E^T, so it saves and loads like any toy model."""
+    from transformer_lens.components import Unembed
+
+    if isinstance(model.unembed, TiedUnembed):
+        plain = Unembed(model.cfg).to(model.embed.W_E.device)
+        plain.W_U.data.copy_(model.unembed.W_U.detach())
+        plain.b_U.data.copy_(model.unembed.b_U.detach())
+        model.unembed = plain
 
 
 def resume(cfg: ToyTrainConfig, device: str):
@@ -139,6 +170,7 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
 
 def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
     """Evaluate on held-out data, write the model and its card, and drop the checkpoint."""
+    untie(model)
     model.eval()
     card = {
         "name": cfg.name, "world": cfg.world, "act_fn": cfg.act, "seed": cfg.seed,

@@ -95,3 +95,20 @@ def test_compiled_training_matches_eager_training(tmp_path):
         # adds a constant to every score of a query, so Adam turns rounding noise into steps of size lr there)
         assert k.endswith("b_K") or torch.allclose(a[k], b[k], atol=1e-4), k
     assert not torch.allclose(a["embed.W_E"], T.new_model(tiny(tmp_path / "x", steps=4), "cpu").W_E)  # it trained
+
+
+def test_rotary_tied_run_trains_ties_and_saves_a_model_that_loads_as_trained(tmp_path):
+    from interp.models import load_toy_model
+
+    cfg = tiny(tmp_path / "m", steps=6, positions="rotary", tie_embeddings=True)
+    model = T.new_model(cfg, "cpu")
+    assert model.cfg.positional_embedding_type == "rotary" and "unembed.W_U" not in dict(model.named_parameters())
+    assert model.W_U.data_ptr() == model.W_E.data_ptr()  # one matrix, read transposed
+    T.train_toy_model(cfg)
+    loaded = load_toy_model(tmp_path / "m", weight_processing="none")
+    assert loaded.cfg.positional_embedding_type == "rotary"
+    assert torch.equal(loaded.W_U, loaded.W_E.T)  # saved as an ordinary untied copy of the trained embedding
+    saved = load_file(str(tmp_path / "m" / "model.safetensors"))
+    assert not torch.equal(saved["embed.W_E"], model.W_E.detach())  # the embedding (hence W_U) trained
+    resumed, *_ = T.resume(tiny(tmp_path / "r", steps=6, positions="rotary", tie_embeddings=True), "cpu")
+    assert isinstance(resumed.unembed, T.TiedUnembed)
