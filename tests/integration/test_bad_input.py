@@ -69,7 +69,7 @@ def test_unwritable_and_full_disks_are_one_line(tmp_path, read_only_disk, small_
 
 def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_path, capsys, toy_model):
     from interp.toyworld import train as T
-    from interp.toyworld.config import ToyTrainConfig
+    from interp.toyworld.config import TOY1_RECIPE, ToyTrainConfig
 
     fig = tmp_path / "mine.html"
     fig.write_text("my figure")
@@ -85,7 +85,8 @@ def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_p
     assert main(["patch-compare", "--n-prompts", "2", "--out", str(report)]) == 1
     assert report.read_text() == "{}"
     tiny = dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2, device="cpu")
-    cfg = ToyTrainConfig.of(tokens=2 * 4 * 32, out=str(tmp_path / "toy"), checkpoint_every=1, **tiny)
+    cfg = ToyTrainConfig.of(**{**TOY1_RECIPE, **tiny, "tokens": 2 * 4 * 32, "out": str(tmp_path / "toy"),
+                               "checkpoint_every": 1})
     T.train_toy_model(cfg)
     before = (tmp_path / "toy" / "model.safetensors").read_bytes()
     with pytest.raises(FileExistsError, match="--overwrite"):

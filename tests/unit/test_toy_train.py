@@ -9,13 +9,15 @@ import torch
 from safetensors.torch import load_file
 
 import interp.toyworld.train as T
-from interp.toyworld.config import ToyTrainConfig
+from interp.toyworld.config import TOY1_RECIPE, ToyTrainConfig
 
-TINY = dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2, device="cpu")
+TINY = {**TOY1_RECIPE, **dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2,
+                              device="cpu")}
+"""A tiny toy1 run (toy1's short IOI prompts fit its 32-token context); tests override world and recipe options."""
 
 
 def tiny(out, steps=8, **kw) -> ToyTrainConfig:
-    return ToyTrainConfig.of(tokens=steps * 4 * 32, out=str(out), checkpoint_every=3, **TINY, **kw)
+    return ToyTrainConfig.of(**{**TINY, "tokens": steps * 4 * 32, "out": str(out), "checkpoint_every": 3, **kw})
 
 
 def test_training_lowers_the_loss_and_writes_model_and_card(tmp_path):
@@ -64,6 +66,16 @@ def test_resume_refuses_a_checkpoint_of_another_config(tmp_path):
     T.checkpointer(other).save(1, {}, {"elapsed_s": 0, "adam_steps": {}})
     with pytest.raises(ValueError, match=r"other options \(seed differ"):
         T.train_toy_model(tiny(tmp_path / "m"))
+
+
+def test_the_default_recipe_is_the_toy2_models_and_toy1_stays_reproducible():
+    default, toy1 = ToyTrainConfig(), ToyTrainConfig.of(**TOY1_RECIPE)
+    assert (default.world, default.positions, default.tie_embeddings, default.n_ctx) == ("toy2", "rotary", True, 64)
+    assert default.corpus().weights()["ioi"] == 0.75 and default.corpus().weights()["repeat"] == 0.3
+    import interp.toyworld.corpus as C
+
+    assert toy1.corpus() == C.CorpusConfig(seed=0, n_ctx=128)  # exactly the corpus the toy1 models trained on
+    assert (toy1.positions, toy1.tie_embeddings, toy1.lr, toy1.batch_size) == ("learned", False, 1e-3, 32)
 
 
 def test_bad_config_is_rejected():
