@@ -44,13 +44,28 @@ def is_toy(name: str) -> bool:
     return name in shipped_models()
 
 
+def toy_family(name: str) -> list[str]:
+    """The shipped seeds of `name`'s family: toy-gelu-s0 -> toy-gelu-s0..s3 and toy-relu-s0, toy1-gelu-s2 -> the
+    toy1-* ones (never a mix of worlds); [] for a model that is not a shipped toy model."""
+    from interp.models import shipped_models
+
+    if not is_toy(name):
+        return []
+    prefix = name.split("-")[0]
+    names = [f"{prefix}-{m.split('-', 1)[1]}" for m in (*TOY_SEEDS, TOY_RELU)]
+    return [m for m in names if m in shipped_models()]
+
+
 def neuron_models(cfg: WorkspaceBuildConfig) -> list[str]:
-    """--model, and with the toy default also the ReLU toy model (the explorer compares GELU and ReLU neurons)."""
-    return [cfg.lm.model, TOY_RELU] if is_toy(cfg.lm.model) and cfg.lm.model != TOY_RELU else [cfg.lm.model]
+    """--model, and with a shipped toy model also the ReLU model of its family (the explorer compares GELU and ReLU
+    neurons)."""
+    relu = [m for m in toy_family(cfg.lm.model) if "-relu-" in m and m != cfg.lm.model]
+    return [cfg.lm.model, *relu]
 
 
 def universal_models(cfg: WorkspaceBuildConfig) -> list[str]:
-    return list(cfg.universal_models) or (TOY_SEEDS if is_toy(cfg.lm.model) else [])
+    """--universal-models, or with a shipped toy model the GELU seeds of its family."""
+    return list(cfg.universal_models) or [m for m in toy_family(cfg.lm.model) if "-gelu-" in m]
 
 
 def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:
