@@ -36,7 +36,19 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-MODEL, HOOKS, BATCH, N_CTX = "toy-gelu-s0", ["blocks.*.mlp.hook_post"], 32, 128
+MODEL, HOOKS, BATCH = "toy-gelu-s0", ["blocks.*.mlp.hook_post"], 32
+
+
+def _model_ctx() -> int:
+    """The model's own context (read from its folder without loading torch): every method runs full rows of it."""
+    import json
+
+    from interp.models import MODELS_DIR
+
+    return json.loads((MODELS_DIR / MODEL / "config.json").read_text())["cfg"]["n_ctx"]
+
+
+N_CTX = _model_ctx()
 METHODS = ("forward", "cache", "run_with_cache", "forward_retained", "fused_forward")
 """forward / run_with_cache: TransformerLens as a user runs it; cache: `interp cache`; forward_retained:
 TransformerLens's forward with interp.allocator's setting; fused_forward: interp.fused kernels and the allocator."""
@@ -50,6 +62,7 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     from interp.activations.config import CacheConfig
     from interp.activations.stream import stop_layer
     from interp.allocator import retain_freed_memory
+    from interp.corpus import toy_world
     from interp.fused import fused_kernels
     from interp.models import load_model
     from interp.toyworld.corpus import CorpusConfig, generate_docs
@@ -69,7 +82,8 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
         retain_freed_memory()
     hooks = expand_hooks(model, HOOKS)
     stop = stop_layer(hooks, model.cfg.n_layers)
-    tokens = torch.from_numpy(generate_docs(CorpusConfig(n_ctx=N_CTX), n_docs).tokens).long()  # [doc, pos]
+    corpus = CorpusConfig(n_ctx=N_CTX, world=toy_world(model))  # the model's own world, as `interp cache` reads
+    tokens = torch.from_numpy(generate_docs(corpus, n_docs).tokens).long()  # [doc, pos]
     folder.mkdir(parents=True, exist_ok=True)
 
     def one_batch(i: int, batch: torch.Tensor) -> None:
