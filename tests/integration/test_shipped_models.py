@@ -1,4 +1,9 @@
-"""The bar every shipped toy model must meet, measured on held-out IOI prompts, and its model card."""
+"""The bar every shipped toy model must meet, measured on prompts of another seed than its card's, and its card.
+
+toy1 models (the first ones): >= 95% IOI accuracy and a mean logit difference >= 2 in each name order on held-out
+(template, IO, S) combinations. toy2 models (issue 16): on IOI forms never seen in training >= 90% with a mean logit
+difference >= 2, and >= 95% on names never seen in a training IOI sentence (`interp toyworld eval`).
+"""
 
 from __future__ import annotations
 
@@ -6,22 +11,29 @@ import json
 
 import pytest
 
-from interp.models import MODELS_DIR, load_model
+from interp.models import MODELS_DIR, load_model, shipped_models
 from interp.toyworld.evaluate import heldout_loss, ioi_score
+from interp.toyworld.ioi_eval import heldout_ioi, model_world
 
-SHIPPED = ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3", "toy-relu-s0"]
 
-
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", shipped_models())
 def test_shipped_model_meets_the_ioi_bar_on_heldout_prompts(name):
     model = load_model(name)
-    score = ioi_score(model, n_prompts=300, seed=123, split="heldout")  # another prompt seed than the card's
-    for form in ("ABBA", "BABA"):
-        assert score.accuracy[form] >= 0.95, (name, form, score)
-        assert score.logit_diff[form] >= 2.0, (name, form, score)
     card = json.loads((MODELS_DIR / name / "card.json").read_text())
+    world = model_world(model)
+    assert card.get("world", "toy1") == world
+    if world == "toy1":
+        score = ioi_score(model, n_prompts=300, seed=123, split="heldout")
+        for form in ("ABBA", "BABA"):
+            assert score.accuracy[form] >= 0.95, (name, form, score)
+            assert score.logit_diff[form] >= 2.0, (name, form, score)
+    else:
+        held = heldout_ioi(model, n_prompts=30, seed=123)
+        assert held.form_accuracy >= 0.9 and held.form_logit_diff >= 2, (name, held.last_line())
+        assert held.name_accuracy >= 0.95, (name, held.last_line())
     assert card["meets_bar"] and card["training_tokens"] > 5_000_000 and card["wall_time_s"] > 0
-    assert abs(card["heldout_loss"] - heldout_loss(model, n_docs=64, seed=card["seed"])) < 0.1
+    loss = heldout_loss(model, n_docs=64, seed=card["seed"], world=world)
+    assert abs(card["heldout_loss"] - loss) < 0.1
 
 
 def test_models_of_different_seeds_differ():
