@@ -21,7 +21,7 @@ from .faithfulness import faithfulness
 from .patching.memory import GB, budget_bytes, describe
 from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
-from .tasks import TASKS, TOY2_TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file
+from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file, toy_tasks
 from .tasks.files import TaskFile
 from .tasks.ioi_toy2 import describe as describe_toy2_ioi
 
@@ -52,7 +52,7 @@ def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> Built
         info["corruption"] = cfg.corruption
     world = toy_world(model)
     if world in ("toy1", "toy2"):
-        builders = TASKS if world == "toy1" else TOY2_TASKS
+        builders = toy_tasks(model)
         task = (builders["ioi"](model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
                 if cfg.task == "ioi" else builders[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
         if world == "toy1":

@@ -17,6 +17,18 @@ for any model: these on toy1 models, TOY2_TASKS on toy2 models, classic IOI on o
 TOY2_TASKS = {**TASKS, "ioi": ioi_toy2_task}
 """The builders for toy2 models: IOI from toy2's own IOI grammar (circuits.tasks.ioi_toy2)."""
 
+
+def toy_tasks(model) -> dict:
+    """The task builders of `model`'s toy world (TASKS for toy1, TOY2_TASKS for toy2); a one-line error for a model
+    of neither (give it classic_ioi_task or a task file)."""
+    from interp.corpus import toy_world
+
+    world = toy_world(model)
+    if world is None:
+        raise ValueError("the toy-world tasks need a toy-world model (toy1's or toy2's vocabulary): use "
+                         "classic_ioi_task(model) or file_task(model, path) for other models")
+    return TASKS if world == "toy1" else TOY2_TASKS
+
 __all__ = ["Baselines", "IOITask", "PromptPair", "TASKS", "TOY2_TASKS", "Task", "TaskGroups", "as_groups",
            "classic_ioi_task", "colour_task", "file_task", "gender_task", "grouped_task", "ioi_prompt_pairs",
-           "ioi_task", "ioi_toy2_pairs", "ioi_toy2_task", "logit_diff", "read_task_file", "single_token"]
+           "ioi_task", "ioi_toy2_pairs", "ioi_toy2_task", "logit_diff", "read_task_file", "single_token", "toy_tasks"]

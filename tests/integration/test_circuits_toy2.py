@@ -119,3 +119,10 @@ def test_patch_cli_on_a_toy2_model_records_toy2_prompts(toy2_model, tmp_path, ca
         assert {"N1", "N2", "S2", "END", "PLACE"} <= set(labels) and "TRANSFER" in labels
     else:
         assert recorded["prompts"] == "toy2 world sentences" and labels[-1] == {"gender": ".", "colour": "is"}[task]
+
+
+def test_toy_tasks_follow_the_model_world(toy_model, toy2_model):
+    from circuits.tasks import TASKS, TOY2_TASKS, toy_tasks
+    from interp.models import load_model
+
+    assert toy_tasks(toy_model) is TASKS and toy_tasks(load_model(str(toy2_model))) is TOY2_TASKS
