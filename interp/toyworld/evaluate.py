@@ -66,7 +66,7 @@ def ioi_score(model, n_prompts: int = 400, seed: int = 0, split: Split = "heldou
     acc, ld = {}, {}
     for form in ("ABBA", "BABA"):
         d = ioi_logit_diffs(model, ioi_prompts(n_prompts // 2, seed, split, form))
-        acc[form], ld[form] = float((d > 0).float().mean()), float(d.mean())
+        acc[form], ld[form] = int((d > 0).sum()) / len(d), float(d.mean())
     return IOIScore(acc, ld, n_prompts)
 
 

@@ -110,12 +110,12 @@ def heldout_ioi(model, n_prompts: int = 60, seed: int = 0, batch_size: int = 128
                          f"model's context of {model.cfg.n_ctx}")
     for (form, order), prompts in forms.items():
         d = ioi_logit_diffs(model, prompts, batch_size)
-        rows.append(FormScore(form, order, float((d > 0).float().mean()), float(d.mean()), len(prompts)))
+        rows.append(FormScore(form, order, int((d > 0).sum()) / len(d), float(d.mean()), len(prompts)))
     d = ioi_logit_diffs(model, name_prompts(world, 2 * n_prompts, seed), batch_size)
     total = sum(r.n for r in rows)
+    names_right = int((d > 0).sum())  # a count, not a float32 mean: 76/80 must read 0.95, not 0.9499999
     return HeldoutIOI(world, rows, sum(r.accuracy * r.n for r in rows) / total,
-                      sum(r.logit_diff * r.n for r in rows) / total, float((d > 0).float().mean()), float(d.mean()),
-                      len(d))
+                      sum(r.logit_diff * r.n for r in rows) / total, names_right / len(d), float(d.mean()), len(d))
 
 
 def main(cfg) -> HeldoutIOI:
