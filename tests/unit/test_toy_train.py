@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,8 +12,10 @@ from safetensors.torch import load_file
 import interp.toyworld.train as T
 from interp.toyworld.config import TOY1_RECIPE, ToyTrainConfig
 
-TOY1_COMMAND = ('interp toyworld train --world toy1 --tokens 10000000 --batch-size 32 --lr 0.001 --n-ctx 128 '
-                '--positions learned --notie-embeddings --mix ""')
+README = Path(__file__).resolve().parents[2] / "data" / "models" / "README.md"
+TOY1_COMMAND = next(line.strip() for line in README.read_text().splitlines()
+                    if line.strip().startswith("interp toyworld train --world toy1"))
+"""The command data/models/README.md gives for reproducing the toy1 models."""
 
 TINY = {**TOY1_RECIPE, **dict(n_layers=1, d_model=32, n_heads=2, d_mlp=64, n_ctx=32, batch_size=4, warmup_steps=2,
                               device="cpu")}
@@ -81,7 +84,7 @@ def test_the_default_recipe_is_the_toy2_models_and_toy1_stays_reproducible():
     assert (toy1.positions, toy1.tie_embeddings, toy1.lr, toy1.batch_size) == ("learned", False, 1e-3, 32)
     from apps.cli import all_commands, build_parser
 
-    line = TOY1_COMMAND.split()[3:]  # the command data/models/README.md gives for the toy1 models
+    line = TOY1_COMMAND.split()[3:]
     parsed = build_parser(all_commands()).parse_args(["toyworld", "train", *[a.strip('"') for a in line]]).config
     assert parsed == toy1
 
