@@ -1,12 +1,15 @@
 """Train a toy language model on the toy-world corpus: `interp toyworld train --seed N --act gelu`.
 
-A small GPT-2-style HookedTransformer (default 4 layers, d_model 128, 4 heads, d_mlp 512, n_ctx 128) trained with
-AdamW, linear warmup and cosine decay on freshly generated documents (the corpus seed is the model seed, so the
-seeds differ in initialisation and data, as in the universal-neurons setting). IOI appears abruptly after ~4-5M
-tokens, so the default budget trains well past it. Training checkpoints into `out/checkpoint` (interp.checkpoint:
-weights and AdamW moments, identity = every option but the device and checkpoint frequency) and resumes from there;
-at the end it evaluates on held-out text and IOI prompts and writes the model card (card.json). `--world toy2` trains
-on the compositional world (its tokenizer and the world are recorded in the model folder).
+A small HookedTransformer (4 layers, d_model 128, 4 heads, d_mlp 512) trained with AdamW, linear warmup and cosine
+decay on freshly generated documents (the corpus seed is the model seed, so the seeds differ in initialisation and
+data, as in the universal-neurons setting). The defaults are the toy2 recipe: the compositional world, rotary
+positions, the unembedding tied to the embedding during training (`TiedUnembed`; saved untied), an IOI- and
+repeat-heavy mix, n_ctx 64; with learned positions no toy2 run learned to copy names, hence IOI, within 8M tokens
+(data/models/README.md). `config.TOY1_RECIPE` gives the toy1 models' options (GPT-2 style, learned positions, n_ctx
+128), on which IOI appears abruptly after ~4-5M tokens. Training checkpoints into `out/checkpoint`
+(interp.checkpoint: weights and AdamW moments, identity = every option but the device, threads, compilation and
+checkpoint frequency) and resumes from there; at the end it evaluates on held-out text and IOI prompts and writes
+the model card (card.json). The model folder records its world and tokenizer.
 """
 
 from __future__ import annotations
