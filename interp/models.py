@@ -72,9 +72,14 @@ _CFG_KEYS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "d_vo
 
 
 def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str, Any] | None = None,
-                   world: str = "toy1") -> Path:
-    """Save unprocessed weights (safetensors), config (with the toy world the model was trained on), tokenizer and
-    model card into `folder`, atomically per file."""
+                   world: str | None = None) -> Path:
+    """Save unprocessed weights (safetensors), config (with the toy world the model was trained on: `world`, by
+    default the world of the model's tokenizer), tokenizer and model card into `folder`, atomically per file."""
+    from .toyworld.tokenizer import world_of
+
+    world = world or world_of(model.tokenizer)
+    if world is None:
+        raise ValueError("save_toy_model needs a toy-world tokenizer (toy1's or toy2's) or world=... to record")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = {k: getattr(model.cfg, k) for k in _CFG_KEYS}

@@ -1,9 +1,14 @@
-"""Regenerates the numbers and figures of docs/circuits.md (run: .venv/bin/python docs/circuits/make_report.py)."""
+"""Regenerates the numbers and figures of docs/circuits.md.
+
+Run: .venv/bin/python docs/circuits/make_report.py [MODEL ...] (default toy-gelu-s0 toy-relu-s0).
+Each model gets the IOI task of its own toy world (circuits.tasks.toy_tasks): toy2's held-out form "opener+plain"
+on the toy-* models, toy1's template 0 on the toy1-* ones."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -13,7 +18,8 @@ import torch  # noqa: E402
 from circuits.discovery import discover_circuit, head_roles  # noqa: E402
 from circuits.faithfulness import faithfulness  # noqa: E402
 from circuits.figures import heatmap, scatter  # noqa: E402
-from circuits.tasks import ioi_task  # noqa: E402
+from circuits.tasks import toy_tasks  # noqa: E402
+from interp.corpus import toy_world  # noqa: E402
 from interp.models import load_model  # noqa: E402
 
 HERE = Path(__file__).parent
@@ -21,12 +27,13 @@ FIGURES = HERE.parent / "figures"
 """Figures of all docs pages share one folder, so one plotly.min.js beside them serves all offline."""
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     torch.set_num_threads(1)
-    summary = {}
-    for name in ("toy-gelu-s0", "toy-relu-s0"):
+    out = HERE / "results.json"
+    summary = json.loads(out.read_text()) if out.exists() else {}  # models not re-run keep their entries
+    for name in names:
         model = load_model(name)
-        task = ioi_task(model, n=32)
+        task = toy_tasks(model)["ioi"](model, n=32)
         run = faithfulness(model, task, model_name=name)
         print(name, "\n" + run.markdown())
         for comp in ("resid_pre", "attn_out", "mlp_out", "head_out"):
@@ -39,13 +46,14 @@ def main() -> None:
                                 "s2_to_s1_next": float(ev.s2_to_s1_next[la, h]),
                                 "end_to_s2": float(ev.end_to_s2[la, h]), "end_to_io": float(ev.end_to_io[la, h]),
                                 "dla": float(ev.dla[la, h])} for la in range(4) for h in range(4)}
-        summary[name] = {"baselines": vars(run.activation["resid_pre"].baselines), "faithfulness": run.table(),
+        summary[name] = {"world": toy_world(model), "task": task.name,
+                         "baselines": vars(run.activation["resid_pre"].baselines), "faithfulness": run.table(),
                          "circuits": {k: {"nodes": [n.name for n in c.nodes], "recovered": c.recovered,
                                           "curve": c.curve} for k, c in circuits.items()},
                          "heads": roles}
         print(json.dumps(summary[name]["circuits"]))
-    (HERE / "results.json").write_text(json.dumps(summary, indent=1))
+    out.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:] or ["toy-gelu-s0", "toy-relu-s0"])

@@ -120,16 +120,10 @@ class GenerateConfig(Options):
     """Corpus seed."""
     split: Literal["train", "heldout"] = "train"
     """train or held-out IOI combinations and random stream."""
-    n_ctx: int = 128
-    """Tokens per document, BOS included."""
-    world: World = "toy1"
-    """Toy world: toy1 (the shipped models' world) or toy2 (the compositional world)."""
-    positions: Literal["learned", "rotary"] = "rotary"
-    """Position encoding: learned absolute embeddings (GPT-2, the toy1 models) or rotary (RoPE on queries and keys;
-    toy2 models learn IOI on unseen forms with it, see data/models/README.md)."""
-    tie_embeddings: bool = True
-    """Train with the unembedding tied to the embedding (W_U = W_E^T, as GPT-2); the saved model holds W_U as an
-    ordinary untied copy, so it loads and is analysed like any other."""
+    n_ctx: int = 64
+    """Tokens per document, BOS included (64: the toy-* models' context; the toy1-* models' is 128)."""
+    world: World = "toy2"
+    """Toy world: toy2 (the compositional world of the toy-* models) or toy1 (the toy1-* models' world)."""
     mix: str = ""
     """Family weights replacing the world's defaults, as family=weight,... (e.g. ioi=0.5,story=0)."""
     ioi_forms: str = ""

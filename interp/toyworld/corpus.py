@@ -52,8 +52,8 @@ class CorpusConfig:
     repeat: float = 0.15
     """Weight of repeated spans (induction)."""
     world: Literal["toy1", "toy2"] = "toy1"
-    """Which toy world: toy1 (the shipped models' world; the weight fields above are its families) or toy2 (the
-    compositional world, families weighted by `mix`)."""
+    """Which toy world: toy1 (the toy1-* models' world; the weight fields above are its families) or toy2 (the
+    compositional world of the toy-* models, families weighted by `mix`)."""
     mix: dict[str, float] = field(default_factory=dict)
     """Family weights replacing the world's defaults for the families named, e.g. {"ioi": 0.5, "story": 0.0}."""
     ioi_forms: tuple[str, ...] = ()

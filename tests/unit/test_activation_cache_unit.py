@@ -1,4 +1,5 @@
-"""Unit tests of the activation cache: small in-process runs on the shipped toy model, real files in tmp_path."""
+"""Unit tests of the activation cache: small in-process runs on the shipped toy1-gelu-s0 (n_ctx 128, the geometry these
+tests count in), real files in tmp_path."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from interp.activations import writer as writer_mod  # noqa: E402
 from interp.activations.cache import cache_activations, expand_hooks  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
 from interp.activations.stream import stop_layer  # noqa: E402
-from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts  # noqa: E402
+from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts, toy_world  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
 
@@ -25,11 +26,11 @@ HOOKS = ["blocks.*.mlp.hook_post"]
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model("toy-gelu-s0")
+    return load_model("toy1-gelu-s0")
 
 
 def run(model, out, tokens=4096, hooks=HOOKS, **kw):
-    cfg = CacheConfig.of(model="toy-gelu-s0", hooks=hooks, tokens=tokens, out=str(out),
+    cfg = CacheConfig.of(model="toy1-gelu-s0", hooks=hooks, tokens=tokens, out=str(out),
                          shard_tokens=kw.pop("shard", 1024), batch_size=kw.pop("batch_size", 4), **kw)
     return cache_activations(cfg, model=model, progress=False)
 
@@ -53,22 +54,25 @@ def test_expand_hooks_globs_and_errors(model):
 
 
 def test_cache_matches_model_and_corpus(model, tmp_path):
-    res = run(model, tmp_path / "c", tokens=4000)  # 32 docs of 128 (rounded up to whole documents)
-    assert (res.n_tokens, res.n_shards) == (4096, 4)
+    n_ctx = model.cfg.n_ctx  # documents are one context long
+    n_docs = -(-4000 // n_ctx)
+    res = run(model, tmp_path / "c", tokens=4000)  # rounded up to whole documents
+    assert (res.n_tokens, res.n_shards) == (n_docs * n_ctx, 4)
     m = json.loads((tmp_path / "c" / "manifest.json").read_text())
-    assert m["model"] == "toy-gelu-s0" and m["d"] == {h: 512 for h in m["hooks"]} and m["n_tokens"] == 4096
+    assert m["model"] == "toy1-gelu-s0" and m["d"] == {h: 512 for h in m["hooks"]} and m["n_tokens"] == n_docs * n_ctx
     assert m["label_schema"]["fields"][0] == "category" and len(m["shards"][0]["files"]["tokens"]["checksum"]) == 32
     c = ActivationCache.open(tmp_path / "c")
-    docs = generate_docs(CorpusConfig(), 32)
+    docs = generate_docs(CorpusConfig(world=toy_world(model), n_ctx=n_ctx), n_docs)
     assert torch.equal(c.tokens(), torch.from_numpy(docs.tokens.reshape(-1)))  # [doc, pos] -> [doc * pos]
-    assert torch.equal(c.labels(), torch.from_numpy(docs.labels.reshape(4096, -1)))
-    assert torch.equal(c.doc_ids(), torch.arange(32).repeat_interleave(128))
-    assert torch.equal(c.positions().long(), torch.arange(128).repeat(32))
+    assert torch.equal(c.labels(), torch.from_numpy(docs.labels.reshape(n_docs * n_ctx, -1)))
+    assert torch.equal(c.doc_ids(), torch.arange(n_docs).repeat_interleave(n_ctx))
+    assert torch.equal(c.positions().long(), torch.arange(n_ctx).repeat(n_docs))
     _, ref = model.run_with_cache(torch.from_numpy(docs.tokens[[5, 30]]).long())
     for layer in (0, 3):
         hook = f"blocks.{layer}.mlp.hook_post"
-        got = c.get(hook, torch.cat([torch.arange(5 * 128, 6 * 128), torch.arange(30 * 128, 31 * 128)]))
-        torch.testing.assert_close(got, ref[hook].reshape(256, 512), atol=1e-4, rtol=1e-4)  # [2, pos, d] -> [256, d]
+        rows = torch.cat([torch.arange(5 * n_ctx, 6 * n_ctx), torch.arange(30 * n_ctx, 31 * n_ctx)])
+        got = c.get(hook, rows)
+        torch.testing.assert_close(got, ref[hook].reshape(2 * n_ctx, 512), atol=1e-4, rtol=1e-4)  # [2, pos, d]
     assert verify(tmp_path / "c").ok
 
 
@@ -92,9 +96,9 @@ def test_other_model_or_hooks_is_a_clear_error(model, tmp_path):
     run(model, tmp_path / "c", tokens=1024)
     with pytest.raises(CacheError, match=r"hooks: cache has \['blocks.0.mlp.hook_post'.*asks for \['blocks.1.hook"):
         run(model, tmp_path / "c", tokens=1024, hooks=["blocks.1.hook_resid_post"])
-    other = load_model("toy-relu-s0")
-    with pytest.raises(CacheError, match="model: cache has 'toy-gelu-s0', this run asks for 'toy-relu-s0'"):
-        cache_activations(CacheConfig.of(model="toy-relu-s0", tokens=1024, out=str(tmp_path / "c"), shard_tokens=1024),
+    other = load_model("toy1-relu-s0")
+    with pytest.raises(CacheError, match="model: cache has 'toy1-gelu-s0', this run asks for 'toy1-relu-s0'"):
+        cache_activations(CacheConfig.of(model="toy1-relu-s0", tokens=1024, out=str(tmp_path / "c"), shard_tokens=1024),
                           model=other, progress=False)
 
 

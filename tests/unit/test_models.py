@@ -16,7 +16,7 @@ from interp.models import (
     toy_config,
 )
 
-REQUIRED = ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3", "toy-relu-s0"]
+REQUIRED = [f"{w}-{m}" for w in ("toy", "toy1") for m in ("gelu-s0", "gelu-s1", "gelu-s2", "gelu-s3", "relu-s0")]
 
 
 def test_the_shipped_models_are_all_there():
@@ -25,9 +25,11 @@ def test_the_shipped_models_are_all_there():
 
 def test_shipped_model_loads_with_the_right_architecture(toy_model):
     cfg = toy_model.cfg
-    assert (cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp, cfg.n_ctx) == (4, 128, 4, 512, 128)
-    assert cfg.act_fn == "gelu" and "blocks.2.mlp.hook_post" in toy_model.hook_dict
-    assert load_model("toy-relu-s0").cfg.act_fn == "relu"
+    assert (cfg.n_layers, cfg.d_model, cfg.n_heads, cfg.d_mlp, cfg.n_ctx) == (4, 128, 4, 512, 64)
+    assert cfg.act_fn == "gelu" and cfg.positional_embedding_type == "rotary" and cfg.d_vocab == 2162
+    assert "blocks.2.mlp.hook_post" in toy_model.hook_dict and load_model("toy-relu-s0").cfg.act_fn == "relu"
+    old = load_model("toy1-gelu-s0").cfg  # the toy1 models stay loadable under their toy1-* names
+    assert (old.n_ctx, old.positional_embedding_type, old.d_vocab) == (128, "standard", 494)
 
 
 def test_processed_weights_give_the_same_predictions_as_raw_ones(toy_model):

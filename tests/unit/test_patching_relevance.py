@@ -9,7 +9,8 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from circuits.patching.activation import resid_pre
 from circuits.patching.attribution import attribution_patch, input_times_gradient
 from circuits.patching.relevance import Rules, relevance_patch, relp_hooks
-from circuits.tasks import ioi_task
+from circuits.tasks import toy_tasks
+from interp.models import load_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -66,10 +67,14 @@ def test_half_rule_splits_a_gated_product_evenly():
     torch.testing.assert_close(half, full / 2, atol=1e-6, rtol=1e-4)
 
 
-def test_atp_and_relp_estimate_activation_patching(toy_model):
-    task = ioi_task(toy_model, n=8, seed=2)
-    act = resid_pre(toy_model, task).scores
-    for est in (attribution_patch(toy_model, task, ["resid_pre"]), relevance_patch(toy_model, task, ["resid_pre"])):
+def test_atp_and_relp_estimate_activation_patching():
+    """On toy1-gelu-s0, whose single-position patches recover most of the IOI metric, both linear estimates track
+    activation patching at r > 0.9. (On the toy2 models a single resid_pre patch recovers at most ~0.3 and r is
+    ~0.73 for AtP: docs/circuits.md.)"""
+    model = load_model("toy1-gelu-s0")
+    task = toy_tasks(model)["ioi"](model, n=8, seed=2)  # the IOI task of the model's own world
+    act = resid_pre(model, task).scores
+    for est in (attribution_patch(model, task, ["resid_pre"]), relevance_patch(model, task, ["resid_pre"])):
         r = est["resid_pre"]
         assert r.scores.shape == act.shape and r.axes == ("layer", "pos")
         corr = torch.corrcoef(torch.stack([r.scores.flatten(), act.flatten()]))[0, 1]

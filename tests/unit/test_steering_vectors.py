@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from interp.corpus import toy_world
 from interp.steering import (
     diff_in_means,
     feature_vector,
@@ -97,17 +98,18 @@ def test_neuron_out_of_range(toy_model):
         neuron_vector(toy_model, 4, 0)
 
 
-def test_diff_in_means_female_raises_p_she_after_a_name_free_prompt(toy_model):
-    corpus = generate_docs(CorpusConfig(split="heldout"), 16)
+def test_diff_in_means_female_raises_p_she_after_a_male_name(toy_model):
+    world = CorpusConfig(split="heldout", world=toy_world(toy_model), n_ctx=toy_model.cfg.n_ctx)  # the model's world
+    corpus = generate_docs(world, 32)
     toks = torch.as_tensor(corpus.tokens, dtype=torch.long)
     mask = corpus.concept_mask("gender:female")
     vec = diff_in_means(toy_model, "blocks.2.hook_resid_post", toks, mask, concept="gender:female")
     assert abs(float(vec.direction.norm()) - 1) < 1e-5 and vec.source["n_concept"] == int(mask[:, 1:].sum())
-    prompt = _prompt(toy_model, "Yesterday")
+    prompt = _prompt(toy_model, "John was happy because")  # unsteered: "he" 0.25, "she" 0.15 on toy-gelu-s0
     she, he = toy_model.to_single_token("she"), toy_model.to_single_token("he")
     p0 = steered_logits(toy_model, prompt, vec, 0.0)[0, -1].softmax(-1)
-    p1 = steered_logits(toy_model, prompt, vec, 30.0)[0, -1].softmax(-1)
-    assert p1[she] > 5 * p0[she] and p1[she] / p1[he] > p0[she] / p0[he]
+    p1 = steered_logits(toy_model, prompt, vec, 20.0)[0, -1].softmax(-1)
+    assert p1[she] > 1.5 * p0[she] and p1[she] / p1[he] > p0[she] / p0[he]
     with pytest.raises(ValueError, match="concept and other tokens"):
         diff_in_means(toy_model, "blocks.2.hook_resid_post", toks, torch.zeros_like(toks, dtype=torch.bool))
 
