@@ -26,7 +26,7 @@ from transformer_lens import patching as tlp  # noqa: E402
 from circuits.patching.activation import block_every  # noqa: E402
 from circuits.patching.attribution import attribution_patch  # noqa: E402
 from circuits.patching.relevance import relevance_patch  # noqa: E402
-from circuits.tasks import ioi_task  # noqa: E402
+from circuits.tasks import toy_tasks  # noqa: E402
 from interp.fused import fused_kernels  # noqa: E402
 from interp.models import load_model  # noqa: E402
 
@@ -46,7 +46,7 @@ def best_of(fn, repeats: int) -> tuple[float, object]:
 def main() -> None:
     torch.set_num_threads(1)
     model = load_model("toy-gelu-s0")
-    task = ioi_task(model, n=32)
+    task = toy_tasks(model)["ioi"](model, n=32)  # the IOI task of the model's own world
     _, clean_cache = model.run_with_cache(task.clean)
     print(f"model toy-gelu-s0, {task.n_prompts} prompts x {task.n_pos} tokens, torch threads 1")
 

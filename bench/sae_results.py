@@ -28,7 +28,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL, HOOK = "toy-gelu-s0", "blocks.2.mlp.hook_post"
-CACHE = ROOT / "runs/bench/cache-toy-gelu-s0-l2"
+CACHE = ROOT / "runs/bench/cache-toy2-gelu-s0-l2"  # toy-gelu-s0 is a toy2 model since 2026-11-25
 CACHE_TOKENS = 400_000
 ARCHS = ("relu", "topk", "jumprelu")
 

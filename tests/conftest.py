@@ -19,6 +19,14 @@ def toy_model():
 
 
 @pytest.fixture(scope="session")
+def toy1_model():
+    """The shipped toy1-gelu-s0 model (toy world 1: 494 words, n_ctx 128), loaded once per session."""
+    from interp.models import load_model
+
+    return load_model("toy1-gelu-s0")
+
+
+@pytest.fixture(scope="session")
 def toy2_model(tmp_path_factory):
     """A random two-layer model of the toy2 vocabulary, saved as a toy model folder of world toy2 (its path)."""
     from transformer_lens import HookedTransformer

@@ -119,6 +119,7 @@ def test_the_feature_survives_other_pages_and_steer_this_feature(explorer, works
 
 
 def test_labels_are_escaped_and_need_an_auroc_of_0_9(explorer, workspace):
+    from apps.explorer.figures import md_escape
     from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT, load_feature_pages
 
     pages = load_feature_pages(workspace / "features" / "sae-relu")
@@ -132,7 +133,8 @@ def test_labels_are_escaped_and_need_an_auroc_of_0_9(explorer, workspace):
     f_strong = int(np.nonzero(strong)[0][0])
     at = explorer.open(workspace, FEATURES, dictionary="sae-relu", feature=f_strong)
     concept = table["concept"][f_strong]
-    assert concept.replace(":", "\\:") in at.markdown[0].value  # ":name" would be eaten as a markdown directive
+    assert md_escape(concept) in at.markdown[0].value and ":" not in md_escape(concept).replace("\\:", "")
+    # (":name" would be eaten as a markdown directive, "_" start emphasis: both escaped)
     assert f"Concept: {concept}" in explorer.texts(at)
 
 

@@ -97,7 +97,7 @@ def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_p
 def test_prompts_longer_than_the_context_and_unknown_toy_words(toy_model, capsys):
     from interp.models import prompt_tokens
 
-    with pytest.raises(ValueError, match="more than the model's context of 128"):
+    with pytest.raises(ValueError, match=f"more than the model's context of {toy_model.cfg.n_ctx}"):
         prompt_tokens(toy_model, "the cat " * 100)
     with pytest.warns(UserWarning, match=r"does not know.*xylophone"):
         toks = prompt_tokens(toy_model, "Mary saw a xylophone")

@@ -95,11 +95,11 @@ def test_gender_and_colour_write_toy2_sentences(model):
         assert model.to_string(c.answer[i]) == OBJECT_FACTS[obj][0] != model.to_string(c.wrong[i])
 
 
-def test_build_task_dispatches_by_world(model, toy_model):
+def test_build_task_dispatches_by_world(model, toy1_model):
     toy2 = build_task(PatchConfig.of(model="toy2", task="ioi", n_prompts=4), model)
     assert isinstance(toy2.task, IOITask) and toy2.info["world"] == "toy2"
     assert toy2.info["prompts"].startswith("toy2 IOI grammar") and DEFAULT_FORMS[0] in toy2.info["prompts"]
-    toy1 = build_task(PatchConfig.of(model="toy-gelu-s0", task="ioi", n_prompts=4), toy_model)
+    toy1 = build_task(PatchConfig.of(model="toy1-gelu-s0", task="ioi", n_prompts=4), toy1_model)
     assert toy1.info == {"name": "ioi", "n_prompts": 4, "seed": 0, "corruption": "abc", "prompts": "toy world"}
     assert toy1.task.pos_labels[:3] == ["BOS", "When", "N1"]  # toy1's first template, unchanged
 
@@ -121,8 +121,7 @@ def test_patch_cli_on_a_toy2_model_records_toy2_prompts(toy2_model, tmp_path, ca
         assert recorded["prompts"] == "toy2 world sentences" and labels[-1] == {"gender": ".", "colour": "is"}[task]
 
 
-def test_toy_tasks_follow_the_model_world(toy_model, toy2_model):
+def test_toy_tasks_follow_the_model_world(toy1_model, toy_model):
     from circuits.tasks import TASKS, TOY2_TASKS, toy_tasks
-    from interp.models import load_model
 
-    assert toy_tasks(toy_model) is TASKS and toy_tasks(load_model(str(toy2_model))) is TOY2_TASKS
+    assert toy_tasks(toy1_model) is TASKS and toy_tasks(toy_model) is TOY2_TASKS  # toy1-* and toy-* models

@@ -24,7 +24,7 @@ def _run(capsys, *args) -> tuple[int, str]:
     return rc, out.out + "\n".join(ln for ln in out.err.splitlines() if ln.startswith("interp:"))
 
 
-def test_the_toyworld_corpus_of_a_toy2_model_is_toy2s(toy2_model, toy_model):
+def test_the_toyworld_corpus_of_a_toy2_model_is_toy2s(toy2_model, toy1_model):
     from interp.corpus import open_corpus, toy_world
     from interp.models import load_model
 
@@ -33,16 +33,18 @@ def test_the_toyworld_corpus_of_a_toy2_model_is_toy2s(toy2_model, toy_model):
     assert toy_world(model) == "toy2" and src.taxonomy is TOY2 and src.n_label_fields == TOY2.n_fields
     assert src.description["world"] == "toy2" and src.description["source"] == "toyworld"
     assert src.rows(0, 2).labels.shape[-1] == TOY2.n_fields
-    toy1 = open_corpus("toyworld", toy_model, 0)
+    toy1 = open_corpus("toyworld", toy1_model, 0)
     assert "world" not in toy1.description and toy1.taxonomy.world == "toy1"  # toy1 described as before
 
 
-def test_a_recorded_toy2_corpus_is_not_reopened_as_toy1(toy_model):
+def test_a_recorded_toy2_corpus_is_not_reopened_as_toy1(toy1_model, toy_model):
     from interp.provenance import ProvenanceError, heldout_corpus
 
     with pytest.raises(ProvenanceError, match="records a toy2 toy-world corpus but toy1"):
-        heldout_corpus(toy_model, "toy-gelu-s0", {"kind": "toyworld", "source": "toyworld", "world": "toy2"})
-    assert "world" not in heldout_corpus(toy_model, "toy-gelu-s0", {"source": "toyworld", "seed": 0}).description
+        heldout_corpus(toy1_model, "toy1-gelu-s0", {"kind": "toyworld", "source": "toyworld", "world": "toy2"})
+    assert "world" not in heldout_corpus(toy1_model, "toy1-gelu-s0", {"source": "toyworld", "seed": 0}).description
+    with pytest.raises(ProvenanceError, match="records a toy1 toy-world corpus but toy2"):  # and the other way
+        heldout_corpus(toy_model, "toy-gelu-s0", {"kind": "toyworld", "source": "toyworld", "seed": 0})
 
 
 def test_cache_train_and_eval_sae_on_toy2(toy2_model, tmp_path, capsys, one_torch_thread):
