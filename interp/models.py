@@ -165,6 +165,20 @@ def _processing(weight_processing: str) -> dict[str, bool]:
     return PROCESSING[weight_processing]
 
 
+def model_fingerprint(name: str) -> str:
+    """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model or
+    a local folder, an xxh3 of its config.json and card.json (retraining, or a name now given to another model,
+    changes them) with the sizes of its weight files; for a hub model, the name itself."""
+    from .corpus_files import fingerprint_files
+
+    folder = MODELS_DIR / name if name in shipped_models() else Path(name).expanduser()
+    if not (folder / "config.json").is_file():
+        return name
+    files = [p for p in (folder / "config.json", folder / "card.json") if p.is_file()]
+    sizes = ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(folder.glob("*.safetensors")))
+    return f"{fingerprint_files(files)[:16]} {sizes}"
+
+
 def load_model(name: str, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """A HookedTransformer for a shipped toy model, a model folder, or a TransformerLens model name."""
     _processing(weight_processing)
