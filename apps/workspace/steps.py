@@ -74,17 +74,17 @@ def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:
     pick = lambda *keys: {k: f[k] for k in keys}  # noqa: E731
     from interp.models import model_fingerprint
 
+    # a name given to other weights is another model: every step records what its models' names load
+    models = lambda names: {"models": names, "model_ids": [model_fingerprint(m) for m in names]}  # noqa: E731
     source = {**pick("model", "weight_processing", "corpus", "text_column", "n_ctx", "seed"),
-              "model_id": model_fingerprint(cfg.lm.model)}  # a name given to other weights is another model
+              "model_id": model_fingerprint(cfg.lm.model)}
     own = {
         "cache": lambda: {**source, **pick("layer", "cache_tokens")},
         "saes": lambda: {**settings("cache", cfg), **pick("archs", "d_sae", "k", "sae_tokens", "sae_batch_size")},
         "snmf": lambda: {**settings("cache", cfg), **pick("snmf_k", "snmf_tokens")},
         "features": lambda: {**settings("saes", cfg), **settings("snmf", cfg), **pick("examples_per_bin")},
-        "neurons": lambda: {**source, "models": neuron_models(cfg), **pick("neuron_tokens"),
-                            "model_ids": [model_fingerprint(m) for m in neuron_models(cfg)]},
-        "universal": lambda: {**source, "models": universal_models(cfg), **pick("universal_tokens"),
-                              "model_ids": [model_fingerprint(m) for m in universal_models(cfg)]},
+        "neurons": lambda: {**source, **models(neuron_models(cfg)), **pick("neuron_tokens")},
+        "universal": lambda: {**source, **models(universal_models(cfg)), **pick("universal_tokens")},
         "steering": lambda: {**settings("saes", cfg), **settings("snmf", cfg), **pick("steer_concepts")},
         "patching": lambda: {**pick("model", "weight_processing", "task", "ioi_prompts", "seed"),
                              "model_id": source["model_id"], "task_file": _fingerprint(cfg.task)},
