@@ -27,6 +27,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from .components import component
+from .methods import method_named
 
 GB = 10**9
 DEFAULT_CAP = 16 * GB
@@ -107,20 +108,27 @@ def estimate_memory(model: HookedTransformer, method: str, components: Sequence[
                     last_position_only: bool = True) -> MemoryEstimate:
     """Bytes a run of `method` on prompts of `n_pos` tokens needs, from the model's shape (see the module doc): the
     method's memory model in the registry (circuits.patching.methods)."""
-    from .methods import method_named
-
     return method_named(method).memory(model, list(components), n_pos, last_position_only)
 
 
-def _shared(model: HookedTransformer, components: Sequence[str], n_pos: int) -> tuple[int, int, int, int, int]:
-    """Element size, weight bytes, and per prompt the elements of the cached activations (every layer of every
-    patched activation), the logits and one block's transient activations."""
+class _Shared(NamedTuple):
+    """What every method's estimate starts from: bytes per element and of the weights, and per prompt the elements
+    of the cached activations (every layer of every patched activation), the logits and one block's transients."""
+
+    size: int
+    weights: int
+    cached: int
+    logits: int
+    block: int
+
+
+def _shared(model: HookedTransformer, components: Sequence[str], n_pos: int) -> _Shared:
     c = model.cfg
     size = torch.empty(0, dtype=c.dtype).element_size()
     weights = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
     acts = {component(name).act for name in components}
     cached = c.n_layers * sum(_act_elements(model, a, n_pos) for a in acts)
-    return size, weights, cached, n_pos * c.d_vocab, _block_elements(model, n_pos)
+    return _Shared(size, weights, cached, n_pos * c.d_vocab, _block_elements(model, n_pos))
 
 
 def activation_memory(model: HookedTransformer, components: Sequence[str], n_pos: int,
