@@ -10,8 +10,9 @@ def commands() -> list[Command]:
 
     return [
         Command("workspace build", WorkspaceBuildConfig, "apps.workspace.build:main",
-                "Build everything the explorer shows for the shipped toy models (cache, SAEs, SNMF, feature pages, "
-                "neurons, universal neurons, steering, IOI patching) into one folder; resumable."),
+                "Build everything the explorer shows for one model and corpus (default: the toy-gelu-s0 toy model on "
+                "the toy world) into one folder: cache, SAEs, SNMF, feature pages, neurons, universal neurons, "
+                "steering, IOI patching; resumable. Steps a model cannot run are skipped with the reason."),
         Command("explore", ExploreConfig, "apps.explorer.launch:main",
                 "Open the Streamlit explorer on a workspace (binds 127.0.0.1 by default)."),
     ]

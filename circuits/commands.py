@@ -7,10 +7,11 @@ from interp.commands import Command
 
 def commands() -> list[Command]:
     from .config import PatchCompareConfig, PatchConfig
+    from .patching.methods import estimators, ground_truth
 
     return [
         Command("patch", PatchConfig, "circuits.cli:patch_main",
                 "Activation / attribution / relevance patching of a model on a task; writes scores and a summary."),
         Command("patch-compare", PatchCompareConfig, "circuits.cli:compare_main",
-                "Pearson table of AtP, RelP and RelP+AH against activation patching."),
+                f"Pearson table of {', '.join(m.label for m in estimators())} against {ground_truth().label}."),
     ]

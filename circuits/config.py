@@ -11,6 +11,8 @@ from typing import ClassVar, Literal
 
 from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
 
+from .patching.methods import METHOD_NAMES
+
 COMPONENT_NAMES = ("resid_pre", "resid_mid", "attn_out", "mlp_out", "mlp", "head_out", "head_q", "head_k", "head_v",
                    "head_pattern", "head_out_by_pos", "head_q_by_pos", "head_k_by_pos", "head_v_by_pos",
                    "head_pattern_by_pos", "neuron")
@@ -78,8 +80,9 @@ class PatchOutput(OutputOptions):
 class PatchConfig(TaskOptions):
     """Patch a model on a task with one method and write the scores (safetensors) and a JSON summary."""
 
-    method: Literal["activation", "attribution", "relp", "relp_ah"] = "activation"
-    """Activation patching, attribution patching (AtP), RelP, or RelP with the AH-rule."""
+    method: Literal[METHOD_NAMES] = "activation"
+    """Activation patching, attribution patching (AtP), RelP, or RelP with the AH-rule (the registry
+    circuits.patching.methods)."""
     components: list[str] = field(default_factory=lambda: ["resid_pre", "attn_out", "mlp_out", "head_out"])
     """Components to score (see circuits.patching.components)."""
     output: PatchOutput = field(default_factory=PatchOutput)

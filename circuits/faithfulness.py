@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from .patching.methods import estimators, ground_truth
 from .patching.results import PatchResult
 from .patching.run import patch_task
 from .tasks.base import Task
@@ -64,7 +67,7 @@ class FaithfulnessRun:
         return "\n".join(lines)
 
 
-def pearson(a: torch.Tensor, b: torch.Tensor) -> float:
+def pearson(a: Float[Tensor, "..."], b: Float[Tensor, "..."]) -> float:
     """Pearson correlation of two equally shaped tensors, flattened (nan if either is constant)."""
     return float(torch.corrcoef(torch.stack([a.flatten().double(), b.flatten().double()]))[0, 1])
 
@@ -81,13 +84,13 @@ def compare(estimate: PatchResult, truth: PatchResult) -> FaithfulnessRow:
 
 def faithfulness(model: HookedTransformer, task: Task | TaskGroups, components: Sequence[str] = COMPARED,
                  model_name: str = "", max_memory: int | None = None) -> FaithfulnessRun:
-    """Activation patching vs AtP, RelP and RelP+AH on `components` of `task`; prompts of several lengths and
-    runs over the memory budget (bytes; default: circuits.patching.memory.default_max_memory) as patch_task runs
-    them."""
+    """Activation patching vs every estimator of the registry (circuits.patching.methods: AtP, RelP and RelP+AH) on
+    `components` of `task`; prompts of several lengths and runs over the memory budget (bytes; default:
+    circuits.patching.memory.default_max_memory) as patch_task runs them."""
     def run(method: str) -> dict[str, PatchResult]:
         return patch_task(model, task, method, components, max_memory=max_memory).results
 
-    truth = run("activation")
-    estimates = {method: run(method) for method in ("attribution", "relp", "relp_ah")}
+    truth = run(ground_truth().name)
+    estimates = {m.name: run(m.name) for m in estimators()}
     rows = [compare(est[c], truth[c]) for est in estimates.values() for c in components]
     return FaithfulnessRun(model_name, task.name, rows, truth, estimates)

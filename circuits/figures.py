@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .faithfulness import FaithfulnessRun
+from .patching.methods import scattered
 from .patching.results import PatchResult
 
 
@@ -24,11 +25,12 @@ def heatmap(result: PatchResult, title: str = "") -> go.Figure:
 
 def scatter(run: FaithfulnessRun, components: tuple[str, ...] = ("resid_pre", "attn_out", "mlp_out", "head_out"),
             ) -> go.Figure:
-    """Estimated (AtP, RelP) vs activation-patching scores, one panel per component type."""
+    """Estimated vs activation-patching scores, one panel per component type: every estimator of the registry with
+    a colour (AtP, RelP; circuits.patching.methods) that `run` holds."""
     fig = make_subplots(rows=1, cols=len(components), subplot_titles=components)
     for i, comp in enumerate(components, start=1):
         truth = run.activation[comp].scores.flatten().tolist()
-        for method, color in (("attribution", "#d62728"), ("relp", "#1f77b4")):
+        for method, color in ((m.name, m.colour) for m in scattered() if m.name in run.estimates):
             est = run.estimates[method][comp].scores.flatten().tolist()
             fig.add_trace(go.Scatter(x=truth, y=est, mode="markers", name=method, legendgroup=method,
                                      showlegend=i == 1, marker={"color": color, "size": 5}), row=1, col=i)

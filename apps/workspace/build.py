@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import STEPS, WorkspaceBuildConfig
-from .layout import Layout, dictionary_folders, sae_folders
-from .steps import BUILDERS, Models, neuron_models, settings, skip_reason, universal_models
+from .builders import Models
+from .config import WorkspaceBuildConfig
+from .layout import Layout
+from .steps import STEPS, settings, skip_reason, valid
 
 SCHEMA_VERSION = 2
 
@@ -38,51 +38,6 @@ class BuildResult:
     total_seconds: float = 0.0
 
 
-# --- validation: True when the step's artifact is complete and readable --------------------------------------------
-
-def _ok(check: Callable[[], object]) -> bool:
-    try:
-        return check() is not False
-    except Exception:  # any unreadable / incomplete artifact means "build it"
-        return False
-
-
-def valid(step: str, layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
-    from interp.neurons.pages import load_neuron_pages
-    from saes.feature_pages import load_feature_pages
-
-    if step == "cache":
-        from interp.activations import ActivationCache
-
-        return _ok(lambda: ActivationCache.open(layout.cache).n_tokens >= cfg.cache_tokens)
-    if step == "saes":
-        found = sae_folders(layout)
-        return all(a in found and (found[a] / "eval.json").is_file() for a in cfg.archs)
-    if step == "snmf":
-        return (layout.snmf / "snmf.json").is_file() and (layout.snmf / "snmf.safetensors").is_file()
-    if step == "features":
-        names = dictionary_folders(layout)
-        return bool(names) and all(_ok(lambda n=n: load_feature_pages(layout.features / n)) for n in names)
-    if step == "neurons":
-        from interp.neurons.artifacts import load_neuron_stats
-
-        return all(_ok(lambda m=Path(m).name: (load_neuron_stats(layout.neurons / m),
-                                               load_neuron_pages(layout.neurons / m))) for m in neuron_models(cfg))
-    if step == "universal":
-        from interp.neurons.universal import load_universal
-
-        return _ok(lambda: load_universal(layout.universal)) and all(
-            _ok(lambda m=m: load_neuron_pages(layout.universal / Path(m).name)) for m in universal_models(cfg))
-    if step == "steering":
-        return _ok(lambda: json.loads((layout.steering / "bench.json").read_text())["kind"] == "steering-benchmark")
-    if step == "patching":
-        from circuits.patching.results import load_results
-
-        return _ok(lambda: [load_results(layout.patching / m) for m in ("activation", "attribution", "relp")]) and \
-            (layout.patching / "faithfulness.json").is_file()
-    raise ValueError(step)
-
-
 def _recorded(layout: Layout) -> dict:
     return json.loads(layout.manifest.read_text()).get("steps", {}) if layout.manifest.is_file() else {}
 
@@ -95,8 +50,9 @@ def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
     layout.root.mkdir(parents=True, exist_ok=True)
     res, models, t_all = BuildResult(layout.root), Models(cfg.lm.weight_processing), time.perf_counter()
     recorded = _recorded(layout)
-    steps = [s for s in STEPS if s in cfg.steps]
-    for i, step in enumerate(steps, 1):
+    steps = [s for s in STEPS if s.name in cfg.steps]
+    for i, declared in enumerate(steps, 1):
+        step = declared.name
         t0 = time.perf_counter()
         reason, want = skip_reason(step, cfg), settings(step, cfg)
         before = recorded.get(step, {}).get("settings")
@@ -108,9 +64,9 @@ def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
             log(f"[{i}/{len(steps)}] {step}: up to date, skipped")
         else:
             if step in cfg.force or (before is not None and before != want):
-                shutil.rmtree(getattr(layout, step), ignore_errors=True)  # other settings: not resumable, start again
+                shutil.rmtree(layout.folder(step), ignore_errors=True)  # other settings: not resumable, start again
             log(f"[{i}/{len(steps)}] {step}: building ...")
-            BUILDERS[step](layout, cfg, models)
+            declared.build(layout, cfg, models)
             if not valid(step, layout, cfg):
                 raise ValueError(f"workspace step {step} finished but its artifact in {layout.root} does not validate")
             res.status[step] = "built"

@@ -9,7 +9,8 @@ from typing import Literal
 from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
 from saes.registry import ARCH_NAMES
 
-STEPS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
+from .steps import STEP_NAMES
+
 BUILD_COMMAND = "interp workspace build"
 
 
@@ -32,7 +33,8 @@ class WorkspaceRuntime(RuntimeOptions):
 
 @dataclass
 class WorkspaceBuildConfig(Options):
-    """Build everything the explorer shows for a model (the toy world's by default) into one folder (resumable)."""
+    """Build everything the explorer shows for a model and corpus (default: a toy model on the toy world) into one
+    folder (resumable)."""
 
     layer: int = 2
     """Middle layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read."""
@@ -53,10 +55,11 @@ class WorkspaceBuildConfig(Options):
     snmf_tokens: int = 16_384
     """Tokens the SNMF factorises."""
     neuron_tokens: int = 32_768
-    """Tokens streamed for the neuron statistics (of --model; with the toy default also of toy-relu-s0)."""
+    """Tokens streamed for the neuron statistics (of --model; with a shipped toy model also of the ReLU model of its
+    family)."""
     universal_models: list[str] = field(default_factory=list)
-    """Seeds of one architecture for the universal neurons; default: the four GELU toy seeds when --model is a toy
-    model (for another model the step is skipped unless its seeds are given here)."""
+    """Seeds of one architecture for the universal neurons; default: the GELU seeds of --model's family when it is a
+    shipped toy model (for another model the step is skipped unless its seeds are given here)."""
     universal_tokens: int = 16_384
     """Tokens streamed through every seed for the universal-neuron correlations."""
     steer_concepts: list[str] = field(default_factory=lambda: ["colour:red", "gender:female", "category:animal"])
@@ -68,8 +71,9 @@ class WorkspaceBuildConfig(Options):
     """IOI prompt pairs for the patching results."""
     examples_per_bin: int = 5
     """Top-activating examples stored per quantile bin on each feature page."""
-    steps: list[str] = field(default_factory=lambda: list(STEPS))
-    """Steps to run (default all): cache, saes, snmf, features, neurons, universal, steering, patching."""
+    steps: list[str] = field(default_factory=lambda: list(STEP_NAMES))
+    """Steps to run (default all, in the order of apps.workspace.steps.STEPS): cache, saes, snmf, features,
+    neurons, universal, steering, patching."""
     force: list[str] = field(default_factory=list)
     """Steps to rebuild even when their artifact validates."""
     seed: int = 0
@@ -80,9 +84,9 @@ class WorkspaceBuildConfig(Options):
     output: WorkspaceOutput = field(default_factory=WorkspaceOutput)
 
     def __post_init__(self):
-        bad = [s for s in [*self.steps, *self.force] if s not in STEPS]
+        bad = [s for s in [*self.steps, *self.force] if s not in STEP_NAMES]
         if bad:
-            raise ValueError(f"unknown step(s) {bad}; steps are {', '.join(STEPS)}")
+            raise ValueError(f"unknown step(s) {bad}; steps are {', '.join(STEP_NAMES)}")
         bad = [a for a in self.archs if a not in ARCH_NAMES]
         if bad or not self.archs:
             raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCH_NAMES)}")

@@ -1,21 +1,24 @@
 """The folder layout of a workspace and the dictionaries it holds: the builder (apps.workspace.build) writes
 these paths and the explorer's pages read them, so pages never import the builder.
 
-Every build step writes one sub-folder (and is skipped when its artifact validates):
+Every build step writes one sub-folder, declared with the step (apps.workspace.steps.STEPS), and is skipped when
+its artifact validates:
 
     cache/                      activation cache of MODEL at HOOK (interp cache)
-    saes/<arch>-d.../           one SAE per architecture (interp train-sae sweep, SAELens format + eval.json)
+    saes/<arch>-d.../           one SAE per architecture (interp train-sae sweep, SAELens format + eval.json,
+                                sweep.json lists them); any other SAE copied in here is shown beside them
     snmf/                       SNMF of the same layer (interp snmf)
     features/<dictionary>/      precomputed feature pages (features.json + features.safetensors)
     neurons/<model>/            neuron statistics (interp neurons) + examples.json/safetensors (top examples)
     universal/                  universal neurons across the GELU seeds (interp universal) + correlates
     steering/                   steering benchmark (interp steer-bench: bench.json)
-    patching/                   IOI patching: activation/, attribution/, relp/, relp_ah/ + faithfulness.json
+    patching/                   IOI patching: one folder per method (circuits.patching.methods) + faithfulness.json
     workspace.json              what was built, with which settings, and how long each step took
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,60 +27,67 @@ SAE_PREFIX = "sae-"
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths inside a workspace folder."""
+    """Paths inside a workspace folder: `folder(step)`, also as an attribute (`layout.cache`), and the manifest."""
 
     root: Path
 
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
+    def folder(self, step: str) -> Path:
+        """The folder step `step` writes (its declaration in apps.workspace.steps)."""
+        from .steps import step_named  # the declarations import the builders, which import this module
 
-    @property
-    def saes(self) -> Path:
-        return self.root / "saes"
+        return self.root / step_named(step).folder
 
-    @property
-    def snmf(self) -> Path:
-        return self.root / "snmf"
-
-    @property
-    def features(self) -> Path:
-        return self.root / "features"
-
-    @property
-    def neurons(self) -> Path:
-        return self.root / "neurons"
-
-    @property
-    def universal(self) -> Path:
-        return self.root / "universal"
-
-    @property
-    def steering(self) -> Path:
-        return self.root / "steering"
-
-    @property
-    def patching(self) -> Path:
-        return self.root / "patching"
+    def __getattr__(self, name: str) -> Path:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self.folder(name)
+        except ValueError as e:
+            raise AttributeError(str(e)) from None
 
     @property
     def manifest(self) -> Path:
         return self.root / "workspace.json"
 
 
+def _sae_folders(saes: Path) -> list[Path]:
+    """Every SAE folder (cfg.json) under saes/: saes/ itself (one SAE) or its sub-folders."""
+    return [p for p in [saes, *sorted(saes.iterdir())] if (p / "cfg.json").is_file()] if saes.is_dir() else []
+
+
+def _own(saes: Path, found: list[Path]) -> list[Path]:
+    """The SAEs the workspace trained: saes/ itself, or the sweep's folders (sweep.json); without a record the
+    first folder of each architecture."""
+    if (saes / "cfg.json").is_file():
+        return [saes]
+    sweep = saes / "sweep.json"
+    if sweep.is_file():
+        names = {Path(s["folder"]).name for s in json.loads(sweep.read_text())}
+        return [p for p in found if p.name in names]
+    return found
+
+
 def sae_folders(layout: Layout) -> dict[str, Path]:
-    """arch -> SAE folder (cfg.json) under saes/ (a sweep's sub-folders, or saes/ itself for one SAE)."""
-    if not layout.saes.is_dir():
-        return {}
+    """arch -> the workspace's own SAE of that architecture (under saes/; see `dictionary_folders` for the others)."""
     from interp.dictionary import info
 
-    found = [p for p in [layout.saes, *sorted(layout.saes.iterdir())] if (p / "cfg.json").is_file()]
-    return {info(p).arch: p for p in found}
+    found = _sae_folders(layout.saes)
+    out: dict[str, Path] = {}
+    for p in _own(layout.saes, found):
+        out.setdefault(info(p).arch, p)
+    return out
 
 
 def dictionary_folders(layout: Layout) -> dict[str, Path]:
-    """Explorer name ("sae-topk", "snmf") -> dictionary folder, for what exists."""
-    out = {f"{SAE_PREFIX}{a}": p for a, p in sae_folders(layout).items()}
+    """Explorer name -> dictionary folder, for what exists: the workspace's own SAEs as "sae-<arch>", the SNMF as
+    "snmf", and every other SAE under saes/ (one copied in) as "sae-<folder name>", so it never replaces the
+    workspace's own SAE of its architecture."""
+    own = sae_folders(layout)
+    out = {f"{SAE_PREFIX}{a}": p for a, p in own.items()}
+    for p in _sae_folders(layout.saes):
+        if p not in own.values():
+            name = f"{SAE_PREFIX}{p.name}"
+            out[name if name not in out else f"{name}-{len(out)}"] = p
     if (layout.snmf / "snmf.json").is_file():
         out["snmf"] = layout.snmf
     return out

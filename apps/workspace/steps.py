@@ -1,95 +1,81 @@
-"""The workspace's steps: what each one builds (through the project's own commands and APIs), the settings its
-artifact depends on, and why a step cannot run for a given model.
+"""The workspace's steps, in one list: each step is one declaration of its name, its folder, the steps it reads,
+the settings its artifact depends on, how it is built (apps.workspace.builders), how its artifact is validated,
+and why it cannot run for a given model.
 
-Each step's `settings` include those of the steps it reads (the SAEs read the cache, feature pages read the SAEs),
-so changing an upstream option rebuilds everything downstream. Steps that need the toy world's ground truth (the
-steering benchmark) or models the user did not give (universal neurons need seeds of one architecture) are skipped
-on other models, with the reason recorded in workspace.json and shown by the explorer.
+The build order, the Layout's folders, settings propagation, validation and the CLI's --steps choices all read
+STEPS, so adding a step is one `Step` entry (and its builder). A step's settings include those of the steps it
+reads (`inputs`: the SAEs read the cache, feature pages read the SAEs), so changing an upstream option rebuilds
+everything downstream. Steps that need the toy world's ground truth (the steering benchmark) or models the user did
+not give (universal neurons need seeds of one architecture) are skipped on other models, with the reason recorded
+in workspace.json and shown by the explorer. The module is free of torch: the CLI builds its parser from it.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from . import builders as B
+from .family import is_toy, neuron_models, universal_models
+from .layout import dictionary_folders, sae_folders
 
-from .config import WorkspaceBuildConfig
-from .layout import Layout, dictionary_folders
+if TYPE_CHECKING:
+    from .config import WorkspaceBuildConfig
+    from .layout import Layout
 
-TOY_SEEDS = ["toy-gelu-s0", "toy-gelu-s1", "toy-gelu-s2", "toy-gelu-s3"]
-TOY_RELU = "toy-relu-s0"
-
-
-class Models:
-    """Models loaded once per build (with the build's weight processing)."""
-
-    def __init__(self, weight_processing: str = "default"):
-        self.weight_processing = weight_processing
-        self._m: dict[str, object] = {}
-
-    def __call__(self, name: str):
-        if name not in self._m:
-            from interp.models import load_model
-
-            self._m[name] = load_model(name, "cpu", self.weight_processing)
-        return self._m[name]
+Build = Callable[["Layout", "WorkspaceBuildConfig", B.Models], None]
 
 
-def is_toy(name: str) -> bool:
-    from interp.models import shipped_models
+@dataclass(frozen=True)
+class Step:
+    """One workspace step."""
 
-    return name in shipped_models()
-
-
-def toy_family(name: str) -> list[str]:
-    """The shipped seeds of `name`'s family: toy-gelu-s0 -> toy-gelu-s0..s3 and toy-relu-s0, toy1-gelu-s2 -> the
-    toy1-* ones (never a mix of worlds); [] for a model that is not a shipped toy model."""
-    from interp.models import shipped_models
-
-    if not is_toy(name):
-        return []
-    prefix = name.split("-")[0]
-    names = [f"{prefix}-{m.split('-', 1)[1]}" for m in (*TOY_SEEDS, TOY_RELU)]
-    return [m for m in names if m in shipped_models()]
-
-
-def neuron_models(cfg: WorkspaceBuildConfig) -> list[str]:
-    """--model, and with a shipped toy model also the ReLU model of its family (the explorer compares GELU and ReLU
-    neurons)."""
-    relu = [m for m in toy_family(cfg.lm.model) if "-relu-" in m and m != cfg.lm.model]
-    return [cfg.lm.model, *relu]
+    name: str
+    """--steps / --force value and its key in workspace.json."""
+    folder: str
+    """Sub-folder of the workspace the step writes (removed when it is rebuilt from scratch)."""
+    inputs: tuple[str, ...]
+    """Upstream steps whose artifacts it reads; their settings are part of its settings."""
+    settings: Callable[[WorkspaceBuildConfig], dict]
+    """The step's own settings (the options its artifact depends on, besides its inputs')."""
+    build: Build
+    """Builds the step's folder (apps.workspace.builders)."""
+    validate: Callable[[Layout, WorkspaceBuildConfig], object]
+    """Reads the artifact back: False or an exception means "build it"."""
+    skip: Callable[[WorkspaceBuildConfig], str | None] = lambda cfg: None
+    """Why the step cannot run for this configuration's model, or None."""
 
 
-def universal_models(cfg: WorkspaceBuildConfig) -> list[str]:
-    """--universal-models, or with a shipped toy model the GELU seeds of its family."""
-    return list(cfg.universal_models) or [m for m in toy_family(cfg.lm.model) if "-gelu-" in m]
+# --- settings ---------------------------------------------------------------------------------------------------
+
+def _pick(cfg: WorkspaceBuildConfig, *keys: str) -> dict:
+    flat = cfg.flat()
+    return {k: flat[k] for k in keys}
 
 
-def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:
-    """The options `step`'s artifact depends on, its upstream steps' included."""
-    f = cfg.flat()
-    pick = lambda *keys: {k: f[k] for k in keys}  # noqa: E731
+def _source(cfg: WorkspaceBuildConfig) -> dict:
+    """The text and model every step that runs the model on the corpus depends on."""
     from interp.models import model_fingerprint
 
-    # a name given to other weights is another model: every step records what its models' names load
-    models = lambda names: {"models": names, "model_ids": [model_fingerprint(m) for m in names]}  # noqa: E731
-    source = {**pick("model", "weight_processing", "corpus", "text_column", "n_ctx", "seed"),
-              "model_id": model_fingerprint(cfg.lm.model)}
-    own = {
-        "cache": lambda: {**source, **pick("layer", "cache_tokens")},
-        "saes": lambda: {**settings("cache", cfg), **pick("archs", "d_sae", "k", "sae_tokens", "sae_batch_size")},
-        "snmf": lambda: {**settings("cache", cfg), **pick("snmf_k", "snmf_tokens")},
-        "features": lambda: {**settings("saes", cfg), **settings("snmf", cfg), **pick("examples_per_bin")},
-        "neurons": lambda: {**source, **models(neuron_models(cfg)), **pick("neuron_tokens")},
-        "universal": lambda: {**source, **models(universal_models(cfg)), **pick("universal_tokens")},
-        "steering": lambda: {**settings("saes", cfg), **settings("snmf", cfg), **pick("steer_concepts")},
-        "patching": lambda: {**pick("model", "weight_processing", "task", "ioi_prompts", "seed"),
-                             "model_id": source["model_id"], "task_file": _fingerprint(cfg.task)},
-    }
-    return own[step]()
+    return {**_pick(cfg, "model", "weight_processing", "corpus", "text_column", "n_ctx", "seed"),
+            "model_id": model_fingerprint(cfg.lm.model)}
+
+
+def _models(names: list[str]) -> dict:
+    """A name given to other weights is another model: a step records what its models' names load."""
+    from interp.models import model_fingerprint
+
+    return {"models": names, "model_ids": [model_fingerprint(m) for m in names]}
+
+
+def _patching_settings(cfg: WorkspaceBuildConfig) -> dict:
+    from interp.models import model_fingerprint
+
+    return {**_pick(cfg, "model", "weight_processing", "task", "ioi_prompts", "seed"),
+            "model_id": model_fingerprint(cfg.lm.model), "task_file": _fingerprint(cfg.task)}
 
 
 def _fingerprint(task: str) -> str | None:
@@ -101,132 +87,135 @@ def _fingerprint(task: str) -> str | None:
     return fingerprint_files([path])
 
 
+# --- validation: the artifact is complete and readable ----------------------------------------------------------
+
+def _cache_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from interp.activations import ActivationCache
+
+    return ActivationCache.open(layout.cache).n_tokens >= cfg.cache_tokens
+
+
+def _saes_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    found = sae_folders(layout)
+    return all(a in found and (found[a] / "eval.json").is_file() for a in cfg.archs)
+
+
+def _snmf_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    return (layout.snmf / "snmf.json").is_file() and (layout.snmf / "snmf.safetensors").is_file()
+
+
+def _features_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from saes.feature_pages import load_feature_pages
+
+    names = dictionary_folders(layout)
+    return bool(names) and all(_ok(lambda n=n: load_feature_pages(layout.features / n)) for n in names)
+
+
+def _neurons_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from interp.neurons.artifacts import load_neuron_stats
+    from interp.neurons.pages import load_neuron_pages
+
+    return all(_ok(lambda m=Path(m).name: (load_neuron_stats(layout.neurons / m), load_neuron_pages(layout.neurons / m)))
+               for m in neuron_models(cfg))
+
+
+def _universal_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from interp.neurons.pages import load_neuron_pages
+    from interp.neurons.universal import load_universal
+
+    return _ok(lambda: load_universal(layout.universal)) and all(
+        _ok(lambda m=m: load_neuron_pages(layout.universal / Path(m).name)) for m in universal_models(cfg))
+
+
+def _steering_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    return json.loads((layout.steering / "bench.json").read_text())["kind"] == "steering-benchmark"
+
+
+def _patching_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from circuits.patching.methods import METHODS
+    from circuits.patching.results import load_results
+
+    return _ok(lambda: [load_results(layout.patching / m) for m in METHODS]) and \
+        (layout.patching / "faithfulness.json").is_file()
+
+
+def _ok(check: Callable[[], object]) -> bool:
+    try:
+        return check() is not False
+    except Exception:  # any unreadable / incomplete artifact means "build it"
+        return False
+
+
+# --- skip reasons -----------------------------------------------------------------------------------------------
+
+def _steering_skip(cfg: WorkspaceBuildConfig) -> str | None:
+    if is_toy(cfg.lm.model):
+        return None
+    return ("the steering benchmark scores directions against the toy world's ground-truth concepts; "
+            f"{cfg.lm.model} is not a toy model (steer it with `interp steer`)")
+
+
+def _universal_skip(cfg: WorkspaceBuildConfig) -> str | None:
+    if universal_models(cfg):
+        return None
+    return ("universal neurons compare seeds of one architecture: give them with --universal-models "
+            "(two or more model folders)")
+
+
+# --- the steps, in build order ----------------------------------------------------------------------------------
+
+STEPS: list[Step] = [
+    Step("cache", folder="cache", inputs=(),
+         settings=lambda c: {**_source(c), **_pick(c, "layer", "cache_tokens")},
+         build=B.build_cache, validate=_cache_ok),
+    Step("saes", folder="saes", inputs=("cache",),
+         settings=lambda c: _pick(c, "archs", "d_sae", "k", "sae_tokens", "sae_batch_size"),
+         build=B.build_saes, validate=_saes_ok),
+    Step("snmf", folder="snmf", inputs=("cache",),
+         settings=lambda c: _pick(c, "snmf_k", "snmf_tokens"),
+         build=B.build_snmf, validate=_snmf_ok),
+    Step("features", folder="features", inputs=("saes", "snmf"),
+         settings=lambda c: _pick(c, "examples_per_bin"),
+         build=B.build_features, validate=_features_ok),
+    Step("neurons", folder="neurons", inputs=(),
+         settings=lambda c: {**_source(c), **_models(neuron_models(c)), **_pick(c, "neuron_tokens")},
+         build=B.build_neurons, validate=_neurons_ok),
+    Step("universal", folder="universal", inputs=(),
+         settings=lambda c: {**_source(c), **_models(universal_models(c)), **_pick(c, "universal_tokens")},
+         build=B.build_universal, validate=_universal_ok, skip=_universal_skip),
+    Step("steering", folder="steering", inputs=("saes", "snmf"),
+         settings=lambda c: _pick(c, "steer_concepts"),
+         build=B.build_steering, validate=_steering_ok, skip=_steering_skip),
+    Step("patching", folder="patching", inputs=(),
+         settings=_patching_settings,
+         build=B.build_patching, validate=_patching_ok),
+]
+STEP_NAMES = [s.name for s in STEPS]
+"""The --steps choices, in build order."""
+
+
+def step_named(name: str) -> Step:
+    """The declared step `name`; a one-line error naming the steps otherwise."""
+    for s in STEPS:
+        if s.name == name:
+            return s
+    raise ValueError(f"unknown workspace step {name!r}; steps are {', '.join(STEP_NAMES)}")
+
+
+def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:
+    """The options `step`'s artifact depends on, its upstream steps' included."""
+    s = step_named(step)
+    upstream: dict = {}
+    for name in s.inputs:
+        upstream.update(settings(name, cfg))
+    return {**upstream, **s.settings(cfg)}
+
+
 def skip_reason(step: str, cfg: WorkspaceBuildConfig) -> str | None:
     """Why `step` cannot be built for this model, or None."""
-    if step == "steering" and not is_toy(cfg.lm.model):
-        return ("the steering benchmark scores directions against the toy world's ground-truth concepts; "
-                f"{cfg.lm.model} is not a toy model (steer it with `interp steer`)")
-    if step == "universal" and not universal_models(cfg):
-        return ("universal neurons compare seeds of one architecture: give them with --universal-models "
-                "(two or more model folders)")
-    return None
+    return step_named(step).skip(cfg)
 
 
-def build_cache(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from interp.activations import CacheConfig, cache_activations
-
-    c = CacheConfig.of(model=cfg.lm.model, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
-                       text_column=cfg.data.text_column, n_ctx=cfg.data.n_ctx, hooks=[cfg.hook],
-                       tokens=cfg.cache_tokens, out=str(layout.cache), seed=cfg.seed, shard_tokens=8192, device="cpu")
-    cache_activations(c, model=models(cfg.lm.model))
-
-
-def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from saes.training import checkpoint as ck
-    from saes.training.config import TrainSAEConfig
-    from saes.training.run import train_saes
-
-    if layout.saes.exists() and not ck.Checkpointer(layout.saes, {}).exists():
-        shutil.rmtree(layout.saes)  # an incomplete earlier build without a checkpoint: start again
-    # JumpReLU: the workspace trains 128 steps, in which thresholds started at the usual 0.001 (ε 0.001) never climb
-    # to where the L0 penalty bites: L0 327 at λ 0.1 and 345 at λ 1 (of 1024 latents). Started at 0.5 with ε 0.1 and
-    # λ 1 the SAE ends at L0 44, R² 0.955, CE loss recovered 0.989 (measured on this workspace's cache).
-    tcfg = TrainSAEConfig.of(hook=cfg.hook, arch=list(cfg.archs), d_sae=[cfg.d_sae], k=[cfg.k], l1_coefficient=[2.0],
-                             l0_coefficient=[1.0], init_threshold=0.5, bandwidth=0.1, seed=[cfg.seed],
-                             tokens=cfg.sae_tokens, out=str(layout.saes), batch_size=cfg.sae_batch_size, lr=2e-3,
-                             cache=str(layout.cache), data_seed=cfg.seed, checkpoint_every=50, log_every=10,
-                             dead_window=cfg.sae_tokens // 2, device="cpu", eval_tokens=4096)
-    train_saes(tcfg, model=models(cfg.lm.model))
-
-
-def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from saes.snmf.config import SNMFConfig
-    from saes.snmf.run import main
-
-    main(SNMFConfig.of(layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
-                       cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
-
-
-def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    import time
-
-    from interp.activations import ActivationCache
-    from interp.dictionary import load
-    from saes.feature_pages import compute_feature_pages, save_feature_pages
-
-    cache = ActivationCache.open(layout.cache)
-    for name, folder in dictionary_folders(layout).items():
-        t0 = time.perf_counter()
-        pages = compute_feature_pages(load(folder), cache, models(cfg.lm.model), name,
-                                      "snmf" if name == "snmf" else "sae", str(folder.relative_to(layout.root)),
-                                      k=cfg.examples_per_bin, seed=cfg.seed)
-        save_feature_pages(pages, layout.features / name)
-        print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
-
-
-def _neuron_cfg(cfg: WorkspaceBuildConfig, model: str, out: Path):
-    from interp.neurons.config import NeuronsConfig
-
-    return NeuronsConfig.of(model=model, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
-                            text_column=cfg.data.text_column, tokens=cfg.neuron_tokens, out=str(out), seed=cfg.seed,
-                            auroc_tokens=min(8192, cfg.neuron_tokens), device="cpu", threads=cfg.run.threads)
-
-
-def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from interp.neurons.artifacts import save_neuron_stats
-    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
-    from interp.neurons.run import compute_neuron_stats
-
-    for name in neuron_models(cfg):
-        out = layout.neurons / Path(name).name
-        save_neuron_stats(compute_neuron_stats(models(name), name, _neuron_cfg(cfg, name, out)), out)
-        (arrays, meta), = build_neuron_pages([models(name)], [name], n_docs=64, seed=cfg.seed)
-        save_neuron_pages(out, arrays, meta)
-
-
-def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from interp.neurons.config import UniversalConfig
-    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
-    from interp.neurons.universal import main
-
-    names = universal_models(cfg)
-    main(UniversalConfig.of(models=names, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
-                            text_column=cfg.data.text_column, tokens=cfg.universal_tokens, out=str(layout.universal),
-                            seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
-                            threads=cfg.run.threads))
-    pages = build_neuron_pages([models(m) for m in names], names, n_docs=48, seed=cfg.seed)
-    for name, (arrays, meta) in zip(names, pages):
-        save_neuron_pages(layout.universal / Path(name).name, arrays, meta)
-
-
-def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from interp.steering.bench_command import main
-    from interp.steering.config import SteerBenchConfig
-
-    dicts = [str(p) for p in dictionary_folders(layout).values()]
-    main(SteerBenchConfig.of(dictionaries=dicts, model=cfg.lm.model, concepts=list(cfg.steer_concepts), n_docs=24,
-                             gen_tokens=8, out=str(layout.steering), overwrite=True))
-
-
-def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
-    from circuits.cli import build_task
-    from circuits.config import PatchCompareConfig
-    from circuits.faithfulness import faithfulness
-    from circuits.patching.results import save_results
-
-    model = models(cfg.lm.model)
-    task_cfg = PatchCompareConfig.of(model=cfg.lm.model, task=cfg.task, n_prompts=cfg.ioi_prompts, seed=cfg.seed)
-    built = build_task(task_cfg, model)
-    with torch.enable_grad():
-        run = faithfulness(model, built.task, model_name=cfg.lm.model)
-    save_results(run.activation, layout.patching / "activation", cfg.lm.model, run.task)
-    for method, results in run.estimates.items():
-        save_results(results, layout.patching / method, cfg.lm.model, run.task)
-    tmp = layout.patching / "faithfulness.json.tmp"
-    tmp.write_text(json.dumps(run.table(), indent=1))
-    tmp.replace(layout.patching / "faithfulness.json")
-
-
-BUILDERS: dict[str, Callable[[Layout, WorkspaceBuildConfig, Models], None]] = {
-    "cache": build_cache, "saes": build_saes, "snmf": build_snmf, "features": build_features,
-    "neurons": build_neurons, "universal": build_universal, "steering": build_steering, "patching": build_patching}
+def valid(step: str, layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    """True when `step`'s artifact is complete and readable."""
+    return _ok(lambda: step_named(step).validate(layout, cfg))

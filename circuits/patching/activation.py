@@ -45,7 +45,8 @@ Setter = Callable[[Tensor, Tensor, Sequence[Index]], Tensor]
 """(corrupted activation [k, batch, ...], clean activation [batch, ...], k indices) -> patched [k, batch, ...]."""
 
 
-def index_setter(comp: Component, act: Tensor, clean: Tensor, indices: Sequence[Index]) -> Tensor:
+def index_setter(comp: Component, act: Float[Tensor, "k batch ..."], clean: Float[Tensor, "batch ..."],
+                 indices: Sequence[Index]) -> Float[Tensor, "k batch ..."]:
     """Copy j gets the clean activation at `indices[j]` (the kept dims of `comp`), everything else corrupted."""
     for j, index in enumerate(indices):
         sel = comp.index(index, clean.ndim)
@@ -80,8 +81,8 @@ class CorruptedRun:
 
 
 @torch.no_grad()
-def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act: Tensor, indices: Sequence[Index],
-                setter: Setter, run: CorruptedRun, max_batch: int = 2048,
+def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act: Float[Tensor, "batch ..."],
+                indices: Sequence[Index], setter: Setter, run: CorruptedRun, max_batch: int = 2048,
                 component: Component | None = None) -> Float[Tensor, " n_indices"]:
     """Raw task metric after each patch in `indices` at one hook, k patches per forward pass.
 
@@ -254,8 +255,9 @@ def block_every(model: HookedTransformer, task: Task, *, layers: Sequence[int] |
                 for c in comps}
 
 
-def latent_setter(dictionary: Dictionary, clean_codes: Tensor, act: Tensor, clean: Tensor,
-                  indices: Sequence[Index]) -> Tensor:
+def latent_setter(dictionary: Dictionary, clean_codes: Float[Tensor, "batch ... d_sae"],
+                  act: Float[Tensor, "k batch ..."], clean: Float[Tensor, "batch ..."],
+                  indices: Sequence[Index]) -> Float[Tensor, "k batch ..."]:
     """Copy j: the corrupted reconstruction with latent indices[j] set to its clean code, plus the corrupted error."""
     codes = dictionary.encode(act)  # [k, batch, pos, d_sae]
     patched = codes.clone()

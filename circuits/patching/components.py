@@ -43,7 +43,7 @@ class Component:
         """`values` in a run that starts at position p."""
         return tuple(v - p if d == self.pos_dim else v for d, v in zip(self.keep, values))
 
-    def reduce(self, x: Float[Tensor, "batch ..."]) -> Tensor:
+    def reduce(self, x: Float[Tensor, "batch ..."]) -> Float[Tensor, "..."]:
         """Sum `x` over every dim that is not kept (batch included), keeping the kept dims in axis order."""
         other = [d for d in range(x.ndim) if d not in self.keep]
         return x.permute(*self.keep, *other).flatten(len(self.keep)).sum(-1) if self.keep else x.sum()

@@ -27,6 +27,7 @@ import torch
 from transformer_lens import HookedTransformer
 
 from .components import component
+from .methods import method_named
 
 GB = 10**9
 DEFAULT_CAP = 16 * GB
@@ -105,23 +106,53 @@ def _block_elements(model: HookedTransformer, n_pos: int) -> int:
 
 def estimate_memory(model: HookedTransformer, method: str, components: Sequence[str], n_pos: int,
                     last_position_only: bool = True) -> MemoryEstimate:
-    """Bytes a run of `method` on prompts of `n_pos` tokens needs, from the model's shape (see the module doc)."""
+    """Bytes a run of `method` on prompts of `n_pos` tokens needs, from the model's shape (see the module doc): the
+    method's memory model in the registry (circuits.patching.methods)."""
+    return method_named(method).memory(model, list(components), n_pos, last_position_only)
+
+
+class _Shared(NamedTuple):
+    """What every method's estimate starts from: bytes per element and of the weights, and per prompt the elements
+    of the cached activations (every layer of every patched activation), the logits and one block's transients."""
+
+    size: int
+    weights: int
+    cached: int
+    logits: int
+    block: int
+
+
+def _shared(model: HookedTransformer, components: Sequence[str], n_pos: int) -> _Shared:
     c = model.cfg
     size = torch.empty(0, dtype=c.dtype).element_size()
     weights = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
     acts = {component(name).act for name in components}
-    cached = c.n_layers * sum(_act_elements(model, a, n_pos) for a in acts)  # every layer of every activation
-    logits = n_pos * c.d_vocab
-    block = _block_elements(model, n_pos)
-    if method == "activation":
-        n_kv = getattr(c, "n_key_value_heads", None) or c.n_heads
-        corrupted = c.n_layers * n_pos * (c.d_model + 2 * n_kv * c.d_head)  # resid_pre, keys, values per layer
-        per_prompt = cached + corrupted + 2 * logits + block
-        prefix = c.n_layers * 2 * n_pos * n_kv * c.d_head  # the frozen key / value cache repeated per copy
-        per_row = prefix + n_pos * c.d_model + block + (c.d_vocab if last_position_only else logits)
-        sizes = {"pos": n_pos, "dest_pos": n_pos, "head": c.n_heads, "neuron": c.d_mlp or 1}
-        copies = max(math.prod(sizes.get(a, 1) for a in component(name).axes[1:]) for name in components)
-        return MemoryEstimate(weights, per_prompt * size, per_row * size, copies)
+    cached = c.n_layers * sum(_act_elements(model, a, n_pos) for a in acts)
+    return _Shared(size, weights, cached, n_pos * c.d_vocab, _block_elements(model, n_pos))
+
+
+def activation_memory(model: HookedTransformer, components: Sequence[str], n_pos: int,
+                      last_position_only: bool = True) -> MemoryEstimate:
+    """Activation patching: the clean cache, the corrupted run's residual input, keys and values of every layer,
+    and patched passes whose rows each hold a prefix key / value cache."""
+    c = model.cfg
+    size, weights, cached, logits, block = _shared(model, components, n_pos)
+    n_kv = getattr(c, "n_key_value_heads", None) or c.n_heads
+    corrupted = c.n_layers * n_pos * (c.d_model + 2 * n_kv * c.d_head)  # resid_pre, keys, values per layer
+    per_prompt = cached + corrupted + 2 * logits + block
+    prefix = c.n_layers * 2 * n_pos * n_kv * c.d_head  # the frozen key / value cache repeated per copy
+    per_row = prefix + n_pos * c.d_model + block + (c.d_vocab if last_position_only else logits)
+    sizes = {"pos": n_pos, "dest_pos": n_pos, "head": c.n_heads, "neuron": c.d_mlp or 1}
+    copies = max(math.prod(sizes.get(a, 1) for a in component(name).axes[1:]) for name in components)
+    return MemoryEstimate(weights, per_prompt * size, per_row * size, copies)
+
+
+def gradient_memory(model: HookedTransformer, components: Sequence[str], n_pos: int,
+                    last_position_only: bool = True) -> MemoryEstimate:
+    """AtP / RelP: clean and corrupted activations, one gradient each, and the corrupted pass's autograd graph."""
+    del last_position_only  # the backward pass needs the logits of every position either way
+    c = model.cfg
+    size, weights, cached, logits, block = _shared(model, components, n_pos)
     graph = c.n_layers * 2 * block + 2 * n_pos * c.d_model  # autograd's saved tensors, about two blocks' worth
     per_prompt = 3 * cached + graph + 3 * logits + block  # clean + corrupted + gradient; logits and their grad
     return MemoryEstimate(weights, per_prompt * size, 0)

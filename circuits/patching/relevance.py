@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -42,7 +43,7 @@ class Rules:
     """AH-rule: detach attention patterns (off in the reference implementation)."""
 
 
-def stab(z: Tensor, eps: float = 1e-6) -> Tensor:
+def stab(z: Float[Tensor, "..."], eps: float = 1e-6) -> Float[Tensor, "..."]:
     """z moved away from 0 by eps in its own direction (z = 0 moves to +eps), so act(z) / stab(z) is finite."""
     return z + ((z == 0).to(z.dtype) + z.sign()) * eps
 

@@ -48,7 +48,7 @@ class PatchResult:
     component: str
     """Component name from circuits.patching.components.COMPONENTS (or "latent" for dictionary latents)."""
     axes: tuple[str, ...]
-    scores: Float[Tensor, " ..."]
+    scores: Float[Tensor, "..."]
     """One score per index; shape = the sizes of `axes`."""
     baselines: Baselines
     normalised: bool = True

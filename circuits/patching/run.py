@@ -1,9 +1,10 @@
 """One patching run over any task: prompts grouped by token length, chunked to fit in memory, combined exactly.
 
-`patch_task` runs a method (activation patching; AtP, Nanda's attribution patching; RelP, Jafari et al. 2025) on a
-Task or on TaskGroups (prompts of several lengths, e.g. a task file or the classic IOI templates of Wang et al.
-2022). Each group is planned by circuits.patching.memory: its prompts are patched in chunks whose estimated memory
-stays under the budget. Chunks and groups are then combined into the result over all prompts:
+`patch_task` runs a method of the registry (circuits.patching.methods: activation patching; AtP, Nanda's
+attribution patching; RelP, Jafari et al. 2025) on a Task or on TaskGroups (prompts of several lengths, e.g. a task
+file or the classic IOI templates of Wang et al. 2022). Each group is planned by circuits.patching.memory: its
+prompts are patched in chunks whose estimated memory stays under the budget. Chunks and groups are then combined
+into the result over all prompts:
 
 - every method's score is, in raw units, the change of the task metric (the mean over prompts of the per-prompt
   metric) that a patch causes (activation patching) or is estimated to cause (AtP / RelP). A mean over prompts
@@ -26,17 +27,15 @@ import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import torch
 import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from ..tasks.base import Baselines, Task
 from ..tasks.groups import TaskGroups, as_groups, unique_labels
-from .activation import generic_activation_patch
-from .attribution import attribution_patch
-from .components import COMPONENTS
 from .memory import MemoryPlan, default_max_memory, estimate_memory, plan_memory
-from .relevance import Rules, relevance_patch
+from .methods import method_named
 from .results import PatchResult
 
 POS_AXES = ("pos", "dest_pos", "src_pos")
@@ -66,15 +65,9 @@ class PatchRun(NamedTuple):
 
 def run_method(method: str, model: HookedTransformer, task: Task, components: Sequence[str], normalise: bool = True,
                max_batch: int = 2048) -> Results:
-    """component -> PatchResult of one method on one Task (one prompt length, all prompts at once)."""
-    if method == "activation":
-        return {c: generic_activation_patch(model, task, COMPONENTS[c], normalise=normalise, max_batch=max_batch)
-                for c in components}
-    if method == "attribution":
-        return attribution_patch(model, task, components, normalise)
-    if method in ("relp", "relp_ah"):
-        return relevance_patch(model, task, components, Rules(ah=method == "relp_ah"), normalise)
-    raise ValueError(f"unknown method {method!r}; choose activation, attribution, relp or relp_ah")
+    """component -> PatchResult of one method on one Task (one prompt length, all prompts at once): the method's
+    runner in the registry (circuits.patching.methods)."""
+    return method_named(method).runner(model, task, list(components), normalise, max_batch)
 
 
 def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, components: Sequence[str], *,
@@ -107,12 +100,12 @@ def chunks(task: Task, size: int) -> list[Task]:
     return [task.subset(slice(i, i + size)) for i in range(0, task.n_prompts, size)]
 
 
-def metric_change(r: PatchResult) -> torch.Tensor:
-    """A raw (unnormalised) score as the change of the mean metric: activation patching's patched metric minus
-    the corrupted baseline; AtP and RelP estimate the change itself."""
+def metric_change(r: PatchResult) -> Float[Tensor, "..."]:
+    """A raw (unnormalised) score as the change of the mean metric: an exact method's (activation patching's)
+    patched metric minus the corrupted baseline; estimators (AtP, RelP) estimate the change itself."""
     if r.normalised:
         raise ValueError("metric_change takes raw scores (normalise=False)")
-    return r.scores - r.baselines.corrupted if r.method == "activation" else r.scores
+    return r.scores - r.baselines.corrupted if method_named(r.method).exact else r.scores
 
 
 def normalised(raw: Results) -> Results:
@@ -138,14 +131,14 @@ def merge(parts: Sequence[tuple[int, Results]]) -> Results:
                          sum(w * r.baselines.corrupted for w, r in zip(weights, rs)))
         shape = [max(r.scores.shape[d] for r in rs) for d in range(first.scores.ndim)]
         change = sum(w * end_aligned(metric_change(r), shape) for w, r in zip(weights, rs))
-        scores = change + base.corrupted if first.method == "activation" else change
+        scores = change + base.corrupted if method_named(first.method).exact else change
         labels = {a: merged_labels([r.labels[a] for r in rs], shape[d]) if a in POS_AXES else first.labels[a]
                   for d, a in enumerate(first.axes)}
         out[name] = PatchResult(first.method, first.component, first.axes, scores, base, False, labels)
     return out
 
 
-def end_aligned(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+def end_aligned(x: Float[Tensor, "..."], shape: Sequence[int]) -> Float[Tensor, "..."]:
     """`x` zero-padded at the front of every dim to `shape` (positions aligned at the end of the prompt)."""
     if list(x.shape) == list(shape):
         return x

@@ -9,17 +9,7 @@ import streamlit as st
 
 from apps.explorer import data
 from apps.explorer import figures as views
-
-# one line per method (docs/methods.md §4); a bare string here would be drawn on the page (Streamlit magic)
-METHODS = {
-    "activation": "Activation patching: run the corrupted prompt, patch in one component's clean activation, measure "
-                  "the logit difference (1 = clean, 0 = corrupted). The ground truth; one forward pass per component.",
-    "attribution": "Attribution patching (AtP): the first-order estimate (a_clean - a_corrupt) · ∂metric/∂a from the "
-                   "corrupted run; 2 forward + 1 backward passes for every component at once.",
-    "relp": "Relevance patching (RelP): AtP with the gradient of a backward pass that follows LRP rules (LayerNorm, "
-            "activation and gated-MLP rules), so gradient × input equals LRP relevance; same cost as AtP.",
-    "relp_ah": "RelP with the attention-head rule as well (attention patterns detached in the backward pass).",
-}
+from circuits.patching.methods import METHODS, ground_truth, scattered
 
 st.title("Circuits")
 methods = data.patch_methods()
@@ -28,16 +18,18 @@ if not methods:
     st.stop()
 
 c1, c2 = st.columns(2)
-method = c1.selectbox("Method", methods, key="method", index=methods.index("activation") if "activation" in methods
-                      else 0)
+method = c1.selectbox("Method", methods, key="method", index=methods.index(ground_truth().name)
+                      if ground_truth().name in methods else 0)
 with st.expander("What the methods are"):
-    st.markdown("\n".join(f"- **{m}**: {views.md_escape(t)}" for m, t in METHODS.items() if m in methods))
+    st.markdown("\n".join(f"- **{m.name}**: {views.md_escape(m.description)}" for m in METHODS.values()
+                          if m.name in methods))
 results = data.guarded(f"{method} patching results", "patching", data.patch_results, method)
 if results is None:
     st.stop()
 component = c2.selectbox("Component", list(results), key="component")
 r = results[component]
-st.caption(f"{r.method} patching on IOI: {views.md_escape(METHODS.get(r.method, ''))} Scores normalised: 1 = clean, "
+described = METHODS[r.method].description if r.method in METHODS else ""
+st.caption(f"{r.method} patching on IOI: {views.md_escape(described)} Scores normalised: 1 = clean, "
            f"0 = corrupted (clean logit diff {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
 from circuits.figures import heatmap  # noqa: E402
 from circuits.patching.results import PatchResult  # noqa: E402
@@ -63,12 +55,13 @@ table = data.guarded("faithfulness table", "patching", data.faithfulness_table,
 if table is not None:
     st.dataframe(table, hide_index=True, width="stretch", key="faithfulness")
     st.plotly_chart(views.faithfulness_figure(table), key="faithfulness_fig", config=views.CHART_CONFIG)
-    estimates = {m: data.patch_results(m) for m in ("attribution", "relp") if m in methods}
-    if "activation" in methods and len(estimates) == 2:
+    drawn = [m.name for m in scattered()]
+    estimates = {m: data.patch_results(m) for m in drawn if m in methods}
+    if ground_truth().name in methods and len(estimates) == len(drawn):
         from circuits.faithfulness import FaithfulnessRun
         from circuits.figures import scatter
 
-        truth = data.patch_results("activation")
+        truth = data.patch_results(ground_truth().name)
         comps = tuple(c for c in ("resid_pre", "attn_out", "mlp_out", "head_out")
                       if c in truth and all(c in e for e in estimates.values()))
         run = FaithfulnessRun(str(table["model"].iloc[0]), str(table["task"].iloc[0]), [], truth, estimates)

@@ -1,0 +1,164 @@
+"""What each workspace step runs to build its folder: the project's own commands and APIs, called with the
+workspace's settings (the declarations that tie a builder to its step are apps.workspace.steps).
+
+Every heavy import is inside the builder that needs it, so the step list (read by the CLI's parser) stays free of
+torch. The page builders (feature pages, neuron pages) are called in one place each: `write_feature_pages` and
+`write_neuron_pages`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .family import neuron_models, universal_models
+from .layout import dictionary_folders
+
+if TYPE_CHECKING:
+    from .config import WorkspaceBuildConfig
+    from .layout import Layout
+
+
+class Models:
+    """Models loaded once per build (with the build's weight processing)."""
+
+    def __init__(self, weight_processing: str = "default"):
+        self.weight_processing = weight_processing
+        self._m: dict[str, object] = {}
+
+    def __call__(self, name: str):
+        if name not in self._m:
+            from interp.models import load_model
+
+            self._m[name] = load_model(name, "cpu", self.weight_processing)
+        return self._m[name]
+
+
+def build_cache(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from interp.activations import CacheConfig, cache_activations
+
+    c = CacheConfig.of(model=cfg.lm.model, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
+                       text_column=cfg.data.text_column, n_ctx=cfg.data.n_ctx, hooks=[cfg.hook],
+                       tokens=cfg.cache_tokens, out=str(layout.cache), seed=cfg.seed, shard_tokens=8192, device="cpu")
+    cache_activations(c, model=models(cfg.lm.model))
+
+
+def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from saes.training import checkpoint as ck
+    from saes.training.config import TrainSAEConfig
+    from saes.training.run import train_saes
+
+    if layout.saes.exists() and not ck.Checkpointer(layout.saes, {}).exists():
+        shutil.rmtree(layout.saes)  # an incomplete earlier build without a checkpoint: start again
+    # JumpReLU: the workspace trains 128 steps, in which thresholds started at the usual 0.001 (ε 0.001) never climb
+    # to where the L0 penalty bites: L0 327 at λ 0.1 and 345 at λ 1 (of 1024 latents). Started at 0.5 with ε 0.1 and
+    # λ 1 the SAE ends at L0 44, R² 0.955, CE loss recovered 0.989 (measured on this workspace's cache).
+    tcfg = TrainSAEConfig.of(hook=cfg.hook, arch=list(cfg.archs), d_sae=[cfg.d_sae], k=[cfg.k], l1_coefficient=[2.0],
+                             l0_coefficient=[1.0], init_threshold=0.5, bandwidth=0.1, seed=[cfg.seed],
+                             tokens=cfg.sae_tokens, out=str(layout.saes), batch_size=cfg.sae_batch_size, lr=2e-3,
+                             cache=str(layout.cache), data_seed=cfg.seed, checkpoint_every=50, log_every=10,
+                             dead_window=cfg.sae_tokens // 2, device="cpu", eval_tokens=4096)
+    train_saes(tcfg, model=models(cfg.lm.model))
+
+
+def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from saes.snmf.config import SNMFConfig
+    from saes.snmf.run import main
+
+    main(SNMFConfig.of(layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
+                       cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
+
+
+# --- the page builders: the workspace's only calls to them -----------------------------------------------------
+
+def write_feature_pages(layout: Layout, cfg: WorkspaceBuildConfig, models: Models, name: str, folder: Path) -> None:
+    """Feature pages of the dictionary in `folder` over the workspace's cache, into features/<name>."""
+    from interp.activations import ActivationCache
+    from interp.dictionary import load
+    from saes.feature_pages import compute_feature_pages, save_feature_pages
+
+    t0 = time.perf_counter()
+    pages = compute_feature_pages(load(folder), ActivationCache.open(layout.cache), models(cfg.lm.model), name,
+                                  "snmf" if name == "snmf" else "sae", str(folder.relative_to(layout.root)),
+                                  k=cfg.examples_per_bin, seed=cfg.seed)
+    save_feature_pages(pages, layout.features / name)
+    print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
+
+
+def write_neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, seed: int) -> None:
+    """Neuron pages (top examples) of the models `names`, each into its folder."""
+    from interp.neurons.pages import build_neuron_pages, save_neuron_pages
+
+    pages = build_neuron_pages([models(m) for m in names], names, n_docs=n_docs, seed=seed)
+    for folder, (arrays, meta) in zip(folders, pages):
+        save_neuron_pages(folder, arrays, meta)
+
+
+# --- the steps' builders ----------------------------------------------------------------------------------------
+
+def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    for name, folder in dictionary_folders(layout).items():
+        write_feature_pages(layout, cfg, models, name, folder)
+
+
+def _neuron_cfg(cfg: WorkspaceBuildConfig, model: str, out: Path):
+    from interp.neurons.config import NeuronsConfig
+
+    return NeuronsConfig.of(model=model, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
+                            text_column=cfg.data.text_column, tokens=cfg.neuron_tokens, out=str(out), seed=cfg.seed,
+                            auroc_tokens=min(8192, cfg.neuron_tokens), device="cpu", threads=cfg.run.threads)
+
+
+def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from interp.neurons.artifacts import save_neuron_stats
+    from interp.neurons.run import compute_neuron_stats
+
+    for name in neuron_models(cfg):
+        out = layout.neurons / Path(name).name
+        save_neuron_stats(compute_neuron_stats(models(name), name, _neuron_cfg(cfg, name, out)), out)
+        write_neuron_pages(models, [name], [out], n_docs=64, seed=cfg.seed)
+
+
+def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from interp.neurons.config import UniversalConfig
+    from interp.neurons.universal import main
+
+    names = universal_models(cfg)
+    main(UniversalConfig.of(models=names, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
+                            text_column=cfg.data.text_column, tokens=cfg.universal_tokens, out=str(layout.universal),
+                            seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
+                            threads=cfg.run.threads))
+    write_neuron_pages(models, names, [layout.universal / Path(m).name for m in names], n_docs=48, seed=cfg.seed)
+
+
+def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from interp.steering.bench_command import main
+    from interp.steering.config import SteerBenchConfig
+
+    dicts = [str(p) for p in dictionary_folders(layout).values()]
+    main(SteerBenchConfig.of(dictionaries=dicts, model=cfg.lm.model, concepts=list(cfg.steer_concepts), n_docs=24,
+                             gen_tokens=8, out=str(layout.steering), overwrite=True))
+
+
+def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    from circuits.cli import build_task
+    from circuits.config import PatchCompareConfig
+    from circuits.faithfulness import faithfulness
+    from circuits.patching.methods import ground_truth
+    from circuits.patching.results import save_results
+    from torch import enable_grad
+
+    model = models(cfg.lm.model)
+    task_cfg = PatchCompareConfig.of(model=cfg.lm.model, task=cfg.task, n_prompts=cfg.ioi_prompts, seed=cfg.seed)
+    built = build_task(task_cfg, model)
+    with enable_grad():
+        run = faithfulness(model, built.task, model_name=cfg.lm.model)
+    save_results(run.activation, layout.patching / ground_truth().name, cfg.lm.model, run.task)
+    for method, results in run.estimates.items():
+        save_results(results, layout.patching / method, cfg.lm.model, run.task)
+    tmp = layout.patching / "faithfulness.json.tmp"
+    tmp.write_text(json.dumps(run.table(), indent=1))
+    tmp.replace(layout.patching / "faithfulness.json")
