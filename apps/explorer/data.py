@@ -140,7 +140,7 @@ def feature_dictionaries() -> list[str]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _feature_pages(path: str, mtime: float):
-    from saes.feature_pages import load_feature_pages
+    from interp.pages.features import load_feature_pages
 
     return load_feature_pages(path, check=False)
 
@@ -203,9 +203,9 @@ def universal():
 @st.cache_data(max_entries=16, show_spinner=False)
 def neuron_table(model: str, mtime: float) -> pd.DataFrame:
     """One row per (layer, neuron): family, firing, top token (and the share of activation on tokens without a slot),
-    positional MI, label (the best concept when its AUROC reaches saes.feature_pages.CONCEPT_AUROC_BAR), concept,
+    positional MI, label (the best concept when its AUROC reaches interp.pages.builder.CONCEPT_AUROC_BAR), concept,
     universality."""
-    from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+    from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
 
     del mtime
     s = neuron_stats(model)

@@ -2,7 +2,7 @@
 "Steer this feature", examples by quantile bin, one chart at a time (activation histogram or logits: lazy tabs, so
 a click redraws one plotly chart), decoder-cosine neighbours as links, and "try your own text".
 
-Everything shown is precomputed (saes.feature_pages) except the text box, which runs interp.text_features under a
+Everything shown is precomputed (interp.pages) except the text box, which runs interp.text_features under a
 spinner.
 """
 
@@ -14,7 +14,7 @@ import streamlit as st
 
 from apps.explorer import data
 from apps.explorer import figures as views
-from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
 
 FEATURES_PAGE, STEERING_PAGE = "pages/features.py", "pages/steering.py"
 

@@ -11,7 +11,8 @@ import streamlit as st
 
 from apps.explorer import data, state
 from apps.explorer import figures as views
-from interp.neurons.pages import BIN_NAMES, neuron_summary
+from interp.neurons.pages import neuron_summary
+from interp.pages.builder import BIN_NAMES
 
 NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
 STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]

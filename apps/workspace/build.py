@@ -49,7 +49,7 @@ def _ok(check: Callable[[], object]) -> bool:
 
 def valid(step: str, layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
     from interp.neurons.pages import load_neuron_pages
-    from saes.feature_pages import load_feature_pages
+    from interp.pages.features import load_feature_pages
 
     if step == "cache":
         from interp.activations import ActivationCache

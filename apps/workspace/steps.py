@@ -151,16 +151,15 @@ def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     import time
 
     from interp.activations import ActivationCache
-    from interp.dictionary import load
-    from saes.feature_pages import compute_feature_pages, save_feature_pages
+    from interp.pages.command import write_feature_pages
+    from interp.pages.features import PageSettings
 
     cache = ActivationCache.open(layout.cache)
     for name, folder in dictionary_folders(layout).items():
         t0 = time.perf_counter()
-        pages = compute_feature_pages(load(folder), cache, models(cfg.lm.model), name,
-                                      "snmf" if name == "snmf" else "sae", str(folder.relative_to(layout.root)),
-                                      k=cfg.examples_per_bin, seed=cfg.seed)
-        save_feature_pages(pages, layout.features / name)
+        pages = write_feature_pages(folder, cache, models(cfg.lm.model), layout.features / name, name,
+                                    str(folder.relative_to(layout.root)),
+                                    PageSettings(k=cfg.examples_per_bin, seed=cfg.seed))
         print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
 
 

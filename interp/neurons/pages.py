@@ -22,19 +22,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from ..examples import CONTEXT, context_windows
 from ..models import token_strings
+from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
 
 SCHEMA_VERSION = 2
 KIND = "interp-neuron-pages"
 FILES = ("examples.safetensors", "examples.json")
-QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
-"""Edges of the quantile bins over a neuron's positive activations (as feature pages): 0-50%, 50-90%, 90-99%, top 1%."""
-BIN_NAMES = ("0-50%", "50-90%", "90-99%", "top 1%")
-HIST_BINS = 30
 
 
 @torch.no_grad()
@@ -66,73 +64,26 @@ def neuron_examples(acts: Tensor, tokens: Tensor, doc_ids: Tensor, valid: Tensor
             "ex_ctx_acts": torch.where(ok, ctx_acts, 0.0).reshape(L, d, k, W).numpy()}
 
 
-def _bin_picks(vals: Tensor, pos: Tensor, k: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Quantile edges [B+1] of positive values `vals` (at token indices `pos`) and picked token indices [B, k]."""
-    n_bins = len(QUANTILES) - 1
-    out = torch.full((n_bins, k), -1, dtype=torch.int64)
-    edges = torch.quantile(vals.double(), torch.tensor(QUANTILES, dtype=torch.float64)).float()
-    for b in range(n_bins):
-        last = b == n_bins - 1
-        inside = (vals >= edges[b]) & ((vals <= edges[b + 1]) if last else (vals < edges[b + 1]))
-        cand, cv = pos[inside], vals[inside]
-        order = cv.argsort(descending=True)[:k] if last else torch.randperm(len(cand), generator=gen)[:k]
-        pick = cand[order]
-        pick = pick[cv[order].argsort(descending=True)]
-        out[b, :len(pick)] = pick
-    return edges, out
-
-
-def quantile_examples(acts: Tensor, tokens: Tensor, doc_ids: Tensor, valid: Tensor, k: int = 5, seed: int = 0
-                      ) -> dict[str, np.ndarray]:
-    """Examples by quantile bin of every neuron's positive activations (over valid tokens) and their histogram."""
+def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
+                      valid: Tensor, k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+    """Examples by quantile bin of every neuron's positive activations (over valid tokens) and their histogram:
+    interp.pages.builder.unit_examples over the neuron x token matrix, stored as q_ex_* [L, d, ...]."""
     n, L, d = acts.shape
-    gen = torch.Generator().manual_seed(seed)
-    n_bins, W = len(QUANTILES) - 1, CONTEXT[0] + 1 + CONTEXT[1]
-    flat = torch.where(valid[:, None], acts.reshape(n, L * d), torch.zeros(()))
-    a = {"bin_edges": np.zeros((L * d, n_bins + 1), np.float32), "q_ex_act": np.zeros((L * d, n_bins, k), np.float32),
-         "q_ex_ctx_tokens": np.full((L * d, n_bins, k, W), -1, np.int32),
-         "q_ex_ctx_acts": np.zeros((L * d, n_bins, k, W), np.float32),
-         "hist_counts": np.zeros((L * d, HIST_BINS), np.int32),
-         "hist_edges": np.zeros((L * d, HIST_BINS + 1), np.float32)}
-    for u in range(L * d):
-        col = flat[:, u]
-        pos = torch.nonzero(col > 0).squeeze(1)
-        if len(pos) == 0:
-            continue
-        vals = col[pos]
-        edges, idx = _bin_picks(vals, pos, k, gen)
-        a["bin_edges"][u] = edges.numpy()
-        ids = idx.reshape(-1)
-        ctx = context_windows(tokens, doc_ids, ids, *CONTEXT)
-        ok = ctx >= 0
-        a["q_ex_act"][u] = torch.where(ids >= 0, col[ids.clamp_min(0)], torch.zeros(())).reshape(n_bins, k).numpy()
-        a["q_ex_ctx_tokens"][u] = torch.where(ok, tokens[ctx.clamp_min(0)], -1).reshape(n_bins, k, W).numpy()
-        a["q_ex_ctx_acts"][u] = torch.where(ok, col[ctx.clamp_min(0)], 0.0).reshape(n_bins, k, W).numpy()
-        a["hist_counts"][u], a["hist_edges"][u] = np.histogram(vals.numpy(), bins=HIST_BINS)
-    return {name: v.reshape(L, d, *v.shape[1:]) for name, v in a.items()}
+    got = unit_examples(acts.reshape(n, L * d).T.contiguous(), tokens, doc_ids, valid, k, seed)
+    got.pop("ex_index")
+    renamed = {("q_" + name if name.startswith("ex_") else name): v for name, v in got.items()}
+    return {name: v.reshape(L, d, *v.shape[1:]) for name, v in renamed.items()}
 
 
 @torch.no_grad()
 def logit_effects(model, t: int = 10, chunk: int = 256) -> dict[str, np.ndarray]:
-    """Top-t positive and negative logits of every neuron's output direction (zeros where a layer has no linear
-    path to the logits)."""
-    from interp.steering.scores import vocab_logits
-
+    """Top-t positive and negative logits of every neuron's output direction (interp.pages.builder.logit_tables,
+    as feature pages; zeros where a layer has no linear path to the logits): logit_pos_ids / ... [L, d, T]."""
     L, d = model.cfg.n_layers, model.cfg.d_mlp
-    t = min(t, model.cfg.d_vocab)
-    out = {k: np.zeros((L, d, t), np.int32 if k.endswith("ids") else np.float32)
-           for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")}
-    for layer in range(L):
-        for i in range(0, d, chunk):
-            eye = torch.eye(d)[i:i + chunk]
-            try:
-                logits = vocab_logits(model, f"blocks.{layer}.mlp.hook_post", eye.to(model.cfg.device))
-            except ValueError:
-                continue
-            for sign, got in (("pos", logits.topk(t, dim=-1)), ("neg", logits.topk(t, dim=-1, largest=False))):
-                out[f"logit_{sign}_ids"][layer, i:i + chunk] = got.indices.numpy()
-                out[f"logit_{sign}_vals"][layer, i:i + chunk] = got.values.numpy()
-    return out
+    parts = [[logit_tables(model, f"blocks.{layer}.mlp.hook_post", torch.eye(d)[i:i + chunk].to(model.cfg.device), t)
+              for i in range(0, d, chunk)] for layer in range(L)]
+    return {k: np.stack([np.concatenate([p[k] for p in row]) for row in parts])
+            for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")}
 
 
 def best_correlates(acts: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
@@ -166,16 +117,11 @@ def validate(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError("a neuron example's activation differs from its context's centre")
     if (np.diff(arrays["ex_act"], axis=-1) > 1e-6).any():
         raise ValueError("neuron examples are not sorted by activation")
-    edges, act = arrays["bin_edges"], arrays["q_ex_act"]
     shown = arrays["q_ex_ctx_tokens"][..., CONTEXT[0]] >= 0
-    tol = 1e-5 * np.maximum(1.0, np.abs(edges).max(axis=-1))[..., None, None]
-    outside = shown & ((act < edges[..., :-1, None] - tol) | (act > edges[..., 1:, None] + tol))
-    if outside.any():
-        layer, n, b, _ = (int(x[0]) for x in np.nonzero(outside))
-        raise ValueError(f"L{layer} N{n}: a quantile example lies outside its bin {b}")
-    if not np.allclose(np.where(shown, arrays["q_ex_ctx_acts"][..., CONTEXT[0]], 0), np.where(shown, act, 0),
-                       atol=1e-5):
-        raise ValueError("a quantile example's activation differs from its context's centre")
+    problem = bin_violation(arrays["bin_edges"], arrays["q_ex_act"], arrays["q_ex_ctx_acts"], shown,
+                            lambda at: f"L{at[0]} N{at[1]}")
+    if problem:
+        raise ValueError(problem)
 
 
 def save_neuron_pages(folder: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
@@ -236,7 +182,7 @@ def build_neuron_pages(models: list, names: list[str], n_docs: int, seed: int = 
 
 def neuron_summary(arrays: dict[str, np.ndarray], meta: dict[str, Any], layer: int, neuron: int, n: int = 3) -> str:
     """One sentence on a neuron: the tokens its top examples fire on and the logits its output promotes and
-    suppresses (as saes.feature_pages.FeaturePages.summary says of a feature)."""
+    suppresses (as interp.pages.features.FeaturePages.summary says of a feature)."""
     vocab = meta.get("vocab")
     tok = lambda i: repr(vocab[i] if vocab is not None and 0 <= i < len(vocab) else f"#{i}")  # noqa: E731
     if float(arrays["ex_act"][layer, neuron, 0]) <= 0:
