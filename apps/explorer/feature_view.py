@@ -43,7 +43,7 @@ def header(name: str, pages, f: int) -> None:
     m[1].metric("max activation", f"{a['max_act'][f]:.3g}")
     m[2].metric("output score", f"{a['output_score'][f]:.3g}")
     m[3].metric("flags", "dead" if a["dead"][f] else ("dense" if a["dense"][f] else "live"))
-    if m[4].button("Steer this feature", key="steer_feature", icon=":material/tune:"):
+    if not data.is_opened(name) and m[4].button("Steer this feature", key="steer_feature", icon=":material/tune:"):
         st.switch_page(STEERING_PAGE, query_params={"dictionary": name, "feature": str(f)})
 
 
@@ -101,7 +101,8 @@ def neighbours(name: str, pages, table: pd.DataFrame, f: int) -> None:
     for i, (n, c) in enumerate(zip(a["neighbour_ids"][f], a["neighbour_cos"][f])):
         label = rows.at[int(n), "label"]
         cols[i % 4].page_link(FEATURES_PAGE, label=f"#{int(n)} · cos {float(c):.2f} · {label}",
-                              query_params={"dictionary": name, "feature": str(int(n))})
+                              query_params={"dictionary": name, "feature": str(int(n)),
+                                            **({"pages": name} if data.is_opened(name) else {})})
 
 
 def try_text(pages, f: int) -> None:
@@ -111,12 +112,17 @@ def try_text(pages, f: int) -> None:
     text = st.text_input("Text", key="try_text", placeholder="Mary and John went to the park. John gave a ball to")
     if not text:
         return
+    from apps.explorer.access import check_folder
     from interp.text_features import text_activations
 
-    path = data.in_workspace(meta["path"])
+    check = check_folder(meta["path"])  # pages opened from an --allow folder may record a dictionary elsewhere
+    if check.message:
+        st.info(f"The dictionary these pages were built from cannot be opened here: {check.message}")
+        return
+    path, processing = check.path, meta.get("weight_processing") or data.weight_processing()
     with st.spinner(f"running {meta['model']} and the dictionary on your text ..."):
         dic = data.guarded("dictionary", "saes", data.dictionary, str(path), data.mtime(path))
-        mod = data.guarded("model", "cache", data.model, meta["model"])
+        mod = data.guarded("model", "cache", data.model, meta["model"], processing)
         if dic is None or mod is None:
             return
         try:

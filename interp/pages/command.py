@@ -36,17 +36,23 @@ def write_feature_pages(folder: str | Path, cache, model, out: str | Path, name:
     return pages
 
 
-def _claim(cfg: FeaturePagesConfig, identity: dict) -> bool:
-    """Whether pages of these inputs are already in --out (True: nothing to do); refuse anything else there."""
+def _refuse_foreign(cfg: FeaturePagesConfig) -> None:
+    """Refuse, before anything is written, an --out holding files this command does not write."""
     out = Path(cfg.output.out)
     if not out.is_dir() or cfg.output.overwrite:
-        return False
-    foreign = sorted(p.name for p in out.iterdir() if p.name not in (*FILES, CACHE_DIR, *(f + ".tmp" for f in FILES)))
+        return
+    ours = (*FILES, CACHE_DIR, *(f + ".tmp" for f in FILES))
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
     if foreign:
         raise FileExistsError(f"--out {out} holds files feature-pages did not write ({', '.join(foreign[:5])}); "
                               f"choose an empty folder, or pass --overwrite")
-    meta_path = out / FILES[1]
-    if not meta_path.is_file():
+
+
+def _up_to_date(cfg: FeaturePagesConfig, identity: dict) -> bool:
+    """Whether --out already holds pages of these inputs (`identity`: what the pages' meta must record); pages of
+    other inputs are refused unless --overwrite is given."""
+    meta_path = Path(cfg.output.out) / FILES[1]
+    if cfg.output.overwrite or not meta_path.is_file():
         return False
     try:
         meta = json.loads(meta_path.read_text())
@@ -55,9 +61,9 @@ def _claim(cfg: FeaturePagesConfig, identity: dict) -> bool:
     if meta.get("kind") != KIND:
         raise FileExistsError(f"{meta_path} is not feature pages; choose another --out, or pass --overwrite")
     if {k: meta.get(k) for k in identity} != identity:
-        raise FileExistsError(f"{out} holds feature pages of other inputs ({meta.get('path')}, {meta.get('model')}); "
-                              f"choose another --out, or pass --overwrite to replace them")
-    return (out / FILES[0]).is_file()
+        raise FileExistsError(f"{meta_path.parent} holds feature pages of other inputs ({meta.get('path')} on "
+                              f"{meta.get('model')}); choose another --out, or pass --overwrite to replace them")
+    return (meta_path.parent / FILES[0]).is_file()
 
 
 def _open_cache(cfg: FeaturePagesConfig, model_name: str, hook: str):
@@ -91,11 +97,15 @@ def main(cfg: FeaturePagesConfig) -> FeaturePages:
     folder = str(Path(cfg.dictionary).resolve())
     model_name = recorded_model(cfg.lm.model, described.model, f"the dictionary {cfg.dictionary}")
     settings = PageSettings(k=cfg.examples_per_bin, concept_tokens=cfg.concept_tokens, seed=cfg.seed)
-    identity = {"path": folder, "hook": described.hook_name, "settings": dict(vars(settings))}
-    if _claim(cfg, identity):
+    _refuse_foreign(cfg)
+    cache, processing = _open_cache(cfg, model_name, described.hook_name)
+    m = cache.manifest
+    identity = {"path": folder, "hook": described.hook_name, "settings": dict(vars(settings)), "model": m.model,
+                "weight_processing": m.weight_processing, "corpus": m.corpus,
+                "n_tokens": int((cache.positions() != 0).sum())}
+    if _up_to_date(cfg, identity):
         print(f"feature pages of {folder} are already in {cfg.output.out} (pass --overwrite to rebuild)")
         return load_feature_pages(cfg.output.out)
-    cache, processing = _open_cache(cfg, model_name, described.hook_name)
     model = load_model(model_name, "cpu", processing)  # pages are computed on the CPU from the cached activations
     pages = write_feature_pages(cfg.dictionary, cache, model, cfg.output.out, path=folder, settings=settings)
     a = pages.arrays
