@@ -37,10 +37,10 @@ NO_LOGITS = "No logit effects recorded for this neuron."
 
 
 def unit(arr: dict, meta: dict, layer: int, neuron: int) -> Unit:
-    """The neuron's rows of its pages (quantile examples q_ex_*), for the shared unit view."""
+    """The neuron's rows of its pages, for the shared unit view."""
     at = (layer, neuron)
     return Unit(f"L{layer} N{neuron}", meta.get("bin_names", BIN_NAMES), arr["bin_edges"][at],
-                arr["q_ex_ctx_tokens"][at], arr["q_ex_ctx_acts"][at], arr["q_ex_act"][at], arr["hist_counts"][at],
+                arr["ex_ctx_tokens"][at], arr["ex_ctx_acts"][at], arr["ex_act"][at], arr["hist_counts"][at],
                 arr["hist_edges"][at],
                 {k: arr[k][at] for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")},
                 meta["vocab"], meta["context"][0])

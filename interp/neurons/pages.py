@@ -2,37 +2,39 @@
 quantile bin, the histogram of positive activations, top positive / negative logits) and each neuron's best
 correlate in other seeds' models (the explorer's neuron page shows them next to interp.neurons' statistics).
 
-`neuron_examples(acts, ...)` -> ex_act [L, d, K], ex_ctx_tokens / ex_ctx_acts [L, d, K, W];
-`quantile_examples(acts, ...)` -> bin_edges [L, d, B+1] (quantiles QUANTILES of the neuron's positive activations),
-q_ex_act [L, d, B, K] (the top bin's largest, a seeded sample of the others, 0 where a bin has fewer),
-q_ex_ctx_tokens / q_ex_ctx_acts [L, d, B, K, W], hist_counts [L, d, H], hist_edges [L, d, H+1];
+The shared parts come from the one page builder (interp.pages.builder) over the neuron x token matrix, with the
+names feature pages use, shaped [L, d, ...] instead of [F, ...]:
+`quantile_examples(acts, ...)` -> bin_edges [L, d, B+1], ex_index / ex_act [L, d, B, K] (the top bin's largest, a
+seeded sample of the others; -1 / 0 where a bin has fewer), ex_ctx_tokens / ex_ctx_acts [L, d, B, K, W],
+hist_counts [L, d, H], hist_edges [L, d, H+1];
 `logit_effects(model)` -> logit_pos_ids / _vals, logit_neg_ids / _vals [L, d, T] (VocabProj of the neuron's output
-weights, interp.steering.scores.vocab_logits, as feature pages);
-`best_correlates(acts)` -> corr_ids / corr_vals [model, other, L, d] (Pearson correlation over the same tokens).
-Written as examples.safetensors + examples.json (schema, models, vocab) with `save_neuron_pages`; every example's
-activation equals the centre of its context, top examples are sorted and quantile examples lie inside their bin
-(checked before writing).
+weights). Neuron-only: `neuron_examples(acts, ...)` -> top_index / top_act [L, d, K], top_ctx_tokens /
+top_ctx_acts [L, d, K, W] (the k largest activations, positive or not); `best_correlates(acts)` -> corr_ids /
+corr_vals [model, other, L, d] (Pearson correlation over the same tokens).
+Written as examples.safetensors + examples.json (interp.pages.artifact: schema, model, corpus, settings, vocab) with
+`save_neuron_pages`; every example's activation equals the centre of its context, top examples are sorted and
+quantile examples lie inside their bin (checked before writing).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from jaxtyping import Float, Int
-from safetensors.numpy import load_file, save_file
 from torch import Tensor
 
 from ..examples import CONTEXT, context_windows
 from ..models import token_strings
+from ..pages.artifact import PagesFormat, load_pages, save_pages
 from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KIND = "interp-neuron-pages"
 FILES = ("examples.safetensors", "examples.json")
+FORMAT = PagesFormat(FILES, KIND, SCHEMA_VERSION, "neuron pages")
 
 
 @torch.no_grad()
@@ -59,20 +61,18 @@ def neuron_examples(acts: Tensor, tokens: Tensor, doc_ids: Tensor, valid: Tensor
     unit = torch.arange(L * d).repeat_interleave(k)
     ctx_acts = acts.reshape(n, L * d)[ctx.clamp_min(0), unit[:, None]]
     W = ctx.shape[1]
-    return {"ex_index": idx.reshape(L, d, k).numpy(), "ex_act": top.values.T.reshape(L, d, k).numpy(),
-            "ex_ctx_tokens": torch.where(ok, tokens[ctx.clamp_min(0)], -1).reshape(L, d, k, W).int().numpy(),
-            "ex_ctx_acts": torch.where(ok, ctx_acts, 0.0).reshape(L, d, k, W).numpy()}
+    return {"top_index": idx.reshape(L, d, k).numpy(), "top_act": top.values.T.reshape(L, d, k).numpy(),
+            "top_ctx_tokens": torch.where(ok, tokens[ctx.clamp_min(0)], -1).reshape(L, d, k, W).int().numpy(),
+            "top_ctx_acts": torch.where(ok, ctx_acts, 0.0).reshape(L, d, k, W).numpy()}
 
 
 def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
                       valid: Tensor, k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
     """Examples by quantile bin of every neuron's positive activations (over valid tokens) and their histogram:
-    interp.pages.builder.unit_examples over the neuron x token matrix, stored as q_ex_* [L, d, ...]."""
+    interp.pages.builder.unit_examples over the neuron x token matrix, its arrays shaped [L, d, ...]."""
     n, L, d = acts.shape
     got = unit_examples(acts.reshape(n, L * d).T.contiguous(), tokens, doc_ids, valid, k, seed)
-    got.pop("ex_index")
-    renamed = {("q_" + name if name.startswith("ex_") else name): v for name, v in got.items()}
-    return {name: v.reshape(L, d, *v.shape[1:]) for name, v in renamed.items()}
+    return {name: v.reshape(L, d, *v.shape[1:]) for name, v in got.items()}
 
 
 @torch.no_grad()
@@ -102,7 +102,8 @@ def best_correlates(acts: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
     return ids, vals
 
 
-REQUIRED = ("ex_act", "ex_ctx_tokens", "ex_ctx_acts", "bin_edges", "q_ex_act", "q_ex_ctx_tokens", "q_ex_ctx_acts",
+REQUIRED = ("top_act", "top_ctx_tokens", "top_ctx_acts", "bin_edges", "ex_index", "ex_act", "ex_ctx_tokens",
+            "ex_ctx_acts",
             "hist_counts", "hist_edges", "logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")
 
 
@@ -112,41 +113,26 @@ def validate(arrays: dict[str, np.ndarray]) -> None:
     missing = [k for k in REQUIRED if k not in arrays]
     if missing:
         raise ValueError(f"neuron pages lack arrays {missing}")
-    centre = arrays["ex_ctx_acts"][..., CONTEXT[0]]
-    if not np.allclose(centre, arrays["ex_act"], atol=1e-5):
+    centre = arrays["top_ctx_acts"][..., CONTEXT[0]]
+    if not np.allclose(centre, arrays["top_act"], atol=1e-5):
         raise ValueError("a neuron example's activation differs from its context's centre")
-    if (np.diff(arrays["ex_act"], axis=-1) > 1e-6).any():
+    if (np.diff(arrays["top_act"], axis=-1) > 1e-6).any():
         raise ValueError("neuron examples are not sorted by activation")
-    shown = arrays["q_ex_ctx_tokens"][..., CONTEXT[0]] >= 0
-    problem = bin_violation(arrays["bin_edges"], arrays["q_ex_act"], arrays["q_ex_ctx_acts"], shown,
+    problem = bin_violation(arrays["bin_edges"], arrays["ex_act"], arrays["ex_ctx_acts"], arrays["ex_index"] >= 0,
                             lambda at: f"L{at[0]} N{at[1]}")
     if problem:
         raise ValueError(problem)
 
 
 def save_neuron_pages(folder: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """Validate, then write examples.safetensors and examples.json (interp.pages.artifact)."""
     validate(arrays)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (FILES[0] + ".tmp")
-    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
-    tmp.replace(folder / FILES[0])
-    tmp = folder / (FILES[1] + ".tmp")
-    tmp.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "kind": KIND, **meta, "arrays": sorted(arrays)}))
-    tmp.replace(folder / FILES[1])
-    return folder
+    return save_pages(FORMAT, folder, meta, arrays)
 
 
 def load_neuron_pages(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    folder = Path(folder)
-    if not (folder / FILES[1]).is_file():
-        raise FileNotFoundError(f"{folder} holds no neuron pages ({FILES[1]})")
-    meta = json.loads((folder / FILES[1]).read_text())
-    if meta.get("kind") != KIND or meta.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{folder / FILES[1]}: not {KIND} schema {SCHEMA_VERSION}")
-    arrays = load_file(str(folder / FILES[0]))
-    if set(meta["arrays"]) - set(arrays):
-        raise ValueError(f"{folder / FILES[0]} lacks arrays listed in {FILES[1]}")
+    """(arrays, meta) of neuron pages; FileNotFoundError / ValueError say what is wrong."""
+    meta, arrays = load_pages(FORMAT, folder)
     return arrays, meta
 
 
@@ -171,7 +157,9 @@ def build_neuron_pages(models: list, names: list[str], n_docs: int, seed: int = 
         arrays = neuron_examples(acts[i], tokens, doc_ids, valid, k)
         arrays.update(quantile_examples(acts[i], tokens, doc_ids, valid, k, seed))
         arrays.update(logit_effects(models[i]))
-        meta = {"model": name, "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
+        meta = {"model": name, "corpus": {"source": "toyworld", "world": cfg.world, "split": "heldout", "seed": seed,
+                                          "n_docs": n_docs}, "settings": {"k": k, "seed": seed},
+                "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
                 "quantiles": list(QUANTILES), "bin_names": list(BIN_NAMES),
                 "others": [n for n in names if n != name] if ids is not None else []}
         if ids is not None:
@@ -185,9 +173,9 @@ def neuron_summary(arrays: dict[str, np.ndarray], meta: dict[str, Any], layer: i
     suppresses (as interp.pages.features.FeaturePages.summary says of a feature)."""
     vocab = meta.get("vocab")
     tok = lambda i: repr(vocab[i] if vocab is not None and 0 <= i < len(vocab) else f"#{i}")  # noqa: E731
-    if float(arrays["ex_act"][layer, neuron, 0]) <= 0:
+    if float(arrays["top_act"][layer, neuron, 0]) <= 0:
         return f"Never fired on the {meta['n_tokens']:,} tokens of its examples."
-    ids = arrays["ex_ctx_tokens"][layer, neuron, :, CONTEXT[0]]
+    ids = arrays["top_ctx_tokens"][layer, neuron, :, CONTEXT[0]]
     ids, counts = np.unique(ids[ids >= 0], return_counts=True)
     fires = ", ".join(tok(int(ids[i])) for i in np.argsort(-counts, kind="stable")[:n])
     text = f"Fires most on {fires} (its top examples' tokens)"

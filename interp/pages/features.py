@@ -7,15 +7,14 @@ of its positive activations, top positive / negative logits (VocabProj: the deco
 ln_final and W_U) and the best-matching ground-truth concept (AUROC of the code as a detector of the concept's
 tokens); besides these, decoder-cosine neighbours and an output score (interp.steering.scores.output_scores).
 
-On disk: features.safetensors (ARRAYS) + features.json (schema_version, kind, meta with provenance: model, weight
-processing, corpus, dictionary and hook, settings; vocab), written atomically and validated before writing
+On disk (interp.pages.artifact): features.safetensors (ARRAYS) + features.json (schema_version, kind, meta with
+provenance: model, weight processing, corpus, dictionary and hook, settings; vocab), validated before writing
 (`validate`: every example lies inside the quantile bin it claims, shapes agree, flags agree with densities), so
 the explorer's pages only read and render.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,10 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from interp.atomic import atomic_write
 from interp.examples import CONTEXT
 from interp.models import token_strings
-from interp.safetensors_io import read_arrays, write_arrays
 
+from .artifact import PagesFormat, load_pages, save_pages
 from .builder import (
     BIN_NAMES,
     DENSE_THRESHOLD,
@@ -44,6 +42,7 @@ from .builder import (
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
 FILES = ("features.safetensors", "features.json")
+FORMAT = PagesFormat(FILES, KIND, SCHEMA_VERSION, "feature pages")
 ARRAYS = {  # name -> trailing shape (F = features, B = bins, K = examples per bin, W = context window)
     "density": "F", "max_act": "F", "dead": "F", "dense": "F", "hist_counts": "F H", "hist_edges": "F H+1",
     "bin_edges": "F B+1", "ex_index": "F B K", "ex_act": "F B K", "ex_ctx_tokens": "F B K W",
@@ -222,30 +221,12 @@ def validate(pages: FeaturePages) -> None:
 def save_feature_pages(pages: FeaturePages, folder: str | Path) -> Path:
     """Validate, then write features.safetensors and features.json (JSON last: its presence means complete)."""
     validate(pages)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    arrays = {k: np.ascontiguousarray(v) for k, v in pages.arrays.items()}
-    atomic_write(folder / FILES[0], lambda p: write_arrays(p, arrays))
-    meta = {**pages.meta, "schema_version": SCHEMA_VERSION, "kind": KIND, "arrays": sorted(arrays)}
-    atomic_write(folder / FILES[1], lambda p: p.write_text(json.dumps(meta)))
-    return folder
+    return save_pages(FORMAT, folder, pages.meta, pages.arrays)
 
 
 def load_feature_pages(folder: str | Path, check: bool = True) -> FeaturePages:
     """Read (and by default validate) feature pages; FileNotFoundError / ValueError say what is wrong."""
-    folder = Path(folder)
-    if not (folder / FILES[1]).is_file() or not (folder / FILES[0]).is_file():
-        raise FileNotFoundError(f"{folder} holds no feature pages ({' + '.join(FILES)})")
-    try:
-        meta = json.loads((folder / FILES[1]).read_text())
-        arrays = read_arrays(folder / FILES[0], "feature pages")
-    except Exception as e:  # truncated or garbled files
-        raise ValueError(f"{folder}: unreadable feature pages ({type(e).__name__}: {e})") from e
-    if meta.get("kind") != KIND or meta.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{folder / FILES[1]}: not {KIND} schema {SCHEMA_VERSION}")
-    meta.pop("arrays", None)
-    pages = FeaturePages({k: v for k, v in meta.items() if k not in ("schema_version", "kind")}, arrays)
+    pages = FeaturePages(*load_pages(FORMAT, folder))
     if check:
         validate(pages)
     return pages
-
