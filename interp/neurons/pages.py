@@ -19,17 +19,20 @@ quantile examples lie inside their bin (checked before writing).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from ..examples import CONTEXT, context_windows
 from ..models import token_strings
 from ..pages.artifact import PagesFormat, load_pages, save_pages
 from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 SCHEMA_VERSION = 3
 KIND = "interp-neuron-pages"
@@ -38,7 +41,8 @@ FORMAT = PagesFormat(FILES, KIND, SCHEMA_VERSION, "neuron pages")
 
 
 @torch.no_grad()
-def mlp_acts(model, tokens: Tensor, batch: int = 16) -> Tensor:
+def mlp_acts(model: HookedTransformer, tokens: Int[Tensor, "doc pos"], batch: int = 16
+             ) -> Float[Tensor, "n layer d_mlp"]:
     """Post-activations [n_tokens, L, d_mlp] of every MLP layer over rows of tokens [doc, pos] (flattened)."""
     from interp.activations.stream import HookRunner
 
@@ -50,7 +54,8 @@ def mlp_acts(model, tokens: Tensor, batch: int = 16) -> Tensor:
     return torch.cat(out)
 
 
-def neuron_examples(acts: Tensor, tokens: Tensor, doc_ids: Tensor, valid: Tensor, k: int = 5) -> dict[str, np.ndarray]:
+def neuron_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
+                    valid: Bool[Tensor, " n"], k: int = 5) -> dict[str, np.ndarray]:
     """The k largest activations of every neuron (over valid tokens) with their context windows."""
     n, L, d = acts.shape
     masked = torch.where(valid[:, None, None], acts, torch.full((), -torch.inf))
@@ -67,7 +72,7 @@ def neuron_examples(acts: Tensor, tokens: Tensor, doc_ids: Tensor, valid: Tensor
 
 
 def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                      valid: Tensor, k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+                      valid: Bool[Tensor, " n"], k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
     """Examples by quantile bin of every neuron's positive activations (over valid tokens) and their histogram:
     interp.pages.builder.unit_examples over the neuron x token matrix, its arrays shaped [L, d, ...]."""
     n, L, d = acts.shape
@@ -76,7 +81,7 @@ def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, 
 
 
 @torch.no_grad()
-def logit_effects(model, t: int = 10, chunk: int = 256) -> dict[str, np.ndarray]:
+def logit_effects(model: HookedTransformer, t: int = 10, chunk: int = 256) -> dict[str, np.ndarray]:
     """Top-t positive and negative logits of every neuron's output direction (interp.pages.builder.logit_tables,
     as feature pages; zeros where a layer has no linear path to the logits): logit_pos_ids / ... [L, d, T]."""
     L, d = model.cfg.n_layers, model.cfg.d_mlp
@@ -86,7 +91,7 @@ def logit_effects(model, t: int = 10, chunk: int = 256) -> dict[str, np.ndarray]
             for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")}
 
 
-def best_correlates(acts: list[Tensor]) -> tuple[np.ndarray, np.ndarray]:
+def best_correlates(acts: list[Float[Tensor, "n layer d_mlp"]]) -> tuple[np.ndarray, np.ndarray]:
     """For every model a, other model b and neuron of a: the neuron of b (same layer) of highest correlation."""
     m = len(acts)
     n, L, d = acts[0].shape
@@ -136,7 +141,7 @@ def load_neuron_pages(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[s
     return arrays, meta
 
 
-def build_neuron_pages(models: list, names: list[str], n_docs: int, seed: int = 0, k: int = 5
+def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs: int, seed: int = 0, k: int = 5
                        ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
     """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
     for a model of none); correlates when there are several models."""

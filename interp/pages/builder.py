@@ -12,13 +12,17 @@ say how pages bin, flag and label units live here once, so feature and neuron pa
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from interp.examples import CONTEXT, context_windows
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 """Edges of the quantile bins over a unit's positive activations: 0-50%, 50-90%, 90-99%, top 1%."""
@@ -58,7 +62,7 @@ def quantile_examples(col: Float[Tensor, " n"], k: int, gen: torch.Generator
 
 
 def unit_examples(acts: Float[Tensor, "unit n"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                  valid: Tensor, k: int, seed: int) -> dict[str, np.ndarray]:
+                  valid: Bool[Tensor, " n"], k: int, seed: int) -> dict[str, np.ndarray]:
     """Quantile-bin examples in context and the histogram of every unit's positive activations over `valid` tokens
     (EXAMPLE_ARRAYS, one row per unit); one seeded generator over all units, so pages are reproducible."""
     gen = torch.Generator().manual_seed(seed)
@@ -102,7 +106,8 @@ def bin_violation(edges: np.ndarray, act: np.ndarray, ctx_acts: np.ndarray, show
     return None
 
 
-def logit_tables(model, hook: str, directions: Float[Tensor, "unit d"], t: int) -> dict[str, np.ndarray]:
+def logit_tables(model: HookedTransformer, hook: str, directions: Float[Tensor, "unit d"], t: int
+                 ) -> dict[str, np.ndarray]:
     """Top-t positive and negative VocabProj logits of every direction written at `hook` (zeros when the hook has no
     linear path to the logits): logit_pos_ids / _vals, logit_neg_ids / _vals [unit, t]."""
     from interp.steering.scores import vocab_logits

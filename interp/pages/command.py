@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import FeaturePagesConfig
 from .features import FILES, KIND, FeaturePages, PageSettings, compute_feature_pages, save_feature_pages
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
+    from interp.activations.reader import ActivationCache
 
 CACHE_DIR = "cache"
 """Subfolder of --out where --corpus activations are cached."""
 
 
-def write_feature_pages(folder: str | Path, cache, model, out: str | Path, name: str = "", path: str = "",
-                        settings: PageSettings | None = None) -> FeaturePages:
+def write_feature_pages(folder: str | Path, cache: ActivationCache, model: HookedTransformer, out: str | Path,
+                        name: str = "", path: str = "", settings: PageSettings | None = None) -> FeaturePages:
     """Load the dictionary in `folder` (interp.dictionary.load), compute its pages over `cache` and save them to
     `out`; `path` is the folder as the pages record it (default: `folder`)."""
     from interp.dictionary import info, load

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,12 @@ from .builder import (
     logit_tables,
     unit_examples,
 )
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
+    from interp.activations.reader import ActivationCache
+    from interp.dictionary import Dictionary
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -122,7 +128,7 @@ class FeaturePages:
         return text + "."
 
 
-def encode_all(dictionary, acts: Float[Tensor, "n d_in"], chunk: int = 4096) -> Float[Tensor, "n d_sae"]:
+def encode_all(dictionary: Dictionary, acts: Float[Tensor, "n d_in"], chunk: int = 4096) -> Float[Tensor, "n d_sae"]:
     """Codes [n, d_sae] (float32) of activations [n, d_in], in chunks."""
     with torch.no_grad():
         return torch.cat([dictionary.encode(acts[i:i + chunk].float()).float() for i in range(0, len(acts), chunk)])
@@ -137,7 +143,7 @@ def neighbours(directions: Float[Tensor, "d_sae d"], n: int) -> tuple[np.ndarray
     return i.int().numpy(), v.numpy()
 
 
-def output_score(model, dictionary, directions: Float[Tensor, "d_sae d"]) -> np.ndarray:
+def output_score(model: HookedTransformer, dictionary: Dictionary, directions: Float[Tensor, "d_sae d"]) -> np.ndarray:
     """interp.steering.scores.output_scores at twice the mean activation norm on the prompt "The"."""
     from interp.activations.stream import hook_activations
     from interp.steering.scores import output_scores, vocab_logits
@@ -161,8 +167,8 @@ def _firing(codes: Tensor, valid: Tensor, share: float) -> dict[str, np.ndarray]
             "dense": (fires > DENSE_THRESHOLD).numpy().astype(np.uint8)}
 
 
-def compute_feature_pages(dictionary, cache, model, name: str, kind: str, path: str = "",
-                          settings: PageSettings | None = None) -> FeaturePages:
+def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model: HookedTransformer, name: str,
+                          kind: str, path: str = "", settings: PageSettings | None = None) -> FeaturePages:
     """Feature pages of `dictionary` over every cached token of its hook (BOS positions left out), recording where
     they come from: the cache's model, weight processing and corpus, the dictionary's folder and hook, the
     settings."""
