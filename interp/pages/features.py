@@ -145,12 +145,10 @@ def neighbours(directions: Float[Tensor, "d_sae d"], n: int) -> tuple[np.ndarray
 
 def output_score(model: HookedTransformer, dictionary: Dictionary, directions: Float[Tensor, "d_sae d"]) -> np.ndarray:
     """interp.steering.scores.output_scores at twice the mean activation norm on the prompt "The"."""
-    from interp.activations.stream import hook_activations
-    from interp.steering.scores import output_scores, vocab_logits
+    from interp.steering.scores import default_alpha, output_scores, vocab_logits
 
     prompt = model.to_tokens("The")[0]
-    acts = hook_activations(model, dictionary.hook_name, prompt[None])[0]
-    alpha = 2.0 * float(acts[1:].norm(dim=-1).mean() if len(acts) > 1 else acts.norm(dim=-1).mean())
+    alpha = default_alpha(model, dictionary.hook_name, prompt)
     try:
         top = vocab_logits(model, dictionary.hook_name, directions).topk(10, dim=-1).indices
     except ValueError:
