@@ -128,6 +128,13 @@ class FeaturePages:
         return text + "."
 
 
+def hooks(dictionary: Dictionary) -> tuple[str, str]:
+    """(the hook a dictionary reads, the hook its directions write to): equal for an SAE; a transcoder's differ.
+    Dictionaries without hook_in / hook_out (before they had them) read and write hook_name."""
+    hook_in = getattr(dictionary, "hook_in", None) or dictionary.hook_name
+    return hook_in, getattr(dictionary, "hook_out", None) or hook_in
+
+
 def encode_all(dictionary: Dictionary, acts: Float[Tensor, "n d_in"], chunk: int = 4096) -> Float[Tensor, "n d_sae"]:
     """Codes [n, d_sae] (float32) of activations [n, d_in], in chunks."""
     with torch.no_grad():
@@ -148,12 +155,13 @@ def output_score(model: HookedTransformer, dictionary: Dictionary, directions: F
     from interp.steering.scores import default_alpha, output_scores, vocab_logits
 
     prompt = model.to_tokens("The")[0]
-    alpha = default_alpha(model, dictionary.hook_name, prompt)
+    hook = hooks(dictionary)[1]
+    alpha = default_alpha(model, hook, prompt)
     try:
-        top = vocab_logits(model, dictionary.hook_name, directions).topk(10, dim=-1).indices
+        top = vocab_logits(model, hook, directions).topk(10, dim=-1).indices
     except ValueError:
         return np.zeros(len(directions), dtype=np.float32)
-    return output_scores(model, dictionary.hook_name, directions, top, prompt, alpha).numpy()
+    return output_scores(model, hook, directions, top, prompt, alpha).numpy()
 
 
 def _firing(codes: Tensor, valid: Tensor, share: float) -> dict[str, np.ndarray]:
@@ -171,7 +179,7 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
     they come from: the cache's model, weight processing and corpus, the dictionary's folder and hook, the
     settings."""
     s = settings or PageSettings()
-    hook = dictionary.hook_name
+    hook, hook_out = hooks(dictionary)
     tokens, doc_ids = cache.tokens().long(), cache.doc_ids().long()
     valid = cache.positions() != 0
     codes = encode_all(dictionary, cache.get(hook, torch.arange(cache.n_tokens)))
@@ -179,7 +187,7 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
     share = float(getattr(dictionary, "active_share", 0.0))
     arrays.update(_firing(codes, valid, share))
     directions = dictionary.feature_directions().detach().float().cpu()
-    arrays.update(logit_tables(model, hook, directions, s.n_logits))
+    arrays.update(logit_tables(model, hook_out, directions, s.n_logits))
     arrays["neighbour_ids"], arrays["neighbour_cos"] = neighbours(directions, s.n_neighbours)
     concepts: list[str] = []
     arrays["concept_best"] = np.full(codes.shape[1], -1, np.int32)
@@ -192,7 +200,8 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
             arrays["concept_best"], arrays["concept_auroc"] = best.indices.int().numpy(), best.values.numpy()
     arrays["output_score"] = output_score(model, dictionary, directions).astype(np.float32)
     vocab = token_strings(model, range(model.cfg.d_vocab)) if model.tokenizer is not None else None
-    meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "model": cache.manifest.model,
+    meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "hook_out": hook_out,
+            "model": cache.manifest.model,
             "weight_processing": cache.manifest.weight_processing, "corpus": cache.manifest.corpus,
             "settings": dict(vars(s)),
             "d_sae": int(codes.shape[1]), "n_tokens": int(valid.sum()), "quantiles": list(QUANTILES),
