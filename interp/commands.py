@@ -36,6 +36,7 @@ asks for it."""
 def commands() -> list[Command]:
     from .activations.config import CacheConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
+    from .pages.config import FeaturePagesConfig
     from .steering.config import SteerBenchConfig, SteerConfig
     from .toyworld.config import GenerateConfig, ToyEvalConfig, ToyTrainConfig
 
@@ -55,6 +56,9 @@ def commands() -> list[Command]:
         Command("universal", UniversalConfig, "interp.neurons.universal:main",
                 "Universal neurons: correlate every neuron with every neuron of other seeds' models (excess over a "
                 "random rotation)."),
+        Command("feature-pages", FeaturePagesConfig, "interp.pages.command:main",
+                "Feature pages (examples by quantile bin, histograms, logits, concepts) of any dictionary folder, "
+                "from an activation cache of its hook or by running the model on a corpus; the explorer opens them."),
         Command("steer", SteerConfig, "interp.steering.cli:main",
                 "Steer along a dictionary feature, neuron or difference-in-means direction (alpha or KL target); "
                 "print base and steered generations and the tokens it promotes / suppresses."),

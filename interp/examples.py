@@ -1,4 +1,4 @@
-"""Top-activating examples in context, shared by feature pages (saes.feature_pages) and neuron pages
+"""Top-activating examples in context, shared by feature pages (interp.pages.features) and neuron pages
 (interp.neurons.pages): an example is a global token index of a cache or corpus, shown with the tokens around it
 within its own document."""
 

@@ -1,6 +1,6 @@
 """Which server paths the explorer may read: the workspace and the folders given with `interp explore --allow`
-(INTERP_ALLOW), nothing else. The Open page checks every path a visitor types here before looking at it, so it
-never tells whether a folder outside these exists.
+(INTERP_ALLOW), nothing else. The Open page and the Features page (?pages=FOLDER) check every path a visitor gives
+here before looking at it, so they never tell whether a folder outside these exists.
 """
 
 from __future__ import annotations

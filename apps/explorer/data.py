@@ -133,23 +133,62 @@ def dictionary_metrics() -> pd.DataFrame:
 
 # --- features -----------------------------------------------------------------------------------------------------
 
-def feature_dictionaries() -> list[str]:
+OPENED = "_opened_pages"
+"""Session key: the folders of feature pages opened from outside workspace/features/ (a `pages=` URL, the Open
+page), key (the folder's resolved path) -> folder."""
+
+
+def open_pages(text: str) -> str | None:
+    """Open a folder of feature pages (e.g. written by `interp feature-pages`) for this session: it must lie inside
+    the workspace or an --allow folder (apps.explorer.access) and hold features.json. Returns its key for
+    feature_pages(), or None after an st.error saying why not."""
+    from apps.explorer.access import check_folder
+
+    check = check_folder(text)
+    if check.message:
+        st.error(check.message)
+        return None
+    if not (check.path / "features.json").is_file():
+        st.error(f"`{check.path}` holds no feature pages (features.json). Build them with `interp feature-pages "
+                 f"--dictionary DIR --out {check.path}`.")
+        return None
+    st.session_state.setdefault(OPENED, {})[str(check.path)] = check.path
+    return str(check.path)
+
+
+def feature_folders() -> dict[str, Path]:
+    """Every folder of feature pages this session shows: the workspace's (by name) and the opened ones (by path)."""
     root = layout().features
-    return sorted(p.name for p in root.iterdir() if (p / "features.json").is_file()) if root.is_dir() else []
+    found = {p.name: p for p in sorted(root.iterdir()) if (p / "features.json").is_file()} if root.is_dir() else {}
+    return {**found, **st.session_state.get(OPENED, {})}
+
+
+def feature_dictionaries() -> list[str]:
+    return list(feature_folders())
+
+
+def is_opened(name: str) -> bool:
+    """Whether `name` is a pages folder opened from outside the workspace's features/ (its key is its path)."""
+    return name in st.session_state.get(OPENED, {})
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _feature_pages(path: str, mtime: float):
-    from saes.feature_pages import load_feature_pages
+    from interp.pages.features import load_feature_pages
 
     return load_feature_pages(path, check=False)
 
 
 def feature_pages(name: str):
-    path = layout().features / name
+    path = feature_folders().get(name, layout().features / name)
     if not (path / "features.json").is_file():
         raise FileNotFoundError(path)
     return _feature_pages(str(path), _mtime(path / "features.safetensors"))
+
+
+def feature_mtime(name: str) -> float:
+    """Modification time of the pages' arrays (part of cache keys)."""
+    return _mtime(feature_folders().get(name, layout().features / name) / "features.safetensors")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -203,9 +242,9 @@ def universal():
 @st.cache_data(max_entries=16, show_spinner=False)
 def neuron_table(model: str, mtime: float) -> pd.DataFrame:
     """One row per (layer, neuron): family, firing, top token (and the share of activation on tokens without a slot),
-    positional MI, label (the best concept when its AUROC reaches saes.feature_pages.CONCEPT_AUROC_BAR), concept,
+    positional MI, label (the best concept when its AUROC reaches interp.pages.builder.CONCEPT_AUROC_BAR), concept,
     universality."""
-    from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+    from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
 
     del mtime
     s = neuron_stats(model)
@@ -280,14 +319,21 @@ def faithfulness_table(mtime: float) -> pd.DataFrame:
 
 # --- models and dictionaries ------------------------------------------------------------------------------------
 
+def weight_processing() -> str:
+    """The weight processing the workspace was built with (workspace.json; "default" when it records none)."""
+    return manifest().get("config", {}).get("weight_processing") or "default"
+
+
 @st.cache_resource(max_entries=6, show_spinner="loading the model ...")
-def model(name: str):
+def model(name: str, weight_processing: str):
+    """The model `name` loaded on the CPU with `weight_processing` (the one its activations were recorded with:
+    the workspace's, or the one feature pages record), so text run here matches the precomputed pages."""
     import torch
 
     from interp.models import load_model
 
     torch.set_grad_enabled(False)
-    return load_model(name, "cpu")
+    return load_model(name, "cpu", weight_processing)
 
 
 @st.cache_resource(max_entries=8, show_spinner="loading the dictionary ...")

@@ -2,7 +2,7 @@
 "Steer this feature", examples by quantile bin, one chart at a time (activation histogram or logits: lazy tabs, so
 a click redraws one plotly chart), decoder-cosine neighbours as links, and "try your own text".
 
-Everything shown is precomputed (saes.feature_pages) except the text box, which runs interp.text_features under a
+Everything shown is precomputed (interp.pages) except the text box, which runs interp.text_features under a
 spinner.
 """
 
@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from apps.explorer import data
+from apps.explorer import data, unit_view
 from apps.explorer import figures as views
-from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT
+from apps.explorer.unit_view import Unit
+from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
 
 FEATURES_PAGE, STEERING_PAGE = "pages/features.py", "pages/steering.py"
 
@@ -43,53 +44,36 @@ def header(name: str, pages, f: int) -> None:
     m[1].metric("max activation", f"{a['max_act'][f]:.3g}")
     m[2].metric("output score", f"{a['output_score'][f]:.3g}")
     m[3].metric("flags", "dead" if a["dead"][f] else ("dense" if a["dense"][f] else "live"))
-    if m[4].button("Steer this feature", key="steer_feature", icon=":material/tune:"):
+    if not data.is_opened(name) and m[4].button("Steer this feature", key="steer_feature", icon=":material/tune:"):
         st.switch_page(STEERING_PAGE, query_params={"dictionary": name, "feature": str(f)})
+
+
+NO_LOGITS = "This hook has no linear path to the logits: no logit effects."
+
+
+def unit(pages, f: int) -> Unit:
+    """Feature f's rows of its pages, for the shared unit view."""
+    a, meta = pages.arrays, pages.meta
+    return Unit(f"Feature {f}", meta["bin_names"], a["bin_edges"][f], a["ex_ctx_tokens"][f], a["ex_ctx_acts"][f],
+                a["ex_act"][f], a["hist_counts"][f], a["hist_edges"][f],
+                {k: a[k][f] for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")},
+                meta.get("vocab"), meta["context"][0])
 
 
 def examples(pages, f: int) -> None:
     """Token-highlighted examples per quantile bin, highest bin first."""
-    a, meta = pages.arrays, pages.meta
     st.subheader("Top activating examples by quantile")
-    centre, scale = meta["context"][0], float(a["max_act"][f])
-    html = []
-    for b in reversed(range(len(meta["bin_names"]))):
-        lo, hi = a["bin_edges"][f, b], a["bin_edges"][f, b + 1]
-        html.append(f"<p style='margin:8px 0 2px 0'><b>{meta['bin_names'][b]}</b> of positive activations, "
-                    f"[{lo:.3g}, {hi:.3g}]</p>")
-        html.append(views.example_rows(a["ex_ctx_tokens"][f, b], a["ex_ctx_acts"][f, b], a["ex_act"][f, b],
-                                       meta.get("vocab"), scale, centre))
-    st.html("".join(html))
+    st.html(unit_view.examples_html(unit(pages, f), float(pages.arrays["max_act"][f])))
 
 
 def logit_chart(pages, f: int) -> None:
     """Top positive and negative logits of the feature's direction (one figure)."""
-    a, vocab = pages.arrays, pages.meta.get("vocab")
-    if np.abs(a["logit_pos_vals"][f]).max(initial=0) == 0:
-        st.info("This hook has no linear path to the logits: no logit effects.")
-        return
-    tok = lambda ids: [views.token_str(vocab, int(i)) for i in ids]  # noqa: E731
-    st.plotly_chart(views.logit_figure((tok(a["logit_pos_ids"][f]), a["logit_pos_vals"][f]),
-                                       (tok(a["logit_neg_ids"][f]), a["logit_neg_vals"][f])),
-                    key="logits", config=views.CHART_CONFIG)
+    unit_view.logit_chart(unit(pages, f), "logits", NO_LOGITS)
 
 
 def charts(pages, f: int) -> None:
     """The activation histogram or the logits: lazy tabs, only the open one is computed and drawn."""
-    a = pages.arrays
-    hist, logits = st.tabs(["Activations", "Logits"], key="feature_chart", on_change="rerun")
-    if hist.open:
-        with hist:
-            lo, hi, n = float(a["bin_edges"][f, 0]), float(a["bin_edges"][f, -1]), int(a["hist_counts"][f].sum())
-            if hi <= lo:
-                st.info(f"All {n:,} positive activations equal {hi:.4g}: no histogram.")
-            else:
-                st.plotly_chart(views.activation_histogram(a["hist_counts"][f], a["hist_edges"][f],
-                                                           f"Feature {f}: positive activations ({n:,} tokens)"),
-                                key="act_hist", config=views.CHART_CONFIG)
-    if logits.open:
-        with logits:
-            logit_chart(pages, f)
+    unit_view.charts(unit(pages, f), ("feature_chart", "act_hist", "logits"), NO_LOGITS)
 
 
 def neighbours(name: str, pages, table: pd.DataFrame, f: int) -> None:
@@ -101,7 +85,8 @@ def neighbours(name: str, pages, table: pd.DataFrame, f: int) -> None:
     for i, (n, c) in enumerate(zip(a["neighbour_ids"][f], a["neighbour_cos"][f])):
         label = rows.at[int(n), "label"]
         cols[i % 4].page_link(FEATURES_PAGE, label=f"#{int(n)} · cos {float(c):.2f} · {label}",
-                              query_params={"dictionary": name, "feature": str(int(n))})
+                              query_params={"dictionary": name, "feature": str(int(n)),
+                                            **({"pages": name} if data.is_opened(name) else {})})
 
 
 def try_text(pages, f: int) -> None:
@@ -111,12 +96,17 @@ def try_text(pages, f: int) -> None:
     text = st.text_input("Text", key="try_text", placeholder="Mary and John went to the park. John gave a ball to")
     if not text:
         return
+    from apps.explorer.access import check_folder
     from interp.text_features import text_activations
 
-    path = data.in_workspace(meta["path"])
+    check = check_folder(meta["path"])  # pages opened from an --allow folder may record a dictionary elsewhere
+    if check.message:
+        st.info(f"The dictionary these pages were built from cannot be opened here: {check.message}")
+        return
+    path, processing = check.path, meta.get("weight_processing") or data.weight_processing()
     with st.spinner(f"running {meta['model']} and the dictionary on your text ..."):
         dic = data.guarded("dictionary", "saes", data.dictionary, str(path), data.mtime(path))
-        mod = data.guarded("model", "cache", data.model, meta["model"])
+        mod = data.guarded("model", "cache", data.model, meta["model"], processing)
         if dic is None or mod is None:
             return
         try:

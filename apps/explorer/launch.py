@@ -1,8 +1,9 @@
 """`interp explore`: start the Streamlit explorer (apps/explorer/app.py) on a workspace, bound to 127.0.0.1 by
 default.
 
-The app has no authentication: every page reads the workspace, and the Open page reads dictionary folders inside the
-workspace and the folders given with `--allow` (apps.explorer.access; nothing else on the server). Binding another
+The app has no authentication: every page reads the workspace, and the Open and Features pages read dictionary and
+feature-page folders inside the workspace and the folders given with `--allow` (apps.explorer.access; nothing else
+on the server). Binding another
 address than the loopback prints a warning saying so. Streamlit's developer toolbar (Deploy, Rerun, Clear cache) is
 hidden (`--client.toolbarMode minimal`), and the full garbage collection Streamlit runs after every rerun is off
 (NO_POST_RUN_GC).

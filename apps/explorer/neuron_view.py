@@ -5,13 +5,14 @@ models as links."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from apps.explorer import data, state
+from apps.explorer import data, state, unit_view
 from apps.explorer import figures as views
-from interp.neurons.pages import BIN_NAMES, neuron_summary
+from apps.explorer.unit_view import Unit
+from interp.neurons.pages import neuron_summary
+from interp.pages.builder import BIN_NAMES
 
 NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
 STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]
@@ -32,47 +33,34 @@ def header(model: str, row: pd.Series, has_universal: bool) -> None:
         st.switch_page(STEERING_PAGE, query_params={"model": model, "layer": str(layer), "neuron": str(neuron)})
 
 
+NO_LOGITS = "No logit effects recorded for this neuron."
+
+
+def unit(arr: dict, meta: dict, layer: int, neuron: int) -> Unit:
+    """The neuron's rows of its pages, for the shared unit view."""
+    at = (layer, neuron)
+    return Unit(f"L{layer} N{neuron}", meta.get("bin_names", BIN_NAMES), arr["bin_edges"][at],
+                arr["ex_ctx_tokens"][at], arr["ex_ctx_acts"][at], arr["ex_act"][at], arr["hist_counts"][at],
+                arr["hist_edges"][at],
+                {k: arr[k][at] for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")},
+                meta["vocab"], meta["context"][0])
+
+
 def examples(arr: dict, meta: dict, layer: int, neuron: int) -> None:
     """Examples per quantile bin of the neuron's positive activations, highest first."""
     st.subheader("Top activating examples by quantile")
-    scale, centre, html = float(arr["bin_edges"][layer, neuron, -1]), meta["context"][0], []
-    names = meta.get("bin_names", BIN_NAMES)
-    for b in reversed(range(len(names))):
-        lo, hi = arr["bin_edges"][layer, neuron, b], arr["bin_edges"][layer, neuron, b + 1]
-        html.append(f"<p style='margin:8px 0 2px 0'><b>{names[b]}</b> of positive activations, "
-                    f"[{lo:.3g}, {hi:.3g}]</p>")
-        html.append(views.example_rows(arr["q_ex_ctx_tokens"][layer, neuron, b], arr["q_ex_ctx_acts"][layer, neuron, b],
-                                       arr["q_ex_act"][layer, neuron, b], meta["vocab"], scale, centre))
-    st.markdown("".join(html), unsafe_allow_html=True)
+    u = unit(arr, meta, layer, neuron)
+    st.markdown(unit_view.examples_html(u, float(u.bin_edges[-1])), unsafe_allow_html=True)
 
 
 def charts(arr: dict, meta: dict, layer: int, neuron: int) -> None:
     """Activation histogram or logit effects (lazy tabs: only the open one is drawn)."""
-    hist, logits = st.tabs(["Activations", "Logits"], key="neuron_chart", on_change="rerun")
-    if hist.open:
-        with hist:
-            lo, hi = float(arr["bin_edges"][layer, neuron, 0]), float(arr["bin_edges"][layer, neuron, -1])
-            n = int(arr["hist_counts"][layer, neuron].sum())
-            if hi <= lo:
-                st.info(f"All {n:,} positive activations equal {hi:.4g}: no histogram.")
-            else:
-                st.plotly_chart(views.activation_histogram(arr["hist_counts"][layer, neuron],
-                                                           arr["hist_edges"][layer, neuron],
-                                                           f"L{layer} N{neuron}: positive activations ({n:,} tokens)"),
-                                key="neuron_hist", config=views.CHART_CONFIG)
-    if logits.open:
-        with logits:
-            logit_chart(arr, meta, layer, neuron)
+    unit_view.charts(unit(arr, meta, layer, neuron), ("neuron_chart", "neuron_hist", "neuron_logits"), NO_LOGITS)
 
 
 def logit_chart(arr: dict, meta: dict, layer: int, neuron: int) -> None:
     """Top positive and negative logits of the neuron's output weights."""
-    if np.abs(arr["logit_pos_vals"][layer, neuron]).max(initial=0) == 0:
-        st.info("No logit effects recorded for this neuron.")
-        return
-    side = {s: ([views.token_str(meta["vocab"], int(i)) for i in arr[f"logit_{s}_ids"][layer, neuron]],
-                arr[f"logit_{s}_vals"][layer, neuron]) for s in ("pos", "neg")}
-    st.plotly_chart(views.logit_figure(side["pos"], side["neg"]), key="neuron_logits", config=views.CHART_CONFIG)
+    unit_view.logit_chart(unit(arr, meta, layer, neuron), "neuron_logits", NO_LOGITS)
 
 
 def correlates(model: str, layer: int, neuron: int) -> None:

@@ -77,14 +77,12 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
 def write_feature_pages(layout: Layout, cfg: WorkspaceBuildConfig, models: Models, name: str, folder: Path) -> None:
     """Feature pages of the dictionary in `folder` over the workspace's cache, into features/<name>."""
     from interp.activations import ActivationCache
-    from interp.dictionary import load
-    from saes.feature_pages import compute_feature_pages, save_feature_pages
+    from interp.pages.command import write_feature_pages as write_pages
+    from interp.pages.features import PageSettings
 
     t0 = time.perf_counter()
-    pages = compute_feature_pages(load(folder), ActivationCache.open(layout.cache), models(cfg.lm.model), name,
-                                  "snmf" if name == "snmf" else "sae", str(folder.relative_to(layout.root)),
-                                  k=cfg.examples_per_bin, seed=cfg.seed)
-    save_feature_pages(pages, layout.features / name)
+    pages = write_pages(folder, ActivationCache.open(layout.cache), models(cfg.lm.model), layout.features / name, name,
+                        str(folder.relative_to(layout.root)), PageSettings(k=cfg.examples_per_bin, seed=cfg.seed))
     print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
 
 

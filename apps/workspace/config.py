@@ -118,7 +118,8 @@ class ExploreConfig:
     headless: Literal["auto", "yes", "no"] = "auto"
     """Do not open a browser window (auto: headless when no display is available)."""
     allow: list[str] = field(default_factory=list)
-    """Folders (besides the workspace) whose dictionaries the Open page may read; any other path is refused."""
+    """Folders (besides the workspace) whose dictionaries and feature pages (`interp feature-pages`) the explorer
+    may open; any other path is refused."""
 
     def __post_init__(self):
         if not 0 < self.port < 65536:

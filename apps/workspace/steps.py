@@ -105,7 +105,7 @@ def _snmf_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
 
 
 def _features_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
-    from saes.feature_pages import load_feature_pages
+    from interp.pages.features import load_feature_pages
 
     names = dictionary_folders(layout)
     return bool(names) and all(_ok(lambda n=n: load_feature_pages(layout.features / n)) for n in names)

@@ -153,14 +153,20 @@ def _rowwise_add(add_BD: Tensor, where: slice):
     return hook
 
 
+def default_alpha(model: HookedTransformer, hook: str, prompt: Tensor) -> float:
+    """The output score's default strength: twice the mean activation norm at `hook` on the prompt's non-BOS
+    positions (all positions for a one-token prompt)."""
+    acts = hook_activations(model, hook, prompt[None])[0]
+    return 2.0 * float(acts[1:].norm(dim=-1).mean() if len(acts) > 1 else acts.norm(dim=-1).mean())
+
+
 def feature_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Tensor, prompt: Tensor,
                    alpha: float | None = None, top_k: int = 20, n_top: int = 20) -> FeatureScores:
     """Input and output scores of every feature of `dictionary` (see module doc). α defaults to twice the mean
     activation norm at the dictionary's hook on the prompt's non-BOS positions."""
     dirs = dictionary.feature_directions().detach().float().cpu()
     if alpha is None:
-        acts = hook_activations(model, dictionary.hook_name, prompt[None])[0]
-        alpha = 2.0 * float(acts[1:].norm(dim=-1).mean()) if len(acts) > 1 else 2.0 * float(acts.norm(dim=-1).mean())
+        alpha = default_alpha(model, dictionary.hook_name, prompt)
     top = vocab_logits(model, dictionary.hook_name, dirs).topk(top_k, dim=-1).indices
     inp, count = input_scores(model, dictionary, tokens, top, n_top)
     outp = output_scores(model, dictionary.hook_name, dirs, top, prompt, alpha)

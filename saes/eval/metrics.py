@@ -17,6 +17,7 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from interp.auroc import auroc, fire_f1, require_both_classes
+from interp.pages.builder import CONCEPT_AUROC_BAR
 from interp.toyworld.labels import Taxonomy
 
 
@@ -133,7 +134,7 @@ class ConceptScores:
 def concept_scores(
     feature_acts: Float[Tensor, "n_tokens d_sae"],
     concept_masks: dict[str, Bool[Tensor, " n_tokens"]],
-    auroc_threshold: float = 0.9,
+    auroc_threshold: float = CONCEPT_AUROC_BAR,
     chunk: int = 1024,
 ) -> ConceptScores:
     """For each concept mask, the latent with the highest AUROC over tokens, its AUROC and F1 (vectorised)."""

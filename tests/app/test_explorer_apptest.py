@@ -120,7 +120,8 @@ def test_the_feature_survives_other_pages_and_steer_this_feature(explorer, works
 
 def test_labels_are_escaped_and_need_an_auroc_of_0_9(explorer, workspace):
     from apps.explorer.figures import md_escape
-    from saes.feature_pages import CONCEPT_AUROC_BAR, NO_CONCEPT, load_feature_pages
+    from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
+    from interp.pages.features import load_feature_pages
 
     pages = load_feature_pages(workspace / "features" / "sae-relu")
     table = pages.table()
@@ -147,7 +148,7 @@ def test_md_escape_keeps_directives_and_markup_literal():
 
 def dead_copy(workspace, tmp_path, name: str = "sae-topk", f: int = 4):
     """A copy of the workspace's feature pages in which feature f never fired (as a dead feature is stored)."""
-    from saes.feature_pages import load_feature_pages, save_feature_pages
+    from interp.pages.features import load_feature_pages, save_feature_pages
 
     root = tmp_path / "ws"
     shutil.copytree(workspace, root, ignore=shutil.ignore_patterns("cache", "neurons", "universal", "steering"))
@@ -196,7 +197,7 @@ def test_corrupt_feature_pages_show_an_error_not_a_traceback(explorer, workspace
 
 
 def test_feature_pages_reject_an_example_outside_its_bin(workspace):
-    from saes.feature_pages import load_feature_pages, validate
+    from interp.pages.features import load_feature_pages, validate
 
     pages = load_feature_pages(workspace / "features" / "sae-relu")
     live = int(np.nonzero(pages.arrays["ex_index"][:, 0, 0] >= 0)[0][0])

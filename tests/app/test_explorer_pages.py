@@ -212,3 +212,65 @@ def test_no_page_has_a_stray_string_that_streamlit_would_draw():
         body = ast.parse(Path(script).read_text()).body
         stray = [n.lineno for n in body[1:] if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
         assert not stray, f"{script.name}: bare strings at lines {stray}"
+
+
+def pages_copy(workspace, root, name: str = "sae-relu"):
+    """The workspace's feature pages of `name` copied to `root` (as `interp feature-pages --out root` writes them),
+    recording the dictionary's absolute path."""
+    import shutil
+
+    shutil.copytree(workspace / "features" / name, root)
+    meta = json.loads((root / "features.json").read_text())
+    meta["path"] = str((workspace / meta["path"]).resolve())
+    (root / "features.json").write_text(json.dumps(meta))
+    return root
+
+
+def test_the_features_page_opens_an_allowed_folder_of_pages(explorer, workspace, tmp_path):
+    folder = pages_copy(workspace, tmp_path / "elsewhere" / "my-pages")
+    at = explorer.open(workspace, "pages/features.py", pages=folder)  # not allowed: refused, the workspace shown
+    assert any("outside the folders this explorer may read" in e.value for e in at.error)
+    assert at.selectbox(key="dictionary").value != str(folder.resolve())
+    at = explorer.open(workspace, "pages/features.py", allow=[tmp_path / "elsewhere"], pages=folder, feature=3)
+    assert not at.error and at.selectbox(key="dictionary").value == str(folder.resolve())
+    assert "Feature 3" in explorer.texts(at) and at.query_params["pages"] == str(folder.resolve())
+    at.text_input(key="try_text").set_value("Mary and John went to the park").run()
+    explorer.ok(at)
+    assert "max activation of feature 3" in explorer.texts(at)
+
+
+def test_the_open_page_links_a_folder_of_pages(explorer, workspace, tmp_path):
+    folder = pages_copy(workspace, tmp_path / "my-pages")
+    at = explorer.open(workspace, OPEN, allow=[tmp_path])
+    at.text_input(key="folder").set_value(str(folder)).run()
+    explorer.ok(at)
+    from urllib.parse import parse_qs
+
+    links = [e.proto for e in at.get("page_link")]
+    assert len(links) == 1 and not at.error and not at.metric  # pages, not a dictionary: a link, no summary
+    assert links[0].page == "features" and parse_qs(links[0].query_string)["pages"] == [str(folder.resolve())]
+
+
+def test_try_your_own_text_loads_the_model_with_the_recorded_weight_processing(explorer, workspace, tmp_path,
+                                                                               monkeypatch):
+    """A workspace built with --weight-processing none: "try your own text" runs the model loaded the same way."""
+    import shutil
+
+    import interp.models
+    from apps.explorer import data
+
+    root = tmp_path / "ws"
+    shutil.copytree(workspace, root, ignore=shutil.ignore_patterns("cache", "neurons", "universal", "steering"))
+    for path, edit in ((root / "workspace.json", lambda m: m["config"]),
+                       (root / "features" / "sae-relu" / "features.json", lambda m: m)):
+        meta = json.loads(path.read_text())
+        edit(meta)["weight_processing"] = "none"
+        path.write_text(json.dumps(meta))
+    calls, load = [], interp.models.load_model
+    monkeypatch.setattr(interp.models, "load_model", lambda *a, **k: calls.append(a) or load(*a, **k))
+    data.model.clear()
+    at = explorer.open(root, "pages/features.py", dictionary="sae-relu", feature=5)
+    at.text_input(key="try_text").set_value("Mary and John went to the park").run()
+    explorer.ok(at)
+    assert "max activation of feature 5" in explorer.texts(at)
+    assert calls and all(c[2:] == ("none",) for c in calls), calls

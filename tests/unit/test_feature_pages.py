@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from interp.examples import context_windows
-from saes.feature_pages import QUANTILES, neighbours, quantile_examples
+from interp.pages.builder import QUANTILES, quantile_examples
+from interp.pages.features import neighbours
 
 
 def test_quantile_examples_sit_in_their_bins():

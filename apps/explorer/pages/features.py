@@ -1,6 +1,8 @@
 """Features page: pick model / hook / dictionary (SAE architectures and SNMF), the dictionary's metrics (eval.json),
 a searchable and sortable feature table (or a map of the features) that drives the feature page below it: clicking
-a row or a point, or searching / filtering, opens that feature. The URL (?dictionary=NAME&feature=N) reopens it."""
+a row or a point, or searching / filtering, opens that feature. The URL (?dictionary=NAME&feature=N) reopens it;
+?pages=FOLDER opens a folder of pages outside the workspace's features/ (`interp feature-pages`), when it lies inside
+the workspace or an `interp explore --allow` folder."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ SORTS = ["density", "concept_auroc", "output_score", "max_act", "feature"]
 COLUMNS = ["feature", "label", "density", "concept", "concept_auroc", "output_score", "max_act", "dead", "dense"]
 
 st.title("Features")
+opened = data.open_pages(st.query_params["pages"]) if "pages" in st.query_params else None
 names = data.feature_dictionaries()
 if not names:
     data.missing("feature pages", "features")
@@ -26,6 +29,8 @@ if not metas:
     st.stop()
 
 from_url = state.arrive("features", {"dictionary": state.choice(list(metas)), "feature": int})
+if opened in metas and state.changed("opened_pages", opened) | ("dictionary" not in st.query_params):
+    st.session_state["dictionary"], from_url = opened, True  # ?pages=FOLDER opens that folder's pages
 chosen = st.session_state.get("dictionary")
 if chosen in metas and (from_url or "model" not in st.session_state):
     st.session_state["model"], st.session_state["hook"] = metas[chosen]["model"], metas[chosen]["hook"]
@@ -42,7 +47,7 @@ name = c3.selectbox("Dictionary", choices, key="dictionary",
                     format_func=lambda n: f"{n} ({metas[n]['d_sae']} features)")
 pages = data.feature_pages(name)
 meta, a = pages.meta, pages.arrays
-table = data.feature_table(name, data.mtime(data.layout().features / name / "features.safetensors"))
+table = data.feature_table(name, data.feature_mtime(name))
 
 metrics = data.dictionary_metrics().set_index("dictionary")
 if name in metrics.index:
@@ -93,5 +98,5 @@ if map_tab.open:
 st.session_state.setdefault("feature", int(shown["feature"].iloc[0]) if len(shown) else 0)
 st.session_state["feature"] = min(max(int(st.session_state["feature"]), 0), meta["d_sae"] - 1)
 f = int(st.number_input("Feature", 0, meta["d_sae"] - 1, key="feature"))
-state.publish("features", dictionary=name, feature=f)
+state.publish("features", dictionary=name, feature=f, **({"pages": name} if data.is_opened(name) else {}))
 feature_view.render(name, pages, table, f)

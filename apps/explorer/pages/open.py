@@ -1,8 +1,9 @@
-"""Open page: a dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF
-folder) inside the workspace or a folder given with `interp explore --allow`, and a model (by default the one the
-dictionary records; or a shipped toy name, model folder, or TransformerLens name); its summary, eval report, and the
-features that fire on your own text. Paths outside the allowed folders are refused before anything is read; a
-dictionary recorded with another model than the one given is warned about; an error clears the previous results."""
+"""Open page: a folder of feature pages (`interp feature-pages`: a link opens them on the Features page), or a
+dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF folder), inside
+the workspace or a folder given with `interp explore --allow`, and a model (by default the one the dictionary
+records; or a shipped toy name, model folder, or TransformerLens name); its summary, eval report, and the features
+that fire on your own text. Paths outside the allowed folders are refused before anything is read; a dictionary
+recorded with another model than the one given is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ st.caption("This explorer reads dictionaries inside " + ", ".join(f"`{r}`" for r
 found = dictionary_folders(data.layout())
 default = str(next(iter(found.values()))) if found else ""
 folder = st.text_input("Dictionary folder (an SAE in SAELens format: cfg.json + sae_weights.safetensors; or an "
-                       "SNMF folder: snmf.json)", default, key="folder").strip()
+                       "SNMF folder: snmf.json), or a folder of feature pages (features.json, written by "
+                       "`interp feature-pages`)", default, key="folder").strip()
 if not folder:
     st.info(f"Give a dictionary folder. The workspace's SAEs are built by {data.build_hint('saes')}.")
     st.stop()
@@ -30,6 +32,10 @@ if check.message:
     st.error(check.message)
     st.stop()
 path = check.path
+if (path / "features.json").is_file():  # a folder of feature pages (`interp feature-pages`): show them
+    st.page_link("pages/features.py", label=f"Open the feature pages in {path.name}", icon=":material/open_in_new:",
+                 query_params={"pages": str(path)})
+    st.stop()
 
 from interp.dictionary import info, summarize  # noqa: E402
 from interp.text_features import text_activations, top_features  # noqa: E402
@@ -71,6 +77,8 @@ if summary.eval_report:
     st.dataframe({col: [rep.get(k)] for k, col in data.METRICS.items() if k in rep}, hide_index=True, key="eval")
 else:
     st.info(f"No eval.json beside the weights; write one with `interp eval-sae --sae {path} --model {model_name}`.")
+st.caption(f"Browse its features: `interp feature-pages --dictionary {path} --out PAGES_FOLDER`, then open "
+           f"PAGES_FOLDER here.")
 
 st.subheader("Features on your own text")
 text = st.text_input("Text", "Mary and John went to the park. John gave a ball to", key="text")
@@ -78,7 +86,8 @@ if st.button("Run", key="run"):
     st.session_state.pop(RESULT, None)  # an error must not leave the previous results on screen
     try:
         with st.spinner(f"running {model_name} and the dictionary on your text ..."):
-            mod = data.model(model_name)
+            # the workspace's model with the weight processing it was built with; any other as loaded by default
+            mod = data.model(model_name, data.weight_processing() if model_name == ws_model else "default")
             acts = text_activations(mod, dic, text)
     except Exception as e:  # unknown model names, hook or width mismatches: a clear message
         st.error(f"Could not run {model_name} with this dictionary: {type(e).__name__}: {e}")

@@ -61,7 +61,7 @@ if st.button("Steer", key="steer", type="primary"):
 
     st.session_state.pop("steer_result", None)  # an error must not leave the previous result on screen
     with st.spinner(f"steering {model_name} ..."):
-        mod = data.guarded("model", "cache", data.model, model_name)
+        mod = data.guarded("model", "cache", data.model, model_name, data.weight_processing())
         try:
             if mod is not None:
                 if kind == "feature" and dicts:
