@@ -65,7 +65,7 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     from interp.corpus import toy_world
     from interp.fused import fused_kernels
     from interp.models import load_model
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
+    from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 
     model = load_model(MODEL)
     n_docs = n_tokens // N_CTX

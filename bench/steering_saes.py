@@ -15,7 +15,7 @@ import torch
 from interp.activations.stream import hook_activations
 from interp.corpus import toy_world
 from interp.models import load_model
-from interp.toyworld.corpus import CorpusConfig, generate_docs
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 from saes import build_sae, sae_config
 from saes.io import save
 from saes.registry import uses_k

@@ -37,14 +37,14 @@ def commands() -> list[Command]:
     from .activations.config import CacheConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
     from .steering.config import SteerBenchConfig, SteerConfig
-    from .toyworld.config import GenerateConfig, ToyEvalConfig, ToyTrainConfig
+    from .worlds.toy.config import GenerateConfig, ToyEvalConfig, ToyTrainConfig  # lazy: the toy worlds' commands
 
     return [
-        Command("toyworld train", ToyTrainConfig, "interp.toyworld.train:main",
+        Command("toyworld train", ToyTrainConfig, "interp.worlds.toy.train:main",
                 "Train a toy language model on the toy-world corpus (reproduces the shipped models)."),
-        Command("toyworld generate", GenerateConfig, "interp.toyworld.corpus:main",
+        Command("toyworld generate", GenerateConfig, "interp.worlds.toy.corpus:main",
                 "Write toy-world documents with ground-truth labels to a folder."),
-        Command("toyworld eval", ToyEvalConfig, "interp.toyworld.ioi_eval:main",
+        Command("toyworld eval", ToyEvalConfig, "interp.worlds.toy.ioi_eval:main",
                 "IOI accuracy and logit difference of a toy model on held-out surface forms and held-out names; "
                 "prints ioi_heldout_form_acc=... last."),
         Command("cache", CacheConfig, "interp.activations.cache:main",

@@ -28,7 +28,7 @@ from interp.atomic import atomic_write
 from interp.examples import CONTEXT, context_windows
 from interp.models import token_strings
 from interp.safetensors_io import read_arrays, write_arrays
-from interp.toyworld.labels import Taxonomy
+from interp.worlds.taxonomy import Taxonomy
 
 SCHEMA_VERSION = 1
 KIND = "interp-feature-pages"
@@ -137,9 +137,9 @@ def concept_match(codes: Tensor, labels: np.ndarray, n_max: int, gen: torch.Gene
     """Concepts of `taxonomy` (the labels' toy world; default toy1) present in a sample of tokens and the AUROC
     matrix [concept, feature] of codes as detectors."""
     from interp.auroc import auroc
-    from interp.toyworld import labels as L
+    from interp.worlds import LEGACY_WORLD, get_world
 
-    tax = taxonomy if taxonomy is not None else L.TOY1
+    tax = taxonomy if taxonomy is not None else get_world(LEGACY_WORLD).taxonomy
     sel = torch.randperm(len(codes), generator=gen)[:n_max]
     lab = labels[sel.numpy()]
     names, masks = [], []

@@ -1,4 +1,4 @@
-"""IOI on toy2 models, from toy2's own IOI grammar (interp.toyworld.ioi2 / forms2) instead of toy1's templates.
+"""IOI on toy2 models, from toy2's own IOI grammar (interp.worlds.toy2.ioi / forms2) instead of toy1's templates.
 
 A toy2 model never saw toy1's twelve IOI templates, so its IOI task is drawn from the grammar that wrote its IOI
 sentences (`ioi2.ioi_prompts2`): an intro naming A and B, an optional middle sentence, and a transfer clause whose
@@ -37,10 +37,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from interp.toyworld.forms2 import FORMS, ORDERS, TRAIN_FORMS, check_forms, is_heldout_form
-from interp.toyworld.ioi import IOIPrompt
-from interp.toyworld.ioi2 import NAMES, TRAIN_NAMES, ioi_prompts2
-from interp.toyworld.lexicon2 import build_lexicon2
+from interp.worlds.toy1.ioi import IOIPrompt
+from interp.worlds.toy2.forms import FORMS, ORDERS, TRAIN_FORMS, check_forms, is_heldout_form
+from interp.worlds.toy2.ioi import NAMES, TRAIN_NAMES, ioi_prompts2
+from interp.worlds.toy2.lexicon import build_lexicon2
 
 from .base import Task
 from .groups import TaskGroups, unique_labels
@@ -93,7 +93,7 @@ def _check(n: int, corruption: str, forms: Sequence[str], split: str, shapes: st
     held = [f for f in forms if is_heldout_form(f)]
     if split == "train" and held:
         raise ValueError(f"IOI form(s) {', '.join(held)} are held out of training: use split='heldout', or a "
-                         f"training form (interp.toyworld.forms2.TRAIN_FORMS, e.g. {TRAIN_FORMS[0]})")
+                         f"training form (interp.worlds.toy2.forms.TRAIN_FORMS, e.g. {TRAIN_FORMS[0]})")
 
 
 def ioi_toy2_pairs(n: int, corruption: Corruption = "abc", forms: Sequence[str] = DEFAULT_FORMS,

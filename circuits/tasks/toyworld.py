@@ -6,10 +6,10 @@ it scores is one the model was trained to predict:
 - gender: clean name of one gender, corrupted the same sentence with a name of the other gender; answer = the
   pronoun agreeing with the clean name, wrong = the other one. toy1: "John went to the park . He" (its narrative
   family). toy2: "John walked to the park . He", the first sentence of a one-character story and the pronoun
-  starting the next (interp.toyworld.stories2), with toy2's names and any of its motion verbs.
+  starting the next (interp.worlds.toy2.stories), with toy2's names and any of its motion verbs.
 - colour: "The ball is" -> red; corrupted with another object of a different canonical colour; answer = the clean
   object's colour, wrong = the corrupted object's colour. toy1: vocab.OBJECT_COLOURS; toy2: the colour facts of its
-  fact family ("The ball is red .", interp.toyworld.tasks2) over lexicon2.OBJECT_FACTS.
+  fact family ("The ball is red .", interp.worlds.toy2.families) over lexicon2.OBJECT_FACTS.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import random
 from typing import NamedTuple
 
 from interp.corpus import toy_world
-from interp.toyworld import vocab as V
+from interp.worlds.toy1 import vocab as V
 
 from .base import Task
 
@@ -40,7 +40,7 @@ def world_words(world: str | None) -> WorldWords:
     if world != "toy2":
         return WorldWords(tuple(V.MALE_NAMES), tuple(V.FEMALE_NAMES), tuple(V.PLACES), ("went",),
                           dict(V.OBJECT_COLOURS))
-    from interp.toyworld.lexicon2 import OBJECT_FACTS, build_lexicon2
+    from interp.worlds.toy2.lexicon import OBJECT_FACTS, build_lexicon2
 
     lex = build_lexicon2()
     return WorldWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),

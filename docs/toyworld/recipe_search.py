@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from interp.toyworld import train as T
-from interp.toyworld.config import ToyTrainConfig
-from interp.toyworld.ioi_eval import heldout_ioi
+from interp.worlds.toy import train as T
+from interp.worlds.toy.config import ToyTrainConfig
+from interp.worlds.toy.ioi_eval import heldout_ioi
 
 
 def induction(model) -> float:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..corpus import TokenSource, toy_world
-from ..toyworld.corpus import vocabulary
+from ..worlds import get_world
 
 
 def real_vocab_size(model) -> int:
@@ -38,7 +38,7 @@ def readable_vocab(model) -> list[str] | None:
     n, real = model.cfg.d_vocab, real_vocab_size(model)
     world = toy_world(model)
     if world is not None:
-        words = list(vocabulary(world))
+        words = list(get_world(world).words)
     else:
         words = tok.batch_decode([[i] for i in range(real)], skip_special_tokens=False,
                                  clean_up_tokenization_spaces=False)

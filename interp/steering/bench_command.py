@@ -13,7 +13,7 @@ from interp.provenance import recorded_model
 from interp.runtime import start_run
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
 from interp.steering.config import SteerBenchConfig
-from interp.toyworld.labels import taxonomy
+from interp.worlds import taxonomy
 
 
 def load_dictionary(folder: str) -> NamedDictionary:

@@ -19,7 +19,7 @@ from interp.activations.config import CacheConfig  # noqa: E402
 from interp.activations.stream import stop_layer  # noqa: E402
 from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts, toy_world  # noqa: E402
 from interp.models import load_model  # noqa: E402
-from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs  # noqa: E402
 
 HOOKS = ["blocks.*.mlp.hook_post"]
 

@@ -16,7 +16,7 @@ from interp.steering import (
     steer,
     steered_logits,
 )
-from interp.toyworld.corpus import CorpusConfig, generate_docs
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 
 
 class RowDictionary:

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from apps.cli import main
-from interp.toyworld.corpus import CorpusConfig
-from interp.toyworld.ioi2 import ioi_prompts2
+from interp.worlds.toy.corpus import CorpusConfig
+from interp.worlds.toy2.ioi import ioi_prompts2
 
 BAD = [
     (dict(world="toy2", mix={"stroy": 1.0}), r"unknown toy2 family stroy in mix; valid: story, dialogue"),

@@ -7,14 +7,14 @@ import re
 
 import numpy as np
 import pytest
-
 from interp.toyworld import forms2
-from interp.toyworld.corpus import CorpusConfig, generate_docs, vocabulary
-from interp.toyworld.forms2 import FORMS, HELDOUT_FORMS, INTROS, TRANSFERS, is_heldout_name, words_of_text
-from interp.toyworld.ioi2 import ioi_prompts2
-from interp.toyworld.labels import taxonomy
-from interp.toyworld.lexicon2 import build_lexicon2
-from interp.toyworld.toy2_words import FEMALE_NAMES, MALE_NAMES
+
+from interp.worlds import taxonomy
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
+from interp.worlds.toy2.forms import FORMS, HELDOUT_FORMS, INTROS, TRANSFERS, is_heldout_name, words_of_text
+from interp.worlds.toy2.ioi import ioi_prompts2
+from interp.worlds.toy2.lexicon import build_lexicon2
+from interp.worlds.toy2.words import FEMALE_NAMES, MALE_NAMES
 
 TAX = taxonomy("toy2")
 WORDS = np.array(vocabulary("toy2"))

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from interp.toyworld.compose import BY_CLASS
-from interp.toyworld.lexicon2 import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, build_lexicon2
-from interp.toyworld.tasks2 import Sampler2
+from interp.worlds.toy2.compose import BY_CLASS
+from interp.worlds.toy2.families import Sampler2
+from interp.worlds.toy2.lexicon import (
+    ANIMAL_CLASS,
+    ANIMAL_SOUNDS,
+    FOOD_CLASS,
+    OBJECT_FACTS,
+    PLACE_CLASS,
+    build_lexicon2,
+)
 
 LEX = build_lexicon2()
 WORDS = LEX.words
@@ -17,7 +24,7 @@ NUMBER = {w: int(LEX.labels[w]["number"]) for w in LEX.of(category="number")}
 def sentences(family: str, n: int = 300, seed: int = 0):
     """(words, {(field, value): [positions]}) of `n` sentences of a family."""
     fn = Sampler2(seed).families[family]
-    from interp.toyworld.labels import taxonomy
+    from interp.worlds import taxonomy
 
     tax = taxonomy("toy2")
     names = {i: f for f, i in tax.field_index.items()}

@@ -74,7 +74,6 @@ ISSUE_FORMS = ("opener+plain", "opener_place+plain", "met+later", "while_at+plai
 """The shapes issue 16 probed the toy1 models with, held out here so toy2 models are scored on them."""
 HELDOUT_FORM_PERCENT = 12
 HELDOUT_NAME_PERCENT = 10
-ORDERS = ("ABBA", "BABA")
 
 
 def _starts_with_subject(transfer: str) -> bool:
@@ -121,7 +120,7 @@ def check_forms(forms: tuple[str, ...], split: str) -> None:
     unknown = [f for f in forms if f not in FORMS]
     if unknown:
         raise ValueError(f"unknown IOI form(s) {', '.join(unknown)}: a form is intro+transfer, e.g. {FORMS[0]}; "
-                         f"see interp.toyworld.forms2.FORMS for all {len(FORMS)}")
+                         f"see interp.worlds.toy2.forms.FORMS for all {len(FORMS)}")
     held = [f for f in forms if is_heldout_form(f)]
     if held and split == "train":
         raise ValueError(f"IOI form(s) {', '.join(held)} are held out and never used for training: use "

@@ -19,10 +19,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping
 
-from . import toy2_words as W
-from .grammar import Sentence
-from .labels2 import TOY2
-from .lexicon2 import ANIMAL_CLASS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, PLURAL_OF, VERB_TABLE, word_ids2
+from ..toy.text import Sentence
+from . import words as W
+from .labels import TOY2
+from .lexicon import ANIMAL_CLASS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, PLURAL_OF, VERB_TABLE, word_ids2
 
 _ID = word_ids2()
 

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from . import toy2_words as W
-from .vocab import SPECIAL_TOKENS
+from ..toy.text import SPECIAL_TOKENS
+from . import words as W
 
 CATEGORIES = ("name", "person", "animal", "food", "place", "object", "class", "colour", "material", "size", "sound",
               "time", "number", "verb", "adjective", "adverb", "pronoun", "function", "punct")

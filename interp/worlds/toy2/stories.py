@@ -17,6 +17,7 @@ coref passages and repeats use between their people.
 
 from __future__ import annotations
 
+from ..toy.text import Sentence
 from .compose import (
     ADJ_ANIMAL,
     ADJ_PERSON,
@@ -65,7 +66,6 @@ from .compose import (
     ids,
     verbs,
 )
-from .grammar import Sentence
 
 ACTIVITY_ALL = verbs("activity", 2)
 PRESENT = {n: (verbs("motion", n), verbs("activity", n), verbs("transitive", n)) for n in (0, 1)}

@@ -10,6 +10,7 @@ scored on are exactly the sentences the grammar writes, cut before the answer.
 
 from __future__ import annotations
 
+from ..toy.text import IOIPrompt, Sentence
 from .compose import (
     ACTIVITY,
     ADJ_ANIMAL,
@@ -39,7 +40,7 @@ from .compose import (
     ids,
     label,
 )
-from .forms2 import (
+from .forms import (
     FORMS,
     HELDOUT_FORMS,
     INTROS,
@@ -51,9 +52,7 @@ from .forms2 import (
     is_heldout_name,
     split_form,
 )
-from .grammar import Sentence
-from .ioi import IOIPrompt
-from .lexicon2 import build_lexicon2
+from .lexicon import build_lexicon2
 
 _WORDS = build_lexicon2().words
 TRAIN_NAMES = tuple(n for n in NAMES if not is_heldout_name(_WORDS[n]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from ..toy.text import Sentence
 from .compose import (
     A_CAP,
     ADJ,
@@ -52,11 +53,10 @@ from .compose import (
     ids,
     label,
 )
-from .dialogue2 import ARE, IS, dialogue
-from .grammar import Sentence
-from .ioi2 import IOIWriter
-from .lexicon2 import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS
-from .stories2 import PRESENT, coref, filler, sentence, story, verbs
+from .dialogue import ARE, IS, dialogue
+from .ioi import IOIWriter
+from .lexicon import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS
+from .stories import PRESENT, coref, filler, sentence, story, verbs
 
 FAMILY_WEIGHTS2 = {"story": 0.2, "dialogue": 0.08, "ioi": 0.25, "fact": 0.12, "count": 0.08, "agree": 0.08,
                    "coref": 0.07, "list": 0.05, "repeat": 0.07}

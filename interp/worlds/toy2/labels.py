@@ -48,10 +48,10 @@ Dynamic fields (set by the grammar, `compose` / `tasks2` / `ioi2`):
 
 from __future__ import annotations
 
-from . import toy2_words as W
-from .forms2 import INTROS, TRANSFERS
-from .labels import Taxonomy
-from .lexicon2 import CATEGORIES, SUBCLASSES, VERB_CLASSES, VERB_FORMS
+from ..taxonomy import Taxonomy
+from . import words as W
+from .forms import INTROS, TRANSFERS
+from .lexicon import CATEGORIES, SUBCLASSES, VERB_CLASSES, VERB_FORMS
 
 FAMILIES2 = ("story", "dialogue", "ioi", "fact", "count", "agree", "coref", "list", "repeat")
 IOI_ROLES2 = ("io", "s1", "s2", "end", "answer", "distractor")

@@ -128,7 +128,7 @@ class GenerateConfig(Options):
     mix: str = ""
     """Family weights replacing the world's defaults, as family=weight,... (e.g. ioi=0.5,story=0)."""
     ioi_forms: str = ""
-    """toy2 only: comma-separated IOI forms to restrict IOI sentences to (interp.toyworld.forms2.FORMS)."""
+    """toy2 only: comma-separated IOI forms to restrict IOI sentences to (interp.worlds.toy2.forms.FORMS)."""
     output: GenerateOutput = field(default_factory=GenerateOutput)
 
     def __post_init__(self):
