@@ -37,8 +37,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from interp.worlds.toy1.ioi import IOIPrompt
-from interp.worlds.toy2.forms import FORMS, ORDERS, TRAIN_FORMS, check_forms, is_heldout_form
+from interp.worlds.toy.text import ORDERS, IOIPrompt
+from interp.worlds.toy2.forms import FORMS, TRAIN_FORMS, check_forms, is_heldout_form
 from interp.worlds.toy2.ioi import NAMES, TRAIN_NAMES, ioi_prompts2
 from interp.worlds.toy2.lexicon import build_lexicon2
 

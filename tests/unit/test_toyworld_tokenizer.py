@@ -42,4 +42,4 @@ def test_load_rejects_a_tokenizer_of_another_vocabulary(tmp_path):
     t.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=t, unk_token="<|unk|>").save_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="rebuild"):
-        load_tokenizer(tmp_path)
+        load_tokenizer(tmp_path, "toy1")

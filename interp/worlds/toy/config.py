@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..options import ModelOptions, Options, OutputOptions, RuntimeOptions
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
 
 World = Literal["toy1", "toy2"]
 

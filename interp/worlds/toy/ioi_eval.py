@@ -87,8 +87,8 @@ def heldout_ioi(model, n_prompts: int = 60, seed: int = 0, batch_size: int = 128
 
 def main(cfg) -> HeldoutIOI:
     """CLI entry (`interp toyworld eval`): print the per-form table, the held-out-name line, and the summary last."""
-    from ..models import load_model
-    from ..runtime import start_run
+    from interp.models import load_model
+    from interp.runtime import start_run
 
     device = start_run(cfg.run.device, cfg.run.threads).device
     model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
+from interp.models import save_toy_model, toy_config
+from interp.runtime import start_run
+
 from .. import get_world
-from ..checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
-from ..models import save_toy_model, toy_config
-from ..runtime import start_run
 from .config import ToyTrainConfig
 from .corpus import CHUNK_DOCS, iter_chunks
 from .evaluate import heldout_loss

@@ -10,7 +10,7 @@ scored on are exactly the sentences the grammar writes, cut before the answer.
 
 from __future__ import annotations
 
-from ..toy.text import IOIPrompt, Sentence
+from ..toy.text import ORDERS, IOIPrompt, Sentence
 from .compose import (
     ACTIVITY,
     ADJ_ANIMAL,
@@ -45,7 +45,6 @@ from .forms import (
     HELDOUT_FORMS,
     INTROS,
     MIDDLES,
-    ORDERS,
     TRAIN_FORMS,
     TRANSFERS,
     check_forms,
