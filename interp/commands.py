@@ -37,16 +37,8 @@ def commands() -> list[Command]:
     from .activations.config import CacheConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
     from .steering.config import SteerBenchConfig, SteerConfig
-    from .worlds.toy.config import GenerateConfig, ToyEvalConfig, ToyTrainConfig  # lazy: the toy worlds' commands
 
     return [
-        Command("toyworld train", ToyTrainConfig, "interp.worlds.toy.train:main",
-                "Train a toy language model on the toy-world corpus (reproduces the shipped models)."),
-        Command("toyworld generate", GenerateConfig, "interp.worlds.toy.corpus:main",
-                "Write toy-world documents with ground-truth labels to a folder."),
-        Command("toyworld eval", ToyEvalConfig, "interp.worlds.toy.ioi_eval:main",
-                "IOI accuracy and logit difference of a toy model on held-out surface forms and held-out names; "
-                "prints ioi_heldout_form_acc=... last."),
         Command("cache", CacheConfig, "interp.activations.cache:main",
                 "Cache activations at any hooks into resumable, checksummed safetensors shards.", OPENMP_PASSIVE),
         Command("neurons", NeuronsConfig, "interp.neurons.run:main",

@@ -20,18 +20,31 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
+from typing import NamedTuple
 
 import numpy as np
 
-from .taxonomy import Taxonomy
+from .taxonomy import LEGACY_WORLD, Taxonomy
 
 ENTRY_POINT_GROUP = "interp.worlds"
 BUILT_IN = ("interp.worlds.toy1:register", "interp.worlds.toy2:register")
 """The built-in worlds' register functions, imported on the first look-up."""
 
-LEGACY_WORLD = "toy1"
-"""The world of a saved artifact (corpus config, label schema, model card) that names none: everything saved before
-a second world existed is toy1's. Only for reading such artifacts, never a default for new work."""
+__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "LEGACY_WORLD", "TaskWords", "Taxonomy", "World", "get_world",
+           "label_table", "register_world", "taxonomy", "taxonomy_of_schema", "world_name_of", "world_names",
+           "world_of_model"]
+
+
+class TaskWords(NamedTuple):
+    """The words a world's gender and colour patching tasks draw from (circuits.tasks.toyworld)."""
+
+    male: tuple[str, ...]
+    female: tuple[str, ...]
+    places: tuple[str, ...]
+    verbs: tuple[str, ...]
+    """Motion verbs (past) before "to the PLACE"; toy1's sentence has only "went"."""
+    colours: dict[str, str]
+    """Object -> its canonical colour."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,8 @@ class World:
     """corpus_source(seed, n_ctx, split) -> the `interp.corpus.TokenSource` of `--corpus toyworld` (ids and labels)."""
     corpus_texts: Callable[[int, int, str], tuple]
     """corpus_texts(seed, n_ctx, split) -> (documents as strings, description): the text for a model of no world."""
+    task_words: Callable[[], TaskWords]
+    """The words of the world's gender and colour tasks."""
     load_tokenizer: Callable[[object], object]
     """load_tokenizer(folder) -> the world's tokenizer saved in `folder`, checked against `words`."""
     docs: Callable[[int, int, str, int], object]
@@ -73,8 +88,6 @@ class World:
     """CorpusConfig field -> the family it weights (toy1 only: its weights predate `mix`)."""
     check_ioi_forms: Callable[[tuple[str, ...], str], None] | None = None
     """check_ioi_forms(forms, split) raises on unknown forms; None: the world's IOI forms are fixed."""
-    tasks: Callable[[], dict] = dict
-    """name -> circuits task builder of this world (the tasks `interp circuits` offers on its models)."""
 
 
 _FACTORIES: dict[str, Callable[[], World]] = {}

@@ -17,9 +17,10 @@ from interp.activations import writer as writer_mod  # noqa: E402
 from interp.activations.cache import cache_activations, expand_hooks  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
 from interp.activations.stream import stop_layer  # noqa: E402
-from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts, toy_world  # noqa: E402
+from interp.corpus import CorpusError, PackedTextSource, in_split, toy_world  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.worlds.toy.corpus import CorpusConfig, generate_docs  # noqa: E402
+from interp.worlds.toy.corpus_source import toy_texts  # noqa: E402
 
 HOOKS = ["blocks.*.mlp.hook_post"]
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import World, register_world
-from ..taxonomy import Taxonomy
+from .. import TaskWords, World, register_world
 
 WEIGHT_FIELDS = {"narrative": "narrative", "ioi": "ioi", "fact": "fact", "count": "count", "listing": "list",
                  "repeat": "repeat"}
@@ -39,6 +38,12 @@ def _sampler(seed: int, split: str, ioi_forms: tuple[str, ...] = ()):
     return SentenceSampler(seed, ioi_split=split)
 
 
+def _task_words() -> TaskWords:
+    from . import vocab as V
+
+    return TaskWords(tuple(V.MALE_NAMES), tuple(V.FEMALE_NAMES), tuple(V.PLACES), ("went",), dict(V.OBJECT_COLOURS))
+
+
 def world() -> World:
     """toy1 as a `World`."""
     from ..toy import corpus_source as S
@@ -47,13 +52,15 @@ def world() -> World:
     from .labels import FAMILIES, TOY1
     from .vocab import build_lexicon
 
-    taxonomy: Taxonomy = TOY1
     weights = {"narrative": 0.2, "ioi": 0.3, "fact": 0.15, "count": 0.1, "list": 0.1, "repeat": 0.15}
-    return World("toy1", build_lexicon().words, taxonomy, FAMILIES, weights, _sampler, _static_labels,
-                 evaluate.form_prompts, evaluate.name_prompts,
-                 "held-out (template, IO, S) combinations of the toy1 templates (toy1 holds out no names)",
-                 evaluate.ioi_card, partial(S.corpus_source, "toy1"), partial(S.corpus_texts, "toy1"),
-                 partial(load_tokenizer, world="toy1"), partial(S.docs, "toy1"), weight_fields=WEIGHT_FIELDS)
+    return World(
+        name="toy1", words=build_lexicon().words, taxonomy=TOY1, families=FAMILIES, default_weights=weights,
+        sampler=_sampler, static_labels=_static_labels, form_prompts=evaluate.form_prompts,
+        name_prompts=evaluate.name_prompts,
+        heldout_names="held-out (template, IO, S) combinations of the toy1 templates (toy1 holds out no names)",
+        ioi_card=evaluate.ioi_card, corpus_source=partial(S.corpus_source, "toy1"),
+        corpus_texts=partial(S.corpus_texts, "toy1"), docs=partial(S.docs, "toy1"), task_words=_task_words,
+        load_tokenizer=partial(load_tokenizer, world="toy1"), weight_fields=WEIGHT_FIELDS)
 
 
 def register() -> None:

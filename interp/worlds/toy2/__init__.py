@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import World, register_world
+from .. import TaskWords, World, register_world
 
 
 def _sampler(seed: int, split: str, ioi_forms: tuple[str, ...] = ()):
     from .families import Sampler2
 
     return Sampler2(seed, split, ioi_forms)
+
+
+def _task_words() -> TaskWords:
+    from .lexicon import OBJECT_FACTS, build_lexicon2
+
+    lex = build_lexicon2()
+    return TaskWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),
+                     lex.of(category="place"), lex.of(category="verb", verb_class="motion", verb_form="past"),
+                     {o: colour for o, (colour, _, _) in OBJECT_FACTS.items()})
 
 
 def world() -> World:
@@ -28,10 +37,13 @@ def world() -> World:
     from .lexicon import build_lexicon2
 
     lex = build_lexicon2()
-    return World("toy2", lex.words, TOY2, FAMILIES2, FAMILY_WEIGHTS2, _sampler, lambda: lex.labels,
-                 evaluate.form_prompts, evaluate.name_prompts, "training forms with held-out names",
-                 evaluate.ioi_card, partial(S.corpus_source, "toy2"), partial(S.corpus_texts, "toy2"),
-                 partial(load_tokenizer, world="toy2"), partial(S.docs, "toy2"), check_ioi_forms=check_forms)
+    return World(
+        name="toy2", words=lex.words, taxonomy=TOY2, families=FAMILIES2, default_weights=FAMILY_WEIGHTS2,
+        sampler=_sampler, static_labels=lambda: lex.labels, form_prompts=evaluate.form_prompts,
+        name_prompts=evaluate.name_prompts, heldout_names="training forms with held-out names",
+        ioi_card=evaluate.ioi_card, corpus_source=partial(S.corpus_source, "toy2"),
+        corpus_texts=partial(S.corpus_texts, "toy2"), docs=partial(S.docs, "toy2"), task_words=_task_words,
+        load_tokenizer=partial(load_tokenizer, world="toy2"), check_ioi_forms=check_forms)
 
 
 def register() -> None:
