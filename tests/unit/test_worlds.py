@@ -21,6 +21,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
 def _imports(path: Path, module_level: bool = False) -> set[str]:
     """Absolute names of the modules `path` imports (relative imports resolved; `from pkg import name` gives pkg and
     pkg.name, `from . import mod` only the module); `module_level`: only the imports run when `path` is imported."""
@@ -36,9 +41,10 @@ def _imports(path: Path, module_level: bool = False) -> set[str]:
             if node.level:
                 stem = package[:len(package) - node.level + 1]
                 base = ".".join(stem + ([node.module] if node.module else []))
-            if node.module:
+            subs = {a.name for a in node.names if _is_module(f"{base}.{a.name}")}
+            if node.module or len(subs) < len(node.names):  # names defined in `base` itself: it is imported
                 found.add(base)
-            found |= {f"{base}.{a.name}" for a in node.names}
+            found |= {f"{base}.{n}" for n in subs}
     return found
 
 
