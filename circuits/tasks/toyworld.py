@@ -9,7 +9,7 @@ it scores is one the model was trained to predict:
   starting the next (interp.worlds.toy2.stories), with toy2's names and any of its motion verbs.
 - colour: "The ball is" -> red; corrupted with another object of a different canonical colour; answer = the clean
   object's colour, wrong = the corrupted object's colour. toy1: vocab.OBJECT_COLOURS; toy2: the colour facts of its
-  fact family ("The ball is red .", interp.worlds.toy2.families) over lexicon2.OBJECT_FACTS.
+  fact family ("The ball is red .", interp.worlds.toy2.families) over lexicon.OBJECT_FACTS.
 """
 
 from __future__ import annotations

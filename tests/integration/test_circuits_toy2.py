@@ -17,10 +17,10 @@ from circuits.tasks import IOITask, TaskGroups, as_groups, colour_task, gender_t
 from circuits.tasks.ioi_toy2 import DEFAULT_FORMS, ioi_toy2_pairs
 from interp.worlds.toy2.forms import is_heldout_form
 from interp.worlds.toy2.ioi import HELDOUT_NAMES, TRAIN_NAMES
-from interp.worlds.toy2.lexicon import OBJECT_FACTS, build_lexicon2
+from interp.worlds.toy2.lexicon import OBJECT_FACTS, build_lexicon
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-LEX = build_lexicon2()
+LEX = build_lexicon()
 
 
 @pytest.fixture(scope="module")

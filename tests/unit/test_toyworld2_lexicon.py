@@ -10,9 +10,9 @@ from interp.worlds import label_table, taxonomy
 from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
 from interp.worlds.toy1.labels import TOY1
 from interp.worlds.toy2 import words as W
-from interp.worlds.toy2.lexicon import OBJECT_FACTS, PLURAL_OF, build_lexicon2
+from interp.worlds.toy2.lexicon import OBJECT_FACTS, PLURAL_OF, build_lexicon
 
-LEX = build_lexicon2()
+LEX = build_lexicon()
 
 
 def test_vocabulary_is_large_unique_and_one_token_per_word():

@@ -128,3 +128,13 @@ def test_the_world_of_a_model_is_read_from_its_tokenizer(tmp_path):
     tok = build_tokenizer(tmp_path / "tok", "toy2")
     assert world_name_of(tok) == "toy2" and world_of_model(SimpleNamespace(tokenizer=tok)).name == "toy2"
     assert world_of_model(SimpleNamespace(tokenizer=None)) is None and world_of_model(object()) is None
+
+
+def test_nothing_imports_the_removed_toyworld_package():
+    """interp/toyworld/ became interp/worlds/ (an old checkout on the path must not be picked up by a stale import)."""
+    bad = []
+    for top in ("interp", "saes", "circuits", "apps", "tests", "bench", "tools"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            bad += [f"{path.relative_to(ROOT)} imports {m}" for m in _imports(path)
+                    if m == "interp.toyworld" or m.startswith("interp.toyworld.")]
+    assert not bad, bad

@@ -10,7 +10,7 @@ world supplies its prompts (`World.form_prompts`, `World.name_prompts`):
   (`toy1.evaluate.TOY1_HELDOUT_FORMS`, none of them a toy1 template), in both name orders with every toy1 name;
   toy1 holds out no names, so "held-out names" is its held-out (template, IO, S) combinations of the training templates.
 - toy2: `toy2.forms.HELDOUT_FORMS` with training names, and training forms with at least one held-out name
-  (`toy2.ioi.ioi_prompts2`).
+  (`toy2.ioi.ioi_prompts`).
 """
 
 from __future__ import annotations

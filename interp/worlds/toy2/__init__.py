@@ -12,15 +12,15 @@ from .. import TaskWords, World, register_world
 
 
 def _sampler(seed: int, split: str, ioi_forms: tuple[str, ...] = ()):
-    from .families import Sampler2
+    from .families import Sampler
 
-    return Sampler2(seed, split, ioi_forms)
+    return Sampler(seed, split, ioi_forms)
 
 
 def _task_words() -> TaskWords:
-    from .lexicon import OBJECT_FACTS, build_lexicon2
+    from .lexicon import OBJECT_FACTS, build_lexicon
 
-    lex = build_lexicon2()
+    lex = build_lexicon()
     return TaskWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),
                      lex.of(category="place"), lex.of(category="verb", verb_class="motion", verb_form="past"),
                      {o: colour for o, (colour, _, _) in OBJECT_FACTS.items()})
@@ -31,14 +31,14 @@ def world() -> World:
     from ..toy import corpus_source as S
     from ..toy.tokenizer import load_tokenizer
     from . import evaluate
-    from .families import FAMILY_WEIGHTS2
+    from .families import FAMILY_WEIGHTS
     from .forms import check_forms
-    from .labels import FAMILIES2, TOY2
-    from .lexicon import build_lexicon2
+    from .labels import FAMILIES, TOY2
+    from .lexicon import build_lexicon
 
-    lex = build_lexicon2()
+    lex = build_lexicon()
     return World(
-        name="toy2", words=lex.words, taxonomy=TOY2, families=FAMILIES2, default_weights=FAMILY_WEIGHTS2,
+        name="toy2", words=lex.words, taxonomy=TOY2, families=FAMILIES, default_weights=FAMILY_WEIGHTS,
         sampler=_sampler, static_labels=lambda: lex.labels, form_prompts=evaluate.form_prompts,
         name_prompts=evaluate.name_prompts, heldout_names="training forms with held-out names",
         ioi_card=evaluate.ioi_card, corpus_source=partial(S.corpus_source, "toy2"),

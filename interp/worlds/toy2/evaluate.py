@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from ..toy.text import ORDERS, IOIPrompt
 from .forms import HELDOUT_FORMS
-from .ioi import ioi_prompts2
+from .ioi import ioi_prompts
 
 
 def form_prompts(n: int, seed: int = 0) -> dict[tuple[str, str], list[IOIPrompt]]:
     """(form, order) -> `n` prompts of that held-out form, training names."""
-    return {(f, o): ioi_prompts2(n, seed, "heldout_form", form=f, order=o) for f in HELDOUT_FORMS for o in ORDERS}
+    return {(f, o): ioi_prompts(n, seed, "heldout_form", form=f, order=o) for f in HELDOUT_FORMS for o in ORDERS}
 
 
 def name_prompts(n: int, seed: int = 0) -> list[IOIPrompt]:
     """`n` prompts of training forms with at least one held-out name, name orders alternating."""
-    return ioi_prompts2(n, seed, "heldout_name")
+    return ioi_prompts(n, seed, "heldout_name")
 
 
 def ioi_card(model, held, seed: int) -> dict:

@@ -3,7 +3,7 @@
 A toy2 IOI sentence is composed of an *intro* that mentions the two names once each ("{A} met {B} at the {P} ."),
 an optional *middle* sentence (distractor names and nouns: "{N} was there too ."), and a *transfer* clause whose
 subject repeats one of them and which ends at "to" ("Later , {S} gave the {O} to"); the answer is the other name,
-the indirect object (IO). Every slot is filled by the grammar (`ioi2`): names, places, objects with optional
+the indirect object (IO). Every slot is filled by the grammar (`ioi`): names, places, objects with optional
 adjectives, verbs of motion, activity and transfer, adverbs, so one form has many surface strings; "<relative" ...
 "relative>" (and subordinate, quote) delimit the words labelled with that clause type. A *form* is an
 (intro, transfer) pair, named "intro+transfer"; a subordinate intro ending in "," combines only with transfers that
@@ -124,4 +124,4 @@ def check_forms(forms: tuple[str, ...], split: str) -> None:
     held = [f for f in forms if is_heldout_form(f)]
     if held and split == "train":
         raise ValueError(f"IOI form(s) {', '.join(held)} are held out and never used for training: use "
-                         f"split='heldout' to generate them, or choose from forms2.TRAIN_FORMS")
+                         f"split='heldout' to generate them, or choose from interp.worlds.toy2.forms.TRAIN_FORMS")
