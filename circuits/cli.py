@@ -12,9 +12,9 @@ from typing import NamedTuple
 
 import torch
 
-from interp.corpus import toy_world
 from interp.models import load_model
 from interp.runtime import start_run
+from interp.worlds import world_name_of_model
 
 from .config import PatchCompareConfig, PatchConfig, TaskOptions
 from .faithfulness import faithfulness
@@ -49,7 +49,7 @@ def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> Built
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
-    world = toy_world(model)
+    world = world_name_of_model(model)
     if world in WORLD_TASKS:
         builders, task_info = WORLD_TASKS[world]
         task = (builders["ioi"](model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)

@@ -2,9 +2,10 @@
 addressable by row index so that any range can be read again (resume, several processes, a held-out split).
 
 Corpora (`--corpus`):
-- 'toyworld': the labelled toy world. On a toy model the text of that model's world (`toy_world`: toy1 or toy2, told
-  by its vocabulary), its own token ids with that world's ground-truth labels and taxonomy; on any other model toy1's
-  sentences, detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- 'toyworld': the labelled toy world. On a toy model the text of that model's world (toy1 or toy2, told by its
+  vocabulary: `interp.worlds.world_name_of_model`; the registry's `World.corpus_source`), its own token ids with that
+  world's ground-truth labels and taxonomy; on any other model toy1's sentences (`World.corpus_texts` of
+  `LEGACY_WORLD`), detokenised and re-tokenised with that model's tokenizer (labels are lost);
 - a .txt file, or a folder of .txt files: one document per non-empty line;
 - a .jsonl or .parquet file: one document per record, from its text column (`--text-column`);
 - a `datasets` folder written by `Dataset.save_to_disk`: one document per row of the text column;
@@ -26,7 +27,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -36,8 +37,11 @@ from torch import Tensor
 
 from .corpus_files import CorpusError
 from .options import CorpusOptions
-from .worlds import LEGACY_WORLD, get_world, world_name_of
+from .worlds import LEGACY_WORLD, get_world, world_name_of_model
 from .worlds.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 HELDOUT_EVERY = 20
 """One document in HELDOUT_EVERY (by the hash of its text) is held out."""
@@ -123,21 +127,6 @@ class PackedTextSource:
         return TokenRows(torch.from_numpy(np.stack(self._rows[first:first + n])), None)
 
 
-def is_toy_tokenizer(tokenizer) -> bool:
-    """Whether `tokenizer` is a world's (token id = index in that world's vocabulary)."""
-    return world_name_of(tokenizer) is not None
-
-
-def toy_world(model) -> str | None:
-    """The name of `model`'s world ("toy1", "toy2"), told by its tokenizer's vocabulary (a toy model folder loads only
-    with the tokenizer of the world its config.json records); None for a model of no world."""
-    return world_name_of(getattr(model, "tokenizer", None))
-
-
-def is_toy_model(model) -> bool:
-    return toy_world(model) is not None
-
-
 def in_split(text: str, split: str | None) -> bool:
     """Whether a document belongs to `split` (None: every document)."""
     if split is None:
@@ -146,7 +135,7 @@ def in_split(text: str, split: str | None) -> bool:
     return held == (split == "heldout")
 
 
-def resolve_n_ctx(n_ctx: int, model) -> int:
+def resolve_n_ctx(n_ctx: int, model: HookedTransformer) -> int:
     """0 -> min(DEFAULT_N_CTX, the model's context); a context longer than the model's is an error."""
     if n_ctx == 0:
         return min(DEFAULT_N_CTX, model.cfg.n_ctx)
@@ -156,18 +145,18 @@ def resolve_n_ctx(n_ctx: int, model) -> int:
     return n_ctx
 
 
-def resolve_corpus(spec: str, model, model_name: str) -> str:
+def resolve_corpus(spec: str, model: HookedTransformer, model_name: str) -> str:
     """The corpus to read: `spec`, or for "" the toy world on a toy model and an error on any other."""
     if spec:
         return spec
-    if is_toy_model(model):
+    if world_name_of_model(model) is not None:
         return TOYWORLD
     raise CorpusError(f"{model_name} is not a toy-world model, so there is no default corpus: give one with --corpus "
                       f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), or --corpus toyworld "
                       f"to run it on toy-world sentences")
 
 
-def open_corpus(options: CorpusOptions, model, split: str | None = "train", *, seed: int = 0,
+def open_corpus(options: CorpusOptions, model: HookedTransformer, split: str | None = "train", *, seed: int = 0,
                 model_name: str = "") -> TokenSource:
     """The token source for corpus `options.corpus` (see module doc) on `model`, rows of `options.n_ctx` tokens
     (0: the default) of `split` ('train', 'heldout', or None for every document); `seed` picks a world's documents."""
@@ -178,7 +167,7 @@ def open_corpus(options: CorpusOptions, model, split: str | None = "train", *, s
     if split is not None and split not in SPLITS:
         raise CorpusError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     if spec == TOYWORLD:
-        world = toy_world(model)
+        world = world_name_of_model(model)
         if world is not None:
             return get_world(world).corpus_source(seed, n_ctx, split or "train")
         # a model of no world reads the legacy world's sentences as text, tokenised with its own tokenizer

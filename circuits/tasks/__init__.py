@@ -43,9 +43,9 @@ without an entry here gets classic IOI and task files, as any model does."""
 def toy_tasks(model) -> dict:
     """The task builders of `model`'s toy world (TASKS for toy1, TOY2_TASKS for toy2); a one-line error for a model
     of neither (give it classic_ioi_task or a task file)."""
-    from interp.worlds import world_name_of
+    from interp.worlds import world_name_of_model
 
-    world = world_name_of(getattr(model, "tokenizer", None))
+    world = world_name_of_model(model)
     if world not in WORLD_TASKS:
         raise ValueError("the toy-world tasks need a toy-world model (toy1's or toy2's vocabulary): use "
                          "classic_ioi_task(model) or file_task(model, path) for other models")

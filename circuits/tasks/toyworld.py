@@ -1,7 +1,7 @@
 """More toy-world tasks, showing how a user task is built: gender-pronoun agreement and object-colour facts.
 
-Each task is written in the sentences of the model's own toy world (`interp.corpus.toy_world`), so the next token
-it scores is one the model was trained to predict:
+Each task is written in the sentences of the model's own toy world (`interp.worlds.world_name_of_model`), so the
+next token it scores is one the model was trained to predict:
 
 - gender: clean name of one gender, corrupted the same sentence with a name of the other gender; answer = the
   pronoun agreeing with the clean name, wrong = the other one. toy1: "John went to the park . He" (its narrative
@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import random
 
-from interp.worlds import LEGACY_WORLD, TaskWords, get_world, world_name_of
+from interp.worlds import LEGACY_WORLD, TaskWords, get_world, world_name_of_model
 
 from .base import Task
 
 
 def world_words(model) -> TaskWords:
     """The task words of `model`'s world (toy1's for a model of none, as these tasks always drew)."""
-    return get_world(world_name_of(getattr(model, "tokenizer", None)) or LEGACY_WORLD).task_words()
+    return get_world(world_name_of_model(model) or LEGACY_WORLD).task_words()
 
 
 def gender_task(model, n: int = 32, seed: int = 0) -> Task:

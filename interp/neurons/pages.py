@@ -208,9 +208,9 @@ def build_neuron_pages(models: list, names: list[str], n_docs: int, seed: int = 
                        ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
     """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
     for a model of none); correlates when there are several models."""
-    from interp.worlds import LEGACY_WORLD, get_world, world_name_of
+    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
 
-    world = get_world(world_name_of(getattr(models[0], "tokenizer", None)) or LEGACY_WORLD)
+    world = get_world(world_name_of_model(models[0]) or LEGACY_WORLD)
     docs = world.docs(n_docs, seed, "heldout", models[0].cfg.n_ctx)
     rows = torch.as_tensor(docs.tokens, dtype=torch.long)
     tokens = rows.reshape(-1)

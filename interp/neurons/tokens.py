@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..corpus import TokenSource, toy_world
-from ..worlds import get_world
+from ..corpus import TokenSource
+from ..worlds import get_world, world_name_of_model
 
 
 def real_vocab_size(model) -> int:
@@ -36,7 +36,7 @@ def readable_vocab(model) -> list[str] | None:
     if tok is None:
         return None
     n, real = model.cfg.d_vocab, real_vocab_size(model)
-    world = toy_world(model)
+    world = world_name_of_model(model)
     if world is not None:
         words = list(get_world(world).words)
     else:

@@ -10,7 +10,7 @@ budget, then scored by
 - gen_concept_frac: fraction of greedily generated tokens (steered at every position) that carry the concept,
 - gen_nll: loss of that steered generation under the unsteered model (fluency proxy; lower is more fluent).
 Concept tokens are the vocabulary words whose static label carries the concept (the label table per token id).
-Concepts, documents and labels are of the model's toy world (`interp.corpus.toy_world`: toy1 or toy2).
+Concepts, documents and labels are of the model's toy world (`interp.worlds.world_name_of_model`: toy1 or toy2).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from transformer_lens import HookedTransformer
 
 from interp.auroc import auroc, require_both_classes
 from interp.dictionary import Dictionary
-from interp.worlds import LEGACY_WORLD, get_world, label_table, world_name_of
+from interp.worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model
 
 from ..activations.stream import hook_activations
 from ..safetensors_io import write_tensors
@@ -224,7 +224,7 @@ def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictiona
                   log=print) -> BenchResult:
     """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
     # a model of no world reads the legacy world's documents, as it always did
-    world = world_name_of(getattr(model, "tokenizer", None)) or LEGACY_WORLD
+    world = world_name_of_model(model) or LEGACY_WORLD
     corpus = get_world(world).docs(settings.n_docs, settings.seed, "heldout", model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])

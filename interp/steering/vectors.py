@@ -139,9 +139,9 @@ def diff_in_means_concept(model: HookedTransformer, hook: str, concept: str, n_d
                           split: str = "heldout") -> SteeringVector:
     """Difference-in-means for a concept of the model's toy world ("gender:female"; toy1 for a model of none), on
     `n_docs` labelled documents."""
-    from interp.worlds import LEGACY_WORLD, get_world, world_name_of
+    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
 
-    world = get_world(world_name_of(getattr(model, "tokenizer", None)) or LEGACY_WORLD)
+    world = get_world(world_name_of_model(model) or LEGACY_WORLD)
     corpus = world.docs(n_docs, seed, split, model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     return diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept, n_docs=n_docs)

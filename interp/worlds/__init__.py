@@ -31,8 +31,8 @@ BUILT_IN = ("interp.worlds.toy1:register", "interp.worlds.toy2:register")
 """The built-in worlds' register functions, imported on the first look-up."""
 
 __all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "LEGACY_WORLD", "TaskWords", "Taxonomy", "World", "get_world",
-           "label_table", "register_world", "taxonomy", "taxonomy_of_schema", "world_name_of", "world_names",
-           "world_of_model"]
+           "label_table", "register_world", "taxonomy", "taxonomy_of_schema", "world_name_of", "world_name_of_model",
+           "world_names", "world_of_model"]
 
 
 class TaskWords(NamedTuple):
@@ -139,9 +139,15 @@ def world_name_of(tokenizer) -> str | None:
     return None
 
 
+def world_name_of_model(model) -> str | None:
+    """The name of `model`'s world, read from its tokenizer's vocabulary (a toy model folder loads only with the
+    tokenizer of the world its config.json records); None for a model of no world (a user's model)."""
+    return world_name_of_model(model)
+
+
 def world_of_model(model) -> World | None:
-    """The world of `model`, read from its tokenizer's vocabulary; None for a model of no world (a user's model)."""
-    name = world_name_of(getattr(model, "tokenizer", None))
+    """The world of `model` (`world_name_of_model`); None for a model of no world."""
+    name = world_name_of_model(model)
     return None if name is None else get_world(name)
 
 

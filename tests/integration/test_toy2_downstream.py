@@ -11,7 +11,7 @@ import json
 import pytest
 
 from apps.cli import main
-from interp.worlds import taxonomy
+from interp.worlds import taxonomy, world_name_of_model
 
 TOY2 = taxonomy("toy2")
 TOY2_ONLY = set(TOY2.all_concepts()) - set(taxonomy("toy1").all_concepts())
@@ -25,13 +25,13 @@ def _run(capsys, *args) -> tuple[int, str]:
 
 
 def test_the_toyworld_corpus_of_a_toy2_model_is_toy2s(toy2_model, toy1_model):
-    from interp.corpus import open_corpus, toy_world
+    from interp.corpus import open_corpus
     from interp.models import load_model
     from interp.options import CorpusOptions
 
     model = load_model(str(toy2_model))
     src = open_corpus(CorpusOptions(corpus="toyworld"), model, "heldout")
-    assert toy_world(model) == "toy2" and src.taxonomy is TOY2 and src.n_label_fields == TOY2.n_fields
+    assert world_name_of_model(model) == "toy2" and src.taxonomy is TOY2 and src.n_label_fields == TOY2.n_fields
     assert src.description["world"] == "toy2" and src.description["source"] == "toyworld"
     assert src.rows(0, 2).labels.shape[-1] == TOY2.n_fields
     toy1 = open_corpus(CorpusOptions(corpus="toyworld"), toy1_model)

@@ -6,14 +6,21 @@ and BABA held-out prompts) and the numbers reported in each model card.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+from jaxtyping import Float
 
 from .corpus import CorpusConfig, generate_docs
 from .text import IOIPrompt
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
 
 @torch.no_grad()
-def ioi_logit_diffs(model, prompts: list[IOIPrompt], batch_size: int = 128) -> torch.Tensor:
+def ioi_logit_diffs(model: HookedTransformer, prompts: list[IOIPrompt], batch_size: int = 128
+                    ) -> Float[torch.Tensor, " prompt"]:
     """logit[IO] - logit[S] at each prompt's last token, shape [n_prompts]."""
     diffs = []
     for i in range(0, len(prompts), batch_size):
@@ -29,7 +36,7 @@ def ioi_logit_diffs(model, prompts: list[IOIPrompt], batch_size: int = 128) -> t
 
 
 @torch.no_grad()
-def heldout_loss(model, world: str, n_docs: int = 128, seed: int = 0, batch_size: int = 32) -> float:
+def heldout_loss(model: HookedTransformer, world: str, n_docs: int = 128, seed: int = 0, batch_size: int = 32) -> float:
     """Mean next-token cross-entropy on held-out documents of toy world `world`."""
     corpus = generate_docs(CorpusConfig(seed=seed, split="heldout", n_ctx=model.cfg.n_ctx, world=world), n_docs)
     device = next(model.parameters()).device

@@ -4,7 +4,7 @@ Accuracy is logit[IO] > logit[S] at the final "to", the logit difference logit[I
 held-out form and name order, and over all held-out-form prompts. The last line printed is
 ``ioi_heldout_form_acc=X ioi_heldout_form_logit_diff=Y ioi_heldout_name_acc=Z`` (scripts read it).
 
-What is held out depends on the model's world, which its vocabulary tells (`interp.worlds.world_name_of`); each
+What is held out depends on the model's world, which its vocabulary tells (`interp.worlds.world_name_of_model`); each
 world supplies its prompts (`World.form_prompts`, `World.name_prompts`):
 - toy1 (the shipped models): the forms are the five shapes issue 16 probed the models with, written in toy1 words
   (`toy1.evaluate.TOY1_HELDOUT_FORMS`, none of them a toy1 template), in both name orders with every toy1 name;
@@ -15,11 +15,14 @@ world supplies its prompts (`World.form_prompts`, `World.name_prompts`):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from .. import get_world, world_name_of
+from .. import get_world, world_name_of_model
 from .evaluate import ioi_logit_diffs
 from .text import ORDERS
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class FormScore(NamedTuple):
@@ -56,16 +59,16 @@ class HeldoutIOI(NamedTuple):
         return "\n".join([head, *rows])
 
 
-def model_world(model) -> str:
+def model_world(model: HookedTransformer) -> str:
     """The name of the toy world of `model`'s vocabulary; a clear error for a model of none."""
-    world = world_name_of(getattr(model, "tokenizer", None))
+    world = world_name_of_model(model)
     if world is None:
         raise ValueError("the held-out IOI evaluation needs a toy-world model (its vocabulary is neither toy1's nor "
                          "toy2's): give a shipped toy model or a folder trained by interp toyworld train")
     return world
 
 
-def heldout_ioi(model, n_prompts: int = 60, seed: int = 0, batch_size: int = 128) -> HeldoutIOI:
+def heldout_ioi(model: HookedTransformer, n_prompts: int = 60, seed: int = 0, batch_size: int = 128) -> HeldoutIOI:
     """Score `model` on every held-out form of its world (`n_prompts` per form and order) and on 2 * `n_prompts`
     held-out-name prompts."""
     world = get_world(model_world(model))

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..toy.evaluate import ioi_logit_diffs
 from ..toy.text import ORDERS, IOIPrompt
 from . import vocab as V
 from .ioi import IOI_TEMPLATES, Split, fill_template, fill_text, in_split
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
+    from ..toy.ioi_eval import HeldoutIOI
 
 TOY1_HELDOUT_FORMS: dict[str, str] = {
     "yesterday_walked": "Yesterday {N1} and {N2} walked to the {P} . {S} sold a {O} to",
@@ -53,7 +59,7 @@ class IOIScore:
             d >= min_logit_diff for d in self.logit_diff.values())
 
 
-def ioi_score(model, n_prompts: int = 400, seed: int = 0, split: Split = "heldout") -> IOIScore:
+def ioi_score(model: HookedTransformer, n_prompts: int = 400, seed: int = 0, split: Split = "heldout") -> IOIScore:
     """IOI accuracy and mean logit difference for ABBA and BABA separately."""
     acc, ld = {}, {}
     for form in ("ABBA", "BABA"):
@@ -81,7 +87,7 @@ def name_prompts(n: int, seed: int = 0) -> list[IOIPrompt]:
     return ioi_prompts(n, seed, "heldout")
 
 
-def ioi_card(model, held, seed: int) -> dict:
+def ioi_card(model: HookedTransformer, held: HeldoutIOI, seed: int) -> dict:
     """The card's IOI entries: the bar on held-out template combinations per name order, as the shipped models were
     judged, beside the held-out-form evaluation of `interp toyworld eval` (`held`, a `HeldoutIOI`)."""
     score = ioi_score(model, n_prompts=400, seed=seed)

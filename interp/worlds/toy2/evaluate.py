@@ -5,9 +5,16 @@ The bar is issue 16's: held-out forms >= 90% with logit difference >= 2, held-ou
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..toy.text import ORDERS, IOIPrompt
 from .forms import HELDOUT_FORMS
 from .ioi import ioi_prompts
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
+    from ..toy.ioi_eval import HeldoutIOI
 
 
 def form_prompts(n: int, seed: int = 0) -> dict[tuple[str, str], list[IOIPrompt]]:
@@ -20,7 +27,7 @@ def name_prompts(n: int, seed: int = 0) -> list[IOIPrompt]:
     return ioi_prompts(n, seed, "heldout_name")
 
 
-def ioi_card(model, held, seed: int) -> dict:
+def ioi_card(model: HookedTransformer, held: HeldoutIOI, seed: int) -> dict:
     """The card's IOI entries from the held-out-form evaluation of `interp toyworld eval` (`held`, a `HeldoutIOI`)."""
     passes = held.form_accuracy >= 0.9 and held.form_logit_diff >= 2 and held.name_accuracy >= 0.95
     return {"ioi_accuracy": {"heldout_form": held.form_accuracy, "heldout_name": held.name_accuracy},
