@@ -142,7 +142,7 @@ def world_name_of(tokenizer) -> str | None:
 def world_name_of_model(model) -> str | None:
     """The name of `model`'s world, read from its tokenizer's vocabulary (a toy model folder loads only with the
     tokenizer of the world its config.json records); None for a model of no world (a user's model)."""
-    return world_name_of_model(model)
+    return world_name_of(getattr(model, "tokenizer", None))
 
 
 def world_of_model(model) -> World | None:
