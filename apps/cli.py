@@ -23,7 +23,7 @@ from interp.hub import ensure_offline_if_no_hub
 
 def all_commands() -> list[Command]:
     cmds = []
-    for pkg in ("interp", "saes", "circuits", "apps"):
+    for pkg in ("interp.worlds.toy", "interp", "saes", "circuits", "apps"):  # the toy worlds' commands first
         try:
             mod = importlib.import_module(f"{pkg}.commands")
         except ModuleNotFoundError as e:

@@ -62,10 +62,10 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     from interp.activations.config import CacheConfig
     from interp.activations.stream import stop_layer
     from interp.allocator import retain_freed_memory
-    from interp.corpus import toy_world
     from interp.fused import fused_kernels
     from interp.models import load_model
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
+    from interp.worlds import world_name_of_model
+    from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 
     model = load_model(MODEL)
     n_docs = n_tokens // N_CTX
@@ -82,7 +82,8 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
         retain_freed_memory()
     hooks = expand_hooks(model, HOOKS)
     stop = stop_layer(hooks, model.cfg.n_layers)
-    corpus = CorpusConfig(n_ctx=N_CTX, world=toy_world(model))  # the model's own world, as `interp cache` reads
+    # the model's own world, as `interp cache` reads
+    corpus = CorpusConfig(n_ctx=N_CTX, world=world_name_of_model(model))
     tokens = torch.from_numpy(generate_docs(corpus, n_docs).tokens).long()  # [doc, pos]
     folder.mkdir(parents=True, exist_ok=True)
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 
 from interp.activations.stream import hook_activations
-from interp.corpus import toy_world
 from interp.models import load_model
-from interp.toyworld.corpus import CorpusConfig, generate_docs
+from interp.worlds import world_name_of_model
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 from saes import build_sae, sae_config
 from saes.io import save
 from saes.registry import uses_k
@@ -27,7 +27,8 @@ COEFF = {"relu": 1.0, "jumprelu": 0.05}
 def main(out: str) -> None:
     torch.manual_seed(0)
     model = load_model("toy-gelu-s0")
-    docs = generate_docs(CorpusConfig(seed=1, split="train", n_ctx=model.cfg.n_ctx, world=toy_world(model)), 256)
+    world = world_name_of_model(model)
+    docs = generate_docs(CorpusConfig(seed=1, split="train", n_ctx=model.cfg.n_ctx, world=world), 256)
     x = hook_activations(model, HOOK, torch.as_tensor(docs.tokens, dtype=torch.long))[:, 1:].reshape(-1, 512)
     scale = (512 ** 0.5) / float(x.norm(dim=-1).mean())
     print(f"{len(x)} activations, act_scale {scale:.3f}")

@@ -1,7 +1,7 @@
 """Generation speed of the toy-world corpus, toy1 and toy2 side by side.
 
 Each world generates whole chunks (`CHUNK_DOCS` documents of 128 tokens: sentences sampled, token ids and every
-label field built) through `interp.toyworld.corpus`, the path training and the activation cache read. The worlds
+label field built) through `interp.worlds.toy.corpus`, the path training and the activation cache read. The worlds
 alternate chunk by chunk, so both see the same machine load; a world's speed is its tokens over the time of its
 fastest chunk (on a shared machine the fastest chunk is the least disturbed one) and over all its chunks (median).
 
@@ -15,7 +15,7 @@ import argparse
 import statistics
 import time
 
-from interp.toyworld.corpus import CHUNK_DOCS, CorpusConfig, _generate_chunk
+from interp.worlds.toy.corpus import CHUNK_DOCS, CorpusConfig, _generate_chunk
 
 WORLDS = ("toy1", "toy2")
 

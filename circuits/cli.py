@@ -12,18 +12,17 @@ from typing import NamedTuple
 
 import torch
 
-from interp.corpus import toy_world
 from interp.models import load_model
 from interp.runtime import start_run
+from interp.worlds import world_name_of_model
 
 from .config import PatchCompareConfig, PatchConfig, TaskOptions
 from .faithfulness import faithfulness
 from .patching.memory import GB, budget_bytes, describe
 from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
-from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file, toy_tasks
+from .tasks import TASKS, WORLD_TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file
 from .tasks.files import TaskFile
-from .tasks.ioi_toy2 import describe as describe_toy2_ioi
 
 
 class BuiltTask(NamedTuple):
@@ -50,15 +49,12 @@ def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> Built
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
-    world = toy_world(model)
-    if world in ("toy1", "toy2"):
-        builders = toy_tasks(model)
+    world = world_name_of_model(model)
+    if world in WORLD_TASKS:
+        builders, task_info = WORLD_TASKS[world]
         task = (builders["ioi"](model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
                 if cfg.task == "ioi" else builders[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
-        if world == "toy1":
-            return BuiltTask(task, {**info, "prompts": "toy world"})
-        prompts = describe_toy2_ioi() if cfg.task == "ioi" else "toy2 world sentences"
-        return BuiltTask(task, {**info, "world": "toy2", "prompts": prompts})
+        return BuiltTask(task, {**info, **task_info(cfg.task)})
     if cfg.task != "ioi":
         raise ValueError(f"--task {cfg.task} needs a model of the toy world (toy1's or toy2's vocabulary) and "
                          f"{cfg.lm.model} is not one: use --task ioi, or --task FILE (.jsonl / .csv) with your own "

@@ -38,16 +38,8 @@ def commands() -> list[Command]:
     from .neurons.config import NeuronsConfig, UniversalConfig
     from .pages.config import FeaturePagesConfig
     from .steering.config import SteerBenchConfig, SteerConfig
-    from .toyworld.config import GenerateConfig, ToyEvalConfig, ToyTrainConfig
 
     return [
-        Command("toyworld train", ToyTrainConfig, "interp.toyworld.train:main",
-                "Train a toy language model on the toy-world corpus (reproduces the shipped models)."),
-        Command("toyworld generate", GenerateConfig, "interp.toyworld.corpus:main",
-                "Write toy-world documents with ground-truth labels to a folder."),
-        Command("toyworld eval", ToyEvalConfig, "interp.toyworld.ioi_eval:main",
-                "IOI accuracy and logit difference of a toy model on held-out surface forms and held-out names; "
-                "prints ioi_heldout_form_acc=... last."),
         Command("cache", CacheConfig, "interp.activations.cache:main",
                 "Cache activations at any hooks into resumable, checksummed safetensors shards.", OPENMP_PASSIVE),
         Command("neurons", NeuronsConfig, "interp.neurons.run:main",

@@ -2,9 +2,10 @@
 addressable by row index so that any range can be read again (resume, several processes, a held-out split).
 
 Corpora (`--corpus`):
-- 'toyworld': the labelled toy world. On a toy model the text of that model's world (`toy_world`: toy1 or toy2, told
-  by its vocabulary), its own token ids with that world's ground-truth labels and taxonomy; on any other model toy1's
-  sentences, detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- 'toyworld': the labelled toy world. On a toy model the text of that model's world (toy1 or toy2, told by its
+  vocabulary: `interp.worlds.world_name_of_model`; the registry's `World.corpus_source`), its own token ids with that
+  world's ground-truth labels and taxonomy; on any other model toy1's sentences (`World.corpus_texts` of
+  `LEGACY_WORLD`), detokenised and re-tokenised with that model's tokenizer (labels are lost);
 - a .txt file, or a folder of .txt files: one document per non-empty line;
 - a .jsonl or .parquet file: one document per record, from its text column (`--text-column`);
 - a `datasets` folder written by `Dataset.save_to_disk`: one document per row of the text column;
@@ -14,7 +15,7 @@ Text is tokenised with the model's own tokenizer, documents are joined with its 
 EOS) and cut into rows of n_ctx - 1 tokens, each row then led by BOS: the BOS convention of TransformerLens, where
 position 0 is the attention sink the model was run with. The held-out split is deterministic and order-free: a
 document belongs to 'heldout' when the xxh3 hash of its text is 0 mod HELDOUT_EVERY (5%), else to 'train' (the toy
-world has its own split, interp.toyworld.corpus). Every source describes itself (`description`: kind, source, a
+world has its own split, interp.worlds.toy.corpus). Every source describes itself (`description`: kind, source, a
 fingerprint of the content, split, n_ctx, tokenizer): the record artifacts store under "corpus".
 
 A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus.
@@ -26,7 +27,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 import torch
@@ -34,18 +35,19 @@ import xxhash
 from jaxtyping import Int, Int8
 from torch import Tensor
 
-from .toyworld.corpus import CHUNK_DOCS, CorpusConfig, generate_docs, vocabulary
-from .toyworld.labels import Taxonomy, taxonomy
+from .corpus_files import CorpusError
+from .options import CorpusOptions
+from .worlds import LEGACY_WORLD, get_world, world_name_of_model
+from .worlds.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 HELDOUT_EVERY = 20
 """One document in HELDOUT_EVERY (by the hash of its text) is held out."""
 SPLITS = ("train", "heldout")
 TOYWORLD = "toyworld"
 DEFAULT_N_CTX = 128
-
-
-class CorpusError(ValueError):
-    """A corpus that cannot be read as asked (a ValueError: the CLI prints it as one line)."""
 
 
 class TokenRows(NamedTuple):
@@ -68,33 +70,6 @@ class TokenSource(Protocol):
         """How many of the first `wanted` rows exist (fewer only when a finite corpus runs out)."""
 
     def rows(self, first: int, n: int) -> TokenRows: ...
-
-
-class ToyWorldSource:
-    """Toy-world documents as generated (token ids of the world's vocabulary) with their labels (`cfg.world`)."""
-
-    def __init__(self, cfg: CorpusConfig):
-        self.taxonomy = taxonomy(cfg.world)
-        self.cfg, self.n_ctx, self.n_label_fields = cfg, cfg.n_ctx, self.taxonomy.n_fields
-        self.description = {"kind": "toyworld", "source": TOYWORLD, **cfg.describe()}
-        self._chunk: tuple[int, np.ndarray, np.ndarray] | None = None
-
-    def n_rows(self, wanted: int) -> int:
-        return wanted
-
-    def _get_chunk(self, c: int) -> tuple[np.ndarray, np.ndarray]:
-        if self._chunk is None or self._chunk[0] != c:
-            docs = generate_docs(self.cfg, CHUNK_DOCS, c * CHUNK_DOCS)
-            self._chunk = (c, docs.tokens, docs.labels)
-        return self._chunk[1], self._chunk[2]
-
-    def rows(self, first: int, n: int) -> TokenRows:
-        ids, labs = [], []
-        for doc in range(first, first + n):
-            c_ids, c_labs = self._get_chunk(doc // CHUNK_DOCS)
-            ids.append(c_ids[doc % CHUNK_DOCS])
-            labs.append(c_labs[doc % CHUNK_DOCS])
-        return TokenRows(torch.from_numpy(np.stack(ids)), torch.from_numpy(np.stack(labs)))
 
 
 def bos_and_separator(tokenizer) -> tuple[int, int]:
@@ -152,38 +127,6 @@ class PackedTextSource:
         return TokenRows(torch.from_numpy(np.stack(self._rows[first:first + n])), None)
 
 
-def is_toy_tokenizer(tokenizer) -> bool:
-    """Whether `tokenizer` is a toy world's (token id = index in that world's vocabulary)."""
-    from .toyworld.tokenizer import world_of
-
-    return world_of(tokenizer) is not None
-
-
-def toy_world(model) -> str | None:
-    """The toy world of `model` ("toy1", "toy2"), told by its tokenizer's vocabulary (a toy model folder loads only
-    with the tokenizer of the world its config.json records); None for a model of no toy world."""
-    from .toyworld.tokenizer import world_of
-
-    return world_of(getattr(model, "tokenizer", None))
-
-
-def is_toy_model(model) -> bool:
-    return toy_world(model) is not None
-
-
-def toy_texts(cfg: CorpusConfig) -> Callable[[], Iterator[str]]:
-    """Toy-world documents as strings (words joined by spaces, BOS dropped), in document order, forever."""
-    words = vocabulary(cfg.world)
-
-    def gen() -> Iterator[str]:
-        chunk = 0
-        while True:
-            for row in generate_docs(cfg, CHUNK_DOCS, chunk * CHUNK_DOCS).tokens:
-                yield " ".join(words[i] for i in row[1:])
-            chunk += 1
-    return gen
-
-
 def in_split(text: str, split: str | None) -> bool:
     """Whether a document belongs to `split` (None: every document)."""
     if split is None:
@@ -192,7 +135,7 @@ def in_split(text: str, split: str | None) -> bool:
     return held == (split == "heldout")
 
 
-def resolve_n_ctx(n_ctx: int, model) -> int:
+def resolve_n_ctx(n_ctx: int, model: HookedTransformer) -> int:
     """0 -> min(DEFAULT_N_CTX, the model's context); a context longer than the model's is an error."""
     if n_ctx == 0:
         return min(DEFAULT_N_CTX, model.cfg.n_ctx)
@@ -202,35 +145,35 @@ def resolve_n_ctx(n_ctx: int, model) -> int:
     return n_ctx
 
 
-def resolve_corpus(spec: str, model, model_name: str) -> str:
+def resolve_corpus(spec: str, model: HookedTransformer, model_name: str) -> str:
     """The corpus to read: `spec`, or for "" the toy world on a toy model and an error on any other."""
     if spec:
         return spec
-    if is_toy_model(model):
+    if world_name_of_model(model) is not None:
         return TOYWORLD
     raise CorpusError(f"{model_name} is not a toy-world model, so there is no default corpus: give one with --corpus "
                       f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), or --corpus toyworld "
                       f"to run it on toy-world sentences")
 
 
-def open_corpus(spec: str, model, n_ctx: int, seed: int = 0, split: str | None = "train", text_column: str = "text",
+def open_corpus(options: CorpusOptions, model: HookedTransformer, split: str | None = "train", *, seed: int = 0,
                 model_name: str = "") -> TokenSource:
-    """The token source for corpus `spec` (see module doc) on `model`, rows of n_ctx tokens (0: the default) of
-    `split` ('train', 'heldout', or None for every document)."""
+    """The token source for corpus `options.corpus` (see module doc) on `model`, rows of `options.n_ctx` tokens
+    (0: the default) of `split` ('train', 'heldout', or None for every document); `seed` picks a world's documents."""
     from .corpus_files import read_texts
 
-    spec = resolve_corpus(spec, model, model_name or "this model")
-    n_ctx = resolve_n_ctx(n_ctx, model)
+    spec = resolve_corpus(options.corpus, model, model_name or "this model")
+    n_ctx = resolve_n_ctx(options.n_ctx, model)
     if split is not None and split not in SPLITS:
         raise CorpusError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
     if spec == TOYWORLD:
-        world = toy_world(model)
-        cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split or "train", world=world or "toy1")
+        world = world_name_of_model(model)
         if world is not None:
-            return ToyWorldSource(cfg)
-        desc = {"kind": "toyworld-text", "source": TOYWORLD, **cfg.describe()}
-        return PackedTextSource(toy_texts(cfg), model.tokenizer, n_ctx, _with_tokenizer(desc, model))
-    texts, desc = read_texts(spec, text_column)
+            return get_world(world).corpus_source(seed, n_ctx, split or "train")
+        # a model of no world reads the legacy world's sentences as text, tokenised with its own tokenizer
+        texts, desc = get_world(LEGACY_WORLD).corpus_texts(seed, n_ctx, split or "train")
+        return PackedTextSource(texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model))
+    texts, desc = read_texts(spec, options.text_column)
     split_texts = (lambda: (t for t in texts() if in_split(t, split)))
     desc = {**desc, "split": split or "all", "n_ctx": n_ctx, "heldout_every": HELDOUT_EVERY}
     return PackedTextSource(split_texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model))

@@ -17,9 +17,11 @@ import xxhash
 Texts = Callable[[], Iterator[str]]
 
 
-def _error(msg: str) -> Exception:
-    from .corpus import CorpusError
+class CorpusError(ValueError):
+    """A corpus that cannot be read as asked (a ValueError: the CLI prints it as one line)."""
 
+
+def _error(msg: str) -> Exception:
     return CorpusError(msg)
 
 

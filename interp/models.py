@@ -75,9 +75,9 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
                    world: str | None = None) -> Path:
     """Save unprocessed weights (safetensors), config (with the toy world the model was trained on: `world`, by
     default the world of the model's tokenizer), tokenizer and model card into `folder`, atomically per file."""
-    from .toyworld.tokenizer import world_of
+    from .worlds import world_name_of
 
-    world = world or world_of(model.tokenizer)
+    world = world or world_name_of(model.tokenizer)
     if world is None:
         raise ValueError("save_toy_model needs a toy-world tokenizer (toy1's or toy2's) or world=... to record")
     folder = Path(folder)
@@ -97,15 +97,15 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
 
 def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """Load a toy model folder (weights processed as `weight_processing` says); its tokenizer is checked against the
-    vocabulary of the toy world the folder records (toy1 when it records none: the first models)."""
-    from .toyworld.tokenizer import load_tokenizer
+    vocabulary of the toy world the folder records (`LEGACY_WORLD` when it records none: the first models)."""
+    from .worlds import LEGACY_WORLD, get_world
 
     folder = Path(folder)
     meta = json.loads((folder / "config.json").read_text())
     cfg_dict = meta["cfg"]
     cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
                                                   "d_mlp", "n_ctx", "positional_embedding_type")})
-    tok = load_tokenizer(folder / "tokenizer", meta.get("world", "toy1"))
+    tok = get_world(meta.get("world", LEGACY_WORLD)).load_tokenizer(folder / "tokenizer")
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     state = read_tensors(folder / "model.safetensors", "toy model weights")
     model.load_and_process_state_dict(state, **_processing(weight_processing))

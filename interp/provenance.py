@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .worlds import LEGACY_WORLD
+
 DEFAULT_MODEL = "toy-gelu-s0"
 
 
@@ -61,13 +63,15 @@ def heldout_corpus(model, model_name: str, recorded: dict[str, Any] | None, corp
     """The held-out split of `corpus`, or by default of the corpus an input records (its source, toy-world seed and
     context size), tokenised for `model`."""
     from .corpus import open_corpus
+    from .options import CorpusOptions
 
     spec = corpus or corpus_spec(recorded)
     n_ctx = n_ctx or int((recorded or {}).get("n_ctx", 0))
     n_ctx = min(n_ctx, model.cfg.n_ctx) if not corpus else n_ctx
     seed = seed if corpus else corpus_seed(recorded, seed)
     column = text_column if corpus else (recorded or {}).get("text_column", text_column)
-    source = open_corpus(spec, model, n_ctx, seed, "heldout", column, model_name)
+    source = open_corpus(CorpusOptions(corpus=spec, text_column=column, n_ctx=n_ctx), model, "heldout", seed=seed,
+                         model_name=model_name)
     _check_world(source.description, recorded if not corpus else None)
     return source
 
@@ -76,7 +80,7 @@ def _check_world(opened: dict[str, Any], recorded: dict[str, Any] | None) -> Non
     """A recorded toy-world corpus reopened in another world (labels and text of the wrong world) is an error."""
     if not recorded or recorded.get("source") != "toyworld" or opened.get("source") != "toyworld":
         return
-    was, now = recorded.get("world", "toy1"), opened.get("world", "toy1")
+    was, now = recorded.get("world", LEGACY_WORLD), opened.get("world", LEGACY_WORLD)
     if was != now:
         raise ProvenanceError(f"the input records a {was} toy-world corpus but {now} text was opened for this model: "
                               f"use a {was} model, or an input made on {now}")

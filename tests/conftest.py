@@ -32,8 +32,8 @@ def toy2_model(tmp_path_factory):
     from transformer_lens import HookedTransformer
 
     from interp.models import save_toy_model, toy_config
-    from interp.toyworld.corpus import vocabulary
-    from interp.toyworld.tokenizer import build_tokenizer
+    from interp.worlds.toy.corpus import vocabulary
+    from interp.worlds.toy.tokenizer import build_tokenizer
 
     root = tmp_path_factory.mktemp("toy2")
     tok = build_tokenizer(root / "tok", "toy2")

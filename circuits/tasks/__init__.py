@@ -2,11 +2,15 @@
 templates, toy2's IOI grammar and sentences), IOI on any model (Wang et al. 2022's templates), task files, and tasks
 of several prompt lengths (`TaskGroups`)."""
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from .base import Baselines, Task, logit_diff, single_token
 from .files import file_task, read_task_file
 from .groups import PromptPair, TaskGroups, as_groups, grouped_task
 from .ioi import IOITask, ioi_prompt_pairs, ioi_task
 from .ioi_classic import classic_ioi_task
+from .ioi_toy2 import describe as describe_toy2_ioi
 from .ioi_toy2 import ioi_toy2_pairs, ioi_toy2_task
 from .toyworld import colour_task, gender_task
 
@@ -18,17 +22,36 @@ TOY2_TASKS = {**TASKS, "ioi": ioi_toy2_task}
 """The builders for toy2 models: IOI from toy2's own IOI grammar (circuits.tasks.ioi_toy2)."""
 
 
+class WorldTasks(NamedTuple):
+    """The patching tasks of one world's models."""
+
+    builders: dict
+    """Task name -> builder (model, n, seed=..., and corruption=... for ioi)."""
+    info: Callable[[str], dict]
+    """Task name -> what summary.json records about its prompts."""
+
+
+WORLD_TASKS = {
+    "toy1": WorldTasks(TASKS, lambda task: {"prompts": "toy world"}),
+    "toy2": WorldTasks(TOY2_TASKS, lambda task: {"world": "toy2", "prompts": describe_toy2_ioi() if task == "ioi"
+                                                 else "toy2 world sentences"}),
+}
+"""The tasks of each world (by `interp.worlds` name) whose models have their own; a world added to the registry
+without an entry here gets classic IOI and task files, as any model does."""
+
+
 def toy_tasks(model) -> dict:
     """The task builders of `model`'s toy world (TASKS for toy1, TOY2_TASKS for toy2); a one-line error for a model
     of neither (give it classic_ioi_task or a task file)."""
-    from interp.corpus import toy_world
+    from interp.worlds import world_name_of_model
 
-    world = toy_world(model)
-    if world is None:
+    world = world_name_of_model(model)
+    if world not in WORLD_TASKS:
         raise ValueError("the toy-world tasks need a toy-world model (toy1's or toy2's vocabulary): use "
                          "classic_ioi_task(model) or file_task(model, path) for other models")
-    return TASKS if world == "toy1" else TOY2_TASKS
+    return WORLD_TASKS[world].builders
 
-__all__ = ["Baselines", "IOITask", "PromptPair", "TASKS", "TOY2_TASKS", "Task", "TaskGroups", "as_groups",
+__all__ = ["Baselines", "IOITask", "PromptPair", "TASKS", "TOY2_TASKS", "Task", "TaskGroups", "WORLD_TASKS",
+           "WorldTasks", "as_groups",
            "classic_ioi_task", "colour_task", "file_task", "gender_task", "grouped_task", "ioi_prompt_pairs",
            "ioi_task", "ioi_toy2_pairs", "ioi_toy2_task", "logit_diff", "read_task_file", "single_token", "toy_tasks"]

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from interp.toyworld import vocab as V
-from interp.toyworld.ioi import IOI_TEMPLATES, IOIPrompt, Split, fill_template, in_split
+from interp.worlds.toy1 import vocab as V
+from interp.worlds.toy1.ioi import IOI_TEMPLATES, IOIPrompt, Split, fill_template, in_split
 
 from .base import Task
 

@@ -1,7 +1,7 @@
-"""IOI on toy2 models, from toy2's own IOI grammar (interp.toyworld.ioi2 / forms2) instead of toy1's templates.
+"""IOI on toy2 models, from toy2's own IOI grammar (interp.worlds.toy2.ioi / forms) instead of toy1's templates.
 
 A toy2 model never saw toy1's twelve IOI templates, so its IOI task is drawn from the grammar that wrote its IOI
-sentences (`ioi2.ioi_prompts2`): an intro naming A and B, an optional middle sentence, and a transfer clause whose
+sentences (`ioi.ioi_prompts`): an intro naming A and B, an optional middle sentence, and a transfer clause whose
 subject repeats one of them, cut before the answer ("Yesterday Mary and John walked to the park . John sold a
 red ball to" -> Mary). Answer = the IO's token, wrong = the subject's.
 
@@ -37,10 +37,10 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
-from interp.toyworld.forms2 import FORMS, ORDERS, TRAIN_FORMS, check_forms, is_heldout_form
-from interp.toyworld.ioi import IOIPrompt
-from interp.toyworld.ioi2 import NAMES, TRAIN_NAMES, ioi_prompts2
-from interp.toyworld.lexicon2 import build_lexicon2
+from interp.worlds.toy.text import ORDERS, IOIPrompt
+from interp.worlds.toy2.forms import FORMS, TRAIN_FORMS, check_forms, is_heldout_form
+from interp.worlds.toy2.ioi import NAMES, TRAIN_NAMES, ioi_prompts
+from interp.worlds.toy2.lexicon import build_lexicon
 
 from .base import Task
 from .groups import TaskGroups, unique_labels
@@ -66,15 +66,15 @@ class IOIPair(NamedTuple):
 
 
 def _category(word: str) -> str:
-    return build_lexicon2().labels[word].get("category", word)
+    return build_lexicon().labels[word].get("category", word)
 
 
 def _verb_class(word: str) -> str:
-    return build_lexicon2().labels[word].get("verb_class", "verb")
+    return build_lexicon().labels[word].get("verb_class", "verb")
 
 
 def _prompt_kind(form: str, split: Split) -> str:
-    """ioi2's prompt kind for one form: a held-out form takes training names, a training form held-out names."""
+    """ioi's prompt kind for one form: a held-out form takes training names, a training form held-out names."""
     if split == "train":
         return "train"
     return "heldout_form" if is_heldout_form(form) else "heldout_name"
@@ -93,7 +93,7 @@ def _check(n: int, corruption: str, forms: Sequence[str], split: str, shapes: st
     held = [f for f in forms if is_heldout_form(f)]
     if split == "train" and held:
         raise ValueError(f"IOI form(s) {', '.join(held)} are held out of training: use split='heldout', or a "
-                         f"training form (interp.toyworld.forms2.TRAIN_FORMS, e.g. {TRAIN_FORMS[0]})")
+                         f"training form (interp.worlds.toy2.forms.TRAIN_FORMS, e.g. {TRAIN_FORMS[0]})")
 
 
 def ioi_toy2_pairs(n: int, corruption: Corruption = "abc", forms: Sequence[str] = DEFAULT_FORMS,
@@ -107,20 +107,20 @@ def ioi_toy2_pairs(n: int, corruption: Corruption = "abc", forms: Sequence[str] 
         if not k:
             continue
         kind = _prompt_kind(form, split)
-        pool = [build_lexicon2().words[t] for t in (NAMES if kind == "heldout_name" else TRAIN_NAMES)]
+        pool = [build_lexicon().words[t] for t in (NAMES if kind == "heldout_name" else TRAIN_NAMES)]
         for p in form_prompts(form, k, kind, shapes, seed * len(FORMS) + i):
             pairs.append(IOIPair(p, corrupt(p, corruption, pool, rng)))
     return pairs
 
 
 def form_prompts(form: str, n: int, kind: str, shapes: Shapes, seed: int) -> list[IOIPrompt]:
-    """`n` prompts of one form (ioi2 kind `kind`), ABBA and BABA alternating; shapes="one" keeps the form's most
+    """`n` prompts of one form (ioi kind `kind`), ABBA and BABA alternating; shapes="one" keeps the form's most
     common shape only (drawing more prompts than `n` and dropping the others)."""
     if shapes == "all":
-        return ioi_prompts2(n, seed=seed, kind=kind, form=form)
+        return ioi_prompts(n, seed=seed, kind=kind, form=form)
     need = {"ABBA": (n + 1) // 2, "BABA": n // 2}
     for factor in (8, 64):
-        drawn = {o: ioi_prompts2(factor * need[o], seed=2 * seed + j, kind=kind, form=form, order=o)
+        drawn = {o: ioi_prompts(factor * need[o], seed=2 * seed + j, kind=kind, form=form, order=o)
                  for j, o in enumerate(ORDERS)}
         common = Counter(shape(p) for ps in drawn.values() for p in ps).most_common(1)[0][0]
         kept = {o: [p for p in ps if shape(p) == common][:need[o]] for o, ps in drawn.items()}

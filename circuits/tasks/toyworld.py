@@ -1,57 +1,35 @@
 """More toy-world tasks, showing how a user task is built: gender-pronoun agreement and object-colour facts.
 
-Each task is written in the sentences of the model's own toy world (`interp.corpus.toy_world`), so the next token
-it scores is one the model was trained to predict:
+Each task is written in the sentences of the model's own toy world (`interp.worlds.world_name_of_model`), so the
+next token it scores is one the model was trained to predict:
 
 - gender: clean name of one gender, corrupted the same sentence with a name of the other gender; answer = the
   pronoun agreeing with the clean name, wrong = the other one. toy1: "John went to the park . He" (its narrative
   family). toy2: "John walked to the park . He", the first sentence of a one-character story and the pronoun
-  starting the next (interp.toyworld.stories2), with toy2's names and any of its motion verbs.
+  starting the next (interp.worlds.toy2.stories), with toy2's names and any of its motion verbs.
 - colour: "The ball is" -> red; corrupted with another object of a different canonical colour; answer = the clean
   object's colour, wrong = the corrupted object's colour. toy1: vocab.OBJECT_COLOURS; toy2: the colour facts of its
-  fact family ("The ball is red .", interp.toyworld.tasks2) over lexicon2.OBJECT_FACTS.
+  fact family ("The ball is red .", interp.worlds.toy2.families) over lexicon.OBJECT_FACTS.
 """
 
 from __future__ import annotations
 
 import random
-from typing import NamedTuple
 
-from interp.corpus import toy_world
-from interp.toyworld import vocab as V
+from interp.worlds import LEGACY_WORLD, TaskWords, get_world, world_name_of_model
 
 from .base import Task
 
 
-class WorldWords(NamedTuple):
-    """The words a world's gender and colour tasks draw from."""
-
-    male: tuple[str, ...]
-    female: tuple[str, ...]
-    places: tuple[str, ...]
-    verbs: tuple[str, ...]
-    """Motion verbs (past) before "to the PLACE"; toy1's sentence has only "went"."""
-    colours: dict[str, str]
-    """Object -> its canonical colour."""
-
-
-def world_words(world: str | None) -> WorldWords:
-    """toy2's lexicon for a toy2 model, toy1's vocabulary otherwise."""
-    if world != "toy2":
-        return WorldWords(tuple(V.MALE_NAMES), tuple(V.FEMALE_NAMES), tuple(V.PLACES), ("went",),
-                          dict(V.OBJECT_COLOURS))
-    from interp.toyworld.lexicon2 import OBJECT_FACTS, build_lexicon2
-
-    lex = build_lexicon2()
-    return WorldWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),
-                      lex.of(category="place"), lex.of(category="verb", verb_class="motion", verb_form="past"),
-                      {o: colour for o, (colour, _, _) in OBJECT_FACTS.items()})
+def world_words(model) -> TaskWords:
+    """The task words of `model`'s world (toy1's for a model of none, as these tasks always drew)."""
+    return get_world(world_name_of_model(model) or LEGACY_WORLD).task_words()
 
 
 def gender_task(model, n: int = 32, seed: int = 0) -> Task:
     """Pronoun agreement: predict He / She after "NAME went to the PLACE ." (toy2: any motion verb)."""
     rng = random.Random(seed)
-    words = world_words(toy_world(model))
+    words = world_words(model)
     clean, corrupt, ans, wrong = [], [], [], []
     for i in range(n):
         male = i % 2 == 0
@@ -70,7 +48,7 @@ def gender_task(model, n: int = 32, seed: int = 0) -> Task:
 def colour_task(model, n: int = 32, seed: int = 0) -> Task:
     """Object colour fact: predict the canonical colour after "The OBJECT is"."""
     rng = random.Random(seed)
-    colours = world_words(toy_world(model)).colours
+    colours = world_words(model).colours
     objects = list(colours)
     clean, corrupt, ans, wrong = [], [], [], []
     while len(clean) < n:

@@ -19,8 +19,8 @@ from circuits.discovery import discover_circuit, head_roles  # noqa: E402
 from circuits.faithfulness import faithfulness  # noqa: E402
 from circuits.figures import heatmap, scatter  # noqa: E402
 from circuits.tasks import toy_tasks  # noqa: E402
-from interp.corpus import toy_world  # noqa: E402
 from interp.models import load_model  # noqa: E402
+from interp.worlds import world_name_of_model  # noqa: E402
 
 HERE = Path(__file__).parent
 FIGURES = HERE.parent / "figures"
@@ -46,7 +46,7 @@ def main(names: list[str]) -> None:
                                 "s2_to_s1_next": float(ev.s2_to_s1_next[la, h]),
                                 "end_to_s2": float(ev.end_to_s2[la, h]), "end_to_io": float(ev.end_to_io[la, h]),
                                 "dla": float(ev.dla[la, h])} for la in range(4) for h in range(4)}
-        summary[name] = {"world": toy_world(model), "task": task.name,
+        summary[name] = {"world": world_name_of_model(model), "task": task.name,
                          "baselines": vars(run.activation["resid_pre"].baselines), "faithfulness": run.table(),
                          "circuits": {k: {"nodes": [n.name for n in c.nodes], "recovered": c.recovered,
                                           "curve": c.curve} for k, c in circuits.items()},

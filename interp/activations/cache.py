@@ -249,8 +249,7 @@ def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> Ca
     device = dist.device
     model = model if model is not None else load_model(cfg.lm.model, device, cfg.lm.weight_processing)
     hooks = expand_hooks(model, cfg.hooks)
-    source = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
-                         cfg.lm.model)
+    source = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
     out = Path(cfg.output.out)  # created only once the model, hooks and corpus are known to be usable
     out.mkdir(parents=True, exist_ok=True)

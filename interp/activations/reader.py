@@ -21,7 +21,8 @@ from jaxtyping import Float, Int, Int8
 from safetensors import safe_open
 from torch import Tensor
 
-from ..toyworld import labels as L
+from ..worlds import LEGACY_WORLD, taxonomy, taxonomy_of_schema
+from ..worlds.taxonomy import Taxonomy
 from .manifest import (
     MANIFEST,
     REWRITE_HINT,
@@ -65,17 +66,17 @@ class ActivationCache:
             raise FileNotFoundError(f"{path} holds no activation cache ({MANIFEST} not found)")
         manifest = Manifest.load(path / MANIFEST)
         if manifest.label_schema is not None:
-            L.taxonomy_of_schema(manifest.label_schema)  # raises for labels this code would read wrongly
+            taxonomy_of_schema(manifest.label_schema)  # raises for labels this code would read wrongly
         manifest.check_records(path)
         check_sizes(path, manifest)
         return cls(path, manifest)
 
     @property
-    def taxonomy(self) -> L.Taxonomy | None:
+    def taxonomy(self) -> Taxonomy | None:
         """The label taxonomy of the cached labels (their toy world's, as the manifest records); None without
         labels."""
         schema = self.manifest.label_schema
-        return None if schema is None else L.taxonomy(str(schema.get("world", "toy1")))
+        return None if schema is None else taxonomy(str(schema.get("world", LEGACY_WORLD)))
 
     @property
     def hooks(self) -> list[str]:

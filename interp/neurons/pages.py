@@ -145,11 +145,10 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
                        ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
     """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
     for a model of none); correlates when there are several models."""
-    from interp.corpus import toy_world
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
+    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
 
-    cfg = CorpusConfig(seed=seed, split="heldout", n_ctx=models[0].cfg.n_ctx, world=toy_world(models[0]) or "toy1")
-    docs = generate_docs(cfg, n_docs)
+    world = get_world(world_name_of_model(models[0]) or LEGACY_WORLD)
+    docs = world.docs(n_docs, seed, "heldout", models[0].cfg.n_ctx)
     rows = torch.as_tensor(docs.tokens, dtype=torch.long)
     tokens = rows.reshape(-1)
     doc_ids = torch.arange(rows.shape[0]).repeat_interleave(rows.shape[1])
@@ -162,7 +161,7 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
         arrays = neuron_examples(acts[i], tokens, doc_ids, valid, k)
         arrays.update(quantile_examples(acts[i], tokens, doc_ids, valid, k, seed))
         arrays.update(logit_effects(models[i]))
-        meta = {"model": name, "corpus": {"source": "toyworld", "world": cfg.world, "split": "heldout", "seed": seed,
+        meta = {"model": name, "corpus": {"source": "toyworld", "world": world.name, "split": "heldout", "seed": seed,
                                           "n_docs": n_docs}, "settings": {"k": k, "seed": seed},
                 "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
                 "quantiles": list(QUANTILES), "bin_names": list(BIN_NAMES),

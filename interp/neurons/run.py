@@ -62,7 +62,7 @@ def n_docs_for(tokens: int, n_ctx: int) -> int:
 def open_source(model, name: str, cfg: StatsConfig) -> TokenSource:
     """The corpus of `cfg` on `model` (split 'all' reads every document)."""
     split = None if cfg.split == "all" else cfg.split
-    return open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, split, cfg.data.text_column, name)
+    return open_corpus(cfg.data, model, split, seed=cfg.seed, model_name=name)
 
 
 def rows_for(source: TokenSource, tokens: int) -> int:

@@ -26,7 +26,8 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..auroc import auroc
-from ..toyworld import labels as L
+from ..worlds import LEGACY_WORLD, get_world
+from ..worlds.taxonomy import Taxonomy
 from .moments import PowerSums, colsum
 from .tokens import TokenSlots
 
@@ -100,8 +101,9 @@ class NeuronAccumulator:
     def __init__(self, n_layers: int, d_mlp: int, d_vocab: int, n_ctx: int, fire_on_post: bool,
                  fire_threshold: float = 0.0, near_zero: float = 1e-3, pos_bins: int = 32,
                  auroc_tokens: int = 20_000, bigram_slots: int = 16_384, token_ids: Tensor | None = None,
-                 concept_tokens: dict[str, list[int]] | None = None, taxonomy: L.Taxonomy | None = None):
-        self.taxonomy = taxonomy if taxonomy is not None else L.TOY1  # of the labels begin_batch is given
+                 concept_tokens: dict[str, list[int]] | None = None, taxonomy: Taxonomy | None = None):
+        # of the labels begin_batch is given
+        self.taxonomy = taxonomy if taxonomy is not None else get_world(LEGACY_WORLD).taxonomy
         self.n_layers, self.d_mlp, self.d_vocab, self.n_ctx = n_layers, d_mlp, d_vocab, n_ctx
         self.fire_on_post, self.fire_threshold, self.near_zero = fire_on_post, fire_threshold, near_zero
         self.pos_bins, self.auroc_tokens = min(pos_bins, max(1, n_ctx - 1)), auroc_tokens

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..corpus import TokenSource, toy_world
-from ..toyworld.corpus import vocabulary
+from ..corpus import TokenSource
+from ..worlds import get_world, world_name_of_model
 
 
 def real_vocab_size(model) -> int:
@@ -36,9 +36,9 @@ def readable_vocab(model) -> list[str] | None:
     if tok is None:
         return None
     n, real = model.cfg.d_vocab, real_vocab_size(model)
-    world = toy_world(model)
+    world = world_name_of_model(model)
     if world is not None:
-        words = list(vocabulary(world))
+        words = list(get_world(world).words)
     else:
         words = tok.batch_decode([[i] for i in range(real)], skip_special_tokens=False,
                                  clean_up_tokenization_spaces=False)

@@ -124,7 +124,7 @@ def logit_tables(model: HookedTransformer, hook: str, directions: Float[Tensor, 
 
 def concept_match(acts: Float[Tensor, "n unit"], labels: np.ndarray, n_max: int, gen: torch.Generator,
                   taxonomy) -> tuple[list[str], Float[Tensor, "concept unit"]]:
-    """Concepts of `taxonomy` (the labels' world, interp.toyworld.labels.Taxonomy) present in a sample of n_max
+    """Concepts of `taxonomy` (the labels' world, interp.worlds.taxonomy.Taxonomy) present in a sample of n_max
     tokens, and the AUROC matrix [concept, unit] of the activations as detectors of each."""
     from interp.auroc import auroc
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from interp.corpus import toy_world
 from interp.dictionary import info, load
 from interp.models import load_model
 from interp.provenance import recorded_model
 from interp.runtime import start_run
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
 from interp.steering.config import SteerBenchConfig
-from interp.toyworld.labels import taxonomy
+from interp.worlds import taxonomy, world_name_of_model
 
 
 def load_dictionary(folder: str) -> NamedDictionary:
@@ -66,7 +65,7 @@ def main(cfg: SteerBenchConfig) -> BenchResult:
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)
     model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
-    world = toy_world(model)
+    world = world_name_of_model(model)
     if world is None:
         raise ValueError(f"{model_name} is not a toy-world model: the steering benchmark scores directions against "
                          f"the toy world's ground-truth concepts, so it needs a toy model (steer your own model with "

@@ -10,7 +10,7 @@ budget, then scored by
 - gen_concept_frac: fraction of greedily generated tokens (steered at every position) that carry the concept,
 - gen_nll: loss of that steered generation under the unsteered model (fluency proxy; lower is more fluent).
 Concept tokens are the vocabulary words whose static label carries the concept (the label table per token id).
-Concepts, documents and labels are of the model's toy world (`interp.corpus.toy_world`: toy1 or toy2).
+Concepts, documents and labels are of the model's toy world (`interp.worlds.world_name_of_model`: toy1 or toy2).
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from jaxtyping import Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
 from interp.auroc import auroc, require_both_classes
 from interp.dictionary import Dictionary
-from interp.toyworld import labels as L
+from interp.worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model
 
 from ..activations.stream import hook_activations
 from ..safetensors_io import write_tensors
@@ -40,12 +41,10 @@ SCHEMA_VERSION = 1
 NEUTRAL_PROMPTS = ("The", "Then", "Later", "Today", "Yesterday", "When", "After", "Every")
 
 
-def concept_token_ids(concept: str, world: str = "toy1") -> Tensor:
+def concept_token_ids(concept: str, world: str) -> Int[Tensor, " ids"]:
     """Token ids of the vocabulary words of toy world `world` whose static label carries `concept`."""
-    from interp.toyworld.corpus import _tables  # the static label table per token id
-
-    _, table = _tables(world)
-    ids = np.flatnonzero(L.taxonomy(world).concept_mask(table, concept))
+    table = label_table(world)  # the static labels per token id
+    ids = np.flatnonzero(get_world(world).taxonomy.concept_mask(table, concept))
     if len(ids) == 0:
         raise ValueError(f"no vocabulary word carries {concept}: steering toward it cannot be scored")
     return torch.as_tensor(ids, dtype=torch.long)
@@ -224,12 +223,9 @@ def _baseline_candidates(model: HookedTransformer, hooks: list[str], corpus, tok
 def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictionary], settings: BenchSettings,
                   log=print) -> BenchResult:
     """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
-    from interp.corpus import toy_world
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
-
-    world = toy_world(model) or "toy1"
-    corpus = generate_docs(CorpusConfig(seed=settings.seed, split="heldout", n_ctx=model.cfg.n_ctx, world=world),
-                           settings.n_docs)
+    # a model of no world reads the legacy world's documents, as it always did
+    world = world_name_of_model(model) or LEGACY_WORLD
+    corpus = get_world(world).docs(settings.n_docs, settings.seed, "heldout", model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])
     require_both_classes(masks_CN, "every concept, among the benchmark's tokens,")

@@ -139,10 +139,9 @@ def diff_in_means_concept(model: HookedTransformer, hook: str, concept: str, n_d
                           split: str = "heldout") -> SteeringVector:
     """Difference-in-means for a concept of the model's toy world ("gender:female"; toy1 for a model of none), on
     `n_docs` labelled documents."""
-    from interp.corpus import toy_world
-    from interp.toyworld.corpus import CorpusConfig, generate_docs
+    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
 
-    cfg = CorpusConfig(seed=seed, split=split, n_ctx=model.cfg.n_ctx, world=toy_world(model) or "toy1")
-    corpus = generate_docs(cfg, n_docs)
+    world = get_world(world_name_of_model(model) or LEGACY_WORLD)
+    corpus = world.docs(n_docs, seed, split, model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     return diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept, n_docs=n_docs)

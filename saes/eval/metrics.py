@@ -18,7 +18,7 @@ from torch import Tensor
 
 from interp.auroc import auroc, fire_f1, require_both_classes
 from interp.pages.builder import CONCEPT_AUROC_BAR
-from interp.toyworld.labels import Taxonomy
+from interp.worlds.taxonomy import Taxonomy
 
 
 def _flat(t: Tensor) -> Tensor:
@@ -200,9 +200,9 @@ def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL, taxonomy:
     """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
     latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the
     label fields of each token in `taxonomy`'s schema (the labels' toy world; default toy1's). JSON-ready."""
-    from interp.toyworld import labels as L
+    from interp.worlds import LEGACY_WORLD, get_world
 
-    tax = taxonomy if taxonomy is not None else L.TOY1
+    tax = taxonomy if taxonomy is not None else get_world(LEGACY_WORLD).taxonomy
     masks, absent = {}, []
     for concept in tax.all_concepts():
         mask = tax.concept_mask(labels_NL, concept)

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from interp.activations.stream import hook_activations, hook_width
 from interp.corpus import TokenSource, describe
-from interp.toyworld.labels import Taxonomy
+from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
 from saes.eval.splice import splice_eval

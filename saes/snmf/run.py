@@ -87,8 +87,7 @@ def make_source(cfg, model):
     """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
         return CacheSource(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
-    corpus = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
-                         cfg.lm.model)
+    corpus = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     return ModelSource(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
 
 

@@ -245,8 +245,7 @@ def make_source(cfg, model, batch_size: int) -> ShardedSource:
     the fly over the training split of cfg.data's corpus."""
     src = cfg.source
     if not src.cache:
-        corpus = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, src.data_seed, "train", cfg.data.text_column,
-                             cfg.lm.model)
+        corpus = open_corpus(cfg.data, model, "train", seed=src.data_seed, model_name=cfg.lm.model)
         return ModelSource(model, cfg.hook, batch_size, src.data_seed, src.exclude_bos, corpus, src.buffer_docs)
     cache = CacheSource(src.cache, cfg.hook, batch_size, src.data_seed, src.exclude_bos)
     if model is not None:

@@ -68,8 +68,8 @@ def test_unwritable_and_full_disks_are_one_line(tmp_path, read_only_disk, small_
 
 
 def test_files_a_command_did_not_make_are_never_replaced_without_overwrite(tmp_path, capsys, toy_model):
-    from interp.toyworld import train as T
-    from interp.toyworld.config import TOY1_RECIPE, ToyTrainConfig
+    from interp.worlds.toy import train as T
+    from interp.worlds.toy.config import TOY1_RECIPE, ToyTrainConfig
 
     fig = tmp_path / "mine.html"
     fig.write_text("my figure")

@@ -15,12 +15,12 @@ from circuits.config import PatchConfig
 from circuits.discovery import head_roles
 from circuits.tasks import IOITask, TaskGroups, as_groups, colour_task, gender_task, ioi_toy2_task
 from circuits.tasks.ioi_toy2 import DEFAULT_FORMS, ioi_toy2_pairs
-from interp.toyworld.forms2 import is_heldout_form
-from interp.toyworld.ioi2 import HELDOUT_NAMES, TRAIN_NAMES
-from interp.toyworld.lexicon2 import OBJECT_FACTS, build_lexicon2
+from interp.worlds.toy2.forms import is_heldout_form
+from interp.worlds.toy2.ioi import HELDOUT_NAMES, TRAIN_NAMES
+from interp.worlds.toy2.lexicon import OBJECT_FACTS, build_lexicon
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-LEX = build_lexicon2()
+LEX = build_lexicon()
 
 
 @pytest.fixture(scope="module")

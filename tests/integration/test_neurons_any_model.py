@@ -69,9 +69,10 @@ def _check_concept_auroc(world, model_dir: Path, s) -> None:
     from interp.auroc import auroc
     from interp.corpus import open_corpus
     from interp.models import load_model
+    from interp.options import CorpusOptions
 
     model = load_model(str(model_dir))
-    rows = open_corpus(str(world.corpus), model, 0, split=None).rows(0, 20).tokens.long()
+    rows = open_corpus(CorpusOptions(corpus=str(world.corpus)), model, None).rows(0, 20).tokens.long()
     acts = hook_activations(model, "blocks.0.mlp.hook_post", rows, batch_size=8)[:, 1:].reshape(-1, s.d_mlp)
     tokens = rows[:, 1:].reshape(-1)
     n = min(s.config["auroc_tokens"], s.n_tokens)

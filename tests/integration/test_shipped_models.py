@@ -12,8 +12,9 @@ import json
 import pytest
 
 from interp.models import MODELS_DIR, load_model, shipped_models
-from interp.toyworld.evaluate import heldout_loss, ioi_score
-from interp.toyworld.ioi_eval import heldout_ioi, model_world
+from interp.worlds.toy.evaluate import heldout_loss
+from interp.worlds.toy.ioi_eval import heldout_ioi, model_world
+from interp.worlds.toy1.evaluate import ioi_score
 
 
 @pytest.mark.parametrize("name", shipped_models())

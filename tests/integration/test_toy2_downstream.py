@@ -11,7 +11,7 @@ import json
 import pytest
 
 from apps.cli import main
-from interp.toyworld.labels import taxonomy
+from interp.worlds import taxonomy, world_name_of_model
 
 TOY2 = taxonomy("toy2")
 TOY2_ONLY = set(TOY2.all_concepts()) - set(taxonomy("toy1").all_concepts())
@@ -25,15 +25,16 @@ def _run(capsys, *args) -> tuple[int, str]:
 
 
 def test_the_toyworld_corpus_of_a_toy2_model_is_toy2s(toy2_model, toy1_model):
-    from interp.corpus import open_corpus, toy_world
+    from interp.corpus import open_corpus
     from interp.models import load_model
+    from interp.options import CorpusOptions
 
     model = load_model(str(toy2_model))
-    src = open_corpus("toyworld", model, 0, split="heldout")
-    assert toy_world(model) == "toy2" and src.taxonomy is TOY2 and src.n_label_fields == TOY2.n_fields
+    src = open_corpus(CorpusOptions(corpus="toyworld"), model, "heldout")
+    assert world_name_of_model(model) == "toy2" and src.taxonomy is TOY2 and src.n_label_fields == TOY2.n_fields
     assert src.description["world"] == "toy2" and src.description["source"] == "toyworld"
     assert src.rows(0, 2).labels.shape[-1] == TOY2.n_fields
-    toy1 = open_corpus("toyworld", toy1_model, 0)
+    toy1 = open_corpus(CorpusOptions(corpus="toyworld"), toy1_model)
     assert "world" not in toy1.description and toy1.taxonomy.world == "toy1"  # toy1 described as before
 
 
@@ -93,7 +94,7 @@ def test_steering_concepts_are_the_models_worlds(toy2_model):
     from interp.models import load_model
     from interp.steering.benchmark import concept_token_ids
     from interp.steering.vectors import diff_in_means_concept
-    from interp.toyworld.corpus import vocabulary
+    from interp.worlds.toy.corpus import vocabulary
 
     words = vocabulary("toy2")
     assert {"robin", "sparrow", "bird"} <= {words[i] for i in concept_token_ids("subclass:bird", "toy2").tolist()}

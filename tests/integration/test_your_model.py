@@ -122,6 +122,7 @@ def test_corpus_kinds_read_the_same_documents(world, tmp_path):
 
     from interp.corpus import CorpusError, open_corpus
     from interp.models import load_model
+    from interp.options import CorpusOptions
 
     root, corpus, models = world
     lines = [ln for ln in corpus.read_text().splitlines() if ln.strip()][:200]
@@ -133,19 +134,19 @@ def test_corpus_kinds_read_the_same_documents(world, tmp_path):
     pd.DataFrame({"body": lines}).to_parquet(tmp_path / "docs.parquet")
     datasets.Dataset.from_dict({"body": lines}).save_to_disk(str(tmp_path / "ds"))
     model = load_model(str(models["gpt2"]))
-    ref = open_corpus(str(tmp_path / "docs.txt"), model, 64, split="train").rows(0, 5).tokens
+    ref = open_corpus(CorpusOptions(corpus=str(tmp_path / "docs.txt"), n_ctx=64), model, "train").rows(0, 5).tokens
     for spec in ("folder", "docs.jsonl", "docs.parquet", "ds"):
-        src = open_corpus(str(tmp_path / spec), model, 64, split="train", text_column="body")
+        src = open_corpus(CorpusOptions(corpus=str(tmp_path / spec), n_ctx=64, text_column="body"), model, "train")
         assert torch.equal(src.rows(0, 5).tokens, ref), spec
         assert src.description["fingerprint"]
     with pytest.raises(CorpusError, match=r"no 'text' field.*--text-column"):
-        open_corpus(str(tmp_path / "docs.jsonl"), model, 64)
+        open_corpus(CorpusOptions(corpus=str(tmp_path / "docs.jsonl"), n_ctx=64), model)
     with pytest.raises(CorpusError, match=r"no 'text' column.*--text-column"):
-        open_corpus(str(tmp_path / "docs.parquet"), model, 64)
+        open_corpus(CorpusOptions(corpus=str(tmp_path / "docs.parquet"), n_ctx=64), model)
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(CorpusError, match="is empty"):
-        open_corpus(str(tmp_path / "empty.txt"), model, 64)
+        open_corpus(CorpusOptions(corpus=str(tmp_path / "empty.txt"), n_ctx=64), model)
     with pytest.raises(FileNotFoundError, match="neither 'toyworld'"):
-        open_corpus(str(tmp_path / "missing.txt"), model, 64)
-    held = open_corpus(str(tmp_path / "docs.txt"), model, 64, split="heldout")
+        open_corpus(CorpusOptions(corpus=str(tmp_path / "missing.txt"), n_ctx=64), model)
+    held = open_corpus(CorpusOptions(corpus=str(tmp_path / "docs.txt"), n_ctx=64), model, "heldout")
     assert not torch.equal(held.rows(0, 1).tokens, ref[:1])  # another split, other documents

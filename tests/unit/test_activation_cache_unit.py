@@ -17,9 +17,11 @@ from interp.activations import writer as writer_mod  # noqa: E402
 from interp.activations.cache import cache_activations, expand_hooks  # noqa: E402
 from interp.activations.config import CacheConfig  # noqa: E402
 from interp.activations.stream import stop_layer  # noqa: E402
-from interp.corpus import CorpusError, PackedTextSource, in_split, toy_texts, toy_world  # noqa: E402
+from interp.corpus import CorpusError, PackedTextSource, in_split  # noqa: E402
 from interp.models import load_model  # noqa: E402
-from interp.toyworld.corpus import CorpusConfig, generate_docs  # noqa: E402
+from interp.worlds import world_name_of_model  # noqa: E402
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs  # noqa: E402
+from interp.worlds.toy.corpus_source import toy_texts  # noqa: E402
 
 HOOKS = ["blocks.*.mlp.hook_post"]
 
@@ -62,7 +64,7 @@ def test_cache_matches_model_and_corpus(model, tmp_path):
     assert m["model"] == "toy1-gelu-s0" and m["d"] == {h: 512 for h in m["hooks"]} and m["n_tokens"] == n_docs * n_ctx
     assert m["label_schema"]["fields"][0] == "category" and len(m["shards"][0]["files"]["tokens"]["checksum"]) == 32
     c = ActivationCache.open(tmp_path / "c")
-    docs = generate_docs(CorpusConfig(world=toy_world(model), n_ctx=n_ctx), n_docs)
+    docs = generate_docs(CorpusConfig(world=world_name_of_model(model), n_ctx=n_ctx), n_docs)
     assert torch.equal(c.tokens(), torch.from_numpy(docs.tokens.reshape(-1)))  # [doc, pos] -> [doc * pos]
     assert torch.equal(c.labels(), torch.from_numpy(docs.labels.reshape(n_docs * n_ctx, -1)))
     assert torch.equal(c.doc_ids(), torch.arange(n_docs).repeat_interleave(n_ctx))

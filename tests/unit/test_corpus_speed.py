@@ -11,11 +11,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from interp.toyworld import labels as L
-from interp.toyworld.corpus import CHUNK_DOCS, CorpusConfig, generate_docs
-from interp.toyworld.grammar import SentenceSampler, _ioi_frame, words_of
-from interp.toyworld.ioi import IOI_TEMPLATES, fill_template
-from interp.toyworld.vocab import ANIMAL_SOUNDS, OBJECT_COLOURS, PLACE_ACTIVITIES, word_ids
+from interp.worlds.toy.corpus import CHUNK_DOCS, CorpusConfig, generate_docs
+from interp.worlds.toy1 import labels as L
+from interp.worlds.toy1.grammar import SentenceSampler, _ioi_frame, words_of
+from interp.worlds.toy1.ioi import IOI_TEMPLATES, fill_template
+from interp.worlds.toy1.vocab import ANIMAL_SOUNDS, OBJECT_COLOURS, PLACE_ACTIVITIES, word_ids
 
 # sha256 of tokens and labels of 4 documents across the first chunk boundary (seed 0, n_ctx 64), taken with the
 # generator before it drew token ids instead of words: trained models and activation caches rely on these bytes.

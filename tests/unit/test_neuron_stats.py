@@ -12,7 +12,7 @@ from interp.neurons.config import NeuronsConfig, UniversalConfig
 from interp.neurons.run import layer_summary
 from interp.neurons.stats import NeuronAccumulator
 from interp.neurons.summarize import FAMILIES, FamilyRules, classify, positional_mi, summarize, weight_stats
-from interp.toyworld import labels as L
+from interp.worlds.toy1 import labels as L
 
 V, T, D = 40, 32, 6
 

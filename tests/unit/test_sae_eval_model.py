@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interp.models import load_model
-from interp.toyworld.evaluate import ioi_prompts
+from interp.worlds.toy1.evaluate import ioi_prompts
 from saes import build_sae, sae_config
 from saes.eval.splice import ce_loss_recovered, keep_mask, kl_score, splice_eval
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from interp.corpus import toy_world
 from interp.steering import (
     diff_in_means,
     feature_vector,
@@ -16,7 +15,8 @@ from interp.steering import (
     steer,
     steered_logits,
 )
-from interp.toyworld.corpus import CorpusConfig, generate_docs
+from interp.worlds import world_name_of_model
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs
 
 
 class RowDictionary:
@@ -99,7 +99,8 @@ def test_neuron_out_of_range(toy_model):
 
 
 def test_diff_in_means_female_raises_p_she_after_a_male_name(toy_model):
-    world = CorpusConfig(split="heldout", world=toy_world(toy_model), n_ctx=toy_model.cfg.n_ctx)  # the model's world
+    # the model's world
+    world = CorpusConfig(split="heldout", world=world_name_of_model(toy_model), n_ctx=toy_model.cfg.n_ctx)
     corpus = generate_docs(world, 32)
     toks = torch.as_tensor(corpus.tokens, dtype=torch.long)
     mask = corpus.concept_mask("gender:female")

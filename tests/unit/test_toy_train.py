@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import interp.toyworld.train as T
-from interp.toyworld.config import TOY1_RECIPE, ToyTrainConfig
+import interp.worlds.toy.train as T
+from interp.worlds.toy.config import TOY1_RECIPE, ToyTrainConfig
 
 README = Path(__file__).resolve().parents[2] / "data" / "models" / "README.md"
 TOY1_COMMAND = next(line.strip() for line in README.read_text().splitlines()
@@ -78,7 +78,7 @@ def test_the_default_recipe_is_the_toy2_models_and_toy1_stays_reproducible():
     default, toy1 = ToyTrainConfig(), ToyTrainConfig.of(**TOY1_RECIPE)
     assert (default.world, default.positions, default.tie_embeddings, default.n_ctx) == ("toy2", "rotary", True, 64)
     assert default.corpus().weights()["ioi"] == 0.75 and default.corpus().weights()["repeat"] == 0.3
-    import interp.toyworld.corpus as C
+    import interp.worlds.toy.corpus as C
 
     assert toy1.corpus() == C.CorpusConfig(seed=0, n_ctx=128)  # exactly the corpus the toy1 models trained on
     assert (toy1.positions, toy1.tie_embeddings, toy1.lr, toy1.batch_size) == ("learned", False, 1e-3, 32)

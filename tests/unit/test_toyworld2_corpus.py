@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from interp.toyworld.corpus import CHUNK_DOCS, CorpusConfig, ToyCorpus, generate_corpus, generate_docs, vocabulary
-from interp.toyworld.labels import taxonomy
+from interp.worlds import taxonomy
+from interp.worlds.toy.corpus import CHUNK_DOCS, CorpusConfig, ToyCorpus, generate_corpus, generate_docs, vocabulary
 
 TAX = taxonomy("toy2")
 

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from apps.cli import main
-from interp.toyworld.corpus import CorpusConfig
-from interp.toyworld.ioi2 import ioi_prompts2
+from interp.worlds.toy.corpus import CorpusConfig
+from interp.worlds.toy2.ioi import ioi_prompts
 
 BAD = [
     (dict(world="toy2", mix={"stroy": 1.0}), r"unknown toy2 family stroy in mix; valid: story, dialogue"),
@@ -36,9 +36,9 @@ def test_bad_corpus_configs_fail_with_one_clear_line(kwargs, message):
 def test_heldout_forms_are_fine_for_the_heldout_split_and_prompts():
     assert CorpusConfig(world="toy2", split="heldout", ioi_forms=("met+later",)).ioi_forms == ("met+later",)
     with pytest.raises(ValueError, match="held out"):
-        ioi_prompts2(2, kind="train", form="met+later")
+        ioi_prompts(2, kind="train", form="met+later")
     with pytest.raises(ValueError, match="unknown IOI prompt kind"):
-        ioi_prompts2(2, kind="test")
+        ioi_prompts(2, kind="test")
 
 
 @pytest.mark.parametrize("args,message", [

@@ -9,9 +9,10 @@ import pytest
 
 from apps.cli import main
 from interp.models import load_model
-from interp.toyworld.forms2 import HELDOUT_FORMS
-from interp.toyworld.ioi_eval import TOY1_HELDOUT_FORMS, heldout_ioi, model_world, toy1_form_prompts
-from interp.toyworld.vocab import build_lexicon
+from interp.worlds.toy.ioi_eval import heldout_ioi, model_world
+from interp.worlds.toy1.evaluate import TOY1_HELDOUT_FORMS, toy1_form_prompts
+from interp.worlds.toy1.vocab import build_lexicon
+from interp.worlds.toy2.forms import HELDOUT_FORMS
 
 LAST = re.compile(r"ioi_heldout_form_acc=(\d\.\d+) ioi_heldout_form_logit_diff=(-?\d+\.\d+) "
                   r"ioi_heldout_name_acc=(\d\.\d+)")
@@ -32,7 +33,7 @@ def test_eval_command_on_a_tiny_random_model_prints_the_summary_last(world, form
 
 
 def test_toy1_forms_use_only_toy1_words_and_none_is_a_training_template():
-    from interp.toyworld.ioi import IOI_TEMPLATES
+    from interp.worlds.toy1.ioi import IOI_TEMPLATES
 
     words = set(build_lexicon().words)
     for form in TOY1_HELDOUT_FORMS:
@@ -59,14 +60,14 @@ def test_toy1_model_fails_some_heldout_forms(one_torch_thread):
 def test_training_on_toy2_records_the_world_and_its_heldout_ioi(tmp_path, one_torch_thread):
     import json
 
-    from interp.toyworld import train as T
-    from interp.toyworld.config import ToyTrainConfig
-    from interp.toyworld.tokenizer import world_of
+    from interp.worlds import world_name_of
+    from interp.worlds.toy import train as T
+    from interp.worlds.toy.config import ToyTrainConfig
 
     cfg = ToyTrainConfig.of(world="toy2", tokens=4 * 4 * 48, out=str(tmp_path / "m"), n_layers=1, d_model=16,
                             n_heads=2, d_mlp=32, n_ctx=48, batch_size=4, warmup_steps=1, device="cpu")
     card = T.train_toy_model(cfg)
     assert card["world"] == "toy2" and set(card["ioi_accuracy"]) == {"heldout_form", "heldout_name"}
     assert json.loads((tmp_path / "m" / "config.json").read_text())["world"] == "toy2"
-    assert world_of(T.build_tokenizer(tmp_path / "tok", "toy2")) == "toy2"
+    assert world_name_of(T.build_tokenizer(tmp_path / "tok", "toy2")) == "toy2"
     assert 0 <= card["ioi_heldout_form_acc"] <= 1 and card["heldout_loss"] > 0

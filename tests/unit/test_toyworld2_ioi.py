@@ -8,19 +8,19 @@ import re
 import numpy as np
 import pytest
 
-from interp.toyworld import forms2
-from interp.toyworld.corpus import CorpusConfig, generate_docs, vocabulary
-from interp.toyworld.forms2 import FORMS, HELDOUT_FORMS, INTROS, TRANSFERS, is_heldout_name, words_of_text
-from interp.toyworld.ioi2 import ioi_prompts2
-from interp.toyworld.labels import taxonomy
-from interp.toyworld.lexicon2 import build_lexicon2
-from interp.toyworld.toy2_words import FEMALE_NAMES, MALE_NAMES
+from interp.worlds import taxonomy
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
+from interp.worlds.toy2 import forms as forms2
+from interp.worlds.toy2.forms import FORMS, HELDOUT_FORMS, INTROS, TRANSFERS, is_heldout_name, words_of_text
+from interp.worlds.toy2.ioi import ioi_prompts
+from interp.worlds.toy2.lexicon import build_lexicon
+from interp.worlds.toy2.words import FEMALE_NAMES, MALE_NAMES
 
 TAX = taxonomy("toy2")
 WORDS = np.array(vocabulary("toy2"))
 HELDOUT_NAMES = {n for n in MALE_NAMES + FEMALE_NAMES if is_heldout_name(n)}
 ONLY_IOI = {f: 0.0 for f in TAX.fields["family"]} | {"ioi": 1.0}
-LEX = build_lexicon2()
+LEX = build_lexicon()
 
 
 def words_re(*categories: str) -> str:
@@ -120,7 +120,7 @@ def test_labelled_positions_are_right():
 
 @pytest.mark.parametrize("kind", ["heldout_form", "heldout_name", "train"])
 def test_eval_prompts_are_sentences_of_their_kind(kind):
-    prompts = ioi_prompts2(60, seed=1, kind=kind)
+    prompts = ioi_prompts(60, seed=1, kind=kind)
     for p in prompts:
         form = FORMS[p.template]
         assert (form in HELDOUT_FORMS) == (kind == "heldout_form")
@@ -129,7 +129,7 @@ def test_eval_prompts_are_sentences_of_their_kind(kind):
         assert w[p.positions["io"]] == p.io and w[p.positions["s1"]] == w[p.positions["s2"]] == p.s
         assert p.positions["end"] == len(w) - 1 and w[-1] == "to"
     assert {p.form for p in prompts} == {"ABBA", "BABA"}
-    assert ioi_prompts2(5, seed=1, kind=kind)[0].text == prompts[0].text  # seeded
+    assert ioi_prompts(5, seed=1, kind=kind)[0].text == prompts[0].text  # seeded
 
 
 def test_no_family_writes_a_heldout_form_in_the_train_split():

@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 
-from interp.toyworld import toy2_words as W
-from interp.toyworld.corpus import CorpusConfig, generate_docs, vocabulary
-from interp.toyworld.labels import TOY1, taxonomy
-from interp.toyworld.lexicon2 import OBJECT_FACTS, PLURAL_OF, build_lexicon2
-from interp.toyworld.worlds import label_table
+from interp.worlds import label_table, taxonomy
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
+from interp.worlds.toy1.labels import TOY1
+from interp.worlds.toy2 import words as W
+from interp.worlds.toy2.lexicon import OBJECT_FACTS, PLURAL_OF, build_lexicon
 
-LEX = build_lexicon2()
+LEX = build_lexicon()
 
 
 def test_vocabulary_is_large_unique_and_one_token_per_word():

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from interp.toyworld.compose import BY_CLASS
-from interp.toyworld.lexicon2 import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, build_lexicon2
-from interp.toyworld.tasks2 import Sampler2
+from interp.worlds.toy2.compose import BY_CLASS
+from interp.worlds.toy2.families import Sampler
+from interp.worlds.toy2.lexicon import (
+    ANIMAL_CLASS,
+    ANIMAL_SOUNDS,
+    FOOD_CLASS,
+    OBJECT_FACTS,
+    PLACE_CLASS,
+    build_lexicon,
+)
 
-LEX = build_lexicon2()
+LEX = build_lexicon()
 WORDS = LEX.words
 NUMBER = {w: int(LEX.labels[w]["number"]) for w in LEX.of(category="number")}
 
 
 def sentences(family: str, n: int = 300, seed: int = 0):
     """(words, {(field, value): [positions]}) of `n` sentences of a family."""
-    fn = Sampler2(seed).families[family]
-    from interp.toyworld.labels import taxonomy
+    fn = Sampler(seed).families[family]
+    from interp.worlds import taxonomy
 
     tax = taxonomy("toy2")
     names = {i: f for f, i in tax.field_index.items()}
@@ -134,7 +141,7 @@ def test_lists_hold_members_of_one_class():
 
 
 def test_every_sentence_has_valid_ids_and_spans_inside_it():
-    sampler = Sampler2(3, "heldout")
+    sampler = Sampler(3, "heldout")
     for name, fn in sampler.families.items():
         for _ in range(200):
             sent = fn()

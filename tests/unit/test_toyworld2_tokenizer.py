@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from interp.toyworld.corpus import CorpusConfig, generate_docs, vocabulary
-from interp.toyworld.tokenizer import build_tokenizer, load_tokenizer, world_of
+from interp.worlds import world_name_of
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
+from interp.worlds.toy.tokenizer import build_tokenizer, load_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,8 @@ def test_ids_equal_corpus_ids_and_text_round_trips(tok2):
 
 
 def test_world_of_tells_the_worlds_apart(tok2, tmp_path):
-    assert world_of(tok2) == "toy2" and world_of(build_tokenizer(tmp_path / "t1")) == "toy1"
-    assert world_of(None) is None
+    assert world_name_of(tok2) == "toy2" and world_name_of(build_tokenizer(tmp_path / "t1", "toy1")) == "toy1"
+    assert world_name_of(None) is None
     with pytest.raises(ValueError, match="toy1 vocabulary.*rebuild"):
         load_tokenizer(tok2.name_or_path, "toy1")
 
@@ -50,7 +51,7 @@ def test_model_folder_records_its_world_and_loads_with_it(tmp_path):
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
     assert meta["world"] == "toy2"
     model = load_model(str(tmp_path / "m"))
-    assert world_of(model.tokenizer) == "toy2" and model.cfg.d_vocab == len(vocabulary("toy2"))
+    assert world_name_of(model.tokenizer) == "toy2" and model.cfg.d_vocab == len(vocabulary("toy2"))
     meta["world"] = "toy1"  # a folder whose tokenizer is not of the world it records
     (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="toy1 vocabulary"):

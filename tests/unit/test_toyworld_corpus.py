@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interp.toyworld import labels as L
-from interp.toyworld.corpus import CHUNK_DOCS, CorpusConfig, ToyCorpus, generate_corpus, generate_docs, vocabulary
-from interp.toyworld.ioi import IOI_TEMPLATES, is_heldout
-from interp.toyworld.vocab import FEMALE_NAMES, MALE_NAMES, OBJECT_COLOURS, build_lexicon
+from interp.worlds.toy.corpus import CHUNK_DOCS, CorpusConfig, ToyCorpus, generate_corpus, generate_docs, vocabulary
+from interp.worlds.toy1 import labels as L
+from interp.worlds.toy1.ioi import IOI_TEMPLATES, is_heldout
+from interp.worlds.toy1.vocab import FEMALE_NAMES, MALE_NAMES, OBJECT_COLOURS, build_lexicon
 
-WORDS = vocabulary()
+WORDS = vocabulary("toy1")
 
 
 def words_of(row) -> list[str]:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from interp.toyworld.corpus import CorpusConfig, generate_docs, vocabulary
-from interp.toyworld.tokenizer import build_tokenizer, load_tokenizer
+from interp.worlds.toy.corpus import CorpusConfig, generate_docs, vocabulary
+from interp.worlds.toy.tokenizer import build_tokenizer, load_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tok(tmp_path_factory):
-    return build_tokenizer(tmp_path_factory.mktemp("tok"))
+    return build_tokenizer(tmp_path_factory.mktemp("tok"), "toy1")
 
 
 def test_ids_equal_corpus_ids_and_roundtrip(tok):
     corpus = generate_docs(CorpusConfig(seed=5), 4)
-    words = vocabulary()
+    words = vocabulary("toy1")
     for row in corpus.tokens:
         text = " ".join(words[i] for i in row[1:])  # without BOS
         assert tok(text)["input_ids"] == list(row[1:])
@@ -42,4 +42,4 @@ def test_load_rejects_a_tokenizer_of_another_vocabulary(tmp_path):
     t.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=t, unk_token="<|unk|>").save_pretrained(str(tmp_path))
     with pytest.raises(ValueError, match="rebuild"):
-        load_tokenizer(tmp_path)
+        load_tokenizer(tmp_path, "toy1")

@@ -4,7 +4,7 @@ Build one workspace per world with the same pipeline and settings, then compare 
 
     interp workspace build --model toy1-gelu-s0 --out runs/ws-toy1 --threads 1
     interp workspace build --model toy-gelu-s0 --out runs/ws-toy2 --threads 1
-    .venv/bin/python docs/toyworld/compare_worlds.py runs/ws-toy1 runs/ws-toy2
+    .venv/bin/python tools/toyworld/compare_worlds.py runs/ws-toy1 runs/ws-toy2
 
 Every number is read from the workspaces' artifacts (SAE eval.json, universal.json, neuron stats.json, the steering
 bench.json, the patching summaries); nothing is recomputed here. Used by data/models/README.md.

@@ -2,7 +2,7 @@
 
 Run from the repository root, e.g. the configuration that learned IOI on held-out forms (run D):
 
-    python docs/toyworld/recipe_search.py '{"tokens": 30000000, "threads": 1, "every": 150, "lr": 0.003,
+    python tools/toyworld/recipe_search.py '{"tokens": 30000000, "threads": 1, "every": 150, "lr": 0.003,
         "n_ctx": 64, "batch_size": 64, "mix": "ioi=0.75,repeat=0.3", "positions": "rotary", "tie_embeddings": true}'
 
 The JSON holds `interp toyworld train` options (ToyTrainConfig fields; world is toy2) plus "every" (steps between
@@ -19,9 +19,9 @@ import time
 
 import torch
 
-from interp.toyworld import train as T
-from interp.toyworld.config import ToyTrainConfig
-from interp.toyworld.ioi_eval import heldout_ioi
+from interp.worlds.toy import train as T
+from interp.worlds.toy.config import ToyTrainConfig
+from interp.worlds.toy.ioi_eval import heldout_ioi
 
 
 def induction(model) -> float:

@@ -21,8 +21,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from jaxtyping import Int8, Int32
 
-from .labels import Taxonomy
-from .worlds import get_world, label_table
+from .. import LEGACY_WORLD, get_world, label_table
+from ..taxonomy import Taxonomy
 
 CHUNK_DOCS = 256
 _SPLIT_SALT = {"train": 0x5EED, "heldout": 0xE7A1}
@@ -51,13 +51,14 @@ class CorpusConfig:
     """Weight of lists of things."""
     repeat: float = 0.15
     """Weight of repeated spans (induction)."""
-    world: Literal["toy1", "toy2"] = "toy1"
-    """Which toy world: toy1 (the toy1-* models' world; the weight fields above are its families) or toy2 (the
-    compositional world of the toy-* models, families weighted by `mix`)."""
+    world: str = LEGACY_WORLD
+    """Which world (`interp.worlds.world_names()`): toy1 (the toy1-* models' world; the weight fields above are its
+    families) or toy2 (the compositional world of the toy-* models, families weighted by `mix`). A saved config that
+    names none is toy1's, as every config was before a second world existed."""
     mix: dict[str, float] = field(default_factory=dict)
     """Family weights replacing the world's defaults for the families named, e.g. {"ioi": 0.5, "story": 0.0}."""
     ioi_forms: tuple[str, ...] = ()
-    """toy2 only: IOI sentences use only these forms (interp.toyworld.forms2.FORMS); held-out forms need
+    """toy2 only: IOI sentences use only these forms (interp.worlds.toy2.forms.FORMS); held-out forms need
     split='heldout'."""
 
     def __post_init__(self):
@@ -74,18 +75,16 @@ class CorpusConfig:
 
     def weights(self) -> dict[str, float]:
         """Family -> weight, in the world's family order (the order is part of the random stream)."""
-        if self.world == "toy1":
-            base = {"narrative": self.narrative, "ioi": self.ioi, "fact": self.fact, "count": self.count,
-                    "list": self.listing, "repeat": self.repeat}
-        else:
-            base = dict(get_world(self.world).default_weights)
+        world = get_world(self.world)
+        base = dict(world.default_weights)
+        base.update({family: getattr(self, name) for name, family in world.weight_fields.items()})
         return {**base, **self.mix}
 
     def describe(self) -> dict:
         """The config as recorded in artifacts: every field, less the options added for toy2 while they are at their
         defaults, so a toy1 corpus is described exactly as before they existed (caches keep resuming)."""
         d = asdict(self)
-        for k, default in (("world", "toy1"), ("mix", {}), ("ioi_forms", [])):
+        for k, default in (("world", LEGACY_WORLD), ("mix", {}), ("ioi_forms", [])):
             if d[k] == default or d[k] == ():
                 del d[k]
         return d
@@ -98,24 +97,22 @@ def _check_world_options(cfg: CorpusConfig) -> None:
     if unknown:
         raise ValueError(f"unknown {cfg.world} famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)} in mix; "
                          f"valid: {', '.join(world.families)}")
-    if cfg.world != "toy1":
-        toy1 = CorpusConfig.__dataclass_fields__
+    if not world.weight_fields:
+        fields = CorpusConfig.__dataclass_fields__
         changed = [k for k in ("narrative", "ioi", "fact", "count", "listing", "repeat")
-                   if getattr(cfg, k) != toy1[k].default]
+                   if getattr(cfg, k) != fields[k].default]
         if changed:
             raise ValueError(f"{', '.join(changed)}= are toy1 family weights; for {cfg.world} give them as "
                              f"mix={{'family': weight}} (families: {', '.join(world.families)})")
     if cfg.ioi_forms:
-        if cfg.world == "toy1":
-            raise ValueError("ioi_forms chooses toy2 IOI forms; toy1 has fixed templates (use world='toy2')")
-        from .forms2 import check_forms
-
-        check_forms(cfg.ioi_forms, cfg.split)
+        if world.check_ioi_forms is None:
+            raise ValueError(f"ioi_forms chooses toy2 IOI forms; {cfg.world} has fixed templates (use world='toy2')")
+        world.check_ioi_forms(cfg.ioi_forms, cfg.split)
 
 
 @dataclass
 class ToyCorpus:
-    """Documents of the toy world with their labels (schema: `interp.toyworld.labels`)."""
+    """Documents of a toy world with their labels (schema: the world's `taxonomy`)."""
 
     tokens: Int32[np.ndarray, "doc pos"]
     labels: Int8[np.ndarray, "doc pos field"]
@@ -152,7 +149,7 @@ class ToyCorpus:
         return cls(arrays["tokens"], arrays["labels"], cfg, meta["first_doc"])
 
 
-def _tables(world: str = "toy1") -> tuple[dict[str, int], np.ndarray]:
+def _tables(world: str) -> tuple[dict[str, int], np.ndarray]:
     """word -> id and the static label table [vocab, field] of a world (`worlds.label_table`)."""
     return {w: i for i, w in enumerate(get_world(world).words)}, label_table(world)
 
@@ -277,7 +274,7 @@ def generate_corpus(cfg: CorpusConfig, n_tokens: int) -> ToyCorpus:
     return generate_docs(cfg, max(1, -(-n_tokens // cfg.n_ctx)))
 
 
-def vocabulary(world: str = "toy1") -> tuple[str, ...]:
+def vocabulary(world: str) -> tuple[str, ...]:
     """All words of a world in token-id order (the tokenizer's vocabulary)."""
     return get_world(world).words
 

@@ -4,34 +4,25 @@ Accuracy is logit[IO] > logit[S] at the final "to", the logit difference logit[I
 held-out form and name order, and over all held-out-form prompts. The last line printed is
 ``ioi_heldout_form_acc=X ioi_heldout_form_logit_diff=Y ioi_heldout_name_acc=Z`` (scripts read it).
 
-What is held out depends on the model's world, which its vocabulary tells (`tokenizer.world_of`):
+What is held out depends on the model's world, which its vocabulary tells (`interp.worlds.world_name_of_model`); each
+world supplies its prompts (`World.form_prompts`, `World.name_prompts`):
 - toy1 (the shipped models): the forms are the five shapes issue 16 probed the models with, written in toy1 words
-  (`TOY1_HELDOUT_FORMS`, none of them a toy1 template), in both name orders with every toy1 name; toy1 holds out
-  no names, so "held-out names" is its held-out (template, IO, S) combinations of the training templates.
-- toy2: `forms2.HELDOUT_FORMS` with training names, and training forms with at least one held-out name
-  (`ioi2.ioi_prompts2`).
+  (`toy1.evaluate.TOY1_HELDOUT_FORMS`, none of them a toy1 template), in both name orders with every toy1 name;
+  toy1 holds out no names, so "held-out names" is its held-out (template, IO, S) combinations of the training templates.
+- toy2: `toy2.forms.HELDOUT_FORMS` with training names, and training forms with at least one held-out name
+  (`toy2.ioi.ioi_prompts`).
 """
 
 from __future__ import annotations
 
-import random
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from . import vocab as V
-from .evaluate import ioi_logit_diffs, ioi_prompts
-from .forms2 import HELDOUT_FORMS, ORDERS
-from .ioi import IOIPrompt, fill_text
-from .ioi2 import ioi_prompts2
-from .tokenizer import world_of
+from .. import get_world, world_name_of_model
+from .evaluate import ioi_logit_diffs
+from .text import ORDERS
 
-TOY1_HELDOUT_FORMS: dict[str, str] = {
-    "yesterday_walked": "Yesterday {N1} and {N2} walked to the {P} . {S} sold a {O} to",
-    "today_cleaned": "Today {N1} and {N2} cleaned the {P} . {S} carried a {O} to",
-    "met_later": "{N1} met {N2} at the {P} . Later , {S} gave the {O} to",
-    "while_read": "While at the {P} , {N1} and {N2} read a book . {S} passed the {O} to",
-    "at_played": "At the {P} , {N1} and {N2} played . {S} showed a {O} to",
-}
-"""Issue 16's probe forms in toy1 words ({N1} {N2}: the names in order, {S}: the subject repeated)."""
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class FormScore(NamedTuple):
@@ -68,66 +59,44 @@ class HeldoutIOI(NamedTuple):
         return "\n".join([head, *rows])
 
 
-def toy1_form_prompts(form: str, order: str, n: int, seed: int = 0) -> list[IOIPrompt]:
-    """`n` prompts of one of `TOY1_HELDOUT_FORMS` in one name order, names and slots drawn from the toy1 lexicon."""
-    rng = random.Random(f"{seed}|{form}|{order}")
-    names, objects = V.MALE_NAMES + V.FEMALE_NAMES, tuple(V.OBJECT_COLOURS)
-    index = list(TOY1_HELDOUT_FORMS).index(form)
-    return [fill_text(TOY1_HELDOUT_FORMS[form], index, *rng.sample(names, 2), order, rng.choice(V.PLACES),
-                      rng.choice(objects), rng.choice(V.FOODS)) for _ in range(n)]
-
-
-def form_prompts(world: str, n: int, seed: int = 0) -> dict[tuple[str, str], list[IOIPrompt]]:
-    """(form, order) -> `n` prompts of that held-out form of `world`."""
-    if world == "toy1":
-        return {(f, o): toy1_form_prompts(f, o, n, seed) for f in TOY1_HELDOUT_FORMS for o in ORDERS}
-    return {(f, o): ioi_prompts2(n, seed, "heldout_form", form=f, order=o) for f in HELDOUT_FORMS for o in ORDERS}
-
-
-def name_prompts(world: str, n: int, seed: int = 0) -> list[IOIPrompt]:
-    """`n` prompts with held-out names (toy1: held-out template/name combinations), name orders alternating."""
-    return ioi_prompts(n, seed, "heldout") if world == "toy1" else ioi_prompts2(n, seed, "heldout_name")
-
-
-def model_world(model) -> str:
-    """The toy world of `model`'s vocabulary; a clear error for a model of neither."""
-    world = world_of(getattr(model, "tokenizer", None))
+def model_world(model: HookedTransformer) -> str:
+    """The name of the toy world of `model`'s vocabulary; a clear error for a model of none."""
+    world = world_name_of_model(model)
     if world is None:
         raise ValueError("the held-out IOI evaluation needs a toy-world model (its vocabulary is neither toy1's nor "
                          "toy2's): give a shipped toy model or a folder trained by interp toyworld train")
     return world
 
 
-def heldout_ioi(model, n_prompts: int = 60, seed: int = 0, batch_size: int = 128) -> HeldoutIOI:
+def heldout_ioi(model: HookedTransformer, n_prompts: int = 60, seed: int = 0, batch_size: int = 128) -> HeldoutIOI:
     """Score `model` on every held-out form of its world (`n_prompts` per form and order) and on 2 * `n_prompts`
     held-out-name prompts."""
-    world = model_world(model)
+    world = get_world(model_world(model))
     rows = []
-    forms = form_prompts(world, n_prompts, seed)
+    forms = world.form_prompts(n_prompts, seed)
     longest = max(len(p.words) for ps in forms.values() for p in ps) + 1  # BOS
     if longest > model.cfg.n_ctx:
-        raise ValueError(f"the held-out IOI prompts of {world} are up to {longest} tokens long, more than this "
+        raise ValueError(f"the held-out IOI prompts of {world.name} are up to {longest} tokens long, more than this "
                          f"model's context of {model.cfg.n_ctx}")
     for (form, order), prompts in forms.items():
         d = ioi_logit_diffs(model, prompts, batch_size)
         rows.append(FormScore(form, order, int((d > 0).sum()) / len(d), float(d.mean()), len(prompts)))
-    d = ioi_logit_diffs(model, name_prompts(world, 2 * n_prompts, seed), batch_size)
+    d = ioi_logit_diffs(model, world.name_prompts(2 * n_prompts, seed), batch_size)
     total = sum(r.n for r in rows)
     names_right = int((d > 0).sum())  # a count, not a float32 mean: 76/80 must read 0.95, not 0.9499999
-    return HeldoutIOI(world, rows, sum(r.accuracy * r.n for r in rows) / total,
+    return HeldoutIOI(world.name, rows, sum(r.accuracy * r.n for r in rows) / total,
                       sum(r.logit_diff * r.n for r in rows) / total, names_right / len(d), float(d.mean()), len(d))
 
 
 def main(cfg) -> HeldoutIOI:
     """CLI entry (`interp toyworld eval`): print the per-form table, the held-out-name line, and the summary last."""
-    from ..models import load_model
-    from ..runtime import start_run
+    from interp.models import load_model
+    from interp.runtime import start_run
 
     device = start_run(cfg.run.device, cfg.run.threads).device
     model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
     res = heldout_ioi(model, cfg.n_prompts, cfg.seed, cfg.batch_size)
-    names = ("held-out (template, IO, S) combinations of the toy1 templates (toy1 holds out no names)"
-             if res.world == "toy1" else "training forms with held-out names")
+    names = get_world(res.world).heldout_names
     print(f"{cfg.lm.model} ({res.world}): IOI on {len(res.forms) // len(ORDERS)} held-out forms, "
           f"{res.forms[0].n} prompts per form and name order")
     print(res.table())

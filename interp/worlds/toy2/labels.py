@@ -5,7 +5,7 @@ value id = index in the field's values + 1; a concept is ``field:value`` (``subc
 ``agreement:verb``). The schema is saved with ``"world": "toy2"`` and its own version, so toy1 data never reads as
 toy2's. `TOY2.concept_mask(labels, "subclass:bird")`, `TOY2.all_concepts()`, `TOY2.schema()` work as toy1's do.
 
-Static fields (a property of the word, from `lexicon2`):
+Static fields (a property of the word, from `lexicon`):
 
 - category:    name, person, animal, food, place, object, class (a word naming a hierarchy level: "bird",
                "vegetable", "indoor"), colour, material, size, sound, time, number, verb, adjective, adverb,
@@ -22,7 +22,7 @@ Static fields (a property of the word, from `lexicon2`):
                "was", "were", "did").
 - verb_class:  motion, activity, transitive, transfer, speech, control, aux (be, have, do).
 
-Dynamic fields (set by the grammar, `compose` / `tasks2` / `ioi2`):
+Dynamic fields (set by the grammar, `compose` / `families` / `ioi`):
 
 - family:      the sentence family: story, dialogue, ioi, fact, count, agree, coref, list, repeat.
 - clause:      subordinate (a clause opened by when / because / while / after / although / before / since / until /
@@ -30,8 +30,8 @@ Dynamic fields (set by the grammar, `compose` / `tasks2` / `ioi2`):
                (inside quotation marks, the marks excluded).
 - ioi_role:    io (the IO's mention in the intro), s1 (the subject's), s2 (the subject repeated in the transfer
                clause), end (the final "to"), answer (the IO completing the sentence), distractor (a third name).
-- ioi_intro:   on every token of an IOI intro, the intro kind (`forms2.INTROS`);
-- ioi_transfer: on every token of the transfer clause through its final ".", the transfer kind (`forms2.TRANSFERS`).
+- ioi_intro:   on every token of an IOI intro, the intro kind (`forms.INTROS`);
+- ioi_transfer: on every token of the transfer clause through its final ".", the transfer kind (`forms.TRANSFERS`).
 - coref:       antecedent (a character's first mention in a story, coref passage, sum or quote) and pronoun (a
                gendered pronoun referring to a character, reflexives and possessives included; its gender is the
                antecedent's, often many tokens later).
@@ -48,15 +48,15 @@ Dynamic fields (set by the grammar, `compose` / `tasks2` / `ioi2`):
 
 from __future__ import annotations
 
-from . import toy2_words as W
-from .forms2 import INTROS, TRANSFERS
-from .labels import Taxonomy
-from .lexicon2 import CATEGORIES, SUBCLASSES, VERB_CLASSES, VERB_FORMS
+from ..taxonomy import Taxonomy
+from . import words as W
+from .forms import INTROS, TRANSFERS
+from .lexicon import CATEGORIES, SUBCLASSES, VERB_CLASSES, VERB_FORMS
 
-FAMILIES2 = ("story", "dialogue", "ioi", "fact", "count", "agree", "coref", "list", "repeat")
-IOI_ROLES2 = ("io", "s1", "s2", "end", "answer", "distractor")
+FAMILIES = ("story", "dialogue", "ioi", "fact", "count", "agree", "coref", "list", "repeat")
+IOI_ROLES = ("io", "s1", "s2", "end", "answer", "distractor")
 
-LABEL_FIELDS2: dict[str, tuple[str, ...]] = {
+LABEL_FIELDS: dict[str, tuple[str, ...]] = {
     "category": CATEGORIES,
     "gender": ("male", "female"),
     "number": tuple(str(i) for i in range(1, len(W.NUMBERS) + 1)),
@@ -67,9 +67,9 @@ LABEL_FIELDS2: dict[str, tuple[str, ...]] = {
     "subclass": SUBCLASSES,
     "verb_form": VERB_FORMS,
     "verb_class": VERB_CLASSES,
-    "family": FAMILIES2,
+    "family": FAMILIES,
     "clause": ("subordinate", "relative", "quote"),
-    "ioi_role": IOI_ROLES2,
+    "ioi_role": IOI_ROLES,
     "ioi_intro": tuple(INTROS),
     "ioi_transfer": tuple(TRANSFERS),
     "coref": ("antecedent", "pronoun"),
@@ -82,4 +82,4 @@ LABEL_FIELDS2: dict[str, tuple[str, ...]] = {
 STATIC_FIELDS2 = ("category", "gender", "number", "plurality", "colour", "material", "size", "subclass", "verb_form",
                   "verb_class")
 
-TOY2 = Taxonomy("toy2", LABEL_FIELDS2, version=1)
+TOY2 = Taxonomy("toy2", LABEL_FIELDS, version=1)

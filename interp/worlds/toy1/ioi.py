@@ -12,8 +12,9 @@ corpora, so IOI accuracy measured on it is accuracy on unseen combinations.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 from typing import Literal
+
+from ..toy.text import Form, IOIPrompt
 
 # {N1} {N2}: the two names of the first clause; {S}: subject repeated; {P}: place; {O}: object; {F}: food.
 IOI_TEMPLATES: tuple[str, ...] = (
@@ -35,7 +36,6 @@ IOI_WORDS = ("told", "story", "quiet", "came", "working", "lunch", "Friends", "T
 
 HELDOUT_PERCENT = 10
 Split = Literal["train", "heldout", "any"]
-Form = Literal["ABBA", "BABA"]
 
 
 def is_heldout(template: int, io: str, s: str) -> bool:
@@ -47,23 +47,6 @@ def in_split(template: int, io: str, s: str, split: Split) -> bool:
     if split == "any":
         return True
     return is_heldout(template, io, s) == (split == "heldout")
-
-
-@dataclass(frozen=True)
-class IOIPrompt:
-    """One IOI sentence: `words` end at the "to" whose next token should be `io`."""
-
-    words: tuple[str, ...]
-    io: str
-    s: str
-    template: int
-    form: Form
-    positions: dict[str, int]
-    """Word positions (without BOS) of io (first IO mention), s1, s2 and end (the final "to")."""
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.words)
 
 
 def fill_template(template: int, io: str, s: str, form: Form, place: str, obj: str, food: str) -> IOIPrompt:

@@ -17,6 +17,7 @@ coref passages and repeats use between their people.
 
 from __future__ import annotations
 
+from ..toy.text import Sentence
 from .compose import (
     ADJ_ANIMAL,
     ADJ_PERSON,
@@ -65,7 +66,6 @@ from .compose import (
     ids,
     verbs,
 )
-from .grammar import Sentence
 
 ACTIVITY_ALL = verbs("activity", 2)
 PRESENT = {n: (verbs("motion", n), verbs("activity", n), verbs("transitive", n)) for n in (0, 1)}
@@ -77,7 +77,7 @@ PRESENT = {n: (verbs("motion", n), verbs("activity", n), verbs("transitive", n))
 CONJ_CAP = ids(("So", "But", "And"))
 STORY_OPENERS = tuple(o for o in OPENERS if o != ids(("Later",))[0])
 """Openers of story sentences. Not "Later": "Later , Mary gave the cup to" is the start of the only IOI transfer
-frame a story could otherwise write, so without it no story has the shape of a held-out IOI form (forms2)."""
+frame a story could otherwise write, so without it no story has the shape of a held-out IOI form (forms)."""
 DAYS = ids("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
 PLACE_OPENERS = ids("Inside Outside Near By At".split())
 MOTION_PREPS = ids("into through across around along up down".split())

@@ -1,7 +1,7 @@
 """Composition of toy2 sentences: phrases and clauses put together at random, not fixed templates.
 
 A sentence is built left to right into token ids (`Composer.out`) while the grammar records the labels only it knows
-as spans (`Composer.sp`: first position, length, field index, value id; see `labels2`). The pieces combine freely:
+as spans (`Composer.sp`: first position, length, field index, value id; see `labels`). The pieces combine freely:
 noun phrases with optional articles, adjectives, colours and sizes and relative clauses ("a red ball that was
 heavy", "Mary , who was tired ,"); verb phrases of motion, activity, transitive, transfer, speech and control verbs
 with adverbs and place phrases; clauses joined by subordinators and conjunctions ("When ... , ...", "... because
@@ -19,12 +19,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Mapping
 
-from . import toy2_words as W
-from .grammar import Sentence
-from .labels2 import TOY2
-from .lexicon2 import ANIMAL_CLASS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, PLURAL_OF, VERB_TABLE, word_ids2
+from ..toy.text import Sentence
+from . import words as W
+from .labels import TOY2
+from .lexicon import ANIMAL_CLASS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS, PLURAL_OF, VERB_TABLE, word_ids
 
-_ID = word_ids2()
+_ID = word_ids()
 
 
 def ids(words: Iterable[str]) -> tuple[int, ...]:
@@ -36,7 +36,7 @@ def label(field: str, value: str) -> tuple[int, int]:
     return TOY2.field_index[field], TOY2.value_id(field, value)
 
 
-# Word tables as token ids, in the order of toy2_words (the order is part of the random stream).
+# Word tables as token ids, in the order of words (the order is part of the random stream).
 NAMES_M, NAMES_F = ids(W.MALE_NAMES), ids(W.FEMALE_NAMES)
 NAMES = NAMES_M + NAMES_F
 PERSONS_BY_G = (ids(p for p, g in W.PERSONS.items() if g == "male"),

@@ -1,4 +1,4 @@
-"""Word tables of the second toy world ("toy2"): plain data, read by `lexicon2`, which derives everything else.
+"""Word tables of the second toy world ("toy2"): plain data, read by `lexicon`, which derives everything else.
 
 Every entry is one word and one token (letters only, so the word-level tokenizer never splits it). The tables hold
 the concept hierarchies the dictionaries work needs for absorption (animal -> mammal / bird / fish; food -> fruit /
@@ -145,7 +145,7 @@ PLURALS = {
     "tomato": "tomatoes", "potato": "potatoes", "mango": "mangoes", "buffalo": "buffaloes", "hero": "heroes",
     "volcano": "volcanoes",
 }
-"""Irregular plurals; every other noun follows `lexicon2.plural`."""
+"""Irregular plurals; every other noun follows `lexicon.plural`."""
 
 # person noun -> gender ("" for either)
 PERSONS = {

@@ -22,13 +22,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
-from ..models import save_toy_model, toy_config
-from ..runtime import start_run
+from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
+from interp.models import save_toy_model, toy_config
+from interp.runtime import start_run
+
+from .. import get_world
 from .config import ToyTrainConfig
-from .corpus import CHUNK_DOCS, iter_chunks, vocabulary
-from .evaluate import heldout_loss, ioi_score
-from .ioi_eval import HeldoutIOI, heldout_ioi
+from .corpus import CHUNK_DOCS, iter_chunks
+from .evaluate import heldout_loss
+from .ioi_eval import heldout_ioi
 from .tokenizer import build_tokenizer
 
 
@@ -94,7 +96,7 @@ def new_model(cfg: ToyTrainConfig, device: str):
 
     torch.manual_seed(cfg.seed)
     tok = build_tokenizer(cfg.out_dir / "tokenizer", cfg.world)
-    mcfg = toy_config(cfg.act, cfg.seed, len(vocabulary(cfg.world)), cfg.n_layers, cfg.d_model, cfg.n_heads,
+    mcfg = toy_config(cfg.act, cfg.seed, len(get_world(cfg.world).words), cfg.n_layers, cfg.d_model, cfg.n_heads,
                       cfg.d_mlp, cfg.n_ctx, "rotary" if cfg.positions == "rotary" else "standard")
     model = HookedTransformer(mcfg, tokenizer=tok, move_to_device=False).to(device).train()
     if cfg.tie_embeddings:
@@ -179,29 +181,13 @@ def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
         "name": cfg.name, "world": cfg.world, "act_fn": cfg.act, "seed": cfg.seed,
         "training_tokens": cfg.steps * cfg.batch_size * cfg.n_ctx,
         "wall_time_s": round(wall_s, 1), "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-        "heldout_loss": round(heldout_loss(model, seed=cfg.seed, world=cfg.world), 4),
-        **ioi_card(model, cfg, heldout_ioi(model, n_prompts=40, seed=cfg.seed)), "train_config": cfg.flat(),
+        "heldout_loss": round(heldout_loss(model, cfg.world, seed=cfg.seed), 4),
+        **get_world(cfg.world).ioi_card(model, heldout_ioi(model, n_prompts=40, seed=cfg.seed), cfg.seed),
+        "train_config": cfg.flat(),
     }
     save_toy_model(model, cfg.out_dir, card, cfg.world)
     checkpointer(cfg).clear()
     return card
-
-
-def ioi_card(model, cfg: ToyTrainConfig, held: HeldoutIOI) -> dict:
-    """The card's IOI entries. toy1: the bar on held-out template combinations per name order, as the shipped models
-    were judged; toy2: issue 16's bar (held-out forms >= 90% with logit difference >= 2, held-out names >= 95%).
-    Both carry the held-out-form evaluation of `interp toyworld eval`."""
-    summary = {"ioi_heldout_form_acc": round(held.form_accuracy, 4),
-               "ioi_heldout_form_logit_diff": round(held.form_logit_diff, 4),
-               "ioi_heldout_name_acc": round(held.name_accuracy, 4)}
-    if cfg.world == "toy1":
-        score = ioi_score(model, n_prompts=400, seed=cfg.seed)
-        return {"ioi_accuracy": score.accuracy, "ioi_logit_diff": score.logit_diff, "ioi_prompts": score.n_prompts,
-                "meets_bar": score.passes(), **summary}
-    passes = held.form_accuracy >= 0.9 and held.form_logit_diff >= 2 and held.name_accuracy >= 0.95
-    return {"ioi_accuracy": {"heldout_form": held.form_accuracy, "heldout_name": held.name_accuracy},
-            "ioi_logit_diff": {"heldout_form": held.form_logit_diff, "heldout_name": held.name_logit_diff},
-            "ioi_prompts": sum(f.n for f in held.forms) + held.n_names, "meets_bar": passes, **summary}
 
 
 def main(cfg: ToyTrainConfig) -> dict:

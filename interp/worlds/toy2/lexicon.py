@@ -1,6 +1,6 @@
 """The lexicon of the second toy world ("toy2"): every word, one token each, with the static labels it carries.
 
-Built from the tables of `toy2_words`: names with gender; person nouns; animals in three classes (mammal, bird,
+Built from the tables of `words`: names with gender; person nouns; animals in three classes (mammal, bird,
 fish), foods in three (fruit, vegetable, dish), places in two (indoor, outdoor), each countable noun with its plural;
 objects with a canonical colour, material and size; verbs with their agreement forms (base "walk", third person
 singular "walks", past "walked") grouped by how the grammar uses them; adjectives, adverbs, times, numbers 1-20,
@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from . import toy2_words as W
-from .vocab import SPECIAL_TOKENS
+from ..toy.text import SPECIAL_TOKENS
+from . import words as W
 
 CATEGORIES = ("name", "person", "animal", "food", "place", "object", "class", "colour", "material", "size", "sound",
               "time", "number", "verb", "adjective", "adverb", "pronoun", "function", "punct")
@@ -59,7 +59,7 @@ PLURAL_OF = {w: plural(w) for w in COUNTABLE}
 
 
 @dataclass(frozen=True)
-class Lexicon2:
+class Lexicon:
     """Every word of toy2 in token order, and the static labels of each: word -> {label field: value}."""
 
     words: tuple[str, ...]
@@ -134,16 +134,16 @@ def _add_others(b: _Builder) -> None:
 
 
 @cache
-def build_lexicon2() -> Lexicon2:
-    """The fixed toy2 lexicon: special tokens first (BOS has id 0, as in toy1), then every table of `toy2_words`."""
+def build_lexicon() -> Lexicon:
+    """The fixed toy2 lexicon: special tokens first (BOS has id 0, as in toy1), then every table of `words`."""
     b = _Builder()
     b.add(SPECIAL_TOKENS)
     _add_nouns(b)
     _add_others(b)
-    return Lexicon2(words=tuple(b.labels), labels=b.labels)
+    return Lexicon(words=tuple(b.labels), labels=b.labels)
 
 
 @cache
-def word_ids2() -> dict[str, int]:
+def word_ids() -> dict[str, int]:
     """word -> token id (its index in the lexicon)."""
-    return {w: i for i, w in enumerate(build_lexicon2().words)}
+    return {w: i for i, w in enumerate(build_lexicon().words)}

@@ -1,15 +1,16 @@
-"""IOI in toy2: sentences composed from an intro, an optional middle and a transfer clause (`forms2`), and the
+"""IOI in toy2: sentences composed from an intro, an optional middle and a transfer clause (`forms`), and the
 held-out prompts that score a model on forms and names it never saw in an IOI sentence.
 
 `IOIWriter.sentence` is the `ioi` family of the corpus: in the train split it draws a training form and training
 names only; in the held-out split half its sentences use a held-out form (training names), half a training form
-with at least one held-out name. `ioi_prompts2` gives evaluation prompts (`ioi.IOIPrompt`, ending at the final
-"to", `template` = the index of the form in `forms2.FORMS`) drawn by the same code, so the prompts a model is
+with at least one held-out name. `ioi_prompts` gives evaluation prompts (`ioi.IOIPrompt`, ending at the final
+"to", `template` = the index of the form in `forms.FORMS`) drawn by the same code, so the prompts a model is
 scored on are exactly the sentences the grammar writes, cut before the answer.
 """
 
 from __future__ import annotations
 
+from ..toy.text import ORDERS, IOIPrompt, Sentence
 from .compose import (
     ACTIVITY,
     ADJ_ANIMAL,
@@ -39,23 +40,20 @@ from .compose import (
     ids,
     label,
 )
-from .forms2 import (
+from .forms import (
     FORMS,
     HELDOUT_FORMS,
     INTROS,
     MIDDLES,
-    ORDERS,
     TRAIN_FORMS,
     TRANSFERS,
     check_forms,
     is_heldout_name,
     split_form,
 )
-from .grammar import Sentence
-from .ioi import IOIPrompt
-from .lexicon2 import build_lexicon2
+from .lexicon import build_lexicon
 
-_WORDS = build_lexicon2().words
+_WORDS = build_lexicon().words
 TRAIN_NAMES = tuple(n for n in NAMES if not is_heldout_name(_WORDS[n]))
 HELDOUT_NAMES = tuple(n for n in NAMES if is_heldout_name(_WORDS[n]))
 _ROLES = {r: label("ioi_role", r) for r in ("io", "s1", "s2", "end", "answer", "distractor")}
@@ -118,7 +116,7 @@ SLOTS = {
     "AdjP": _pick_into(ADJ_PLACE), "Adv": _pick_into(OPENERS), "adv": _pick_into(PRE_ADV), "T": _pick_into(TIMES),
     "C": _pick_into(COLOURS),
 }
-"""What fills each {slot} of `forms2`'s texts."""
+"""What fills each {slot} of `forms`'s texts."""
 _INTRO = {k: (Pattern(t, SLOTS), label("ioi_intro", k), t.endswith(",")) for k, t in INTROS.items()}
 _TRANSFER = {k: (Pattern(t, SLOTS), label("ioi_transfer", k)) for k, t in TRANSFERS.items()}
 _MIDDLE = tuple(Pattern(t, SLOTS) for t in MIDDLES)
@@ -201,7 +199,7 @@ def prompt_of(c: Composer, form: int, abba: bool, io: int, s: int, pool: tuple[i
                      "ABBA" if abba else "BABA", {k: pos[k] for k in ("io", "s1", "s2", "end")})
 
 
-def ioi_prompts2(n: int, seed: int = 0, kind: str = "heldout_form", form: str | None = None,
+def ioi_prompts(n: int, seed: int = 0, kind: str = "heldout_form", form: str | None = None,
                  order: str | None = None) -> list[IOIPrompt]:
     """`n` evaluation prompts. kind: heldout_form (held-out forms, training names), heldout_name (training forms,
     at least one held-out name) or train (training forms and names); `form` / `order` fix the form and name order

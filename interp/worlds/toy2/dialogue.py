@@ -13,6 +13,7 @@ their verbs, coref on a name and the possessive that refers to it.
 
 from __future__ import annotations
 
+from ..toy.text import Sentence
 from .compose import (
     ADJ_ANIMAL,
     ADJ_PERSON,
@@ -39,8 +40,7 @@ from .compose import (
     label,
     verbs,
 )
-from .grammar import Sentence
-from .stories2 import PRESENT
+from .stories import PRESENT
 
 (Q, QM, EXCL, COMMA, DOT, AM, ARE, IS, HAVE, HAS, DO, DOES, DO_CAP, DOES_CAP, DID_CAP, NOT, VERY, YOU, LIKE, LIKES,
  YES_CAP, NO_CAP, IT_CAP, IN, TO, A, AN, ANY, ASKED, EVERYONE, THE_CAP, THIS_CAP, THESE_CAP, HERE, HERE_CAP, THERE,

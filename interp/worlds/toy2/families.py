@@ -9,13 +9,14 @@
           "The key that opened the boxes is small .", "Tom and Anna walk ."). subject / verb / attractor labelled.
 - list:   three members of one class of the hierarchy ("At the zoo , Tom saw a lion , a tiger and a bear .").
 - repeat: a random span of words, two to four other sentences, then the same span (induction over a long gap).
-The narrative families (story, coref) are in `stories2`, dialogue in `dialogue2`, IOI in `ioi2`.
+The narrative families (story, coref) are in `stories`, dialogue in `dialogue`, IOI in `ioi`.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
+from ..toy.text import Sentence
 from .compose import (
     A_CAP,
     ADJ,
@@ -52,13 +53,12 @@ from .compose import (
     ids,
     label,
 )
-from .dialogue2 import ARE, IS, dialogue
-from .grammar import Sentence
-from .ioi2 import IOIWriter
-from .lexicon2 import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS
-from .stories2 import PRESENT, coref, filler, sentence, story, verbs
+from .dialogue import ARE, IS, dialogue
+from .ioi import IOIWriter
+from .lexicon import ANIMAL_CLASS, ANIMAL_SOUNDS, FOOD_CLASS, OBJECT_FACTS, PLACE_CLASS
+from .stories import PRESENT, coref, filler, sentence, story, verbs
 
-FAMILY_WEIGHTS2 = {"story": 0.2, "dialogue": 0.08, "ioi": 0.25, "fact": 0.12, "count": 0.08, "agree": 0.08,
+FAMILY_WEIGHTS = {"story": 0.2, "dialogue": 0.08, "ioi": 0.25, "fact": 0.12, "count": 0.08, "agree": 0.08,
                    "coref": 0.07, "list": 0.05, "repeat": 0.07}
 """Default share of each toy2 family (CorpusConfig.mix overrides them)."""
 
@@ -266,7 +266,7 @@ NUMBER = ids(("one two three four five six seven eight nine ten eleven twelve th
 TRANS_PAST = verbs("transitive", 2, "see find like take wash carry open clean fix buy hold keep move pick watch")
 
 
-class Sampler2(Composer):
+class Sampler(Composer):
     """Seeded sampler of every toy2 family; `split` picks training or held-out IOI sentences, `ioi_forms` restricts
     IOI to some forms. The order of the draws is part of the corpus."""
 

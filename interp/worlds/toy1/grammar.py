@@ -20,13 +20,13 @@ length, so the random stream, and the text, are the same as if words were drawn.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from functools import cache
 from operator import itemgetter
 
 import numpy as np
 
+from ..toy.text import Sentence
 from . import vocab as V
 from .ioi import IOI_TEMPLATES, Form, Split, fill_template, in_split
 from .labels import FIELD_INDEX, value_id
@@ -139,17 +139,6 @@ def _ioi_frame(template: int, form: Form) -> tuple[_Template, np.ndarray]:
 def words_of(ids: Iterable[int]) -> list[str]:
     """The words of token ids (to read a sentence)."""
     return [_WORDS[i] for i in ids]
-
-
-@dataclass
-class Sentence:
-    """Token ids of one sentence plus sparse dynamic labels: rows of (word position, field index, value id), or as
-    `spans` (toy2's composed sentences) a flat sequence of (first position, length, field index, value id)."""
-
-    family: str
-    ids: Sequence[int]
-    marks: np.ndarray | None = None
-    spans: Sequence[int] | None = None
 
 
 class SentenceSampler:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..options import ModelOptions, Options, OutputOptions, RuntimeOptions
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
 
-World = Literal["toy1", "toy2"]
+WorldName = Literal["toy1", "toy2"]
+"""The worlds the toy commands offer (the CLI's choices; a test checks they are `interp.worlds.world_names()`)."""
 
 
 @dataclass
@@ -32,7 +33,7 @@ class ToyTrainConfig(Options):
     seed: int = 0
     """Model seed: initialisation and data. The shipped toy-gelu-sN / toy-relu-sN used seed N, except toy-gelu-s1
     (seed 4: seed 1 did not learn IOI; data/models/README.md)."""
-    world: World = "toy2"
+    world: WorldName = "toy2"
     """Toy world to train on: toy2 (the compositional world) or toy1 (the first models' world). The defaults below
     are the toy2 recipe; `TOY1_RECIPE` gives the toy1 models' options."""
     act: Literal["gelu", "relu"] = "gelu"
@@ -123,12 +124,12 @@ class GenerateConfig(Options):
     """train or held-out IOI combinations and random stream."""
     n_ctx: int = 64
     """Tokens per document, BOS included (64: the toy-* models' context; the toy1-* models' is 128)."""
-    world: World = "toy2"
+    world: WorldName = "toy2"
     """Toy world: toy2 (the compositional world of the toy-* models) or toy1 (the toy1-* models' world)."""
     mix: str = ""
     """Family weights replacing the world's defaults, as family=weight,... (e.g. ioi=0.5,story=0)."""
     ioi_forms: str = ""
-    """toy2 only: comma-separated IOI forms to restrict IOI sentences to (interp.toyworld.forms2.FORMS)."""
+    """toy2 only: comma-separated IOI forms to restrict IOI sentences to (interp.worlds.toy2.forms.FORMS)."""
     output: GenerateOutput = field(default_factory=GenerateOutput)
 
     def __post_init__(self):

@@ -3,7 +3,7 @@
 A toy2 IOI sentence is composed of an *intro* that mentions the two names once each ("{A} met {B} at the {P} ."),
 an optional *middle* sentence (distractor names and nouns: "{N} was there too ."), and a *transfer* clause whose
 subject repeats one of them and which ends at "to" ("Later , {S} gave the {O} to"); the answer is the other name,
-the indirect object (IO). Every slot is filled by the grammar (`ioi2`): names, places, objects with optional
+the indirect object (IO). Every slot is filled by the grammar (`ioi`): names, places, objects with optional
 adjectives, verbs of motion, activity and transfer, adverbs, so one form has many surface strings; "<relative" ...
 "relative>" (and subordinate, quote) delimit the words labelled with that clause type. A *form* is an
 (intro, transfer) pair, named "intro+transfer"; a subordinate intro ending in "," combines only with transfers that
@@ -74,7 +74,6 @@ ISSUE_FORMS = ("opener+plain", "opener_place+plain", "met+later", "while_at+plai
 """The shapes issue 16 probed the toy1 models with, held out here so toy2 models are scored on them."""
 HELDOUT_FORM_PERCENT = 12
 HELDOUT_NAME_PERCENT = 10
-ORDERS = ("ABBA", "BABA")
 
 
 def _starts_with_subject(transfer: str) -> bool:
@@ -121,8 +120,8 @@ def check_forms(forms: tuple[str, ...], split: str) -> None:
     unknown = [f for f in forms if f not in FORMS]
     if unknown:
         raise ValueError(f"unknown IOI form(s) {', '.join(unknown)}: a form is intro+transfer, e.g. {FORMS[0]}; "
-                         f"see interp.toyworld.forms2.FORMS for all {len(FORMS)}")
+                         f"see interp.worlds.toy2.forms.FORMS for all {len(FORMS)}")
     held = [f for f in forms if is_heldout_form(f)]
     if held and split == "train":
         raise ValueError(f"IOI form(s) {', '.join(held)} are held out and never used for training: use "
-                         f"split='heldout' to generate them, or choose from forms2.TRAIN_FORMS")
+                         f"split='heldout' to generate them, or choose from interp.worlds.toy2.forms.TRAIN_FORMS")

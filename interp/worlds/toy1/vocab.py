@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from ..toy.text import SPECIAL_TOKENS
+
 MALE_NAMES = (
     "John Tom James David Michael Robert William Richard Thomas Daniel Paul Mark George Steven Edward Brian Kevin "
     "Jason Jacob Gary Frank Eric Peter Henry Jack Adam Sam Max Leo Oscar Victor Hugo Simon Carl Ryan Nathan"
@@ -94,7 +96,6 @@ FUNCTION_WORDS = (
 CAPITALISED = ("The", "A", "When", "After", "While", "Then", "There", "One", "Later", "Every", "Friends",
                "Yesterday", "Today", "People", "At", "In")
 PUNCTUATION = (".", ",", ":", "!", "?")
-SPECIAL_TOKENS = ("<|bos|>", "<|pad|>", "<|unk|>", "<|eos|>")
 BOS, PAD, UNK, EOS = SPECIAL_TOKENS
 
 CATEGORIES = ("special", "name", "place", "object", "animal", "sound", "activity", "food", "colour", "number",
