@@ -52,6 +52,18 @@ class SAELosses(NamedTuple):
         return SAELosses(*(t.detach() for t in self))
 
 
+class StepContext(NamedTuple):
+    """What the trainer gives every architecture's loss at each step (`BaseSAE.step_loss`), the same for all kinds;
+    each takes what it uses."""
+
+    x: Float[Tensor, "batch d_in"]
+    """The batch's input activations (raw)."""
+    dead_mask: Bool[Tensor, " d_sae"] | None
+    """Latents that have not fired for the dead window (AuxK, pre-activation loss)."""
+    sparsity_coeff: float
+    """The sparsity coefficient of this step (the sweep's λ after warm-up; unused by kinds whose k sets sparsity)."""
+
+
 class _PreActsFn(torch.autograd.Function):
     """h = (xs - b_dec) @ W_enc + b_enc for inputs that need no gradient.
 
@@ -119,8 +131,19 @@ class BaseSAE(nn.Module):
 
     # Dictionary protocol
     @property
-    def hook_name(self) -> str:
+    def hook_in(self) -> str:
+        """The hook it reads."""
         return self.cfg.hook_name
+
+    @property
+    def hook_out(self) -> str:
+        """The hook it reconstructs: an SAE's own input hook."""
+        return self.cfg.hook_name
+
+    @property
+    def hook_name(self) -> str:
+        """hook_in (the name every SAE had before dictionaries could read one hook and write another)."""
+        return self.hook_in
 
     @property
     def d_in(self) -> int:
@@ -223,6 +246,11 @@ class BaseSAE(nn.Module):
         """Decoder rows (each latent's write direction), detached."""
         return self.W_dec.detach()
 
+    def step_loss(self, ctx: StepContext) -> SAELosses:
+        """The training loss of one step (the trainer's one call for every architecture); kinds with a sparsity
+        coefficient override it to pass ctx.sparsity_coeff."""
+        return self.loss(ctx.x, dead_mask=ctx.dead_mask)
+
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         """The training losses of one batch of raw activations; dead_mask marks latents that have not fired lately."""
         raise NotImplementedError
@@ -264,6 +292,15 @@ class BaseSAE(nn.Module):
             sd["W_dec"] = sd["W_dec"] / s
             sd["b_dec"] = sd["b_dec"] / s
         return sd
+
+    def saelens_state(self) -> dict[str, Tensor]:
+        """The tensors its SAELens save holds, by our names (act_scale folded in); kinds saved in another form add
+        theirs (BatchTopK: the JumpReLU threshold)."""
+        return self.folded_state_dict()
+
+    def saelens_cfg_fields(self) -> dict[str, Any]:
+        """Keys its SAELens cfg.json has beyond the common ones (TopK: k)."""
+        return {}
 
     @torch.no_grad()
     def fold_act_scale_(self) -> None:

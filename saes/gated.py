@@ -10,6 +10,7 @@ and the usual linear decoder. Our b_enc plays b_gate (SAELens's name on disk).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -18,6 +19,14 @@ from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAELosses, SAEOutput
 from saes.config import SAEConfig
+from saes.registry import Kind, register_architecture
+
+
+@dataclass
+class GatedConfig(SAEConfig):
+    """Gated SAE (inference only): no hyperparameters of its own."""
+
+    arch: ClassVar[str] = "gated"
 
 
 class GatedSAE(BaseSAE):
@@ -55,3 +64,6 @@ class GatedSAE(BaseSAE):
     def loss(self, x: Tensor, dead_mask: Tensor | None = None) -> SAELosses:
         raise NotImplementedError("gated SAEs are opened for inference only; train-sae trains relu, topk, jumprelu "
                                   "and batchtopk")
+
+
+register_architecture(Kind("gated", GatedConfig, GatedSAE, saelens_save="gated", saelens_read=("gated",)))

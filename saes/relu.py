@@ -9,12 +9,31 @@ step (sparse_gate.py): the same gradients, without the dense decode.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from saes.base import BaseSAE, SAELosses, fire_counts, mse_loss
+from saes.base import BaseSAE, SAELosses, StepContext, fire_counts, mse_loss
+from saes.config import SAEConfig, check_coeffs
+from saes.registry import Kind, register_architecture
 from saes.sparse_gate import sparse_gate
+
+
+@dataclass
+class ReLUConfig(SAEConfig):
+    """ReLU SAE with a decoder-norm-weighted L1 penalty."""
+
+    arch: ClassVar[str] = "relu"
+    unit_norm_default: ClassVar[bool] = False
+    sparsity_coeff: float = 1.0
+    """λ, the L1 coefficient."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_coeffs(self.sparsity_coeff)
 
 
 class ReLUSAE(BaseSAE):
@@ -28,6 +47,9 @@ class ReLUSAE(BaseSAE):
         """b_enc lowered per latent so it fires on l0 / d_sae of the first batch's tokens: the L1 penalty then keeps a
         sparse code sparse, instead of having to prune a dense one (which a short run never finishes)."""
         self.b_enc.sub_(self._per_latent_quantile(x_BD, l0).to(self.b_enc.dtype))
+
+    def step_loss(self, ctx: StepContext) -> SAELosses:
+        return self.loss(ctx.x, dead_mask=ctx.dead_mask, sparsity_coeff=ctx.sparsity_coeff)
 
     def loss(
         self,
@@ -51,3 +73,23 @@ class ReLUSAE(BaseSAE):
         counts = fire_counts(acts_BF)
         l0 = (counts.sum() / n_tokens).float()
         return SAELosses(mse=mse, sparsity=sparsity, aux=zero, total=mse + sparsity, l0=l0, fire_counts=counts)
+
+
+def resample_hook(trainer, run, step: int) -> int:
+    """--resample-every: every that many steps (until --resample-until of the run) re-initialise the dead latents
+    from the whole global batch of this step (the same on every process; saes/training/resample.py)."""
+    from saes.training.resample import resample_dead_latents
+
+    cfg = trainer.cfg
+    n = cfg.dead.resample_every
+    if not n or (step + 1) % n or step + 1 > cfg.dead.resample_until * cfg.steps:
+        return 0
+    x = trainer.global_batch(step)
+    dead = run.tokens_since_fired >= cfg.dead_window
+    changed = resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
+    run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
+    return changed
+
+
+register_architecture(Kind("relu", ReLUConfig, ReLUSAE, saelens_save="standard", saelens_read=("standard",),
+                           sweep_label="l1c{coefficient:g}", step_hook=resample_hook, legacy_activations=("*",)))

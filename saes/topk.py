@@ -9,7 +9,8 @@ than the dense f @ W_dec when k << d_sae.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,35 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from saes.base import BaseSAE, SAELosses, SAEOutput, mse_loss
+from saes.config import SAEConfig, check_coeffs
+from saes.registry import Kind, register_architecture
+
+
+@dataclass
+class TopKConfig(SAEConfig):
+    """TopK SAE: k latents per token, AuxK against dead latents."""
+
+    arch: ClassVar[str] = "topk"
+    k: int | None = None
+    """Active latents per token (required)."""
+    aux_coeff: float = 1 / 32
+    """α, the AuxK loss scale."""
+    k_aux: int | None = None
+    """Latents used by AuxK; None means d_in // 2."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k is None or not 1 <= self.k <= self.d_sae:
+            raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
+        if self.k_aux is not None and self.k_aux <= 0:
+            raise ValueError(f"k_aux must be positive, got {self.k_aux}")
+        check_coeffs(self.aux_coeff)
+
+    @classmethod
+    def saelens_fields(cls, raw: dict) -> dict[str, Any]:
+        """k, from cfg.json's k or (older SAELens) activation_fn_kwargs."""
+        k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
+        return {} if k is None else {"k": max(1, round(float(k)))}
 
 
 def topk_relu(h_NF: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -162,8 +192,16 @@ class TopKSAE(BaseSAE):
             mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
         )
 
+    def saelens_cfg_fields(self) -> dict[str, Any]:
+        """SAELens's topk reads k; our encoder is not rescaled by decoder norms."""
+        return {"k": self.cfg.k, "rescale_acts_by_decoder_norm": False}
+
     def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
         """Like BaseSAE.forward but decodes sparsely."""
         h = self.pre_acts(x)
         vals, idx = topk_relu(h, self.k)
         return SAEOutput(self.decode_sparse(vals, idx), scatter_dense(vals, idx, self.cfg.d_sae), h)
+
+
+register_architecture(Kind("topk", TopKConfig, TopKSAE, saelens_save="topk", saelens_read=("topk",),
+                           sweep_label="k{k}", legacy_activations=("topk",)))

@@ -70,15 +70,11 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
     return loss.item()
 
 
-NOT_IDENTITY = ("device", "threads", "checkpoint_every", "compile")
-"""Options a run may be resumed under other values of."""
-
-
 def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
     # toy1 runs keep the identity they had before worlds existed, so their checkpoints still resume
     # (and runs without a mix keep the identity they had before --mix existed)
     old = (("world",) if cfg.world == "toy1" else ()) + (("mix",) if not cfg.mix else ())
-    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY + old))
+    return Checkpointer(cfg.out_dir, identity(cfg, old))
 
 
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp.activations.stream import NonFiniteError
-from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
+from interp.checkpoint import Checkpointer, dataclass_state, identity, prefixed, unprefixed
 from interp.corpus import open_corpus, summary
 from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
 from interp.runtime import start_run
@@ -29,10 +29,6 @@ from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
 
-IDENTITY = ("model", "weight_processing", "corpus", "text_column", "n_ctx", "layer", "k", "sparsity", "tokens",
-            "solver", "init", "seed", "cache", "batch_size")
-"""The options that decide what the solver computes (max_iter, patience and tol may change on a rerun)."""
-
 
 def solver_config(cfg) -> SNMFSolverConfig:
     return SNMFSolverConfig(k=cfg.k, sparsity=cfg.sparsity, init=cfg.init, max_iter=cfg.max_iter,
@@ -40,8 +36,8 @@ def solver_config(cfg) -> SNMFSolverConfig:
 
 
 def checkpointer(out: Path, cfg) -> Checkpointer:
-    flat = cfg.flat()
-    return Checkpointer(out, {k: flat[k] for k in IDENTITY})
+    """The run's checkpoints, under what the solver computes (max_iter, patience and tol may change on a rerun)."""
+    return Checkpointer(out, identity(cfg))
 
 
 def save_checkpoint(out: Path, cfg, state: FullState | StreamState) -> None:
