@@ -13,7 +13,7 @@ the Python entry-point group "interp.dictionary_formats" (pyproject.toml), each 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -70,6 +70,8 @@ class DictionaryInfo:
     path: str
     hook_out: str = ""
     """The hook it reconstructs; "" (the default) means hook_name, as for every SAE."""
+    recorded: dict = field(default_factory=dict, compare=False, hash=False)
+    """What else the folder records about its training (weight_processing, corpus, training settings)."""
 
     def __post_init__(self) -> None:
         if not self.hook_out:

@@ -207,5 +207,7 @@ def read_info(folder: str | Path) -> DictionaryInfo:
         d_in, d_sae = int(raw["d_in"]), int(raw["d_sae"])
     except KeyError as e:
         raise ValueError(f"{folder / CFG_FILENAME} lacks the key {e}") from None
+    recorded = {k: v for k, v in meta.items() if k not in ("interp", "sae_lens_version", "sae_lens_training_version",
+                                                             "hook_name", "model_name")}
     return DictionaryInfo("sae", arch, hook, d_in, d_sae, meta.get("model_name") or raw.get("model_name"),
-                          str(folder))
+                          str(folder), recorded=recorded)
