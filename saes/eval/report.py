@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp import dictionary as dictionaries
-from interp.activations.stream import hook_activations, hook_width
+from interp.activations.sources import ModelSource, RowsSource
+from interp.activations.stream import hook_width
 from interp.corpus import TokenSource, describe
 from interp.dictionary import Dictionary
 from interp.toyworld.labels import Taxonomy
@@ -65,18 +67,15 @@ def reconstruction(dictionary, batches: Iterable[Tensor], keep_codes: int) -> tu
     return acc.report(), torch.cat(codes) if codes else torch.empty(0, dictionary.d_sae)
 
 
-def _token_acts(model, hook: str, tokens: Tensor, device, max_tokens: int | None) -> Iterator[Tensor]:
+def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_tokens: int | None
+                ) -> Iterator[Float[Tensor, "token d"]]:
     """Activations [token, d] of `hook` on rows of `tokens`, BOS positions dropped, BATCH_DOCS rows at a time,
-    at most `max_tokens` tokens in all."""
-    left = max_tokens if max_tokens is not None else len(tokens) * (tokens.shape[1] - 1)
-    for b0 in range(0, len(tokens), BATCH_DOCS):
-        if left <= 0:
-            return
-        batch = tokens[b0:b0 + BATCH_DOCS]
-        x = hook_activations(model, hook, batch).reshape(len(batch), batch.shape[1], -1)[:, 1:]  # [doc, pos, d]
-        x = x.reshape(-1, x.shape[-1])[:left].to(device)  # [token, d]
-        left -= len(x)
-        yield x
+    at most `max_tokens` tokens in all: the one activation stream (interp.activations.sources) read in order."""
+    source = ModelSource(model, hook, 0, 0, True, RowsSource(tokens), BATCH_DOCS, n_rows=len(tokens),
+                         batch_rows=BATCH_DOCS)
+    ids = source.ordered_ids(max_tokens or 0)
+    for x in source.ordered(ids, BATCH_DOCS * (tokens.shape[1] - 1)):
+        yield x.to(device)
 
 
 def ground_truth(codes: Tensor, labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:

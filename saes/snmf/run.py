@@ -24,7 +24,7 @@ from interp.corpus import open_corpus, summary
 from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
 from interp.runtime import start_run
 from saes.eval.report import evaluate_snmf, write_report
-from saes.snmf.data import CacheSource, ModelSource, mlp_hook
+from saes.snmf.data import cache_stream, mlp_hook, model_stream
 from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
@@ -82,10 +82,10 @@ def with_provenance(cfg):
 def make_source(cfg, model):
     """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
-        return CacheSource(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
+        return cache_stream(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
     corpus = open_corpus(cfg.data.corpus, model, cfg.data.n_ctx, cfg.seed, "train", cfg.data.text_column,
                          cfg.lm.model)
-    return ModelSource(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
+    return model_stream(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
 
 
 def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object, FullState]:
