@@ -74,18 +74,19 @@ class Kind:
     """Pre-6.0 SAELens configs with one of these activation_fn values load as this architecture ("*": any other)."""
 
 
-_ARCHITECTURES: dict[str, Architecture] = {}
+ARCHITECTURES: dict[str, Architecture] = {}
+"""Every declared architecture by name (the CLI reads it without torch)."""
 _KINDS: dict[str, Kind] = {}
 
 
 def declare(arch: Architecture) -> None:
     """Add (or replace) an architecture's declaration."""
-    _ARCHITECTURES[arch.name] = arch
+    ARCHITECTURES[arch.name] = arch
 
 
 def register_architecture(kind: Kind) -> None:
     """Called by an architecture's module at import: add (or replace) its implementation."""
-    if kind.name not in _ARCHITECTURES:
+    if kind.name not in ARCHITECTURES:
         raise ValueError(f"architecture {kind.name!r} is not declared: call saes.registry.declare(Architecture("
                          f"{kind.name!r}, module)) first")
     _KINDS[kind.name] = kind
@@ -98,7 +99,9 @@ for _arch in (Architecture("relu", "saes.relu", "l1_coefficient", ("resample_eve
               Architecture("gated", "saes.gated")):
     declare(_arch)
 
-ARCH_NAMES: tuple[str, ...] = tuple(a.name for a in _ARCHITECTURES.values() if a.trainable)
+DEFAULT_ARCH = "topk"
+"""What train-sae trains without --arch."""
+ARCH_NAMES: tuple[str, ...] = tuple(a.name for a in ARCHITECTURES.values() if a.trainable)
 """The built-in architectures train-sae trains (its --arch choices); `arch_names()` includes later declarations."""
 SAELENS_REFUSED: dict[str, str] = {
     **dict.fromkeys(("transcoder", "skip_transcoder", "jumprelu_transcoder", "jumprelu_skip_transcoder"),
@@ -112,14 +115,14 @@ SAELENS_REFUSED: dict[str, str] = {
 
 def arch_names(trainable: bool = True) -> tuple[str, ...]:
     """The declared architectures (only those train-sae trains, unless trainable=False)."""
-    return tuple(a.name for a in _ARCHITECTURES.values() if a.trainable or not trainable)
+    return tuple(a.name for a in ARCHITECTURES.values() if a.trainable or not trainable)
 
 
 def architecture(name: str) -> Architecture:
     """The architecture called `name`; a clear error listing the valid ones."""
-    if name not in _ARCHITECTURES:
-        raise ValueError(f"unknown SAE architecture {name!r}; valid: {', '.join(_ARCHITECTURES)}")
-    return _ARCHITECTURES[name]
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown SAE architecture {name!r}; valid: {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]
 
 
 def kind(name: str) -> Kind:
@@ -129,7 +132,7 @@ def kind(name: str) -> Kind:
 
 def kinds() -> list[Kind]:
     """Every declared architecture's implementation."""
-    return [a.kind() for a in _ARCHITECTURES.values()]
+    return [a.kind() for a in ARCHITECTURES.values()]
 
 
 def uses_k(name: str) -> bool:
@@ -139,7 +142,7 @@ def uses_k(name: str) -> bool:
 
 def option_users(option: str) -> list[str]:
     """The declared architectures that read the train-sae option `option`."""
-    return [a.name for a in _ARCHITECTURES.values() if option == a.sparsity_option or option in a.options]
+    return [a.name for a in ARCHITECTURES.values() if option == a.sparsity_option or option in a.options]
 
 
 def saelens_arch(raw: dict[str, Any]) -> str:

@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, not_identity
-from saes.registry import SWEEP_OPTIONS, arch_names, architecture, kind, option_users, uses_k
+from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users
 
 
 @dataclass
 class SAEOptions(Options):
     """The SAEs to train (list-valued options form a sweep) and their architecture settings."""
 
-    arch: list[str] = field(default_factory=lambda: ["topk"])
+    arch: list[str] = field(default_factory=lambda: [DEFAULT_ARCH])
     """Architecture(s): relu, topk, jumprelu, batchtopk (several = a sweep)."""
     d_sae: list[int] = field(default_factory=lambda: [4096])
     """Number of latents (several = a sweep)."""
@@ -61,8 +61,9 @@ class SAEOptions(Options):
                 raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
         if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
             raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
-        if any(uses_k(a) for a in self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
-            raise ValueError(f"{'/'.join(option_users('k'))} need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
+        by_k = option_users("k")
+        if set(by_k) & set(self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
+            raise ValueError(f"{'/'.join(by_k)} need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
         coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
         if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
             raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
@@ -256,7 +257,7 @@ def expand_grid(cfg: TrainSAEConfig) -> list[SAESpec]:
     for arch in cfg.sae.arch:
         option = architecture(arch).sparsity_option
         assert option in SWEEP_OPTIONS, f"{arch} declares the sparsity option {option!r}, not one of {SWEEP_OPTIONS}"
-        by_k = uses_k(arch)  # a count of latents, or a loss coefficient
+        by_k = option == "k"  # a count of latents, or a loss coefficient
         for d_sae in cfg.sae.d_sae:
             lr = cfg.optim.lr if cfg.optim.lr is not None else default_lr(d_sae)
             for opt in getattr(cfg.sae, option):

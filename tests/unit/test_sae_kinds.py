@@ -1,0 +1,85 @@
+"""Dictionary kinds are self-contained (saes.registry): a new architecture is one module's registration, and the
+trainer and saes.io need nothing else; activation sources give (input, target) pairs; one identity rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+import torch
+
+from interp.activations.sources import TensorSource
+from interp.checkpoint import identity
+from saes import io
+from saes.registry import ARCHITECTURES, Architecture, Kind, declare, kind, register_architecture
+from saes.relu import ReLUConfig, ReLUSAE
+from saes.training.config import TrainSAEConfig
+from saes.training.run import train_saes
+
+
+@dataclass
+class HalfReLUConfig(ReLUConfig):
+    arch: ClassVar[str] = "halfrelu"
+
+
+class HalfReLUSAE(ReLUSAE):
+    """A "new" architecture: ReLU codes halved (enough to tell it apart)."""
+
+    def activation(self, h):
+        return torch.relu(h) / 2
+
+
+@pytest.fixture
+def halfrelu():
+    declare(Architecture("halfrelu", __name__, "l1_coefficient"))
+    register_architecture(Kind("halfrelu", HalfReLUConfig, HalfReLUSAE, saelens_save="standard",
+                               saelens_read=(), sweep_label="l1c{coefficient:g}"))
+    try:
+        yield
+    finally:
+        from saes import registry
+
+        ARCHITECTURES.pop("halfrelu")
+        registry._KINDS.pop("halfrelu")
+
+
+def test_a_new_architecture_is_one_registration(halfrelu, tmp_path):
+    acts = torch.randn(4096, 16, generator=torch.Generator().manual_seed(0))
+    cfg = TrainSAEConfig.of(arch=["halfrelu", "topk"], d_sae=[32], k=[4], tokens=256 * 8, batch_size=256,
+                            out=str(tmp_path / "run"), eval=False, progress=False, checkpoint_every=0)
+    train_saes(cfg, source=TensorSource(acts, 256))
+    sae = io.load(tmp_path / "run" / "halfrelu-d32-l1c1.75-s0")
+    assert io.read_info(tmp_path / "run" / "halfrelu-d32-l1c1.75-s0").arch == "halfrelu"
+    assert type(sae) is ReLUSAE  # written as a SAELens standard SAE, read back as the kind that reads "standard"
+    assert kind("halfrelu").sae is HalfReLUSAE
+
+
+def test_unknown_architecture_lists_the_declared_ones():
+    with pytest.raises(ValueError, match="unknown SAE architecture 'nope'; valid: relu, topk, jumprelu, batchtopk"):
+        kind("nope")
+
+
+def test_sources_give_input_target_pairs_of_the_same_tokens():
+    x = torch.randn(1000, 8, generator=torch.Generator().manual_seed(1))
+    y = x @ torch.randn(8, 5, generator=torch.Generator().manual_seed(2))
+    src = TensorSource(x, 64, shard_tokens=300, target=y)
+    inp, target = src.pair(3)
+    ids = src.batch_ids(3)
+    assert torch.equal(inp, x[ids]) and torch.equal(target, y[ids])
+    same = TensorSource(x, 64, shard_tokens=300).pair(3)
+    assert same.input is same.target and torch.equal(same.input, inp)
+
+
+def test_one_identity_rule_leaves_out_where_and_how_a_run_writes():
+    from saes.snmf.config import SNMFConfig
+
+    a = SNMFConfig.of(out="/a", device="cpu", threads=1, max_iter=5, checkpoint_every=1, overwrite=True)
+    b = SNMFConfig.of(out="/b", device="auto", threads=0, max_iter=50, checkpoint_every=7)
+    assert identity(a) == identity(b)
+    # the options SNMF checkpoints were keyed by before the rule existed, so their checkpoints still resume
+    assert set(identity(a)) == {"model", "weight_processing", "corpus", "text_column", "n_ctx", "layer", "k",
+                                "sparsity", "tokens", "solver", "init", "seed", "cache", "batch_size"}
+    assert identity(a) != identity(SNMFConfig.of(k=7))
+    sae = identity(TrainSAEConfig.of(out="/x", progress=False, sparse_step=False))
+    assert "out" not in sae and "overwrite" not in sae and "sparse_step" not in sae and "hook" in sae
