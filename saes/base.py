@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from saes.config import SAEConfig
@@ -88,12 +88,12 @@ class _PreActsFn(torch.autograd.Function):
         return grad_xs, grad_W, g_sum if ctx.needs_input_grad[2] else None, grad_b_dec
 
 
-def fire_counts(acts_BF: Tensor) -> Tensor:
+def fire_counts(acts_BF: Float[Tensor, "batch d_sae"]) -> Int[Tensor, " d_sae"]:
     """Per latent, the number of tokens where it is nonzero."""
     return torch.count_nonzero(acts_BF.detach().reshape(-1, acts_BF.shape[-1]), dim=0)
 
 
-def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:
+def mse_loss(x_BD: Float[Tensor, "batch d_in"], x_hat_BD: Float[Tensor, "batch d_in"]) -> Float[Tensor, ""]:
     """Mean over tokens of the squared error summed over the activation dimension."""
     return (x_hat_BD - x_BD).pow(2).sum(-1).mean()
 
@@ -204,13 +204,14 @@ class BaseSAE(nn.Module):
         """h = (x·s - b_dec) @ W_enc + b_enc."""
         return self.pre_acts_scaled(self._scale_in(x))
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         raise NotImplementedError
 
     sparse_step: bool = True
     """Whether `loss` may take the sparse step (sparse_gate.py) when the code is sparse (ReLU, JumpReLU)."""
 
-    def use_sparse_step(self, xs_BD: Tensor, threshold_F: Tensor | None = None, bandwidth: float = 0.0) -> bool:
+    def use_sparse_step(self, xs_BD: Float[Tensor, "batch d_in"], threshold_F: Float[Tensor, " d_sae"] | None = None,
+                        bandwidth: float = 0.0) -> bool:
         """Training on CPU on a batch whose code support is at most SPARSE_BELOW dense (checked on its first rows).
         On a GPU the dense step stays: there dense matmuls are cheap and the sparse one was 2x slower (H100)."""
         if not (self.sparse_step and torch.is_grad_enabled() and xs_BD.dim() == 2 and not xs_BD.requires_grad
@@ -220,7 +221,8 @@ class BaseSAE(nn.Module):
         return support_fraction(xs_BD, self.W_enc.detach(), self.b_enc.detach(), self.b_dec.detach(), th,
                                 bandwidth) <= SPARSE_BELOW
 
-    def sparse_losses(self, xs_BD: Tensor, code: SparseCode, sparsity: Tensor) -> SAELosses:
+    def sparse_losses(self, xs_BD: Float[Tensor, "batch d_in"], code: SparseCode, sparsity: Float[Tensor, ""]
+                      ) -> SAELosses:
         """The losses of a sparse step (no auxiliary term): MSE of the reconstruction plus `sparsity`."""
         mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
         zero = torch.zeros((), dtype=mse.dtype, device=mse.device)

@@ -34,7 +34,7 @@ class BatchTopKConfig(TopKConfig):
             raise ValueError(f"threshold_lr must be in (0, 1], got {self.threshold_lr}")
 
 
-def batch_topk(h: Tensor, k: int) -> Tensor:
+def batch_topk(h: Float[Tensor, "... d_sae"], k: int) -> Float[Tensor, "... d_sae"]:
     """Keep the k·n_tokens largest ReLU'd entries over the whole tensor, zero the rest."""
     acts = torch.relu(h)
     flat = acts.reshape(-1)
@@ -67,7 +67,7 @@ class BatchTopKSAE(TopKSAE):
             self.threshold = self.threshold.double()
         return self
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         if self.training:
             return batch_topk(h, self.k)
         return h * (h > self.threshold.to(h.dtype)).to(h.dtype)
@@ -78,7 +78,7 @@ class BatchTopKSAE(TopKSAE):
         return SAEOutput(self.decode(f), f, h)
 
     @torch.no_grad()
-    def update_threshold_(self, acts: Tensor) -> None:
+    def update_threshold_(self, acts: Float[Tensor, "batch d_sae"]) -> None:
         """θ ← (1-lr)·θ + lr·(smallest positive kept activation); the first update sets θ directly."""
         pos = acts[acts > 0]
         if pos.numel() == 0:
@@ -112,7 +112,7 @@ class BatchTopKSAE(TopKSAE):
     def saelens_cfg_fields(self) -> dict[str, Any]:
         return {}  # a jumprelu in SAELens's eyes: no k
 
-    def encode_sparse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def encode_sparse(self, x: Float[Tensor, "... d_in"]) -> tuple[Tensor, Tensor]:
         raise NotImplementedError("BatchTopK has no fixed per-token k; use encode() (a JumpReLU in eval mode)")
 
 

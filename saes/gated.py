@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAELosses, SAEOutput
@@ -61,7 +61,7 @@ class GatedSAE(BaseSAE):
         f = self.encode(x)
         return SAEOutput(self.decode(f), f, self.pre_acts(x))
 
-    def loss(self, x: Tensor, dead_mask: Tensor | None = None) -> SAELosses:
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         raise NotImplementedError("gated SAEs are opened for inference only; train-sae trains relu, topk, jumprelu "
                                   "and batchtopk")
 

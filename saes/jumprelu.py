@@ -48,7 +48,7 @@ class JumpReLUConfig(SAEConfig):
         check_coeffs(self.sparsity_coeff, self.pre_act_coeff)
 
 
-def rectangle(u: Tensor) -> Tensor:
+def rectangle(u: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
     """K(u) = 1[-1/2 < u < 1/2]."""
     return ((u > -0.5) & (u < 0.5)).to(u.dtype)
 
@@ -127,11 +127,13 @@ class JumpReLUL0Fn(torch.autograd.Function):
         return grad_h, (-grad_theta / eps).to(threshold.dtype), None
 
 
-def jumprelu(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+def jumprelu(h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+             ) -> Float[Tensor, "... d_sae"]:
     return JumpReLUFn.apply(h, threshold.to(h.dtype), bandwidth)
 
 
-def step(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+def step(h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+         ) -> Float[Tensor, "... d_sae"]:
     return StepFn.apply(h, threshold.to(h.dtype), bandwidth)
 
 
@@ -160,11 +162,11 @@ class JumpReLUSAE(BaseSAE):
             self.threshold.data = self.threshold.data.float()
         return self
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         return jumprelu(h, self.threshold, self.cfg.bandwidth)
 
     @torch.no_grad()
-    def init_sparsity_(self, x_BD: Tensor, l0: float) -> None:
+    def init_sparsity_(self, x_BD: Float[Tensor, "batch d_in"], l0: float) -> None:
         """Thresholds at the per-latent pre-activation quantile that l0 / d_sae of the first batch's tokens exceed
         (at least init_threshold), so training starts near the target sparsity."""
         q = self._per_latent_quantile(x_BD, l0).clamp_min(self.cfg.init_threshold)

@@ -39,11 +39,11 @@ class ReLUConfig(SAEConfig):
 class ReLUSAE(BaseSAE):
     """f = relu(h)."""
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         return torch.relu(h)
 
     @torch.no_grad()
-    def init_sparsity_(self, x_BD: Tensor, l0: float) -> None:
+    def init_sparsity_(self, x_BD: Float[Tensor, "batch d_in"], l0: float) -> None:
         """b_enc lowered per latent so it fires on l0 / d_sae of the first batch's tokens: the L1 penalty then keeps a
         sparse code sparse, instead of having to prune a dense one (which a short run never finishes)."""
         self.b_enc.sub_(self._per_latent_quantile(x_BD, l0).to(self.b_enc.dtype))

@@ -49,7 +49,7 @@ class TopKConfig(SAEConfig):
         return {} if k is None else {"k": max(1, round(float(k)))}
 
 
-def topk_relu(h_NF: Tensor, k: int) -> tuple[Tensor, Tensor]:
+def topk_relu(h_NF: Float[Tensor, "... d_sae"], k: int) -> tuple[Float[Tensor, "... k"], Int[Tensor, "... k"]]:
     """Values (ReLU'd) and indices of the k largest entries of each row."""
     vals_NK, idx_NK = torch.topk(h_NF, k, dim=-1, sorted=False)
     return torch.relu(vals_NK), idx_NK
@@ -67,7 +67,7 @@ def sparse_decode(
     return out_ND.reshape(*lead, W_dec_FD.shape[-1])
 
 
-def scatter_dense(vals: Tensor, idx: Tensor, d_sae: int) -> Tensor:
+def scatter_dense(vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"], d_sae: int) -> Float[Tensor, "... d_sae"]:
     """The dense [..., d_sae] code with vals at idx."""
     out = torch.zeros(*vals.shape[:-1], d_sae, dtype=vals.dtype, device=vals.device)
     return out.scatter_(-1, idx, vals)
@@ -101,12 +101,13 @@ class _GatherPreActsFn(torch.autograd.Function):
         return None, None, grad_W, grad_b_enc if ctx.needs_input_grad[3] else None, grad_b_dec, None
 
 
-def auxk_applies(dead_mask_F: Tensor | None, coeff: float) -> bool:
+def auxk_applies(dead_mask_F: Bool[Tensor, " d_sae"] | None, coeff: float) -> bool:
     """AuxK is skipped when no latent is dead (or its coefficient is 0)."""
     return dead_mask_F is not None and coeff != 0 and bool(dead_mask_F.any())
 
 
-def auxk_ratio(err_BD: Tensor, e_hat_BD: Tensor, coeff: float) -> Tensor:
+def auxk_ratio(err_BD: Float[Tensor, "batch d_in"], e_hat_BD: Float[Tensor, "batch d_in"], coeff: float
+               ) -> Float[Tensor, ""]:
     """The AuxK loss (Gao et al. 2024, docs/methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
     (detached) reconstruction error and ê its reconstruction from the top-k_aux dead latents, decoded without
     b_dec. Both training paths (dense autograd, sparse gather) call this one formula."""
@@ -138,7 +139,7 @@ class TopKSAE(BaseSAE):
     def k_aux(self) -> int:
         return self.cfg.k_aux if self.cfg.k_aux is not None else max(1, self.cfg.d_in // 2)
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         vals, idx = topk_relu(h, self.k)
         return scatter_dense(vals, idx, self.cfg.d_sae)
 

@@ -208,19 +208,19 @@ class CacheSource(ShardedSource):
             for w0 in range(0, n, self.window):
                 yield order[w0:w0 + self.window]
 
-    def shard_ids(self, shard: int) -> Tensor:
+    def shard_ids(self, shard: int) -> Int[Tensor, " tokens"]:
         return torch.arange(int(self.offsets[shard]), int(self.offsets[shard + 1]))
 
-    def positions(self, ids: Tensor) -> Tensor:
+    def positions(self, ids: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         return self._positions[ids]
 
-    def shard_of(self, ids: Tensor) -> Tensor:
+    def shard_of(self, ids: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         return torch.searchsorted(self.offsets, ids, right=True) - 1
 
     def shard_start(self, shard: int) -> int:
         return int(self.offsets[shard])
 
-    def load_shard(self, shard: int, target: bool = False) -> Tensor:
+    def load_shard(self, shard: int, target: bool = False) -> Float[Tensor, "tokens d"]:
         return self.cache.shard_activations(self.target_hook if target else self.hook, shard)
 
     def describe(self, shard: int) -> str:
@@ -256,13 +256,13 @@ class ModelSource(ShardedSource):
     def _n_docs(self, shard: int) -> int:
         return self.docs if self.n_rows is None else min(self.docs, self.n_rows - shard * self.docs)
 
-    def shard_ids(self, shard: int) -> Tensor:
+    def shard_ids(self, shard: int) -> Int[Tensor, " tokens"]:
         return torch.arange(shard * self.shard_tokens, shard * self.shard_tokens + self._n_docs(shard) * self.n_ctx)
 
-    def positions(self, ids: Tensor) -> Tensor:
+    def positions(self, ids: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         return ids % self.n_ctx
 
-    def shard_of(self, ids: Tensor) -> Tensor:
+    def shard_of(self, ids: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         return ids // self.shard_tokens
 
     def shard_start(self, shard: int) -> int:
@@ -277,7 +277,7 @@ class ModelSource(ShardedSource):
         have = self.rows_source.n_rows(end)
         return shard * self.docs if have == end else (shard % (have // self.docs)) * self.docs
 
-    def load_shard(self, shard: int, target: bool = False) -> Tensor:
+    def load_shard(self, shard: int, target: bool = False) -> Float[Tensor, "tokens d"]:
         rows = self.acts.rows(self.first_row(shard), self._n_docs(shard))
         acts = rows.acts[self.target_hook if target else self.hook]
         return acts.reshape(-1, acts.shape[-1])  # [doc, pos, d] -> [doc * pos, d]
@@ -302,16 +302,16 @@ class TensorSource(ShardedSource):
     def windows(self) -> Iterator[list[int]]:
         return ([j % self.n_shards] for j in count())
 
-    def shard_ids(self, shard: int) -> Tensor:
+    def shard_ids(self, shard: int) -> Int[Tensor, " tokens"]:
         return torch.arange(shard * self.shard_tokens, min(len(self.acts), (shard + 1) * self.shard_tokens))
 
-    def shard_of(self, ids: Tensor) -> Tensor:
+    def shard_of(self, ids: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         return ids // self.shard_tokens
 
     def shard_start(self, shard: int) -> int:
         return shard * self.shard_tokens
 
-    def load_shard(self, shard: int, target: bool = False) -> Tensor:
+    def load_shard(self, shard: int, target: bool = False) -> Float[Tensor, "tokens d"]:
         acts = self.target if target and self.target is not None else self.acts
         return acts[shard * self.shard_tokens:(shard + 1) * self.shard_tokens]
 

@@ -39,7 +39,7 @@ REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | None]:
+def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Int[Tensor, "doc pos"], np.ndarray | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
     n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
@@ -52,7 +52,8 @@ def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | 
 
 
 @torch.no_grad()
-def reconstruction(dictionary, batches: Iterable[Tensor], keep_codes: int) -> tuple[dict, Tensor]:
+def reconstruction(dictionary: Dictionary, batches: Iterable[Float[Tensor, "token d_in"]], keep_codes: int
+                   ) -> tuple[dict, Float[Tensor, "token d_sae"]]:
     """Reconstruction metrics of decode(encode(x)) over every batch x [tokens, d_in], and the codes of the first
     `keep_codes` tokens (for the ground-truth concept scores)."""
     acc = metrics.ReconstructionAccumulator(dictionary.d_sae, float(getattr(dictionary, "active_share", 0.0)))
@@ -78,7 +79,7 @@ def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_to
         yield x.to(device)
 
 
-def ground_truth(codes: Tensor, labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
+def ground_truth(codes: Float[Tensor, "token d_sae"], labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
     """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped), over the
     concepts of the labels' `taxonomy` (their toy world's; default toy1's)."""
     lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
@@ -91,8 +92,8 @@ def _ignore_ids(tokenizer) -> list[int]:
     return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
 
 
-def dictionary_report(dictionary, model, hook: str, tokens: Tensor, labels: np.ndarray | None,
-                      ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
+def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tensor, "doc pos"],
+                      labels: np.ndarray | None, ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
                       taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -201,7 +201,7 @@ class Trainer:
             stats.append(losses.detached())
         return stats
 
-    def update_dead_stats(self, run: Run, fire_counts: Tensor) -> None:
+    def update_dead_stats(self, run: Run, fire_counts: Int[Tensor, " d_sae"]) -> None:
         """Tokens since each latent last fired, from the fire counts of the whole global batch."""
         fired = self.dist.sum_(fire_counts.clone()) > 0
         run.tokens_since_fired += self.cfg.optim.batch_size
