@@ -62,6 +62,9 @@ class StepContext(NamedTuple):
     """Latents that have not fired for the dead window (AuxK, pre-activation loss)."""
     sparsity_coeff: float
     """The sparsity coefficient of this step (the sweep's λ after warm-up; unused by kinds whose k sets sparsity)."""
+    target: Float[Tensor, "batch d_out"] | None = None
+    """What the dictionary reconstructs: x itself for an SAE; another hook's activations of the same tokens for a
+    kind that reads one hook and writes another (a transcoder)."""
 
 
 class _PreActsFn(torch.autograd.Function):

@@ -33,7 +33,7 @@ from saes.config import sae_config
 from saes.registry import kind
 from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
-from saes.training.data import NonFiniteError, ShardedSource
+from saes.training.data import NonFiniteError, Pair, ShardedSource
 
 LOG_FILE = "train_log.jsonl"
 NORM_BATCHES = 8
@@ -46,8 +46,9 @@ class LossModule(nn.Module):
         super().__init__()
         self.sae = sae
 
-    def forward(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"], coeff: float) -> SAELosses:
-        return self.sae.step_loss(StepContext(x, dead_mask, coeff))
+    def forward(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"], coeff: float,
+                target: Float[Tensor, "batch d_out"]) -> SAELosses:
+        return self.sae.step_loss(StepContext(x, dead_mask, coeff, target))
 
 
 @dataclass
@@ -181,8 +182,9 @@ class Trainer:
         return min(1.0, (step + 1) / warm) if warm > 0 else 1.0
 
     # the loop
-    def step(self, step: int, x: Float[Tensor, "rows d_in"]) -> list[SAELosses]:
-        """One Adam step of every SAE on this process's rows x; returns each SAE's loss terms (detached)."""
+    def step(self, step: int, batch: Pair) -> list[SAELosses]:
+        """One Adam step of every SAE on this process's rows of the batch (inputs and the targets they reconstruct);
+        returns each SAE's loss terms (detached)."""
         lr_f, sp_f = self.lr_factor(step), self.sparsity_factor(step)
         stats = []
         for run in self.runs:
@@ -190,7 +192,7 @@ class Trainer:
                 group["lr"] = run.spec.lr * lr_f
             dead = run.tokens_since_fired >= self.cfg.dead_window
             assert run.module is not None
-            losses = run.module(x, dead, run.spec.coefficient * sp_f)
+            losses = run.module(batch.input, dead, run.spec.coefficient * sp_f, batch.target)
             run.opt.zero_grad(set_to_none=True)
             losses.total.backward()
             run.sae.before_optimizer_step()
@@ -226,9 +228,9 @@ class Trainer:
             raise NonFiniteError(f"the loss became NaN/Inf at step {step} for {', '.join(bad) or 'an SAE'}: "
                                  f"lower --lr or check the activations")
 
-    def log(self, step: int, x: Float[Tensor, "rows d_in"], stats: list[SAELosses], bar) -> None:
+    def log(self, step: int, batch: Pair, stats: list[SAELosses], bar) -> None:
         """Append one line per SAE to its train_log.jsonl and update the progress bar (process 0 writes)."""
-        xs = x.double() * self.runs[0].sae.cfg.act_scale
+        xs = batch.target.double() * self.runs[0].sae.cfg.act_scale  # R² of what is reconstructed
         var = xs.pow(2).sum(-1).mean() - xs.mean(0).pow(2).sum()
         rows = []
         for run, st in zip(self.runs, stats):
@@ -260,15 +262,18 @@ class Trainer:
         self.last_checkpoint = step
         self.dist.barrier()
 
-    def _batch(self, step: int) -> Float[Tensor, "rows d_in"]:
+    def _batch(self, step: int) -> Pair:
+        """This process's rows of batch `step`: inputs and targets (the same tensor for an SAE), on its device."""
         err = None
         try:
-            x = self.source.batch(step, self.lo, self.hi)
+            pair = self.source.pair(step, self.lo, self.hi)
         except NonFiniteError as e:
             err = e
         if not self.dist.all_ok(err is None):
             raise err or NonFiniteError(f"another process found NaN/Inf activations at step {step}")
-        return x.to(self.dist.device, non_blocking=True)
+        x = pair.input.to(self.dist.device, non_blocking=True)
+        target = x if pair.target is pair.input else pair.target.to(self.dist.device, non_blocking=True)
+        return Pair(x, target)
 
     def fit(self) -> None:
         """Train from start_step to the end, logging and checkpointing on the way."""
@@ -278,15 +283,15 @@ class Trainer:
         t0 = time.time() - self.elapsed
         try:
             for step in range(self.start_step, cfg.steps):
-                x = self._batch(step)
-                stats = self.step(step, x)
+                batch = self._batch(step)
+                stats = self.step(step, batch)
                 self.check_finite(step, stats)
                 for run, st in zip(self.runs, stats):
                     self.update_dead_stats(run, st.fire_counts)
                 self.step_hooks(step)
                 self.elapsed = time.time() - t0
                 if (step + 1) % cfg.output.log_every == 0 or step + 1 == cfg.steps:
-                    self.log(step, x, stats, bar)
+                    self.log(step, batch, stats, bar)
                 every = cfg.output.checkpoint_every
                 if every and (step + 1) % every == 0 and step + 1 < cfg.steps:
                     self.checkpoint(step + 1)

@@ -24,10 +24,16 @@ class HalfReLUConfig(ReLUConfig):
 
 
 class HalfReLUSAE(ReLUSAE):
-    """A "new" architecture: ReLU codes halved (enough to tell it apart)."""
+    """A "new" architecture: ReLU codes halved (enough to tell it apart); it keeps the step contexts it is given."""
+
+    seen: ClassVar[list] = []
 
     def activation(self, h):
         return torch.relu(h) / 2
+
+    def step_loss(self, ctx):
+        HalfReLUSAE.seen.append(ctx)
+        return super().step_loss(ctx)
 
 
 @pytest.fixture
@@ -83,3 +89,19 @@ def test_one_identity_rule_leaves_out_where_and_how_a_run_writes():
     assert identity(a) != identity(SNMFConfig.of(k=7))
     sae = identity(TrainSAEConfig.of(out="/x", progress=False, sparse_step=False))
     assert "out" not in sae and "overwrite" not in sae and "sparse_step" not in sae and "hook" in sae
+
+
+def test_the_trainer_hands_each_kind_its_targets(halfrelu, tmp_path):
+    """A kind that reconstructs another hook (a transcoder) gets the source's targets of the same tokens."""
+    from saes.training.trainer import Trainer
+
+    x = torch.randn(2048, 16, generator=torch.Generator().manual_seed(3))
+    cfg = TrainSAEConfig.of(arch=["halfrelu"], d_sae=[32], tokens=256 * 4, batch_size=256, out=str(tmp_path / "t"),
+                            eval=False, progress=False, checkpoint_every=0)
+    src = TensorSource(x, 256, target=2 * x)
+    tr = Trainer(cfg, src)
+    tr.wrap()
+    HalfReLUSAE.seen.clear()
+    tr.step(0, tr._batch(0))
+    ctx = HalfReLUSAE.seen[-1]
+    assert torch.equal(ctx.target, 2 * ctx.x) and torch.equal(ctx.x, x[src.batch_ids(0)])
