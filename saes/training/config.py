@@ -121,7 +121,7 @@ class DeadOptions(Options):
     fraction); 0: a tenth of the run's tokens, at most 1,000,000 (a window longer than the run marks nothing dead)."""
     resample_every: int = 0
     """ReLU: steps between dead-latent resamplings (Towards Monosemanticity; 0 = off): latents silent for
-    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/training/resample.py)."""
+    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/relu.py)."""
     resample_until: float = 0.5
     """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
 

@@ -3,7 +3,7 @@
 Per step: `step` (forward, backward, decoder-norm handling, gradient-norm clipping, Adam with warmup/decay,
 sparsity-coefficient warmup),
 `update_dead_stats` (tokens since each latent last fired, summed over processes), `step_hooks` (each kind's optional
-per-step hook, e.g. ReLU's resampling with --resample-every, see resample.py), every `log_every` steps `log`
+per-step hook, e.g. ReLU's resampling with --resample-every, see saes/relu.py), every `log_every` steps `log`
 (train_log.jsonl + progress bar: loss, L0, R², dead fraction), every `checkpoint_every` steps `checkpoint`
 (weights, Adam state, dead counters; see checkpoint.py). Before the first step the activation scale
 s = sqrt(d_in)/E||x|| is estimated on the first batches and b_dec set from the first batch (identically on every
