@@ -105,3 +105,25 @@ def test_the_trainer_hands_each_kind_its_targets(halfrelu, tmp_path):
     tr.step(0, tr._batch(0))
     ctx = HalfReLUSAE.seen[-1]
     assert torch.equal(ctx.target, 2 * ctx.x) and torch.equal(ctx.x, x[src.batch_ids(0)])
+
+
+def test_cache_and_model_sources_pair_two_hooks_of_the_same_tokens(toy_model, tmp_path):
+    """A cache of two hooks and the model on the fly give the same (input, target) pairs as each hook alone."""
+    from interp.activations.cache import cache_activations
+    from interp.activations.config import CacheConfig
+    from interp.activations.sources import CacheSource, ModelSource, RowsSource
+
+    a, b = "blocks.0.hook_resid_post", "blocks.1.mlp.hook_post"
+    cache_activations(CacheConfig.of(model="toy-gelu-s0", hooks=[a, b], tokens=2048, out=str(tmp_path / "c"),
+                                     shard_tokens=512, batch_size=4), model=toy_model, progress=False)
+    src = CacheSource(str(tmp_path / "c"), a, 128, target_hook=b)
+    inp, target = src.pair(2)
+    ids = src.batch_ids(2)
+    assert torch.equal(inp, CacheSource(str(tmp_path / "c"), a, 128).gather(ids))
+    assert torch.equal(target, CacheSource(str(tmp_path / "c"), b, 128).gather(ids))
+    corpus = RowsSource(torch.randint(0, toy_model.cfg.d_vocab, (32, 16), generator=torch.Generator().manual_seed(0)))
+    on_fly = ModelSource(toy_model, a, 128, 0, True, corpus, 8, target_hook=b)
+    inp, target = on_fly.pair(1)
+    alone = ModelSource(toy_model, b, 128, 0, True, corpus, 8)
+    torch.testing.assert_close(target, alone.gather(on_fly.batch_ids(1)))
+    assert inp.shape[1] == toy_model.cfg.d_model and target.shape[1] == toy_model.cfg.d_mlp
