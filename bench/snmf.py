@@ -26,9 +26,9 @@ from snmf_reference import reference_iteration  # noqa: E402
 from interp.corpus import open_corpus  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.options import CorpusOptions  # noqa: E402
-from saes.snmf.data import ModelSource  # noqa: E402
+from saes.snmf.data import model_stream, tensor_stream  # noqa: E402
 from saes.snmf.solver import SNMFSolverConfig, fit_full, init_full, n_keep  # noqa: E402
-from saes.snmf.streaming import TensorSource, fit_streaming  # noqa: E402
+from saes.snmf.streaming import fit_streaming  # noqa: E402
 
 
 def time_to(target: float, losses: list[float], stamps: list[float]) -> float | None:
@@ -49,7 +49,7 @@ def run_stream(acts, cfg, batch):
         if s.losses:
             stamps.append(time.perf_counter() - t0)
 
-    st = fit_streaming(TensorSource(acts, batch), cfg, on_epoch=on_epoch)
+    st = fit_streaming(tensor_stream(acts, batch), cfg, on_epoch=on_epoch)
     return st, stamps
 
 
@@ -76,7 +76,7 @@ def main() -> None:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     model = load_model("toy-gelu-s0")
-    acts = ModelSource(model, 1, a.tokens, open_corpus(CorpusOptions(corpus="toyworld"), model)).all_acts()
+    acts = model_stream(model, 1, a.tokens, open_corpus(CorpusOptions(corpus="toyworld"), model)).all_acts()
     print(f"data: toy-gelu-s0 blocks.1.mlp.hook_post, {acts.shape[0]} tokens x {acts.shape[1]} neurons; "
           f"K={a.k} s={a.sparsity} (keep {n_keep(acts.shape[1], a.sparsity)} neurons/feature)")
     cfg = SNMFSolverConfig(k=a.k, sparsity=a.sparsity, max_iter=a.max_iter, patience=10, seed=0)

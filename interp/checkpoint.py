@@ -12,9 +12,11 @@ its own, fsync'ed, and becomes current only when latest.json (replaced atomicall
 while checkpointing resumes from the previous one. A checkpoint whose files are missing, unreadable or fail their
 checksum is reported as corrupt, never used.
 
-The identity rule: a run resumes a checkpoint only when its *identity* is the same. The identity is the command's
-config as JSON minus the options that do not change what the run computes (`identity(cfg, ignore)`: output
-folder, device, logging, checkpoint frequency, ...). A checkpoint of another identity is refused with an error
+The identity rule, one for every resumable run: a run resumes a checkpoint only when its *identity* is the same. The
+identity is what the run computes, never where it writes: the command's config as JSON minus its RuntimeOptions and
+OutputOptions groups (device, threads, output folder, --overwrite, logging) and the fields declared
+`interp.options.not_identity` (checkpoint frequency, stopping criteria); `identity(cfg)`. So a run moved to another
+--out, or resumed on another device, continues. A checkpoint of another identity is refused with an error
 naming every option that differs and both values. "step" counts whatever the command counts (optimiser steps,
 documents streamed, solver iterations).
 """
@@ -33,6 +35,7 @@ from safetensors import safe_open
 from torch import Tensor
 
 from .atomic import atomic_write_text, fsync_path
+from .options import NOT_IDENTITY, OutputOptions, RuntimeOptions
 from .safetensors_io import write_tensors
 
 CKPT_DIR = "checkpoint"
@@ -48,17 +51,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def identity(cfg: Any, ignore: Iterable[str] = ()) -> dict[str, Any]:
-    """The config (a dataclass, nested ones flattened into their fields) as JSON, minus the `ignore`d options."""
-    skip = set(ignore)
-
+def identity(cfg: Any) -> dict[str, Any]:
+    """What a run of config `cfg` (a dataclass, nested ones flattened into their fields) computes, as JSON: every
+    option but the RuntimeOptions / OutputOptions groups and the fields marked not_identity (the module docstring's
+    rule)."""
     def flat(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
             v = getattr(obj, f.name)
+            if f.metadata.get(NOT_IDENTITY) or isinstance(v, (RuntimeOptions, OutputOptions)):
+                continue
             if dataclasses.is_dataclass(v):
                 out.update(flat(v))
-            elif f.name not in skip:
+            else:
                 out[f.name] = v
         return out
 

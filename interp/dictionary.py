@@ -13,7 +13,7 @@ the Python entry-point group "interp.dictionary_formats" (pyproject.toml), each 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -26,10 +26,15 @@ ENTRY_POINT_GROUP = "interp.dictionary_formats"
 
 @runtime_checkable
 class Dictionary(Protocol):
-    """A sparse dictionary over the activations of one hook."""
+    """A sparse dictionary: codes of the activations at one hook (`hook_in`) that reconstruct the activations at
+    `hook_out`. For an SAE (or SNMF) both are the same hook; a transcoder reads one hook and writes another."""
 
-    hook_name: str
+    hook_in: str
     """The TransformerLens hook whose activations it encodes (e.g. blocks.2.mlp.hook_post)."""
+    hook_out: str
+    """The hook whose activations `decode` reconstructs (hook_in for an SAE)."""
+    hook_name: str
+    """hook_in, under the name dictionaries had before they could read one hook and write another."""
     d_in: int
     """Width of the activations."""
     d_sae: int
@@ -55,13 +60,26 @@ class DictionaryInfo:
     kind: str
     """The format family: "sae" or "snmf"."""
     arch: str
-    """The trained architecture ("relu", "topk", "jumprelu", "batchtopk", "snmf", ...)."""
+    """The trained architecture (an SAE kind of saes.registry, or "snmf")."""
     hook_name: str
+    """The hook it reads (hook_in)."""
     d_in: int
     d_sae: int
     model: str | None
     """The model it was trained on, as recorded (None when the folder does not say)."""
     path: str
+    hook_out: str = ""
+    """The hook it reconstructs; "" (the default) means hook_name, as for every SAE."""
+    recorded: dict = field(default_factory=dict, compare=False, hash=False)
+    """What else the folder records about its training (weight_processing, corpus, training settings)."""
+
+    def __post_init__(self) -> None:
+        if not self.hook_out:
+            object.__setattr__(self, "hook_out", self.hook_name)
+
+    @property
+    def hook_in(self) -> str:
+        return self.hook_name
 
     @property
     def label(self) -> str:

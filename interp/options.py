@@ -6,6 +6,10 @@ them to build its parser).
 - `RuntimeOptions`: device and CPU threads;
 - `OutputOptions`: where results go.
 
+What a resumable run computes (its checkpoint identity, interp.checkpoint.identity) is every option except the
+`RuntimeOptions` and `OutputOptions` groups (where and how it runs, where it writes) and the fields declared with
+`not_identity(default)` (logging, checkpoint frequency, stopping criteria a rerun may change).
+
 A command nests the groups it needs (`cfg.lm`, `cfg.data`, `cfg.run`, `cfg.output`); simple-parsing turns every leaf
 field into one flat option (`--model`, `--corpus`, `--device`, `--out`), so the CLI names stay flat. Commands whose
 default or help differs (another default model, output folder) nest a subclass that says so. From Python,
@@ -20,6 +24,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
 T = TypeVar("T", bound="Options")
+
+NOT_IDENTITY = "not_identity"
+"""Field-metadata key of the options that do not change what a run computes."""
+
+
+def not_identity(default: Any) -> Any:
+    """A field whose value a resumed run may change (it does not change what the run computes): its default, marked
+    so interp.checkpoint.identity leaves it out."""
+    return dataclasses.field(default=default, metadata={NOT_IDENTITY: True})
 
 
 class Options:

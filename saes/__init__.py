@@ -1,4 +1,5 @@
-"""Sparse autoencoders: architectures (relu, topk, jumprelu, batchtopk), SAELens-format I/O and dictionary metrics.
+"""Sparse autoencoders: the dictionary kinds (one module per architecture, listed in saes.registry), SAELens-format
+I/O, training, SNMF and dictionary metrics.
 
 `saes` may import `interp` but never `circuits` or `apps`. Members are imported lazily, so that `saes.commands`
 (read by `interp --help`) does not pull in torch.
@@ -11,13 +12,13 @@ from typing import TYPE_CHECKING
 
 _MEMBERS = {
     "ARCH_NAMES": "saes.registry", "BaseSAE": "saes.base", "SAEConfig": "saes.config",
-    "sae_config": "saes.config", "SAELosses": "saes.base",
+    "sae_config": "saes.config", "SAELosses": "saes.base", "StepContext": "saes.base",
     "SAEOutput": "saes.base", "BatchTopKSAE": "saes.batchtopk", "JumpReLUSAE": "saes.jumprelu",
     "ReLUSAE": "saes.relu", "TopKSAE": "saes.topk",
 }
 
 if TYPE_CHECKING:
-    from saes.base import BaseSAE, SAELosses, SAEOutput
+    from saes.base import BaseSAE, SAELosses, SAEOutput, StepContext
     from saes.batchtopk import BatchTopKSAE
     from saes.config import SAEConfig, sae_config
     from saes.jumprelu import JumpReLUSAE
@@ -34,10 +35,10 @@ def __getattr__(name: str):
 
 def build_sae(cfg: SAEConfig) -> BaseSAE:
     """A freshly initialised SAE of cfg.arch (the class comes from saes.registry)."""
-    from saes.registry import architecture
+    from saes.registry import kind
 
-    return architecture(cfg.arch).load_class()(cfg)
+    return kind(cfg.arch).sae(cfg)
 
 
 __all__ = ["ARCH_NAMES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "ReLUSAE", "SAEConfig", "SAELosses", "SAEOutput",
-           "TopKSAE", "build_sae", "sae_config"]
+           "StepContext", "TopKSAE", "build_sae", "sae_config"]

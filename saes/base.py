@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from saes.config import SAEConfig
@@ -52,6 +52,21 @@ class SAELosses(NamedTuple):
         return SAELosses(*(t.detach() for t in self))
 
 
+class StepContext(NamedTuple):
+    """What the trainer gives every architecture's loss at each step (`BaseSAE.step_loss`), the same for all kinds;
+    each takes what it uses."""
+
+    x: Float[Tensor, "batch d_in"]
+    """The batch's input activations (raw)."""
+    dead_mask: Bool[Tensor, " d_sae"] | None
+    """Latents that have not fired for the dead window (AuxK, pre-activation loss)."""
+    sparsity_coeff: float
+    """The sparsity coefficient of this step (the sweep's λ after warm-up; unused by kinds whose k sets sparsity)."""
+    target: Float[Tensor, "batch d_out"] | None = None
+    """What the dictionary reconstructs: x itself for an SAE; another hook's activations of the same tokens for a
+    kind that reads one hook and writes another (a transcoder)."""
+
+
 class _PreActsFn(torch.autograd.Function):
     """h = (xs - b_dec) @ W_enc + b_enc for inputs that need no gradient.
 
@@ -76,12 +91,12 @@ class _PreActsFn(torch.autograd.Function):
         return grad_xs, grad_W, g_sum if ctx.needs_input_grad[2] else None, grad_b_dec
 
 
-def fire_counts(acts_BF: Tensor) -> Tensor:
+def fire_counts(acts_BF: Float[Tensor, "batch d_sae"]) -> Int[Tensor, " d_sae"]:
     """Per latent, the number of tokens where it is nonzero."""
     return torch.count_nonzero(acts_BF.detach().reshape(-1, acts_BF.shape[-1]), dim=0)
 
 
-def mse_loss(x_BD: Tensor, x_hat_BD: Tensor) -> Tensor:
+def mse_loss(x_BD: Float[Tensor, "batch d_in"], x_hat_BD: Float[Tensor, "batch d_in"]) -> Float[Tensor, ""]:
     """Mean over tokens of the squared error summed over the activation dimension."""
     return (x_hat_BD - x_BD).pow(2).sum(-1).mean()
 
@@ -119,8 +134,19 @@ class BaseSAE(nn.Module):
 
     # Dictionary protocol
     @property
-    def hook_name(self) -> str:
+    def hook_in(self) -> str:
+        """The hook it reads."""
         return self.cfg.hook_name
+
+    @property
+    def hook_out(self) -> str:
+        """The hook it reconstructs: an SAE's own input hook."""
+        return self.cfg.hook_name
+
+    @property
+    def hook_name(self) -> str:
+        """hook_in (the name every SAE had before dictionaries could read one hook and write another)."""
+        return self.hook_in
 
     @property
     def d_in(self) -> int:
@@ -181,13 +207,14 @@ class BaseSAE(nn.Module):
         """h = (x·s - b_dec) @ W_enc + b_enc."""
         return self.pre_acts_scaled(self._scale_in(x))
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         raise NotImplementedError
 
     sparse_step: bool = True
     """Whether `loss` may take the sparse step (sparse_gate.py) when the code is sparse (ReLU, JumpReLU)."""
 
-    def use_sparse_step(self, xs_BD: Tensor, threshold_F: Tensor | None = None, bandwidth: float = 0.0) -> bool:
+    def use_sparse_step(self, xs_BD: Float[Tensor, "batch d_in"], threshold_F: Float[Tensor, " d_sae"] | None = None,
+                        bandwidth: float = 0.0) -> bool:
         """Training on CPU on a batch whose code support is at most SPARSE_BELOW dense (checked on its first rows).
         On a GPU the dense step stays: there dense matmuls are cheap and the sparse one was 2x slower (H100)."""
         if not (self.sparse_step and torch.is_grad_enabled() and xs_BD.dim() == 2 and not xs_BD.requires_grad
@@ -197,7 +224,8 @@ class BaseSAE(nn.Module):
         return support_fraction(xs_BD, self.W_enc.detach(), self.b_enc.detach(), self.b_dec.detach(), th,
                                 bandwidth) <= SPARSE_BELOW
 
-    def sparse_losses(self, xs_BD: Tensor, code: SparseCode, sparsity: Tensor) -> SAELosses:
+    def sparse_losses(self, xs_BD: Float[Tensor, "batch d_in"], code: SparseCode, sparsity: Float[Tensor, ""]
+                      ) -> SAELosses:
         """The losses of a sparse step (no auxiliary term): MSE of the reconstruction plus `sparsity`."""
         mse = mse_loss(xs_BD, code.recon_BD + self.b_dec)
         zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
@@ -222,6 +250,11 @@ class BaseSAE(nn.Module):
     def feature_directions(self) -> Float[Tensor, "d_sae d_in"]:
         """Decoder rows (each latent's write direction), detached."""
         return self.W_dec.detach()
+
+    def step_loss(self, ctx: StepContext) -> SAELosses:
+        """The training loss of one step (the trainer's one call for every architecture); kinds with a sparsity
+        coefficient override it to pass ctx.sparsity_coeff."""
+        return self.loss(ctx.x, dead_mask=ctx.dead_mask)
 
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         """The training losses of one batch of raw activations; dead_mask marks latents that have not fired lately."""
@@ -264,6 +297,15 @@ class BaseSAE(nn.Module):
             sd["W_dec"] = sd["W_dec"] / s
             sd["b_dec"] = sd["b_dec"] / s
         return sd
+
+    def saelens_state(self) -> dict[str, Tensor]:
+        """The tensors its SAELens save holds, by our names (act_scale folded in); kinds saved in another form add
+        theirs (BatchTopK: the JumpReLU threshold)."""
+        return self.folded_state_dict()
+
+    def saelens_cfg_fields(self) -> dict[str, Any]:
+        """Keys its SAELens cfg.json has beyond the common ones (TopK: k)."""
+        return {}
 
     @torch.no_grad()
     def fold_act_scale_(self) -> None:

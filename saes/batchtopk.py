@@ -8,15 +8,33 @@ unit-norm decoder come from TopKSAE.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
 from saes.base import SAEConfig, SAELosses, SAEOutput, fire_counts, mse_loss
-from saes.topk import TopKSAE, auxk_loss
+from saes.registry import Kind, register_architecture
+from saes.topk import TopKConfig, TopKSAE, auxk_loss
 
 
-def batch_topk(h: Tensor, k: int) -> Tensor:
+@dataclass
+class BatchTopKConfig(TopKConfig):
+    """BatchTopK SAE: k latents per token on average over a batch; a global threshold at inference."""
+
+    arch: ClassVar[str] = "batchtopk"
+    threshold_lr: float = 0.01
+    """EMA rate of the global threshold."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.threshold_lr <= 1:
+            raise ValueError(f"threshold_lr must be in (0, 1], got {self.threshold_lr}")
+
+
+def batch_topk(h: Float[Tensor, "... d_sae"], k: int) -> Float[Tensor, "... d_sae"]:
     """Keep the k·n_tokens largest ReLU'd entries over the whole tensor, zero the rest."""
     acts = torch.relu(h)
     flat = acts.reshape(-1)
@@ -49,7 +67,7 @@ class BatchTopKSAE(TopKSAE):
             self.threshold = self.threshold.double()
         return self
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         if self.training:
             return batch_topk(h, self.k)
         return h * (h > self.threshold.to(h.dtype)).to(h.dtype)
@@ -60,7 +78,7 @@ class BatchTopKSAE(TopKSAE):
         return SAEOutput(self.decode(f), f, h)
 
     @torch.no_grad()
-    def update_threshold_(self, acts: Tensor) -> None:
+    def update_threshold_(self, acts: Float[Tensor, "batch d_sae"]) -> None:
         """θ ← (1-lr)·θ + lr·(smallest positive kept activation); the first update sets θ directly."""
         pos = acts[acts > 0]
         if pos.numel() == 0:
@@ -87,5 +105,16 @@ class BatchTopKSAE(TopKSAE):
         """The per-latent JumpReLU threshold this SAE is saved with (θ for every latent, float32)."""
         return torch.full((self.cfg.d_sae,), float(self.threshold), dtype=torch.float32, device=self.W_dec.device)
 
-    def encode_sparse(self, x: Tensor) -> tuple[Tensor, Tensor]:
+    def saelens_state(self) -> dict[str, Tensor]:
+        """Saved in its inference form: a JumpReLU whose threshold is the global one for every latent."""
+        return {**self.folded_state_dict(), "threshold": self.jumprelu_threshold()}
+
+    def saelens_cfg_fields(self) -> dict[str, Any]:
+        return {}  # a jumprelu in SAELens's eyes: no k
+
+    def encode_sparse(self, x: Float[Tensor, "... d_in"]) -> tuple[Tensor, Tensor]:
         raise NotImplementedError("BatchTopK has no fixed per-token k; use encode() (a JumpReLU in eval mode)")
+
+
+register_architecture(Kind("batchtopk", BatchTopKConfig, BatchTopKSAE, saelens_save="jumprelu",
+                           saelens_read=("batchtopk", "matryoshka_batchtopk"), sweep_label="k{k}"))

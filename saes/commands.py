@@ -15,7 +15,8 @@ def commands() -> list[Command]:
                 "Train an SAE (or a sweep: several --arch/--d-sae/--k/--l0-coefficient/--l1-coefficient/--seed) "
                 "on one hook, from an activation cache or on the fly; resumable; works under torchrun."),
         Command("eval-sae", EvalSAEConfig, "saes.eval.report:main",
-                "Evaluate a saved SAE on held-out toy-world text and write eval.json beside its weights."),
+                "Evaluate a saved SAE (any dictionary folder interp opens) on the held-out split of the corpus it was "
+                "trained on (or --corpus) and write eval.json beside its weights."),
         Command("snmf", SNMFConfig, "saes.snmf.run:main",
                 "Semi-nonnegative factorisation of one layer's MLP activations (full-batch or streaming), resumable; "
                 "writes snmf.safetensors/json and eval.json."),

@@ -1,8 +1,8 @@
-"""One config per SAE architecture (free of torch): the fields every SAE has in `SAEConfig`, and each architecture's
-own hyperparameters in its subclass, so no config carries options of another architecture.
+"""The fields every SAE has (`SAEConfig`, free of torch); each architecture's module (saes/relu.py, ...) subclasses
+it with its own hyperparameters, so no config carries options of another architecture.
 
-`sae_config(arch, **fields)` builds the config class the registry names for `arch`; a field another architecture
-uses but `arch` does not (k for relu, bandwidth for topk) is an error saying which architectures use it.
+`sae_config(arch, **fields)` builds the config class the registry's kind for `arch` names; a field another
+architecture uses but `arch` does not (k for relu, bandwidth for topk) is an error saying which architectures use it.
 """
 
 from __future__ import annotations
@@ -66,105 +66,29 @@ class SAEConfig:
     def to_dict(self) -> dict:
         return {"arch": self.arch, **asdict(self)}
 
+    @classmethod
+    def saelens_fields(cls, raw: dict) -> dict[str, Any]:
+        """This architecture's fields read from a SAELens cfg.json dict (beyond d_in, d_sae, hook, dtype)."""
+        return {}
 
-def _check_coeffs(*values: float) -> None:
+
+def check_coeffs(*values: float) -> None:
+    """Loss coefficients must be finite and non-negative (every architecture's config checks its own)."""
     if min(values) < 0 or not all(math.isfinite(v) for v in values):
         raise ValueError(f"loss coefficients must be finite and non-negative, got {values}")
-
-
-@dataclass
-class ReLUConfig(SAEConfig):
-    """ReLU SAE with a decoder-norm-weighted L1 penalty."""
-
-    arch: ClassVar[str] = "relu"
-    unit_norm_default: ClassVar[bool] = False
-    sparsity_coeff: float = 1.0
-    """λ, the L1 coefficient."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_coeffs(self.sparsity_coeff)
-
-
-@dataclass
-class TopKConfig(SAEConfig):
-    """TopK SAE: k latents per token, AuxK against dead latents."""
-
-    arch: ClassVar[str] = "topk"
-    k: int | None = None
-    """Active latents per token (required)."""
-    aux_coeff: float = 1 / 32
-    """α, the AuxK loss scale."""
-    k_aux: int | None = None
-    """Latents used by AuxK; None means d_in // 2."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.k is None or not 1 <= self.k <= self.d_sae:
-            raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
-        if self.k_aux is not None and self.k_aux <= 0:
-            raise ValueError(f"k_aux must be positive, got {self.k_aux}")
-        _check_coeffs(self.aux_coeff)
-
-
-@dataclass
-class BatchTopKConfig(TopKConfig):
-    """BatchTopK SAE: k latents per token on average over a batch; a global threshold at inference."""
-
-    arch: ClassVar[str] = "batchtopk"
-    threshold_lr: float = 0.01
-    """EMA rate of the global threshold."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0 < self.threshold_lr <= 1:
-            raise ValueError(f"threshold_lr must be in (0, 1], got {self.threshold_lr}")
-
-
-@dataclass
-class JumpReLUConfig(SAEConfig):
-    """JumpReLU SAE: learned per-latent thresholds, a direct L0 penalty."""
-
-    arch: ClassVar[str] = "jumprelu"
-    sparsity_coeff: float = 1.0
-    """λ, the L0 coefficient."""
-    bandwidth: float = 0.001
-    """ε, the straight-through-estimator bandwidth."""
-    init_threshold: float = 0.001
-    """θ₀, the initial threshold."""
-    pre_act_coeff: float = 0.0
-    """c, the pre-activation loss on dead latents (0 = off)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.bandwidth <= 0 or self.init_threshold <= 0:
-            raise ValueError("bandwidth and init_threshold must be positive")
-        _check_coeffs(self.sparsity_coeff, self.pre_act_coeff)
-
-
-@dataclass
-class GatedConfig(SAEConfig):
-    """Gated SAE (inference only): no hyperparameters of its own."""
-
-    arch: ClassVar[str] = "gated"
-
-
-CONFIGS: dict[str, type[SAEConfig]] = {c.arch: c for c in (ReLUConfig, TopKConfig, BatchTopKConfig, JumpReLUConfig,
-                                                          GatedConfig)}
 
 
 def sae_config(arch: str, strict: bool = True, **fields: Any) -> SAEConfig:
     """The config of architecture `arch` (saes.registry) from `fields`. Fields of other architectures are refused
     (strict) or left out (strict=False: a trainer offering every hyperparameter it has, each architecture taking its
     own)."""
-    from saes.registry import architecture
+    from saes.registry import kind, kinds
 
-    architecture(arch)  # raises listing the valid ones
-    cls = CONFIGS[arch]
+    cls = kind(arch).config  # raises listing the valid ones
     mine = {f.name for f in dataclasses.fields(cls)}
     for name, value in fields.items():
         if strict and name not in mine and value is not None:
-            users = sorted(a for a, c in CONFIGS.items() if name in {f.name for f in dataclasses.fields(c)})
+            users = sorted(k.name for k in kinds() if name in {f.name for f in dataclasses.fields(k.config)})
             if not users:
                 raise TypeError(f"SAE configs have no field {name!r}")
             raise ValueError(f"{name} is only used by {', '.join(users)}, got {name}={value!r} for {arch}")

@@ -43,8 +43,9 @@ def _snmf_info(folder: Path) -> DictionaryInfo:
     from saes.snmf.dictionary import CONFIG
 
     meta = json.loads((folder / CONFIG).read_text())
+    recorded = {k: v for k, v in meta.items() if k not in ("kind", "hook_name", "d_in", "d_sae", "model")}
     return DictionaryInfo("snmf", "snmf", meta["hook_name"], int(meta["d_in"]), int(meta["d_sae"]),
-                          meta.get("model"), str(folder))
+                          meta.get("model"), str(folder), recorded=recorded)
 
 
 def _load_snmf(folder: Path, device: str):

@@ -10,14 +10,23 @@ and the usual linear decoder. Our b_enc plays b_gate (SAELens's name on disk).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAELosses, SAEOutput
 from saes.config import SAEConfig
+from saes.registry import Kind, register_architecture
+
+
+@dataclass
+class GatedConfig(SAEConfig):
+    """Gated SAE (inference only): no hyperparameters of its own."""
+
+    arch: ClassVar[str] = "gated"
 
 
 class GatedSAE(BaseSAE):
@@ -52,6 +61,9 @@ class GatedSAE(BaseSAE):
         f = self.encode(x)
         return SAEOutput(self.decode(f), f, self.pre_acts(x))
 
-    def loss(self, x: Tensor, dead_mask: Tensor | None = None) -> SAELosses:
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         raise NotImplementedError("gated SAEs are opened for inference only; train-sae trains relu, topk, jumprelu "
                                   "and batchtopk")
+
+
+register_architecture(Kind("gated", GatedConfig, GatedSAE, saelens_save="gated", saelens_read=("gated",)))

@@ -1,9 +1,9 @@
 """SAELens on-disk format: a folder with cfg.json and sae_weights.safetensors (sae_lens 6.x layout).
 
-`save` writes our SAEs so that `sae_lens.SAE.load_from_disk(folder)` loads them: relu as "standard", topk as "topk"
-(rescale_acts_by_decoder_norm false), jumprelu as "jumprelu", and batchtopk as a "jumprelu" whose threshold is the
-global BatchTopK threshold for every latent (the inference form, as SAELens saves it). The activation scale is folded
-into the weights. Our training settings travel in metadata["interp"] so a round trip restores them.
+`save` writes our SAEs so that `sae_lens.SAE.load_from_disk(folder)` loads them, each as the SAELens architecture its
+kind names (saes.registry; a kind saved in another form, such as BatchTopK as a JumpReLU, says so through its
+`saelens_state` and `saelens_cfg_fields`). The activation scale is folded into the weights. Our training settings
+travel in metadata["interp"] so a round trip restores them.
 `load` reads SAELens-format folders (ours or SAELens's, including its training saves with
 rescale_acts_by_decoder_norm or apply_b_dec_to_input=false, which are folded into the weights exactly) into our
 classes. Only safetensors are read, never pickles. Writes go to temporary files moved into place with os.replace.
@@ -21,9 +21,9 @@ from torch import Tensor
 from interp.atomic import atomic_write
 from interp.dictionary import DictionaryInfo
 from interp.safetensors_io import read_tensors, write_tensors
-from saes import BaseSAE, BatchTopKSAE, build_sae
+from saes import BaseSAE, build_sae
 from saes.config import SAEConfig, sae_config
-from saes.registry import ARCHITECTURES, SAELENS_REFUSED, SAELENS_TO_ARCH, uses_k
+from saes.registry import kind, saelens_arch
 
 CFG_FILENAME = "cfg.json"
 WEIGHTS_FILENAME = "sae_weights.safetensors"
@@ -60,20 +60,16 @@ def saelens_cfg(sae: BaseSAE) -> dict:
         "normalize_activations": "none",
         "reshape_activations": "none",
         "metadata": metadata,
-        "architecture": ARCHITECTURES[cfg.arch].saelens_save,
+        "architecture": kind(cfg.arch).saelens_save,
     }
-    if out["architecture"] == "topk":
-        out.update(k=cfg.k, rescale_acts_by_decoder_norm=False)
-    return out
+    return {**out, **sae.saelens_cfg_fields()}
 
 
 def save(sae: BaseSAE, folder: str | Path) -> Path:
     """Write cfg.json + sae_weights.safetensors in SAELens format (act_scale folded in); returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = sae.folded_state_dict()
-    if isinstance(sae, BatchTopKSAE):
-        state["threshold"] = sae.jumprelu_threshold()
+    state = sae.saelens_state()
     names = type(sae).SAELENS_NAMES
     state = {names.get(k, k): v.detach().to("cpu").contiguous() for k, v in state.items()}
     cfg = saelens_cfg(sae)
@@ -100,21 +96,8 @@ def _read_weights(path: Path) -> dict[str, Tensor]:
     return read_tensors(path, "SAE weights")
 
 
-def _architecture(raw: dict) -> str:
-    name = raw.get("architecture")
-    if name is None:  # pre-6.0 SAELens configs
-        act = raw.get("activation_fn") or raw.get("activation_fn_str")
-        name = "topk" if act == "topk" else "standard"
-    if name in SAELENS_REFUSED:
-        raise ValueError(f"SAELens architecture {name!r} is {SAELENS_REFUSED[name]}: not supported. interp opens "
-                         f"{', '.join(SAELENS_TO_ARCH)}")
-    if name not in SAELENS_TO_ARCH:
-        raise ValueError(f"unknown SAE architecture {name!r} in cfg.json; valid: {', '.join(SAELENS_TO_ARCH)}")
-    return SAELENS_TO_ARCH[name]
-
-
 def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAEConfig, dict]:
-    arch = _architecture(raw)
+    arch = saelens_arch(raw)
     meta = dict(raw.get("metadata") or {})
     interp = meta.pop("interp", None) or {}
     norm = raw.get("normalize_activations", "none")
@@ -126,8 +109,7 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
         )
     elif norm not in ("none", None, False):
         raise ValueError(f"normalize_activations={norm!r} is per-token and cannot be folded; supported: none")
-    k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
-    k = None if not uses_k(arch) or k is None else max(1, round(float(k)))
+    cls = kind(arch).config
     extra = {f: v for f, v in interp.items() if f not in ("arch", "k")}  # our training settings, per architecture
     for key in ("sae_lens_version", "sae_lens_training_version", "hook_name", "model_name"):
         meta.pop(key, None)
@@ -136,7 +118,7 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
         strict=False,
         d_in=int(raw["d_in"]),
         d_sae=int(raw["d_sae"]),
-        k=k,
+        **cls.saelens_fields(raw),
         hook_name=(raw.get("metadata") or {}).get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or "",
         model_name=(raw.get("metadata") or {}).get("model_name") or raw.get("model_name"),
         dtype=dtype or raw.get("dtype", "float32"),
@@ -148,7 +130,7 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
 
 
 def _sae_class(cfg: SAEConfig) -> type[BaseSAE]:
-    return ARCHITECTURES[cfg.arch].load_class()
+    return kind(cfg.arch).sae
 
 
 def _expected_shapes(cfg: SAEConfig) -> dict[str, tuple[int, ...]]:
@@ -219,11 +201,13 @@ def read_info(folder: str | Path) -> DictionaryInfo:
     folder = Path(folder)
     raw = _read_cfg(folder)
     meta = raw.get("metadata") or {}
-    arch = (meta.get("interp") or {}).get("arch") or _architecture(raw)
+    arch = (meta.get("interp") or {}).get("arch") or saelens_arch(raw)
     hook = meta.get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or ""
     try:
         d_in, d_sae = int(raw["d_in"]), int(raw["d_sae"])
     except KeyError as e:
         raise ValueError(f"{folder / CFG_FILENAME} lacks the key {e}") from None
+    recorded = {k: v for k, v in meta.items() if k not in ("interp", "sae_lens_version", "sae_lens_training_version",
+                                                             "hook_name", "model_name")}
     return DictionaryInfo("sae", arch, hook, d_in, d_sae, meta.get("model_name") or raw.get("model_name"),
-                          str(folder))
+                          str(folder), recorded=recorded)

@@ -10,17 +10,45 @@ an optional pre-activation loss c·Σ_i relu(θ_i - h_i)·||W_dec[i]|| over dead
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from jaxtyping import Bool, Float
 from torch import Tensor, nn
 
-from saes.base import BaseSAE, SAEConfig, SAELosses, mse_loss
+from saes.base import BaseSAE, SAELosses, StepContext, mse_loss
+from saes.config import SAEConfig, check_coeffs
+from saes.registry import Kind, register_architecture
 from saes.sparse_gate import sparse_gate
 
+DEFAULT_BANDWIDTH = 0.05
+"""ε, the one default (the upper end of the published 0.001-0.05: with thresholds started at the target sparsity
+(--init-l0) a wider kernel lets them keep moving in short runs)."""
 
-def rectangle(u: Tensor) -> Tensor:
+
+@dataclass
+class JumpReLUConfig(SAEConfig):
+    """JumpReLU SAE: learned per-latent thresholds, a direct L0 penalty."""
+
+    arch: ClassVar[str] = "jumprelu"
+    sparsity_coeff: float = 1.0
+    """λ, the L0 coefficient."""
+    bandwidth: float = DEFAULT_BANDWIDTH
+    """ε, the straight-through-estimator bandwidth."""
+    init_threshold: float = 0.001
+    """θ₀, the initial threshold."""
+    pre_act_coeff: float = 0.0
+    """c, the pre-activation loss on dead latents (0 = off)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.bandwidth <= 0 or self.init_threshold <= 0:
+            raise ValueError("bandwidth and init_threshold must be positive")
+        check_coeffs(self.sparsity_coeff, self.pre_act_coeff)
+
+
+def rectangle(u: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
     """K(u) = 1[-1/2 < u < 1/2]."""
     return ((u > -0.5) & (u < 0.5)).to(u.dtype)
 
@@ -99,11 +127,13 @@ class JumpReLUL0Fn(torch.autograd.Function):
         return grad_h, (-grad_theta / eps).to(threshold.dtype), None
 
 
-def jumprelu(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+def jumprelu(h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+             ) -> Float[Tensor, "... d_sae"]:
     return JumpReLUFn.apply(h, threshold.to(h.dtype), bandwidth)
 
 
-def step(h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+def step(h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+         ) -> Float[Tensor, "... d_sae"]:
     return StepFn.apply(h, threshold.to(h.dtype), bandwidth)
 
 
@@ -132,15 +162,18 @@ class JumpReLUSAE(BaseSAE):
             self.threshold.data = self.threshold.data.float()
         return self
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         return jumprelu(h, self.threshold, self.cfg.bandwidth)
 
     @torch.no_grad()
-    def init_sparsity_(self, x_BD: Tensor, l0: float) -> None:
+    def init_sparsity_(self, x_BD: Float[Tensor, "batch d_in"], l0: float) -> None:
         """Thresholds at the per-latent pre-activation quantile that l0 / d_sae of the first batch's tokens exceed
         (at least init_threshold), so training starts near the target sparsity."""
         q = self._per_latent_quantile(x_BD, l0).clamp_min(self.cfg.init_threshold)
         self.threshold.copy_(q.to(self.threshold.dtype))
+
+    def step_loss(self, ctx: StepContext) -> SAELosses:
+        return self.loss(ctx.x, dead_mask=ctx.dead_mask, sparsity_coeff=ctx.sparsity_coeff)
 
     def loss(
         self,
@@ -174,3 +207,7 @@ class JumpReLUSAE(BaseSAE):
         """Decoder constraint, then keep θ strictly positive."""
         super().after_optimizer_step()
         self.threshold.clamp_(min=1e-6)
+
+
+register_architecture(Kind("jumprelu", JumpReLUConfig, JumpReLUSAE, saelens_save="jumprelu",
+                           saelens_read=("jumprelu",), sweep_label="l0c{coefficient:g}"))

@@ -9,7 +9,8 @@ than the dense f @ W_dec when k << d_sae.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +18,38 @@ from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from saes.base import BaseSAE, SAELosses, SAEOutput, mse_loss
+from saes.config import SAEConfig, check_coeffs
+from saes.registry import Kind, register_architecture
 
 
-def topk_relu(h_NF: Tensor, k: int) -> tuple[Tensor, Tensor]:
+@dataclass
+class TopKConfig(SAEConfig):
+    """TopK SAE: k latents per token, AuxK against dead latents."""
+
+    arch: ClassVar[str] = "topk"
+    k: int | None = None
+    """Active latents per token (required)."""
+    aux_coeff: float = 1 / 32
+    """α, the AuxK loss scale."""
+    k_aux: int | None = None
+    """Latents used by AuxK; None means d_in // 2."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k is None or not 1 <= self.k <= self.d_sae:
+            raise ValueError(f"{self.arch} needs 1 <= k <= d_sae={self.d_sae}, got k={self.k}")
+        if self.k_aux is not None and self.k_aux <= 0:
+            raise ValueError(f"k_aux must be positive, got {self.k_aux}")
+        check_coeffs(self.aux_coeff)
+
+    @classmethod
+    def saelens_fields(cls, raw: dict) -> dict[str, Any]:
+        """k, from cfg.json's k or (older SAELens) activation_fn_kwargs."""
+        k = raw.get("k", (raw.get("activation_fn_kwargs") or {}).get("k"))
+        return {} if k is None else {"k": max(1, round(float(k)))}
+
+
+def topk_relu(h_NF: Float[Tensor, "... d_sae"], k: int) -> tuple[Float[Tensor, "... k"], Int[Tensor, "... k"]]:
     """Values (ReLU'd) and indices of the k largest entries of each row."""
     vals_NK, idx_NK = torch.topk(h_NF, k, dim=-1, sorted=False)
     return torch.relu(vals_NK), idx_NK
@@ -37,7 +67,7 @@ def sparse_decode(
     return out_ND.reshape(*lead, W_dec_FD.shape[-1])
 
 
-def scatter_dense(vals: Tensor, idx: Tensor, d_sae: int) -> Tensor:
+def scatter_dense(vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"], d_sae: int) -> Float[Tensor, "... d_sae"]:
     """The dense [..., d_sae] code with vals at idx."""
     out = torch.zeros(*vals.shape[:-1], d_sae, dtype=vals.dtype, device=vals.device)
     return out.scatter_(-1, idx, vals)
@@ -71,12 +101,13 @@ class _GatherPreActsFn(torch.autograd.Function):
         return None, None, grad_W, grad_b_enc if ctx.needs_input_grad[3] else None, grad_b_dec, None
 
 
-def auxk_applies(dead_mask_F: Tensor | None, coeff: float) -> bool:
+def auxk_applies(dead_mask_F: Bool[Tensor, " d_sae"] | None, coeff: float) -> bool:
     """AuxK is skipped when no latent is dead (or its coefficient is 0)."""
     return dead_mask_F is not None and coeff != 0 and bool(dead_mask_F.any())
 
 
-def auxk_ratio(err_BD: Tensor, e_hat_BD: Tensor, coeff: float) -> Tensor:
+def auxk_ratio(err_BD: Float[Tensor, "batch d_in"], e_hat_BD: Float[Tensor, "batch d_in"], coeff: float
+               ) -> Float[Tensor, ""]:
     """The AuxK loss (Gao et al. 2024, docs/methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
     (detached) reconstruction error and ê its reconstruction from the top-k_aux dead latents, decoded without
     b_dec. Both training paths (dense autograd, sparse gather) call this one formula."""
@@ -108,7 +139,7 @@ class TopKSAE(BaseSAE):
     def k_aux(self) -> int:
         return self.cfg.k_aux if self.cfg.k_aux is not None else max(1, self.cfg.d_in // 2)
 
-    def activation(self, h: Tensor) -> Tensor:
+    def activation(self, h: Float[Tensor, "... d_sae"]) -> Float[Tensor, "... d_sae"]:
         vals, idx = topk_relu(h, self.k)
         return scatter_dense(vals, idx, self.cfg.d_sae)
 
@@ -162,8 +193,16 @@ class TopKSAE(BaseSAE):
             mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
         )
 
+    def saelens_cfg_fields(self) -> dict[str, Any]:
+        """SAELens's topk reads k; our encoder is not rescaled by decoder norms."""
+        return {"k": self.cfg.k, "rescale_acts_by_decoder_norm": False}
+
     def forward(self, x: Float[Tensor, "... d_in"]) -> SAEOutput:
         """Like BaseSAE.forward but decodes sparsely."""
         h = self.pre_acts(x)
         vals, idx = topk_relu(h, self.k)
         return SAEOutput(self.decode_sparse(vals, idx), scatter_dense(vals, idx, self.cfg.d_sae), h)
+
+
+register_architecture(Kind("topk", TopKConfig, TopKSAE, saelens_save="topk", saelens_read=("topk",),
+                           sweep_label="k{k}", legacy_activations=("topk",)))

@@ -12,7 +12,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, WeightProcessing
+from ..options import (
+    CorpusOptions,
+    ModelOptions,
+    Options,
+    OutputOptions,
+    RuntimeOptions,
+    WeightProcessing,
+    not_identity,
+)
 
 MIN_TOKENS = 512
 """Fewest corpus tokens a run accepts: below this, frequencies, moments and AUROCs mean little."""
@@ -52,7 +60,7 @@ class StatsOptions(Options):
     bigram_slots: int = 8192
     """Distinct bigrams tracked exactly (first seen first; layers x slots x d_mlp float32); later new bigrams are
     counted as untracked."""
-    checkpoint_every: int = 1024
+    checkpoint_every: int = not_identity(1024)
     """Corpus rows between resumable checkpoints in <out>/checkpoint (0 = none); a killed run started again with
     the same options continues from the last one."""
     data: CorpusOptions = field(default_factory=CorpusOptions)

@@ -164,14 +164,10 @@ def finish_stats(model, name: str, acc: NeuronAccumulator, cfg: StatsConfig, pla
                        concept_tokens=given)
 
 
-NOT_IDENTITY = ("out", "device", "threads", "checkpoint_every")
-"""Options that do not change the statistics (a checkpoint resumes under other values of these)."""
-
-
 def checkpointer(out: Path, cfg: StatsConfig, plan: Plan | None = None) -> Checkpointer:
     """The run's checkpoints; their identity is the options plus the corpus's fingerprint and the concept tokens
     (a changed file is never mixed into sums of the old one)."""
-    ident = identity(cfg, NOT_IDENTITY)
+    ident = identity(cfg)
     if plan is not None:
         ident["corpus_fingerprint"] = plan.source.description.get("fingerprint")
         ident["concept_tokens"] = plan.concepts.ids if plan.concepts else None

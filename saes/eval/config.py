@@ -31,18 +31,22 @@ class EvalOutput(OutputOptions):
 
 @dataclass
 class EvalSAEConfig(Options):
-    """Evaluate a saved SAE (SAELens-format folder) and write eval.json beside its weights."""
+    """Evaluate a saved SAE (any dictionary folder interp.dictionary opens: SAELens format, sae_lens:RELEASE/ID) on
+    the held-out split of its corpus and write eval.json beside its weights."""
 
     sae: str = ""
-    """SAE folder (cfg.json + sae_weights.safetensors)."""
+    """SAE folder (SAELens format: cfg.json + sae_weights.safetensors), or any dictionary spec interp.dictionary
+    opens."""
     hook: str = ""
     """Hook the SAE reads; default: the hook recorded in the SAE's cfg.json."""
     compare: str = ""
-    """Another SAE folder (e.g. another seed): adds seed stability (share of latents with a decoder-cosine match)."""
+    """Another dictionary folder (e.g. another seed): adds seed stability (share of latents with a decoder-cosine
+    match)."""
     tokens: int = 32_768
     """Held-out tokens to evaluate on (BOS positions left out)."""
     ground_truth_tokens: int = 8192
-    """How many of those tokens score latents against the toy world's concept labels (AUROC, F1)."""
+    """How many of those tokens score latents against the toy world's concept labels (AUROC, F1; labelled toy-world
+    corpora only)."""
     seed: int = 0
     """Seed of the toy-world text when --corpus toyworld is given (otherwise the seed the SAE's corpus records)."""
     lm: RecordedModelOptions = field(default_factory=RecordedModelOptions)

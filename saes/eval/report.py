@@ -1,14 +1,15 @@
 """The dictionary evaluation report (eval.json beside the weights) of SAEs (`evaluate`, `interp eval-sae`) and
 SNMF (`evaluate_snmf`), both through one `dictionary_report`.
 
-On held-out toy-world text (the model's own tokenization of it when the model is not a toy-world model), BOS
-positions left out, it reports with the names of docs/methods.md §2: l0, r2 (float64 explained variance), r2_legacy
-(SAELens <= 6.x style, per batch of documents, token-weighted mean), mse (normalised by nothing: raw activation
-space), cosine_similarity, ce_loss_recovered and kl_score (saes.eval.splice.splice_eval: SAE spliced in vs zero
-ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram; ground_truth: for every
-toy-world concept present in the eval tokens the best single latent's AUROC and F1, their means over concepts and the
-concepts no latent captures (AUROC < 0.9); seed_stability against --compare (best match per latent, and
-one-to-one: seed_stability_matched). Metrics come from saes.eval.metrics.
+On the held-out split of a corpus (by default the one the dictionary records it was trained on; the toy world for
+the shipped toy models), BOS positions left out, it reports with the names of docs/methods.md §2: l0, r2 (float64
+explained variance), r2_legacy (SAELens <= 6.x style, per batch of documents, token-weighted mean), mse (normalised
+by nothing: raw activation space), cosine_similarity, ce_loss_recovered and kl_score (saes.eval.splice.splice_eval:
+SAE spliced in vs zero ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram;
+ground_truth (labelled toy-world corpora only): for every toy-world concept present in the eval tokens the best
+single latent's AUROC and F1, their means over concepts and the concepts no latent captures (AUROC < 0.9);
+seed_stability against --compare (best match per latent, and one-to-one: seed_stability_matched). Metrics come
+from saes.eval.metrics.
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.activations.stream import hook_activations, hook_width
+from interp import dictionary as dictionaries
+from interp.activations.sources import ModelSource, RowsSource
+from interp.activations.stream import hook_width
 from interp.corpus import TokenSource, describe
+from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
@@ -34,7 +39,7 @@ REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | None]:
+def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Int[Tensor, "doc pos"], np.ndarray | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
     n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
@@ -47,7 +52,8 @@ def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Tensor, np.ndarray | 
 
 
 @torch.no_grad()
-def reconstruction(dictionary, batches: Iterable[Tensor], keep_codes: int) -> tuple[dict, Tensor]:
+def reconstruction(dictionary: Dictionary, batches: Iterable[Float[Tensor, "token d_in"]], keep_codes: int
+                   ) -> tuple[dict, Float[Tensor, "token d_sae"]]:
     """Reconstruction metrics of decode(encode(x)) over every batch x [tokens, d_in], and the codes of the first
     `keep_codes` tokens (for the ground-truth concept scores)."""
     acc = metrics.ReconstructionAccumulator(dictionary.d_sae, float(getattr(dictionary, "active_share", 0.0)))
@@ -62,21 +68,18 @@ def reconstruction(dictionary, batches: Iterable[Tensor], keep_codes: int) -> tu
     return acc.report(), torch.cat(codes) if codes else torch.empty(0, dictionary.d_sae)
 
 
-def _token_acts(model, hook: str, tokens: Tensor, device, max_tokens: int | None) -> Iterator[Tensor]:
+def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_tokens: int | None
+                ) -> Iterator[Float[Tensor, "token d"]]:
     """Activations [token, d] of `hook` on rows of `tokens`, BOS positions dropped, BATCH_DOCS rows at a time,
-    at most `max_tokens` tokens in all."""
-    left = max_tokens if max_tokens is not None else len(tokens) * (tokens.shape[1] - 1)
-    for b0 in range(0, len(tokens), BATCH_DOCS):
-        if left <= 0:
-            return
-        batch = tokens[b0:b0 + BATCH_DOCS]
-        x = hook_activations(model, hook, batch).reshape(len(batch), batch.shape[1], -1)[:, 1:]  # [doc, pos, d]
-        x = x.reshape(-1, x.shape[-1])[:left].to(device)  # [token, d]
-        left -= len(x)
-        yield x
+    at most `max_tokens` tokens in all: the one activation stream (interp.activations.sources) read in order."""
+    source = ModelSource(model, hook, 0, 0, True, RowsSource(tokens), BATCH_DOCS, n_rows=len(tokens),
+                         batch_rows=BATCH_DOCS)
+    ids = source.ordered_ids(max_tokens or 0)
+    for x in source.ordered(ids, BATCH_DOCS * (tokens.shape[1] - 1)):
+        yield x.to(device)
 
 
-def ground_truth(codes: Tensor, labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
+def ground_truth(codes: Float[Tensor, "token d_sae"], labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
     """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped), over the
     concepts of the labels' `taxonomy` (their toy world's; default toy1's)."""
     lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
@@ -89,8 +92,8 @@ def _ignore_ids(tokenizer) -> list[int]:
     return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
 
 
-def dictionary_report(dictionary, model, hook: str, tokens: Tensor, labels: np.ndarray | None,
-                      ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
+def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tensor, "doc pos"],
+                      labels: np.ndarray | None, ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
                       taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
@@ -108,22 +111,24 @@ def dictionary_report(dictionary, model, hook: str, tokens: Tensor, labels: np.n
     return report
 
 
-def evaluate(sae, model, corpus: TokenSource, hook: str | None = None, n_tokens: int = 32_768,
-             ground_truth_tokens: int = 8192, compare=None) -> dict:
-    """The full report for `sae` (raw-activation SAE, e.g. from saes.io.load) spliced into `model` at `hook`, on
-    the first `n_tokens` tokens of `corpus` (a held-out split: interp.corpus.open_corpus(..., split="heldout"))."""
-    hook = hook or sae.cfg.hook_name
+def evaluate(sae: Dictionary, model, corpus: TokenSource, hook: str | None = None, n_tokens: int = 32_768,
+             ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
+    """The full report for `sae` (a raw-activation dictionary, e.g. from interp.dictionary.load) spliced into
+    `model` at `hook` (default: the hook it reads), on the first `n_tokens` tokens of `corpus` (a held-out split:
+    interp.corpus.open_corpus(..., split="heldout"))."""
+    hook = hook or sae.hook_in
     width = hook_width(model, hook)
-    if width != sae.cfg.d_in:
-        raise ValueError(f"d_in mismatch: the SAE has d_in={sae.cfg.d_in} but {hook} of this model has d={width}; "
+    if width != sae.d_in:
+        raise ValueError(f"d_in mismatch: the SAE has d_in={sae.d_in} but {hook} of this model has d={width}; "
                          f"pass the hook (--hook) and model (--model) the SAE was trained on")
-    sae = sae.eval()
+    if hasattr(sae, "eval"):
+        sae = sae.eval()
     tokens, labels = eval_rows(corpus, n_tokens)
-    report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens, device=sae.W_dec.device,
-                               taxonomy=corpus.taxonomy)
+    report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens,
+                               device=sae.feature_directions().device, taxonomy=corpus.taxonomy)
     report["seed_stability"] = report["seed_stability_matched"] = None
     if compare is not None:
-        a, b = sae.W_dec.detach().cpu(), compare.W_dec.detach().cpu()
+        a, b = sae.feature_directions().cpu(), compare.feature_directions().detach().cpu()
         report["seed_stability"] = metrics.seed_stability(a, b)
         if max(len(a), len(b)) <= metrics.MATCH_MAX_LATENTS:
             report["seed_stability_matched"] = asdict(metrics.matched_seed_stability(a, b))
@@ -163,21 +168,22 @@ def write_report(folder: str | Path, report: dict, path: str | Path | None = Non
 
 
 def main(cfg) -> dict:
-    """CLI entry (`interp eval-sae`): load the SAE (and --compare), evaluate on the held-out split of its corpus
-    (or --corpus), write eval.json, print the headline naming model and corpus."""
+    """CLI entry (`interp eval-sae`): open the SAE (and --compare) through interp.dictionary, evaluate on the
+    held-out split of its corpus (or --corpus), write eval.json, print the headline naming model and corpus."""
     from interp.corpus import summary
     from interp.models import load_model
     from interp.provenance import heldout_corpus, recorded_model, recorded_processing
     from interp.runtime import start_run
 
     device = start_run(cfg.run.device, cfg.run.threads).device
-    sae = io.load(cfg.sae, device=device)
-    meta = sae.cfg.metadata
-    model_name = recorded_model(cfg.lm.model, sae.cfg.model_name, f"the SAE {cfg.sae}")
+    about = dictionaries.info(cfg.sae)
+    meta = about.recorded
+    model_name = recorded_model(cfg.lm.model, about.model, f"the SAE {cfg.sae}")
     processing = recorded_processing(cfg.lm.weight_processing, meta.get("weight_processing"), f"the SAE {cfg.sae}")
     out = check_report_path(cfg.sae, cfg.output.out)
     cfg.output.claim(out)  # an explicit --out is never replaced without --overwrite (the default eval.json is ours)
-    compare = io.load(cfg.compare, device=device) if cfg.compare else None
+    sae = dictionaries.load(cfg.sae, device=device)
+    compare = dictionaries.load(cfg.compare, device=device) if cfg.compare else None
     model = load_model(model_name, device, processing)
     corpus = heldout_corpus(model, model_name, meta.get("corpus"), cfg.data.corpus, cfg.data.n_ctx, cfg.seed,
                             cfg.data.text_column)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
+from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions, not_identity
 
 
 @dataclass
@@ -37,11 +37,11 @@ class SNMFConfig(Options):
     """full: the reference solver on all tokens in memory; streaming: passes over batches, memory O(d K)."""
     init: Literal["random", "svd", "kmeans"] = "random"
     """Initialisation of G (seeded)."""
-    max_iter: int = 300
+    max_iter: int = not_identity(300)
     """Maximum iterations (full) or passes (streaming)."""
-    patience: int = 10
+    patience: int = not_identity(10)
     """Stop after this many iterations without a relative loss improvement of tol."""
-    tol: float = 1e-4
+    tol: float = not_identity(1e-4)
     """Relative improvement that resets the patience counter."""
     seed: int = 0
     """Seed of the init and of the toy-world corpus."""
@@ -49,11 +49,11 @@ class SNMFConfig(Options):
     """Read activations from this `interp cache` folder instead of running the model on --corpus."""
     batch_size: int = 8192
     """Tokens per batch (streaming passes, activation collection)."""
-    eval_tokens: int = 8192
+    eval_tokens: int = not_identity(8192)
     """Held-out tokens for eval.json, from the held-out split of the corpus (0: skip evaluation)."""
-    top_m: int = 20
+    top_m: int = not_identity(20)
     """Top activating tokens stored per feature."""
-    checkpoint_every: int = 10
+    checkpoint_every: int = not_identity(10)
     """Iterations (full) or batches (streaming) between checkpoints."""
     lm: SNMFModelOptions = field(default_factory=SNMFModelOptions)
     data: CorpusOptions = field(default_factory=CorpusOptions)

@@ -53,6 +53,15 @@ class SNMF:
     (active means > 0)."""
 
     @property
+    def hook_in(self) -> str:
+        return self.hook_name
+
+    @property
+    def hook_out(self) -> str:
+        """It reconstructs the activations it factorises."""
+        return self.hook_name
+
+    @property
     def d_in(self) -> int:
         return self.F_DK.shape[0]
 

@@ -19,19 +19,15 @@ import torch
 from tqdm.auto import tqdm
 
 from interp.activations.stream import NonFiniteError
-from interp.checkpoint import Checkpointer, dataclass_state, prefixed, unprefixed
+from interp.checkpoint import Checkpointer, dataclass_state, identity, prefixed, unprefixed
 from interp.corpus import open_corpus, summary
 from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
 from interp.runtime import start_run
 from saes.eval.report import evaluate_snmf, write_report
-from saes.snmf.data import CacheSource, ModelSource, mlp_hook
+from saes.snmf.data import cache_stream, mlp_hook, model_stream
 from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
-
-IDENTITY = ("model", "weight_processing", "corpus", "text_column", "n_ctx", "layer", "k", "sparsity", "tokens",
-            "solver", "init", "seed", "cache", "batch_size")
-"""The options that decide what the solver computes (max_iter, patience and tol may change on a rerun)."""
 
 
 def solver_config(cfg) -> SNMFSolverConfig:
@@ -40,8 +36,8 @@ def solver_config(cfg) -> SNMFSolverConfig:
 
 
 def checkpointer(out: Path, cfg) -> Checkpointer:
-    flat = cfg.flat()
-    return Checkpointer(out, {k: flat[k] for k in IDENTITY})
+    """The run's checkpoints, under what the solver computes (max_iter, patience and tol may change on a rerun)."""
+    return Checkpointer(out, identity(cfg))
 
 
 def save_checkpoint(out: Path, cfg, state: FullState | StreamState) -> None:
@@ -86,9 +82,9 @@ def with_provenance(cfg):
 def make_source(cfg, model):
     """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
-        return CacheSource(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
+        return cache_stream(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
     corpus = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
-    return ModelSource(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
+    return model_stream(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
 
 
 def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object, FullState]:

@@ -49,17 +49,6 @@ class ActivationSource(Protocol):
         ...
 
 
-class TensorSource:
-    """An in-memory [n, d] tensor served in batches of `batch_size` tokens."""
-
-    def __init__(self, acts_ND: Float[Tensor, "n d"], batch_size: int):
-        self.acts_ND, self.batch_size, self.d = acts_ND, batch_size, acts_ND.shape[1]
-
-    def batches(self, start: int = 0) -> Iterator[Tensor]:
-        for i in range(start * self.batch_size, self.acts_ND.shape[0], self.batch_size):
-            yield self.acts_ND[i : i + self.batch_size]
-
-
 @dataclass
 class StreamState:
     """Current F, the pass in progress (partial sums up to batch `batch`), best-so-far and early stopping."""

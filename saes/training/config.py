@@ -1,29 +1,26 @@
 """Config of `interp train-sae` (kept free of torch so the CLI builds its parser quickly) and its sweep grid.
 
 List-valued options (--arch, --d-sae, --k, --l0-coefficient, --l1-coefficient, --seed) describe a sweep: the grid of
-every combination that applies to each architecture (k only to topk/batchtopk, the L1 coefficient only to relu, the
-L0 coefficient only to jumprelu) is trained at once on the same activation stream, one pass over the data.
+every combination that applies to each architecture (each reads the one sweep option that sets its sparsity, as
+saes.registry declares: k, the L1 or the L0 coefficient) is trained at once on the same activation stream, one pass
+over the data.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
-from saes.registry import ARCH_NAMES, architecture, uses_k
-
-NOT_IDENTITY = ("progress", "log_every", "checkpoint_every", "eval", "eval_tokens", "device", "threads",
-                "keep_checkpoint", "sparse_step")
-"""Options that do not change what a run computes: a run may be resumed with other values of these."""
+from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, not_identity
+from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users
 
 
 @dataclass
 class SAEOptions(Options):
     """The SAEs to train (list-valued options form a sweep) and their architecture settings."""
 
-    arch: list[str] = field(default_factory=lambda: ["topk"])
+    arch: list[str] = field(default_factory=lambda: [DEFAULT_ARCH])
     """Architecture(s): relu, topk, jumprelu, batchtopk (several = a sweep)."""
     d_sae: list[int] = field(default_factory=lambda: [4096])
     """Number of latents (several = a sweep)."""
@@ -39,9 +36,10 @@ class SAEOptions(Options):
     """SAE initialisation seed(s); every seed sees the same data (several = a sweep)."""
     aux_coefficient: float = 1 / 32
     """AuxK loss scale α (topk, batchtopk)."""
-    bandwidth: float = 0.05
-    """JumpReLU straight-through-estimator bandwidth ε (the upper end of the published 0.001-0.05: with thresholds
-    started at the target sparsity (--init-l0) a wider kernel lets them keep moving in short runs)."""
+    bandwidth: float | None = None
+    """JumpReLU straight-through-estimator bandwidth ε; default: the JumpReLU config's (0.05, the upper end of the
+    published 0.001-0.05: with thresholds started at the target sparsity (--init-l0) a wider kernel lets them keep
+    moving in short runs)."""
     init_threshold: float = 0.001
     """JumpReLU initial threshold θ₀."""
     pre_act_coefficient: float = 0.0
@@ -53,23 +51,25 @@ class SAEOptions(Options):
     """b_dec init from the first batch: mean, geometric median, or zero."""
 
     def __post_init__(self):
-        bad = [a for a in self.arch if a not in ARCH_NAMES]
+        valid = arch_names()
+        bad = [a for a in self.arch if a not in valid]
         if bad or not self.arch:
-            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
+            raise ValueError(f"unknown SAE architecture {', '.join(bad) or '(none)'}; valid: {', '.join(valid)}")
         for name in ("arch", "d_sae", "seed", "k", "l0_coefficient", "l1_coefficient"):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
         if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
             raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
-        if any(uses_k(a) for a in self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
-            raise ValueError(f"topk/batchtopk need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
+        by_k = option_users("k")
+        if set(by_k) & set(self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
+            raise ValueError(f"{'/'.join(by_k)} need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
         coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
         if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
             raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
         if self.init_l0 < 0:
             raise ValueError(f"init_l0 must be >= 0 (0: the plain init), got {self.init_l0}")
-        if self.bandwidth <= 0 or self.init_threshold <= 0:
+        if (self.bandwidth is not None and self.bandwidth <= 0) or self.init_threshold <= 0:
             raise ValueError("bandwidth and init_threshold must be > 0")
 
 
@@ -92,7 +92,7 @@ class OptimOptions(Options):
     the first steps at a high learning rate cost ~0.02-0.04 R² that short runs never win back."""
     sparsity_warmup: float = 0.05
     """Fraction of the steps over which the L1 / L0 coefficient rises linearly from 0 (relu, jumprelu)."""
-    sparse_step: bool = True
+    sparse_step: bool = not_identity(True)
     """Train relu / jumprelu with the sparse step once their codes are sparse (saes/sparse_gate.py): the same
     gradients from sparse products instead of dense ones, ~2x faster per step once L0 is ~d_sae / 50."""
 
@@ -121,7 +121,7 @@ class DeadOptions(Options):
     fraction); 0: a tenth of the run's tokens, at most 1,000,000 (a window longer than the run marks nothing dead)."""
     resample_every: int = 0
     """ReLU: steps between dead-latent resamplings (Towards Monosemanticity; 0 = off): latents silent for
-    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/training/resample.py)."""
+    --dead-window tokens are re-initialised toward badly reconstructed inputs (saes/relu.py)."""
     resample_until: float = 0.5
     """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
 
@@ -207,9 +207,10 @@ class TrainSAEConfig(Options):
     output: TrainOutputOptions = field(default_factory=TrainOutputOptions)
 
     def __post_init__(self):
-        if self.dead.resample_every and "relu" not in self.sae.arch:
-            raise ValueError("--resample-every is for relu SAEs (topk and batchtopk revive latents with AuxK, "
-                             "jumprelu with --pre-act-coefficient)")
+        users = option_users("resample_every")
+        if self.dead.resample_every and not set(users) & set(self.sae.arch):
+            raise ValueError(f"--resample-every is for {'/'.join(users)} SAEs (the others revive latents with AuxK "
+                             f"or --pre-act-coefficient)")
 
     @property
     def steps(self) -> int:
@@ -226,10 +227,6 @@ class TrainSAEConfig(Options):
         forget its first batches (the EMA's horizon is kept under a twentieth of the run)."""
         return min(1.0, max(0.01, 20 / max(self.steps, 1)))
 
-    def identity(self) -> dict:
-        """The options that decide what the run computes (a checkpoint resumes only under the same identity)."""
-        return {k: v for k, v in self.flat().items() if k not in NOT_IDENTITY}
-
 
 @dataclass(frozen=True)
 class SAESpec:
@@ -240,13 +237,13 @@ class SAESpec:
     seed: int
     k: int | None
     coefficient: float
-    """λ (relu: L1, jumprelu: L0); 0 for topk/batchtopk."""
+    """λ, the L1 or L0 coefficient of a kind whose sparsity a coefficient sets; 0 where k sets it."""
     lr: float
 
     @property
     def name(self) -> str:
-        what = {"relu": f"l1c{self.coefficient:g}", "jumprelu": f"l0c{self.coefficient:g}"}.get(self.arch, f"k{self.k}")
-        return f"{self.arch}-d{self.d_sae}-{what}-s{self.seed}"
+        """ARCH-dD_SAE-SPARSITY-sSEED, the sparsity part as the architecture's kind labels it."""
+        return f"{self.arch}-d{self.d_sae}-{kind(self.arch).sweep_label.format(**asdict(self))}-s{self.seed}"
 
 
 def default_lr(d_sae: int) -> float:
@@ -258,12 +255,12 @@ def expand_grid(cfg: TrainSAEConfig) -> list[SAESpec]:
     """Every SAE of the sweep, in a fixed order (arch, d_sae, k or coefficient, seed)."""
     specs = []
     for arch in cfg.sae.arch:
-        sweep = {"l1": cfg.sae.l1_coefficient, "l0": cfg.sae.l0_coefficient, "k": cfg.sae.k}
-        options = sweep[architecture(arch).sparsity]
+        option = architecture(arch).sparsity_option
+        assert option in SWEEP_OPTIONS, f"{arch} declares the sparsity option {option!r}, not one of {SWEEP_OPTIONS}"
+        by_k = option == "k"  # a count of latents, or a loss coefficient
         for d_sae in cfg.sae.d_sae:
             lr = cfg.optim.lr if cfg.optim.lr is not None else default_lr(d_sae)
-            for opt in options:
-                topk = uses_k(arch)
+            for opt in getattr(cfg.sae, option):
                 for seed in cfg.sae.seed:
-                    specs.append(SAESpec(arch, d_sae, seed, int(opt) if topk else None, 0.0 if topk else opt, lr))
+                    specs.append(SAESpec(arch, d_sae, seed, int(opt) if by_k else None, 0.0 if by_k else opt, lr))
     return specs

@@ -2,8 +2,8 @@
 
 Per step: `step` (forward, backward, decoder-norm handling, gradient-norm clipping, Adam with warmup/decay,
 sparsity-coefficient warmup),
-`update_dead_stats` (tokens since each latent last fired, summed over processes), with --resample-every `resample`
-(relu: dead latents re-initialised, see resample.py), every `log_every` steps `log`
+`update_dead_stats` (tokens since each latent last fired, summed over processes), `step_hooks` (each kind's optional
+per-step hook, e.g. ReLU's resampling with --resample-every, see saes/relu.py), every `log_every` steps `log`
 (train_log.jsonl + progress bar: loss, L0, R², dead fraction), every `checkpoint_every` steps `checkpoint`
 (weights, Adam state, dead counters; see checkpoint.py). Before the first step the activation scale
 s = sqrt(d_in)/E||x|| is estimated on the first batches and b_dec set from the first batch (identically on every
@@ -21,32 +21,34 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from interp.checkpoint import identity
 from interp.runtime import RunContext
 from saes import BaseSAE, SAELosses, build_sae
+from saes.base import StepContext
 from saes.config import sae_config
-from saes.registry import uses_k
+from saes.registry import kind
 from saes.training import checkpoint as ck
 from saes.training.config import SAESpec, TrainSAEConfig, expand_grid
-from saes.training.data import NonFiniteError, ShardedSource
-from saes.training.resample import resample_dead_latents
+from saes.training.data import NonFiniteError, Pair, ShardedSource
 
 LOG_FILE = "train_log.jsonl"
 NORM_BATCHES = 8
 
 
 class LossModule(nn.Module):
-    """sae.loss as a forward pass (what DistributedDataParallel wraps); returns the SAELosses."""
+    """sae.step_loss as a forward pass (what DistributedDataParallel wraps); returns the SAELosses."""
 
     def __init__(self, sae: BaseSAE):
         super().__init__()
         self.sae = sae
 
-    def forward(self, x: Tensor, dead_mask: Tensor, coeff: float) -> SAELosses:
-        kw = {} if uses_k(self.sae.cfg.arch) else {"sparsity_coeff": coeff}
-        return self.sae.loss(x, dead_mask=dead_mask, **kw)
+    def forward(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"], coeff: float,
+                target: Float[Tensor, "batch d_out"]) -> SAELosses:
+        return self.sae.step_loss(StepContext(x, dead_mask, coeff, target))
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Run:
     tokens_since_fired: Tensor
     module: nn.Module | None = None
     resampled: int = 0
-    """Latents resampled so far (relu with --resample-every)."""
+    """Latents its kind's step hook changed so far (ReLU's resampling with --resample-every)."""
 
 
 def sae_folders(cfg: TrainSAEConfig, specs: list[SAESpec]) -> list[Path]:
@@ -75,21 +77,23 @@ class Trainer:
     def __init__(self, cfg: TrainSAEConfig, source: ShardedSource, dist: RunContext | None = None):
         self.cfg, self.source, self.dist = cfg, source, dist or RunContext()
         self.out = Path(cfg.output.out)
-        self.ckpt = ck.Checkpointer(self.out, cfg.identity())
+        self.ckpt = ck.Checkpointer(self.out, identity(cfg))
         self.specs = expand_grid(cfg)
         self.lo, self.hi = self.dist.rows(cfg.optim.batch_size)
         self.runs = [self._build(s, f) for s, f in zip(self.specs, sae_folders(cfg, self.specs))]
         self.start_step, self.elapsed, self.last_checkpoint = 0, 0.0, -1
+        self._global: tuple[int, Tensor] | None = None
 
     def _build(self, spec: SAESpec, folder: Path) -> Run:
         cfg = self.cfg
-        # every hyperparameter the options have is offered; each architecture's config takes its own
+        # every hyperparameter the options have is offered; each architecture's config takes its own (an option
+        # left unset, None, leaves the config's default)
+        offered = dict(k=spec.k, sparsity_coeff=spec.coefficient, aux_coeff=cfg.sae.aux_coefficient,
+                       bandwidth=cfg.sae.bandwidth, init_threshold=cfg.sae.init_threshold,
+                       pre_act_coeff=cfg.sae.pre_act_coefficient, threshold_lr=cfg.threshold_lr)
         sae_cfg = sae_config(spec.arch, strict=False, d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook,
-                             k=spec.k, sparsity_coeff=spec.coefficient, device=self.dist.device,
-                             model_name=cfg.lm.model, aux_coeff=cfg.sae.aux_coefficient, bandwidth=cfg.sae.bandwidth,
-                             init_threshold=cfg.sae.init_threshold, pre_act_coeff=cfg.sae.pre_act_coefficient,
-                             threshold_lr=cfg.threshold_lr,
-                             metadata=self._metadata(spec))
+                             device=self.dist.device, model_name=cfg.lm.model, metadata=self._metadata(spec),
+                             **{k: v for k, v in offered.items() if v is not None})
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
         sae.sparse_step = cfg.optim.sparse_step
@@ -178,8 +182,9 @@ class Trainer:
         return min(1.0, (step + 1) / warm) if warm > 0 else 1.0
 
     # the loop
-    def step(self, step: int, x: Tensor) -> list[SAELosses]:
-        """One Adam step of every SAE on this process's rows x; returns each SAE's loss terms (detached)."""
+    def step(self, step: int, batch: Pair) -> list[SAELosses]:
+        """One Adam step of every SAE on this process's rows of the batch (inputs and the targets they reconstruct);
+        returns each SAE's loss terms (detached)."""
         lr_f, sp_f = self.lr_factor(step), self.sparsity_factor(step)
         stats = []
         for run in self.runs:
@@ -187,7 +192,7 @@ class Trainer:
                 group["lr"] = run.spec.lr * lr_f
             dead = run.tokens_since_fired >= self.cfg.dead_window
             assert run.module is not None
-            losses = run.module(x, dead, run.spec.coefficient * sp_f)
+            losses = run.module(batch.input, dead, run.spec.coefficient * sp_f, batch.target)
             run.opt.zero_grad(set_to_none=True)
             losses.total.backward()
             run.sae.before_optimizer_step()
@@ -198,24 +203,24 @@ class Trainer:
             stats.append(losses.detached())
         return stats
 
-    def update_dead_stats(self, run: Run, fire_counts: Tensor) -> None:
+    def update_dead_stats(self, run: Run, fire_counts: Int[Tensor, " d_sae"]) -> None:
         """Tokens since each latent last fired, from the fire counts of the whole global batch."""
         fired = self.dist.sum_(fire_counts.clone()) > 0
         run.tokens_since_fired += self.cfg.optim.batch_size
         run.tokens_since_fired[fired] = 0
 
-    def resample(self, step: int) -> None:
-        """Every resample_every steps (until resample_until of the run): re-initialise the dead latents of each relu
-        SAE from the whole global batch of this step (the same on every process; see resample.py)."""
-        n = self.cfg.dead.resample_every
-        if not n or (step + 1) % n or step + 1 > self.cfg.dead.resample_until * self.cfg.steps:
-            return
-        x = self.source.batch(step).to(self.dist.device)
+    def global_batch(self, step: int) -> Float[Tensor, "batch d_in"]:
+        """The whole global batch of `step` on this process's device (read once per step, for the step hooks)."""
+        if self._global is None or self._global[0] != step:
+            self._global = (step, self.source.batch(step).to(self.dist.device))
+        return self._global[1]
+
+    def step_hooks(self, step: int) -> None:
+        """Each SAE's kind's per-step hook, if it has one (ReLU: resampling; it decides itself when to act)."""
         for run in self.runs:
-            if run.spec.arch == "relu":
-                dead = run.tokens_since_fired >= self.cfg.dead_window
-                run.resampled += resample_dead_latents(run.sae, run.opt, x, dead, seed=run.spec.seed * 1_000_003 + step)
-                run.tokens_since_fired[dead] = 0  # a fresh window for the new latents
+            hook = kind(run.spec.arch).step_hook
+            if hook is not None:
+                run.resampled += hook(self, run, step)
 
     def check_finite(self, step: int, stats: list[SAELosses]) -> None:
         bad = [run.spec.name for run, st in zip(self.runs, stats) if not bool(torch.isfinite(st.total))]
@@ -223,9 +228,9 @@ class Trainer:
             raise NonFiniteError(f"the loss became NaN/Inf at step {step} for {', '.join(bad) or 'an SAE'}: "
                                  f"lower --lr or check the activations")
 
-    def log(self, step: int, x: Tensor, stats: list[SAELosses], bar) -> None:
+    def log(self, step: int, batch: Pair, stats: list[SAELosses], bar) -> None:
         """Append one line per SAE to its train_log.jsonl and update the progress bar (process 0 writes)."""
-        xs = x.double() * self.runs[0].sae.cfg.act_scale
+        xs = batch.target.double() * self.runs[0].sae.cfg.act_scale  # R² of what is reconstructed
         var = xs.pow(2).sum(-1).mean() - xs.mean(0).pow(2).sum()
         rows = []
         for run, st in zip(self.runs, stats):
@@ -257,15 +262,18 @@ class Trainer:
         self.last_checkpoint = step
         self.dist.barrier()
 
-    def _batch(self, step: int) -> Tensor:
+    def _batch(self, step: int) -> Pair:
+        """This process's rows of batch `step`: inputs and targets (the same tensor for an SAE), on its device."""
         err = None
         try:
-            x = self.source.batch(step, self.lo, self.hi)
+            pair = self.source.pair(step, self.lo, self.hi)
         except NonFiniteError as e:
             err = e
         if not self.dist.all_ok(err is None):
             raise err or NonFiniteError(f"another process found NaN/Inf activations at step {step}")
-        return x.to(self.dist.device, non_blocking=True)
+        x = pair.input.to(self.dist.device, non_blocking=True)
+        target = x if pair.target is pair.input else pair.target.to(self.dist.device, non_blocking=True)
+        return Pair(x, target)
 
     def fit(self) -> None:
         """Train from start_step to the end, logging and checkpointing on the way."""
@@ -275,15 +283,15 @@ class Trainer:
         t0 = time.time() - self.elapsed
         try:
             for step in range(self.start_step, cfg.steps):
-                x = self._batch(step)
-                stats = self.step(step, x)
+                batch = self._batch(step)
+                stats = self.step(step, batch)
                 self.check_finite(step, stats)
                 for run, st in zip(self.runs, stats):
                     self.update_dead_stats(run, st.fire_counts)
-                self.resample(step)
+                self.step_hooks(step)
                 self.elapsed = time.time() - t0
                 if (step + 1) % cfg.output.log_every == 0 or step + 1 == cfg.steps:
-                    self.log(step, x, stats, bar)
+                    self.log(step, batch, stats, bar)
                 every = cfg.output.checkpoint_every
                 if every and (step + 1) % every == 0 and step + 1 < cfg.steps:
                     self.checkpoint(step + 1)

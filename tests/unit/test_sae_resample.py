@@ -9,9 +9,9 @@ import torch
 from test_sae_trainer import _interrupt_at, cfg_for, sparse_data
 
 from saes import build_sae, io, sae_config
+from saes.relu import ENCODER_SCALE, resample_dead_latents
 from saes.training.config import TrainSAEConfig
 from saes.training.data import TensorSource
-from saes.training.resample import ENCODER_SCALE, resample_dead_latents
 from saes.training.run import train_saes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny matrices: one thread is faster

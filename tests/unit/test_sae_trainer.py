@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from interp.checkpoint import identity
 from saes import io
 from saes.training import checkpoint as ck
 from saes.training.config import TrainSAEConfig, default_lr, expand_grid
@@ -149,6 +150,24 @@ def test_killed_run_resumes_and_ends_where_an_uninterrupted_run_ends(tmp_path, d
         assert [json.loads(ln)["step"] for ln in logs[1]] == [json.loads(ln)["step"] for ln in logs[0]]
 
 
+def test_a_run_moved_to_another_out_resumes_where_it_stopped(tmp_path, data, monkeypatch):
+    """The identity is what a run computes, never where it writes: a killed run whose folder was moved (and given
+    another --out, device or log frequency) resumes and ends where an uninterrupted run ends."""
+    import shutil
+
+    kw = dict(arch=["relu"], tokens=256 * 60, lr=2e-3, dead_window=512, l1_coefficient=[1.0])
+    train_saes(cfg_for(tmp_path, "full", **kw), source=TensorSource(data, 256))
+    with monkeypatch.context() as m:
+        _interrupt_at(m, 30)
+        with pytest.raises(KeyboardInterrupt):
+            train_saes(cfg_for(tmp_path, "killed", **kw), source=TensorSource(data, 256))
+    shutil.move(tmp_path / "killed", tmp_path / "moved")
+    train_saes(cfg_for(tmp_path, "moved", log_every=7, **kw), source=TensorSource(data, 256))
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "moved")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_nan_activations_stop_naming_the_step_and_shard_and_keep_the_checkpoint(tmp_path, data):
     bad = data.clone()
     cfg = cfg_for(tmp_path, tokens=256 * 100)
@@ -158,7 +177,7 @@ def test_nan_activations_stop_naming_the_step_and_shard_and_keep_the_checkpoint(
     src = TensorSource(bad, 256, shard_tokens=4096)
     with pytest.raises(NonFiniteError, match=r"step 55 in rows \d+\.\.\d+.*last good checkpoint \(step 50\)"):
         train_saes(cfg, source=src)
-    loaded = ck.Checkpointer(tmp_path / "run", with_provenance(cfg).identity()).load()
+    loaded = ck.Checkpointer(tmp_path / "run", identity(with_provenance(cfg))).load()
     states = ck.load_states(loaded)
     assert loaded.step == 50 and torch.isfinite(states[0].tensors["param.W_dec"]).all()
 

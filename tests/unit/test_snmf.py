@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from saes.snmf.data import tensor_stream
 from saes.snmf.solver import SNMFSolverConfig, fit_full, init_full, mu_step, n_keep, nnls, wta
-from saes.snmf.streaming import TensorSource, fit_streaming
+from saes.snmf.streaming import fit_streaming
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # the NumPy transcription
 from snmf_reference import reference_snmf  # noqa: E402
@@ -124,7 +125,7 @@ def test_streaming_reaches_the_full_batch_loss():
     acts = planted(n=1000, k=10, seed=1) + 0.2 * torch.randn(1000, 40, generator=torch.Generator().manual_seed(9))
     cfg = SNMFSolverConfig(k=6, sparsity=0.15, init="svd", max_iter=60, patience=10)
     full = fit_full(acts, cfg)
-    stream = fit_streaming(TensorSource(acts, 250), cfg)
+    stream = fit_streaming(tensor_stream(acts, 250), cfg)
     ratio = stream.best_loss / full.best_loss
     assert ratio < 1.05, (stream.best_loss, full.best_loss)
     F = stream.best_F_DK
@@ -136,7 +137,7 @@ def test_streaming_reaches_the_full_batch_loss():
 def test_streaming_resumes_mid_pass_to_the_same_result():
     acts = planted(n=600, seed=10)
     cfg = SNMFSolverConfig(k=6, sparsity=0.15, max_iter=5, patience=10**6)
-    whole = fit_streaming(TensorSource(acts, 200), cfg)
+    whole = fit_streaming(tensor_stream(acts, 200), cfg)
 
     class Stop(Exception):
         pass
@@ -149,7 +150,7 @@ def test_streaming_resumes_mid_pass_to_the_same_result():
             raise Stop
 
     with pytest.raises(Stop):
-        fit_streaming(TensorSource(acts, 200), cfg, on_batch=interrupt)
-    resumed = fit_streaming(TensorSource(acts, 200), cfg, state=saved["st"])
+        fit_streaming(tensor_stream(acts, 200), cfg, on_batch=interrupt)
+    resumed = fit_streaming(tensor_stream(acts, 200), cfg, state=saved["st"])
     np.testing.assert_allclose(resumed.losses, whole.losses, rtol=1e-6)
     torch.testing.assert_close(resumed.best_F_DK, whole.best_F_DK)

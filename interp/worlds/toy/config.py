@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, not_identity
 
 WorldName = Literal["toy1", "toy2"]
 """The worlds the toy commands offer (the CLI's choices; a test checks they are `interp.worlds.world_names()`)."""
@@ -68,9 +68,9 @@ class ToyTrainConfig(Options):
     """Corpus family weights replacing the world's defaults (relative weights, as in `interp toyworld generate
     --mix`; "" trains on the world's default mix). The recipe's IOI- and repeat-heavy mix is what the models need
     to learn IOI in a CPU budget; held-out loss is measured on the default mix."""
-    checkpoint_every: int = 500
+    checkpoint_every: int = not_identity(500)
     """Steps between resumable checkpoints."""
-    compile: bool = False
+    compile: bool = not_identity(False)
     """torch.compile the training forward and backward: ~1.5x the tokens/s on a CPU after a compile of 1-2
     minutes (needs a C compiler); the weights differ from an eager run only in floating-point detail."""
     run: RuntimeOptions = field(default_factory=RuntimeOptions)

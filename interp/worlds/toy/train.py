@@ -7,9 +7,9 @@ positions, the unembedding tied to the embedding during training (`TiedUnembed`;
 repeat-heavy mix, n_ctx 64; with learned positions no toy2 run learned to copy names, hence IOI, within 8M tokens
 (data/models/README.md). `config.TOY1_RECIPE` gives the toy1 models' options (GPT-2 style, learned positions, n_ctx
 128), on which IOI appears abruptly after ~4-5M tokens. Training checkpoints into `out/checkpoint`
-(interp.checkpoint: weights and AdamW moments, identity = every option but the device, threads, compilation and
-checkpoint frequency) and resumes from there; at the end it evaluates on held-out text and IOI prompts and writes
-the model card (card.json). The model folder records its world and tokenizer.
+(interp.checkpoint: weights and AdamW moments, identity = what it computes: every option but the device, threads,
+compilation, checkpoint frequency and the output folder) and resumes from there; at the end it evaluates on held-out
+text and IOI prompts and writes the model card (card.json). The model folder records its world and tokenizer.
 """
 
 from __future__ import annotations
@@ -72,15 +72,8 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
     return loss.item()
 
 
-NOT_IDENTITY = ("device", "threads", "checkpoint_every", "compile")
-"""Options a run may be resumed under other values of."""
-
-
 def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
-    # toy1 runs keep the identity they had before worlds existed, so their checkpoints still resume
-    # (and runs without a mix keep the identity they had before --mix existed)
-    old = (("world",) if cfg.world == "toy1" else ()) + (("mix",) if not cfg.mix else ())
-    return Checkpointer(cfg.out_dir, identity(cfg, NOT_IDENTITY + old))
+    return Checkpointer(cfg.out_dir, identity(cfg))
 
 
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
