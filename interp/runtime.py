@@ -26,10 +26,6 @@ def resolve_device(pref: str) -> str:
     return pref
 
 
-def default_device() -> str:
-    return resolve_device("auto")
-
-
 @dataclass(frozen=True)
 class RunContext:
     """This process's place in the run and its device."""

@@ -80,12 +80,6 @@ def guarded(what: str, step: str, load: Callable[..., T], *args: Any) -> T | Non
     return None
 
 
-def in_workspace(path: str | Path) -> Path:
-    """An artifact path as recorded inside the workspace (relative to its root; older ones absolute)."""
-    path = Path(path)
-    return path if path.is_absolute() else layout().root / path
-
-
 def _mtime(path: Path) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 

@@ -67,20 +67,6 @@ def activation_histogram(counts: np.ndarray, edges: np.ndarray, title: str) -> g
     return fig
 
 
-def density_histogram(density: np.ndarray, title: str = "Feature density (log10)") -> go.Figure:
-    live = density[density > 0]
-    fig = go.Figure(go.Histogram(x=np.log10(live), nbinsx=40, marker_color="#1f77b4"))
-    fig.update_layout(title=f"{title}; {int((density == 0).sum())} dead", xaxis_title="log10 density",
-                      yaxis_title="features", height=260, margin={"t": 40, "b": 30, "l": 40, "r": 10})
-    return fig
-
-
-def logit_bars(tokens: Sequence[str], values: Sequence[float], title: str, color: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(values)[::-1], y=list(tokens)[::-1], orientation="h", marker_color=color))
-    fig.update_layout(title=title, height=300, margin={"t": 40, "b": 30, "l": 80, "r": 10})
-    return fig
-
-
 def logit_figure(pos: tuple[Sequence[str], Sequence[float]], neg: tuple[Sequence[str], Sequence[float]]
                  ) -> go.Figure:
     """Top positive (green) and negative (red) logits side by side in one figure (one chart to draw)."""
@@ -106,12 +92,6 @@ def feature_map(table: pd.DataFrame) -> go.Figure:
     fig.update_layout(title=f"{len(live)} live features (click one to open it)", xaxis_title="log10 density",
                       yaxis_title="best-concept AUROC", height=320, margin={"t": 40, "b": 30, "l": 40, "r": 10})
     return fig
-
-
-def neighbours_table(ids: np.ndarray, cos: np.ndarray, table: pd.DataFrame) -> pd.DataFrame:
-    rows = table.set_index("feature").loc[ids]
-    return pd.DataFrame({"feature": ids, "decoder_cos": cos, "concept": rows["concept"].values,
-                         "density": rows["density"].values})
 
 
 def bench_table(bench: dict) -> pd.DataFrame:

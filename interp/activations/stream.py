@@ -45,14 +45,6 @@ class NonFiniteError(ValueError):
     """NaN or Inf in activations (or in a loss computed from them)."""
 
 
-def require_finite(x: Tensor, where: str) -> Tensor:
-    """`x`, unless it holds NaN or Inf: then a NonFiniteError naming where the values came from."""
-    if not bool(torch.isfinite(x).all()):
-        n = int((~torch.isfinite(x)).any(-1).sum()) if x.ndim > 1 else int((~torch.isfinite(x)).sum())
-        raise NonFiniteError(f"NaN/Inf activations in {n} row(s) of {where}")
-    return x
-
-
 class _AllFired(Exception):
     """Raised by the last hook of a batch to cut the forward pass short."""
 

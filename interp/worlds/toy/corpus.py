@@ -149,11 +149,6 @@ class ToyCorpus:
         return cls(arrays["tokens"], arrays["labels"], cfg, meta["first_doc"])
 
 
-def _tables(world: str) -> tuple[dict[str, int], np.ndarray]:
-    """word -> id and the static label table [vocab, field] of a world (`worlds.label_table`)."""
-    return {w: i for i, w in enumerate(get_world(world).words)}, label_table(world)
-
-
 def _chunk_seed(cfg: CorpusConfig, chunk: int) -> int:
     return (cfg.seed * 1_000_003 + _SPLIT_SALT[cfg.split]) * 1_000_033 + chunk
 
