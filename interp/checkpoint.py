@@ -51,10 +51,13 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def identity(cfg: Any) -> dict[str, Any]:
+def identity(cfg: Any, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """What a run of config `cfg` (a dataclass, nested ones flattened into their fields) computes, as JSON: every
     option but the RuntimeOptions / OutputOptions groups and the fields marked not_identity (the module docstring's
-    rule)."""
+    rule). `ignore` leaves out more options by name; only for keeping the identity older checkpoints were written
+    under (an option added later, at the value that reproduces the old runs)."""
+    skip = set(ignore)
+
     def flat(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
@@ -63,7 +66,7 @@ def identity(cfg: Any) -> dict[str, Any]:
                 continue
             if dataclasses.is_dataclass(v):
                 out.update(flat(v))
-            else:
+            elif f.name not in skip:
                 out[f.name] = v
         return out
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
 from interp.models import save_toy_model, toy_config
 from interp.runtime import start_run
+from interp.worlds import LEGACY_WORLD
 
 from .. import get_world
 from .config import ToyTrainConfig
@@ -73,7 +74,10 @@ def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
 
 
 def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
-    return Checkpointer(cfg.out_dir, identity(cfg))
+    # toy1 runs keep the identity they had before worlds existed, and runs without a mix the one they had before
+    # --mix existed (tests/unit/test_toy_train.py holds both)
+    old = (("world",) if cfg.world == LEGACY_WORLD else ()) + (("mix",) if not cfg.mix else ())
+    return Checkpointer(cfg.out_dir, identity(cfg, old))
 
 
 def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
