@@ -1,6 +1,6 @@
 """Regenerates the numbers and figures of docs/circuits.md.
 
-Run: .venv/bin/python docs/circuits/make_report.py [MODEL ...] (default toy-gelu-s0 toy-relu-s0).
+Run: .venv/bin/python tools/circuits/make_report.py [MODEL ...] (default toy-gelu-s0 toy-relu-s0).
 Each model gets the IOI task of its own toy world (circuits.tasks.toy_tasks): toy2's held-out form "opener+plain"
 on the toy-* models, toy1's template 0 on the toy1-* ones."""
 
@@ -22,8 +22,10 @@ from circuits.tasks import toy_tasks  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.worlds import world_name_of_model  # noqa: E402
 
-HERE = Path(__file__).parent
-FIGURES = HERE.parent / "figures"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+HERE = DOCS / "circuits"
+"""Where the raw numbers go (results.json)."""
+FIGURES = DOCS / "figures"
 """Figures of all docs pages share one folder, so one plotly.min.js beside them serves all offline."""
 
 
