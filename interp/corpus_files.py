@@ -14,6 +14,8 @@ from typing import Any
 
 import xxhash
 
+from . import english_text
+
 Texts = Callable[[], Iterator[str]]
 
 
@@ -130,6 +132,10 @@ def _hub(spec: str, column: str) -> tuple[Texts, dict[str, Any]]:
 
 def read_texts(spec: str, column: str = "text") -> tuple[Texts, dict[str, Any]]:
     """The documents of corpus `spec` and its description (kind, source, fingerprint)."""
+    if spec == english_text.NAME:
+        docs = english_text.documents()
+        return (lambda: iter(docs)), {"kind": "text", **english_text.describe(),
+                                      "fingerprint": xxhash.xxh3_128_hexdigest("\n".join(docs).encode())}
     path = Path(spec).expanduser()
     if path.is_dir():
         if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
@@ -157,8 +163,8 @@ def read_texts(spec: str, column: str = "text") -> tuple[Texts, dict[str, Any]]:
     if spec.startswith("hf:") or not _looks_like_path(spec):
         texts, desc = _hub(spec, column)
         return texts, {**desc, "source": spec, "text_column": column}
-    raise FileNotFoundError(f"corpus {spec!r} is neither 'toyworld', a file or folder that exists, nor a hub dataset "
-                            f"(hf:NAME[:SPLIT])")
+    raise FileNotFoundError(f"corpus {spec!r} is neither 'toyworld', '{english_text.NAME}', a file or folder that "
+                            f"exists, nor a hub dataset (hf:NAME[:SPLIT])")
 
 
 def _looks_like_path(spec: str) -> bool:

@@ -20,8 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from .checkpoint import sha256_file
-
 SOURCE_FILE = "interp-source.json"
 """The record a converted folder carries: where its weights came from."""
 GGUF_MAGIC = b"GGUF"
@@ -89,6 +87,8 @@ def convert_gguf(path: str | Path, folder: Path | None = None, record: dict | No
         raise GGUFError(f"{path} is a GGUF model of architecture {arch!r}, which transformers cannot de-quantize "
                         f"(it reads {', '.join(supported_architectures())}): convert it to a Hugging Face folder "
                         f"elsewhere and give that folder as --model")
+    from .checkpoint import sha256_file  # torch: imported only when converting, so the CLI's parser stays light
+
     sha = sha256_file(path)
     folder = folder or converted_folder(path, sha)
     if _complete(folder, sha):

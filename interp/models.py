@@ -1,7 +1,10 @@
-"""Every place that builds or loads a model: the shipped toy models, TransformerLens names and local HF folders.
+"""Every place that builds or loads a model: the shipped toy models, fetched models, TransformerLens names and local
+HF folders.
 
 `load_model(name)` returns a TransformerLens `HookedTransformer` for
 - a shipped toy model by name (`toy-gelu-s0` ... `toy-gelu-s3`, `toy-relu-s0`, see data/models/),
+- a real model installed by `interp models fetch NAME` (`smollm2-135m`; interp.model_fetch), by its name,
+- a .gguf file, converted once into a Hugging Face folder (interp.gguf_convert),
 - a folder holding a toy model saved by `save_toy_model`,
 - a local Hugging Face folder (config.json + weights + tokenizer) of an architecture TransformerLens converts,
   loaded offline through TransformerLens's own weight converter,
@@ -165,27 +168,45 @@ def _processing(weight_processing: str) -> dict[str, bool]:
     return PROCESSING[weight_processing]
 
 
+def model_folder(name: str) -> Path | None:
+    """The folder `name` loads from: a shipped toy model's, a fetched model's (`interp models fetch`), the conversion
+    of a .gguf file, or a folder given as a path; None for a hub name. A fetchable model not fetched yet is an error
+    naming the fetch command."""
+    from .model_fetch import FETCHABLE, require_fetched
+
+    if name in shipped_models():
+        return MODELS_DIR / name
+    if name in FETCHABLE:
+        return require_fetched(name)
+    path = Path(name).expanduser()
+    if path.suffix == ".gguf" and not path.is_dir():
+        from .gguf_convert import convert_gguf
+
+        return convert_gguf(path).folder
+    return path if path.is_dir() else None
+
+
 def model_fingerprint(name: str) -> str:
-    """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model or
-    a local folder, an xxh3 of its config.json and card.json (retraining, or a name now given to another model,
-    changes them) with the sizes of its weight files; for a hub model, the name itself."""
+    """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model, a
+    fetched or converted model or a local folder, an xxh3 of its config.json, card.json and interp-source.json
+    (retraining, or a name now given to another model, changes them) with the sizes of its weight files; for a hub
+    model, the name itself."""
     from .corpus_files import fingerprint_files
 
-    folder = MODELS_DIR / name if name in shipped_models() else Path(name).expanduser()
-    if not (folder / "config.json").is_file():
+    folder = model_folder(name)
+    if folder is None or not (folder / "config.json").is_file():
         return name
-    files = [p for p in (folder / "config.json", folder / "card.json") if p.is_file()]
+    files = [p for p in (folder / f for f in ("config.json", "card.json", "interp-source.json")) if p.is_file()]
     sizes = ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(folder.glob("*.safetensors")))
     return f"{fingerprint_files(files)[:16]} {sizes}"
 
 
 def load_model(name: str, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
-    """A HookedTransformer for a shipped toy model, a model folder, or a TransformerLens model name."""
+    """A HookedTransformer for a shipped toy model, a fetched model (smollm2-135m), a model folder, a .gguf file or a
+    TransformerLens model name."""
     _processing(weight_processing)
-    if name in shipped_models():
-        return load_toy_model(MODELS_DIR / name, device, weight_processing)
-    path = Path(name).expanduser()
-    if path.is_dir():
+    path = model_folder(name)
+    if path is not None:
         if _is_toy_folder(path):
             return load_toy_model(path, device, weight_processing)
         if (path / "config.json").is_file():
@@ -193,12 +214,15 @@ def load_model(name: str, device: str = "cpu", weight_processing: str = "default
         raise UnknownModelError(f"{name} is a folder without config.json: it holds no model")
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
+    from .model_fetch import FETCHABLE
+
     try:
         official = get_official_model_name(name)
     except ValueError:
         raise UnknownModelError(
             f"unknown model {name!r}. Shipped toy models: {', '.join(shipped_models()) or '(none found in '}"
-            f"{'' if shipped_models() else str(MODELS_DIR) + ')'}; or give a local model folder, or a "
+            f"{'' if shipped_models() else str(MODELS_DIR) + ')'}; fetchable: {', '.join(FETCHABLE)} (interp models "
+            f"fetch NAME); or give a local model folder or .gguf file, or a "
             f"TransformerLens model name such as gpt2 or pythia-70m (needs the model hub)") from None
     ensure_offline_if_no_hub()
     try:

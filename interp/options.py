@@ -136,9 +136,10 @@ class CorpusOptions(Options):
     """The text to run the model on."""
 
     corpus: str = ""
-    """'toyworld' (the labelled toy world), a .txt file or a folder of .txt files, a .jsonl / .parquet file with a
-    text column, a `datasets` folder (save_to_disk), or 'hf:NAME[:SPLIT]' (streamed; needs the hub). Default: the
-    toy world for the shipped toy models; any other model needs a corpus."""
+    """'toyworld' (the labelled toy world), 'python-docs' (English prose that ships with Python: its manual's
+    topics and the standard library's docstrings), a .txt file or a folder of .txt files, a .jsonl / .parquet file
+    with a text column, a `datasets` folder (save_to_disk), or 'hf:NAME[:SPLIT]' (streamed; needs the hub).
+    Default: the toy world for the shipped toy models; any other model needs a corpus."""
     text_column: str = "text"
     """Column holding the text in .jsonl, .parquet and dataset corpora."""
     n_ctx: int = 0
