@@ -19,13 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from jaxtyping import Float, Int, Int8
 from torch import Tensor
 
 from ..models import check_hooks
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 _INPUT_HOOKS = ("hook_embed", "hook_pos_embed", "hook_tokens")
 
@@ -109,7 +112,7 @@ class HookRunner:
 
 
 @torch.no_grad()
-def hook_activations(model, hook: str, tokens: Int[Tensor, "batch pos"], batch_size: int = 32
+def hook_activations(model: HookedTransformer, hook: str, tokens: Int[Tensor, "batch pos"], batch_size: int = 32
                      ) -> Float[Tensor, "batch pos ..."]:
     """Activations [batch, pos, *per-token shape] at `hook` for token rows `tokens`, float32 on the CPU."""
     runner = HookRunner(model, [hook])
@@ -121,7 +124,7 @@ def hook_activations(model, hook: str, tokens: Int[Tensor, "batch pos"], batch_s
 _SHAPES: dict[tuple[int, str], tuple[int, ...]] = {}
 
 
-def hook_shape(model, hook: str) -> tuple[int, ...]:
+def hook_shape(model: HookedTransformer, hook: str) -> tuple[int, ...]:
     """Shape of one position's activation at `hook` (e.g. (d_model,), (d_mlp,), (n_heads, d_head)); unknown hooks
     are a clear error listing the valid ones."""
     check_hooks(model, [hook])
@@ -132,7 +135,7 @@ def hook_shape(model, hook: str) -> tuple[int, ...]:
     return _SHAPES[key]
 
 
-def hook_width(model, hook: str) -> int:
+def hook_width(model: HookedTransformer, hook: str) -> int:
     """Per-token width of `hook` (its per-position shape flattened)."""
     width = 1
     for s in hook_shape(model, hook):

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from .config import MIN_TOKENS, NeuronsConfig, UniversalConfig
 from .stats import NeuronAccumulator
 from .summarize import FAMILIES, FamilyRules, classify, rules_dict, summarize, weight_stats
 from .tokens import Concepts, frequent_tokens, load_concepts, readable_vocab, real_vocab_size
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 StatsConfig = NeuronsConfig | UniversalConfig
 
@@ -59,7 +62,7 @@ def n_docs_for(tokens: int, n_ctx: int) -> int:
     return -(-tokens // (n_ctx - 1))
 
 
-def open_source(model, name: str, cfg: StatsConfig) -> TokenSource:
+def open_source(model: HookedTransformer, name: str, cfg: StatsConfig) -> TokenSource:
     """The corpus of `cfg` on `model` (split 'all' reads every document)."""
     split = None if cfg.split == "all" else cfg.split
     return open_corpus(cfg.data, model, split, seed=cfg.seed, model_name=name)
@@ -81,7 +84,7 @@ def rows_for(source: TokenSource, tokens: int) -> int:
     return have
 
 
-def plan_run(model, name: str, cfg: StatsConfig, source: TokenSource | None = None) -> Plan:
+def plan_run(model: HookedTransformer, name: str, cfg: StatsConfig, source: TokenSource | None = None) -> Plan:
     source = source if source is not None else open_source(model, name, cfg)
     n_rows = rows_for(source, cfg.tokens)
     vocab = readable_vocab(model)
@@ -90,7 +93,7 @@ def plan_run(model, name: str, cfg: StatsConfig, source: TokenSource | None = No
     return Plan(source, n_rows, token_ids, concepts, vocab)
 
 
-def mlp_runner(model) -> HookRunner:
+def mlp_runner(model: HookedTransformer) -> HookRunner:
     """Every layer's mlp.hook_pre and hook_post, in model order."""
     return HookRunner(model, [f"blocks.{layer}.mlp.{h}" for layer in range(model.cfg.n_layers)
                               for h in ("hook_pre", "hook_post")])
@@ -114,7 +117,7 @@ def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | N
     return on_act
 
 
-def new_accumulator(model, cfg: StatsConfig, plan: Plan | None = None) -> NeuronAccumulator:
+def new_accumulator(model: HookedTransformer, cfg: StatsConfig, plan: Plan | None = None) -> NeuronAccumulator:
     c = model.cfg
     n_ctx = plan.source.n_ctx if plan is not None else c.n_ctx
     return NeuronAccumulator(c.n_layers, c.d_mlp, c.d_vocab, n_ctx, fire_on_post=c.act_fn == "relu",
@@ -138,13 +141,13 @@ def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
     return out
 
 
-def model_weight_stats(model) -> dict[str, np.ndarray]:
+def model_weight_stats(model: HookedTransformer) -> dict[str, np.ndarray]:
     """Weight and vocabulary-composition statistics (over the real tokens). Runs take them before allocating their
     sums: the temporaries they free are then reused by the stream, instead of adding to its peak memory."""
     return weight_stats(model, n_vocab=real_vocab_size(model))
 
 
-def finish_stats(model, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
+def finish_stats(model: HookedTransformer, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
                  weights: dict[str, np.ndarray] | None = None, rules: FamilyRules | None = None) -> NeuronStats:
     """The statistics of one model from its sums and weights (`model_weight_stats`, computed here if not given),
     with what they were computed on."""
@@ -253,7 +256,7 @@ def stream(models: list, accs: list[NeuronAccumulator], cfg: StatsConfig, plan: 
     bar.close()
 
 
-def compute_neuron_stats(model, name: str, cfg: NeuronsConfig, checkpoints: Path | None = None,
+def compute_neuron_stats(model: HookedTransformer, name: str, cfg: NeuronsConfig, checkpoints: Path | None = None,
                          source: TokenSource | None = None) -> NeuronStats:
     """Neuron statistics of one loaded model over cfg.tokens tokens of its corpus (`source`, else cfg's corpus);
     with `checkpoints` (the output folder) resumable (see interp.checkpoint)."""

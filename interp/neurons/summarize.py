@@ -10,6 +10,7 @@ per neuron are kept: nothing of size vocabulary x neurons reaches an artifact.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,6 +18,9 @@ from torch import Tensor
 
 from .moments import moments_along
 from .stats import NeuronAccumulator
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 FAMILIES = ("dead", "bigram", "token", "positional", "concept", "prediction", "suppression", "other")
 """Neuron families, in the priority order a neuron is assigned by (first that applies)."""
@@ -113,7 +117,7 @@ def vocab_moments(w_out: Tensor, u_dir: Tensor, chunk: int = 256) -> VocabMoment
     return tuple(torch.cat([getattr(m, k) for m in parts]) for k in ("mean", "var", "skew", "kurtosis"))
 
 
-def weight_stats(model, n_vocab: int | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
+def weight_stats(model: HookedTransformer, n_vocab: int | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
     """||W_in||, ||W_out||, input bias, cos(W_in[:,n], W_out[n]) and moments of cos(W_out[n], W_U[:, v]) over the
     first n_vocab tokens v (prediction / suppression neurons, Gurnee et al. 2024), float64, one layer and `chunk`
     neurons at a time (GPT-2's 12 x 3072 x 50k cosines at once would be 15 GB)."""

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,6 +35,9 @@ from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
 from saes.eval.splice import splice_eval
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 REPORT = "eval.json"
 BATCH_DOCS = 32
@@ -92,7 +96,7 @@ def _ignore_ids(tokenizer) -> list[int]:
     return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
 
 
-def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tensor, "doc pos"],
+def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: str, tokens: Int[Tensor, "doc pos"],
                       labels: np.ndarray | None, ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
                       taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
@@ -111,7 +115,8 @@ def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tens
     return report
 
 
-def evaluate(sae: Dictionary, model, corpus: TokenSource, hook: str | None = None, n_tokens: int = 32_768,
+def evaluate(sae: Dictionary, model: HookedTransformer, corpus: TokenSource, hook: str | None = None,
+             n_tokens: int = 32_768,
              ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
     """The full report for `sae` (a raw-activation dictionary, e.g. from interp.dictionary.load) spliced into
     `model` at `hook` (default: the hook it reads), on the first `n_tokens` tokens of `corpus` (a held-out split:
@@ -137,7 +142,7 @@ def evaluate(sae: Dictionary, model, corpus: TokenSource, hook: str | None = Non
     return report
 
 
-def evaluate_snmf(snmf, model, corpus: TokenSource, n_tokens: int = 8192) -> dict:
+def evaluate_snmf(snmf, model: HookedTransformer, corpus: TokenSource, n_tokens: int = 8192) -> dict:
     """The SAE-style report of an SNMF spliced into `model` at its hook, over the first `n_tokens` non-BOS tokens
     of `corpus` (codes by NNLS on F; every code scored)."""
     tokens, labels = eval_rows(corpus, n_tokens)

@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tqdm.auto import tqdm
@@ -28,6 +29,9 @@ from saes.snmf.data import cache_stream, mlp_hook, model_stream
 from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def solver_config(cfg) -> SNMFSolverConfig:
@@ -79,7 +83,7 @@ def with_provenance(cfg):
     return replace(cfg, lm=replace(lm, model=lm.model or DEFAULT_MODEL))
 
 
-def make_source(cfg, model):
+def make_source(cfg, model: HookedTransformer):
     """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
         return cache_stream(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)

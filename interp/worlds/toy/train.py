@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from .corpus import CHUNK_DOCS, iter_chunks
 from .evaluate import heldout_loss
 from .ioi_eval import heldout_ioi
 from .tokenizer import build_tokenizer
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
@@ -53,14 +57,14 @@ def lr_at(cfg: ToyTrainConfig, step: int) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
-def make_optimizer(model, cfg: ToyTrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: HookedTransformer, cfg: ToyTrainConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
 
 
-def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
+def step(model: HookedTransformer, opt, tokens: torch.Tensor, lr: float) -> float:
     """One optimisation step; returns the batch loss."""
     for g in opt.param_groups:
         g["lr"] = lr
@@ -76,7 +80,7 @@ def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
     return Checkpointer(cfg.out_dir, identity(cfg))
 
 
-def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
+def checkpoint(model: HookedTransformer, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
     """Save the raw weights and AdamW state so an interrupted run resumes at `step_done`."""
     weights = {k: v for k, v in model.state_dict().items() if not k.endswith(".IGNORE") and "mask" not in k}
     adam, steps = optimizer_state(model.named_parameters(), opt)
@@ -114,7 +118,7 @@ class TiedUnembed(torch.nn.Module):
         return resid_BPD @ self.W_U + self.b_U  # [batch, pos, d_vocab]
 
 
-def untie(model) -> None:
+def untie(model: HookedTransformer) -> None:
     """Give a tied model an ordinary Unembed holding a copy of W_E^T, so it saves and loads like any toy model."""
     from transformer_lens.components import Unembed
 
@@ -166,7 +170,7 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
     return finish(model, cfg, device, elapsed + time.time() - t0)
 
 
-def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
+def finish(model: HookedTransformer, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
     """Evaluate on held-out data, write the model and its card, and drop the checkpoint."""
     untie(model)
     model.eval()
