@@ -48,7 +48,7 @@ class NonFiniteError(ValueError):
     """NaN or Inf in activations (or in a loss computed from them)."""
 
 
-def require_finite(x: Tensor, where: str) -> Tensor:
+def require_finite(x: Float[Tensor, "*shape"], where: str) -> Float[Tensor, "*shape"]:
     """`x`, unless it holds NaN or Inf: then a NonFiniteError naming where the values came from."""
     if not bool(torch.isfinite(x).all()):
         n = int((~torch.isfinite(x)).any(-1).sum()) if x.ndim > 1 else int((~torch.isfinite(x)).sum())
@@ -89,7 +89,8 @@ class HookRunner:
             finally:
                 self._installed = False
 
-    def run(self, tokens: Int[Tensor, "batch pos"], on_act: Callable[[str, Tensor], None]) -> None:
+    def run(self, tokens: Int[Tensor, "batch pos"],
+            on_act: Callable[[str, Float[Tensor, "batch pos ..."]], None]) -> None:
         """One forward pass of `tokens`, cut after the last hook fired; every hook must fire."""
         self._on_act, self._seen = on_act, set()
         try:
@@ -104,7 +105,7 @@ class HookRunner:
             missing = sorted(set(self.hooks) - self._seen)
             raise ValueError(f"hook(s) {', '.join(missing)} did not fire in the forward pass")
 
-    def collect(self, tokens: Int[Tensor, "batch pos"]) -> dict[str, Tensor]:
+    def collect(self, tokens: Int[Tensor, "batch pos"]) -> dict[str, Float[Tensor, "batch pos ..."]]:
         """Each hook's activation [batch, pos, ...] for one batch (float32, CPU)."""
         out: dict[str, Tensor] = {}
         self.run(tokens, lambda name, act: out.__setitem__(name, act.detach().float().cpu()))

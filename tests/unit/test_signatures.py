@@ -23,6 +23,7 @@ BARE_NAMES = {"Tensor", "ndarray"}
 """Annotation names that carry no shape (torch.Tensor, np.ndarray, numpy.ndarray all end in one of these)."""
 
 MODEL_EXCEPTIONS: dict[str, str] = {
+    "circuits/patching/results.py:save_results": "`model` is the model's name, written into summary.json",
 }
 """`path:function` -> why its `model` parameter is not a HookedTransformer."""
 
