@@ -182,7 +182,7 @@ class StreamingFile:
 
 
 def write_safetensors_tmp(path: Path, tensors: dict[str, Shaped[Tensor, "*shape"]], metadata: dict[str, str],
-                          folder: Path,                           direct: bool = False) -> PendingFile:
+                          folder: Path, direct: bool = False) -> PendingFile:
     """Write a safetensors file to `path`.tmp in one go (see StreamingFile)."""
     return StreamingFile(path, tensors, metadata, folder, direct).finish()
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
+from jaxtyping import Float, Shaped
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -99,8 +100,8 @@ def mlp_runner(model: HookedTransformer) -> HookRunner:
                               for h in ("hook_pre", "hook_post")])
 
 
-def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | None = None
-                 ) -> Callable[[str, Tensor], None]:
+def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Float[Tensor, "batch pos d_mlp"]], None] | None = None
+                 ) -> Callable[[str, Float[Tensor, "batch pos d_mlp"]], None]:
     """hook_pre keeps the pre-activation until hook_post of the same layer hands both to the accumulator (so only
     one layer's activations are alive at a time)."""
     pre: dict[int, Tensor] = {}
@@ -128,7 +129,7 @@ def new_accumulator(model: HookedTransformer, cfg: StatsConfig, plan: Plan | Non
                              taxonomy=plan.source.taxonomy if plan is not None else None)
 
 
-def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
+def layer_summary(a: dict[str, Shaped[np.ndarray, "*shape"]]) -> list[dict]:
     """Per-layer fractions: dead neurons, mean firing frequency, exact- and near-zero activations, families."""
     out = []
     for layer in range(a["fire_freq"].shape[0]):
@@ -141,14 +142,15 @@ def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
     return out
 
 
-def model_weight_stats(model: HookedTransformer) -> dict[str, np.ndarray]:
+def model_weight_stats(model: HookedTransformer) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Weight and vocabulary-composition statistics (over the real tokens). Runs take them before allocating their
     sums: the temporaries they free are then reused by the stream, instead of adding to its peak memory."""
     return weight_stats(model, n_vocab=real_vocab_size(model))
 
 
 def finish_stats(model: HookedTransformer, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
-                 weights: dict[str, np.ndarray] | None = None, rules: FamilyRules | None = None) -> NeuronStats:
+                 weights: dict[str, Shaped[np.ndarray, "*shape"]] | None = None,
+                 rules: FamilyRules | None = None) -> NeuronStats:
     """The statistics of one model from its sums and weights (`model_weight_stats`, computed here if not given),
     with what they were computed on."""
     rules = rules or FamilyRules()
@@ -206,7 +208,8 @@ GROUP_BYTES = 64 << 20
 writing it, so a state of gigabytes (GPT-2's per-token sums) is written a piece at a time."""
 
 
-def checkpoint_groups(name: str, tensors: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
+def checkpoint_groups(name: str, tensors: dict[str, Shaped[Tensor, "*shape"]]
+                      ) -> dict[str, dict[str, Shaped[Tensor, "*shape"]]]:
     """A part's tensors as groups "<name>.<k>" of at most ~GROUP_BYTES; a view into a larger tensor (one layer's
     sums) gets a group of its own (safetensors refuses two tensors sharing memory in one file)."""
     groups: list[dict[str, Tensor]] = []
@@ -230,7 +233,8 @@ def batches(source: TokenSource, n_rows: int, batch_size: int, start: int = 0) -
 
 
 def stream(models: list, accs: list[NeuronAccumulator], cfg: StatsConfig, plan: Plan,
-           on_batch: Callable[[list[list[Tensor]]], None] | None = None, desc: str = "neurons", start_doc: int = 0,
+           on_batch: Callable[[list[list[Float[Tensor, "batch pos d_mlp"]]]], None] | None = None,
+           desc: str = "neurons", start_doc: int = 0,
            checkpoint: Callable[[int], None] | None = None) -> None:
     """Run every model on the same batches from row `start_doc`; `on_batch` gets each model's post-activations per
     layer; `checkpoint(rows_done)` is called every cfg.checkpoint_every rows."""
