@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from ..corpus import TokenSource
@@ -63,7 +64,8 @@ class TokenSlots:
         return len(self.ids)
 
 
-def frequent_tokens(source: TokenSource, n_rows: int, capacity: int, d_vocab: int, batch: int = 256) -> Tensor | None:
+def frequent_tokens(source: TokenSource, n_rows: int, capacity: int, d_vocab: int, batch: int = 256
+                    ) -> Int[Tensor, " capacity"] | None:
     """The `capacity` most frequent token ids (BOS column left out; ties to the lower id) of rows [0, n_rows), in
     id order; None when the vocabulary fits in `capacity` (every token gets its slot)."""
     if d_vocab <= capacity:
