@@ -23,6 +23,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from jaxtyping import Int
 
 from .taxonomy import LEGACY_WORLD, Taxonomy
 
@@ -168,7 +169,7 @@ def taxonomy_of_schema(saved: Mapping) -> Taxonomy:
 
 
 @cache
-def label_table(name: str) -> np.ndarray:
+def label_table(name: str) -> Int[np.ndarray, "d_vocab field"]:
     """Static labels per token id, [vocab, field] int8: every field that depends on the word alone."""
     w = get_world(name)
     tax = w.taxonomy

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
 
-def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
+def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[Int[np.ndarray, "batch pos"]]:
     """Training batches [batch, n_ctx] from step `start_step` on; resuming regenerates the same documents."""
     first_doc = start_step * cfg.batch_size
     stream = iter_chunks(cfg.corpus(), first_doc // CHUNK_DOCS)
@@ -64,7 +66,7 @@ def make_optimizer(model: HookedTransformer, cfg: ToyTrainConfig) -> torch.optim
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
 
 
-def step(model: HookedTransformer, opt, tokens: torch.Tensor, lr: float) -> float:
+def step(model: HookedTransformer, opt, tokens: Int[Tensor, "batch pos"], lr: float) -> float:
     """One optimisation step; returns the batch loss."""
     for g in opt.param_groups:
         g["lr"] = lr
@@ -111,10 +113,10 @@ class TiedUnembed(torch.nn.Module):
         self._embed = [embed]
 
     @property
-    def W_U(self) -> torch.Tensor:
+    def W_U(self) -> Float[Tensor, "d_model d_vocab"]:
         return self._embed[0].W_E.T  # [d_model, d_vocab]
 
-    def forward(self, resid_BPD: torch.Tensor) -> torch.Tensor:
+    def forward(self, resid_BPD: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_vocab"]:
         return resid_BPD @ self.W_U + self.b_U  # [batch, pos, d_vocab]
 
 
