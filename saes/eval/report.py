@@ -43,7 +43,8 @@ REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Int[Tensor, "doc pos"], np.ndarray | None]:
+def eval_rows(corpus: TokenSource, n_tokens: int
+              ) -> tuple[Int[Tensor, "doc pos"], Int[np.ndarray, "doc pos field"] | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
     n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
@@ -83,7 +84,8 @@ def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_to
         yield x.to(device)
 
 
-def ground_truth(codes: Float[Tensor, "token d_sae"], labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
+def ground_truth(codes: Float[Tensor, "token d_sae"], labels: Int[np.ndarray, "doc pos field"],
+                 taxonomy: Taxonomy | None = None) -> dict:
     """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped), over the
     concepts of the labels' `taxonomy` (their toy world's; default toy1's)."""
     lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
@@ -97,7 +99,8 @@ def _ignore_ids(tokenizer) -> list[int]:
 
 
 def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: str, tokens: Int[Tensor, "doc pos"],
-                      labels: np.ndarray | None, ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
+                      labels: Int[np.ndarray, "doc pos field"] | None, ground_truth_tokens: int,
+                      max_tokens: int | None = None, device="cpu",
                       taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
