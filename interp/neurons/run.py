@@ -232,7 +232,7 @@ def batches(source: TokenSource, n_rows: int, batch_size: int, start: int = 0) -
         yield source.rows(first, min(batch_size, n_rows - first))
 
 
-def stream(models: list, accs: list[NeuronAccumulator], cfg: StatsConfig, plan: Plan,
+def stream(models: list[HookedTransformer], accs: list[NeuronAccumulator], cfg: StatsConfig, plan: Plan,
            on_batch: Callable[[list[list[Float[Tensor, "batch pos d_mlp"]]]], None] | None = None,
            desc: str = "neurons", start_doc: int = 0,
            checkpoint: Callable[[int], None] | None = None) -> None:

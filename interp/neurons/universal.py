@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -41,6 +42,9 @@ from .moments import correlation_from_cov
 from .run import checkpointer, finish_stats, model_weight_stats, new_accumulator, plan_run, resumable, stream
 from .summarize import FAMILIES
 from .tokens import readable_vocab
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 SCHEMA_VERSION = 2
 
@@ -164,7 +168,7 @@ def universal_from_sums(sums: CorrelationSums, models: list[str], threshold: flo
                            excess.float().numpy(), (excess > threshold).numpy(), threshold, sums.n)
 
 
-def check_same_architecture(models: list, names: list[str]) -> None:
+def check_same_architecture(models: list[HookedTransformer], names: list[str]) -> None:
     """All models need the same layers, neurons and vocabulary: otherwise say which two differ and how."""
     def shape(mod) -> str:
         c = mod.cfg
@@ -186,7 +190,7 @@ def family_counts(result: UniversalResult, stats: list[NeuronStats]) -> dict:
     return out
 
 
-def check_same_tokenizer(models: list, names: list[str], vocab: list[str] | None) -> None:
+def check_same_tokenizer(models: list[HookedTransformer], names: list[str], vocab: list[str] | None) -> None:
     """Every model reads the same token ids (they all run on the first model's tokenisation of the corpus)."""
     for mod, name in zip(models[1:], names[1:]):
         if readable_vocab(mod) != vocab:

@@ -5,7 +5,8 @@ Walks the AST of interp/, saes/ and circuits/ (no imports, so it is fast) and fa
   the return, also inside `list[...]`, `tuple[...]`, `X | None`): the one convention is a jaxtyping shape such as
   `Float[Tensor, "batch pos d_model"]` or `Float[np.ndarray, " n"]`;
 - every public function with a parameter named `model` that is unannotated or annotated with something other than
-  `HookedTransformer`.
+  `HookedTransformer` (or `HookedTransformer | None`), or a parameter named `models` whose annotation does not name
+  `HookedTransformer` (e.g. `list[HookedTransformer]`).
 Public means the function's name, and the name of every class it is defined in, do not start with "_"; functions
 nested inside other functions are not public.
 """
@@ -24,6 +25,7 @@ BARE_NAMES = {"Tensor", "ndarray"}
 
 MODEL_EXCEPTIONS: dict[str, str] = {
     "circuits/patching/results.py:save_results": "`model` is the model's name, written into summary.json",
+    "interp/neurons/universal.py:universal_from_sums": "`models` are the models' names (the sums are already taken)",
 }
 """`path:function` -> why its `model` parameter is not a HookedTransformer."""
 
@@ -87,6 +89,11 @@ def _is_model_type(ann: ast.expr | None) -> bool:
     return _name(ann) == "HookedTransformer"
 
 
+def _names_model_type(ann: ast.expr | None) -> bool:
+    """A collection annotation that names HookedTransformer (list[HookedTransformer], Sequence[...])."""
+    return ann is not None and any(_name(n) == "HookedTransformer" for n in ast.walk(ann) if isinstance(n, ast.expr))
+
+
 def _all_args(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
     a = fn.args
     return [*a.posonlyargs, *a.args, *a.kwonlyargs, *([a.vararg] if a.vararg else []),
@@ -108,8 +115,9 @@ def _violations() -> tuple[list[str], list[str]]:
                     where.append("return")
                 if where and key not in SHAPE_EXCEPTIONS:
                     bare.append(f"{key}:{fn.lineno} ({', '.join(where)})")
-                if any(a.arg == "model" and not _is_model_type(a.annotation) for a in args) \
-                        and key not in MODEL_EXCEPTIONS:
+                untyped = [a for a in args if (a.arg == "model" and not _is_model_type(a.annotation))
+                           or (a.arg == "models" and not _names_model_type(a.annotation))]
+                if untyped and key not in MODEL_EXCEPTIONS:
                     model.append(f"{key}:{fn.lineno}")
     return bare, model
 
@@ -122,8 +130,8 @@ def test_public_tensor_annotations_have_shapes():
 
 def test_public_model_parameters_are_hooked_transformers():
     _, model = _violations()
-    assert not model, ("public functions whose `model` parameter is not annotated `HookedTransformer` (import it "
-                       "under `if TYPE_CHECKING:`):\n" + "\n".join(model))
+    assert not model, ("public functions whose `model` parameter is not annotated `HookedTransformer` (`models`: "
+                       "list[HookedTransformer]; import it under `if TYPE_CHECKING:`):\n" + "\n".join(model))
 
 
 def test_exceptions_are_still_needed():
