@@ -62,8 +62,7 @@ def corpus_seed(corpus: dict[str, Any] | None, default: int = 0) -> int:
 
 
 def heldout_corpus(model: HookedTransformer, model_name: str, recorded: dict[str, Any] | None, corpus: str = "",
-                   n_ctx: int = 0,
-                   seed: int = 0, text_column: str = "text"):
+                   n_ctx: int = 0, seed: int = 0, text_column: str = "text"):
     """The held-out split of `corpus`, or by default of the corpus an input records (its source, toy-world seed and
     context size), tokenised for `model`."""
     from .corpus import open_corpus

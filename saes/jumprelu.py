@@ -62,15 +62,15 @@ class JumpReLUFn(torch.autograd.Function):
     """f = h·H(h-θ); grads: h -> 1[h>θ], θ -> -(θ/ε)·K((h-θ)/ε)."""
 
     @staticmethod
-    def forward(ctx: Any, h: Float[Tensor, "batch d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
-                ) -> Float[Tensor, "batch d_sae"]:
+    def forward(ctx: Any, h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+                ) -> Float[Tensor, "... d_sae"]:
         ctx.save_for_backward(h, threshold)
         ctx.bandwidth = bandwidth
         return h * (h > threshold).to(h.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Float[Tensor, "batch d_sae"]
-                 ) -> tuple[Float[Tensor, "batch d_sae"], Float[Tensor, " d_sae"], None]:
+    def backward(ctx: Any, grad_out: Float[Tensor, "... d_sae"]
+                 ) -> tuple[Float[Tensor, "... d_sae"], Float[Tensor, " d_sae"], None]:
         h, threshold = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_h = (h > threshold).to(grad_out.dtype) * grad_out
@@ -82,14 +82,14 @@ class StepFn(torch.autograd.Function):
     """H(h-θ); grads: h -> 0, θ -> -(1/ε)·K((h-θ)/ε)."""
 
     @staticmethod
-    def forward(ctx: Any, h: Float[Tensor, "batch d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
-                ) -> Float[Tensor, "batch d_sae"]:
+    def forward(ctx: Any, h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+                ) -> Float[Tensor, "... d_sae"]:
         ctx.save_for_backward(h, threshold)
         ctx.bandwidth = bandwidth
         return (h > threshold).to(h.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Float[Tensor, "batch d_sae"]) -> tuple[None, Float[Tensor, " d_sae"], None]:
+    def backward(ctx: Any, grad_out: Float[Tensor, "... d_sae"]) -> tuple[None, Float[Tensor, " d_sae"], None]:
         h, threshold = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_theta = -(1.0 / eps) * rectangle((h - threshold) / eps) * grad_out

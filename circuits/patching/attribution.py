@@ -28,8 +28,7 @@ DEFAULT_COMPONENTS = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_
 
 def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
                           metric: Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]],
-                          names: Sequence[str],
-                          hooks: Sequence[Hook] = ()):
+                          names: Sequence[str], hooks: Sequence[Hook] = ()):
     """Activations at `names`, the gradient of metric(logits) with respect to each, and the metric value.
 
     `hooks` run before the caching hooks at the same hook point, so a rule that replaces an activation (RelP) is

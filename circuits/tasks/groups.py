@@ -73,8 +73,8 @@ def position_labels(model: HookedTransformer, clean: Int[Tensor, "batch pos"]) -
     return unique_labels(labels)
 
 
-def token_ids(model: HookedTransformer, words: Sequence[str], column: str, where: Callable[[int], str]) -> Int[Tensor,
-              " batch"]:
+def token_ids(model: HookedTransformer, words: Sequence[str], column: str, where: Callable[[int], str]
+              ) -> Int[Tensor, " batch"]:
     """The single token of each word; an error naming the row (`where(i)`) and the fix otherwise."""
     known: dict[str, int] = {}
     unk = getattr(model.tokenizer, "unk_token_id", None)

@@ -81,8 +81,7 @@ def _abc(prompt: IOIPrompt, third: str) -> IOIPrompt:
 
 
 def ioi_task(model: HookedTransformer, n: int = 32, corruption: Corruption = "abc", form: FormChoice = "both",
-             template: int = 0,
-             split: Split = "heldout", seed: int = 0) -> IOITask:
+             template: int = 0, split: Split = "heldout", seed: int = 0) -> IOITask:
     """The IOI task: answer = clean IO name, wrong = clean S name, metric = logit difference."""
     if corruption not in ("abc", "swap"):
         raise ValueError(f"corruption must be 'abc' or 'swap', got {corruption!r}")

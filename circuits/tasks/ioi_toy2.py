@@ -192,8 +192,8 @@ def _group_task(model, name: str, pairs: Sequence[IOIPair], corruption: str) -> 
 
 
 def ioi_toy2_task(model: HookedTransformer, n: int = 32, corruption: Corruption = "abc",
-                  forms: Sequence[str] = DEFAULT_FORMS,
-                  split: Split = "heldout", shapes: Shapes = "one", seed: int = 0) -> IOITask | TaskGroups:
+                  forms: Sequence[str] = DEFAULT_FORMS, split: Split = "heldout", shapes: Shapes = "one",
+                  seed: int = 0) -> IOITask | TaskGroups:
     """The IOI task of a toy2 model: one `IOITask` per (form, shape) of the drawn prompts, a `TaskGroups` when
     there are several; answer = the clean IO's token, wrong = the clean S's, metric = logit difference."""
     pairs = ioi_toy2_pairs(n, corruption, forms, split, shapes, seed)

@@ -90,8 +90,7 @@ def default_alpha_max(model: HookedTransformer, hook: str, prompt: Int[Tensor, "
 
 def calibrate(model: HookedTransformer, vec: SteeringVector, prompt: Int[Tensor, " pos"],
               targets: Sequence[float] = DEFAULT_TARGETS, alpha_max: float | None = None, tol: float = 0.02,
-              max_iter: int = 50,
-              grid_size: int = 32) -> Calibration:
+              max_iter: int = 50, grid_size: int = 32) -> Calibration:
     """Bisection on α ∈ [0, alpha_max] for every KL target; `tol` is the relative KL tolerance.
 
     Steering adds +α·d̂ (the direction's own sign). A log-spaced grid of `grid_size` strengths (one batched pass)

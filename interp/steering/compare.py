@@ -44,8 +44,7 @@ def steering_vector(model: HookedTransformer, kind: str, dictionary=None, featur
 
 @torch.no_grad()
 def steer_compare(model: HookedTransformer, vec, prompt: str, alpha: float | None = None,
-                  kl_target: float | None = None,
-                  max_new_tokens: int = 12, k: int = 8) -> SteerComparison:
+                  kl_target: float | None = None, max_new_tokens: int = 12, k: int = 8) -> SteerComparison:
     """Calibrate α to `kl_target` (or take `alpha`), generate base and steered text, list promoted/suppressed."""
     from interp.steering.apply import generate
     from interp.steering.calibration import calibrate

@@ -164,8 +164,8 @@ def default_alpha(model: HookedTransformer, hook: str, prompt: Int[Tensor, " pos
 
 
 def feature_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Int[Tensor, "doc pos"],
-                   prompt: Int[Tensor, " pos"],
-                   alpha: float | None = None, top_k: int = 20, n_top: int = 20) -> FeatureScores:
+                   prompt: Int[Tensor, " pos"], alpha: float | None = None, top_k: int = 20,
+                   n_top: int = 20) -> FeatureScores:
     """Input and output scores of every feature of `dictionary` (see module doc). α defaults to twice the mean
     activation norm at the dictionary's hook on the prompt's non-BOS positions."""
     dirs = dictionary.feature_directions().detach().float().cpu()

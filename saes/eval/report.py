@@ -100,8 +100,7 @@ def _ignore_ids(tokenizer) -> list[int]:
 
 def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: str, tokens: Int[Tensor, "doc pos"],
                       labels: Int[np.ndarray, "doc pos field"] | None, ground_truth_tokens: int,
-                      max_tokens: int | None = None, device="cpu",
-                      taxonomy: Taxonomy | None = None) -> dict:
+                      max_tokens: int | None = None, device="cpu", taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
     labels, when known (in `taxonomy`'s schema: the corpus's world)."""
@@ -119,8 +118,7 @@ def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: st
 
 
 def evaluate(sae: Dictionary, model: HookedTransformer, corpus: TokenSource, hook: str | None = None,
-             n_tokens: int = 32_768,
-             ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
+             n_tokens: int = 32_768, ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
     """The full report for `sae` (a raw-activation dictionary, e.g. from interp.dictionary.load) spliced into
     `model` at `hook` (default: the hook it reads), on the first `n_tokens` tokens of `corpus` (a held-out split:
     interp.corpus.open_corpus(..., split="heldout"))."""
