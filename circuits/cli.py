@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
@@ -23,6 +23,9 @@ from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
 from .tasks import TASKS, WORLD_TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file
 from .tasks.files import TaskFile
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class BuiltTask(NamedTuple):
@@ -39,7 +42,7 @@ class BuiltTask(NamedTuple):
                 f"{i['name']} ({i['prompts']}, {i['n_prompts']} prompts, seed {i['seed']})")
 
 
-def build_task(cfg: TaskOptions, model, source: TaskFile | None = None) -> BuiltTask:
+def build_task(cfg: TaskOptions, model: HookedTransformer, source: TaskFile | None = None) -> BuiltTask:
     """The task `cfg` names, for `model`: on a toy-world model its own world's tasks (toy1: the fixed templates and
     words; toy2: IOI from toy2's grammar, held-out form, and gender / colour in toy2's sentences), classic IOI on any
     other model (gender and colour refused), or a file (`source`: the file already read)."""

@@ -31,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from jaxtyping import Float, Shaped
 from safetensors import safe_open
 from torch import Tensor
 
@@ -110,8 +111,8 @@ class Checkpointer:
     def exists(self) -> bool:
         return (self.root / LATEST).exists()
 
-    def save(self, step: int, tensors: Mapping[str, Mapping[str, Tensor]], meta: Mapping[str, Any] | None = None
-             ) -> Path:
+    def save(self, step: int, tensors: Mapping[str, Mapping[str, Shaped[Tensor, "*shape"]]],
+             meta: Mapping[str, Any] | None = None) -> Path:
         """Write checkpoint `step` (tensor groups + JSON meta) and make it current; older ones are removed. A save
         that fails (a full disk) removes what it wrote, so the previous checkpoint stays the current one."""
         name = f"step-{step:08d}"
@@ -199,7 +200,8 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise CheckpointError(f"corrupt checkpoint: {path} ({what}) is not valid JSON ({e})") from None
 
 
-def optimizer_state(named_params: Iterable[tuple[str, Tensor]], opt) -> tuple[dict[str, Tensor], dict[str, float]]:
+def optimizer_state(named_params: Iterable[tuple[str, Float[Tensor, "*shape"]]], opt
+                    ) -> tuple[dict[str, Float[Tensor, "*shape"]], dict[str, float]]:
     """Adam / AdamW moments as tensors ("NAME.exp_avg", "NAME.exp_avg_sq") and step counts by parameter name."""
     tensors, steps = {}, {}
     for n, p in named_params:
@@ -211,7 +213,8 @@ def optimizer_state(named_params: Iterable[tuple[str, Tensor]], opt) -> tuple[di
     return tensors, steps
 
 
-def restore_optimizer(named_params: Iterable[tuple[str, Tensor]], opt, tensors: Mapping[str, Tensor],
+def restore_optimizer(named_params: Iterable[tuple[str, Float[Tensor, "*shape"]]], opt,
+                      tensors: Mapping[str, Float[Tensor, "*shape"]],
                       steps: Mapping[str, float]) -> None:
     """Put `optimizer_state`'s output back into `opt` (moments on each parameter's device)."""
     import torch
@@ -223,7 +226,7 @@ def restore_optimizer(named_params: Iterable[tuple[str, Tensor]], opt, tensors: 
                             "exp_avg_sq": tensors[f"{n}.exp_avg_sq"].to(p.device)}
 
 
-def dataclass_state(obj: Any) -> tuple[dict[str, Tensor], dict[str, Any]]:
+def dataclass_state(obj: Any) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict[str, Any]]:
     """A flat dataclass of solver state split into its tensors and its JSON-ready rest (None tensors go to JSON)."""
     tensors, meta = {}, {}
     for f in dataclasses.fields(obj):
@@ -235,9 +238,9 @@ def dataclass_state(obj: Any) -> tuple[dict[str, Tensor], dict[str, Any]]:
     return tensors, meta
 
 
-def prefixed(prefix: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def prefixed(prefix: str, tensors: Mapping[str, Shaped[Tensor, "*shape"]]) -> dict[str, Shaped[Tensor, "*shape"]]:
     return {f"{prefix}.{k}": t for k, t in tensors.items()}
 
 
-def unprefixed(prefix: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def unprefixed(prefix: str, tensors: Mapping[str, Shaped[Tensor, "*shape"]]) -> dict[str, Shaped[Tensor, "*shape"]]:
     return {k[len(prefix) + 1:]: t for k, t in tensors.items() if k.startswith(prefix + ".")}

@@ -5,13 +5,15 @@ within its own document."""
 from __future__ import annotations
 
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 CONTEXT = (8, 4)
 """Tokens shown before and after an example's token."""
 
 
-def context_windows(tokens: Tensor, doc_ids: Tensor, index: Tensor, before: int, after: int) -> Tensor:
+def context_windows(tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"], index: Int[Tensor, " m"], before: int,
+                    after: int) -> Int[Tensor, "m window"]:
     """[m, W] global token indices around each index (-1 outside the token's document or the cache)."""
     offs = torch.arange(-before, after + 1)
     idx = index[:, None] + offs[None]

@@ -27,11 +27,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import weakref
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 _FUSABLE_ARCHS = ("standard", "shortformer", "rotary")
 _NORMS = ("LayerNorm", "LayerNormPre")
@@ -225,7 +229,7 @@ def _fusions(model):
 
 
 @contextlib.contextmanager
-def fused_kernels(model, enabled: bool = True):
+def fused_kernels(model: HookedTransformer, enabled: bool = True):
     """Within the block, `model`'s blocks, attention layers and LayerNorms run as fused kernels (see the module
     docstring); yields how many modules were swapped (0 when already swapped by an enclosing block)."""
     swapped = [(m, fn) for m, fn in _fusions(model) if enabled and "forward" not in vars(m)]  # not yet swapped

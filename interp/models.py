@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from jaxtyping import Int
 from torch import Tensor
 
 from .atomic import atomic_write
@@ -248,7 +249,7 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
 
 
 
-def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Tensor:
+def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
     the model's context is a clear error; words the tokenizer does not know (they become its unknown token, as
     out-of-vocabulary words do for the toy models) are named in a warning rather than passing silently."""

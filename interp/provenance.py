@@ -9,9 +9,12 @@ corpus reopens in the model's own world (toy1 or toy2), which must be the world 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .worlds import LEGACY_WORLD
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 DEFAULT_MODEL = "toy-gelu-s0"
 
@@ -58,8 +61,8 @@ def corpus_seed(corpus: dict[str, Any] | None, default: int = 0) -> int:
     return int((corpus or {}).get("seed", default))
 
 
-def heldout_corpus(model, model_name: str, recorded: dict[str, Any] | None, corpus: str = "", n_ctx: int = 0,
-                   seed: int = 0, text_column: str = "text"):
+def heldout_corpus(model: HookedTransformer, model_name: str, recorded: dict[str, Any] | None, corpus: str = "",
+                   n_ctx: int = 0, seed: int = 0, text_column: str = "text"):
     """The held-out split of `corpus`, or by default of the corpus an input records (its source, toy-world seed and
     context size), tokenised for `model`."""
     from .corpus import open_corpus

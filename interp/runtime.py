@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as td
+from jaxtyping import Float, Shaped
+from torch import Tensor
 
 
 def resolve_device(pref: str) -> str:
@@ -55,13 +57,13 @@ class RunContext:
         td.all_reduce(flag, op=td.ReduceOp.MIN)
         return bool(flag.item())
 
-    def sum_(self, t: torch.Tensor) -> torch.Tensor:
+    def sum_(self, t: Shaped[Tensor, "*shape"]) -> Shaped[Tensor, "*shape"]:
         """In-place sum over processes."""
         if self.world > 1:
             td.all_reduce(t, op=td.ReduceOp.SUM)
         return t
 
-    def mean_(self, t: torch.Tensor) -> torch.Tensor:
+    def mean_(self, t: Float[Tensor, "*shape"]) -> Float[Tensor, "*shape"]:
         """In-place mean over processes."""
         return self.sum_(t).div_(self.world) if self.world > 1 else t
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from jaxtyping import Shaped
 from torch import Tensor
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05", b"PK\x03\x04")
@@ -24,7 +25,7 @@ def _not_safetensors(path: Path, what: str, err: Exception) -> ValueError:
                       f"save_pretrained(..., safe_serialization=True)) or rebuild it with the command that makes it")
 
 
-def read_tensors(path: str | Path, what: str = "weights") -> dict[str, Tensor]:
+def read_tensors(path: str | Path, what: str = "weights") -> dict[str, Shaped[Tensor, "*shape"]]:
     """Every tensor of a safetensors file, on the CPU."""
     from safetensors.torch import load_file
 
@@ -37,7 +38,7 @@ def read_tensors(path: str | Path, what: str = "weights") -> dict[str, Tensor]:
         raise _not_safetensors(path, what, e) from None
 
 
-def read_arrays(path: str | Path, what: str = "arrays") -> dict[str, np.ndarray]:
+def read_arrays(path: str | Path, what: str = "arrays") -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Every array of a safetensors file, as numpy."""
     from safetensors.numpy import load_file
 
@@ -59,7 +60,8 @@ def _os_error(path: Path, err: Exception) -> Exception:
     return err
 
 
-def write_tensors(path: str | Path, tensors: dict[str, Tensor], metadata: dict[str, str] | None = None) -> None:
+def write_tensors(path: str | Path, tensors: dict[str, Shaped[Tensor, "*shape"]],
+                  metadata: dict[str, str] | None = None) -> None:
     """Write a safetensors file (callers make it atomic: interp.atomic.atomic_write)."""
     from safetensors.torch import save_file
 
@@ -69,7 +71,8 @@ def write_tensors(path: str | Path, tensors: dict[str, Tensor], metadata: dict[s
         raise _os_error(Path(path), e) from None
 
 
-def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+def write_arrays(path: str | Path, arrays: dict[str, Shaped[np.ndarray, "*shape"]],
+                 metadata: dict[str, str] | None = None) -> None:
     """Write numpy arrays as a safetensors file."""
     from safetensors.numpy import save_file
 

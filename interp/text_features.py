@@ -4,11 +4,15 @@ fire most (the explorer's "try your own text" boxes and the Open page call these
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .models import prompt_tokens
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 @dataclass
@@ -21,7 +25,7 @@ class TextActivations:
 
 
 @torch.no_grad()
-def text_activations(model, dictionary, text: str) -> TextActivations:
+def text_activations(model: HookedTransformer, dictionary, text: str) -> TextActivations:
     """Codes of every feature of `dictionary` on the tokens of `text`."""
     from .activations.stream import hook_activations
 

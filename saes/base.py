@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal, NamedTuple
 
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor, nn
 
 from saes.config import SAEConfig
@@ -114,12 +114,12 @@ class BaseSAE(nn.Module):
 
     @classmethod
     @torch.no_grad()
-    def fold_b_dec_into_input(cls, state: dict[str, Tensor]) -> None:
+    def fold_b_dec_into_input(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """SAELens's apply_b_dec_to_input=false (the encoder reads x, not x - b_dec), folded into b_enc exactly."""
         state["b_enc"] = state["b_enc"] + state["b_dec"] @ state["W_enc"]
 
     @classmethod
-    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+    def from_saelens_state(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """Adapt a SAELens state (our names) to this class's parameters, in place (default: nothing to do)."""
 
     def __init__(self, cfg: SAEConfig):
@@ -288,7 +288,7 @@ class BaseSAE(nn.Module):
 
     # saving
     @torch.no_grad()
-    def folded_state_dict(self) -> dict[str, Tensor]:
+    def folded_state_dict(self) -> dict[str, Shaped[Tensor, "*shape"]]:
         """Detached copies of the inference weights with act_scale folded in (the model is left unchanged)."""
         s = self.cfg.act_scale
         sd = {k: v.detach().clone() for k, v in self.state_dict().items()}
@@ -298,7 +298,7 @@ class BaseSAE(nn.Module):
             sd["b_dec"] = sd["b_dec"] / s
         return sd
 
-    def saelens_state(self) -> dict[str, Tensor]:
+    def saelens_state(self) -> dict[str, Shaped[Tensor, "*shape"]]:
         """The tensors its SAELens save holds, by our names (act_scale folded in); kinds saved in another form add
         theirs (BatchTopK: the JumpReLU threshold)."""
         return self.folded_state_dict()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor
 
 from saes.base import SAEConfig, SAELosses, SAEOutput, fire_counts, mse_loss
@@ -57,7 +57,7 @@ class BatchTopKSAE(TopKSAE):
         return {"topk_threshold": ()}
 
     @classmethod
-    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+    def from_saelens_state(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """SAELens's training save calls the global threshold topk_threshold."""
         state["threshold"] = state.pop("topk_threshold")
 
@@ -105,14 +105,14 @@ class BatchTopKSAE(TopKSAE):
         """The per-latent JumpReLU threshold this SAE is saved with (θ for every latent, float32)."""
         return torch.full((self.cfg.d_sae,), float(self.threshold), dtype=torch.float32, device=self.W_dec.device)
 
-    def saelens_state(self) -> dict[str, Tensor]:
+    def saelens_state(self) -> dict[str, Shaped[Tensor, "*shape"]]:
         """Saved in its inference form: a JumpReLU whose threshold is the global one for every latent."""
         return {**self.folded_state_dict(), "threshold": self.jumprelu_threshold()}
 
     def saelens_cfg_fields(self) -> dict[str, Any]:
         return {}  # a jumprelu in SAELens's eyes: no k
 
-    def encode_sparse(self, x: Float[Tensor, "... d_in"]) -> tuple[Tensor, Tensor]:
+    def encode_sparse(self, x: Float[Tensor, "... d_in"]) -> tuple[Float[Tensor, "... k"], Int[Tensor, "... k"]]:
         raise NotImplementedError("BatchTopK has no fixed per-token k; use encode() (a JumpReLU in eval mode)")
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Shaped
 from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAELosses, SAEOutput
@@ -46,7 +46,7 @@ class GatedSAE(BaseSAE):
 
     @classmethod
     @torch.no_grad()
-    def fold_b_dec_into_input(cls, state: dict[str, Tensor]) -> None:
+    def fold_b_dec_into_input(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """apply_b_dec_to_input=false: both paths' biases absorb b_dec (exact)."""
         super().fold_b_dec_into_input(state)
         state["b_mag"] = state["b_mag"] + state["b_dec"] @ (state["W_enc"] * state["r_mag"].exp())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor, nn
 
 from saes.base import BaseSAE, SAELosses, StepContext, mse_loss
@@ -62,13 +62,15 @@ class JumpReLUFn(torch.autograd.Function):
     """f = h·H(h-θ); grads: h -> 1[h>θ], θ -> -(θ/ε)·K((h-θ)/ε)."""
 
     @staticmethod
-    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+    def forward(ctx: Any, h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+                ) -> Float[Tensor, "... d_sae"]:
         ctx.save_for_backward(h, threshold)
         ctx.bandwidth = bandwidth
         return h * (h > threshold).to(h.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, Tensor, None]:
+    def backward(ctx: Any, grad_out: Float[Tensor, "... d_sae"]
+                 ) -> tuple[Float[Tensor, "... d_sae"], Float[Tensor, " d_sae"], None]:
         h, threshold = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_h = (h > threshold).to(grad_out.dtype) * grad_out
@@ -80,13 +82,14 @@ class StepFn(torch.autograd.Function):
     """H(h-θ); grads: h -> 0, θ -> -(1/ε)·K((h-θ)/ε)."""
 
     @staticmethod
-    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> Tensor:
+    def forward(ctx: Any, h: Float[Tensor, "... d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+                ) -> Float[Tensor, "... d_sae"]:
         ctx.save_for_backward(h, threshold)
         ctx.bandwidth = bandwidth
         return (h > threshold).to(h.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_out: Tensor) -> tuple[None, Tensor, None]:
+    def backward(ctx: Any, grad_out: Float[Tensor, "... d_sae"]) -> tuple[None, Float[Tensor, " d_sae"], None]:
         h, threshold = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_theta = -(1.0 / eps) * rectangle((h - threshold) / eps) * grad_out
@@ -101,7 +104,8 @@ class JumpReLUL0Fn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, h: Tensor, threshold: Tensor, bandwidth: float) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(ctx: Any, h: Float[Tensor, "batch d_sae"], threshold: Float[Tensor, " d_sae"], bandwidth: float
+                ) -> tuple[Float[Tensor, "batch d_sae"], Float[Tensor, " batch"], Int[Tensor, " d_sae"]]:
         mask = h > threshold
         f = h * mask
         counts = torch.count_nonzero(mask, dim=0)
@@ -112,7 +116,8 @@ class JumpReLUL0Fn(torch.autograd.Function):
         return f, l0, counts
 
     @staticmethod
-    def backward(ctx: Any, grad_f: Tensor | None, grad_l0: Tensor | None, _grad_counts: Any) -> tuple:
+    def backward(ctx: Any, grad_f: Float[Tensor, "batch d_sae"] | None, grad_l0: Float[Tensor, " batch"] | None,
+                 _grad_counts: Any) -> tuple:
         h, threshold = ctx.saved_tensors
         eps = ctx.bandwidth
         grad_h = None
@@ -151,7 +156,7 @@ class JumpReLUSAE(BaseSAE):
         return {"threshold": (cfg.d_sae,)}
 
     @classmethod
-    def from_saelens_state(cls, state: dict[str, Tensor]) -> None:
+    def from_saelens_state(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """SAELens gates relu(h); with θ >= 0 our h·H(h-θ) is the same function."""
         state["threshold"] = state["threshold"].clamp_min(0.0)
 

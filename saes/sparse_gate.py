@@ -23,6 +23,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import torch
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")  # used as documented; tested
@@ -45,7 +46,8 @@ class SparseCode(NamedTuple):
     """Tokens on which each latent fired (not differentiable)."""
 
 
-def support_mask(h_BF: Tensor, threshold_F: Tensor | None, bandwidth: float) -> Tensor:
+def support_mask(h_BF: Float[Tensor, "batch d_sae"], threshold_F: Float[Tensor, " d_sae"] | None,
+                 bandwidth: float) -> Bool[Tensor, "batch d_sae"]:
     """Entries whose gradient can be nonzero: h > 0 (ReLU) or h > θ - ε/2 (JumpReLU)."""
     return h_BF > 0 if threshold_F is None else h_BF > threshold_F - bandwidth / 2
 
@@ -69,8 +71,11 @@ class SparseGateFn(torch.autograd.Function):
     """(xs, W_enc, b_enc, W_dec, b_dec, θ) -> SparseCode, for ReLU (θ None) or JumpReLU, with the sparse backward."""
 
     @staticmethod
-    def forward(ctx: Any, xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, W_dec: Tensor, b_dec: Tensor,
-                threshold_F: Tensor | None, bandwidth: float) -> tuple[Tensor, ...]:
+    def forward(ctx: Any, xs_BD: Float[Tensor, "batch d_in"], W_enc: Float[Tensor, "d_in d_sae"],
+                b_enc: Float[Tensor, " d_sae"], W_dec: Float[Tensor, "d_sae d_in"], b_dec: Float[Tensor, " d_in"],
+                threshold_F: Float[Tensor, " d_sae"] | None, bandwidth: float
+                ) -> tuple[Float[Tensor, "batch d_in"], Float[Tensor, " d_sae"], Float[Tensor, " batch"],
+                Int[Tensor, " d_sae"]]:
         xc_BD = xs_BD - b_dec
         h_BF = torch.addmm(b_enc, xc_BD, W_enc)
         active_BF = h_BF > (0 if threshold_F is None else threshold_F)
@@ -91,8 +96,8 @@ class SparseGateFn(torch.autograd.Function):
         return recon_BD, fsum_F, l0_B, counts_F
 
     @staticmethod
-    def backward(ctx: Any, g_recon_BD: Tensor | None, g_fsum_F: Tensor | None, g_l0_B: Tensor | None,
-                 _g_counts: Any) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, g_recon_BD: Float[Tensor, "batch d_in"] | None, g_fsum_F: Float[Tensor, " d_sae"] | None,
+                 g_l0_B: Float[Tensor, " batch"] | None, _g_counts: Any) -> tuple[Float[Tensor, "*shape"] | None, ...]:
         xc_BD, W_enc, W_dec, threshold_F, crow, cols, rows, f_vals, h_vals, on = ctx.saved_tensors
         g_f = torch.zeros_like(h_vals)  # dL/df on the support
         grad_W_dec = None
@@ -117,7 +122,9 @@ class SparseGateFn(torch.autograd.Function):
         return None, grad_W_enc, grad_b_enc, grad_W_dec, grad_b_dec, grad_theta, None
 
 
-def support_fraction(xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor, threshold_F: Tensor | None,
+def support_fraction(xs_BD: Float[Tensor, "batch d_in"], W_enc: Float[Tensor, "d_in d_sae"],
+                     b_enc: Float[Tensor, " d_sae"], b_dec: Float[Tensor, " d_in"],
+                     threshold_F: Float[Tensor, " d_sae"] | None,
                      bandwidth: float, rows: int = 128) -> float:
     """Fraction of entries in the support on the first `rows` tokens (cheap: decides sparse vs dense step)."""
     with torch.no_grad():
@@ -125,6 +132,7 @@ def support_fraction(xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor,
         return float(support_mask(h, threshold_F, bandwidth).float().mean())
 
 
-def sparse_gate(xs_BD: Tensor, W_enc: Tensor, b_enc: Tensor, W_dec: Tensor, b_dec: Tensor,
-                threshold_F: Tensor | None = None, bandwidth: float = 0.0) -> SparseCode:
+def sparse_gate(xs_BD: Float[Tensor, "batch d_in"], W_enc: Float[Tensor, "d_in d_sae"], b_enc: Float[Tensor, " d_sae"],
+                W_dec: Float[Tensor, "d_sae d_in"], b_dec: Float[Tensor, " d_in"],
+                threshold_F: Float[Tensor, " d_sae"] | None = None, bandwidth: float = 0.0) -> SparseCode:
     return SparseCode(*SparseGateFn.apply(xs_BD, W_enc, b_enc, W_dec, b_dec, threshold_F, bandwidth))

@@ -117,8 +117,9 @@ def auxk_ratio(err_BD: Float[Tensor, "batch d_in"], e_hat_BD: Float[Tensor, "bat
 
 
 def auxk_loss(
-    h_BF: Tensor, err_BD: Tensor, dead_mask_F: Tensor | None, W_dec_FD: Tensor, k_aux: int, coeff: float
-) -> Tensor:
+    h_BF: Float[Tensor, "batch d_sae"], err_BD: Float[Tensor, "batch d_in"], dead_mask_F: Bool[Tensor, " d_sae"] | None,
+    W_dec_FD: Float[Tensor, "d_sae d_in"], k_aux: int, coeff: float
+) -> Float[Tensor, ""]:
     """AuxK of dense pre-activations h (autograd path); 0 when `auxk_applies` says no."""
     if not auxk_applies(dead_mask_F, coeff):
         return torch.zeros((), dtype=err_BD.dtype, device=err_BD.device)

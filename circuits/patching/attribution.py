@@ -27,7 +27,8 @@ DEFAULT_COMPONENTS = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_
 
 
 def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
-                          metric: Callable[[Tensor], Tensor], names: Sequence[str], hooks: Sequence[Hook] = ()):
+                          metric: Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]],
+                          names: Sequence[str], hooks: Sequence[Hook] = ()):
     """Activations at `names`, the gradient of metric(logits) with respect to each, and the metric value.
 
     `hooks` run before the caching hooks at the same hook point, so a rule that replaces an activation (RelP) is
@@ -93,7 +94,8 @@ def attribution_patch(model: HookedTransformer, task: Task, components: Sequence
 
 
 def input_times_gradient(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
-                         metric: Callable[[Tensor], Tensor], names: Sequence[str],
+                         metric: Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]],
+                         names: Sequence[str],
                          hooks: Sequence[Hook] = ()) -> dict[str, Float[Tensor, "batch ..."]]:
     """a . dM/da per entry at each hook: LRP relevance when `hooks` are RelP's rules."""
     acts, grads, _ = activations_and_grads(model, tokens, metric, names, hooks)

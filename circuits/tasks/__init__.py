@@ -2,8 +2,10 @@
 templates, toy2's IOI grammar and sentences), IOI on any model (Wang et al. 2022's templates), task files, and tasks
 of several prompt lengths (`TaskGroups`)."""
 
+from __future__ import annotations
+
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .base import Baselines, Task, logit_diff, single_token
 from .files import file_task, read_task_file
@@ -13,6 +15,9 @@ from .ioi_classic import classic_ioi_task
 from .ioi_toy2 import describe as describe_toy2_ioi
 from .ioi_toy2 import ioi_toy2_pairs, ioi_toy2_task
 from .toyworld import colour_task, gender_task
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 TASKS = {"ioi": ioi_task, "gender": gender_task, "colour": colour_task}
 """Toy-world task builders by name; each takes (model, n, seed=...). `ioi_task` is toy1's (its templates); gender
@@ -40,7 +45,7 @@ WORLD_TASKS = {
 without an entry here gets classic IOI and task files, as any model does."""
 
 
-def toy_tasks(model) -> dict:
+def toy_tasks(model: HookedTransformer) -> dict:
     """The task builders of `model`'s toy world (TASKS for toy1, TOY2_TASKS for toy2); a one-line error for a model
     of neither (give it classic_ioi_task or a task file)."""
     from interp.worlds import world_name_of_model

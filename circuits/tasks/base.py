@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 PerPromptMetric = Callable[[Float[Tensor, "batch pos d_vocab"], Int[Tensor, " batch"], Int[Tensor, " batch"]],
                            Float[Tensor, " batch"]]
@@ -96,13 +100,13 @@ class Task:
                                    answer=self.answer[rows], wrong=self.wrong[rows])
 
     @torch.no_grad()
-    def baselines(self, model) -> Baselines:
+    def baselines(self, model: HookedTransformer) -> Baselines:
         """Metric of the clean and of the corrupted run of `model`."""
         return Baselines(float(self.metric(model(self.clean))), float(self.metric(model(self.corrupted))))
 
     @classmethod
-    def from_text(cls, model, name: str, clean: Sequence[str], corrupted: Sequence[str], answers: Sequence[str],
-                  wrongs: Sequence[str], pos_labels: Sequence[str] = ()) -> Task:
+    def from_text(cls, model: HookedTransformer, name: str, clean: Sequence[str], corrupted: Sequence[str],
+                  answers: Sequence[str], wrongs: Sequence[str], pos_labels: Sequence[str] = ()) -> Task:
         """Build a task from strings; every answer must be a single token of the model's vocabulary.
 
         All clean and corrupted prompts must have one token length. Prompts of several lengths:
@@ -125,7 +129,7 @@ def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
     return model.to_tokens(list(texts)).cpu()
 
 
-def single_token(model, word: str) -> int:
+def single_token(model: HookedTransformer, word: str) -> int:
     """The token id of `word`, or a clear error when it is not exactly one known token."""
     ids = model.to_tokens(word, prepend_bos=False)[0].tolist()
     unk = getattr(model.tokenizer, "unk_token_id", None)

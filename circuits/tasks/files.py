@@ -20,12 +20,15 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import xxhash
 
 from .base import Task
 from .groups import PromptPair, TaskGroups, grouped_task
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 COLUMNS = PromptPair._fields
 """clean, corrupted, answer, wrong."""
@@ -100,7 +103,7 @@ def _text(path: Path, line: int, row: dict, column: str) -> str:
     return value
 
 
-def file_task(model, path: str | Path | TaskFile) -> tuple[Task | TaskGroups, TaskFile]:
+def file_task(model: HookedTransformer, path: str | Path | TaskFile) -> tuple[Task | TaskGroups, TaskFile]:
     """The task of a task file (a path, or the file read) for `model`, grouped by token length when the lengths
     differ, and the file read."""
     tf = path if isinstance(path, TaskFile) else read_task_file(path)

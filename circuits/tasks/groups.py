@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from jaxtyping import Int
 from torch import Tensor
 
 from .base import Baselines, Task
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 class PromptPair(NamedTuple):
@@ -41,7 +44,7 @@ class TaskGroups:
         return sum(g.n_prompts for g in self.groups)
 
     @torch.no_grad()
-    def baselines(self, model) -> Baselines:
+    def baselines(self, model: HookedTransformer) -> Baselines:
         """Mean metric over all prompts of the clean and of the corrupted run."""
         parts = [(g.n_prompts, g.baselines(model)) for g in self.groups]
         return Baselines(sum(n * b.clean for n, b in parts) / self.n_prompts,
@@ -58,7 +61,7 @@ def unique_labels(words: Sequence[str]) -> list[str]:
     return [f"{w}_{i}" if words.count(w) > 1 else w for i, w in enumerate(words)]
 
 
-def position_labels(model, clean: Int[Tensor, "batch pos"]) -> list[str]:
+def position_labels(model: HookedTransformer, clean: Int[Tensor, "batch pos"]) -> list[str]:
     """A label per position: BOS, the token where every prompt has the same one, pos{i} where they differ; END
     for the last position (the one the metric reads)."""
     same = (clean == clean[0]).all(0).tolist()
@@ -70,7 +73,8 @@ def position_labels(model, clean: Int[Tensor, "batch pos"]) -> list[str]:
     return unique_labels(labels)
 
 
-def token_ids(model, words: Sequence[str], column: str, where: Callable[[int], str]) -> Int[Tensor, " batch"]:
+def token_ids(model: HookedTransformer, words: Sequence[str], column: str, where: Callable[[int], str]
+              ) -> Int[Tensor, " batch"]:
     """The single token of each word; an error naming the row (`where(i)`) and the fix otherwise."""
     known: dict[str, int] = {}
     unk = getattr(model.tokenizer, "unk_token_id", None)
@@ -90,7 +94,7 @@ def token_ids(model, words: Sequence[str], column: str, where: Callable[[int], s
     return torch.tensor([known[w] for w in words])
 
 
-def grouped_task(model, name: str, pairs: Sequence[PromptPair],
+def grouped_task(model: HookedTransformer, name: str, pairs: Sequence[PromptPair],
                  where: Callable[[int], str] = lambda i: f"pair {i + 1}") -> Task | TaskGroups:
     """A Task when every prompt has one token length, else TaskGroups with one Task per length.
 

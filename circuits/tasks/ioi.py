@@ -14,12 +14,15 @@ import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from interp.worlds.toy1 import vocab as V
 from interp.worlds.toy1.ioi import IOI_TEMPLATES, IOIPrompt, Split, fill_template, in_split
 
 from .base import Task
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 Corruption = Literal["abc", "swap"]
 FormChoice = Literal["ABBA", "BABA", "both"]
@@ -77,8 +80,8 @@ def _abc(prompt: IOIPrompt, third: str) -> IOIPrompt:
     return IOIPrompt(tuple(words), prompt.io, prompt.s, prompt.template, prompt.form, prompt.positions)
 
 
-def ioi_task(model, n: int = 32, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
-             split: Split = "heldout", seed: int = 0) -> IOITask:
+def ioi_task(model: HookedTransformer, n: int = 32, corruption: Corruption = "abc", form: FormChoice = "both",
+             template: int = 0, split: Split = "heldout", seed: int = 0) -> IOITask:
     """The IOI task: answer = clean IO name, wrong = clean S name, metric = logit difference."""
     if corruption not in ("abc", "swap"):
         raise ValueError(f"corruption must be 'abc' or 'swap', got {corruption!r}")

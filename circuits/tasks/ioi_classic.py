@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import random
 import re
+from typing import TYPE_CHECKING
 
 import torch
 
 from .base import Task
 from .groups import TaskGroups, unique_labels
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 _BABA = (
     "Then, [B] and [A] went to the [PLACE]. [B] gave a [OBJECT] to",
@@ -58,7 +62,7 @@ MIN_NAMES = {"abc": 5, "swap": 2}
 SLOT_LABELS = {"N1": "N1", "N2": "N2", "S2": "S2", "PLACE": "PLACE", "OBJECT": "OBJ"}
 
 
-def word_token(model, word: str, before: str) -> int | None:
+def word_token(model: HookedTransformer, word: str, before: str) -> int | None:
     """The one token `word` adds after `before` and a space, or None when it adds several (or the unknown token)."""
     base = model.to_tokens(before, prepend_bos=False)[0].tolist()
     ids = model.to_tokens(f"{before} {word}", prepend_bos=False)[0].tolist()
@@ -67,7 +71,7 @@ def word_token(model, word: str, before: str) -> int | None:
     return ids[-1]
 
 
-def single_token_names(model, names: tuple[str, ...] = NAMES) -> dict[str, int]:
+def single_token_names(model: HookedTransformer, names: tuple[str, ...] = NAMES) -> dict[str, int]:
     """name -> its token, for the names that are one token after a space in the model's tokenizer."""
     found = {n: word_token(model, n, "and") for n in names}
     return {n: t for n, t in found.items() if t is not None}
@@ -79,7 +83,8 @@ def _fillers(model, words: tuple[str, ...], before: str) -> list[str]:
     return [w for w in words if word_token(model, w, before) is not None] or [words[0]]
 
 
-def classic_ioi_task(model, n: int = 32, corruption: str = "abc", seed: int = 0) -> Task | TaskGroups:
+def classic_ioi_task(model: HookedTransformer, n: int = 32, corruption: str = "abc",
+                     seed: int = 0) -> Task | TaskGroups:
     """`n` IOI prompt pairs over the classic templates, one group per (template, token length); answer = the IO
     name's token, wrong = the S name's token."""
     if corruption not in MIN_NAMES:
@@ -127,7 +132,7 @@ def _n_tokens(model, text: str) -> int:
     return model.to_tokens(text, prepend_bos=False).shape[-1] if text else 0
 
 
-def slot_labels(model, template: str, fill: dict[str, str], n_pos: int) -> list[str]:
+def slot_labels(model: HookedTransformer, template: str, fill: dict[str, str], n_pos: int) -> list[str]:
     """Position labels of a prompt: BOS, its tokens, the slots by name (N1, N2, S2, PLACE, OBJ; a slot of several
     tokens as PLACE, PLACE+1, ...) and END for the last position."""
     text = template.format(**fill)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from interp.worlds.toy.text import ORDERS, IOIPrompt
 from interp.worlds.toy2.forms import FORMS, TRAIN_FORMS, check_forms, is_heldout_form
@@ -45,6 +45,9 @@ from interp.worlds.toy2.lexicon import build_lexicon
 from .base import Task
 from .groups import TaskGroups, unique_labels
 from .ioi import Corruption, IOITask
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 Split = Literal["heldout", "train"]
 Shapes = Literal["one", "all"]
@@ -188,8 +191,9 @@ def _group_task(model, name: str, pairs: Sequence[IOIPair], corruption: str) -> 
     return IOITask.of(base, clean, corruption)
 
 
-def ioi_toy2_task(model, n: int = 32, corruption: Corruption = "abc", forms: Sequence[str] = DEFAULT_FORMS,
-                  split: Split = "heldout", shapes: Shapes = "one", seed: int = 0) -> IOITask | TaskGroups:
+def ioi_toy2_task(model: HookedTransformer, n: int = 32, corruption: Corruption = "abc",
+                  forms: Sequence[str] = DEFAULT_FORMS, split: Split = "heldout", shapes: Shapes = "one",
+                  seed: int = 0) -> IOITask | TaskGroups:
     """The IOI task of a toy2 model: one `IOITask` per (form, shape) of the drawn prompts, a `TaskGroups` when
     there are several; answer = the clean IO's token, wrong = the clean S's, metric = logit difference."""
     pairs = ioi_toy2_pairs(n, corruption, forms, split, shapes, seed)

@@ -15,18 +15,22 @@ next token it scores is one the model was trained to predict:
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from interp.worlds import LEGACY_WORLD, TaskWords, get_world, world_name_of_model
 
 from .base import Task
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
-def world_words(model) -> TaskWords:
+
+def world_words(model: HookedTransformer) -> TaskWords:
     """The task words of `model`'s world (toy1's for a model of none, as these tasks always drew)."""
     return get_world(world_name_of_model(model) or LEGACY_WORLD).task_words()
 
 
-def gender_task(model, n: int = 32, seed: int = 0) -> Task:
+def gender_task(model: HookedTransformer, n: int = 32, seed: int = 0) -> Task:
     """Pronoun agreement: predict He / She after "NAME went to the PLACE ." (toy2: any motion verb)."""
     rng = random.Random(seed)
     words = world_words(model)
@@ -45,7 +49,7 @@ def gender_task(model, n: int = 32, seed: int = 0) -> Task:
                                                                         "."])
 
 
-def colour_task(model, n: int = 32, seed: int = 0) -> Task:
+def colour_task(model: HookedTransformer, n: int = 32, seed: int = 0) -> Task:
     """Object colour fact: predict the canonical colour after "The OBJECT is"."""
     rng = random.Random(seed)
     colours = world_words(model).colours

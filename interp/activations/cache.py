@@ -26,6 +26,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Int
@@ -43,6 +44,9 @@ from .config import CacheConfig
 from .manifest import MANIFEST, SHARD_DIR, CacheError, Manifest, check_sizes, file_problem, rank_manifest_name
 from .stream import HookRunner, stop_layer
 from .writer import ShardBuffers, ShardJob, ShardWriter
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -77,7 +81,7 @@ class ShardPlan:
     n_docs: int
 
 
-def expand_hooks(model, patterns: list[str]) -> list[str]:
+def expand_hooks(model: HookedTransformer, patterns: list[str]) -> list[str]:
     """Hook names for names or glob patterns, in model order; unknown names raise listing the valid hooks."""
     names = list(model.hook_dict)
     chosen: set[str] = set()
@@ -122,7 +126,7 @@ class Capture:
             self.runner.run(tokens, self._on_act)
 
 
-def probe_shapes(model, hooks: list[str], source: TokenSource, device: str) -> dict[str, list[int]]:
+def probe_shapes(model: HookedTransformer, hooks: list[str], source: TokenSource, device: str) -> dict[str, list[int]]:
     """Per-token trailing shape of each hook, from one forward pass on one row; rejects non-per-token hooks."""
     shapes: dict[str, list[int]] = {}
 
@@ -240,7 +244,7 @@ def _compute(model, source, hooks, header: Manifest, todo: list[ShardPlan], cfg,
     return sum(r.n_tokens for r in written)
 
 
-def cache_activations(cfg: CacheConfig, model=None, progress: bool = True) -> CacheResult:
+def cache_activations(cfg: CacheConfig, model: HookedTransformer | None = None, progress: bool = True) -> CacheResult:
     """Cache activations as `cfg` says into cfg.output.out, resuming whatever a previous run left there."""
     t0 = time.perf_counter()
     if cfg.retain_memory:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import xxhash
+from jaxtyping import Shaped
 from torch import Tensor
 
 from .manifest import CacheError, FileRecord
@@ -40,7 +41,7 @@ class DiskFullError(CacheError):
     """Not enough free disk for the next shard; the shards written so far are kept."""
 
 
-def aligned_empty(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+def aligned_empty(shape: tuple[int, ...], dtype: torch.dtype) -> Shaped[Tensor, "*shape"]:
     """An uninitialised tensor whose data starts at a multiple of ALIGN bytes (for O_DIRECT writes)."""
     n = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
     raw = torch.empty(n + ALIGN, dtype=torch.uint8)
@@ -180,8 +181,8 @@ class StreamingFile:
             raise
 
 
-def write_safetensors_tmp(path: Path, tensors: dict[str, Tensor], metadata: dict[str, str], folder: Path,
-                          direct: bool = False) -> PendingFile:
+def write_safetensors_tmp(path: Path, tensors: dict[str, Shaped[Tensor, "*shape"]], metadata: dict[str, str],
+                          folder: Path, direct: bool = False) -> PendingFile:
     """Write a safetensors file to `path`.tmp in one go (see StreamingFile)."""
     return StreamingFile(path, tensors, metadata, folder, direct).finish()
 

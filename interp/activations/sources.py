@@ -90,7 +90,7 @@ class ShardedSource:
         ids = self.shard_ids(shard)
         return ids[self.positions(ids) != 0] if self.exclude_bos else ids
 
-    def plan(self) -> Iterator[Tensor]:
+    def plan(self) -> Iterator[Int[Tensor, " batch"]]:
         """Global id tensors [batch_size] of step 0, 1, 2, ... (endless)."""
         carry = torch.empty(0, dtype=torch.int64)
         for w, shards in enumerate(self.windows()):

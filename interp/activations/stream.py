@@ -19,13 +19,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from jaxtyping import Float, Int, Int8
 from torch import Tensor
 
 from ..models import check_hooks
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 _INPUT_HOOKS = ("hook_embed", "hook_pos_embed", "hook_tokens")
 
@@ -78,7 +81,8 @@ class HookRunner:
             finally:
                 self._installed = False
 
-    def run(self, tokens: Int[Tensor, "batch pos"], on_act: Callable[[str, Tensor], None]) -> None:
+    def run(self, tokens: Int[Tensor, "batch pos"],
+            on_act: Callable[[str, Float[Tensor, "batch pos ..."]], None]) -> None:
         """One forward pass of `tokens`, cut after the last hook fired; every hook must fire."""
         self._on_act, self._seen = on_act, set()
         try:
@@ -93,7 +97,7 @@ class HookRunner:
             missing = sorted(set(self.hooks) - self._seen)
             raise ValueError(f"hook(s) {', '.join(missing)} did not fire in the forward pass")
 
-    def collect(self, tokens: Int[Tensor, "batch pos"]) -> dict[str, Tensor]:
+    def collect(self, tokens: Int[Tensor, "batch pos"]) -> dict[str, Float[Tensor, "batch pos ..."]]:
         """Each hook's activation [batch, pos, ...] for one batch (float32, CPU)."""
         out: dict[str, Tensor] = {}
         self.run(tokens, lambda name, act: out.__setitem__(name, act.detach().float().cpu()))
@@ -101,7 +105,7 @@ class HookRunner:
 
 
 @torch.no_grad()
-def hook_activations(model, hook: str, tokens: Int[Tensor, "batch pos"], batch_size: int = 32
+def hook_activations(model: HookedTransformer, hook: str, tokens: Int[Tensor, "batch pos"], batch_size: int = 32
                      ) -> Float[Tensor, "batch pos ..."]:
     """Activations [batch, pos, *per-token shape] at `hook` for token rows `tokens`, float32 on the CPU."""
     runner = HookRunner(model, [hook])
@@ -113,7 +117,7 @@ def hook_activations(model, hook: str, tokens: Int[Tensor, "batch pos"], batch_s
 _SHAPES: dict[tuple[int, str], tuple[int, ...]] = {}
 
 
-def hook_shape(model, hook: str) -> tuple[int, ...]:
+def hook_shape(model: HookedTransformer, hook: str) -> tuple[int, ...]:
     """Shape of one position's activation at `hook` (e.g. (d_model,), (d_mlp,), (n_heads, d_head)); unknown hooks
     are a clear error listing the valid ones."""
     check_hooks(model, [hook])
@@ -124,7 +128,7 @@ def hook_shape(model, hook: str) -> tuple[int, ...]:
     return _SHAPES[key]
 
 
-def hook_width(model, hook: str) -> int:
+def hook_width(model: HookedTransformer, hook: str) -> int:
     """Per-token width of `hook` (its per-position shape flattened)."""
     width = 1
     for s in hook_shape(model, hook):

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from jaxtyping import Int, Int8
+from jaxtyping import Int, Int8, Shaped
 from torch import Tensor
 
 from ..atomic import fsync_path
@@ -107,7 +107,7 @@ def check_free_space(folder: Path, job: ShardJob) -> None:
                             f"again to resume")
 
 
-def shard_tensors(job: ShardJob) -> dict[str, dict[str, Tensor]]:
+def shard_tensors(job: ShardJob) -> dict[str, dict[str, Shaped[Tensor, "*shape"]]]:
     """File key (hook name or TOKENS_KEY) -> the tensors of that file, views of the shard's buffers."""
     n, buf = job.n_tokens, job.buffers
     files = {hook: {"activations": acts[:n]} for hook, acts in buf.acts.items()}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jaxtyping import Shaped
 from safetensors.numpy import load_file, save_file
 
 from ..atomic import atomic_write
@@ -38,7 +39,7 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=1)))
 
 
-def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def write_arrays(path: Path, arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> None:
     arrays = {k: np.ascontiguousarray(v) for k, v in arrays.items()}
     atomic_write(path, lambda p: save_file(arrays, str(p)))
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
 VAR_EPS = 1e-12
@@ -32,7 +32,7 @@ class Moments:
     kurtosis: Tensor
 
 
-def colsum(x: Tensor) -> Tensor:
+def colsum(x: Shaped[Tensor, " n *cols"]) -> Float[Tensor, "*cols"]:
     """Float64 sums over dim 0 of a 2-D tensor, as a matrix-vector product (much faster than .sum(0) on CPU). A
     boolean tensor is counted in float32, exact below 2^24 rows, without a float64 copy of it."""
     if x.dtype == torch.bool and x.dim() == 2 and x.shape[0] < 1 << 24:
@@ -68,7 +68,8 @@ class PowerSums:
         return moments_from_sums(self.n, self.shift, *self.sums)
 
 
-def moments_from_sums(n: int, shift: Tensor, s1: Tensor, s2: Tensor, s3: Tensor, s4: Tensor) -> Moments:
+def moments_from_sums(n: int, shift: Float[Tensor, "*cols"], s1: Float[Tensor, "*cols"], s2: Float[Tensor, "*cols"],
+                      s3: Float[Tensor, "*cols"], s4: Float[Tensor, "*cols"]) -> Moments:
     """Central moments from power sums of x - shift over n values."""
     e1, e2, e3, e4 = s1 / n, s2 / n, s3 / n, s4 / n
     m2 = (e2 - e1**2).clamp_min(0)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor
 
 from ..examples import CONTEXT, context_windows
@@ -55,7 +55,7 @@ def mlp_acts(model: HookedTransformer, tokens: Int[Tensor, "doc pos"], batch: in
 
 
 def neuron_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                    valid: Bool[Tensor, " n"], k: int = 5) -> dict[str, np.ndarray]:
+                    valid: Bool[Tensor, " n"], k: int = 5) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """The k largest activations of every neuron (over valid tokens) with their context windows."""
     n, L, d = acts.shape
     masked = torch.where(valid[:, None, None], acts, torch.full((), -torch.inf))
@@ -72,7 +72,7 @@ def neuron_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " 
 
 
 def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                      valid: Bool[Tensor, " n"], k: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
+                      valid: Bool[Tensor, " n"], k: int = 5, seed: int = 0) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Examples by quantile bin of every neuron's positive activations (over valid tokens) and their histogram:
     interp.pages.builder.unit_examples over the neuron x token matrix, its arrays shaped [L, d, ...]."""
     n, L, d = acts.shape
@@ -81,7 +81,7 @@ def quantile_examples(acts: Float[Tensor, "n layer d_mlp"], tokens: Int[Tensor, 
 
 
 @torch.no_grad()
-def logit_effects(model: HookedTransformer, t: int = 10, chunk: int = 256) -> dict[str, np.ndarray]:
+def logit_effects(model: HookedTransformer, t: int = 10, chunk: int = 256) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Top-t positive and negative logits of every neuron's output direction (interp.pages.builder.logit_tables,
     as feature pages; zeros where a layer has no linear path to the logits): logit_pos_ids / ... [L, d, T]."""
     L, d = model.cfg.n_layers, model.cfg.d_mlp
@@ -91,7 +91,8 @@ def logit_effects(model: HookedTransformer, t: int = 10, chunk: int = 256) -> di
             for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")}
 
 
-def best_correlates(acts: list[Float[Tensor, "n layer d_mlp"]]) -> tuple[np.ndarray, np.ndarray]:
+def best_correlates(acts: list[Float[Tensor, "n layer d_mlp"]]) -> tuple[Int[np.ndarray, "model other layer d_mlp"],
+                                                                         Float[np.ndarray, "model other layer d_mlp"]]:
     """For every model a, other model b and neuron of a: the neuron of b (same layer) of highest correlation."""
     m = len(acts)
     n, L, d = acts[0].shape
@@ -112,7 +113,7 @@ REQUIRED = ("top_act", "top_ctx_tokens", "top_ctx_acts", "bin_edges", "ex_index"
             "hist_counts", "hist_edges", "logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")
 
 
-def validate(arrays: dict[str, np.ndarray]) -> None:
+def validate(arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> None:
     """Raise ValueError unless every array is there, examples match their contexts, top examples are sorted and
     quantile examples lie inside their bins."""
     missing = [k for k in REQUIRED if k not in arrays]
@@ -129,20 +130,21 @@ def validate(arrays: dict[str, np.ndarray]) -> None:
         raise ValueError(problem)
 
 
-def save_neuron_pages(folder: str | Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+def save_neuron_pages(folder: str | Path, arrays: dict[str, Shaped[np.ndarray, "*shape"]],
+                      meta: dict[str, Any]) -> Path:
     """Validate, then write examples.safetensors and examples.json (interp.pages.artifact)."""
     validate(arrays)
     return save_pages(FORMAT, folder, meta, arrays)
 
 
-def load_neuron_pages(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_neuron_pages(folder: str | Path) -> tuple[dict[str, Shaped[np.ndarray, "*shape"]], dict[str, Any]]:
     """(arrays, meta) of neuron pages; FileNotFoundError / ValueError say what is wrong."""
     meta, arrays = load_pages(FORMAT, folder)
     return arrays, meta
 
 
 def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs: int, seed: int = 0, k: int = 5
-                       ) -> list[tuple[dict[str, np.ndarray], dict[str, Any]]]:
+                       ) -> list[tuple[dict[str, Shaped[np.ndarray, "*shape"]], dict[str, Any]]]:
     """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
     for a model of none); correlates when there are several models."""
     from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
@@ -172,7 +174,8 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
     return out
 
 
-def neuron_summary(arrays: dict[str, np.ndarray], meta: dict[str, Any], layer: int, neuron: int, n: int = 3) -> str:
+def neuron_summary(arrays: dict[str, Shaped[np.ndarray, "*shape"]], meta: dict[str, Any], layer: int, neuron: int,
+                   n: int = 3) -> str:
     """One sentence on a neuron: the tokens its top examples fire on and the logits its output promotes and
     suppresses (as interp.pages.features.FeaturePages.summary says of a feature)."""
     vocab = meta.get("vocab")

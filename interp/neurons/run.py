@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
+from jaxtyping import Float, Shaped
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -34,6 +35,9 @@ from .config import MIN_TOKENS, NeuronsConfig, UniversalConfig
 from .stats import NeuronAccumulator
 from .summarize import FAMILIES, FamilyRules, classify, rules_dict, summarize, weight_stats
 from .tokens import Concepts, frequent_tokens, load_concepts, readable_vocab, real_vocab_size
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 StatsConfig = NeuronsConfig | UniversalConfig
 
@@ -59,7 +63,7 @@ def n_docs_for(tokens: int, n_ctx: int) -> int:
     return -(-tokens // (n_ctx - 1))
 
 
-def open_source(model, name: str, cfg: StatsConfig) -> TokenSource:
+def open_source(model: HookedTransformer, name: str, cfg: StatsConfig) -> TokenSource:
     """The corpus of `cfg` on `model` (split 'all' reads every document)."""
     split = None if cfg.split == "all" else cfg.split
     return open_corpus(cfg.data, model, split, seed=cfg.seed, model_name=name)
@@ -81,7 +85,7 @@ def rows_for(source: TokenSource, tokens: int) -> int:
     return have
 
 
-def plan_run(model, name: str, cfg: StatsConfig, source: TokenSource | None = None) -> Plan:
+def plan_run(model: HookedTransformer, name: str, cfg: StatsConfig, source: TokenSource | None = None) -> Plan:
     source = source if source is not None else open_source(model, name, cfg)
     n_rows = rows_for(source, cfg.tokens)
     vocab = readable_vocab(model)
@@ -90,14 +94,14 @@ def plan_run(model, name: str, cfg: StatsConfig, source: TokenSource | None = No
     return Plan(source, n_rows, token_ids, concepts, vocab)
 
 
-def mlp_runner(model) -> HookRunner:
+def mlp_runner(model: HookedTransformer) -> HookRunner:
     """Every layer's mlp.hook_pre and hook_post, in model order."""
     return HookRunner(model, [f"blocks.{layer}.mlp.{h}" for layer in range(model.cfg.n_layers)
                               for h in ("hook_pre", "hook_post")])
 
 
-def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | None = None
-                 ) -> Callable[[str, Tensor], None]:
+def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Float[Tensor, "batch pos d_mlp"]], None] | None = None
+                 ) -> Callable[[str, Float[Tensor, "batch pos d_mlp"]], None]:
     """hook_pre keeps the pre-activation until hook_post of the same layer hands both to the accumulator (so only
     one layer's activations are alive at a time)."""
     pre: dict[int, Tensor] = {}
@@ -114,7 +118,7 @@ def mlp_callback(acc: NeuronAccumulator, sink: Callable[[int, Tensor], None] | N
     return on_act
 
 
-def new_accumulator(model, cfg: StatsConfig, plan: Plan | None = None) -> NeuronAccumulator:
+def new_accumulator(model: HookedTransformer, cfg: StatsConfig, plan: Plan | None = None) -> NeuronAccumulator:
     c = model.cfg
     n_ctx = plan.source.n_ctx if plan is not None else c.n_ctx
     return NeuronAccumulator(c.n_layers, c.d_mlp, c.d_vocab, n_ctx, fire_on_post=c.act_fn == "relu",
@@ -125,7 +129,7 @@ def new_accumulator(model, cfg: StatsConfig, plan: Plan | None = None) -> Neuron
                              taxonomy=plan.source.taxonomy if plan is not None else None)
 
 
-def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
+def layer_summary(a: dict[str, Shaped[np.ndarray, "*shape"]]) -> list[dict]:
     """Per-layer fractions: dead neurons, mean firing frequency, exact- and near-zero activations, families."""
     out = []
     for layer in range(a["fire_freq"].shape[0]):
@@ -138,14 +142,15 @@ def layer_summary(a: dict[str, np.ndarray]) -> list[dict]:
     return out
 
 
-def model_weight_stats(model) -> dict[str, np.ndarray]:
+def model_weight_stats(model: HookedTransformer) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Weight and vocabulary-composition statistics (over the real tokens). Runs take them before allocating their
     sums: the temporaries they free are then reused by the stream, instead of adding to its peak memory."""
     return weight_stats(model, n_vocab=real_vocab_size(model))
 
 
-def finish_stats(model, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
-                 weights: dict[str, np.ndarray] | None = None, rules: FamilyRules | None = None) -> NeuronStats:
+def finish_stats(model: HookedTransformer, name: str, acc: NeuronAccumulator, cfg: StatsConfig, plan: Plan,
+                 weights: dict[str, Shaped[np.ndarray, "*shape"]] | None = None,
+                 rules: FamilyRules | None = None) -> NeuronStats:
     """The statistics of one model from its sums and weights (`model_weight_stats`, computed here if not given),
     with what they were computed on."""
     rules = rules or FamilyRules()
@@ -203,7 +208,8 @@ GROUP_BYTES = 64 << 20
 writing it, so a state of gigabytes (GPT-2's per-token sums) is written a piece at a time."""
 
 
-def checkpoint_groups(name: str, tensors: dict[str, Tensor]) -> dict[str, dict[str, Tensor]]:
+def checkpoint_groups(name: str, tensors: dict[str, Shaped[Tensor, "*shape"]]
+                      ) -> dict[str, dict[str, Shaped[Tensor, "*shape"]]]:
     """A part's tensors as groups "<name>.<k>" of at most ~GROUP_BYTES; a view into a larger tensor (one layer's
     sums) gets a group of its own (safetensors refuses two tensors sharing memory in one file)."""
     groups: list[dict[str, Tensor]] = []
@@ -226,8 +232,9 @@ def batches(source: TokenSource, n_rows: int, batch_size: int, start: int = 0) -
         yield source.rows(first, min(batch_size, n_rows - first))
 
 
-def stream(models: list, accs: list[NeuronAccumulator], cfg: StatsConfig, plan: Plan,
-           on_batch: Callable[[list[list[Tensor]]], None] | None = None, desc: str = "neurons", start_doc: int = 0,
+def stream(models: list[HookedTransformer], accs: list[NeuronAccumulator], cfg: StatsConfig, plan: Plan,
+           on_batch: Callable[[list[list[Float[Tensor, "batch pos d_mlp"]]]], None] | None = None,
+           desc: str = "neurons", start_doc: int = 0,
            checkpoint: Callable[[int], None] | None = None) -> None:
     """Run every model on the same batches from row `start_doc`; `on_batch` gets each model's post-activations per
     layer; `checkpoint(rows_done)` is called every cfg.checkpoint_every rows."""
@@ -253,7 +260,7 @@ def stream(models: list, accs: list[NeuronAccumulator], cfg: StatsConfig, plan: 
     bar.close()
 
 
-def compute_neuron_stats(model, name: str, cfg: NeuronsConfig, checkpoints: Path | None = None,
+def compute_neuron_stats(model: HookedTransformer, name: str, cfg: NeuronsConfig, checkpoints: Path | None = None,
                          source: TokenSource | None = None) -> NeuronStats:
     """Neuron statistics of one loaded model over cfg.tokens tokens of its corpus (`source`, else cfg's corpus);
     with `checkpoints` (the output folder) resumable (see interp.checkpoint)."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor
 
 from ..auroc import auroc
@@ -40,7 +40,7 @@ class BigramSlots:
         self.slot_of: dict[int, int] = {}
         self.keys: list[int] = []
 
-    def lookup(self, prev: Tensor, cur: Tensor) -> Tensor:
+    def lookup(self, prev: Int[Tensor, " n"], cur: Int[Tensor, " n"]) -> Int[Tensor, " n"]:
         """Slot per token (-1 for a bigram that got no slot)."""
         ids = (prev.long() * self.d_vocab + cur.long()).numpy()
         uniq, inv = np.unique(ids, return_inverse=True)
@@ -53,7 +53,7 @@ class BigramSlots:
             slots[i] = -1 if s is None else s
         return torch.from_numpy(slots[inv.reshape(-1)])
 
-    def pairs(self) -> np.ndarray:
+    def pairs(self) -> Int[np.ndarray, "slot 2"]:
         k = np.asarray(self.keys, dtype=np.int64)
         return np.stack([k // self.d_vocab, k % self.d_vocab], axis=-1)
 
@@ -83,7 +83,7 @@ class SlotSums:
         self.matrix = _scatter(compact, len(self.rows))
         self.all_tracked = bool(self.tracked.all())
 
-    def add_into(self, total: Tensor, x: Tensor) -> None:
+    def add_into(self, total: Float[Tensor, "slot d"], x: Float[Tensor, "n d"]) -> None:
         """total[slot] += the sum of x over the batch's tokens in that slot (total's dtype)."""
         total.index_add_(0, self.rows, torch.sparse.mm(self.matrix, x).to(total.dtype))
 
@@ -130,7 +130,8 @@ class NeuronAccumulator:
         self.n_sampled = 0
         self.n_tokens = 0
 
-    def begin_batch(self, tokens: Int[Tensor, "batch pos"], labels: np.ndarray | Tensor | None = None) -> None:
+    def begin_batch(self, tokens: Int[Tensor, "batch pos"],
+                    labels: Int[np.ndarray, "batch pos field"] | Int[Tensor, "batch pos field"] | None = None) -> None:
         """Announce the batch whose layers come next; `tokens` and `labels` still have the BOS column."""
         tokens = tokens.cpu()
         b, t = tokens.shape
@@ -176,7 +177,7 @@ class NeuronAccumulator:
         if self.take:
             self.sample[layer].append(post[:self.take].clone())
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         """Everything summed so far, as tensors and JSON-ready scalars (see checkpoint.py)."""
         t = {k: getattr(self, k) for k in _SUMS if k not in _BY_LAYER}
         t.update({f"{k}.{layer}": getattr(self, k)[layer] for k in _BY_LAYER for layer in range(self.n_layers)})
@@ -193,7 +194,7 @@ class NeuronAccumulator:
         t["token_ids"] = self.tokens.ids
         return t, {"n_tokens": self.n_tokens, "n_sampled": self.n_sampled, "power_n": [p.n for p in self.power]}
 
-    def restore(self, t: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, t: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         """Continue from `state()`'s output."""
         if not torch.equal(t["token_ids"], self.tokens.ids):
             raise ValueError("the checkpoint tracks other tokens than this run (another corpus?); delete "
@@ -216,7 +217,7 @@ class NeuronAccumulator:
         self.n_tokens, self.n_sampled = meta["n_tokens"], meta["n_sampled"]
 
     def concept_masks(self, concepts: list[str] | None = None, min_positives: int = 10
-                      ) -> tuple[list[str], list[np.ndarray]]:
+                      ) -> tuple[list[str], list[Bool[np.ndarray, " sample"]]]:
         """Masks over the sampled tokens of every concept with enough positives (and negatives): toy-world label
         concepts (`concepts`, default all) where the corpus has labels, then the concepts given as tokens."""
         names, masks = [], []
@@ -234,7 +235,7 @@ class NeuronAccumulator:
         return [names[i] for i in keep], [masks[i] for i in keep]
 
     def concept_aurocs(self, concepts: list[str] | None = None, min_positives: int = 10
-                       ) -> tuple[list[str], Tensor]:
+                       ) -> tuple[list[str], Float[Tensor, "layer concept d_mlp"]]:
         """AUROC [layer, concept, neuron] of every concept with enough positives in the sample."""
         names, masks = self.concept_masks(concepts, min_positives)
         if not names or not self.sample[0]:

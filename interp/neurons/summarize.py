@@ -10,13 +10,18 @@ per neuron are kept: nothing of size vocabulary x neurons reaches an artifact.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from .moments import moments_along
 from .stats import NeuronAccumulator
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 FAMILIES = ("dead", "bigram", "token", "positional", "concept", "prediction", "suppression", "other")
 """Neuron families, in the priority order a neuron is assigned by (first that applies)."""
@@ -48,7 +53,8 @@ def _entropy_bits(p: Tensor) -> Tensor:
     return -(torch.where(p > 0, p * torch.log2(p.clamp_min(1e-300)), torch.zeros_like(p)))
 
 
-def positional_mi(fires_by_bin: Tensor, tokens_by_bin: Tensor) -> tuple[Tensor, Tensor]:
+def positional_mi(fires_by_bin: Float[Tensor, "*batch bins d"], tokens_by_bin: Float[Tensor, " bins"]
+                  ) -> tuple[Float[Tensor, "*batch d"], Float[Tensor, "*batch d"]]:
     """Mutual information in bits between firing and position bin, and it over the firing entropy (0 if none).
 
     fires_by_bin [..., bins, d] firing counts, tokens_by_bin [bins] token counts.
@@ -65,7 +71,8 @@ def positional_mi(fires_by_bin: Tensor, tokens_by_bin: Tensor) -> tuple[Tensor, 
     return mi, torch.where(h > 1e-12, mi / h.clamp_min(1e-12), torch.zeros_like(mi))
 
 
-def top_shares(sums: Tensor, total: Tensor, k: int, chunk: int = 512) -> tuple[Tensor, Tensor]:
+def top_shares(sums: Float[Tensor, "layer rows d_mlp"], total: Float[Tensor, "layer d_mlp"], k: int, chunk: int = 512
+               ) -> tuple[Int[Tensor, "layer d_mlp k"], Float[Tensor, "layer d_mlp k"]]:
     """Top-k rows of sums [L, rows, d] per neuron: indices [L, d, k] and their shares of `total` [L, d] (one layer
     and `chunk` neurons at a time, so only that much of the sums is ever copied)."""
     k = min(k, sums.shape[1])
@@ -80,7 +87,7 @@ def top_shares(sums: Tensor, total: Tensor, k: int, chunk: int = 512) -> tuple[T
     return idx, share
 
 
-def token_lift(acc: NeuronAccumulator, top: Tensor) -> Tensor:
+def token_lift(acc: NeuronAccumulator, top: Int[Tensor, "layer d_mlp"]) -> Float[Tensor, "layer d_mlp"]:
     """[L, d] mean positive activation on each neuron's top token (a token slot) over its mean positive activation
     overall."""
     layer, neuron = torch.arange(acc.n_layers)[:, None], torch.arange(acc.d_mlp)[None, :]
@@ -89,7 +96,8 @@ def token_lift(acc: NeuronAccumulator, top: Tensor) -> Tensor:
     return torch.where(overall > 0, tok_mean / overall.clamp_min(1e-300), torch.zeros_like(overall))
 
 
-def bigram_lift(acc: NeuronAccumulator, top: Tensor, cur_of_slot: Tensor) -> Tensor:
+def bigram_lift(acc: NeuronAccumulator, top: Int[Tensor, "layer d_mlp"], cur_of_slot: Int[Tensor, " slot"]
+                ) -> Float[Tensor, "layer d_mlp"]:
     """[L, d] mean activation on each neuron's top bigram over the mean on that bigram's current token (0 when
     that token has no token slot: its mean is unknown)."""
     layer = torch.arange(acc.n_layers)[:, None]
@@ -102,10 +110,11 @@ def bigram_lift(acc: NeuronAccumulator, top: Tensor, cur_of_slot: Tensor) -> Ten
     return torch.where(tok_mean > 0, big_mean / tok_mean.clamp_min(1e-300), torch.zeros_like(big_mean))
 
 
-VocabMoments = tuple[Tensor, Tensor, Tensor, Tensor]
+VocabMoments = tuple[Float[Tensor, " d_mlp"], Float[Tensor, " d_mlp"], Float[Tensor, " d_mlp"], Float[Tensor, " d_mlp"]]
 
 
-def vocab_moments(w_out: Tensor, u_dir: Tensor, chunk: int = 256) -> VocabMoments:
+def vocab_moments(w_out: Float[Tensor, "d_mlp d_model"], u_dir: Float[Tensor, "d_model d_vocab"], chunk: int = 256
+                  ) -> VocabMoments:
     """Moments over the vocabulary of cos(W_out[n], W_U[:, v]) for every neuron of one layer (w_out [d_mlp,
     d_model] float64, u_dir [d_model, vocab] unit columns), `chunk` neurons at a time: memory chunk x vocab."""
     out_dir = w_out / w_out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -113,7 +122,8 @@ def vocab_moments(w_out: Tensor, u_dir: Tensor, chunk: int = 256) -> VocabMoment
     return tuple(torch.cat([getattr(m, k) for m in parts]) for k in ("mean", "var", "skew", "kurtosis"))
 
 
-def weight_stats(model, n_vocab: int | None = None, chunk: int = 256) -> dict[str, np.ndarray]:
+def weight_stats(model: HookedTransformer, n_vocab: int | None = None, chunk: int = 256
+                 ) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """||W_in||, ||W_out||, input bias, cos(W_in[:,n], W_out[n]) and moments of cos(W_out[n], W_U[:, v]) over the
     first n_vocab tokens v (prediction / suppression neurons, Gurnee et al. 2024), float64, one layer and `chunk`
     neurons at a time (GPT-2's 12 x 3072 x 50k cosines at once would be 15 GB)."""
@@ -135,7 +145,8 @@ def weight_stats(model, n_vocab: int | None = None, chunk: int = 256) -> dict[st
 
 
 def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None = None,
-              concepts: list[str] | None = None) -> tuple[dict[str, np.ndarray], list[str], np.ndarray]:
+              concepts: list[str] | None = None
+              ) -> tuple[dict[str, Shaped[np.ndarray, "*shape"]], list[str], Int[np.ndarray, "slot 2"]]:
     """Per-neuron arrays from the sums (no weights): returns arrays, scored concept names, bigram pairs."""
     n = max(acc.n_tokens, 1)
     mom = [p.moments() for p in acc.power]
@@ -171,7 +182,7 @@ def _share(part: Tensor, total: Tensor) -> np.ndarray:
     return torch.where(total > 0, part / total.clamp_min(1e-300), torch.zeros_like(part)).float().numpy()
 
 
-def classify(a: dict[str, np.ndarray], rules: FamilyRules) -> dict[str, np.ndarray]:
+def classify(a: dict[str, Shaped[np.ndarray, "*shape"]], rules: FamilyRules) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Flags per family and the family index (into FAMILIES) of every neuron, first applicable family wins."""
     k = rules.top_n
     flags = {

@@ -13,24 +13,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from ..corpus import TokenSource
 from ..worlds import get_world, world_name_of_model
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
-def real_vocab_size(model) -> int:
+
+def real_vocab_size(model: HookedTransformer) -> int:
     """Token ids that are real tokens: the tokenizer's size, at most d_vocab (unembedding columns past it are
     padding, e.g. Pythia's 50304 columns for 50277 tokens)."""
     tok = getattr(model, "tokenizer", None)
     return model.cfg.d_vocab if tok is None else min(model.cfg.d_vocab, len(tok))
 
 
-def readable_vocab(model) -> list[str] | None:
+def readable_vocab(model: HookedTransformer) -> list[str] | None:
     """Token strings by id, readable (decoded, not raw BPE symbols); ids past the tokenizer read "<id>"."""
     tok = getattr(model, "tokenizer", None)
     if tok is None:
@@ -60,7 +64,8 @@ class TokenSlots:
         return len(self.ids)
 
 
-def frequent_tokens(source: TokenSource, n_rows: int, capacity: int, d_vocab: int, batch: int = 256) -> Tensor | None:
+def frequent_tokens(source: TokenSource, n_rows: int, capacity: int, d_vocab: int, batch: int = 256
+                    ) -> Int[Tensor, " capacity"] | None:
     """The `capacity` most frequent token ids (BOS column left out; ties to the lower id) of rows [0, n_rows), in
     id order; None when the vocabulary fits in `capacity` (every token gets its slot)."""
     if d_vocab <= capacity:

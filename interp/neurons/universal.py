@@ -24,9 +24,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
 from ..allocator import retain_freed_memory
@@ -41,10 +43,13 @@ from .run import checkpointer, finish_stats, model_weight_stats, new_accumulator
 from .summarize import FAMILIES
 from .tokens import readable_vocab
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
 SCHEMA_VERSION = 2
 
 
-def random_rotation(d: int, seed: int) -> Tensor:
+def random_rotation(d: int, seed: int) -> Float[Tensor, "d d"]:
     """A random orthogonal d x d matrix (Haar: QR of a Gaussian with the signs of R's diagonal fixed), float64."""
     g = torch.Generator().manual_seed(seed)
     q, r = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
@@ -62,7 +67,7 @@ class CorrelationSums:
         self.n = 0
         self.shift: list[Tensor] = []
 
-    def update(self, acts: list[Tensor]) -> None:
+    def update(self, acts: list[Float[Tensor, "n layer_d_mlp"]]) -> None:
         """acts[m]: [tokens, n_layers * d_mlp] activations of model m (layer-major columns)."""
         x = [a.to(torch.float64) for a in acts]
         if not self.shift:
@@ -84,7 +89,7 @@ class CorrelationSums:
             c += (p[a].T @ p[b]).double()
         self.n += x[0].shape[0]
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         """The sums so far as tensors (on the CPU) and JSON-ready scalars (see checkpoint.py)."""
         t: dict[str, Tensor] = {}
         for k, (c, s, g) in enumerate(zip(self.shift, self.s, self.gram)):
@@ -92,7 +97,7 @@ class CorrelationSums:
         t.update({f"cross{a}_{b}": c.cpu() for (a, b), c in self.cross.items()})
         return t, {"n": self.n}
 
-    def restore(self, t: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, t: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         """Continue from `state()`'s output."""
         self.n = meta["n"]
         if "shift0" not in t:
@@ -101,19 +106,20 @@ class CorrelationSums:
                                          for name in ("shift", "s", "gram"))
         self.cross = {(a, b): t[f"cross{a}_{b}"].to(self.device) for a in range(self.m) for b in range(a + 1, self.m)}
 
-    def layer_cov(self, k: int) -> Tensor:
+    def layer_cov(self, k: int) -> Float[Tensor, "layer d_mlp d_mlp"]:
         """[L, d, d] covariance of model k's neurons within each layer."""
         mu = (self.s[k] / self.n).view(self.n_layers, self.d)
         return self.gram[k] / self.n - mu[:, :, None] * mu[:, None, :]
 
-    def cross_cov(self, a: int, b: int) -> Tensor:
+    def cross_cov(self, a: int, b: int) -> Float[Tensor, "layer_d_mlp layer_d_mlp"]:
         c = self.cross[(a, b)] if a < b else self.cross[(b, a)].T
         return c / self.n - torch.outer(self.s[a], self.s[b]) / self.n**2
 
-    def variances(self, k: int) -> Tensor:
+    def variances(self, k: int) -> Float[Tensor, " layer_d_mlp"]:
         return torch.diagonal(self.layer_cov(k), dim1=-2, dim2=-1).reshape(-1)
 
-    def max_corr(self, a: int, b: int, rotations: list[Tensor] | None = None) -> Tensor:
+    def max_corr(self, a: int, b: int, rotations: list[Float[Tensor, "d_mlp d_mlp"]] | None = None
+                 ) -> Float[Tensor, " layer_d_mlp"]:
         """max_j corr(a_i, b_j) for every neuron i of a; with `rotations` (one per layer) against rotated b."""
         cov, var_b = self.cross_cov(a, b), self.variances(b)
         if rotations is not None:
@@ -137,7 +143,7 @@ class UniversalResult:
     threshold: float
     n_tokens: int
 
-    def fraction_per_layer(self) -> np.ndarray:
+    def fraction_per_layer(self) -> Float[np.ndarray, "model layer"]:
         """[model, L] fraction of universal neurons."""
         return self.universal.mean(-1)
 
@@ -162,7 +168,7 @@ def universal_from_sums(sums: CorrelationSums, models: list[str], threshold: flo
                            excess.float().numpy(), (excess > threshold).numpy(), threshold, sums.n)
 
 
-def check_same_architecture(models: list, names: list[str]) -> None:
+def check_same_architecture(models: list[HookedTransformer], names: list[str]) -> None:
     """All models need the same layers, neurons and vocabulary: otherwise say which two differ and how."""
     def shape(mod) -> str:
         c = mod.cfg
@@ -184,7 +190,7 @@ def family_counts(result: UniversalResult, stats: list[NeuronStats]) -> dict:
     return out
 
 
-def check_same_tokenizer(models: list, names: list[str], vocab: list[str] | None) -> None:
+def check_same_tokenizer(models: list[HookedTransformer], names: list[str], vocab: list[str] | None) -> None:
     """Every model reads the same token ids (they all run on the first model's tokenisation of the corpus)."""
     for mod, name in zip(models[1:], names[1:]):
         if readable_vocab(mod) != vocab:

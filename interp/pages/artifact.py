@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from jaxtyping import Shaped
 
 from interp.atomic import atomic_write
 from interp.safetensors_io import read_arrays, write_arrays
@@ -29,7 +30,8 @@ class PagesFormat(NamedTuple):
     """How errors name these pages ("feature pages", "neuron pages")."""
 
 
-def save_pages(fmt: PagesFormat, folder: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Path:
+def save_pages(fmt: PagesFormat, folder: str | Path, meta: dict[str, Any],
+               arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> Path:
     """Write the arrays, then the JSON (kind, schema, array names, meta), each atomically."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,7 @@ def save_pages(fmt: PagesFormat, folder: str | Path, meta: dict[str, Any], array
     return folder
 
 
-def load_pages(fmt: PagesFormat, folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def load_pages(fmt: PagesFormat, folder: str | Path) -> tuple[dict[str, Any], dict[str, Shaped[np.ndarray, "*shape"]]]:
     """(meta, arrays) of pages in `folder`; FileNotFoundError when they are not there, ValueError when they are
     unreadable, of another kind or schema, or lack an array their JSON lists."""
     folder = Path(folder)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor
 
 from interp.examples import CONTEXT, context_windows
@@ -62,7 +62,7 @@ def quantile_examples(col: Float[Tensor, " n"], k: int, gen: torch.Generator
 
 
 def unit_examples(acts: Float[Tensor, "unit n"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                  valid: Bool[Tensor, " n"], k: int, seed: int) -> dict[str, np.ndarray]:
+                  valid: Bool[Tensor, " n"], k: int, seed: int) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Quantile-bin examples in context and the histogram of every unit's positive activations over `valid` tokens
     (EXAMPLE_ARRAYS, one row per unit); one seeded generator over all units, so pages are reproducible."""
     gen = torch.Generator().manual_seed(seed)
@@ -89,7 +89,8 @@ def unit_examples(acts: Float[Tensor, "unit n"], tokens: Int[Tensor, " n"], doc_
     return a
 
 
-def bin_violation(edges: np.ndarray, act: np.ndarray, ctx_acts: np.ndarray, shown: np.ndarray,
+def bin_violation(edges: Float[np.ndarray, "*unit bins_plus_1"], act: Float[np.ndarray, "*unit bins k"],
+                  ctx_acts: Float[np.ndarray, "*unit bins k window"], shown: Bool[np.ndarray, "*unit bins k"],
                   unit_name: Callable[[tuple[int, ...]], str] = lambda at: f"unit {at}") -> str | None:
     """Why quantile-bin examples are inconsistent (an example outside the bin it claims, or an activation that
     differs from its context's centre), naming the first offending unit by `unit_name(unit index)`; None when they
@@ -107,7 +108,7 @@ def bin_violation(edges: np.ndarray, act: np.ndarray, ctx_acts: np.ndarray, show
 
 
 def logit_tables(model: HookedTransformer, hook: str, directions: Float[Tensor, "unit d"], t: int
-                 ) -> dict[str, np.ndarray]:
+                 ) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """Top-t positive and negative VocabProj logits of every direction written at `hook` (zeros when the hook has no
     linear path to the logits): logit_pos_ids / _vals, logit_neg_ids / _vals [unit, t]."""
     from interp.steering.scores import vocab_logits
@@ -122,7 +123,7 @@ def logit_tables(model: HookedTransformer, hook: str, directions: Float[Tensor, 
             "logit_neg_ids": bot.indices.int().numpy(), "logit_neg_vals": bot.values.numpy()}
 
 
-def concept_match(acts: Float[Tensor, "n unit"], labels: np.ndarray, n_max: int, gen: torch.Generator,
+def concept_match(acts: Float[Tensor, "n unit"], labels: Int[np.ndarray, "n field"], n_max: int, gen: torch.Generator,
                   taxonomy) -> tuple[list[str], Float[Tensor, "concept unit"]]:
     """Concepts of `taxonomy` (the labels' world, interp.worlds.taxonomy.Taxonomy) present in a sample of n_max
     tokens, and the AUROC matrix [concept, unit] of the activations as detectors of each."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from interp.examples import CONTEXT
@@ -90,7 +90,7 @@ class FeaturePages:
         return concept_label(self.meta["concepts"], int(self.arrays["concept_best"][f]),
                              float(self.arrays["concept_auroc"][f]))
 
-    def table(self) -> dict[str, np.ndarray]:
+    def table(self) -> dict[str, Shaped[np.ndarray, "*shape"]]:
         """Columns of the feature table (index, label, density, best concept and its AUROC, output score, dead,
         dense)."""
         a, concepts = self.arrays, self.meta["concepts"]
@@ -141,7 +141,8 @@ def encode_all(dictionary: Dictionary, acts: Float[Tensor, "n d_in"], chunk: int
         return torch.cat([dictionary.encode(acts[i:i + chunk].float()).float() for i in range(0, len(acts), chunk)])
 
 
-def neighbours(directions: Float[Tensor, "d_sae d"], n: int) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(directions: Float[Tensor, "d_sae d"], n: int
+               ) -> tuple[Int[np.ndarray, "d_sae n"], Float[np.ndarray, "d_sae n"]]:
     """The n features of largest decoder cosine with each feature (itself left out)."""
     u = directions.float() / directions.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)
     cos = u @ u.T
@@ -150,7 +151,8 @@ def neighbours(directions: Float[Tensor, "d_sae d"], n: int) -> tuple[np.ndarray
     return i.int().numpy(), v.numpy()
 
 
-def output_score(model: HookedTransformer, dictionary: Dictionary, directions: Float[Tensor, "d_sae d"]) -> np.ndarray:
+def output_score(model: HookedTransformer, dictionary: Dictionary, directions: Float[Tensor, "d_sae d"]
+                 ) -> Float[np.ndarray, " d_sae"]:
     """interp.steering.scores.output_scores at twice the mean activation norm on the prompt "The"."""
     from interp.steering.scores import default_alpha, output_scores, vocab_logits
 

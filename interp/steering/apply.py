@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -17,7 +18,8 @@ def _as_list(vectors: SteeringVector | Sequence[SteeringVector]) -> list[Steerin
     return [vectors] if isinstance(vectors, SteeringVector) else list(vectors)
 
 
-def steering_hooks(vectors: SteeringVector | Sequence[SteeringVector], alphas: float | Sequence[float] | Tensor,
+def steering_hooks(vectors: SteeringVector | Sequence[SteeringVector],
+                   alphas: float | Sequence[float] | Float[Tensor, " batch"],
                    positions: slice | None = None) -> list[tuple[str, object]]:
     """TransformerLens forward hooks adding alpha·direction at `positions` (default: every position).
 
@@ -47,7 +49,8 @@ def steering_hooks(vectors: SteeringVector | Sequence[SteeringVector], alphas: f
 
 @contextmanager
 def steer(model: HookedTransformer, vectors: SteeringVector | Sequence[SteeringVector],
-          alphas: float | Sequence[float] | Tensor = 1.0, positions: slice | None = None) -> Iterator[None]:
+          alphas: float | Sequence[float] | Float[Tensor, " batch"] = 1.0,
+          positions: slice | None = None) -> Iterator[None]:
     """Context manager: inside it every forward pass of `model` adds α·d̂ at each vector's hook."""
     vecs = _as_list(vectors)
     for v in vecs:
@@ -57,8 +60,10 @@ def steer(model: HookedTransformer, vectors: SteeringVector | Sequence[SteeringV
 
 
 @torch.no_grad()
-def steered_logits(model: HookedTransformer, tokens: Tensor, vectors: SteeringVector | Sequence[SteeringVector] = (),
-                   alphas: float | Sequence[float] | Tensor = 1.0, positions: slice | None = None) -> Tensor:
+def steered_logits(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
+                   vectors: SteeringVector | Sequence[SteeringVector] = (),
+                   alphas: float | Sequence[float] | Float[Tensor, " batch"] = 1.0,
+                   positions: slice | None = None) -> Float[Tensor, "batch pos d_vocab"]:
     """Logits [batch, pos, vocab] with the steering applied (no vectors: the plain model)."""
     vecs = _as_list(vectors)
     if not vecs:
@@ -77,12 +82,12 @@ class Generation:
     text: str
 
     @property
-    def new_tokens(self) -> Tensor:
+    def new_tokens(self) -> Int[Tensor, " new"]:
         return self.tokens[self.n_prompt:]
 
 
 @torch.no_grad()
-def generate(model: HookedTransformer, prompt: Tensor, max_new_tokens: int = 20,
+def generate(model: HookedTransformer, prompt: Int[Tensor, " pos"], max_new_tokens: int = 20,
              vectors: SteeringVector | Sequence[SteeringVector] = (), alphas: float | Sequence[float] = 1.0,
              temperature: float = 0.0, seed: int = 0) -> Generation:
     """Generate from token row `prompt` [pos] with steering at every position, new ones included.
@@ -117,7 +122,7 @@ def _null() -> Iterator[None]:
 
 
 @torch.no_grad()
-def sequence_nll(model: HookedTransformer, tokens: Tensor, start: int) -> float:
+def sequence_nll(model: HookedTransformer, tokens: Int[Tensor, " pos"], start: int) -> float:
     """Mean next-token loss of tokens[start:] under the (unsteered) model: the fluency proxy of a generation."""
     if not 1 <= start < len(tokens):
         raise ValueError(f"start must be in 1..{len(tokens) - 1}, got {start}")

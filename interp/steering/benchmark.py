@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -50,14 +50,14 @@ def concept_token_ids(concept: str, world: str) -> Int[Tensor, " ids"]:
     return torch.as_tensor(ids, dtype=torch.long)
 
 
-def concept_mass(logits: Tensor, ids: Tensor) -> Tensor:
+def concept_mass(logits: Float[Tensor, "... d_vocab"], ids: Int[Tensor, " concept"]) -> Float[Tensor, "..."]:
     """Probability mass on token ids `ids` of every distribution in logits [..., vocab]."""
     return logits.float().softmax(-1)[..., ids].sum(-1)
 
 
 @torch.no_grad()
-def greedy_batch(model: HookedTransformer, prompts: Tensor, n_new: int, vec: SteeringVector | None = None,
-                 alpha: float = 0.0) -> Tensor:
+def greedy_batch(model: HookedTransformer, prompts: Int[Tensor, "batch pos"], n_new: int,
+                 vec: SteeringVector | None = None, alpha: float = 0.0) -> Int[Tensor, "batch pos_new"]:
     """Greedy continuation of equal-length prompt rows [batch, pos], steered at every position when vec is given."""
     seq = prompts.clone()
     for _ in range(n_new):
@@ -67,7 +67,7 @@ def greedy_batch(model: HookedTransformer, prompts: Tensor, n_new: int, vec: Ste
 
 
 @torch.no_grad()
-def generation_nll(model: HookedTransformer, seq: Tensor, start: int) -> float:
+def generation_nll(model: HookedTransformer, seq: Int[Tensor, "batch pos"], start: int) -> float:
     """Mean loss of seq[:, start:] under the unsteered model."""
     logp = torch.log_softmax(model(seq).float(), -1)
     tgt = seq[:, start:]
@@ -92,9 +92,11 @@ class Outcome:
 
 
 @torch.no_grad()
-def steering_outcome(model: HookedTransformer, vec: SteeringVector, ids: Tensor, calib_prompt: Tensor,
-                     eval_prompts: Tensor, kl_budget: float, gen_tokens: int = 12,
-                     alpha_max: float | None = None, base: tuple[Tensor, Tensor] | None = None) -> Outcome:
+def steering_outcome(model: HookedTransformer, vec: SteeringVector, ids: Int[Tensor, " concept"],
+                     calib_prompt: Int[Tensor, " pos"], eval_prompts: Int[Tensor, "batch pos"], kl_budget: float,
+                     gen_tokens: int = 12, alpha_max: float | None = None,
+                     base: tuple[Float[Tensor, "batch d_vocab"], Int[Tensor, "batch pos_new"]] | None = None
+                     ) -> Outcome:
     """Calibrate α to `kl_budget` on `calib_prompt`, then score on `eval_prompts` [batch, pos] (see module doc).
     An unreachable budget is scored at α_max and flagged (reached=False), never dropped. `base` may carry the
     unsteered (last-position logits, greedy generation) of the eval prompts, which do not depend on the direction."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -62,7 +63,8 @@ class Calibration:
         return asdict(self)
 
 
-def kl_divergence(logits_base: Tensor, logits_new: Tensor) -> Tensor:
+def kl_divergence(logits_base: Float[Tensor, "... d_vocab"], logits_new: Float[Tensor, "... d_vocab"]
+                  ) -> Float[Tensor, "..."]:
     """KL(softmax(base) || softmax(new)) over the last axis, in nats."""
     lp = torch.log_softmax(logits_base.double(), -1)
     lq = torch.log_softmax(logits_new.double(), -1)
@@ -70,7 +72,8 @@ def kl_divergence(logits_base: Tensor, logits_new: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def kl_at_alphas(model: HookedTransformer, vec: SteeringVector, prompt: Tensor, alphas: Tensor) -> Tensor:
+def kl_at_alphas(model: HookedTransformer, vec: SteeringVector, prompt: Int[Tensor, " pos"],
+                 alphas: Float[Tensor, " alpha"]) -> Float[Tensor, " alpha"]:
     """KL(p_base || p_steered) at the last token of `prompt` [pos] for each α of `alphas` (one batched pass)."""
     base = model(prompt[None])[0, -1]
     batch = prompt[None].expand(len(alphas), -1)
@@ -78,16 +81,16 @@ def kl_at_alphas(model: HookedTransformer, vec: SteeringVector, prompt: Tensor, 
     return kl_divergence(base[None], steered).cpu()
 
 
-def default_alpha_max(model: HookedTransformer, hook: str, prompt: Tensor, factor: float = 20.0) -> float:
+def default_alpha_max(model: HookedTransformer, hook: str, prompt: Int[Tensor, " pos"], factor: float = 20.0) -> float:
     """`factor` × the mean activation norm at `hook` over the prompt's non-BOS positions."""
     acts = hook_activations(model, hook, prompt[None])[0]
     acts = acts[1:] if len(acts) > 1 else acts
     return float(factor * acts.flatten(1).norm(dim=-1).mean().clamp_min(1e-6))
 
 
-def calibrate(model: HookedTransformer, vec: SteeringVector, prompt: Tensor, targets: Sequence[float] = DEFAULT_TARGETS,
-              alpha_max: float | None = None, tol: float = 0.02, max_iter: int = 50,
-              grid_size: int = 32) -> Calibration:
+def calibrate(model: HookedTransformer, vec: SteeringVector, prompt: Int[Tensor, " pos"],
+              targets: Sequence[float] = DEFAULT_TARGETS, alpha_max: float | None = None, tol: float = 0.02,
+              max_iter: int = 50, grid_size: int = 32) -> Calibration:
     """Bisection on α ∈ [0, alpha_max] for every KL target; `tol` is the relative KL tolerance.
 
     Steering adds +α·d̂ (the direction's own sign). A log-spaced grid of `grid_size` strengths (one batched pass)

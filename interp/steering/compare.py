@@ -5,10 +5,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from ..models import prompt_tokens
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 @dataclass
@@ -28,7 +32,8 @@ class SteerComparison:
     note: str = ""
 
 
-def steering_vector(model, kind: str, dictionary=None, feature: int = 0, layer: int = 0, neuron: int = 0):
+def steering_vector(model: HookedTransformer, kind: str, dictionary=None, feature: int = 0, layer: int = 0,
+                    neuron: int = 0):
     """A unit steering vector: dictionary feature or MLP neuron (interp.steering.vectors)."""
     from interp.steering.vectors import feature_vector, neuron_vector
 
@@ -38,8 +43,8 @@ def steering_vector(model, kind: str, dictionary=None, feature: int = 0, layer: 
 
 
 @torch.no_grad()
-def steer_compare(model, vec, prompt: str, alpha: float | None = None, kl_target: float | None = None,
-                  max_new_tokens: int = 12, k: int = 8) -> SteerComparison:
+def steer_compare(model: HookedTransformer, vec, prompt: str, alpha: float | None = None,
+                  kl_target: float | None = None, max_new_tokens: int = 12, k: int = 8) -> SteerComparison:
     """Calibrate α to `kl_target` (or take `alpha`), generate base and steered text, list promoted/suppressed."""
     from interp.steering.apply import generate
     from interp.steering.calibration import calibrate

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -32,7 +32,8 @@ _RESID = re.compile(r"^(hook_embed|hook_pos_embed|blocks\.\d+\.(hook_resid_pre|h
 _MLP_POST = re.compile(r"^blocks\.(\d+)\.mlp\.hook_post$")
 
 
-def residual_directions(model: HookedTransformer, hook: str, directions: Float[Tensor, "n d"]) -> Tensor:
+def residual_directions(model: HookedTransformer, hook: str, directions: Float[Tensor, "n d"]
+                        ) -> Float[Tensor, "n d_model"]:
     """Each direction's write into the residual stream: identity on residual hooks, @ W_out on mlp.hook_post."""
     check_hooks(model, [hook])
     d = directions.float().to(model.W_U.device)
@@ -77,8 +78,8 @@ def vocab_proj(model: HookedTransformer, vec: SteeringVector, k: int = 10) -> tu
 
 
 @torch.no_grad()
-def token_change(model: HookedTransformer, vec: SteeringVector, prompts: Tensor, alpha: float,
-                 k: int = 10) -> tuple[Tensor, TokenList, TokenList]:
+def token_change(model: HookedTransformer, vec: SteeringVector, prompts: Int[Tensor, "batch pos"], alpha: float,
+                 k: int = 10) -> tuple[Float[Tensor, " d_vocab"], TokenList, TokenList]:
     """Mean logit change [vocab] over all non-BOS positions of `prompts` [batch, pos] when α·d̂ is added; with the
     (promoted, suppressed) top-k tokens."""
     base = model(prompts).float()
@@ -102,8 +103,9 @@ class FeatureScores:
 
 
 @torch.no_grad()
-def input_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Tensor, top_tokens: Tensor,
-                 n_top: int = 20, batch_size: int = 16) -> tuple[Tensor, Tensor]:
+def input_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Int[Tensor, "doc pos"],
+                 top_tokens: Int[Tensor, "d_sae top_k"], n_top: int = 20, batch_size: int = 16
+                 ) -> tuple[Float[Tensor, " d_sae"], Int[Tensor, " d_sae"]]:
     """Per feature: fraction of its top `n_top` examples (documents, by max code) whose max token is in
     `top_tokens[f]`; and how many firing examples were counted. BOS (position 0) is left out."""
     maxes, argtok = [], []
@@ -125,8 +127,9 @@ def input_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Tenso
 
 
 @torch.no_grad()
-def output_scores(model: HookedTransformer, hook: str, directions: Tensor, top_tokens: Tensor, prompt: Tensor,
-                  alpha: float, chunk: int = 128) -> Tensor:
+def output_scores(model: HookedTransformer, hook: str, directions: Float[Tensor, "n d"],
+                  top_tokens: Int[Tensor, "n top_k"], prompt: Int[Tensor, " pos"], alpha: float, chunk: int = 128
+                  ) -> Float[Tensor, " n"]:
     """Per direction (unit rows): (1 - min rank of its top tokens / |V|) · max prob of them, after adding α·d̂ at
     the last position of `prompt` [pos] (all directions batched, `chunk` at a time)."""
     units = directions.float() / directions.float().norm(dim=-1, keepdim=True).clamp_min(1e-12)
@@ -153,15 +156,16 @@ def _rowwise_add(add_BD: Tensor, where: slice):
     return hook
 
 
-def default_alpha(model: HookedTransformer, hook: str, prompt: Tensor) -> float:
+def default_alpha(model: HookedTransformer, hook: str, prompt: Int[Tensor, " pos"]) -> float:
     """The output score's default strength: twice the mean activation norm at `hook` on the prompt's non-BOS
     positions (all positions for a one-token prompt)."""
     acts = hook_activations(model, hook, prompt[None])[0]
     return 2.0 * float(acts[1:].norm(dim=-1).mean() if len(acts) > 1 else acts.norm(dim=-1).mean())
 
 
-def feature_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Tensor, prompt: Tensor,
-                   alpha: float | None = None, top_k: int = 20, n_top: int = 20) -> FeatureScores:
+def feature_scores(model: HookedTransformer, dictionary: Dictionary, tokens: Int[Tensor, "doc pos"],
+                   prompt: Int[Tensor, " pos"], alpha: float | None = None, top_k: int = 20,
+                   n_top: int = 20) -> FeatureScores:
     """Input and output scores of every feature of `dictionary` (see module doc). α defaults to twice the mean
     activation norm at the dictionary's hook on the prompt's non-BOS positions."""
     dirs = dictionary.feature_directions().detach().float().cpu()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -54,7 +54,7 @@ def _unit(v: Tensor) -> Tensor:
     return v / v.norm().clamp_min(1e-12)
 
 
-def check_direction(model: HookedTransformer, hook: str, direction: Tensor) -> None:
+def check_direction(model: HookedTransformer, hook: str, direction: Float[Tensor, "*shape"]) -> None:
     """Raise a clear error when `direction` does not fit one position of `hook` (unknown hooks list valid ones)."""
     if "hook_pattern" in hook or "hook_attn_scores" in hook:
         raise ValueError(f"cannot steer attention patterns/scores ({hook}); use a residual, MLP or z hook")
@@ -67,7 +67,8 @@ def check_direction(model: HookedTransformer, hook: str, direction: Tensor) -> N
                          f"per position: give a vector of {shape[0]} numbers")
 
 
-def raw_vector(model: HookedTransformer, hook: str, direction: Tensor, **source: Any) -> SteeringVector:
+def raw_vector(model: HookedTransformer, hook: str, direction: Float[Tensor, "*shape"],
+               **source: Any) -> SteeringVector:
     """A steering vector along any given direction (normalised)."""
     check_direction(model, hook, direction)
     return SteeringVector(hook, _unit(direction), {"kind": "raw", **source})
@@ -109,8 +110,10 @@ def parse_neuron(spec: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def diff_in_means(model: HookedTransformer, hook: str, tokens: Tensor, mask: Tensor | np.ndarray,
-                  valid: Tensor | np.ndarray | None = None, **source: Any) -> SteeringVector:
+def diff_in_means(model: HookedTransformer, hook: str, tokens: Int[Tensor, "batch pos"],
+                  mask: Bool[Tensor, "batch pos"] | Bool[np.ndarray, "batch pos"],
+                  valid: Bool[Tensor, "batch pos"] | Bool[np.ndarray, "batch pos"] | None = None,
+                  **source: Any) -> SteeringVector:
     """mean(activation | mask) - mean(activation | ~mask & valid) at `hook`, normalised.
 
     `mask` and `valid` are [batch, pos] booleans over `tokens`; `valid` (default: all but position 0, the BOS)

@@ -20,11 +20,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from jaxtyping import Int
 
 from .taxonomy import LEGACY_WORLD, Taxonomy
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 ENTRY_POINT_GROUP = "interp.worlds"
 BUILT_IN = ("interp.worlds.toy1:register", "interp.worlds.toy2:register")
@@ -139,13 +143,13 @@ def world_name_of(tokenizer) -> str | None:
     return None
 
 
-def world_name_of_model(model) -> str | None:
+def world_name_of_model(model: HookedTransformer) -> str | None:
     """The name of `model`'s world, read from its tokenizer's vocabulary (a toy model folder loads only with the
     tokenizer of the world its config.json records); None for a model of no world (a user's model)."""
     return world_name_of(getattr(model, "tokenizer", None))
 
 
-def world_of_model(model) -> World | None:
+def world_of_model(model: HookedTransformer) -> World | None:
     """The world of `model` (`world_name_of_model`); None for a model of no world."""
     name = world_name_of_model(model)
     return None if name is None else get_world(name)
@@ -165,7 +169,7 @@ def taxonomy_of_schema(saved: Mapping) -> Taxonomy:
 
 
 @cache
-def label_table(name: str) -> np.ndarray:
+def label_table(name: str) -> Int[np.ndarray, "d_vocab field"]:
     """Static labels per token id, [vocab, field] int8: every field that depends on the word alone."""
     w = get_world(name)
     tax = w.taxonomy

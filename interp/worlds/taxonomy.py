@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 
 import numpy as np
+from jaxtyping import Bool, Int
 
 LEGACY_WORLD = "toy1"
 """The world of a saved artifact (corpus config, label schema, model card) that names none: everything saved before
@@ -51,7 +52,7 @@ class Taxonomy:
                            f"{', '.join(self.fields)}")
         return self.field_index[field], self.value_id(field, value)
 
-    def concept_mask(self, labels: np.ndarray, concept: str) -> np.ndarray:
+    def concept_mask(self, labels: Int[np.ndarray, "*shape field"], concept: str) -> Bool[np.ndarray, "*shape"]:
         """Boolean mask of the tokens that carry `concept`; `labels` has the fields on its last axis."""
         if labels.shape[-1] != self.n_fields:
             raise ValueError(f"labels have {labels.shape[-1]} fields on the last axis, expected {self.n_fields} "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from interp.auroc import auroc, fire_f1, require_both_classes
@@ -82,18 +82,18 @@ def r2_legacy(x: Float[Tensor, "... d"], x_hat: Float[Tensor, "... d"]) -> float
     return float((1 - resid_N / var_N).mean())
 
 
-def firing_counts(feature_acts: Float[Tensor, "... d_sae"]) -> Tensor:
+def firing_counts(feature_acts: Float[Tensor, "... d_sae"]) -> Int[Tensor, " d_sae"]:
     """Per latent, the number of tokens on which it is nonzero (int64); sum these over batches."""
     return (_flat(feature_acts) != 0).sum(0).long()
 
 
-def dead_fraction(counts: Tensor, n_tokens: int) -> float:
+def dead_fraction(counts: Int[Tensor, " d_sae"], n_tokens: int) -> float:
     """Share of latents that fired on no token."""
     del n_tokens
     return float((counts == 0).double().mean())
 
 
-def dense_fraction(counts: Tensor, n_tokens: int, threshold: float = 0.1) -> float:
+def dense_fraction(counts: Int[Tensor, " d_sae"], n_tokens: int, threshold: float = 0.1) -> float:
     """Share of latents firing on more than `threshold` (10%) of tokens."""
     return float((counts.double() / n_tokens > threshold).double().mean())
 
@@ -107,7 +107,8 @@ class DensityHistogram:
     n_dead: int
 
 
-def log_density_histogram(counts: Tensor, n_tokens: int, bins: int = 50, lo: float | None = None) -> DensityHistogram:
+def log_density_histogram(counts: Int[Tensor, " d_sae"], n_tokens: int, bins: int = 50, lo: float | None = None
+                          ) -> DensityHistogram:
     """Histogram of log10(counts / n_tokens) on [lo, 0], lo defaulting to log10(1 / n_tokens)."""
     freq = counts.double() / n_tokens
     alive = freq[freq > 0]
@@ -237,7 +238,8 @@ class ReconstructionAccumulator:
         self.active_share = active_share
         self.codes: list[Tensor] = []
 
-    def update(self, x_ND: Tensor, x_hat_ND: Tensor, codes_NF: Tensor) -> None:
+    def update(self, x_ND: Float[Tensor, "n d_in"], x_hat_ND: Float[Tensor, "n d_in"],
+               codes_NF: Float[Tensor, "n d_sae"]) -> None:
         m = len(x_ND)
         self.r2.update(x_ND, x_hat_ND)
         self.sums += torch.tensor([l0(codes_NF), mse(x_ND, x_hat_ND), cosine_similarity(x_ND, x_hat_ND)]) * m

@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -35,11 +36,15 @@ from saes import io
 from saes.eval import metrics
 from saes.eval.splice import splice_eval
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
 REPORT = "eval.json"
 BATCH_DOCS = 32
 
 
-def eval_rows(corpus: TokenSource, n_tokens: int) -> tuple[Int[Tensor, "doc pos"], np.ndarray | None]:
+def eval_rows(corpus: TokenSource, n_tokens: int
+              ) -> tuple[Int[Tensor, "doc pos"], Int[np.ndarray, "doc pos field"] | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
     n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
@@ -79,7 +84,8 @@ def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_to
         yield x.to(device)
 
 
-def ground_truth(codes: Float[Tensor, "token d_sae"], labels: np.ndarray, taxonomy: Taxonomy | None = None) -> dict:
+def ground_truth(codes: Float[Tensor, "token d_sae"], labels: Int[np.ndarray, "doc pos field"],
+                 taxonomy: Taxonomy | None = None) -> dict:
     """Ground-truth concept scores of the codes of the eval documents' tokens (BOS positions dropped), over the
     concepts of the labels' `taxonomy` (their toy world's; default toy1's)."""
     lab = labels[:, 1:].reshape(-1, labels.shape[-1])[: len(codes)]  # [doc, pos, field] -> [token, field], no BOS
@@ -92,9 +98,9 @@ def _ignore_ids(tokenizer) -> list[int]:
     return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
 
 
-def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tensor, "doc pos"],
-                      labels: np.ndarray | None, ground_truth_tokens: int, max_tokens: int | None = None, device="cpu",
-                      taxonomy: Taxonomy | None = None) -> dict:
+def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: str, tokens: Int[Tensor, "doc pos"],
+                      labels: Int[np.ndarray, "doc pos field"] | None, ground_truth_tokens: int,
+                      max_tokens: int | None = None, device="cpu", taxonomy: Taxonomy | None = None) -> dict:
     """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
     labels, when known (in `taxonomy`'s schema: the corpus's world)."""
@@ -111,8 +117,8 @@ def dictionary_report(dictionary: Dictionary, model, hook: str, tokens: Int[Tens
     return report
 
 
-def evaluate(sae: Dictionary, model, corpus: TokenSource, hook: str | None = None, n_tokens: int = 32_768,
-             ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
+def evaluate(sae: Dictionary, model: HookedTransformer, corpus: TokenSource, hook: str | None = None,
+             n_tokens: int = 32_768, ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
     """The full report for `sae` (a raw-activation dictionary, e.g. from interp.dictionary.load) spliced into
     `model` at `hook` (default: the hook it reads), on the first `n_tokens` tokens of `corpus` (a held-out split:
     interp.corpus.open_corpus(..., split="heldout"))."""
@@ -137,7 +143,7 @@ def evaluate(sae: Dictionary, model, corpus: TokenSource, hook: str | None = Non
     return report
 
 
-def evaluate_snmf(snmf, model, corpus: TokenSource, n_tokens: int = 8192) -> dict:
+def evaluate_snmf(snmf, model: HookedTransformer, corpus: TokenSource, n_tokens: int = 8192) -> dict:
     """The SAE-style report of an SNMF spliced into `model` at its hook, over the first `n_tokens` non-BOS tokens
     of `corpus` (codes by NNLS on F; every code scored)."""
     tokens, labels = eval_rows(corpus, n_tokens)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Int
+from jaxtyping import Bool, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -53,7 +53,8 @@ def _zero_hook(act: Tensor, hook=None) -> Tensor:
     return torch.zeros_like(act)
 
 
-def keep_mask(tokens: Int[Tensor, "batch pos"], ignore_token_ids: Iterable[int] = ()) -> Tensor:
+def keep_mask(tokens: Int[Tensor, "batch pos"], ignore_token_ids: Iterable[int] = ()
+              ) -> Bool[Tensor, "batch pos_minus_1"]:
     """[batch, pos-1] mask of the predictions (position i -> token i+1) that count: not from position 0 (BOS), and
     neither reading nor predicting a token in ignore_token_ids (pad, EOS)."""
     keep = torch.ones_like(tokens[:, :-1], dtype=torch.bool)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Float, Int
@@ -19,6 +20,9 @@ from torch import Tensor
 
 from interp.activations.sources import CacheSource, ModelSource, ShardedSource, TensorSource
 from interp.corpus import TokenSource
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def mlp_hook(layer: int) -> str:
@@ -44,7 +48,7 @@ class OrderedActivations:
         return torch.cat(list(self.batches()))
 
 
-def model_stream(model, layer: int, n_tokens: int, corpus: TokenSource, batch_size: int = 8192,
+def model_stream(model: HookedTransformer, layer: int, n_tokens: int, corpus: TokenSource, batch_size: int = 8192,
                  first_doc: int = 0) -> OrderedActivations:
     """The first `n_tokens` non-BOS tokens of a corpus's rows from `first_doc`, through the model per pass (batches
     of whole rows: batch_size // (n_ctx - 1) rows)."""

@@ -129,7 +129,8 @@ class SNMF:
         return cls(t["F"], meta["hook_name"], info, top, meta.get("nnls_iter", 200))
 
 
-def top_tokens_from_codes(codes: Tensor | Iterable[Tensor], source, m: int = 20) -> TopTokens:
+def top_tokens_from_codes(codes: Float[Tensor, "n k"] | Iterable[Float[Tensor, "n k"]], source, m: int = 20
+                          ) -> TopTokens:
     """Top-m tokens per feature from the codes of every batch in stream order (a running top-m merge)."""
     batches = [codes] if isinstance(codes, Tensor) else codes
     best_v: Tensor | None = None

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+from jaxtyping import Float
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations.stream import NonFiniteError
@@ -28,6 +31,9 @@ from saes.snmf.data import cache_stream, mlp_hook, model_stream
 from saes.snmf.dictionary import SNMF, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def solver_config(cfg) -> SNMFSolverConfig:
@@ -79,7 +85,7 @@ def with_provenance(cfg):
     return replace(cfg, lm=replace(lm, model=lm.model or DEFAULT_MODEL))
 
 
-def make_source(cfg, model):
+def make_source(cfg, model: HookedTransformer):
     """Activations from --cache, or the model run over the training split of --corpus."""
     if cfg.cache:
         return cache_stream(cfg.cache, mlp_hook(cfg.layer), cfg.tokens, cfg.batch_size)
@@ -87,7 +93,7 @@ def make_source(cfg, model):
     return model_stream(model, cfg.layer, cfg.tokens, corpus, cfg.batch_size)
 
 
-def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object, FullState]:
+def run_full(cfg, source, out: Path, device: str) -> tuple[Float[Tensor, "d k"], Float[Tensor, "n k"], FullState]:
     scfg = solver_config(cfg)
     acts_ND = source.all_acts().to(device)
     state = load_checkpoint(out, cfg)
@@ -105,7 +111,8 @@ def run_full(cfg, source, out: Path, device: str) -> tuple[torch.Tensor, object,
     return st.best_F_DK.cpu(), st.best_G_NK.cpu(), st
 
 
-def run_streaming(cfg, source, out: Path) -> tuple[torch.Tensor, object, StreamState]:
+def run_streaming(cfg, source, out: Path
+                  ) -> tuple[Float[Tensor, "d k"], Iterator[Float[Tensor, "n k"]], StreamState]:
     scfg = solver_config(cfg)
     state = load_checkpoint(out, cfg)
     n_batches = math.ceil(source.n_tokens / cfg.batch_size)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 Init = Literal["random", "svd", "kmeans"]
@@ -66,13 +66,14 @@ def wta(F_DK: Float[Tensor, "d k"], keep: int) -> Float[Tensor, "d k"]:
     return torch.zeros_like(F_DK).scatter_(0, idx_JK, F_DK.gather(0, idx_JK))
 
 
-def solve_f(AG_DK: Tensor, GG_KK: Tensor, ridge: float) -> Tensor:
+def solve_f(AG_DK: Float[Tensor, "d k"], GG_KK: Float[Tensor, "k k"], ridge: float) -> Float[Tensor, "d k"]:
     """F = A G (GᵀG + ridge·I)⁻¹ in float64, returned in AG's dtype."""
     M_KK = GG_KK.double() + ridge * torch.eye(GG_KK.shape[0], dtype=torch.float64, device=GG_KK.device)
     return torch.linalg.solve(M_KK, AG_DK.double().T).T.to(AG_DK.dtype)
 
 
-def mu_step(G_NK: Tensor, P_NK: Tensor, Q_KK: Tensor, eps: float) -> Tensor:
+def mu_step(G_NK: Float[Tensor, "n k"], P_NK: Float[Tensor, "n k"], Q_KK: Float[Tensor, "k k"],
+            eps: float) -> Float[Tensor, "n k"]:
     """Multiplicative update of G (Ding et al. semi-NMF), X⁺ = relu(X) = (|X|+X)/2, X⁻ = relu(-X):
     G ⊙ sqrt((P⁺ + G Q⁻) / (P⁻ + G Q⁺ + eps)); one product G [Q⁻ | Q⁺], elementwise work in place."""
     k = Q_KK.shape[0]
@@ -82,14 +83,16 @@ def mu_step(G_NK: Tensor, P_NK: Tensor, Q_KK: Tensor, eps: float) -> Tensor:
     return num_NK.div_(den_NK).sqrt_().mul_(G_NK)
 
 
-def rescale(F_DK: Tensor, G_NK: Tensor) -> tuple[Tensor, Tensor]:
+def rescale(F_DK: Float[Tensor, "d k"], G_NK: Float[Tensor, "n k"]) -> tuple[Float[Tensor, "d k"],
+            Float[Tensor, "n k"]]:
     """Unit-norm columns of G, the norms moved into F (the product F Gᵀ is unchanged)."""
     c_K = G_NK.norm(dim=0)
     c_K = torch.where(c_K > 0, c_K, torch.ones_like(c_K))
     return F_DK * c_K, G_NK / c_K
 
 
-def sq_loss(sq_norm: float, F_DK: Tensor, AG_DK: Tensor, GG_KK: Tensor) -> float:
+def sq_loss(sq_norm: float, F_DK: Float[Tensor, "d k"], AG_DK: Float[Tensor, "d k"],
+            GG_KK: Float[Tensor, "k k"]) -> float:
     """||A - F Gᵀ||² = ||A||² - 2⟨F, A G⟩ + ⟨FᵀF, GᵀG⟩ with float64 reductions."""
     F64 = F_DK.double()
     return sq_norm - 2 * float((F64 * AG_DK.double()).sum()) + float(((F64.T @ F64) * GG_KK.double()).sum())
@@ -137,7 +140,7 @@ class InitParams:
     C_DK: Tensor | None = None
 
 
-def svd_params(gram_DD: Tensor, k: int) -> InitParams:
+def svd_params(gram_DD: Float[Tensor, "d d"], k: int) -> InitParams:
     """Top-k left singular vectors and values of A from its Gram matrix A Aᵀ."""
     evals, evecs = torch.linalg.eigh(gram_DD.double())
     order = evals.argsort(descending=True)[:k]
@@ -146,7 +149,7 @@ def svd_params(gram_DD: Tensor, k: int) -> InitParams:
     return InitParams("svd", U_DK=evecs[:, order], S_K=evals[order].clamp_min(0).sqrt())
 
 
-def init_codes(acts_ND: Tensor, params: InitParams, k: int, gen: torch.Generator) -> Tensor:
+def init_codes(acts_ND: Float[Tensor, "n d"], params: InitParams, k: int, gen: torch.Generator) -> Float[Tensor, "n k"]:
     """Initial G rows for a batch of tokens: random U(0,1); SVD |V| = |A U / S|; k-means one-hot + 0.2."""
     n = acts_ND.shape[0]
     if params.kind == "random":
@@ -160,14 +163,15 @@ def init_codes(acts_ND: Tensor, params: InitParams, k: int, gen: torch.Generator
     return torch.nn.functional.one_hot(assign_N, k).to(acts_ND) + KMEANS_FLOOR
 
 
-def kmeans_assign(acts_ND: Tensor, C_DK: Tensor) -> Tensor:
+def kmeans_assign(acts_ND: Float[Tensor, "n d"], C_DK: Float[Tensor, "d k"]) -> Int[Tensor, " n"]:
     """Nearest centroid of each token (squared Euclidean)."""
     C = C_DK.to(acts_ND.dtype)
     dist_NK = (C * C).sum(0)[None, :] - 2 * acts_ND @ C
     return dist_NK.argmin(dim=1)
 
 
-def kmeans_centroids(batches: Callable, first_ND: Tensor, k: int, iters: int, gen: torch.Generator) -> Tensor:
+def kmeans_centroids(batches: Callable, first_ND: Float[Tensor, "n d"], k: int, iters: int, gen: torch.Generator
+                     ) -> Float[Tensor, "d k"]:
     """Lloyd's k-means over a re-iterable stream of batches; centroids start at k random tokens of the first
     batch; an empty cluster keeps its centroid."""
     if first_ND.shape[0] < k:
@@ -219,7 +223,7 @@ def init_full(acts_ND: Float[Tensor, "n d"], cfg: SNMFSolverConfig) -> FullState
     return FullState(F_DK, G_NK, acts_ND.T @ G_NK, G_NK.T @ G_NK)
 
 
-def full_step(acts_ND: Tensor, st: FullState, cfg: SNMFSolverConfig, sq_norm: float) -> float:
+def full_step(acts_ND: Float[Tensor, "n d"], st: FullState, cfg: SNMFSolverConfig, sq_norm: float) -> float:
     """One reference iteration (steps 1-5) in place on `st`; returns the relative loss."""
     F_DK = wta(solve_f(st.AG_DK, st.GG_KK, cfg.ridge), n_keep(acts_ND.shape[1], cfg.sparsity))
     F_DK, G_NK = rescale(F_DK, st.G_NK)

@@ -89,7 +89,7 @@ def _batch_gen(cfg: SNMFSolverConfig, batch: int) -> torch.Generator:
     return torch.Generator().manual_seed(cfg.seed * 1_000_003 + batch)
 
 
-def stream_batch(acts_ND: Tensor, st: StreamState, cfg: SNMFSolverConfig, nnls_iter: int) -> None:
+def stream_batch(acts_ND: Float[Tensor, "n d"], st: StreamState, cfg: SNMFSolverConfig, nnls_iter: int) -> None:
     """Codes of one batch (init or NNLS on F), added to the pass's sums."""
     if st.AG_DK is None or st.GG_KK is None:
         st.AG_DK = torch.zeros(acts_ND.shape[1], cfg.k, dtype=torch.float64)
@@ -152,7 +152,8 @@ def fit_streaming(
     return st
 
 
-def stream_codes(source: ActivationSource, F_DK: Tensor, nnls_iter: int = 200) -> Iterator[Tensor]:
+def stream_codes(source: ActivationSource, F_DK: Float[Tensor, "d k"],
+                 nnls_iter: int = 200) -> Iterator[Float[Tensor, "n k"]]:
     """NNLS codes G_b of every batch for a fixed F (e.g. for top activating tokens)."""
     Q_KK = F_DK.T @ F_DK
     for acts_ND in source.batches():

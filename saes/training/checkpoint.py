@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from jaxtyping import Int
 from torch import Tensor
 
 from interp.checkpoint import (
@@ -37,7 +38,7 @@ class SAEState:
     act_scale: float
 
 
-def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Tensor) -> SAEState:
+def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Int[Tensor, " d_sae"]) -> SAEState:
     """Capture one SAE's weights, buffers, Adam moments and dead counters (copies on CPU)."""
     t = {f"param.{n}": p.detach().cpu().clone() for n, p in sae.named_parameters()}
     t.update({f"buffer.{n}": b.detach().cpu().clone() for n, b in sae.named_buffers()})
@@ -48,7 +49,7 @@ def sae_state(sae, opt: torch.optim.Optimizer, tokens_since_fired: Tensor) -> SA
 
 
 @torch.no_grad()
-def restore_sae_state(state: SAEState, sae, opt: torch.optim.Optimizer) -> Tensor:
+def restore_sae_state(state: SAEState, sae, opt: torch.optim.Optimizer) -> Int[Tensor, " d_sae"]:
     """Load a captured state into `sae` and `opt`; returns tokens_since_fired (on the SAE's device)."""
     sae.cfg.act_scale = state.act_scale
     for n, p in sae.named_parameters():

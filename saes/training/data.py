@@ -8,14 +8,19 @@ live in interp.activations.sources, shared with SNMF and the evaluation report.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from interp.activations.sources import CacheSource, ModelSource, Pair, ShardedSource, TensorSource
 from interp.activations.stream import NonFiniteError, hook_width
 from interp.corpus import open_corpus
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
 __all__ = ["CacheSource", "ModelSource", "NonFiniteError", "Pair", "ShardedSource", "TensorSource", "make_source"]
 
 
-def make_source(cfg, model, batch_size: int) -> ShardedSource:
+def make_source(cfg, model: HookedTransformer, batch_size: int) -> ShardedSource:
     """The cache source when cfg.source.cache is set (its hook width checked against the model), else the model on
     the fly over the training split of cfg.data's corpus."""
     src = cfg.source

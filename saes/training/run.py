@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
 from interp.runtime import RunContext, start_run
@@ -21,6 +22,9 @@ from saes.training import checkpoint as ck
 from saes.training.config import TrainSAEConfig
 from saes.training.data import ShardedSource, make_source
 from saes.training.trainer import LOG_FILE, Trainer
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 
 def check_out(cfg: TrainSAEConfig) -> bool:
@@ -69,7 +73,8 @@ def _load_model(cfg: TrainSAEConfig, device: str):
     return load_model(cfg.lm.model, device, cfg.lm.weight_processing)
 
 
-def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model=None, source: ShardedSource | None = None) -> Trainer:
+def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model: HookedTransformer | None = None,
+                  source: ShardedSource | None = None) -> Trainer:
     """Source + trainer, resumed from cfg.output.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
     resuming = check_out(cfg)
     dist.barrier()  # every process has looked at the folder before process 0 writes into it
@@ -91,7 +96,7 @@ def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model=None, source: Sha
     return trainer
 
 
-def finish(trainer: Trainer, model) -> list[dict]:
+def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
     """Save every SAE (SAELens format), evaluate it, drop the checkpoint; process 0 only. Returns summaries."""
     cfg = trainer.cfg
     summaries = []
@@ -117,7 +122,8 @@ def finish(trainer: Trainer, model) -> list[dict]:
     return summaries
 
 
-def train_saes(cfg: TrainSAEConfig, model=None, source: ShardedSource | None = None) -> list[dict]:
+def train_saes(cfg: TrainSAEConfig, model: HookedTransformer | None = None,
+               source: ShardedSource | None = None) -> list[dict]:
     """Train (or resume) every SAE of cfg; returns one summary per SAE (on process 0; [] on the others).
 
     `model` saves loading the model again; `source` replaces the cache / on-the-fly activations (e.g. a

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-from jaxtyping import Int8, Int32
+from jaxtyping import Bool, Int, Int8, Int32
 
 from .. import LEGACY_WORLD, get_world, label_table
 from ..taxonomy import Taxonomy
@@ -127,7 +127,7 @@ class ToyCorpus:
     def taxonomy(self) -> Taxonomy:
         return get_world(self.config.world).taxonomy
 
-    def concept_mask(self, concept: str) -> np.ndarray:
+    def concept_mask(self, concept: str) -> Bool[np.ndarray, "doc pos"]:
         """[doc, pos] mask of the tokens that carry `concept` (e.g. "gender:female")."""
         return self.taxonomy.concept_mask(self.labels, concept)
 
@@ -244,7 +244,8 @@ def _write_spans(dyn: np.ndarray, span_at: list[int], groups: list[list[int]]) -
     dyn[pos, np.repeat(s[:, 2], lens)] = np.repeat(s[:, 3], lens)
 
 
-def iter_chunks(cfg: CorpusConfig, first_chunk: int = 0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_chunks(cfg: CorpusConfig, first_chunk: int = 0
+                ) -> Iterator[tuple[Int[np.ndarray, "doc pos"], Int[np.ndarray, "doc pos field"]]]:
     """Endless stream of (ids, labels) chunks starting at chunk `first_chunk`."""
     chunk = first_chunk
     while True:

@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from jaxtyping import Float, Int
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
@@ -34,8 +37,11 @@ from .evaluate import heldout_loss
 from .ioi_eval import heldout_ioi
 from .tokenizer import build_tokenizer
 
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
-def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[np.ndarray]:
+
+def batches(cfg: ToyTrainConfig, start_step: int) -> Iterator[Int[np.ndarray, "batch pos"]]:
     """Training batches [batch, n_ctx] from step `start_step` on; resuming regenerates the same documents."""
     first_doc = start_step * cfg.batch_size
     stream = iter_chunks(cfg.corpus(), first_doc // CHUNK_DOCS)
@@ -54,14 +60,14 @@ def lr_at(cfg: ToyTrainConfig, step: int) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
 
 
-def make_optimizer(model, cfg: ToyTrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: HookedTransformer, cfg: ToyTrainConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95))
 
 
-def step(model, opt, tokens: torch.Tensor, lr: float) -> float:
+def step(model: HookedTransformer, opt, tokens: Int[Tensor, "batch pos"], lr: float) -> float:
     """One optimisation step; returns the batch loss."""
     for g in opt.param_groups:
         g["lr"] = lr
@@ -80,7 +86,7 @@ def checkpointer(cfg: ToyTrainConfig) -> Checkpointer:
     return Checkpointer(cfg.out_dir, identity(cfg, old))
 
 
-def checkpoint(model, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
+def checkpoint(model: HookedTransformer, opt, cfg: ToyTrainConfig, step_done: int, elapsed: float) -> None:
     """Save the raw weights and AdamW state so an interrupted run resumes at `step_done`."""
     weights = {k: v for k, v in model.state_dict().items() if not k.endswith(".IGNORE") and "mask" not in k}
     adam, steps = optimizer_state(model.named_parameters(), opt)
@@ -111,14 +117,14 @@ class TiedUnembed(torch.nn.Module):
         self._embed = [embed]
 
     @property
-    def W_U(self) -> torch.Tensor:
+    def W_U(self) -> Float[Tensor, "d_model d_vocab"]:
         return self._embed[0].W_E.T  # [d_model, d_vocab]
 
-    def forward(self, resid_BPD: torch.Tensor) -> torch.Tensor:
+    def forward(self, resid_BPD: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_vocab"]:
         return resid_BPD @ self.W_U + self.b_U  # [batch, pos, d_vocab]
 
 
-def untie(model) -> None:
+def untie(model: HookedTransformer) -> None:
     """Give a tied model an ordinary Unembed holding a copy of W_E^T, so it saves and loads like any toy model."""
     from transformer_lens.components import Unembed
 
@@ -170,7 +176,7 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
     return finish(model, cfg, device, elapsed + time.time() - t0)
 
 
-def finish(model, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
+def finish(model: HookedTransformer, cfg: ToyTrainConfig, device: str, wall_s: float) -> dict:
     """Evaluate on held-out data, write the model and its card, and drop the checkpoint."""
     untie(model)
     model.eval()
