@@ -83,12 +83,12 @@ def test_cache_train_sae_and_ioi_patching_run_on_it_from_the_cli(smollm2, tmp_pa
     assert manifest["corpus"]["source"] == "python-docs"
     rc, out, err = _run(capsys, "train-sae", "--cache", tmp_path / "cache", "--hook", "blocks.15.hook_resid_post",
                         "--arch", "topk", "--d-sae", 256, "--k", 16, "--tokens", 1024, "--batch-size", 256,
-                        "--out", tmp_path / "sae")
+                        "--eval-tokens", 2048, "--out", tmp_path / "sae")
     assert rc == 0, err
     cfg = json.loads((tmp_path / "sae" / "cfg.json").read_text())
     assert cfg["d_in"] == 576 and cfg["metadata"]["model_name"] == NAME
-    rc, out, err = _run(capsys, "patch", "--model", NAME, "--task", "ioi", "--n-prompts", 2, "--components",
-                        "attn_out", "--out", tmp_path / "patch")
+    rc, out, err = _run(capsys, "patch", "--model", NAME, "--task", "ioi", "--n-prompts", 2, "--method",
+                        "attribution", "--components", "attn_out", "--out", tmp_path / "patch")
     assert rc == 0, err
     summary = json.loads((tmp_path / "patch" / "summary.json").read_text())
     assert summary["model"] == NAME and summary["baselines"]["clean"] > summary["baselines"]["corrupted"]
