@@ -84,12 +84,22 @@ def _nested_type(cls: type, f: dataclasses.Field) -> type | None:
 
 
 def option_names(cls: type) -> list[str]:
-    """Every leaf option of a config class by its flat name (the CLI's, with underscores)."""
+    """Every leaf option of a config class by its flat name (the CLI's, with underscores); positional arguments
+    (`positional_names`) are not options."""
     out = []
     for f in dataclasses.fields(cls):
         nested = _nested_type(cls, f)
-        out += option_names(nested) if nested is not None else [f.name]
+        if nested is not None:
+            out += option_names(nested)
+        elif not f.metadata.get("positional"):
+            out.append(f.name)
     return out
+
+
+def positional_names(cls: type) -> dict[str, str]:
+    """The positional arguments of a config class (simple_parsing's field(positional=True)): name -> metavar."""
+    return {f.name: f.metadata.get("custom_args", {}).get("metavar", f.name.upper())
+            for f in dataclasses.fields(cls) if f.metadata.get("positional")}
 
 
 WeightProcessing = Literal["default", "none"]

@@ -21,10 +21,12 @@ def test_every_command_has_help_from_its_config_docstrings(capsys):
         assert e.value.code == 0
         out = capsys.readouterr().out
         assert f"interp {cmd.name}" in out
-        from interp.options import option_names
+        from interp.options import option_names, positional_names
 
         for name in option_names(cmd.config):
             assert "--" + name.replace("_", "-") in out, (cmd.name, name)
+        for name, metavar in positional_names(cmd.config).items():  # `interp models fetch NAME`
+            assert f"interp {cmd.name} " in out and out.split("\n\n")[0].rstrip().endswith(metavar), (cmd.name, name)
 
 
 def test_options_become_config_fields():
