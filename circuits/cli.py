@@ -14,14 +14,13 @@ import torch
 
 from interp.models import load_model
 from interp.runtime import start_run
-from interp.worlds import world_name_of_model
 
 from .config import PatchCompareConfig, PatchConfig, TaskOptions
 from .faithfulness import faithfulness
 from .patching.memory import GB, budget_bytes, describe
 from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
-from .tasks import TASKS, WORLD_TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file
+from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file, world_tasks
 from .tasks.files import TaskFile
 
 if TYPE_CHECKING:
@@ -52,9 +51,9 @@ def build_task(cfg: TaskOptions, model: HookedTransformer, source: TaskFile | No
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
-    world = world_name_of_model(model)
-    if world in WORLD_TASKS:
-        builders, task_info = WORLD_TASKS[world]
+    tasks = world_tasks(model)
+    if tasks is not None:
+        builders, task_info = tasks
         task = (builders["ioi"](model, n=cfg.n_prompts, corruption=cfg.corruption, seed=cfg.seed)
                 if cfg.task == "ioi" else builders[cfg.task](model, n=cfg.n_prompts, seed=cfg.seed))
         return BuiltTask(task, {**info, **task_info(cfg.task)})

@@ -6,6 +6,10 @@ prompt. Corruptions (docs/methods.md §4):
 - "abc":  the three name slots (first two names and the repeated subject) get three distinct new names, so the
   corrupted run has no reason to prefer either clean name (logit difference about 0).
 Forms: "ABBA" (IO first), "BABA" (S first) or "both" (alternating, positions labelled N1 / N2 then).
+
+The templates, names and split come from the world's `TemplateIOI` (`World.ioi`, interp.worlds.ioi): the model's
+own world's when it has templates, else toy1's (`WORLD`, the world these templates were written for), looked up in
+the registry; this module imports no world package.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from interp.worlds.toy1 import vocab as V
-from interp.worlds.toy1.ioi import IOI_TEMPLATES, IOIPrompt, Split, fill_template, in_split
+from interp.worlds import GrammarIOI, IOIPrompt, TemplateIOI, get_world, world_of_model
 
 from .base import Task
 
@@ -26,6 +29,17 @@ if TYPE_CHECKING:
 
 Corruption = Literal["abc", "swap"]
 FormChoice = Literal["ABBA", "BABA", "both"]
+Split = Literal["train", "heldout", "any"]
+WORLD = "toy1"
+"""The world whose templates `ioi_prompt_pairs` draws when given none (and `ioi_task` on a model of no such world)."""
+Grammar = TypeVar("Grammar", TemplateIOI, GrammarIOI)
+
+
+def model_ioi(model: HookedTransformer, kind: type[Grammar], world: str) -> Grammar:
+    """The IOI pieces of `model`'s world when they are of `kind`, else those of the registered world `world` (the
+    IOI tasks always drew their world's prompts on any model; a model of another tokenizer refuses them later)."""
+    own = world_of_model(model)
+    return own.ioi if own is not None and isinstance(own.ioi, kind) else get_world(world).ioi
 
 
 @dataclass
@@ -46,12 +60,15 @@ class IOITask(Task):
 
 
 def ioi_prompt_pairs(n: int, corruption: Corruption = "abc", form: FormChoice = "both", template: int = 0,
-                     split: Split = "heldout", seed: int = 0) -> list[tuple[IOIPrompt, IOIPrompt]]:
-    """`n` (clean, corrupted) IOI prompt pairs of one template; names drawn from the held-out combinations."""
-    if not 0 <= template < len(IOI_TEMPLATES):
-        raise ValueError(f"template {template} out of range 0..{len(IOI_TEMPLATES) - 1}")
+                     split: Split = "heldout", seed: int = 0, ioi: TemplateIOI | None = None,
+                     ) -> list[tuple[IOIPrompt, IOIPrompt]]:
+    """`n` (clean, corrupted) IOI prompt pairs of one template of `ioi` (None: `WORLD`'s); names drawn from the
+    held-out combinations."""
+    g = get_world(WORLD).ioi if ioi is None else ioi
+    if not 0 <= template < len(g.templates):
+        raise ValueError(f"template {template} out of range 0..{len(g.templates) - 1}")
     rng = random.Random(seed)
-    names = V.MALE_NAMES + V.FEMALE_NAMES
+    names = g.names
     pairs: list[tuple[IOIPrompt, IOIPrompt]] = []
     tries = 0
     while len(pairs) < n:
@@ -59,16 +76,16 @@ def ioi_prompt_pairs(n: int, corruption: Corruption = "abc", form: FormChoice = 
         if tries > 1000 * n:
             raise ValueError(f"could not draw {n} {split} prompts for template {template}")
         io, s = rng.sample(names, 2)
-        if not in_split(template, io, s, split):
+        if not g.in_split(template, io, s, split):
             continue
         f = form if form != "both" else ("ABBA" if len(pairs) % 2 == 0 else "BABA")
-        fill = dict(place=rng.choice(V.PLACES), obj=rng.choice(tuple(V.OBJECT_COLOURS)), food=rng.choice(V.FOODS))
-        clean = fill_template(template, io, s, f, **fill)
+        fill = dict(place=rng.choice(g.places), obj=rng.choice(g.objects), food=rng.choice(g.foods))
+        clean = g.fill(template, io, s, f, **fill)
         if corruption == "swap":
-            corrupt = fill_template(template, s, io, f, **fill)
+            corrupt = g.fill(template, s, io, f, **fill)
         else:
             x, y, z = rng.sample([m for m in names if m not in (io, s)], 3)
-            corrupt = _abc(fill_template(template, x, y, f, **fill), z)
+            corrupt = _abc(g.fill(template, x, y, f, **fill), z)
         pairs.append((clean, corrupt))
     return pairs
 
@@ -77,24 +94,26 @@ def _abc(prompt: IOIPrompt, third: str) -> IOIPrompt:
     """`prompt` with its repeated subject S2 replaced by a third name (A B C instead of A B B)."""
     words = list(prompt.words)
     words[prompt.positions["s2"]] = third
-    return IOIPrompt(tuple(words), prompt.io, prompt.s, prompt.template, prompt.form, prompt.positions)
+    return dataclasses.replace(prompt, words=tuple(words))
 
 
 def ioi_task(model: HookedTransformer, n: int = 32, corruption: Corruption = "abc", form: FormChoice = "both",
              template: int = 0, split: Split = "heldout", seed: int = 0) -> IOITask:
-    """The IOI task: answer = clean IO name, wrong = clean S name, metric = logit difference."""
+    """The IOI task of the templates of `model`'s world (`model_ioi`): answer = clean IO name, wrong = clean S name,
+    metric = logit difference."""
     if corruption not in ("abc", "swap"):
         raise ValueError(f"corruption must be 'abc' or 'swap', got {corruption!r}")
-    pairs = ioi_prompt_pairs(n, corruption, form, template, split, seed)
+    ioi = model_ioi(model, TemplateIOI, WORLD)
+    pairs = ioi_prompt_pairs(n, corruption, form, template, split, seed, ioi)
     base = Task.from_text(model, f"ioi-{corruption}", [c.text for c, _ in pairs], [k.text for _, k in pairs],
-                          [c.io for c, _ in pairs], [c.s for c, _ in pairs], _labels(pairs[0][0], form))
+                          [c.io for c, _ in pairs], [c.s for c, _ in pairs], _labels(pairs[0][0], form, ioi))
     return IOITask.of(base, [c for c, _ in pairs], corruption)
 
 
-def _labels(prompt: IOIPrompt, form: FormChoice) -> list[str]:
+def _labels(prompt: IOIPrompt, form: FormChoice, ioi: TemplateIOI) -> list[str]:
     """Position labels: BOS, the template's words, with IO / S1 / S2 / END (N1 / N2 when forms are mixed)."""
     slots = {"{P}": "PLACE", "{O}": "OBJ", "{F}": "FOOD"}
-    words = ["BOS", *(slots.get(w, w) for w in IOI_TEMPLATES[prompt.template].split())]
+    words = ["BOS", *(slots.get(w, w) for w in ioi.templates[prompt.template].split())]
     p = prompt.positions
     first, second = sorted([p["io"], p["s1"]])
     if form == "both":

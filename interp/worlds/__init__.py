@@ -3,7 +3,8 @@
 A world is everything about one generated language: its vocabulary (the tokenizer's, token for token), its label
 taxonomy (the concepts stored beside every token), its text sampler, its IOI prompts and its split rules. The core
 (corpus reader, models loader, neurons, steering) asks this registry for a world, by name or by a model's
-vocabulary, and never imports a world package; a world package registers itself with `register_world`.
+vocabulary, and never imports a world package; a world package registers itself with `register_world`. So do the
+circuits tasks: a model's IOI task is built from its `World.ioi` (the contract in interp.worlds.ioi).
 
 Where worlds come from: the built-in ones are listed once, in `BUILT_IN` ("module:function" strings, imported only
 when a world is first asked for); a package outside interp adds its own through the entry-point group
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from jaxtyping import Int
 
+from .ioi import GrammarIOI, IOIPrompt, TemplateIOI
 from .taxonomy import LEGACY_WORLD, Taxonomy
 
 if TYPE_CHECKING:
@@ -34,9 +36,9 @@ ENTRY_POINT_GROUP = "interp.worlds"
 BUILT_IN = ("interp.worlds.toy1:register", "interp.worlds.toy2:register")
 """The built-in worlds' register functions, imported on the first look-up."""
 
-__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "LEGACY_WORLD", "TaskWords", "Taxonomy", "World", "get_world",
-           "label_table", "register_world", "taxonomy", "taxonomy_of_schema", "world_name_of", "world_name_of_model",
-           "world_names", "world_of_model"]
+__all__ = ["BUILT_IN", "ENTRY_POINT_GROUP", "LEGACY_WORLD", "GrammarIOI", "IOIPrompt", "TaskWords", "Taxonomy",
+           "TemplateIOI", "World", "get_world", "label_table", "register_world", "taxonomy", "taxonomy_of_schema",
+           "world_name_of", "world_name_of_model", "world_names", "world_of_model"]
 
 
 class TaskWords(NamedTuple):
@@ -92,6 +94,9 @@ class World:
     """CorpusConfig field -> the family it weights (toy1 only: its weights predate `mix`)."""
     check_ioi_forms: Callable[[tuple[str, ...], str], None] | None = None
     """check_ioi_forms(forms, split) raises on unknown forms; None: the world's IOI forms are fixed."""
+    ioi: TemplateIOI | GrammarIOI | None = None
+    """The world's IOI grammar, as circuits.tasks builds its IOI patching task from it (interp.worlds.ioi); None: the
+    world has no IOI task of its own (its models get classic IOI, as any model)."""
 
 
 _FACTORIES: dict[str, Callable[[], World]] = {}

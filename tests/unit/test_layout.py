@@ -147,9 +147,11 @@ def test_the_core_imports_no_world_package():
     assert not bad, bad
 
 
-def test_saes_and_apps_import_no_world_package():
+def test_saes_circuits_and_apps_import_no_world_package():
+    """saes/, circuits/ and apps/ reach a world only through the registry (interp.worlds; circuits' IOI tasks through
+    `World.ioi`)."""
     bad = []
-    for pkg in ("saes", "apps"):
+    for pkg in ("saes", "circuits", "apps"):
         for path in sorted((ROOT / pkg).rglob("*.py")):
             bad += [f"{path.relative_to(ROOT)} imports {m}" for m in sorted(_imports(path)) if _is_world_package(m)]
     assert not bad, bad

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import TaskWords, World, register_world
+from .. import TaskWords, TemplateIOI, World, register_world
 
 WEIGHT_FIELDS = {"narrative": "narrative", "ioi": "ioi", "fact": "fact", "count": "count", "listing": "list",
                  "repeat": "repeat"}
@@ -44,6 +44,14 @@ def _task_words() -> TaskWords:
     return TaskWords(tuple(V.MALE_NAMES), tuple(V.FEMALE_NAMES), tuple(V.PLACES), ("went",), dict(V.OBJECT_COLOURS))
 
 
+def _ioi() -> TemplateIOI:
+    from . import vocab as V
+    from .ioi import IOI_TEMPLATES, fill_template, in_split
+
+    return TemplateIOI(IOI_TEMPLATES, fill_template, in_split, tuple(V.MALE_NAMES + V.FEMALE_NAMES), tuple(V.PLACES),
+                       tuple(V.OBJECT_COLOURS), tuple(V.FOODS))
+
+
 def world() -> World:
     """toy1 as a `World`."""
     from ..toy import corpus_source as S
@@ -60,7 +68,7 @@ def world() -> World:
         heldout_names="held-out (template, IO, S) combinations of the toy1 templates (toy1 holds out no names)",
         ioi_card=evaluate.ioi_card, corpus_source=partial(S.corpus_source, "toy1"),
         corpus_texts=partial(S.corpus_texts, "toy1"), docs=partial(S.docs, "toy1"), task_words=_task_words,
-        load_tokenizer=partial(load_tokenizer, world="toy1"), weight_fields=WEIGHT_FIELDS)
+        load_tokenizer=partial(load_tokenizer, world="toy1"), weight_fields=WEIGHT_FIELDS, ioi=_ioi())
 
 
 def register() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from .. import TaskWords, World, register_world
+from .. import GrammarIOI, TaskWords, World, register_world
 
 
 def _sampler(seed: int, split: str, ioi_forms: tuple[str, ...] = ()):
@@ -24,6 +24,16 @@ def _task_words() -> TaskWords:
     return TaskWords(lex.of(category="name", gender="male"), lex.of(category="name", gender="female"),
                      lex.of(category="place"), lex.of(category="verb", verb_class="motion", verb_form="past"),
                      {o: colour for o, (colour, _, _) in OBJECT_FACTS.items()})
+
+
+def _ioi() -> GrammarIOI:
+    from .forms import FORMS, TRAIN_FORMS, check_forms, is_heldout_form
+    from .ioi import NAMES, TRAIN_NAMES, ioi_prompts
+    from .lexicon import build_lexicon
+
+    lex = build_lexicon()
+    return GrammarIOI(ioi_prompts, FORMS, TRAIN_FORMS, is_heldout_form, check_forms,
+                      tuple(lex.words[t] for t in NAMES), tuple(lex.words[t] for t in TRAIN_NAMES), lex.labels)
 
 
 def world() -> World:
@@ -43,7 +53,8 @@ def world() -> World:
         name_prompts=evaluate.name_prompts, heldout_names="training forms with held-out names",
         ioi_card=evaluate.ioi_card, corpus_source=partial(S.corpus_source, "toy2"),
         corpus_texts=partial(S.corpus_texts, "toy2"), docs=partial(S.docs, "toy2"), task_words=_task_words,
-        load_tokenizer=partial(load_tokenizer, world="toy2"), check_ioi_forms=check_forms)
+        load_tokenizer=partial(load_tokenizer, world="toy2"), check_ioi_forms=check_forms,
+        ioi=_ioi())
 
 
 def register() -> None:
