@@ -249,6 +249,14 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
 
 
 
+def unknown_token_id(tokenizer) -> int | None:
+    """The id a tokenizer gives text it does not know, or None when it has none that text can produce: GPT-2's
+    byte-level BPE names <|endoftext|> its unknown token, but that is also its BOS / EOS and no text maps to it."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    specials = {getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "eos_token_id", None)}
+    return None if unk is None or unk in specials else unk
+
+
 def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
     the model's context is a clear error; words the tokenizer does not know (they become its unknown token, as
@@ -259,7 +267,7 @@ def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt")
     if len(tokens) > model.cfg.n_ctx:
         raise ValueError(f"{what} is {len(tokens)} tokens long, more than the model's context of {model.cfg.n_ctx}: "
                          f"shorten it")
-    unk = getattr(model.tokenizer, "unk_token_id", None)
+    unk = unknown_token_id(model.tokenizer)
     if unk is not None and bool((tokens == unk).any()):
         known = set(model.tokenizer.get_vocab())
         words = sorted({w for w in text.replace(",", " , ").replace(".", " . ").split() if w not in known})

@@ -17,6 +17,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interp.models import unknown_token_id
+
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
@@ -132,7 +134,7 @@ def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
 def single_token(model: HookedTransformer, word: str) -> int:
     """The token id of `word`, or a clear error when it is not exactly one known token."""
     ids = model.to_tokens(word, prepend_bos=False)[0].tolist()
-    unk = getattr(model.tokenizer, "unk_token_id", None)
+    unk = unknown_token_id(model.tokenizer)
     if len(ids) != 1 or ids[0] == unk:
         raise ValueError(f"answer {word!r} is not a single token of this model's vocabulary "
                          f"(it tokenises to {len(ids)} token(s): {model.to_str_tokens(word, prepend_bos=False)})")

@@ -17,6 +17,8 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
+from interp.models import unknown_token_id
+
 from .base import Baselines, Task
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ def token_ids(model: HookedTransformer, words: Sequence[str], column: str, where
               ) -> Int[Tensor, " batch"]:
     """The single token of each word; an error naming the row (`where(i)`) and the fix otherwise."""
     known: dict[str, int] = {}
-    unk = getattr(model.tokenizer, "unk_token_id", None)
+    unk = unknown_token_id(model.tokenizer)
     for i, word in enumerate(words):
         if word in known:
             continue

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from interp.models import unknown_token_id
+
 from .base import Task
 from .groups import TaskGroups, unique_labels
 
@@ -66,7 +68,7 @@ def word_token(model: HookedTransformer, word: str, before: str) -> int | None:
     """The one token `word` adds after `before` and a space, or None when it adds several (or the unknown token)."""
     base = model.to_tokens(before, prepend_bos=False)[0].tolist()
     ids = model.to_tokens(f"{before} {word}", prepend_bos=False)[0].tolist()
-    if len(ids) != len(base) + 1 or ids[:-1] != base or ids[-1] == getattr(model.tokenizer, "unk_token_id", None):
+    if len(ids) != len(base) + 1 or ids[:-1] != base or ids[-1] == unknown_token_id(model.tokenizer):
         return None
     return ids[-1]
 

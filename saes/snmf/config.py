@@ -14,6 +14,9 @@ class SNMFOutput(OutputOptions):
 
     out: str = "runs/snmf/toy-gelu-s0-L1"
     """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed)."""
+    keep_checkpoint: bool = False
+    """Keep the last checkpoint after a finished run, so that a rerun with a larger --max-iter continues from it
+    (default: removed once the result is saved)."""
 
 
 @dataclass

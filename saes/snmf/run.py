@@ -167,6 +167,8 @@ def main(cfg) -> SNMF:
     snmf = SNMF(F_DK.float(), mlp_hook(cfg.layer), info)
     snmf.top = top_tokens_from_codes(codes, source, cfg.top_m)
     snmf.save(out)
+    if not cfg.output.keep_checkpoint:
+        checkpointer(out, cfg).clear()
     msg = (f"wrote {out}: K={cfg.k} loss={st.best_loss:.4f} after {iters} iterations ({cfg.lm.model}, "
            f"{cfg.lm.weight_processing} weight processing, {summary(corpus)})")
     if cfg.eval_tokens > 0:

@@ -103,7 +103,8 @@ def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
     for run in trainer.runs:
         run.sae.eval()
         io.save(run.sae, run.folder)
-        summary = {"name": run.spec.name, "folder": str(run.folder)}
+        summary = {"name": run.spec.name, "folder": str(run.folder), "model": cfg.lm.model,
+                   "weight_processing": cfg.lm.weight_processing, "corpus": trainer.source.corpus}
         if cfg.output.eval:
             from saes.eval.report import evaluate, write_report
 
@@ -148,9 +149,12 @@ def train_saes(cfg: TrainSAEConfig, model: HookedTransformer | None = None,
 
 
 def main(cfg: TrainSAEConfig) -> list[dict]:
-    """CLI entry: train, then print one line per SAE."""
+    """CLI entry: train, then print one line per SAE, naming its model and corpus."""
+    from interp.corpus import summary as corpus_summary
+
     summaries = train_saes(cfg)
     for s in summaries:
         metrics = " ".join(f"{k}={v:.4g}" for k, v in s.items() if isinstance(v, float))
-        print(f"saved {s['folder']} {metrics}".rstrip())
+        trained_on = f"({s['model']}, {s['weight_processing']} weight processing, {corpus_summary(s['corpus'] or {})})"
+        print(f"saved {s['folder']} {trained_on} {metrics}".rstrip())
     return summaries

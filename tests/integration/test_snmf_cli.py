@@ -17,7 +17,7 @@ EVAL_KEYS = {"l0", "r2", "r2_legacy", "ce_loss_recovered", "kl_score", "dead_fra
 
 def _args(out, *extra):
     return ["snmf", "--model", "toy-gelu-s0", "--layer", "1", "--k", "20", "--sparsity", "0.01", "--tokens", "5000",
-            "--out", str(out), "--eval-tokens", "1500", "--checkpoint-every", "2", *extra]
+            "--out", str(out), "--eval-tokens", "1500", "--checkpoint-every", "2", "--keep-checkpoint", "true", *extra]
 
 
 @pytest.mark.slow
@@ -55,6 +55,13 @@ def test_snmf_cli_streaming_and_refuses_a_mismatched_checkpoint(tmp_path, capsys
     assert ck["meta"]["epoch"] == 4  # init pass + 3 passes
     assert main(args[:-2] + ["--eval-tokens", "0", "--k", "21"]) == 1
     assert "other options (k differ" in capsys.readouterr().err
+
+
+def test_a_finished_run_removes_its_checkpoint_unless_asked_to_keep_it(tmp_path):
+    out = tmp_path / "run"
+    args = [a for a in _args(out, "--max-iter", "2", "--eval-tokens", "0") if a not in ("--keep-checkpoint", "true")]
+    assert main(args) == 0
+    assert (out / "snmf.safetensors").is_file() and not (out / CKPT_DIR).exists()
 
 
 def test_nan_activations_stop_with_one_line_naming_where(tmp_path, capsys):
