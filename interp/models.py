@@ -187,6 +187,18 @@ def model_folder(name: str) -> Path | None:
     return path if path.is_dir() else None
 
 
+def n_layers(name: str) -> int:
+    """How many blocks model `name` has, read from its folder's config.json when it has one (no weights loaded)."""
+    folder = model_folder(name)
+    if folder is not None and (folder / "config.json").is_file():
+        cfg = json.loads((folder / "config.json").read_text())
+        cfg = cfg.get("cfg", cfg)  # a toy model nests its TransformerLens config
+        for key in ("n_layers", "num_hidden_layers", "n_layer", "num_layers"):
+            if isinstance(cfg.get(key), int):
+                return cfg[key]
+    return load_model(name).cfg.n_layers
+
+
 def model_fingerprint(name: str) -> str:
     """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model, a
     fetched or converted model or a local folder, an xxh3 of its config.json, card.json and interp-source.json

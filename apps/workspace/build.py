@@ -43,11 +43,25 @@ def _recorded(layout: Layout) -> dict:
 
 
 def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
-    """Run every requested step that is not up to date (see module doc), in dependency order."""
+    """Run every requested step that is not up to date (see module doc), in dependency order. A build that fails
+    before writing anything removes the folder it created."""
+    from interp.models import n_layers
+
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
+    cfg = cfg.with_layer(n_layers(cfg.lm.model))
     layout = Layout(Path(cfg.output.out))
+    created = not layout.root.exists()
     layout.root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _build_steps(cfg, layout, log)
+    except BaseException:
+        if created and not any(layout.root.iterdir()):
+            layout.root.rmdir()
+        raise
+
+
+def _build_steps(cfg: WorkspaceBuildConfig, layout: Layout, log) -> BuildResult:
     res, models, t_all = BuildResult(layout.root), Models(cfg.lm.weight_processing), time.perf_counter()
     recorded = _recorded(layout)
     steps = [s for s in STEPS if s.name in cfg.steps]

@@ -36,8 +36,9 @@ class WorkspaceBuildConfig(Options):
     """Build everything the explorer shows for a model and corpus (default: a toy model on the toy world) into one
     folder (resumable)."""
 
-    layer: int = 2
-    """Middle layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read."""
+    layer: int = -1
+    """Layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read; -1: the model's middle layer (n_layers // 2:
+    layer 2 of the 4-layer toy models, 15 of SmolLM2's 30)."""
     cache_tokens: int = 32_768
     """Tokens in the activation cache (the feature pages' examples and densities come from these)."""
     sae_tokens: int = 131_072
@@ -94,14 +95,27 @@ class WorkspaceBuildConfig(Options):
             raise ValueError("need --cache-tokens and --snmf-tokens >= 1024, neuron/universal tokens >= 512")
         if self.sae_tokens < self.sae_batch_size or self.d_sae < 2 or not 1 <= self.k <= self.d_sae:
             raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
-        if self.layer < 0 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
-            raise ValueError("need --layer >= 0, --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
+        if self.layer < -1 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
+            raise ValueError("need --layer >= 0 (or -1: the middle layer), --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
         if len(self.universal_models) == 1:
             raise ValueError("universal neurons need at least two models (seeds of one architecture)")
 
     @property
     def hook(self) -> str:
+        if self.layer < 0:
+            raise ValueError("the workspace's layer is not resolved yet (WorkspaceBuildConfig.with_layer)")
         return f"blocks.{self.layer}.mlp.hook_post"
+
+    def with_layer(self, n_layers: int) -> WorkspaceBuildConfig:
+        """This config with --layer resolved for a model of `n_layers` blocks (-1: the middle one); a layer the model
+        does not have is an error naming --layer."""
+        import dataclasses
+
+        layer = n_layers // 2 if self.layer < 0 else self.layer
+        if layer >= n_layers:
+            raise ValueError(f"--layer {self.layer} is out of range: {self.lm.model} has layers 0..{n_layers - 1} "
+                             f"(leave --layer out for its middle layer, {n_layers // 2})")
+        return dataclasses.replace(self, layer=layer)
 
 
 @dataclass

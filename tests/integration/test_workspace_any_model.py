@@ -63,3 +63,19 @@ def test_changed_settings_rebuild_what_they_produced(tmp_path, one_torch_thread)
     manifest = json.loads((root / "cache" / "manifest.json").read_text())
     assert sum(s["n_tokens"] for s in manifest["shards"]) >= 8192
     assert first["cache"]["settings"]["cache_tokens"] == 4096
+
+
+def test_the_layer_defaults_to_the_models_middle_and_a_layer_it_lacks_is_one_line(tmp_path, capsys, one_torch_thread):
+    """A 2-layer model: without --layer the workspace reads its middle layer (1); --layer 2 names --layer and the
+    model's layers, and leaves no folder behind."""
+    corpus = write_corpus(tmp_path / "text", n_lines=400, seed=3)
+    model = tiny_model("gpt2", tmp_path / "two-layers", bpe_tokenizer(tmp_path / "tok", corpus))
+    small = [a for a in TINY if a not in ("--layer", "1")]
+    args = ["workspace", "build", "--model", str(model), "--corpus", str(corpus), "--steps", "cache", *small]
+    assert main([*args, "--layer", "2", "--out", str(tmp_path / "bad")]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("interp:")]
+    assert len(err) == 1 and "--layer 2 is out of range" in err[0] and "0..1" in err[0]
+    assert not (tmp_path / "bad").exists()
+    assert main([*args, "--out", str(tmp_path / "ws")]) == 0
+    manifest = json.loads((tmp_path / "ws" / "cache" / "manifest.json").read_text())
+    assert manifest["hooks"] == ["blocks.1.mlp.hook_post"]
