@@ -20,7 +20,9 @@ record as their settings).
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 T = TypeVar("T", bound="Options")
@@ -105,17 +107,33 @@ def positional_names(cls: type) -> dict[str, str]:
 WeightProcessing = Literal["default", "none"]
 
 
+def canonical_model(name: str) -> str:
+    """A model as artifacts record it: a folder or .gguf file that exists, as its absolute path (so the record names
+    the same weights from any working folder); a shipped toy name, a fetched model's name or a hub name as given."""
+    if not name:
+        return name
+    shipped = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data")) / "models" / name
+    path = Path(name).expanduser()
+    if shipped.is_dir() or not path.exists():
+        return name
+    return str(path.resolve())
+
+
 @dataclass
 class ModelOptions(Options):
     """The model to run."""
 
     model: str = "toy-gelu-s0"
-    """Shipped toy model name, local model folder (a Hugging Face folder of any architecture TransformerLens
-    converts, or a saved toy model), or a TransformerLens model name (needs the model hub)."""
+    """Shipped toy model name, a fetched model (smollm2-135m: `interp models fetch`), a local model folder (a Hugging
+    Face folder of any architecture TransformerLens converts, or a saved toy model) or .gguf file (recorded by its
+    absolute path), or a TransformerLens model name (needs the model hub)."""
     weight_processing: WeightProcessing = "default"
     """default: TransformerLens's processing (LayerNorm weights folded into the next layer, writing weights and the
     unembedding centred, value biases folded), so residual-stream hooks differ from the checkpoint's hidden states
     by the folded parts; none: the weights as the checkpoint has them (hooks equal the Hugging Face model's)."""
+
+    def __post_init__(self):
+        self.model = canonical_model(self.model)
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
+from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, canonical_model
 from saes.registry import ARCH_NAMES
 
 from .steps import STEP_NAMES
@@ -97,6 +97,7 @@ class WorkspaceBuildConfig(Options):
             raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
         if self.layer < -1 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
             raise ValueError("need --layer >= 0 (or -1: the middle layer), --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
+        self.universal_models = [canonical_model(m) for m in self.universal_models]
         if len(self.universal_models) == 1:
             raise ValueError("universal neurons need at least two models (seeds of one architecture)")
 

@@ -19,6 +19,7 @@ from ..options import (
     OutputOptions,
     RuntimeOptions,
     WeightProcessing,
+    canonical_model,
     not_identity,
 )
 
@@ -99,6 +100,9 @@ class UniversalModels(Options):
     weight_processing: WeightProcessing = "default"
     """default: TransformerLens's weight processing (folded LayerNorms, centred writing weights); none: the
     checkpoints' weights as they are. MLP neuron activations are the same either way up to float rounding."""
+
+    def __post_init__(self):
+        self.models = [canonical_model(m) for m in self.models]
 
 
 @dataclass

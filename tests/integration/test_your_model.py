@@ -50,6 +50,19 @@ def test_cache_records_model_and_corpus_and_never_defaults_to_the_toy_world(worl
     assert str(models["gpt2"]) in out and "corpus.txt" in out and "default weight processing" in out
 
 
+def test_a_model_folder_typed_relative_is_recorded_by_its_absolute_path(world, capsys, monkeypatch,
+                                                                         one_torch_thread):
+    """`--model gpt2` run inside the folder that holds a gpt2/ model folder: the folder, recorded absolutely, so the
+    artifact names the same weights from anywhere (and not the hub's gpt2)."""
+    root, corpus, models = world
+    monkeypatch.chdir(models["gpt2"].parent)
+    rc, _, err = _run(capsys, "cache", "--model", models["gpt2"].name, "--hooks", "blocks.1.mlp.hook_post",
+                      "--tokens", 1024, "--corpus", corpus, "--out", root / "cache-relative")
+    assert rc == 0, err
+    man = json.loads((root / "cache-relative" / "manifest.json").read_text())
+    assert man["model"] == str(models["gpt2"].resolve())
+
+
 def test_train_and_eval_take_the_model_and_corpus_the_cache_records(world, capsys, one_torch_thread):
     root, corpus, models = world
     if not (root / "cache").exists():
