@@ -72,11 +72,12 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
                        cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
 
 
-def neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, seed: int) -> None:
-    """Neuron pages (top examples) of the models `names`, each into its folder."""
+def neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, cfg: WorkspaceBuildConfig) -> None:
+    """Neuron pages (top examples over the workspace's corpus) of the models `names`, each into its folder."""
     from interp.neurons.pages import build_neuron_pages, save_neuron_pages
 
-    pages = build_neuron_pages([models(m) for m in names], names, n_docs=n_docs, seed=seed)
+    pages = build_neuron_pages([models(m) for m in names], names, n_docs=n_docs, seed=cfg.seed, corpus=cfg.data,
+                               weight_processing=cfg.lm.weight_processing)
     for folder, (arrays, meta) in zip(folders, pages):
         save_neuron_pages(folder, arrays, meta)
 
@@ -110,7 +111,7 @@ def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> 
     for name in neuron_models(cfg):
         out = layout.neurons / Path(name).name
         save_neuron_stats(compute_neuron_stats(models(name), name, _neuron_cfg(cfg, name, out)), out)
-        neuron_pages(models, [name], [out], n_docs=64, seed=cfg.seed)
+        neuron_pages(models, [name], [out], 64, cfg)
 
 
 def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
@@ -122,7 +123,7 @@ def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -
                             text_column=cfg.data.text_column, tokens=cfg.universal_tokens, out=str(layout.universal),
                             seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
                             threads=cfg.run.threads))
-    neuron_pages(models, names, [layout.universal / Path(m).name for m in names], n_docs=48, seed=cfg.seed)
+    neuron_pages(models, names, [layout.universal / Path(m).name for m in names], 48, cfg)
 
 
 def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:

@@ -34,6 +34,8 @@ from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, u
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
+    from ..options import CorpusOptions
+
 SCHEMA_VERSION = 3
 KIND = "interp-neuron-pages"
 FILES = ("examples.safetensors", "examples.json")
@@ -143,15 +145,33 @@ def load_neuron_pages(folder: str | Path) -> tuple[dict[str, Shaped[np.ndarray, 
     return arrays, meta
 
 
-def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs: int, seed: int = 0, k: int = 5
-                       ) -> list[tuple[dict[str, Shaped[np.ndarray, "*shape"]], dict[str, Any]]]:
-    """Examples of every model's neurons over n_docs held-out toy-world documents (of the first model's world, toy1
-    for a model of none); correlates when there are several models."""
-    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
+def _page_rows(model: HookedTransformer, n_docs: int, seed: int, corpus: CorpusOptions | None
+               ) -> tuple[Int[Tensor, "doc pos"], dict[str, Any]]:
+    """The held-out rows the pages show, and their description: `corpus`'s, else the model's toy world's."""
+    from interp.worlds import get_world, world_name_of_model
 
-    world = get_world(world_name_of_model(models[0]) or LEGACY_WORLD)
-    docs = world.docs(n_docs, seed, "heldout", models[0].cfg.n_ctx)
-    rows = torch.as_tensor(docs.tokens, dtype=torch.long)
+    world = world_name_of_model(model)
+    if corpus is None and world is None:
+        raise ValueError("neuron pages of a model of no toy world need its corpus (build_neuron_pages(..., "
+                         "corpus=CorpusOptions(corpus=...)))")
+    if world is not None and (corpus is None or corpus.corpus in ("", "toyworld")):
+        docs = get_world(world).docs(n_docs, seed, "heldout", model.cfg.n_ctx)
+        return torch.as_tensor(docs.tokens, dtype=torch.long), {
+            "source": "toyworld", "world": world, "split": "heldout", "seed": seed, "n_docs": n_docs}
+    from interp.corpus import describe, open_corpus
+
+    source = open_corpus(corpus, model, "heldout", seed=seed)
+    rows = source.rows(0, source.n_rows(n_docs)).tokens.long()
+    return rows, {**describe(source, rows.numel()), "n_docs": int(rows.shape[0])}
+
+
+def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs: int, seed: int = 0, k: int = 5,
+                       corpus: CorpusOptions | None = None, weight_processing: str = "default"
+                       ) -> list[tuple[dict[str, Shaped[np.ndarray, "*shape"]], dict[str, Any]]]:
+    """Examples of every model's neurons over n_docs held-out documents: of `corpus` when given, else of the first
+    model's toy world (a model of no world needs `corpus`: its pages are never drawn from toy-world text it cannot
+    read); correlates when there are several models."""
+    rows, described = _page_rows(models[0], n_docs, seed, corpus)
     tokens = rows.reshape(-1)
     doc_ids = torch.arange(rows.shape[0]).repeat_interleave(rows.shape[1])
     valid = torch.arange(rows.shape[1]).repeat(rows.shape[0]) != 0
@@ -163,8 +183,8 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
         arrays = neuron_examples(acts[i], tokens, doc_ids, valid, k)
         arrays.update(quantile_examples(acts[i], tokens, doc_ids, valid, k, seed))
         arrays.update(logit_effects(models[i]))
-        meta = {"model": name, "corpus": {"source": "toyworld", "world": world.name, "split": "heldout", "seed": seed,
-                                          "n_docs": n_docs}, "settings": {"k": k, "seed": seed},
+        meta = {"model": name, "weight_processing": weight_processing, "corpus": described,
+                "settings": {"k": k, "seed": seed},
                 "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
                 "quantiles": list(QUANTILES), "bin_names": list(BIN_NAMES),
                 "others": [n for n in names if n != name] if ids is not None else []}

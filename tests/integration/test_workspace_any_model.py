@@ -46,6 +46,9 @@ def test_workspace_of_a_user_model_finishes_and_says_what_it_skipped(tmp_path, o
     assert not Path(pages["path"]).is_absolute()  # inside the workspace: the explorer opens it from any folder
     assert not any("Ġ" in t for t in pages["vocab"])  # readable tokens, no byte-level markers
     assert (root / "neurons" / "my-gpt2" / "stats.json").is_file()
+    neuron_pages = json.loads((root / "neurons" / "my-gpt2" / "examples.json").read_text())
+    assert neuron_pages["corpus"]["source"] == str(corpus.resolve())  # the user's text, never toy-world token ids
+    assert neuron_pages["corpus"]["split"] == "heldout" and neuron_pages["weight_processing"] == "default"
 
 
 def test_changed_settings_rebuild_what_they_produced(tmp_path, one_torch_thread):
