@@ -302,6 +302,11 @@ def patch_results(method: str):
     return _patch_results(str(path), _mtime(path / "scores.safetensors"))
 
 
+def patch_task(method: str) -> str:
+    """The task the saved `method` results were computed on, as they record it (ioi-abc, a task file's name, ...)."""
+    return str(json.loads((layout().patching / method / "summary.json").read_text()).get("task", "?"))
+
+
 @st.cache_data(max_entries=2, show_spinner=False)
 def faithfulness_table(mtime: float) -> pd.DataFrame:
     del mtime

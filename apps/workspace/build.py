@@ -22,7 +22,7 @@ import torch
 from .builders import Models
 from .config import WorkspaceBuildConfig
 from .layout import Layout
-from .steps import STEPS, settings, skip_reason, valid
+from .steps import STEPS, StepSkipped, settings, skip_reason, valid
 
 SCHEMA_VERSION = 2
 
@@ -38,6 +38,11 @@ class BuildResult:
     total_seconds: float = 0.0
 
 
+def _recorded_config(layout: Layout) -> dict:
+    """The options the workspace at `layout` was last built with ({} for a new folder)."""
+    return json.loads(layout.manifest.read_text()).get("config", {}) if layout.manifest.is_file() else {}
+
+
 def _recorded(layout: Layout) -> dict:
     return json.loads(layout.manifest.read_text()).get("steps", {}) if layout.manifest.is_file() else {}
 
@@ -49,8 +54,9 @@ def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
 
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
-    cfg = cfg.with_layer(n_layers(cfg.lm.model))
     layout = Layout(Path(cfg.output.out))
+    cfg = cfg.with_recorded(_recorded_config(layout))
+    cfg = cfg.with_layer(n_layers(cfg.lm.model))
     created = not layout.root.exists()
     layout.root.mkdir(parents=True, exist_ok=True)
     try:
@@ -80,10 +86,16 @@ def _build_steps(cfg: WorkspaceBuildConfig, layout: Layout, log) -> BuildResult:
             if step in cfg.force or (before is not None and before != want):
                 shutil.rmtree(layout.folder(step), ignore_errors=True)  # other settings: not resumable, start again
             log(f"[{i}/{len(steps)}] {step}: building ...")
-            declared.build(layout, cfg, models)
-            if not valid(step, layout, cfg):
-                raise ValueError(f"workspace step {step} finished but its artifact in {layout.root} does not validate")
-            res.status[step] = "built"
+            try:
+                declared.build(layout, cfg, models)
+            except StepSkipped as e:  # the builder found, with the model at hand, that the step cannot run
+                res.status[step], res.reasons[step] = "skipped", str(e)
+                log(f"[{i}/{len(steps)}] {step}: skipped: {e}")
+            else:
+                if not valid(step, layout, cfg):
+                    raise ValueError(f"workspace step {step} finished but its artifact in {layout.root} does not "
+                                     f"validate")
+                res.status[step] = "built"
         res.seconds[step] = time.perf_counter() - t0
         recorded[step] = _step_record(recorded.get(step, {}), res, step, want)
         _write_manifest(layout, cfg, recorded, res)

@@ -143,9 +143,16 @@ def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     from circuits.patching.results import save_results
     from torch import enable_grad
 
+    from circuits.tasks.ioi_classic import TooFewNames
+
+    from .steps import StepSkipped
+
     model = models(cfg.lm.model)
     task_cfg = PatchCompareConfig.of(model=cfg.lm.model, task=cfg.task, n_prompts=cfg.ioi_prompts, seed=cfg.seed)
-    built = build_task(task_cfg, model)
+    try:
+        built = build_task(task_cfg, model)
+    except TooFewNames as e:
+        raise StepSkipped(f"{e} (workspace build --task FILE)") from None
     with enable_grad():
         run = faithfulness(model, built.task, model_name=cfg.lm.model)
     save_results(run.activation, layout.patching / ground_truth().name, cfg.lm.model, run.task)

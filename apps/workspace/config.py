@@ -32,6 +32,16 @@ class WorkspaceRuntime(RuntimeOptions):
 
 
 @dataclass
+class WorkspaceModel(ModelOptions):
+    """The model of the workspace."""
+
+    model: str = ""
+    """Shipped toy name, fetched model (smollm2-135m), model folder or .gguf file, or TransformerLens name; default:
+    the model the workspace at --out records, else toy-gelu-s0. A model that disagrees with the recorded one is an
+    error naming both."""
+
+
+@dataclass
 class WorkspaceBuildConfig(Options):
     """Build everything the explorer shows for a model and corpus (default: a toy model on the toy world) into one
     folder (resumable)."""
@@ -65,8 +75,8 @@ class WorkspaceBuildConfig(Options):
     """Tokens streamed through every seed for the universal-neuron correlations."""
     steer_concepts: list[str] = field(default_factory=lambda: ["colour:red", "gender:female", "category:animal"])
     """Concepts of the steering benchmark."""
-    task: str = "ioi"
-    """Patching task: ioi (the toy world's on toy models, Wang et al.'s templates with the model's single-token names
+    task: str = ""
+    """Patching task (default: the one the workspace at --out records, else ioi): ioi (the toy world's on toy models, Wang et al.'s templates with the model's single-token names
     on others) or a .jsonl / .csv task file (clean, corrupted, answer, wrong)."""
     ioi_prompts: int = 16
     """IOI prompt pairs for the patching results."""
@@ -79,7 +89,7 @@ class WorkspaceBuildConfig(Options):
     """Steps to rebuild even when their artifact validates."""
     seed: int = 0
     """Seed of the corpus and of every fit."""
-    lm: ModelOptions = field(default_factory=ModelOptions)
+    lm: WorkspaceModel = field(default_factory=WorkspaceModel)
     data: CorpusOptions = field(default_factory=CorpusOptions)
     run: WorkspaceRuntime = field(default_factory=WorkspaceRuntime)
     output: WorkspaceOutput = field(default_factory=WorkspaceOutput)
@@ -106,6 +116,22 @@ class WorkspaceBuildConfig(Options):
         if self.layer < 0:
             raise ValueError("the workspace's layer is not resolved yet (WorkspaceBuildConfig.with_layer)")
         return f"blocks.{self.layer}.mlp.hook_post"
+
+    def with_recorded(self, recorded: dict) -> WorkspaceBuildConfig:
+        """This config with what the workspace at --out records (`recorded`: its workspace.json "config") in place of
+        the options left out: its model, weight processing, corpus and task, so that a rebuild of some steps (`--steps S --force S`,
+        as the explorer suggests) rebuilds them on the workspace's own model and text."""
+        import dataclasses
+
+        from interp.provenance import recorded_model, recorded_processing
+
+        what = f"the workspace {self.output.out}"
+        model = recorded_model(self.lm.model, recorded.get("model"), what)
+        processing = recorded_processing(self.lm.weight_processing, recorded.get("weight_processing"), what)
+        corpus = self.data.corpus or (recorded.get("corpus", "") if recorded.get("model") == model else "")
+        return dataclasses.replace(self, lm=dataclasses.replace(self.lm, model=model, weight_processing=processing),
+                                   data=dataclasses.replace(self.data, corpus=corpus),
+                                   task=self.task or recorded.get("task") or "ioi")
 
     def with_layer(self, n_layers: int) -> WorkspaceBuildConfig:
         """This config with --layer resolved for a model of `n_layers` blocks (-1: the middle one); a layer the model

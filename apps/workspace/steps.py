@@ -146,6 +146,11 @@ def _ok(check: Callable[[], object]) -> bool:
         return False
 
 
+class StepSkipped(Exception):
+    """Raised by a builder that finds, once it has the model, that its step cannot run for it (the message says
+    why); the build records the step as skipped with that reason and goes on."""
+
+
 # --- skip reasons -----------------------------------------------------------------------------------------------
 
 def _steering_skip(cfg: WorkspaceBuildConfig) -> str | None:

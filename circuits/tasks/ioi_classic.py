@@ -64,6 +64,10 @@ MIN_NAMES = {"abc": 5, "swap": 2}
 SLOT_LABELS = {"N1": "N1", "N2": "N2", "S2": "S2", "PLACE": "PLACE", "OBJECT": "OBJ"}
 
 
+class TooFewNames(ValueError):
+    """The model's vocabulary has too few single-token first names for IOI prompts."""
+
+
 def word_token(model: HookedTransformer, word: str, before: str) -> int | None:
     """The one token `word` adds after `before` and a space, or None when it adds several (or the unknown token)."""
     base = model.to_tokens(before, prepend_bos=False)[0].tolist()
@@ -93,7 +97,7 @@ def classic_ioi_task(model: HookedTransformer, n: int = 32, corruption: str = "a
         raise ValueError(f"corruption must be 'abc' or 'swap', got {corruption!r}")
     names = single_token_names(model)
     if len(names) < MIN_NAMES[corruption]:
-        raise ValueError(f"IOI needs at least {MIN_NAMES[corruption]} first names that are single tokens of this "
+        raise TooFewNames(f"IOI needs at least {MIN_NAMES[corruption]} first names that are single tokens of this "
                          f"model; only {len(names)} of the {len(NAMES)} default English names are "
                          f"({', '.join(names) or 'none'}): give your own prompts with --task FILE (.jsonl / .csv)")
     rng = random.Random(seed)

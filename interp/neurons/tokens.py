@@ -12,6 +12,7 @@ sums are kept, and concepts a user gives as lists of tokens.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -87,7 +88,8 @@ class Concepts(NamedTuple):
 
 def load_concepts(path: str | Path, vocab: list[str] | None) -> Concepts:
     """Read a concepts file ({"name": ["token", ...]}); each string matches every token whose readable form equals
-    it up to surrounding whitespace. A concept none of whose strings is a token is an error naming it."""
+    it up to surrounding whitespace. A concept none of whose strings is a token is skipped with a warning naming it;
+    when no concept is left, that is an error."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
@@ -104,12 +106,20 @@ def load_concepts(path: str | Path, vocab: list[str] | None) -> Concepts:
     index: dict[str, list[int]] = {}
     for i, word in enumerate(vocab):
         index.setdefault(word.strip(), []).append(i)
-    ids, missing = {}, {}
+    ids, missing, empty = {}, {}, []
     for name, words in data.items():
         found = sorted({i for w in words for i in index.get(w.strip(), [])})
         if not found:
-            raise ValueError(f"concept {name!r} of {path}: none of its strings ({', '.join(map(repr, words[:5]))}"
-                             f"{', ...' if len(words) > 5 else ''}) is a token of this model's vocabulary")
+            empty.append(f"{name!r} ({', '.join(map(repr, words[:5]))}{', ...' if len(words) > 5 else ''})")
+            continue
         ids[name] = found
         missing[name] = [w for w in words if w.strip() not in index]
+    if not ids:
+        raise ValueError(f"concept {empty[0]} of {path}: none of its strings is a token of this model's vocabulary"
+                         if len(empty) == 1 else f"no concept of {path} has a string that is a token of this "
+                         f"model's vocabulary: {'; '.join(empty)}")
+    if empty:  # the other concepts are still measured: one unusable concept does not abort the run
+        warnings.warn(f"--concepts {path}: skipped {'; '.join(empty)}: none of its strings is a token of this "
+                      f"model's vocabulary (a word the tokenizer splits into pieces has no single token)",
+                      stacklevel=2)
     return Concepts(ids, missing)

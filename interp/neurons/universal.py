@@ -169,10 +169,14 @@ def universal_from_sums(sums: CorrelationSums, models: list[str], threshold: flo
 
 
 def check_same_architecture(models: list[HookedTransformer], names: list[str]) -> None:
-    """All models need the same layers, neurons and vocabulary: otherwise say which two differ and how."""
+    """All models need one architecture (family, activation function, MLP form) with the same layers, neurons and
+    vocabulary: otherwise say which two differ and how."""
     def shape(mod) -> str:
         c = mod.cfg
-        return f"{c.n_layers} layers x {c.d_mlp} MLP neurons, d_model {c.d_model}, vocab {c.d_vocab}"
+        family = c.original_architecture or "TransformerLens"
+        mlp = f"{'gated ' if c.gated_mlp else ''}{c.act_fn} MLP"
+        return (f"{family}, {c.n_layers} layers x {c.d_mlp} {mlp} neurons, d_model {c.d_model}, "
+                f"vocab {c.d_vocab}")
     ref = shape(models[0])
     for mod, name in zip(models[1:], names[1:]):
         if shape(mod) != ref:

@@ -27,7 +27,7 @@ from transformer_lens import HookedTransformer
 
 from interp.auroc import auroc, require_both_classes
 from interp.dictionary import Dictionary
-from interp.worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model
+from interp.worlds import get_world, label_table, require_world
 
 from ..activations.stream import hook_activations
 from ..safetensors_io import write_tensors
@@ -225,8 +225,8 @@ def _baseline_candidates(model: HookedTransformer, hooks: list[str], corpus, tok
 def run_benchmark(model: HookedTransformer, dictionaries: Sequence[NamedDictionary], settings: BenchSettings,
                   log=print) -> BenchResult:
     """Every method for every concept (see module doc); AUROCs on `settings.n_docs` held-out documents."""
-    # a model of no world reads the legacy world's documents, as it always did
-    world = world_name_of_model(model) or LEGACY_WORLD
+    world = require_world(model, "the steering benchmark",
+                          "measure steering on this model with `interp steer` and its own prompts").name
     corpus = get_world(world).docs(settings.n_docs, settings.seed, "heldout", model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     masks_CN = torch.stack([torch.as_tensor(corpus.concept_mask(c)[:, 1:].reshape(-1)) for c in settings.concepts])

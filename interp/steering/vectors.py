@@ -140,11 +140,12 @@ def diff_in_means(model: HookedTransformer, hook: str, tokens: Int[Tensor, "batc
 
 def diff_in_means_concept(model: HookedTransformer, hook: str, concept: str, n_docs: int = 64, seed: int = 0,
                           split: str = "heldout") -> SteeringVector:
-    """Difference-in-means for a concept of the model's toy world ("gender:female"; toy1 for a model of none), on
-    `n_docs` labelled documents."""
-    from interp.worlds import LEGACY_WORLD, get_world, world_name_of_model
+    """Difference-in-means for a concept of the model's toy world ("gender:female"), on `n_docs` labelled
+    documents; a model of no world is an error (the world's token ids mean nothing to it)."""
+    from interp.worlds import require_world
 
-    world = get_world(world_name_of_model(model) or LEGACY_WORLD)
+    world = require_world(model, f"--concept {concept}",
+                          "steer a --dictionary feature or a --neuron of this model instead")
     corpus = world.docs(n_docs, seed, split, model.cfg.n_ctx)
     tokens = torch.as_tensor(corpus.tokens, dtype=torch.long)
     return diff_in_means(model, hook, tokens, corpus.concept_mask(concept), concept=concept, n_docs=n_docs)

@@ -160,6 +160,16 @@ def world_of_model(model: HookedTransformer) -> World | None:
     return None if name is None else get_world(name)
 
 
+def require_world(model: HookedTransformer, what: str, instead: str) -> World:
+    """The world of `model`, for a method that needs its labelled text (`what`); a model of no world is a one-line
+    error naming `instead`: its token ids are not the world's, so the world's documents cannot be fed to it."""
+    world = world_of_model(model)
+    if world is None:
+        raise ValueError(f"{what} needs a toy-world model (its labelled text, in the toy vocabulary), and this model's "
+                         f"vocabulary is not a toy world's: {instead}")
+    return world
+
+
 def taxonomy(world: str) -> Taxonomy:
     """The label taxonomy of `world`."""
     return get_world(world).taxonomy

@@ -106,6 +106,10 @@ def test_circuits_top10_matches_the_head_shown_on_one_colour_scale(explorer, wor
     lim = float(r.scores.abs().max())
     assert heat["zmin"] == pytest.approx(-lim, rel=1e-5) and heat["zmax"] == pytest.approx(lim, rel=1e-5)
     assert len(explorer.charts(at)) == 3  # heatmap, faithfulness bars, scatter
+    from apps.explorer.figures import md_escape
+
+    task = json.loads((workspace / "patching" / "attribution" / "summary.json").read_text())["task"]
+    assert any(f"on task {md_escape(task)}" in c.value for c in at.caption)  # the results' task, not "IOI" always
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,27 @@ def test_a_model_without_the_toy_vocabulary_needs_a_corpus_and_bad_concepts_say_
     assert not (out / "stats.json").exists()
 
 
+def test_a_concept_without_a_single_token_is_skipped_with_a_warning_not_fatal(world, tmp_path, capsys):
+    """The README's own example: months are several tokens each in a small BPE vocabulary; the other concepts are
+    still measured, and the skipped one is named."""
+    concepts = tmp_path / "concepts.json"
+    concepts.write_text(json.dumps({"animals": CONCEPTS["animals"], "months": ["Januaryzz", "Februaryzz"]}))
+    with pytest.warns(UserWarning, match="skipped 'months'"):
+        assert _neurons(world, world.models["gpt2"], tmp_path / "out", "--concepts", str(concepts)) == 0
+    assert load_neuron_stats(tmp_path / "out").concepts == ["animals"]
+
+
+def test_universal_rejects_models_of_different_architectures_of_the_same_sizes(world, tmp_path, capsys):
+    """A Llama and a GPT-NeoX of equal layers, widths and vocabulary are still two architectures."""
+    from transformers import AutoTokenizer
+
+    llama = tiny_model("llama", tmp_path / "llama", AutoTokenizer.from_pretrained(str(world.models["gpt_neox"])))
+    assert cli(["universal", "--models", str(world.models["gpt_neox"]), str(llama), "--corpus", str(world.corpus),
+                "--tokens", "1000", "--out", str(tmp_path / "u"), *COMMON]) == 1
+    err = [x for x in capsys.readouterr().err.splitlines() if x.startswith("interp: error:")]
+    assert len(err) == 1 and "one architecture" in err[0] and "LlamaForCausalLM" in err[0]
+
+
 def test_universal_across_two_seeds_and_a_model_with_its_copy(world, tmp_path, capsys):
     s0, s1 = world.models["gpt2"], world.models["gpt2-s1"]
     args = ["--corpus", str(world.corpus), "--tokens", "2000", *COMMON]

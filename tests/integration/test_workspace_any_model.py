@@ -82,3 +82,35 @@ def test_the_layer_defaults_to_the_models_middle_and_a_layer_it_lacks_is_one_lin
     assert main([*args, "--out", str(tmp_path / "ws")]) == 0
     manifest = json.loads((tmp_path / "ws" / "cache" / "manifest.json").read_text())
     assert manifest["hooks"] == ["blocks.1.mlp.hook_post"]
+
+
+def test_without_single_token_names_the_patching_step_is_skipped_with_its_reason(tmp_path, one_torch_thread):
+    """A model whose vocabulary has no single-token first names and no --task: the build finishes, recording why
+    IOI patching was skipped, instead of failing after the other steps."""
+    plain = tiny_model("gpt2", tmp_path / "plain")  # its tokenizer splits the names into several tokens
+    corpus = write_corpus(tmp_path / "text", n_lines=200, seed=4)
+    root = tmp_path / "ws"
+    assert main(["workspace", "build", "--model", str(plain), "--corpus", str(corpus), "--steps", "patching",
+                 "--out", str(root), *TINY]) == 0
+    step = json.loads((root / "workspace.json").read_text())["steps"]["patching"]
+    assert step["status"] == "skipped" and "single tokens of this model" in step["reason"]
+    assert "--task" in step["reason"]
+
+
+def test_a_rebuild_without_model_or_corpus_reuses_what_the_workspace_records(tmp_path, capsys, one_torch_thread):
+    """The explorer's repair hint (`workspace build --out WS --steps cache --force cache`) rebuilds a user's
+    workspace on its own model and text, not on toy-gelu-s0; another --model on that folder names both."""
+    corpus = write_corpus(tmp_path / "text", n_lines=300, seed=5)
+    model = tiny_model("gpt2", tmp_path / "mine", bpe_tokenizer(tmp_path / "tok", corpus))
+    root = tmp_path / "ws"
+    small = [a for a in TINY if a not in ("--layer", "1")]
+    assert main(["workspace", "build", "--model", str(model), "--corpus", str(corpus), "--steps", "cache",
+                 "--weight-processing", "none", "--out", str(root), *small]) == 0
+    assert main(["workspace", "build", "--out", str(root), "--steps", "cache", "--force", "cache", *small]) == 0
+    manifest = json.loads((root / "cache" / "manifest.json").read_text())
+    assert manifest["model"] == str(model) and manifest["corpus"]["source"] == str(corpus.resolve())
+    assert manifest["weight_processing"] == "none"
+    capsys.readouterr()
+    assert main(["workspace", "build", "--model", "toy-gelu-s0", "--out", str(root), "--steps", "cache"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("interp:")]
+    assert len(err) == 1 and "toy-gelu-s0" in err[0] and str(model) in err[0]

@@ -1,7 +1,7 @@
-"""Circuits page: patching heatmaps of the saved IOI results (a 3-D result is shown one head at a time, on one
-colour scale across heads, with the top-10 table of the head shown), the methods explained, and the AtP / RelP vs
-activation-patching comparison (faithfulness table, bar chart and scatter plots), all read from the workspace's
-patching folder."""
+"""Circuits page: patching heatmaps of the saved results on the workspace's task (IOI, or its own task file; a 3-D
+result is shown one head at a time, on one colour scale across heads, with the top-10 table of the head shown), the
+methods explained, and the AtP / RelP vs activation-patching comparison (faithfulness table, bar chart and scatter
+plots), all read from the workspace's patching folder."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ if results is None:
 component = c2.selectbox("Component", list(results), key="component")
 r = results[component]
 described = METHODS[r.method].description if r.method in METHODS else ""
-st.caption(f"{r.method} patching on IOI: {views.md_escape(described)} Scores normalised: 1 = clean, "
+st.caption(f"{r.method} patching on task {views.md_escape(data.patch_task(method))}: {views.md_escape(described)} "
+           f"Scores normalised: 1 = clean, "
            f"0 = corrupted (clean logit diff {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
 from circuits.figures import heatmap  # noqa: E402
 from circuits.patching.results import PatchResult  # noqa: E402
