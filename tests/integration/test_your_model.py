@@ -168,10 +168,12 @@ def test_corpus_kinds_read_the_same_documents(world, tmp_path):
 def test_toy_world_concepts_are_refused_on_a_model_that_cannot_read_the_toy_world(world, capsys, one_torch_thread):
     """`steer --concept` and `steer-bench` build their directions from the toy world's labelled documents, whose
     token ids mean nothing to another vocabulary: one line each, never a direction from toy text."""
-    _, _, models = world
+    root, _, models = world
+    if not (root / "sae").exists():
+        test_train_and_eval_take_the_model_and_corpus_the_cache_records(world, capsys, one_torch_thread)
     rc, _, err = _run(capsys, "steer", "--model", models["gpt2"], "--hook", "blocks.1.hook_resid_post", "--concept",
                       "gender:female", "--alpha", 2, "--prompt", "The cat")
     assert rc == 1 and len(err.splitlines()) == 1 and "--concept gender:female needs a toy-world model" in err
     assert "--neuron" in err
-    rc, _, err = _run(capsys, "steer-bench", "--model", models["gpt2"], "--concepts", "gender:female")
-    assert rc == 1 and len(err.splitlines()) == 1 and "the steering benchmark needs a toy-world model" in err
+    rc, _, err = _run(capsys, "steer-bench", "--dictionaries", root / "sae", "--concepts", "gender:female")
+    assert rc == 1 and len(err.splitlines()) == 1 and "not a toy-world model" in err
