@@ -174,9 +174,8 @@ def check_same_architecture(models: list[HookedTransformer], names: list[str]) -
     def shape(mod) -> str:
         c = mod.cfg
         family = c.original_architecture or "TransformerLens"
-        mlp = f"{'gated ' if c.gated_mlp else ''}{c.act_fn} MLP"
-        return (f"{family}, {c.n_layers} layers x {c.d_mlp} {mlp} neurons, d_model {c.d_model}, "
-                f"vocab {c.d_vocab}")
+        return (f"{c.n_layers} layers x {c.d_mlp} MLP neurons ({family}, {'gated ' if c.gated_mlp else ''}"
+                f"{c.act_fn}), d_model {c.d_model}, vocab {c.d_vocab}")
     ref = shape(models[0])
     for mod, name in zip(models[1:], names[1:]):
         if shape(mod) != ref:
