@@ -56,6 +56,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sae_results import CACHE, HOOK, ensure_cache  # noqa: E402
 
+from interp.activations.sources import Pair  # noqa: E402
 from saes.eval import metrics  # noqa: E402
 from saes.training.config import TrainSAEConfig  # noqa: E402
 from saes.training.data import CacheSource  # noqa: E402
@@ -72,6 +73,10 @@ class FixedSource:
 
     def batch(self, step: int, lo: int = 0, hi: int | None = None) -> torch.Tensor:
         return self.batches[step][lo:hi]
+
+    def pair(self, step: int, lo: int = 0, hi: int | None = None) -> Pair:
+        x = self.batch(step, lo, hi)
+        return Pair(x, x)  # an SAE's target is its input
 
 
 def matmul_flops(batch: int, d_in: int, d_sae: int, reps: int = 3) -> float:
@@ -143,7 +148,7 @@ def ours_step(tr: Trainer, step: int) -> None:
     stats = tr.step(step, x)
     tr.check_finite(step, stats)
     for run, st in zip(tr.runs, stats):
-        tr.update_dead_stats(run, st[5])
+        tr.update_dead_stats(run, st.fire_counts)
 
 
 def saelens_step(tr) -> None:
