@@ -12,9 +12,9 @@ class PagesCorpusOptions(CorpusOptions):
     """The text to run the model on when no --cache is given."""
 
     corpus: str = ""
-    """Without --cache: the text whose activations the pages show ('toyworld', a .txt file or folder, .jsonl /
-    .parquet, a datasets folder or hf:NAME); default: the toy world for the shipped toy models. Its activations at
-    the dictionary's hook are cached in OUT/cache (resumable). Not allowed together with --cache."""
+    """Without --cache: the text whose activations the pages show ('toyworld', 'python-docs', a .txt file or
+    folder, .jsonl / .parquet, a datasets folder or hf:NAME); default: the toy world for the shipped toy models. Its
+    activations at the dictionary's hook are cached in OUT/cache (resumable). Not allowed together with --cache."""
 
 
 @dataclass
