@@ -1,4 +1,4 @@
-"""Benchmark of the activation cache on toy-gelu-s0, side by side in one run:
+"""Benchmark of the activation cache (default: toy-gelu-s0's MLPs), side by side in one run:
 
 (a) caching tokens/s over bare forward tokens/s up to the same layer (target >= 0.85), and
 (b) caching tokens/s over a plain loop of TransformerLens run_with_cache + torch.save per batch (target >= 2).
@@ -18,7 +18,8 @@ process that keeps freed memory as the cache does (the allocator's share), and a
 fused kernels and allocator (the line before the last: the cache's own overhead of copies, checksums and writes).
 The LAST line reads exactly ``ratio_vs_forward=X ratio_vs_run_with_cache=Y``.
 
-Usage: HF_HUB_OFFLINE=1 python bench/cache_throughput.py [--tokens 131072] [--rounds 5]
+Usage: HF_HUB_OFFLINE=1 python bench/cache_throughput.py [--tokens 131072] [--rounds 5] [--model M --hooks H ...
+--corpus C --batch B --n-ctx N] (bench/real_model.py runs it on SmolLM2-135M)
 """
 
 from __future__ import annotations
@@ -32,29 +33,41 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-MODEL, HOOKS, BATCH = "toy-gelu-s0", ["blocks.*.mlp.hook_post"], 32
+@dataclass(frozen=True)
+class Setup:
+    """What is cached and how: the model, its hooks, the corpus, rows per forward pass and tokens per row."""
+
+    model: str = "toy-gelu-s0"
+    hooks: tuple[str, ...] = ("blocks.*.mlp.hook_post",)
+    corpus: str = ""
+    """--corpus of `interp cache` ("": the model's default, the toy world for a toy model)."""
+    batch: int = 32
+    n_ctx: int = 0
+    """Tokens per row (0: the model's own context, read from its folder)."""
+
+    def ctx(self) -> int:
+        if self.n_ctx:
+            return self.n_ctx
+        from interp.models import MODELS_DIR
+
+        return json.loads((MODELS_DIR / self.model / "config.json").read_text())["cfg"]["n_ctx"]
+
+    def args(self) -> list[str]:
+        return ["--model", self.model, "--hooks", *self.hooks, "--corpus", self.corpus, "--batch", str(self.batch),
+                "--n-ctx", str(self.ctx())]
 
 
-def _model_ctx() -> int:
-    """The model's own context (read from its folder without loading torch): every method runs full rows of it."""
-    import json
-
-    from interp.models import MODELS_DIR
-
-    return json.loads((MODELS_DIR / MODEL / "config.json").read_text())["cfg"]["n_ctx"]
-
-
-N_CTX = _model_ctx()
 METHODS = ("forward", "cache", "run_with_cache", "forward_retained", "fused_forward")
 """forward / run_with_cache: TransformerLens as a user runs it; cache: `interp cache`; forward_retained:
 TransformerLens's forward with interp.allocator's setting; fused_forward: interp.fused kernels and the allocator."""
 
 
-def worker(method: str, n_tokens: int, folder: Path) -> dict:
+def worker(method: str, n_tokens: int, folder: Path, setup: Setup) -> dict:
     """Tokens/s of one method in this (fresh) process."""
     import torch
 
@@ -62,29 +75,30 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
     from interp.activations.config import CacheConfig
     from interp.activations.stream import stop_layer
     from interp.allocator import retain_freed_memory
+    from interp.corpus import open_corpus
     from interp.fused import fused_kernels
     from interp.models import load_model
-    from interp.worlds import world_name_of_model
-    from interp.worlds.toy.corpus import CorpusConfig, generate_docs
+    from interp.options import CorpusOptions
 
-    model = load_model(MODEL)
-    n_docs = n_tokens // N_CTX
+    model, n_ctx, batch = load_model(setup.model), setup.ctx(), setup.batch
+    hook_list = list(setup.hooks)
+    n_docs = n_tokens // n_ctx
     if method == "cache":
         def cache(n_tokens: int, out: Path) -> float:
-            cfg = CacheConfig.of(model=MODEL, hooks=HOOKS, tokens=n_tokens, out=str(out), batch_size=BATCH,
-                              n_ctx=N_CTX, shard_tokens=16_384)
+            cfg = CacheConfig.of(model=setup.model, hooks=hook_list, tokens=n_tokens, out=str(out), batch_size=batch,
+                                 n_ctx=n_ctx, corpus=setup.corpus, shard_tokens=16_384)
             return cache_activations(cfg, model=model, progress=False).tokens_per_s
 
-        cache(2 * BATCH * N_CTX, folder / "warm-up")  # two batches, as the baselines' warm-up
+        cache(2 * batch * n_ctx, folder / "warm-up")  # two batches, as the baselines' warm-up
         shutil.rmtree(folder / "warm-up")
-        return {"rate": cache(n_docs * N_CTX, folder / "cache")}
+        return {"rate": cache(n_docs * n_ctx, folder / "cache")}
     if method in ("forward_retained", "fused_forward"):
         retain_freed_memory()
-    hooks = expand_hooks(model, HOOKS)
+    hooks = expand_hooks(model, hook_list)
     stop = stop_layer(hooks, model.cfg.n_layers)
-    # the model's own world, as `interp cache` reads
-    corpus = CorpusConfig(n_ctx=N_CTX, world=world_name_of_model(model))
-    tokens = torch.from_numpy(generate_docs(corpus, n_docs).tokens).long()  # [doc, pos]
+    # the rows `interp cache` reads: the same corpus, split and packing
+    source = open_corpus(CorpusOptions(corpus=setup.corpus, n_ctx=n_ctx), model, "train", model_name=setup.model)
+    tokens = source.rows(0, n_docs).tokens.long()  # [doc, pos]
     folder.mkdir(parents=True, exist_ok=True)
 
     def one_batch(i: int, batch: torch.Tensor) -> None:
@@ -96,10 +110,10 @@ def worker(method: str, n_tokens: int, folder: Path) -> dict:
 
     with torch.inference_mode(), fused_kernels(model, method == "fused_forward"):
         for i in range(2):  # warm-up
-            one_batch(i, tokens[i * BATCH:(i + 1) * BATCH])
+            one_batch(i, tokens[i * batch:(i + 1) * batch])
         t0 = time.perf_counter()
-        for i, b0 in enumerate(range(0, n_docs, BATCH)):
-            one_batch(i, tokens[b0:b0 + BATCH])
+        for i, b0 in enumerate(range(0, n_docs, batch)):
+            one_batch(i, tokens[b0:b0 + batch])
         return {"rate": tokens.numel() / (time.perf_counter() - t0), "threads": torch.get_num_threads()}
 
 
@@ -111,17 +125,32 @@ def _command_env(name: str) -> dict[str, str]:
     return {k: v for k, v in env.items() if k not in os.environ}
 
 
-def measure(method: str, n_tokens: int, work: Path) -> dict:
+def measure(method: str, n_tokens: int, work: Path, setup: Setup = Setup()) -> dict:
     folder = work / method
     env = {**os.environ, **(_command_env("cache") if method == "cache" else {})}
     try:
         out = subprocess.run([sys.executable, __file__, "--worker", method, "--tokens", str(n_tokens),
-                              "--folder", str(folder)], capture_output=True, text=True, check=False, env=env)
+                              "--folder", str(folder), *setup.args()], capture_output=True, text=True, check=False,
+                             env=env)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     if out.returncode != 0:
         raise SystemExit(f"{method} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def median_rates(methods: tuple[str, ...], n_tokens: int, rounds: int, setup: Setup = Setup()) -> dict[str, float]:
+    """Median tokens/s of each method over `rounds` interleaved rounds (one fresh process per measurement)."""
+    rates: dict[str, list[float]] = {m: [] for m in methods}
+    work = Path(tempfile.mkdtemp(prefix="cache_bench_", dir=os.environ.get("BENCH_DIR")))
+    try:
+        for r in range(rounds):
+            for m in rates:
+                rates[m].append(measure(m, n_tokens, work, setup)["rate"])
+            print(f"round {r}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()) + " tok/s", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {k: statistics.median(v) for k, v in rates.items()}
 
 
 def main() -> None:
@@ -131,25 +160,22 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", choices=METHODS, help="measure only these (no ratio line)")
     ap.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     ap.add_argument("--folder", help=argparse.SUPPRESS)
+    ap.add_argument("--model", default=Setup.model)
+    ap.add_argument("--hooks", nargs="+", default=list(Setup.hooks))
+    ap.add_argument("--corpus", default=Setup.corpus)
+    ap.add_argument("--batch", type=int, default=Setup.batch)
+    ap.add_argument("--n-ctx", type=int, default=Setup.n_ctx)
     args = ap.parse_args()
+    setup = Setup(args.model, tuple(args.hooks), args.corpus, args.batch, args.n_ctx)
     if args.worker:
-        print(json.dumps(worker(args.worker, args.tokens, Path(args.folder))))
+        print(json.dumps(worker(args.worker, args.tokens, Path(args.folder), setup)))
         return
-    rates: dict[str, list[float]] = {m: [] for m in args.only or METHODS}
-    work = Path(tempfile.mkdtemp(prefix="cache_bench_", dir=os.environ.get("BENCH_DIR")))
-    try:
-        for r in range(args.rounds):
-            for m in rates:
-                rates[m].append(measure(m, args.tokens, work)["rate"])
-            print(f"round {r}: " + "  ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()) + " tok/s", flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    med = {k: statistics.median(v) for k, v in rates.items()}
+    med = median_rates(tuple(args.only or METHODS), args.tokens, args.rounds, setup)
     if args.only:
         print("medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))
         return
-    n_tok = args.tokens // N_CTX * N_CTX
-    print(f"{MODEL}, hooks {', '.join(HOOKS)} (4 MLPs), {n_tok:,} tokens, float32, batch {BATCH}, "
+    n_tok = args.tokens // setup.ctx() * setup.ctx()
+    print(f"{setup.model}, hooks {', '.join(setup.hooks)}, {n_tok:,} tokens, float32, batch {setup.batch}, "
           f"{os.cpu_count()} cpus; medians: " + ", ".join(f"{k} {v:,.0f} tok/s" for k, v in med.items()))
     print(f"the allocator's share: TransformerLens's forward keeping freed memory runs at "
           f"{med['forward_retained'] / med['forward']:.2f}x its default; caching over that forward = "

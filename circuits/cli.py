@@ -84,7 +84,7 @@ def patch_main(cfg: PatchConfig) -> Path:
     cfg.output.claim(*(Path(cfg.output.out) / f for f in ("scores.safetensors", "summary.json")))
     model, device, built = _model_and_task(cfg)
     budget = budget_bytes(cfg.run.max_memory, device)
-    run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget)
+    run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget, batching=cfg.run.batching)
     groups = ([GroupResults(g.name, g.n_prompts, g.n_pos, g.plan.n_chunks, g.results) for g in run.groups]
               if len(run.groups) > 1 else [])
     folder = save_results(run.results, cfg.output.out, cfg.lm.model, built.task.name,
@@ -108,7 +108,7 @@ def compare_main(cfg: PatchCompareConfig) -> list[dict]:
     torch.set_grad_enabled(True)
     model, device, built = _model_and_task(cfg)
     run = faithfulness(model, built.task, model_name=cfg.lm.model,
-                       max_memory=budget_bytes(cfg.run.max_memory, device))
+                       max_memory=budget_bytes(cfg.run.max_memory, device), batching=cfg.run.batching)
     print(f"{cfg.lm.model} on {built.summary}: Pearson r and magnitude (sum est / sum patched) vs activation "
           f"patching")
     print(run.markdown())

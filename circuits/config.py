@@ -7,7 +7,7 @@ and the memory budget, `output`: where results go), so the flat CLI names stay -
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
 
@@ -22,6 +22,12 @@ BUILTIN_TASKS = ("ioi", "gender", "colour")
 """Built-in task names; any other --task is a task file."""
 TASK_FILE_SUFFIXES = (".jsonl", ".csv")
 
+Batching = Literal["auto", "padded", "groups"]
+BATCHING: tuple[str, ...] = get_args(Batching)
+"""How prompts of several token lengths are batched (circuits.patching.run.patch_task)."""
+MAX_SEPARATE_GROUPS = 4
+"""--batching auto pads when a task has more length groups than this."""
+
 
 @dataclass
 class PatchRuntimeOptions(RuntimeOptions):
@@ -32,6 +38,11 @@ class PatchRuntimeOptions(RuntimeOptions):
     method keeps, estimated from the model's shape (circuits.patching.memory). Prompts are patched in chunks that
     stay under it (results equal one run over all prompts); a budget too small for one prompt is refused with the
     estimate. 0: half the machine's physical memory, at most 16 GB (on CUDA: half the GPU's memory)."""
+    batching: Batching = "auto"
+    """Prompts of several token lengths: "groups" patches each length group alone and keeps each group's result
+    beside the combined one; "padded" left-pads all prompts into one batch with an attention mask (the same
+    combined numbers in far fewer, larger passes; no per-group results); "auto" pads when there are more than 4
+    groups (natural-English templates, e.g. --task ioi on a model of your own)."""
 
     def __post_init__(self):
         super().__post_init__()

@@ -18,6 +18,7 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from .config import Batching
 from .patching.methods import estimators, ground_truth
 from .patching.results import PatchResult
 from .patching.run import patch_task
@@ -83,12 +84,13 @@ def compare(estimate: PatchResult, truth: PatchResult) -> FaithfulnessRow:
 
 
 def faithfulness(model: HookedTransformer, task: Task | TaskGroups, components: Sequence[str] = COMPARED,
-                 model_name: str = "", max_memory: int | None = None) -> FaithfulnessRun:
+                 model_name: str = "", max_memory: int | None = None,
+                 batching: Batching = "auto") -> FaithfulnessRun:
     """Activation patching vs every estimator of the registry (circuits.patching.methods: AtP, RelP and RelP+AH) on
     `components` of `task`; prompts of several lengths and runs over the memory budget (bytes; default:
     circuits.patching.memory.default_max_memory) as patch_task runs them."""
     def run(method: str) -> dict[str, PatchResult]:
-        return patch_task(model, task, method, components, max_memory=max_memory).results
+        return patch_task(model, task, method, components, max_memory=max_memory, batching=batching).results
 
     truth = run(ground_truth().name)
     estimates = {m.name: run(m.name) for m in estimators()}

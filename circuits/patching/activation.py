@@ -111,10 +111,11 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
                 now.update(clean=clean, chunk=[indices[i] if p == 0 else component.shift(indices[i], p) for i in rows])
                 k = len(rows)
                 if layer is None:
-                    inp, kw = task.corrupted.repeat(k, 1), {}  # [k * batch, pos]
+                    inp, kw = task.corrupted.repeat(k, 1), task.mask(k)  # [k * batch, pos]
                 else:
                     inp = run.resid_pre[layer][:, p:].repeat(k, 1, 1)  # [k * batch, pos - p, d_model]
-                    kw = {"start_at_layer": layer, "past_kv_cache": run.prefix_cache(p, k) if p else None}
+                    kw = {"start_at_layer": layer, "past_kv_cache": run.prefix_cache(p, k) if p else None,
+                          **task.mask(k)}  # a padding mask spans the cached prefix too
                 out[rows] = task.metric_copies(_logits(model, task, inp, kw, layer)).to(out)
     return out
 
@@ -135,30 +136,33 @@ def _logits(model: HookedTransformer, task: Task, inp: Tensor, kw: dict, patch_l
         last = model(inp, stop_at_layer=n, **kw)[:, -1:]  # [rows, 1, d_model]
     else:
         resid = model(inp, stop_at_layer=n - 1, **kw)  # [rows, pos, d_model]: the final block's input
-        last = _final_block_last_position(model, resid, kw.get("past_kv_cache"))
+        last = _final_block_last_position(model, resid, kw.get("past_kv_cache"), kw.get("attention_mask"))
     if cfg.normalization_type is not None:
         last = model.ln_final(last)
     return model.unembed(last)  # [rows, 1, d_vocab]
 
 
-def _final_block_last_position(model: HookedTransformer, resid: Tensor, prefix: list | None) -> Tensor:
-    """The final block's output at the last position, given its input at every position from p on."""
+def _final_block_last_position(model: HookedTransformer, resid: Tensor, prefix: list | None,
+                               mask: Tensor | None = None) -> Tensor:
+    """The final block's output at the last position, given its input at every position from p on (`mask`: a
+    padded task's attention mask over all positions)."""
     block = model.blocks[-1]
     x = block.ln1(resid[:, :-1])  # [rows, pos - 1, d_model]
     _, k, v = block.attn.calculate_qkv_matrices(x, x, x)  # [rows, pos - 1, head, d_head]
     if prefix is not None:  # keys / values of positions before p, from the corrupted run
         k, v = torch.cat([prefix[-1].past_keys, k], 1), torch.cat([prefix[-1].past_values, v], 1)
     earlier = TransformerLensKeyValueCacheEntry(k, v, frozen=True)
-    return block(resid[:, -1:], past_kv_cache_entry=earlier)  # [rows, 1, d_model]
+    return block(resid[:, -1:], past_kv_cache_entry=earlier, attention_mask=mask)  # [rows, 1, d_model]
 
 
 @torch.no_grad()
 def _runs(model: HookedTransformer, task: Task, hook_names: list[str]) -> tuple[dict, CorruptedRun, Baselines]:
     """Clean activations at `hook_names`, what patched passes reuse of the corrupted run, and both baselines."""
-    clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in hook_names)
+    clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in hook_names,
+                                                     **task.mask())
     wanted = {f"blocks.{layer}.{name}": (kind, layer) for layer in range(model.cfg.n_layers)
               for kind, name in [("resid_pre", "hook_resid_pre"), ("keys", "attn.hook_k"), ("values", "attn.hook_v")]}
-    corrupt_logits, cache = model.run_with_cache(task.corrupted, names_filter=lambda n: n in wanted)
+    corrupt_logits, cache = model.run_with_cache(task.corrupted, names_filter=lambda n: n in wanted, **task.mask())
     parts: dict[str, dict[int, Tensor]] = {"resid_pre": {}, "keys": {}, "values": {}}
     for name, (kind, layer) in wanted.items():
         if name in cache.cache_dict:

@@ -28,8 +28,9 @@ DEFAULT_COMPONENTS = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_
 
 def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
                           metric: Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]],
-                          names: Sequence[str], hooks: Sequence[Hook] = ()):
-    """Activations at `names`, the gradient of metric(logits) with respect to each, and the metric value.
+                          names: Sequence[str], hooks: Sequence[Hook] = (), **forward_kwargs):
+    """Activations at `names`, the gradient of metric(logits) with respect to each, and the metric value
+    (`forward_kwargs`, e.g. a padded task's attention mask, go to the forward pass).
 
     `hooks` run before the caching hooks at the same hook point, so a rule that replaces an activation (RelP) is
     differentiated through as installed. An activation cut from the graph by a rule (e.g. a detached pattern)
@@ -44,7 +45,7 @@ def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch p
         return act
 
     with torch.enable_grad():
-        logits = model.run_with_hooks(tokens, fwd_hooks=[*hooks, *[(n, save) for n in names]])
+        logits = model.run_with_hooks(tokens, fwd_hooks=[*hooks, *[(n, save) for n in names]], **forward_kwargs)
         value = metric(logits)
         grads = torch.autograd.grad(value, [store[n] for n in names], allow_unused=True)
     grads = [torch.zeros_like(store[n]) if g is None else g for n, g in zip(names, grads)]
@@ -71,8 +72,10 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
     names = sorted({tl_utils.get_act_name(c.act, layer) for c in comps for layer in range(model.cfg.n_layers)})
     with fused_kernels(model):  # RelP's rules hook LN scales (and patterns), which then run unfused
         with torch.no_grad():
-            clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names)
-        acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks)
+            clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names,
+                                                             **task.mask())
+        acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks,
+                                                           **task.mask())
     base = Baselines(float(task.metric(clean_logits)), corrupt_value)
     scale = (base.clean - base.corrupted) if normalise else 1.0
     out = {}

@@ -19,6 +19,10 @@ into the result over all prompts:
   label is the token label every group agrees on there, else END-k. Each group's own result (the group patched
   alone, its own baselines and labels) is kept in `PatchRun.groups`; for templates whose words differ at a
   position, read those.
+- many small groups (natural-English templates give one group per template and length, often of one or two
+  prompts) are instead left-padded into one batch with an attention mask (circuits.tasks.groups.padded): a patch
+  at a padding position changes nothing, so the numbers are those of the combination above, computed in a few
+  large passes instead of many tiny ones; only the combined result is kept (`batching`, BATCHING).
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from jaxtyping import Float
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
+from ..config import BATCHING, MAX_SEPARATE_GROUPS, Batching
 from ..tasks.base import Baselines, Task
-from ..tasks.groups import TaskGroups, as_groups, unique_labels
+from ..tasks.groups import TaskGroups, as_groups, merged_labels, padded
 from .memory import MemoryPlan, default_max_memory, estimate_memory, plan_memory
 from .methods import method_named
 from .results import PatchResult
@@ -71,11 +76,15 @@ def run_method(method: str, model: HookedTransformer, task: Task, components: Se
 
 
 def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, components: Sequence[str], *,
-               max_memory: int | None = None, normalise: bool = True, max_batch: int = 2048) -> PatchRun:
+               max_memory: int | None = None, normalise: bool = True, max_batch: int = 2048,
+               batching: Batching = "auto") -> PatchRun:
     """Patch every group of `task`, each in chunks under `max_memory` bytes (default: default_max_memory), and
     combine them (see the module docstring). Every group is planned before anything runs, so a budget too small
-    for one prompt is refused at once."""
+    for one prompt is refused at once. `batching` (see BATCHING) chooses between patching each length group alone
+    and one left-padded batch of all prompts."""
     groups = as_groups(task)
+    if isinstance(task, TaskGroups) and use_padding(task, batching):
+        groups = [padded(task, pad_token_id(model))]
     budget = max_memory if max_memory is not None else default_max_memory(model.cfg.device)
     plans = [plan_memory(estimate_memory(model, method, components, g.n_pos, g.last_position_only), g.n_prompts,
                          budget, f"{method} patching of {', '.join(components)} on {g.n_pos}-token prompts",
@@ -91,6 +100,24 @@ def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, c
         return PatchRun(runs[0].results, runs)
     combined = merge(raws)
     return PatchRun(normalised(combined) if normalise else combined, runs)
+
+
+def use_padding(task: TaskGroups, batching: Batching) -> bool:
+    """Whether `task`'s groups run as one padded batch: always for "padded", never for "groups", and for "auto"
+    when there are more than MAX_SEPARATE_GROUPS of them (natural-English templates make one group per template
+    and length, often of a prompt or two each: patched apart, nothing would be batched)."""
+    if batching not in BATCHING:
+        raise ValueError(f"batching must be one of {', '.join(BATCHING)}, got {batching!r}")
+    return batching == "padded" or (batching == "auto" and len(task.groups) > MAX_SEPARATE_GROUPS)
+
+
+def pad_token_id(model: HookedTransformer) -> int:
+    """A token to fill padding with (masked, so any id serves): the tokenizer's pad, else BOS, else 0."""
+    tok = model.tokenizer
+    for name in ("pad_token_id", "bos_token_id"):
+        if tok is not None and getattr(tok, name, None) is not None:
+            return int(getattr(tok, name))
+    return 0
 
 
 def chunks(task: Task, size: int) -> list[Task]:
@@ -146,14 +173,3 @@ def end_aligned(x: Float[Tensor, "..."], shape: Sequence[int]) -> Float[Tensor, 
     for d in reversed(range(x.ndim)):
         pads += [shape[d] - x.shape[d], 0]
     return F.pad(x, pads)
-
-
-def merged_labels(lists: Sequence[list[str]], n: int) -> list[str]:
-    """End-aligned position labels: the label every list agrees on k positions from the end, else END-k."""
-    if all(ls == lists[0] for ls in lists) and len(lists[0]) == n:
-        return list(lists[0])
-    out = []
-    for k in range(n):
-        seen = {ls[len(ls) - 1 - k] for ls in lists if len(ls) > k}
-        out.append(seen.pop() if len(seen) == 1 else "END" if k == 0 else f"END-{k}")
-    return unique_labels(out[::-1])

@@ -60,6 +60,9 @@ class Task:
     """Metric of each prompt from logits; the task metric is its mean over prompts."""
     last_position_only: bool = True
     """The metric reads only the last position's logits (lets patching skip the other positions' unembedding)."""
+    attention_mask: Int[Tensor, "batch pos"] | None = None
+    """1 on real tokens, 0 on left padding: prompts of several lengths batched together, aligned at the end
+    (circuits.tasks.groups.padded). None: every prompt fills every position."""
 
     def __post_init__(self):
         if self.clean.shape[-1] != self.corrupted.shape[-1]:
@@ -76,6 +79,9 @@ class Task:
             self.pos_labels = [f"pos{i}" for i in range(self.n_pos)]
         if len(self.pos_labels) != self.n_pos:
             raise ValueError(f"{len(self.pos_labels)} position labels for {self.n_pos} positions")
+        if self.attention_mask is not None and self.attention_mask.shape != self.clean.shape:
+            raise ValueError(f"attention mask {tuple(self.attention_mask.shape)} does not match the prompts "
+                             f"{tuple(self.clean.shape)}")
 
     @property
     def n_prompts(self) -> int:
@@ -96,15 +102,24 @@ class Task:
         wrong = self.wrong.to(logits.device).repeat(k)
         return self.per_prompt(logits, ans, wrong).view(k, self.n_prompts).mean(1)  # [k]
 
+    def mask(self, copies: int = 1) -> dict[str, Tensor]:
+        """Keyword arguments a forward pass over `copies` stacked copies of the prompts needs: the padding mask of
+        a padded task (TransformerLens then masks the padding and offsets rotary / learned positions), else none."""
+        if self.attention_mask is None:
+            return {}
+        return {"attention_mask": self.attention_mask.repeat(copies, 1)}  # [copies * batch, pos]
+
     def subset(self, rows: slice) -> Task:
         """The same task on prompts `rows` only (patching runs that do not fit in memory go chunk by chunk)."""
+        mask = None if self.attention_mask is None else self.attention_mask[rows]
         return dataclasses.replace(self, clean=self.clean[rows], corrupted=self.corrupted[rows],
-                                   answer=self.answer[rows], wrong=self.wrong[rows])
+                                   answer=self.answer[rows], wrong=self.wrong[rows], attention_mask=mask)
 
     @torch.no_grad()
     def baselines(self, model: HookedTransformer) -> Baselines:
         """Metric of the clean and of the corrupted run of `model`."""
-        return Baselines(float(self.metric(model(self.clean))), float(self.metric(model(self.corrupted))))
+        return Baselines(float(self.metric(model(self.clean, **self.mask()))),
+                         float(self.metric(model(self.corrupted, **self.mask()))))
 
     @classmethod
     def from_text(cls, model: HookedTransformer, name: str, clean: Sequence[str], corrupted: Sequence[str],

@@ -127,3 +127,39 @@ def grouped_task(model: HookedTransformer, name: str, pairs: Sequence[PromptPair
                           torch.stack([k for _, _, k in rows]), answers[idx], wrongs[idx],
                           position_labels(model, clean)))
     return tasks[0] if len(tasks) == 1 else TaskGroups(name, tasks)
+
+
+def merged_labels(lists: Sequence[list[str]], n: int) -> list[str]:
+    """End-aligned position labels: the label every list agrees on k positions from the end, else END-k."""
+    if all(ls == lists[0] for ls in lists) and len(lists[0]) == n:
+        return list(lists[0])
+    out = []
+    for k in range(n):
+        seen = {ls[len(ls) - 1 - k] for ls in lists if len(ls) > k}
+        out.append(seen.pop() if len(seen) == 1 else "END" if k == 0 else f"END-{k}")
+    return unique_labels(out[::-1])
+
+
+def padded(task: TaskGroups, pad_id: int = 0) -> Task:
+    """All groups of `task` as one Task: prompts left-padded to the longest, aligned at the end, with an
+    attention mask (1 = token, 0 = padding).
+
+    One batched pass then serves prompts of every length. TransformerLens masks the padding in attention and
+    numbers rotary / learned positions from each prompt's first token, so every prompt computes what it computes
+    alone. A patch at a padding position changes nothing (nothing attends to it), which is exactly how
+    circuits.patching.run combines separate groups (change 0 where a group has no token): a padded run equals the
+    group-by-group run up to float rounding, in fewer, larger passes.
+    """
+    groups = task.groups
+    n_pos = max(g.n_pos for g in groups)
+
+    def pad(x: Tensor, value: int) -> Tensor:
+        return torch.nn.functional.pad(x, (n_pos - x.shape[1], 0), value=value)  # [group, n_pos], padding first
+
+    cat = torch.cat
+    mask = cat([pad(torch.ones_like(g.clean), 0) for g in groups])  # [batch, n_pos]
+    labels = merged_labels([g.pos_labels for g in groups], n_pos)
+    first = groups[0]
+    return Task(task.name, cat([pad(g.clean, pad_id) for g in groups]), cat([pad(g.corrupted, pad_id) for g in groups]),
+                cat([g.answer for g in groups]), cat([g.wrong for g in groups]), labels, first.per_prompt,
+                first.last_position_only, mask)

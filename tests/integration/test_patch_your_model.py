@@ -242,3 +242,39 @@ def test_max_memory_chunks_and_refuses_from_the_cli(models, tmp_path, capsys):
     code, _, err = _patch(capsys, "--model", str(models["gpt2"]), "--task", str(task_file), "--max-memory", "1e-6",
                           "--out", str(tmp_path / "refused"))
     assert code == 1 and "raise --max-memory" in err and not (tmp_path / "refused").exists()
+
+
+THIRD = "Afterwards {a} and {b} had a long talk, and {c} wrote a letter to"
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("method", ["activation", "attribution", "relp"])
+def test_padded_batch_equals_groups_patched_apart(models, tmp_path, family, method):
+    """Prompts of three lengths, left-padded into one batch with an attention mask, give the numbers of the
+    length groups patched one by one and combined (rotary and learned positions, every component kind)."""
+    model = load_model(str(models[family]))
+    rows = _rows(2, 2, seed=5)
+    rng = random.Random(6)
+    for _ in range(2):
+        io, s, x, y, z = rng.sample(NAMES, 5)
+        rows.append(_pair(THIRD, io, s, (x, y, z)))
+    task, _ = file_task(model, _write_jsonl(tmp_path / "three.jsonl", rows))
+    assert isinstance(task, TaskGroups) and len({g.n_pos for g in task.groups}) == 3
+    comps = ["resid_pre", "attn_out", "mlp_out", "head_out", "head_out_by_pos"]
+    apart = patch_task(model, task, method, comps, normalise=False, batching="groups")
+    padded_run = patch_task(model, task, method, comps, normalise=False, batching="padded")
+    assert len(apart.groups) == 3 and len(padded_run.groups) == 1
+    assert padded_run.groups[0].n_prompts == task.n_prompts
+    for name in comps:
+        want, got = apart.results[name], padded_run.results[name]
+        assert got.scores.shape == want.scores.shape and got.labels == want.labels
+        tol = 1e-5 * float(want.scores.abs().max())
+        torch.testing.assert_close(got.scores, want.scores, atol=tol, rtol=1e-4)
+        assert got.baselines.clean == pytest.approx(want.baselines.clean, abs=1e-5)
+
+
+def test_batching_choice_is_checked(models):
+    model = load_model(str(models["gpt2"]))
+    task = classic_ioi_task(model, n=6)
+    with pytest.raises(ValueError, match="batching must be one of auto, padded, groups"):
+        patch_task(model, task, "attribution", ["resid_pre"], batching="pad")
