@@ -20,7 +20,7 @@ from .faithfulness import faithfulness
 from .patching.memory import GB, budget_bytes, describe
 from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
-from .tasks import TASKS, Task, TaskGroups, classic_ioi_task, file_task, read_task_file, world_tasks
+from .tasks import TASKS, Task, TaskGroups, as_groups, classic_ioi_task, file_task, read_task_file, world_tasks
 from .tasks.files import TaskFile
 
 if TYPE_CHECKING:
@@ -77,7 +77,9 @@ def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun) 
     """What summary.json records: model, weight processing, task, and the memory budget, estimate and chunks."""
     return {"model": {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing}, "task": built.info,
             "memory": {"max_memory_gb": budget / GB, "estimated_peak_gb": max(g.plan.peak for g in run.groups) / GB,
-                       "chunks": run.chunks}}
+                       "chunks": run.chunks},
+            "batching": {"option": cfg.run.batching, "length_groups": len(as_groups(built.task)),
+                         "padded": len(as_groups(built.task)) > 1 and len(run.groups) == 1}}
 
 
 def patch_main(cfg: PatchConfig) -> Path:
@@ -91,6 +93,10 @@ def patch_main(cfg: PatchConfig) -> Path:
                           provenance=_provenance(cfg, built, budget, run), groups=groups)
     for name, r in run.results.items():
         print(f"{name:18s} {tuple(r.scores.shape)}  top: {r.top(1)[0]}")
+    n_lengths = len(as_groups(built.task))
+    if n_lengths > 1 and len(run.groups) == 1:
+        print(f"{n_lengths} prompt lengths left-padded into one batch (--batching {cfg.run.batching}); "
+              f"--batching groups keeps each length group's own result")
     if run.chunks > len(run.groups) or len(run.groups) > 1:
         peak = max(g.plan.peak for g in run.groups)
         print(f"{len(run.groups)} group(s) of one prompt length, {run.chunks} chunk(s) under --max-memory "

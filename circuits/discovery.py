@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 from transformer_lens import HookedTransformer
 
@@ -141,10 +141,20 @@ class HeadEvidence:
 
 @torch.no_grad()
 def head_roles(model: HookedTransformer, task: IOITask) -> HeadEvidence:
-    """Attention and direct-logit evidence of every head on the task's clean IOI prompts."""
-    _, cache = model.run_with_cache(task.clean)
+    """Attention and direct-logit evidence of every head on the task's clean IOI prompts (toy-world prompts, whose
+    words are single tokens)."""
+    roles = {k: torch.tensor([p.positions[k] + 1 for p in task.prompts]) for k in ("io", "s1", "s2", "end")}  # +BOS
+    return head_evidence(model, task, roles)
+
+
+@torch.no_grad()
+def head_evidence(model: HookedTransformer, task: Task, roles: dict[str, Int[Tensor, " batch"]]) -> HeadEvidence:
+    """Attention between the IOI roles and each head's direct logit attribution at END, on the clean prompts of
+    `task` (one length), given each prompt's token position of io, s1, s2 and end (BOS counted): e.g. the `roles`
+    of a circuits.tasks.ioi_classic.RoleTask."""
+    _, cache = model.run_with_cache(task.clean, **task.mask())
     b = torch.arange(task.n_prompts)
-    pos = {k: torch.tensor([p.positions[k] + 1 for p in task.prompts]) for k in ("io", "s1", "s2", "end")}  # +BOS
+    pos = {k: roles[k].long() for k in ("io", "s1", "s2", "end")}
     pat = torch.stack([cache["pattern", la] for la in range(model.cfg.n_layers)])  # [layer, batch, head, dst, src]
     pat = pat.permute(1, 3, 4, 0, 2)  # [batch, dst, src, layer, head]
 

@@ -8,6 +8,7 @@ called in one place each: `build_features` and `neuron_pages`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -20,6 +21,13 @@ from .layout import dictionary_folders
 if TYPE_CHECKING:
     from .config import WorkspaceBuildConfig
     from .layout import Layout
+
+PATCH_FLOPS = 4e13
+"""Activation patching's budget in the workspace, in FLOPs (circuits.patching.cost; ~10 min on one CPU thread):
+the costliest components are left out until the rest fits."""
+PATCH_PROMPTS = (16, 8)
+"""IOI prompts when --ioi-prompts is 0: the first, or the second when the first leaves more than one component out
+(a model of many layers)."""
 
 
 class Models:
@@ -138,7 +146,9 @@ def build_steering(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
 def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from circuits.cli import build_task
     from circuits.config import PatchCompareConfig
-    from circuits.faithfulness import faithfulness
+    from circuits.faithfulness import COMPARED, faithfulness
+    from circuits.patching.cost import affordable
+    from circuits.tasks import as_groups
     from circuits.patching.methods import ground_truth
     from circuits.patching.results import save_results
     from torch import enable_grad
@@ -148,13 +158,24 @@ def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     from .steps import StepSkipped
 
     model = models(cfg.lm.model)
-    task_cfg = PatchCompareConfig.of(model=cfg.lm.model, task=cfg.task, n_prompts=cfg.ioi_prompts, seed=cfg.seed)
+    n_prompts = cfg.ioi_prompts or PATCH_PROMPTS[0]
+    task_cfg = PatchCompareConfig.of(model=cfg.lm.model, task=cfg.task, n_prompts=n_prompts, seed=cfg.seed)
     try:
         built = build_task(task_cfg, model)
     except TooFewNames as e:
         raise StepSkipped(f"{e} (workspace build --task FILE)") from None
+    n_pos = max(g.n_pos for g in as_groups(built.task))
+    components = affordable(model, COMPARED, built.task.n_prompts, n_pos, PATCH_FLOPS)
+    if not cfg.ioi_prompts and len(components) < len(COMPARED) - 1 and built.task.n_prompts > PATCH_PROMPTS[1]:
+        built = build_task(dataclasses.replace(task_cfg, n_prompts=PATCH_PROMPTS[1]), model)  # a large model
+        components = affordable(model, COMPARED, built.task.n_prompts, n_pos, PATCH_FLOPS)
+    dropped = [c for c in COMPARED if c not in components]
+    if dropped:
+        print(f"patching: {', '.join(dropped)} left out of activation patching on {cfg.lm.model} ({model.cfg.n_layers} "
+              f"layers, {built.task.n_prompts} prompts): over the workspace's budget of {PATCH_FLOPS:.0e} FLOPs; run "
+              f"`interp patch-compare --components ...` for them", flush=True)
     with enable_grad():
-        run = faithfulness(model, built.task, model_name=cfg.lm.model)
+        run = faithfulness(model, built.task, components, model_name=cfg.lm.model)
     save_results(run.activation, layout.patching / ground_truth().name, cfg.lm.model, run.task)
     for method, results in run.estimates.items():
         save_results(results, layout.patching / method, cfg.lm.model, run.task)

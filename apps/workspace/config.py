@@ -78,8 +78,10 @@ class WorkspaceBuildConfig(Options):
     task: str = ""
     """Patching task (default: the one the workspace at --out records, else ioi): ioi (the toy world's on toy models, Wang et al.'s templates with the model's single-token names
     on others) or a .jsonl / .csv task file (clean, corrupted, answer, wrong)."""
-    ioi_prompts: int = 16
-    """IOI prompt pairs for the patching results."""
+    ioi_prompts: int = 0
+    """IOI prompt pairs for the patching results; 0: 16, or 8 on a model whose activation patching would not fit the
+    workspace's budget otherwise (e.g. SmolLM2's 30 layers). Components whose activation patching does not fit the
+    budget (apps.workspace.builders.PATCH_FLOPS) are left out, costliest first, and the build says which."""
     examples_per_bin: int = 5
     """Top-activating examples stored per quantile bin on each feature page."""
     steps: list[str] = field(default_factory=lambda: list(STEP_NAMES))
@@ -105,8 +107,8 @@ class WorkspaceBuildConfig(Options):
             raise ValueError("need --cache-tokens and --snmf-tokens >= 1024, neuron/universal tokens >= 512")
         if self.sae_tokens < self.sae_batch_size or self.d_sae < 2 or not 1 <= self.k <= self.d_sae:
             raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
-        if self.layer < -1 or self.snmf_k < 2 or self.ioi_prompts < 1 or self.examples_per_bin < 1:
-            raise ValueError("need --layer >= 0 (or -1: the middle layer), --snmf-k >= 2, --ioi-prompts >= 1, --examples-per-bin >= 1")
+        if self.layer < -1 or self.snmf_k < 2 or self.ioi_prompts < 0 or self.examples_per_bin < 1:
+            raise ValueError("need --layer >= 0 (or -1: the middle layer), --snmf-k >= 2, --ioi-prompts >= 0, --examples-per-bin >= 1")
         self.universal_models = [canonical_model(m) for m in self.universal_models]
         if len(self.universal_models) == 1:
             raise ValueError("universal neurons need at least two models (seeds of one architecture)")

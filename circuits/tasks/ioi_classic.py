@@ -13,11 +13,14 @@ toy IOI: "abc" puts three fresh names in the three name slots, "swap" exchanges 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import torch
+from torch import Tensor
 
 from interp.models import unknown_token_id
 
@@ -128,10 +131,33 @@ def classic_ioi_task(model: HookedTransformer, n: int = 32, corruption: str = "a
     return tasks[0] if len(tasks) == 1 else TaskGroups(f"ioi-{corruption}", tasks)
 
 
-def _group_task(model, name: str, template: str, rows: list) -> Task:
+@dataclass
+class RoleTask(Task):
+    """A Task of IOI prompts that knows the token position of each role in each prompt: io (the first mention of
+    the indirect object), s1 and s2 (the subject's two mentions) and end (the last token), BOS counted. Role
+    analyses (circuits.discovery.head_evidence) read them."""
+
+    roles: dict[str, Tensor] = field(default_factory=dict)
+    """role -> [batch] token positions."""
+
+    def subset(self, rows: slice) -> RoleTask:
+        return dataclasses.replace(super().subset(rows), roles={k: v[rows] for k, v in self.roles.items()})
+
+
+def _group_task(model, name: str, template: str, rows: list) -> RoleTask:
     clean = torch.stack([r[1] for r in rows])  # [group, pos]
-    return Task(name, clean, torch.stack([r[2] for r in rows]), torch.tensor([r[3] for r in rows]),
-                torch.tensor([r[4] for r in rows]), slot_labels(model, template, rows[0][0], clean.shape[1]))
+    n_pos = clean.shape[1]
+    roles: dict[str, list[int]] = {"io": [], "s1": [], "s2": [], "end": []}
+    for fill, *_ in rows:
+        at = {label: i for i, label in enumerate(slot_labels(model, template, fill, n_pos))}
+        io_first = fill["N1"] != fill["S2"]  # ABBA: the first name is the indirect object
+        roles["io"].append(at["N1"] if io_first else at["N2"])
+        roles["s1"].append(at["N2"] if io_first else at["N1"])
+        roles["s2"].append(at["S2"])
+        roles["end"].append(n_pos - 1)
+    return RoleTask(name, clean, torch.stack([r[2] for r in rows]), torch.tensor([r[3] for r in rows]),
+                    torch.tensor([r[4] for r in rows]), slot_labels(model, template, rows[0][0], n_pos),
+                    roles={k: torch.tensor(v) for k, v in roles.items()})
 
 
 def _n_tokens(model, text: str) -> int:

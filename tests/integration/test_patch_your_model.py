@@ -178,11 +178,17 @@ def test_csv_task_file_equals_jsonl(models, tmp_path):
 
 
 def test_builtin_ioi_draws_names_from_the_vocabulary(models, tmp_path, capsys):
+    code, stdout, err = _patch(capsys, "--model", str(models["gpt2"]), "--task", "ioi", "--n-prompts", "8",
+                               "--method", "attribution", "--out", str(tmp_path / "padded"))
+    assert code == 0, err
+    padded_summary = json.loads((tmp_path / "padded" / "summary.json").read_text())
+    assert padded_summary["provenance"]["batching"]["padded"] and "left-padded into one batch" in stdout
     out = tmp_path / "ioi"
     code, stdout, err = _patch(capsys, "--model", str(models["gpt2"]), "--task", "ioi", "--n-prompts", "8",
-                               "--method", "attribution", "--out", str(out))
+                               "--method", "attribution", "--batching", "groups", "--out", str(out))
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
+    assert not summary["provenance"]["batching"]["padded"]
     assert summary["provenance"]["task"]["name"] == "ioi" and "ioi" in stdout
     model = load_model(str(models["gpt2"]))
     task = classic_ioi_task(model, n=8)
@@ -278,3 +284,26 @@ def test_batching_choice_is_checked(models):
     task = classic_ioi_task(model, n=6)
     with pytest.raises(ValueError, match="batching must be one of auto, padded, groups"):
         patch_task(model, task, "attribution", ["resid_pre"], batching="pad")
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_classic_ioi_groups_know_their_roles(models, family):
+    """Each prompt of the classic IOI task records the token positions of IO, S1, S2 and END, so the head-role
+    evidence runs on any model (on prompts of several lengths, group by group)."""
+    from circuits.discovery import head_evidence
+
+    model = load_model(str(models[family]))
+    task = classic_ioi_task(model, n=10, seed=3)
+    for group in as_groups(task):
+        for i in range(group.n_prompts):
+            words = model.to_str_tokens(group.clean[i])
+            io, s = model.to_string(group.answer[i:i + 1]), model.to_string(group.wrong[i:i + 1])
+            assert words[group.roles["io"][i]] == io and words[group.roles["s1"][i]] == s
+            assert words[group.roles["s2"][i]] == s and group.roles["end"][i] == group.n_pos - 1
+            assert group.roles["io"][i] != group.roles["s1"][i]
+        ev = head_evidence(model, group, group.roles)
+        shape = (model.cfg.n_layers, model.cfg.n_heads)
+        assert ev.end_to_io.shape == shape and ev.dla.shape == shape and torch.isfinite(ev.dla).all()
+        assert ((ev.s2_to_s1 >= 0) & (ev.s2_to_s1 <= 1)).all()
+    half = as_groups(task)[0].subset(slice(0, 1))
+    assert set(half.roles) == {"io", "s1", "s2", "end"} and half.roles["io"].shape == (1,)
