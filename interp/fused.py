@@ -11,7 +11,10 @@ multi-megabyte tensors each of them allocates, cost more than the matmuls of a s
   Q, K and V together (weights concatenated once, refreshed when they change), torch's
   scaled_dot_product_attention, addmm for the output and MLP projections, and GPT-2's gelu_new as torch's one-kernel
   tanh GELU (TransformerLens spells it as seven elementwise passes);
-- per attention layer and LayerNorm (used wherever the block path is not): the same SDPA and LayerNorm kernels.
+- per attention layer and LayerNorm (used wherever the block path is not): the same SDPA and LayerNorm kernels;
+- gated MLPs (SwiGLU: LLaMA, Mistral, Qwen, Gemma, SmolLM2) and the unembedding: the same F.linear calls on weights
+  laid out once and kept, where TransformerLens copies every weight into F.linear's layout on every call (on
+  SmolLM2 ~0.4 s a forward pass, whatever its size: most of the cost of the small passes patching runs).
 
 Every hook point still fires with the same values (up to float rounding, ~1e-6 relative) except the values the
 fused kernels never materialise. So each level falls back, call by call, to the next: the block path is used only
@@ -128,25 +131,57 @@ def _inner_points(block) -> list:
     return points + ([attn.hook_rot_q, attn.hook_rot_k] if hasattr(attn, "hook_rot_q") else [])
 
 
-_QKV: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-"""attention module -> its concatenated Q, K, V weights, with the key they were made from."""
+_KEPT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""module -> (the key its weights were laid out from, the laid-out weights): attention's concatenated Q, K, V, a
+gated MLP's and the unembedding's transposed matrices."""
+
+
+def _kept(module, params: tuple[Tensor, ...], make) -> tuple[Tensor, ...]:
+    """make(*params), kept between calls for `module` (keyed by the weights' storage and version counters, so an
+    optimizer step or .to() makes new ones) unless autograd needs a fresh graph through the weights."""
+    grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
+    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+    if not grad and module in _KEPT and _KEPT[module][0] == key:
+        return _KEPT[module][1]
+    made = make(*params)
+    if not grad:
+        _KEPT[module] = (key, made)
+    return made
+
+
+def _concat_qkv(w_q, w_k, w_v, b_q, b_k, b_v) -> tuple[Tensor, Tensor]:
+    w = torch.cat((w_q, w_k, w_v), dim=0)  # [3 * head, d_model, d_head]
+    w = w.permute(1, 0, 2).reshape(w.shape[1], -1)  # -> [d_model, 3 * head * d_head], copied into that layout
+    return w, torch.cat((b_q, b_k, b_v), dim=0).reshape(-1)  # [3 * head, d_head] -> [3 * head * d_head]
 
 
 def _qkv_weights(attn) -> tuple[Tensor, Tensor]:
-    """W_Q, W_K, W_V as one [d_model, 3 * head * d_head] matrix and their biases as one vector. Kept between calls
-    (keyed by the weights' storage and version counters, so an optimizer step or .to() makes new ones) unless
-    autograd needs a fresh graph."""
-    params = (attn.W_Q, attn.W_K, attn.W_V, attn.b_Q, attn.b_K, attn.b_V)
-    grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
-    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
-    if not grad and attn in _QKV and _QKV[attn][0] == key:
-        return _QKV[attn][1:]
-    w = torch.cat(params[:3], dim=0)  # [3 * head, d_model, d_head]
-    w = w.permute(1, 0, 2).reshape(w.shape[1], -1)  # -> [d_model, 3 * head * d_head], copied into that layout
-    b = torch.cat(params[3:], dim=0).reshape(-1)  # [3 * head, d_head] -> [3 * head * d_head]
-    if not grad:
-        _QKV[attn] = (key, w, b)
-    return w, b
+    """W_Q, W_K, W_V as one [d_model, 3 * head * d_head] matrix and their biases as one vector (kept, `_kept`)."""
+    return _kept(attn, (attn.W_Q, attn.W_K, attn.W_V, attn.b_Q, attn.b_K, attn.b_V), _concat_qkv)
+
+
+def _transposed(*weights: Tensor) -> tuple[Tensor, ...]:
+    return tuple(w.T.contiguous() for w in weights)  # [d_in, d_out] -> [d_out, d_in], nn.Linear's layout
+
+
+def _fused_gated_mlp(mlp, original, x):
+    """TransformerLens's gated MLP (SwiGLU etc.) without its per-call copies: it lays W_gate, W_in and W_out out
+    for F.linear afresh on every call (~10 MB a layer on SmolLM2); here they are laid out once and kept."""
+    if mlp.cfg.is_layer_norm_activation() or x.device != mlp.W_gate.device:
+        return original(x)
+    w_gate, w_in, w_out = _kept(mlp, (mlp.W_gate, mlp.W_in, mlp.W_out), _transposed)
+    pre = mlp.hook_pre(F.linear(x, w_gate))  # [batch, pos, d_mlp]
+    post = mlp.hook_post(mlp.act_fn(pre) * mlp.hook_pre_linear(F.linear(x, w_in)) + mlp.b_in)
+    return F.linear(post, w_out, mlp.b_out)  # [batch, pos, d_model]
+
+
+def _fused_unembed(unembed, original, residual):
+    """The unembedding with W_U laid out for F.linear once (TransformerLens copies it, d_model x d_vocab, on every
+    call: 113 MB on SmolLM2)."""
+    if residual.device != unembed.W_U.device:
+        return original(residual)
+    (w_u,) = _kept(unembed, (unembed.W_U,), _transposed)
+    return unembed.hook_out(F.linear(unembed.hook_in(residual), w_u, unembed.b_U))
 
 
 def _fused_block(block, original, resid_pre, shortformer_pos_embed=None, past_kv_cache_entry=None,
@@ -226,6 +261,25 @@ def _fusions(model):
             yield module, _fused_attention
         elif kind == "TransformerBlock" and _fusable_block(module):
             yield module, _fused_block
+        elif kind == "GatedMLP":
+            yield module, _fused_gated_mlp
+        elif kind == "Unembed":
+            yield module, _fused_unembed
+
+
+@contextlib.contextmanager
+def frozen_weights(model: HookedTransformer):
+    """Within the block, `model`'s parameters do not require gradients (restored after): for passes that take
+    gradients with respect to activations only (AtP, RelP), so autograd records nothing for the weights and the
+    fused paths keep their laid-out weights instead of rebuilding them for a graph."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ from interp.fused import fused_kernels
 
 from ..tasks.base import Baselines, Task
 from .components import COMPONENTS, Component
+from .cost import pass_overhead
 from .results import PatchResult, default_labels
 
 Index = tuple[int, ...]
@@ -93,7 +94,8 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
     n, k_max, layer = task.n_prompts, max(1, max_batch // task.n_prompts), start_layer(hook_name)
     suffix_ok = component is not None and layer is not None and task.last_position_only
     firsts = [component.first_pos(index) if suffix_ok else 0 for index in indices]
-    groups = plan_passes(firsts, n, k_max, task.n_pos)  # start position -> positions in `indices`
+    # start position -> positions in `indices`
+    groups = plan_passes(firsts, n, k_max, task.n_pos, pass_overhead(model))
     out = torch.empty(len(indices))
     now: dict = {}  # the pass being run: its k patches and the clean activation they read
 
@@ -119,18 +121,15 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
     return out
 
 
-PASS_OVERHEAD = 384
-"""A forward pass's fixed cost (kernel launches, hooks, Python) in prompt-positions of compute: on a CPU a pass of
-a few rows costs about as much as ~400 more rows of one position (measured on the toy models and SmolLM2)."""
-
-
-def plan_passes(firsts: Sequence[int], n_prompts: int, k_max: int, n_pos: int) -> dict[int, list[int]]:
+def plan_passes(firsts: Sequence[int], n_prompts: int, k_max: int, n_pos: int,
+                overhead: float) -> dict[int, list[int]]:
     """Which patches share a pass: start position -> the patches (indices into `firsts`) that pass runs.
 
     A patch whose first changed position is p needs positions p.. only; patches of several first positions can
-    share a pass that starts at the smallest. Sharing saves a pass's fixed cost (PASS_OVERHEAD) and costs the
-    positions the later patches recompute. The positions are split into consecutive runs by dynamic programming
-    on cost(run) = passes * PASS_OVERHEAD + patches * n_prompts * (n_pos - start), passes = ceil(patches / k_max).
+    share a pass that starts at the smallest. Sharing saves a pass's fixed cost (`overhead`, in prompt-positions
+    of compute: circuits.patching.cost.pass_overhead) and costs the positions the later patches recompute. The
+    positions are split into consecutive runs by dynamic programming on
+    cost(run) = passes * overhead + patches * n_prompts * (n_pos - start), passes = ceil(patches / k_max).
     """
     by_pos: dict[int, list[int]] = {}
     for i, p in enumerate(firsts):
@@ -142,7 +141,7 @@ def plan_passes(firsts: Sequence[int], n_prompts: int, k_max: int, n_pos: int) -
         best[i], rows = float("inf"), 0
         for j in range(i, len(starts)):
             rows += len(by_pos[starts[j]])
-            cost = -(-rows // k_max) * PASS_OVERHEAD + rows * n_prompts * (n_pos - starts[i]) + best[j + 1]
+            cost = -(-rows // k_max) * overhead + rows * n_prompts * (n_pos - starts[i]) + best[j + 1]
             if cost < best[i]:
                 best[i], cut[i] = cost, j + 1
     plan, i = {}, 0

@@ -16,7 +16,7 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens import utils as tl_utils
 
-from interp.fused import fused_kernels
+from interp.fused import frozen_weights, fused_kernels
 
 from ..tasks.base import Baselines, Task
 from .components import component
@@ -70,7 +70,8 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
     """
     comps = [component(c) for c in components]
     names = sorted({tl_utils.get_act_name(c.act, layer) for c in comps for layer in range(model.cfg.n_layers)})
-    with fused_kernels(model):  # RelP's rules hook LN scales (and patterns), which then run unfused
+    # RelP's rules hook LN scales (and patterns), which then run unfused; gradients are taken for activations only
+    with fused_kernels(model), frozen_weights(model):
         with torch.no_grad():
             clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names,
                                                              **task.mask())

@@ -34,6 +34,17 @@ def block_flops(model: HookedTransformer) -> float:
     return 2.0 * (attn + mlp)
 
 
+PASS_OVERHEAD_FLOPS = 3.5e7
+"""A forward pass's fixed cost per block (kernel launches, hooks, Python: ~0.7 ms on a CPU) in FLOPs of compute
+at ~50 GFLOP/s."""
+
+
+def pass_overhead(model: HookedTransformer) -> float:
+    """A pass's fixed cost in prompt-positions of `model`'s compute: ~5 on SmolLM2, ~100 on the toy models, so
+    small passes are worth sharing on small models and hardly on large ones (circuits.patching.activation)."""
+    return PASS_OVERHEAD_FLOPS / block_flops(model)
+
+
 def sweep_flops(model: HookedTransformer, component: str, n_prompts: int, n_pos: int) -> float:
     """Estimated FLOPs of activation patching every index of `component` on `n_prompts` prompts of `n_pos` tokens."""
     comp = COMPONENTS[component]

@@ -57,7 +57,7 @@ def test_every_hook_matches_transformer_lens(toy_model, kind, path):
         ref_logits, ref = model.run_with_cache(tokens, names_filter=names)
         with fused_kernels(model) as n, count_calls([b.attn for b in model.blocks]) as attn_calls:
             logits, got = model.run_with_cache(tokens, names_filter=names)
-    assert n == model.cfg.n_layers * 4 + 1  # block, attention, ln1, ln2 per block, and ln_final
+    assert n == model.cfg.n_layers * 4 + 2  # block, attention, ln1, ln2 per block, ln_final and the unembedding
     assert (attn_calls[0] == 0) == (path == "block")
     assert set(got) == set(ref) and len(ref) > 15
     for name in ref:
@@ -167,3 +167,47 @@ def test_compute_into_puts_the_mlp_activation_in_the_callers_tensor(act_fn):
     torch.testing.assert_close(seen["value"], ref[point.name], atol=1e-5, rtol=1e-5)
     assert (seen["ptr"] == buf.data_ptr()) == (act_fn != "silu")
     assert torch.isnan(buf).all() == (act_fn == "silu")
+
+
+def test_gated_mlp_and_unembedding_keep_their_weights_and_match(toy_model):
+    """A SwiGLU model (grouped-query attention, RMSNorm, as SmolLM2): every hook value, the logits and the gradient
+    of a metric with respect to activations equal TransformerLens's; the kept weight layouts follow in-place
+    changes of the weights."""
+    from interp.fused import frozen_weights
+
+    model = tiny(act_fn="silu", gated_mlp=True, normalization_type="RMS", positional_embedding_type="rotary",
+                 rotary_dim=8, n_key_value_heads=2)
+    tokens = torch.randint(0, model.cfg.d_vocab, (3, 12))
+    names = lambda n: "mlp.hook_" in n or "resid" in n  # noqa: E731
+    with torch.no_grad():
+        ref_logits, ref = model.run_with_cache(tokens, names_filter=names)
+        with fused_kernels(model):
+            logits, got = model.run_with_cache(tokens, names_filter=names)
+    assert {"blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_pre_linear", "blocks.1.mlp.hook_post"} <= set(got)
+    for name in ref:
+        torch.testing.assert_close(got[name], ref[name], atol=1e-5, rtol=1e-5, msg=name)
+    torch.testing.assert_close(logits, ref_logits, atol=1e-5, rtol=1e-5)
+
+    def grad_of_resid(fused: bool) -> torch.Tensor:
+        store = {}
+
+        def keep(act, hook):
+            store["a"] = act.detach().requires_grad_(True)  # a leaf: the gradient AtP reads
+            return store["a"]
+
+        with fused_kernels(model, fused), frozen_weights(model):
+            model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_mid", keep)])[:, -1, 3].sum().backward()
+        return store["a"].grad
+
+    torch.testing.assert_close(grad_of_resid(True), grad_of_resid(False), atol=1e-5, rtol=1e-5)
+    assert all(p.requires_grad for p in model.parameters())  # frozen only within the block
+    w = model.blocks[1].mlp.W_out
+    with fused_kernels(model), torch.no_grad():
+        before = model(tokens)
+        w.mul_(0.5)
+        after = model(tokens)
+        model.unembed.W_U.mul_(2.0)
+        doubled = model(tokens)
+    with torch.no_grad():
+        assert not torch.allclose(before, after)
+        torch.testing.assert_close(doubled, model(tokens), atol=1e-5, rtol=1e-5)

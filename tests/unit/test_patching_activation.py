@@ -88,13 +88,13 @@ def test_bad_input_is_a_clear_error(toy_model):
 
 
 def test_pass_plan_covers_every_patch_once_and_shares_small_passes():
-    from circuits.patching.activation import PASS_OVERHEAD, plan_passes
+    from circuits.patching.activation import plan_passes
 
     firsts = [p for p in range(20) for _ in range(3)]  # 3 patches (e.g. heads) at each of 20 positions
-    plan = plan_passes(firsts, n_prompts=1, k_max=1000, n_pos=20)
+    plan = plan_passes(firsts, n_prompts=1, k_max=1000, n_pos=20, overhead=384)
     members = sorted(m for ms in plan.values() for m in ms)
     assert members == list(range(len(firsts)))
     assert all(firsts[m] >= start for start, ms in plan.items() for m in ms)  # a pass starts at or before its patches
     assert len(plan) < 20  # tiny passes are merged ...
-    many = plan_passes(firsts, n_prompts=PASS_OVERHEAD, k_max=1000, n_pos=20)
+    many = plan_passes(firsts, n_prompts=384, k_max=1000, n_pos=20, overhead=384)
     assert len(many) == 20  # ... but not when recomputing positions costs more than a pass
