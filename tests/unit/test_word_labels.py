@@ -105,7 +105,7 @@ def test_bad_toyworld_specs_and_a_toy_model_are_one_line(bpe_model):
         open_corpus(CorpusOptions(corpus="toyworld:toy2"), toy)
 
 
-def test_neurons_and_the_sae_report_score_concepts_on_a_bpe_model(bpe_model, tmp_path, one_torch_thread):
+def test_neurons_the_sae_report_and_the_concept_table_on_a_bpe_model(bpe_model, tmp_path, capsys, one_torch_thread):
     from apps.cli import main
     from saes import build_sae, sae_config
     from saes import io as sae_io
@@ -123,3 +123,12 @@ def test_neurons_and_the_sae_report_score_concepts_on_a_bpe_model(bpe_model, tmp
     truth = json.loads((tmp_path / "eval.json").read_text())["ground_truth"]
     assert {"gender:male", "colour:red", "ioi_role:s2"} <= set(truth["concepts"])
     assert all(0.5 <= c["auroc"] <= 1 for c in truth["concepts"].values())
+    (tmp_path / "sae" / "eval.json").write_text((tmp_path / "eval.json").read_text())
+    assert main(["concept-table", "--neurons", str(tmp_path / "n"), str(tmp_path / "n"), "--evals",
+                 str(tmp_path / "sae"), "--concepts", "gender:male", "ioi_role:s2"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()[-4:]
+    assert lines[0].startswith("| concept | best neuron, seed 0 heldout | that neuron, seed 0 heldout |")
+    assert lines[0].endswith("| topk (eval, seed 0 heldout) |") and lines[2].startswith("| gender:male | ")
+    picked, same = lines[2].split(" | ")[1:3]
+    assert picked.split(" (L")[0] == same  # the same folder twice: the picked neuron's AUROC again
+    assert lines[3].split(" | ")[-1] == f"{truth['concepts']['ioi_role:s2']['auroc']:.3f} |"
