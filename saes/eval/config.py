@@ -14,7 +14,9 @@ class EvalCorpusOptions(CorpusOptions):
 
     corpus: str = ""
     """Default: the held-out split of the corpus the SAE records (cfg.json). Otherwise as for every command:
-    'toyworld', a .txt file or folder, .jsonl / .parquet, a datasets folder or hf:NAME; its held-out split is used."""
+    'toyworld', a .txt file or folder, .jsonl / .parquet, a datasets folder or hf:NAME; its held-out split is used.
+    On a model of no toy world 'toyworld' is toy1's sentences as English text with each word's labels on the token
+    that completes it, so ground_truth (concept AUROCs) is reported on any model."""
     n_ctx: int = 0
     """Tokens per row, BOS included; 0: the context the SAE was trained with (else min(128, the model's))."""
 
