@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from interp import dictionary as dictionaries
 from interp.neurons.artifacts import load_neuron_stats
 from saes.eval.report import REPORT
 
@@ -58,8 +59,10 @@ def eval_column(path: str) -> Column:
     truth = report.get("ground_truth") or {}
     if not truth.get("concepts"):
         raise ValueError(f"{p} has no ground-truth concept scores: evaluate on a labelled corpus (--corpus toyworld)")
-    cfg = p.parent / "cfg.json"
-    arch = json.loads(cfg.read_text()).get("architecture", "?") if cfg.is_file() else "?"
+    try:
+        arch = dictionaries.info(str(p.parent)).arch
+    except (FileNotFoundError, ValueError):  # a report kept away from its dictionary
+        arch = "?"
     seed = _seed(report.get("corpus", {}))
     return Column(f"{arch} ({p.stem}, {seed})", {c: f"{v['auroc']:.3f}" for c, v in truth["concepts"].items()})
 

@@ -74,7 +74,7 @@ class ConceptTableConfig(Options):
     pick) and their own best."""
     evals: tuple[str, ...] = ()
     """Dictionary reports (eval.json, or a dictionary folder holding one), each a column named by the dictionary's
-    architecture (its cfg.json) and the report's file name: the best latent's AUROC per concept."""
+    trained architecture and the report's file name: the best latent's AUROC per concept."""
     concepts: tuple[str, ...] = ()
     """Concepts (field:value) to list, in this order; default: every concept the first input scored."""
 
