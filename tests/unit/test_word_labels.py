@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_models import bpe_tokenizer, tiny_model  # noqa: E402
 
-from interp.corpus import CorpusError, open_corpus  # noqa: E402
+from interp.corpus import CorpusError, PackedTextSource, open_corpus  # noqa: E402
 from interp.options import CorpusOptions  # noqa: E402
 from interp.word_labels import LabelledText, token_labels  # noqa: E402
 from interp.worlds import get_world  # noqa: E402
@@ -88,6 +88,9 @@ def test_labels_land_on_the_token_that_completes_each_word(bpe_model):
                 nxt = next(k for k in range(j, len(done)) if done[k])
                 assert lab_last[j] == 0 and lab_all[j] == lab_last[nxt], (piece, text[:ends[j]])
     assert multi > 20  # the tiny BPE splits many names: the multi-token case is really exercised
+    small = PackedTextSource(last.texts, tok, 64, last.description, tokenize_batch=1, word_labels=last.word_labels)
+    c = small.rows(0, 6)  # rows packed across many tokenizer batches keep ids and labels in step
+    assert np.array_equal(c.tokens, a.tokens) and np.array_equal(c.labels, a.labels)
     assert (a.labels[:, 0] == 0).all()  # BOS: the world's BOS labels (none in toy1)
 
 
@@ -105,7 +108,7 @@ def test_bad_toyworld_specs_and_a_toy_model_are_one_line(bpe_model):
         open_corpus(CorpusOptions(corpus="toyworld:toy2"), toy)
 
 
-def test_neurons_the_sae_report_and_the_concept_table_on_a_bpe_model(bpe_model, tmp_path, capsys, one_torch_thread):
+def test_neurons_the_sae_report_pages_and_the_concept_table_on_a_bpe_model(bpe_model, tmp_path, capsys, one_torch_thread):
     from apps.cli import main
     from saes import build_sae, sae_config
     from saes import io as sae_io
@@ -123,6 +126,10 @@ def test_neurons_the_sae_report_and_the_concept_table_on_a_bpe_model(bpe_model, 
     truth = json.loads((tmp_path / "eval.json").read_text())["ground_truth"]
     assert {"gender:male", "colour:red", "ioi_role:s2"} <= set(truth["concepts"])
     assert all(0.5 <= c["auroc"] <= 1 for c in truth["concepts"].values())
+    assert main(["feature-pages", "--dictionary", str(tmp_path / "sae"), "--corpus", "toyworld", "--tokens", "2048",
+                 "--n-ctx", "64", "--examples-per-bin", "2", "--out", str(tmp_path / "pages")]) == 0
+    meta = json.loads((tmp_path / "pages" / "features.json").read_text())
+    assert "gender:female" in meta["concepts"] and meta["corpus"]["word_labels"] == "last"
     (tmp_path / "sae" / "eval.json").write_text((tmp_path / "eval.json").read_text())
     assert main(["concept-table", "--neurons", str(tmp_path / "n"), str(tmp_path / "n"), "--evals",
                  str(tmp_path / "sae"), "--concepts", "gender:male", "ioi_role:s2"]) == 0
