@@ -108,7 +108,8 @@ def test_bad_toyworld_specs_and_a_toy_model_are_one_line(bpe_model):
         open_corpus(CorpusOptions(corpus="toyworld:toy2"), toy)
 
 
-def test_neurons_the_sae_report_pages_and_the_concept_table_on_a_bpe_model(bpe_model, tmp_path, capsys, one_torch_thread):
+def test_neurons_the_sae_report_pages_and_the_concept_table_on_a_bpe_model(bpe_model, tmp_path, capsys,
+                                                                             one_torch_thread):
     from apps.cli import main
     from saes import build_sae, sae_config
     from saes import io as sae_io

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+from jaxtyping import Int8
 
 from ...corpus import TOYWORLD, TokenRows
 from ...word_labels import LabelledText
@@ -65,7 +66,7 @@ NO_SPACE_BEFORE = frozenset(".,:;!?")
 QUOTE = '"'
 
 
-def render(words: list[str], labels: np.ndarray) -> LabelledText:
+def render(words: list[str], labels: Int8[np.ndarray, "word field"]) -> LabelledText:
     """One document's words (BOS left out) as English text (module doc), with each word's span and labels."""
     parts, spans, pos = [], np.zeros((len(words), 2), dtype=np.int64), 0
     glue, quoted = True, False  # glue: the next word follows without a space (text start, after an opening quote)
