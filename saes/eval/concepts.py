@@ -32,6 +32,9 @@ def neuron_columns(folders: tuple[str, ...]) -> list[Column]:
     """The pick (best neuron per concept on the first folder) and, per further folder, that neuron and its best."""
     stats = [load_neuron_stats(f) for f in folders]
     first = stats[0]
+    if not first.concepts:
+        raise ValueError(f"{folders[0]} scored no concept: run `interp neurons` on a labelled corpus (--corpus "
+                         f"toyworld, on any model)")
     picks: dict[str, tuple[int, int]] = {}
     cells: dict[str, str] = {}
     for c, name in enumerate(first.concepts):
