@@ -2,10 +2,14 @@
 addressable by row index so that any range can be read again (resume, several processes, a held-out split).
 
 Corpora (`--corpus`):
-- 'toyworld': the labelled toy world. On a toy model the text of that model's world (toy1 or toy2, told by its
-  vocabulary: `interp.worlds.world_name_of_model`; the registry's `World.corpus_source`), its own token ids with that
-  world's ground-truth labels and taxonomy; on any other model toy1's sentences (`World.corpus_texts` of
-  `LEGACY_WORLD`), detokenised and re-tokenised with that model's tokenizer (labels are lost);
+- 'toyworld[:WORLD][:RULE]': the labelled toy world. On a toy model the text of that model's world (toy1 or toy2,
+  told by its vocabulary: `interp.worlds.world_name_of_model`; the registry's `World.corpus_source`), its own token
+  ids with that world's ground-truth labels and taxonomy (WORLD, if given, must be the model's; RULE changes
+  nothing: one token per word). On any other model the sentences of WORLD (default toy1, `LEGACY_WORLD`), rendered
+  as English text (`World.corpus_texts`), tokenised with the model's own tokenizer, each word's labels carried onto
+  the model's tokens by RULE (interp.word_labels: 'last', the default, labels the token that completes the word;
+  'all' every token of it), BOS and the separator labelled as the world's BOS; the concept AUROCs of neurons,
+  dictionaries and pages then work on that model as on a toy one;
 - 'python-docs': English prose that ships with Python (its reference manual's topics and the standard library's
   docstrings; interp.english_text), one document per paragraph: a real-language corpus that works offline;
 - a .txt file, or a folder of .txt files: one document per non-empty line;
@@ -39,7 +43,8 @@ from torch import Tensor
 
 from .corpus_files import CorpusError
 from .options import CorpusOptions
-from .worlds import LEGACY_WORLD, get_world, world_name_of_model
+from .word_labels import WORD_LABEL_RULES, LabelledText, token_labels
+from .worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model, world_names
 from .worlds.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -85,19 +90,51 @@ def bos_and_separator(tokenizer) -> tuple[int, int]:
     return bos, tokenizer.eos_token_id if tokenizer.eos_token_id is not None else bos
 
 
-class PackedTextSource:
-    """Documents of text, tokenized with a model's tokenizer and packed into BOS-led rows of n_ctx tokens."""
+class WordLabels(NamedTuple):
+    """How a labelled text's word labels become token labels (interp.word_labels)."""
 
-    def __init__(self, texts: Callable[[], Iterator[str]], tokenizer, n_ctx: int, description: dict,
-                 tokenize_batch: int = 256):
+    taxonomy: Taxonomy
+    rule: str
+    """'last' or 'all' (WORD_LABEL_RULES)."""
+    special: Int8[np.ndarray, " field"]
+    """The labels of BOS and of the separator between documents (the world's BOS labels)."""
+
+
+class PackedTextSource:
+    """Documents of text, tokenized with a model's tokenizer and packed into BOS-led rows of n_ctx tokens; with
+    `word_labels`, documents are `LabelledText` and rows carry their words' labels on the model's tokens."""
+
+    def __init__(self, texts: Callable[[], Iterator[str | LabelledText]], tokenizer, n_ctx: int, description: dict,
+                 tokenize_batch: int = 256, word_labels: WordLabels | None = None):
         self.texts, self.tok, self.n_ctx, self.description = texts, tokenizer, n_ctx, description
-        self.n_label_fields, self.taxonomy = None, None
+        self.word_labels = word_labels
+        self.taxonomy = None if word_labels is None else word_labels.taxonomy
+        self.n_label_fields = None if word_labels is None else word_labels.taxonomy.n_fields
         self.bos, self.sep = bos_and_separator(tokenizer)
+        if word_labels is not None and not getattr(tokenizer, "is_fast", False):
+            raise CorpusError("carrying toy-world labels onto this model's tokens needs a fast tokenizer (its "
+                              "character offsets): give a model folder with a tokenizer.json")
         self.batch = tokenize_batch
         self._rows: list[np.ndarray] = []
-        self._stream: Iterator[str] | None = None
+        self._label_rows: list[np.ndarray] = []
+        self._stream: Iterator[str | LabelledText] | None = None
         self._pending: list[int] = []
+        self._pending_labels: list[np.ndarray] = []
         self._exhausted = False
+
+    def _tokenize(self, docs: list) -> None:
+        """Append the documents' tokens (and labels), each followed by the separator, to the pending stream."""
+        if self.word_labels is None:
+            for ids in self.tok(docs, add_special_tokens=False)["input_ids"]:
+                self._pending.extend(ids)
+                self._pending.append(self.sep)
+            return
+        wl = self.word_labels
+        enc = self.tok([d.text for d in docs], add_special_tokens=False, return_offsets_mapping=True)
+        for ids, offsets, doc in zip(enc["input_ids"], enc["offset_mapping"], docs):
+            self._pending.extend(ids)
+            self._pending.append(self.sep)
+            self._pending_labels += [token_labels(np.asarray(offsets), doc, wl.rule), wl.special[None]]
 
     def _fill(self, wanted: int) -> None:
         """Pack rows until `wanted` exist or the text runs out."""
@@ -108,13 +145,18 @@ class PackedTextSource:
             docs = [t for _, t in zip(range(self.batch), self._stream)]
             if len(docs) < self.batch:
                 self._exhausted = True
-            docs = [t for t in docs if t.strip()]
-            for ids in self.tok(docs, add_special_tokens=False)["input_ids"] if docs else []:
-                self._pending.extend(ids)
-                self._pending.append(self.sep)
-            while len(self._pending) >= body:
-                self._rows.append(np.asarray([self.bos] + self._pending[:body], dtype=np.int32))
-                del self._pending[:body]
+            docs = [t for t in docs if (t if isinstance(t, str) else t.text).strip()]
+            if docs:
+                self._tokenize(docs)
+            labels = np.concatenate(self._pending_labels) if self._pending_labels else None
+            n_rows = len(self._pending) // body
+            for r in range(n_rows):
+                self._rows.append(np.asarray([self.bos] + self._pending[r * body:(r + 1) * body], dtype=np.int32))
+                if labels is not None:
+                    self._label_rows.append(np.concatenate([self.word_labels.special[None],
+                                                            labels[r * body:(r + 1) * body]]))
+            del self._pending[:n_rows * body]
+            self._pending_labels = [labels[n_rows * body:]] if labels is not None else []
 
     def n_rows(self, wanted: int) -> int:
         self._fill(wanted)
@@ -126,7 +168,8 @@ class PackedTextSource:
             raise CorpusError(f"the corpus {self.description.get('source')} has only {len(self._rows)} rows of "
                               f"{self.n_ctx} tokens ({self.description.get('split', 'all')} split); rows up to "
                               f"{first + n} were asked for: give more text, fewer --tokens or a smaller --n-ctx")
-        return TokenRows(torch.from_numpy(np.stack(self._rows[first:first + n])), None)
+        labels = None if self.word_labels is None else torch.from_numpy(np.stack(self._label_rows[first:first + n]))
+        return TokenRows(torch.from_numpy(np.stack(self._rows[first:first + n])), labels)
 
 
 def in_split(text: str, split: str | None) -> bool:
@@ -155,7 +198,8 @@ def resolve_corpus(spec: str, model: HookedTransformer, model_name: str) -> str:
         return TOYWORLD
     raise CorpusError(f"{model_name} is not a toy-world model, so there is no default corpus: give one with --corpus "
                       f"(a .txt file or folder, .jsonl/.parquet, a datasets folder, hf:NAME), --corpus python-docs for "
-                      f"English text that ships with Python, or --corpus toyworld to run it on toy-world sentences")
+                      f"English text that ships with Python, or --corpus toyworld for toy-world sentences with their "
+                      f"labels on its tokens")
 
 
 def open_corpus(options: CorpusOptions, model: HookedTransformer, split: str | None = "train", *, seed: int = 0,
@@ -168,17 +212,43 @@ def open_corpus(options: CorpusOptions, model: HookedTransformer, split: str | N
     n_ctx = resolve_n_ctx(options.n_ctx, model)
     if split is not None and split not in SPLITS:
         raise CorpusError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    if spec == TOYWORLD:
-        world = world_name_of_model(model)
-        if world is not None:
-            return get_world(world).corpus_source(seed, n_ctx, split or "train")
-        # a model of no world reads the legacy world's sentences as text, tokenised with its own tokenizer
-        texts, desc = get_world(LEGACY_WORLD).corpus_texts(seed, n_ctx, split or "train")
-        return PackedTextSource(texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model))
+    if spec == TOYWORLD or spec.startswith(TOYWORLD + ":"):
+        return _toyworld(spec, model, seed, n_ctx, split or "train")
     texts, desc = read_texts(spec, options.text_column)
     split_texts = (lambda: (t for t in texts() if in_split(t, split)))
     desc = {**desc, "split": split or "all", "n_ctx": n_ctx, "heldout_every": HELDOUT_EVERY}
     return PackedTextSource(split_texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model))
+
+
+def parse_toyworld(spec: str) -> tuple[str | None, str]:
+    """'toyworld[:WORLD][:RULE]' -> (WORLD or None, RULE); anything else after 'toyworld:' is a one-line error."""
+    world, rule = None, WORD_LABEL_RULES[0]
+    for part in spec.split(":")[1:]:
+        if part in WORD_LABEL_RULES:
+            rule = part
+        elif part in world_names():
+            world = part
+        else:
+            raise CorpusError(f"--corpus {spec}: {part!r} is neither a toy world ({', '.join(world_names())}) nor a "
+                              f"word-label rule ({', '.join(WORD_LABEL_RULES)}); write toyworld[:WORLD][:RULE]")
+    return world, rule
+
+
+def _toyworld(spec: str, model: HookedTransformer, seed: int, n_ctx: int, split: str) -> TokenSource:
+    """The toy-world source of `spec` on `model` (module doc): its own world's ids, or labelled English text."""
+    world, rule = parse_toyworld(spec)
+    own = world_name_of_model(model)
+    if own is not None:
+        if world not in (None, own):
+            raise CorpusError(f"--corpus {spec} asks for {world} text, but this is a {own} model, which reads only "
+                              f"its own world: use --corpus toyworld")
+        return get_world(own).corpus_source(seed, n_ctx, split)
+    name = world or LEGACY_WORLD
+    texts, desc = get_world(name).corpus_texts(seed, n_ctx, split)
+    source = ":".join([TOYWORLD] + ([name] if name != LEGACY_WORLD else []) + ([rule] if rule != "last" else []))
+    desc = {**desc, "source": source, "word_labels": rule}
+    labels = WordLabels(get_world(name).taxonomy, rule, label_table(name)[0])
+    return PackedTextSource(texts, model.tokenizer, n_ctx, _with_tokenizer(desc, model), word_labels=labels)
 
 
 def _with_tokenizer(desc: dict[str, Any], model) -> dict[str, Any]:

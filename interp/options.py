@@ -167,7 +167,10 @@ class CorpusOptions(Options):
     """'toyworld' (the labelled toy world), 'python-docs' (English prose that ships with Python: its manual's
     topics and the standard library's docstrings), a .txt file or a folder of .txt files, a .jsonl / .parquet file
     with a text column, a `datasets` folder (save_to_disk), or 'hf:NAME[:SPLIT]' (streamed; needs the hub).
-    Default: the toy world for the shipped toy models; any other model needs a corpus."""
+    Default: the toy world for the shipped toy models; any other model needs a corpus. On a model of no toy world
+    'toyworld[:WORLD][:RULE]' is that world's sentences (default toy1; or toy2) as English text in the model's own
+    tokens, with each word's labels on the token that completes the word (RULE 'last', the default) or on all its
+    tokens ('all'), so concept AUROCs work on any model (docs/real_model.md)."""
     text_column: str = "text"
     """Column holding the text in .jsonl, .parquet and dataset corpora."""
     n_ctx: int = 0

@@ -6,7 +6,7 @@ from interp.commands import Command
 
 
 def commands() -> list[Command]:
-    from saes.eval.config import EvalSAEConfig
+    from saes.eval.config import ConceptTableConfig, EvalSAEConfig
     from saes.snmf.config import SNMFConfig
     from saes.training.config import TrainSAEConfig
 
@@ -17,6 +17,9 @@ def commands() -> list[Command]:
         Command("eval-sae", EvalSAEConfig, "saes.eval.report:main",
                 "Evaluate a saved SAE (any dictionary folder interp opens) on the held-out split of the corpus it was "
                 "trained on (or --corpus) and write eval.json beside its weights."),
+        Command("concept-table", ConceptTableConfig, "saes.eval.concepts:main",
+                "The best neuron and the best latent of each dictionary per ground-truth concept (toy-world labels, on "
+                "any model with --corpus toyworld), from `neurons` folders and eval.json reports: a markdown table."),
         Command("snmf", SNMFConfig, "saes.snmf.run:main",
                 "Semi-nonnegative factorisation of one layer's MLP activations (full-batch or streaming), resumable; "
                 "writes snmf.safetensors/json and eval.json."),

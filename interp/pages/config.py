@@ -14,7 +14,9 @@ class PagesCorpusOptions(CorpusOptions):
     corpus: str = ""
     """Without --cache: the text whose activations the pages show ('toyworld', 'python-docs', a .txt file or
     folder, .jsonl / .parquet, a datasets folder or hf:NAME); default: the toy world for the shipped toy models. Its
-    activations at the dictionary's hook are cached in OUT/cache (resumable). Not allowed together with --cache."""
+    activations at the dictionary's hook are cached in OUT/cache (resumable). Not allowed together with --cache. On a
+    model of no toy world 'toyworld' is toy1's sentences as English text with each word's labels on the token that
+    completes it, so the pages' concepts are scored on any model."""
 
 
 @dataclass

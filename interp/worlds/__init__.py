@@ -82,7 +82,8 @@ class World:
     corpus_source: Callable[[int, int, str], object]
     """corpus_source(seed, n_ctx, split) -> the `interp.corpus.TokenSource` of `--corpus toyworld` (ids and labels)."""
     corpus_texts: Callable[[int, int, str], tuple]
-    """corpus_texts(seed, n_ctx, split) -> (documents as strings, description): the text for a model of no world."""
+    """corpus_texts(seed, n_ctx, split) -> (documents as `interp.word_labels.LabelledText`: English text with each
+    word's span and labels, and a description): the text of `--corpus toyworld` for a model of no world."""
     task_words: Callable[[], TaskWords]
     """The words of the world's gender and colour tasks."""
     load_tokenizer: Callable[[object], object]

@@ -14,7 +14,9 @@ class EvalCorpusOptions(CorpusOptions):
 
     corpus: str = ""
     """Default: the held-out split of the corpus the SAE records (cfg.json). Otherwise as for every command:
-    'toyworld', a .txt file or folder, .jsonl / .parquet, a datasets folder or hf:NAME; its held-out split is used."""
+    'toyworld', a .txt file or folder, .jsonl / .parquet, a datasets folder or hf:NAME; its held-out split is used.
+    On a model of no toy world 'toyworld' is toy1's sentences as English text with each word's labels on the token
+    that completes it, so ground_truth (concept AUROCs) is reported on any model."""
     n_ctx: int = 0
     """Tokens per row, BOS included; 0: the context the SAE was trained with (else min(128, the model's))."""
 
@@ -59,3 +61,23 @@ class EvalSAEConfig(Options):
             raise ValueError("give the SAE folder to evaluate with --sae FOLDER")
         if self.tokens < 1 or self.ground_truth_tokens < 0 or self.data.n_ctx in (1, 2):
             raise ValueError("need tokens >= 1, ground_truth_tokens >= 0 and n_ctx >= 3 (or 0)")
+
+
+@dataclass
+class ConceptTableConfig(Options):
+    """The best unit per ground-truth concept: neurons (`interp neurons` folders) beside dictionaries (eval.json
+    reports of `eval-sae` / `train-sae`), on a labelled corpus (the toy world, on any model: `--corpus toyworld`)."""
+
+    neurons: tuple[str, ...] = ()
+    """Neuron-statistics folders of one model, e.g. one per toy-world seed: the first picks each concept's best
+    neuron (over every layer), the others give that same neuron's AUROC on their text (a held-out check of the
+    pick) and their own best."""
+    evals: tuple[str, ...] = ()
+    """Dictionary reports (eval.json, or a dictionary folder holding one), each a column named by the dictionary's
+    trained architecture and the report's file name: the best latent's AUROC per concept."""
+    concepts: tuple[str, ...] = ()
+    """Concepts (field:value) to list, in this order; default: every concept the first input scored."""
+
+    def __post_init__(self):
+        if not self.neurons and not self.evals:
+            raise ValueError("give --neurons FOLDER... and/or --evals FILE... to tabulate")

@@ -1,6 +1,11 @@
 """A toy world's corpus as the core reads it: the token source of `--corpus toyworld` on a model of the world, its
-documents as text for a model of no world, and held-out documents with labels. Each world's `World` points here
-(`corpus_source`, `corpus_texts`, `docs`), so the core reaches the generator only through the registry.
+documents as labelled English text for a model of no world, and held-out documents with labels. Each world's `World`
+points here (`corpus_source`, `corpus_texts`, `docs`), so the core reaches the generator only through the registry.
+
+Text for a model of no world (`render`): the document's words after BOS, as ordinary English spacing has them, so a
+real tokenizer sees the text it was trained on: one space between words, none before . , : ; ! ? and a closing
+quote, none after an opening one ('He said, "Yes."'). Each word keeps its character span and its labels
+(`interp.word_labels.LabelledText`), which interp.corpus carries onto the model's tokens.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
+from jaxtyping import Int8
 
 from ...corpus import TOYWORLD, TokenRows
+from ...word_labels import LabelledText
 from .. import get_world
 from .corpus import CHUNK_DOCS, CorpusConfig, ToyCorpus, generate_docs
 
@@ -47,10 +54,46 @@ def corpus_source(world: str, seed: int, n_ctx: int, split: str) -> ToyWorldSour
     return ToyWorldSource(CorpusConfig(seed=seed, n_ctx=n_ctx, split=split, world=world))
 
 
-def corpus_texts(world: str, seed: int, n_ctx: int, split: str) -> tuple[Callable[[], Iterator[str]], dict]:
-    """`world`'s documents as strings and their description, for a model of another vocabulary."""
+def corpus_texts(world: str, seed: int, n_ctx: int, split: str
+                 ) -> tuple[Callable[[], Iterator[LabelledText]], dict]:
+    """`world`'s documents as labelled English text (`render`) and their description, for a model of another
+    vocabulary."""
     cfg = CorpusConfig(seed=seed, n_ctx=n_ctx, split=split, world=world)
-    return toy_texts(cfg), {"kind": "toyworld-text", "source": TOYWORLD, **cfg.describe()}
+    return labelled_texts(cfg), {"kind": "toyworld-text", "source": TOYWORLD, "text": "english", **cfg.describe()}
+
+
+NO_SPACE_BEFORE = frozenset(".,:;!?")
+QUOTE = '"'
+
+
+def render(words: list[str], labels: Int8[np.ndarray, "word field"]) -> LabelledText:
+    """One document's words (BOS left out) as English text (module doc), with each word's span and labels."""
+    parts, spans, pos = [], np.zeros((len(words), 2), dtype=np.int64), 0
+    glue, quoted = True, False  # glue: the next word follows without a space (text start, after an opening quote)
+    for i, w in enumerate(words):
+        closing = w == QUOTE and quoted
+        sep = "" if glue or closing or w in NO_SPACE_BEFORE else " "
+        glue = w == QUOTE and not quoted
+        quoted = quoted != (w == QUOTE)
+        parts.append(sep + w)
+        pos += len(sep)
+        spans[i] = pos, pos + len(w)
+        pos += len(w)
+    return LabelledText("".join(parts), spans, labels)
+
+
+def labelled_texts(cfg: CorpusConfig) -> Callable[[], Iterator[LabelledText]]:
+    """The world's documents as labelled English text, in document order, forever."""
+    words = get_world(cfg.world).words
+
+    def gen() -> Iterator[LabelledText]:
+        chunk = 0
+        while True:
+            docs = generate_docs(cfg, CHUNK_DOCS, chunk * CHUNK_DOCS)
+            for row, labels in zip(docs.tokens, docs.labels):
+                yield render([words[i] for i in row[1:]], labels[1:])
+            chunk += 1
+    return gen
 
 
 def docs(world: str, n_docs: int, seed: int, split: str, n_ctx: int) -> ToyCorpus:
@@ -59,13 +102,6 @@ def docs(world: str, n_docs: int, seed: int, split: str, n_ctx: int) -> ToyCorpu
 
 
 def toy_texts(cfg: CorpusConfig) -> Callable[[], Iterator[str]]:
-    """Toy-world documents as strings (words joined by spaces, BOS dropped), in document order, forever."""
-    words = get_world(cfg.world).words
-
-    def gen() -> Iterator[str]:
-        chunk = 0
-        while True:
-            for row in generate_docs(cfg, CHUNK_DOCS, chunk * CHUNK_DOCS).tokens:
-                yield " ".join(words[i] for i in row[1:])
-            chunk += 1
-    return gen
+    """Toy-world documents as English text alone (`render`), in document order, forever."""
+    labelled = labelled_texts(cfg)
+    return lambda: (doc.text for doc in labelled())
