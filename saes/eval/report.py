@@ -186,12 +186,13 @@ def main(cfg) -> dict:
     meta = about.recorded
     used = [dictionary_record(f, what) for f, what in ((cfg.sae, "SAE"), (cfg.compare, "--compare dictionary")) if f]
     model_name, processing = check_model(cfg.lm.model, cfg.lm.weight_processing, *used)
-    check_hook(cfg.hook, about.hook_name, f"the SAE {cfg.sae}")
     out = check_report_path(cfg.sae, cfg.output.out)
     cfg.output.claim(out)  # an explicit --out is never replaced without --overwrite (the default eval.json is ours)
     sae = dictionaries.load(cfg.sae, device=device)
     compare = dictionaries.load(cfg.compare, device=device) if cfg.compare else None
     model = load_model(model_name, device, processing)
+    if cfg.hook and hook_width(model, cfg.hook) == sae.d_in:  # of another width, evaluate names the d_in mismatch
+        check_hook(cfg.hook, about.hook_name, f"the SAE {cfg.sae}")
     corpus = heldout_corpus(model, model_name, meta.get("corpus"), cfg.data.corpus, cfg.data.n_ctx, cfg.seed,
                             cfg.data.text_column)
     report = evaluate(sae, model, corpus, cfg.hook or None, cfg.tokens, cfg.ground_truth_tokens, compare)
