@@ -8,9 +8,11 @@ artifacts must agree among themselves, a command that reads them may leave --mod
 one), a --model that names another model is refused naming both, and weights whose fingerprint is not the recorded
 one (changed in place since, or a record edited to name another model) are refused naming both fingerprints.
 Artifacts written before fingerprints were recorded are checked by name only. `check_hook` refuses a --hook other
-than the one a dictionary reads. Evaluations default to the held-out split of the corpus
-the input was made from (`corpus_spec` turns a recorded corpus back into the --corpus that reopens it); a toy-world
-corpus reopens in the model's own world (toy1 or toy2), which must be the world the input records.
+than the one a dictionary reads.
+
+Evaluations default to the held-out split of the corpus the input was made from (`corpus_spec` turns a recorded
+corpus back into the --corpus that reopens it); a toy-world corpus reopens in the model's own world (toy1 or toy2),
+which must be the world the input records.
 """
 
 from __future__ import annotations
@@ -105,7 +107,8 @@ def check_model(model: str, weight_processing: str, *records: ModelRecord) -> Ch
         _same_model(known[0], r)
     first = known[0] if known else ModelRecord(None)
     name = recorded_model(model, first.model, first.what)
-    processing = recorded_processing(weight_processing, first.weight_processing, first.what)
+    processed = next((r for r in known if r.weight_processing), first)
+    processing = recorded_processing(weight_processing, processed.weight_processing, processed.what)
     stamped = [r for r in known if r.fingerprint]
     if stamped:
         from .models import model_fingerprint
@@ -115,8 +118,8 @@ def check_model(model: str, weight_processing: str, *records: ModelRecord) -> Ch
             if r.fingerprint != now:
                 raise ProvenanceError(f"{r.what} was made with other weights than {name} has now (fingerprint "
                                       f"{r.fingerprint}, now {now}): the weights changed since, or the record was "
-                                      f"edited; remake it with --model {name}, or restore the weights it was made "
-                                      f"with")
+                                      f"edited; make it again (train or cache) with --model {name}, or restore the "
+                                      f"weights it was made with")
     return CheckedModel(name, processing)
 
 
