@@ -108,8 +108,8 @@ def main(cfg: FeaturePagesConfig) -> FeaturePages:
     cache, (model_name, processing) = _open_cache(cfg, recorded, described.hook_name)
     m = cache.manifest
     identity = {"path": folder, "hook": described.hook_name, "settings": dict(vars(settings)), "model": m.model,
-                "weight_processing": m.weight_processing, "corpus": m.corpus,
-                "n_tokens": int((cache.positions() != 0).sum())}
+                "weight_processing": m.weight_processing, "model_fingerprint": m.model_fingerprint or None,
+                "corpus": m.corpus, "n_tokens": int((cache.positions() != 0).sum())}
     if _up_to_date(cfg, identity):
         print(f"feature pages of {folder} are already in {cfg.output.out} (pass --overwrite to rebuild)")
         return load_feature_pages(cfg.output.out)
