@@ -146,7 +146,7 @@ def test_steer_and_steer_bench_refuse_the_same_mismatches(world, capsys):
 
 def test_artifacts_without_a_fingerprint_still_load(world, tmp_path, capsys):
     """Caches and SAEs written before fingerprints were recorded are checked by their model's name only."""
-    root, _, a, b = world
+    root, corpus, a, b = world
     sae = tmp_path / "sae"
     shutil.copytree(root / "sae-a", sae)
     cfg = json.loads((sae / "cfg.json").read_text())
@@ -163,6 +163,8 @@ def test_artifacts_without_a_fingerprint_still_load(world, tmp_path, capsys):
     (cache / "manifest.json").write_text(json.dumps(man))
     rc, err = _run(capsys, "train-sae", "--cache", cache, "--hook", HOOK, *SAE, "--out", tmp_path / "sae2")
     assert rc == 0, err
+    rc, err = _run(capsys, "cache", "--model", a, "--hooks", HOOK, "--tokens", 4096, "--corpus", corpus, "--out", cache)
+    assert rc == 0, err  # an old cache is resumed (extended) on its model's name
     meta = json.loads((tmp_path / "sae2" / "cfg.json").read_text())["metadata"]
     assert meta["model_name"] == str(a) and meta["model_fingerprint"] == model_fingerprint(str(a))
 
