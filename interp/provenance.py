@@ -83,11 +83,11 @@ def dictionary_record(folder: str, label: str = "dictionary") -> ModelRecord:
     return ModelRecord.read(info(folder), f"the {label} {folder}")
 
 
-def model_record(model: str, weight_processing: str) -> dict[str, Any]:
-    """The model as every artifact records it: {"model", "weight_processing", "model_fingerprint"}."""
+def model_record(name: str, weight_processing: str) -> dict[str, Any]:
+    """The model `name` as every artifact records it: {"model", "weight_processing", "model_fingerprint"}."""
     from .models import model_fingerprint
 
-    return ModelRecord(model, weight_processing, model_fingerprint(model)).to_json()
+    return ModelRecord(name, weight_processing, model_fingerprint(name)).to_json()
 
 
 class CheckedModel(NamedTuple):
@@ -97,8 +97,8 @@ class CheckedModel(NamedTuple):
     weight_processing: str
 
 
-def check_model(model: str, weight_processing: str, *records: ModelRecord) -> CheckedModel:
-    """The one check wherever artifacts meet a model (`model`, `weight_processing`: the --model and
+def check_model(name: str, weight_processing: str, *records: ModelRecord) -> CheckedModel:
+    """The one check wherever artifacts meet a model (`name`, `weight_processing`: the --model and
     --weight-processing given, "" / "default" when left out): the records must agree among themselves; the first
     recorded model wins over a default and must equal a requested one; the weights must still have the fingerprint
     each record holds. Every disagreement is a ProvenanceError naming both sides and the fix."""
@@ -106,7 +106,7 @@ def check_model(model: str, weight_processing: str, *records: ModelRecord) -> Ch
     for r in known[1:]:
         _same_model(known[0], r)
     first = known[0] if known else ModelRecord(None)
-    name = recorded_model(model, first.model, first.what)
+    name = recorded_model(name, first.model, first.what)
     processed = next((r for r in known if r.weight_processing), first)
     processing = recorded_processing(weight_processing, processed.weight_processing, processed.what)
     stamped = [r for r in known if r.fingerprint]
