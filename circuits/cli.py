@@ -74,8 +74,13 @@ def _model_and_task(cfg: TaskOptions):
 
 
 def _provenance(cfg: TaskOptions, built: BuiltTask, budget: int, run: PatchRun) -> dict:
-    """What summary.json records: model, weight processing, task, and the memory budget, estimate and chunks."""
-    return {"model": {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing}, "task": built.info,
+    """What summary.json records: model (name, weight processing, fingerprint), task, and the memory budget,
+    estimate and chunks."""
+    from interp.models import model_fingerprint
+
+    model = {"name": cfg.lm.model, "weight_processing": cfg.lm.weight_processing,
+             "fingerprint": model_fingerprint(cfg.lm.model)}  # interp.provenance's model record, nested
+    return {"model": model, "task": built.info,
             "memory": {"max_memory_gb": budget / GB, "estimated_peak_gb": max(g.plan.peak for g in run.groups) / GB,
                        "chunks": run.chunks},
             "batching": {"option": cfg.run.batching, "length_groups": len(as_groups(built.task)),

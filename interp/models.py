@@ -202,16 +202,20 @@ def n_layers(name: str) -> int:
 def model_fingerprint(name: str) -> str:
     """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model, a
     fetched or converted model or a local folder, an xxh3 of its config.json, card.json and interp-source.json
-    (retraining, or a name now given to another model, changes them) with the sizes of its weight files; for a hub
-    model, the name itself."""
+    (retraining, or a name now given to another model, changes them) and of its weight files' contents (a weight
+    changed in place changes it; each file's digest is cached by interp.file_digests, so the 517 MB of SmolLM2 are
+    hashed once per version); for a hub model, the name itself."""
+    import xxhash
+
     from .corpus_files import fingerprint_files
+    from .file_digests import file_digest
 
     folder = model_folder(name)
     if folder is None or not (folder / "config.json").is_file():
         return name
     files = [p for p in (folder / f for f in ("config.json", "card.json", "interp-source.json")) if p.is_file()]
-    sizes = ",".join(f"{p.name}:{p.stat().st_size}" for p in sorted(folder.glob("*.safetensors")))
-    return f"{fingerprint_files(files)[:16]} {sizes}"
+    weights = ",".join(f"{p.name}:{file_digest(p)}" for p in sorted(folder.glob("*.safetensors")))
+    return xxhash.xxh3_64_hexdigest(f"{fingerprint_files(files)} {weights}".encode())
 
 
 def load_model(name: str, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:

@@ -1,15 +1,24 @@
 """Provenance rules: what an artifact records wins over a default, and a disagreement is an error naming both.
 
-Caches record their model, weight processing and corpus (manifest.json); dictionaries record theirs (cfg.json /
-snmf.json metadata). A command that reads such an input may leave --model out (it takes the recorded one); a
---model that names another model is refused, naming both. Evaluations default to the held-out split of the corpus
-the input was made from (`corpus_spec` turns a recorded corpus back into the --corpus that reopens it); a toy-world
-corpus reopens in the model's own world (toy1 or toy2), which must be the world the input records.
+Every artifact records the model it was made with as one record (`model_record`: the name, a folder by its
+absolute path; the weights' fingerprint, interp.models.model_fingerprint; the weight processing) beside its
+corpus: cache manifests, dictionaries (cfg.json / snmf.json metadata), neuron statistics and pages, feature pages,
+patching results, steering outputs. Wherever an artifact meets a model, `check_model` is the one check: the
+artifacts must agree among themselves, a command that reads them may leave --model out (it takes the recorded
+one), a --model that names another model is refused naming both, and weights whose fingerprint is not the recorded
+one (changed in place since, or a record edited to name another model) are refused naming both fingerprints.
+Artifacts written before fingerprints were recorded are checked by name only. `check_hook` refuses a --hook other
+than the one a dictionary reads.
+
+Evaluations default to the held-out split of the corpus the input was made from (`corpus_spec` turns a recorded
+corpus back into the --corpus that reopens it); a toy-world corpus reopens in the model's own world (toy1 or toy2),
+which must be the world the input records.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .worlds import LEGACY_WORLD
 
@@ -17,6 +26,8 @@ if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
 DEFAULT_MODEL = "toy-gelu-s0"
+FINGERPRINT = "model_fingerprint"
+"""The key under which artifacts record the weights' fingerprint, beside "model" and "weight_processing"."""
 
 
 class ProvenanceError(ValueError):
@@ -37,6 +48,96 @@ def recorded_processing(requested: str, recorded: str | None, what: str) -> str:
     if recorded and requested != "default" and requested != recorded:
         raise ProvenanceError(f"--weight-processing {requested} disagrees with {what}, which records "
                               f"{recorded}: leave it out, or use an input made with {requested}")
+    return recorded or requested
+
+
+class ModelRecord(NamedTuple):
+    """The model an artifact records; None where an artifact (an older or a foreign one) does not say."""
+
+    model: str | None
+    weight_processing: str | None = None
+    fingerprint: str | None = None
+    what: str = "the input"
+    """The artifact, as error messages name it ("the SAE runs/sae")."""
+
+    @classmethod
+    def read(cls, source: Any, what: str) -> ModelRecord:
+        """The record of `source`: a dict of an artifact's metadata, a cache manifest, or a dictionary's
+        interp.dictionary.DictionaryInfo (model, and the rest in `recorded`)."""
+        if isinstance(source, Mapping):
+            fields = source
+        else:
+            fields = {"model": getattr(source, "model", None), **(getattr(source, "recorded", None) or vars(source))}
+        model = fields.get("model")
+        return cls(model if isinstance(model, str) and model else None, fields.get("weight_processing") or None,
+                   fields.get(FINGERPRINT) or None, what)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "weight_processing": self.weight_processing, FINGERPRINT: self.fingerprint}
+
+
+def dictionary_record(folder: str, label: str = "dictionary") -> ModelRecord:
+    """The model a dictionary folder records (interp.dictionary.info), named "the LABEL FOLDER" in errors."""
+    from .dictionary import info
+
+    return ModelRecord.read(info(folder), f"the {label} {folder}")
+
+
+def model_record(name: str, weight_processing: str) -> dict[str, Any]:
+    """The model `name` as every artifact records it: {"model", "weight_processing", "model_fingerprint"}."""
+    from .models import model_fingerprint
+
+    return ModelRecord(name, weight_processing, model_fingerprint(name)).to_json()
+
+
+class CheckedModel(NamedTuple):
+    """The model to run on artifacts: the recorded one, or the requested one where nothing is recorded."""
+
+    model: str
+    weight_processing: str
+
+
+def check_model(name: str, weight_processing: str, *records: ModelRecord) -> CheckedModel:
+    """The one check wherever artifacts meet a model (`name`, `weight_processing`: the --model and
+    --weight-processing given, "" / "default" when left out): the records must agree among themselves; the first
+    recorded model wins over a default and must equal a requested one; the weights must still have the fingerprint
+    each record holds. Every disagreement is a ProvenanceError naming both sides and the fix."""
+    known = [r for r in records if r.model]
+    for r in known[1:]:
+        _same_model(known[0], r)
+    first = known[0] if known else ModelRecord(None)
+    name = recorded_model(name, first.model, first.what)
+    processed = next((r for r in known if r.weight_processing), first)
+    processing = recorded_processing(weight_processing, processed.weight_processing, processed.what)
+    stamped = [r for r in known if r.fingerprint]
+    if stamped:
+        from .models import model_fingerprint
+
+        now = model_fingerprint(name)
+        for r in stamped:
+            if r.fingerprint != now:
+                raise ProvenanceError(f"{r.what} was made with other weights than {name} has now (fingerprint "
+                                      f"{r.fingerprint}, now {now}): the weights changed since, or the record was "
+                                      f"edited; make it again (train or cache) with --model {name}, or restore the "
+                                      f"weights it was made with")
+    return CheckedModel(name, processing)
+
+
+def _same_model(a: ModelRecord, b: ModelRecord) -> None:
+    """Two artifacts used together must record one model, one weight processing and one fingerprint."""
+    for field, what in (("model", "the model"), ("weight_processing", "weight processing"),
+                        ("fingerprint", "the weights (fingerprint)")):
+        x, y = getattr(a, field), getattr(b, field)
+        if x and y and x != y:
+            raise ProvenanceError(f"{a.what} records {what} {x} but {b.what} records {y}: use artifacts made with "
+                                  f"one model (retrain one of them on the other's model)")
+
+
+def check_hook(requested: str, recorded: str, what: str) -> str:
+    """The hook to read: the recorded one; a --hook that disagrees is an error naming both."""
+    if requested and recorded and requested != recorded:
+        raise ProvenanceError(f"--hook {requested} disagrees with {what}, which reads {recorded}: leave --hook out, or "
+                              f"use a dictionary trained on {requested}")
     return recorded or requested
 
 

@@ -103,7 +103,14 @@ def try_text(pages, f: int) -> None:
     if check.message:
         st.info(f"The dictionary these pages were built from cannot be opened here: {check.message}")
         return
+    from interp.provenance import ModelRecord, ProvenanceError, check_model
+
     path, processing = check.path, meta.get("weight_processing") or data.weight_processing()
+    try:  # the check every command makes: the model must still have the weights the pages were built on
+        check_model(meta["model"], processing, ModelRecord.read(meta, "these feature pages"))
+    except ProvenanceError as e:
+        st.error(str(e))
+        return
     with st.spinner(f"running {meta['model']} and the dictionary on your text ..."):
         dic = data.guarded("dictionary", "saes", data.dictionary, str(path), data.mtime(path))
         mod = data.guarded("model", "cache", data.model, meta["model"], processing)

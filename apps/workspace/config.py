@@ -125,11 +125,11 @@ class WorkspaceBuildConfig(Options):
         as the explorer suggests) rebuilds them on the workspace's own model and text."""
         import dataclasses
 
-        from interp.provenance import recorded_model, recorded_processing
+        from interp.provenance import ModelRecord, check_model
 
-        what = f"the workspace {self.output.out}"
-        model = recorded_model(self.lm.model, recorded.get("model"), what)
-        processing = recorded_processing(self.lm.weight_processing, recorded.get("weight_processing"), what)
+        # the steps record the weights' fingerprint (steps.py: model_id): changed weights make them stale, rebuilt
+        model, processing = check_model(self.lm.model, self.lm.weight_processing,
+                                        ModelRecord.read(recorded, f"the workspace {self.output.out}"))
         corpus = self.data.corpus or (recorded.get("corpus", "") if recorded.get("model") == model else "")
         return dataclasses.replace(self, lm=dataclasses.replace(self.lm, model=model, weight_processing=processing),
                                    data=dataclasses.replace(self.data, corpus=corpus),

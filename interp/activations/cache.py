@@ -38,6 +38,7 @@ from ..corpus import TokenSource, open_corpus
 from ..corpus import summary as corpus_summary
 from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, load_model
+from ..provenance import model_record
 from ..runtime import RunContext, is_main_process, start_run
 from . import distributed
 from .config import CacheConfig
@@ -206,7 +207,7 @@ def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, devi
     shapes = probe_shapes(model, hooks, source, device)
     token_bytes = sum(math.prod(s) for s in shapes.values()) * DTYPES[cfg.dtype].itemsize
     tokens = min(cfg.shard_tokens, (cfg.shard_mb << 20) // token_bytes)
-    return Manifest(model=cfg.lm.model, weight_processing=cfg.lm.weight_processing, hooks=hooks, shapes=shapes,
+    return Manifest(**model_record(cfg.lm.model, cfg.lm.weight_processing), hooks=hooks, shapes=shapes,
                     dtype=cfg.dtype, corpus=source.description, n_ctx=source.n_ctx,
                     docs_per_shard=max(1, tokens // source.n_ctx),
                     label_schema=source.taxonomy.schema() if source.taxonomy is not None else None)

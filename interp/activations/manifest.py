@@ -91,6 +91,8 @@ class Manifest:
     label_schema: dict | None = None
     weight_processing: str = "default"
     """How the model's weights were processed on load (interp.options.ModelOptions)."""
+    model_fingerprint: str = ""
+    """The weights' identity (interp.provenance.model_record); "" in caches written before it was recorded."""
     shards: list[ShardRecord] = field(default_factory=list)
     format: str = FORMAT
     version: int = VERSION
@@ -106,13 +108,16 @@ class Manifest:
 
     def identity(self) -> dict[str, Any]:
         """The fields two runs must agree on to write into the same folder."""
-        return {"model": self.model, "weight_processing": self.weight_processing, "hooks": self.hooks,
-                "dtype": self.dtype, "corpus": self.corpus,
-                "n_ctx": self.n_ctx, "docs_per_shard": self.docs_per_shard}
+        return {"model": self.model, "weight_processing": self.weight_processing,
+                "model_fingerprint": self.model_fingerprint, "hooks": self.hooks, "dtype": self.dtype,
+                "corpus": self.corpus, "n_ctx": self.n_ctx, "docs_per_shard": self.docs_per_shard}
 
     def check_same(self, other: Manifest, folder: Path) -> None:
-        """Raise a CacheError naming both sides when `other` (a new run) differs from this cache."""
+        """Raise a CacheError naming both sides when `other` (a new run) differs from this cache (a cache written
+        before fingerprints were recorded is resumed on its model's name)."""
         mine, theirs = self.identity(), other.identity()
+        if not mine["model_fingerprint"]:
+            theirs["model_fingerprint"] = ""
         diff = [k for k in mine if json.dumps(mine[k], sort_keys=True) != json.dumps(theirs[k], sort_keys=True)]
         if diff:
             parts = "; ".join(f"{k}: cache has {mine[k]!r}, this run asks for {theirs[k]!r}" for k in diff)

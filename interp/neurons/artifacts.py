@@ -60,6 +60,8 @@ class NeuronStats:
     arrays: dict[str, np.ndarray] = field(repr=False)
     vocab: list[str] | None = None
     weight_processing: str = "default"
+    model_fingerprint: str = ""
+    """The weights' identity (interp.provenance.model_record); "" in statistics written before it was recorded."""
     corpus: dict[str, Any] = field(default_factory=dict)
     """What interp.corpus.describe records: kind, source, fingerprint, split, n_ctx, tokenizer, tokens."""
     concept_tokens: dict[str, Any] = field(default_factory=dict)
@@ -81,7 +83,8 @@ class NeuronStats:
 
     def meta(self) -> dict[str, Any]:
         return {"schema_version": SCHEMA_VERSION, "kind": "interp-neuron-stats", "model": self.model,
-                "weight_processing": self.weight_processing, "corpus": self.corpus,
+                "weight_processing": self.weight_processing, "model_fingerprint": self.model_fingerprint,
+                "corpus": self.corpus,
                 "concept_tokens": self.concept_tokens, "n_tokens": self.n_tokens, "act_fn": self.act_fn,
                 "config": self.config, "concepts": self.concepts,
                 "families": self.families, "rules": self.rules, "summary": self.summary, "vocab": self.vocab,
@@ -112,4 +115,5 @@ def load_neuron_stats(folder: str | Path) -> NeuronStats:
         raise ValueError(f"{folder / STATS_ARRAYS} lacks arrays {sorted(missing)} listed in {STATS_JSON}")
     keys = ("model", "n_tokens", "act_fn", "config", "concepts", "families", "rules", "summary", "vocab",
             "weight_processing", "corpus", "concept_tokens")
-    return NeuronStats(**{k: meta[k] for k in keys}, arrays=arrays)
+    return NeuronStats(**{k: meta[k] for k in keys}, model_fingerprint=meta.get("model_fingerprint") or "",
+                       arrays=arrays)

@@ -30,6 +30,7 @@ from ..examples import CONTEXT, context_windows
 from ..models import token_strings
 from ..pages.artifact import PagesFormat, load_pages, save_pages
 from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
+from ..provenance import model_record
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -183,7 +184,7 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
         arrays = neuron_examples(acts[i], tokens, doc_ids, valid, k)
         arrays.update(quantile_examples(acts[i], tokens, doc_ids, valid, k, seed))
         arrays.update(logit_effects(models[i]))
-        meta = {"model": name, "weight_processing": weight_processing, "corpus": described,
+        meta = {**model_record(name, weight_processing), "corpus": described,
                 "settings": {"k": k, "seed": seed},
                 "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
                 "quantiles": list(QUANTILES), "bin_names": list(BIN_NAMES),

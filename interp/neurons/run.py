@@ -29,6 +29,7 @@ from ..checkpoint import Checkpointer, identity
 from ..corpus import CorpusError, TokenRows, TokenSource, describe, open_corpus
 from ..corpus import summary as corpus_summary
 from ..models import load_model
+from ..provenance import model_record
 from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats
 from .config import MIN_TOKENS, NeuronsConfig, UniversalConfig
@@ -162,10 +163,11 @@ def finish_stats(model: HookedTransformer, name: str, acc: NeuronAccumulator, cf
     given = ({c: {"ids": plan.concepts.ids[c], "missing": plan.concepts.missing[c]} for c in plan.concepts.ids}
              if plan.concepts else {})
     weight_processing = getattr(cfg.lm, "weight_processing", "default")
-    return NeuronStats(model=name, n_tokens=acc.n_tokens, act_fn=model.cfg.act_fn, config=config,
+    return NeuronStats(**model_record(name, weight_processing), n_tokens=acc.n_tokens, act_fn=model.cfg.act_fn,
+                       config=config,
                        concepts=concepts, families=list(FAMILIES), rules=rules_dict(rules),
                        summary={"layers": layer_summary(arrays)}, arrays=arrays, vocab=plan.vocab,
-                       weight_processing=weight_processing, corpus=describe(plan.source, acc.n_tokens),
+                       corpus=describe(plan.source, acc.n_tokens),
                        concept_tokens=given)
 
 

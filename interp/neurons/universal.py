@@ -34,7 +34,7 @@ from torch import Tensor
 from ..allocator import retain_freed_memory
 from ..corpus import describe
 from ..corpus import summary as corpus_summary
-from ..models import load_model
+from ..models import load_model, model_fingerprint
 from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
 from .config import UniversalConfig
@@ -221,7 +221,8 @@ def save_universal(result: UniversalResult, cfg: UniversalConfig, families: dict
     frac = result.fraction_per_layer()
     write_json(folder / "universal.json", {
         "schema_version": SCHEMA_VERSION, "kind": "interp-universal-neurons", "models": result.models,
-        "model": result.models, "weight_processing": cfg.lm.weight_processing, "corpus": corpus or {},
+        "model": result.models, "weight_processing": cfg.lm.weight_processing,
+        "model_fingerprint": [model_fingerprint(m) for m in result.models], "corpus": corpus or {},
         "config": {k: v for k, v in cfg.flat().items() if k not in ("out", "models", "weight_processing")},
         "n_tokens": result.n_tokens, "threshold": result.threshold, "families": list(FAMILIES),
         "fraction_universal": {mname: frac[k].tolist() for k, mname in enumerate(result.models)},

@@ -72,43 +72,44 @@ def _up_to_date(cfg: FeaturePagesConfig, identity: dict) -> bool:
     return (meta_path.parent / FILES[0]).is_file()
 
 
-def _open_cache(cfg: FeaturePagesConfig, model_name: str, hook: str):
-    """The activation cache to read: --cache, else OUT/cache filled (or resumed) from --corpus."""
+def _open_cache(cfg: FeaturePagesConfig, dictionary, hook: str):
+    """The activation cache to read (--cache, else OUT/cache filled or resumed from --corpus) and the model and
+    weight processing that the dictionary (a ModelRecord), the cache and the options agree on."""
     from interp.activations import ActivationCache, CacheConfig, cache_activations
-    from interp.provenance import recorded_model, recorded_processing
+    from interp.provenance import ModelRecord, check_model
 
     if cfg.cache:
         cache = ActivationCache.open(cfg.cache)
-        recorded_model(model_name, cache.manifest.model, f"the cache {cfg.cache}")
-        processing = recorded_processing(cfg.lm.weight_processing, cache.manifest.weight_processing,
-                                         f"the cache {cfg.cache}")
-        return cache, processing
-    c = CacheConfig.of(model=model_name, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
+        used = check_model(cfg.lm.model, cfg.lm.weight_processing, dictionary,
+                           ModelRecord.read(cache.manifest, f"the cache {cfg.cache}"))
+        return cache, used
+    used = check_model(cfg.lm.model, cfg.lm.weight_processing, dictionary)
+    c = CacheConfig.of(model=used.model, weight_processing=used.weight_processing, corpus=cfg.data.corpus,
                        text_column=cfg.data.text_column, n_ctx=cfg.data.n_ctx, hooks=[hook], tokens=cfg.tokens,
                        out=str(Path(cfg.output.out) / CACHE_DIR), seed=cfg.seed, device=cfg.run.device,
                        threads=cfg.run.threads)
     cache_activations(c, progress=False)
-    return ActivationCache.open(c.output.out), cfg.lm.weight_processing
+    return ActivationCache.open(c.output.out), used
 
 
 def main(cfg: FeaturePagesConfig) -> FeaturePages:
     """`interp feature-pages`: build (or find up to date) the pages, then print a one-line summary."""
     from interp.dictionary import info
     from interp.models import load_model
-    from interp.provenance import recorded_model
+    from interp.provenance import ModelRecord
 
     from .features import load_feature_pages
 
     described = info(cfg.dictionary)
     folder = str(Path(cfg.dictionary).resolve())
-    model_name = recorded_model(cfg.lm.model, described.model, f"the dictionary {cfg.dictionary}")
     settings = PageSettings(k=cfg.examples_per_bin, concept_tokens=cfg.concept_tokens, seed=cfg.seed)
     _refuse_foreign(cfg)
-    cache, processing = _open_cache(cfg, model_name, described.hook_name)
+    recorded = ModelRecord.read(described, f"the dictionary {cfg.dictionary}")
+    cache, (model_name, processing) = _open_cache(cfg, recorded, described.hook_name)
     m = cache.manifest
     identity = {"path": folder, "hook": described.hook_name, "settings": dict(vars(settings)), "model": m.model,
-                "weight_processing": m.weight_processing, "corpus": m.corpus,
-                "n_tokens": int((cache.positions() != 0).sum())}
+                "weight_processing": m.weight_processing, "model_fingerprint": m.model_fingerprint or None,
+                "corpus": m.corpus, "n_tokens": int((cache.positions() != 0).sum())}
     if _up_to_date(cfg, identity):
         print(f"feature pages of {folder} are already in {cfg.output.out} (pass --overwrite to rebuild)")
         return load_feature_pages(cfg.output.out)

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from interp.examples import CONTEXT
 from interp.models import token_strings
+from interp.provenance import ModelRecord
 
 from .artifact import PagesFormat, load_pages, save_pages
 from .builder import (
@@ -203,8 +204,7 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
     arrays["output_score"] = output_score(model, dictionary, directions).astype(np.float32)
     vocab = token_strings(model, range(model.cfg.d_vocab)) if model.tokenizer is not None else None
     meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "hook_out": hook_out,
-            "model": cache.manifest.model,
-            "weight_processing": cache.manifest.weight_processing, "corpus": cache.manifest.corpus,
+            **ModelRecord.read(cache.manifest, "").to_json(), "corpus": cache.manifest.corpus,
             "settings": dict(vars(s)),
             "d_sae": int(codes.shape[1]), "n_tokens": int(valid.sum()), "quantiles": list(QUANTILES),
             "bin_names": list(BIN_NAMES), "context": list(CONTEXT), "dense_threshold": DENSE_THRESHOLD,

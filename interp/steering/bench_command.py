@@ -8,7 +8,7 @@ from pathlib import Path
 
 from interp.dictionary import info, load
 from interp.models import load_model
-from interp.provenance import recorded_model
+from interp.provenance import CheckedModel, check_model, dictionary_record, model_record
 from interp.runtime import start_run
 from interp.steering.benchmark import BenchResult, BenchSettings, NamedDictionary, run_benchmark, save_result
 from interp.steering.config import SteerBenchConfig
@@ -49,22 +49,19 @@ def figure(result: BenchResult):
     return fig
 
 
-def bench_model(cfg: SteerBenchConfig) -> str:
-    """The model every dictionary records (they must agree; --model may be left out or must match)."""
-    recorded = {info(f).model for f in cfg.dictionaries} - {None}
-    if len(recorded) > 1:
-        raise ValueError(f"the dictionaries record different models ({', '.join(sorted(recorded))}): benchmark "
-                         f"dictionaries of one model at a time")
-    return recorded_model(cfg.lm.model, next(iter(recorded), None), "the dictionaries")
+def bench_model(cfg: SteerBenchConfig) -> CheckedModel:
+    """The model every dictionary records (they must agree; --model may be left out or must match) and its weight
+    processing."""
+    return check_model(cfg.lm.model, cfg.lm.weight_processing, *(dictionary_record(f) for f in cfg.dictionaries))
 
 
 def main(cfg: SteerBenchConfig) -> BenchResult:
     cfg.output.claim(*(Path(cfg.output.out) / f for f in ("bench.json", "bench.safetensors", "figure.html")),
                      cfg.figure or None)
-    model_name = bench_model(cfg)
+    model_name, processing = bench_model(cfg)
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)
-    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
+    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, processing)
     world = world_name_of_model(model)
     if world is None:
         raise ValueError(f"{model_name} is not a toy-world model: the steering benchmark scores directions against "
@@ -75,7 +72,7 @@ def main(cfg: SteerBenchConfig) -> BenchResult:
     settings = BenchSettings(concepts=tuple(cfg.concepts), kl_budget=cfg.kl_budget, n_docs=cfg.n_docs,
                              gen_tokens=cfg.gen_tokens, output_quantile=cfg.output_quantile)
     result = run_benchmark(model, dicts, settings)
-    result.settings["config"] = {**cfg.flat(), "model": model_name}
+    result.settings["config"] = {**cfg.flat(), **model_record(model_name, processing)}
     save_result(result, cfg.output.out)
     fig = figure(result)
     # every copy works offline: plotly.min.js is written beside it (once per folder)

@@ -10,7 +10,7 @@ from transformer_lens import HookedTransformer
 
 from interp import dictionary
 from interp.models import check_hooks, load_model, prompt_tokens
-from interp.provenance import recorded_model
+from interp.provenance import check_hook, check_model, dictionary_record, model_record
 from interp.runtime import start_run
 
 from .apply import generate
@@ -35,8 +35,7 @@ def build_vector(model: HookedTransformer, cfg: SteerConfig) -> SteeringVector:
         check_hooks(model, [cfg.hook])
     if cfg.dictionary:
         d = dictionary.load(cfg.dictionary)
-        if cfg.hook and cfg.hook != d.hook_name:
-            raise ValueError(f"--hook {cfg.hook} differs from the dictionary's hook {d.hook_name}")
+        check_hook(cfg.hook, d.hook_name, f"the dictionary {cfg.dictionary}")
         return feature_vector(d, cfg.feature, model, name=cfg.dictionary)
     if cfg.neuron:
         return neuron_vector(model, *parse_neuron(cfg.neuron))
@@ -65,9 +64,9 @@ def _side_by_side(model: HookedTransformer, base, steered) -> list[str]:
 def main(cfg: SteerConfig) -> dict:
     if cfg.output.out:
         cfg.output.claim(*(Path(cfg.output.out) / f for f in ("steering.json", "steering.safetensors")))
-    recorded = dictionary.info(cfg.dictionary).model if cfg.dictionary else None
-    model_name = recorded_model(cfg.lm.model, recorded, f"the dictionary {cfg.dictionary}")
-    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
+    used = [dictionary_record(cfg.dictionary)] if cfg.dictionary else []
+    model_name, processing = check_model(cfg.lm.model, cfg.lm.weight_processing, *used)
+    model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, processing)
     vec = build_vector(model, cfg)
     prompt = prompt_tokens(model, cfg.prompt, "--prompt")
     record: dict = {}
@@ -83,7 +82,7 @@ def main(cfg: SteerConfig) -> dict:
         alpha = float(cfg.alpha)
     base = generate(model, prompt, cfg.max_new_tokens, temperature=cfg.temperature, seed=cfg.seed)
     steered = generate(model, prompt, cfg.max_new_tokens, vec, alpha, cfg.temperature, cfg.seed)
-    print(f"steering {model_name} ({cfg.lm.weight_processing} weight processing) along {vec.label()} with alpha = "
+    print(f"steering {model_name} ({processing} weight processing) along {vec.label()} with alpha = "
           f"{alpha:.4g}; prompt: {cfg.prompt!r}")
     print(f"base:    {base.text}\nsteered: {steered.text}\n")
     print("\n".join(_side_by_side(model, base, steered)))
@@ -98,6 +97,6 @@ def main(cfg: SteerConfig) -> dict:
     except ValueError as e:  # hooks without a linear path to the logits
         print(f"VocabProj: {e}")
     if cfg.output.out:
-        save_steering(cfg.output.out, [vec], [record], {**cfg.flat(), "model": model_name})
+        save_steering(cfg.output.out, [vec], [record], {**cfg.flat(), **model_record(model_name, processing)})
         print(f"wrote {cfg.output.out}/steering.json and steering.safetensors")
     return record

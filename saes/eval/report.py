@@ -178,23 +178,25 @@ def main(cfg) -> dict:
     held-out split of its corpus (or --corpus), write eval.json, print the headline naming model and corpus."""
     from interp.corpus import summary
     from interp.models import load_model
-    from interp.provenance import heldout_corpus, recorded_model, recorded_processing
+    from interp.provenance import check_hook, check_model, dictionary_record, heldout_corpus, model_record
     from interp.runtime import start_run
 
     device = start_run(cfg.run.device, cfg.run.threads).device
     about = dictionaries.info(cfg.sae)
     meta = about.recorded
-    model_name = recorded_model(cfg.lm.model, about.model, f"the SAE {cfg.sae}")
-    processing = recorded_processing(cfg.lm.weight_processing, meta.get("weight_processing"), f"the SAE {cfg.sae}")
+    used = [dictionary_record(f, what) for f, what in ((cfg.sae, "SAE"), (cfg.compare, "--compare dictionary")) if f]
+    model_name, processing = check_model(cfg.lm.model, cfg.lm.weight_processing, *used)
     out = check_report_path(cfg.sae, cfg.output.out)
     cfg.output.claim(out)  # an explicit --out is never replaced without --overwrite (the default eval.json is ours)
     sae = dictionaries.load(cfg.sae, device=device)
     compare = dictionaries.load(cfg.compare, device=device) if cfg.compare else None
     model = load_model(model_name, device, processing)
+    if cfg.hook and hook_width(model, cfg.hook) == sae.d_in:  # of another width, evaluate names the d_in mismatch
+        check_hook(cfg.hook, about.hook_name, f"the SAE {cfg.sae}")
     corpus = heldout_corpus(model, model_name, meta.get("corpus"), cfg.data.corpus, cfg.data.n_ctx, cfg.seed,
                             cfg.data.text_column)
     report = evaluate(sae, model, corpus, cfg.hook or None, cfg.tokens, cfg.ground_truth_tokens, compare)
-    report["model"], report["weight_processing"] = model_name, processing
+    report.update(model_record(model_name, processing))
     if compare is not None:
         report["compare"] = str(cfg.compare)
     path = write_report(cfg.sae, report, out)

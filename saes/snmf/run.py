@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from interp.activations.stream import NonFiniteError
 from interp.checkpoint import Checkpointer, dataclass_state, identity, prefixed, unprefixed
 from interp.corpus import open_corpus, summary
-from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
+from interp.provenance import DEFAULT_MODEL, ModelRecord, check_model, heldout_corpus, model_record
 from interp.runtime import start_run
 from saes.eval.report import evaluate_snmf, write_report
 from saes.snmf.data import cache_stream, mlp_hook, model_stream
@@ -79,9 +79,8 @@ def with_provenance(cfg):
     if cfg.cache:
         from interp.activations.reader import ActivationCache
 
-        m, what = ActivationCache.open(cfg.cache).manifest, f"the cache {cfg.cache}"
-        lm = replace(lm, model=recorded_model(lm.model, m.model, what),
-                     weight_processing=recorded_processing(lm.weight_processing, m.weight_processing, what))
+        recorded = ModelRecord.read(ActivationCache.open(cfg.cache).manifest, f"the cache {cfg.cache}")
+        lm = replace(lm, **check_model(lm.model, lm.weight_processing, recorded)._asdict())
     return replace(cfg, lm=replace(lm, model=lm.model or DEFAULT_MODEL))
 
 
@@ -160,7 +159,7 @@ def main(cfg) -> SNMF:
         raise NonFiniteError(f"{e}: the factorisation stopped, {kept}. Check the model and the corpus (or cache) "
                              f"for overflowing activations") from None
     corpus = {**source.corpus_description, "tokens": source.n_tokens}
-    info = {"model": cfg.lm.model, "weight_processing": cfg.lm.weight_processing, "corpus": corpus,
+    info = {**model_record(cfg.lm.model, cfg.lm.weight_processing), "corpus": corpus,
             "layer": cfg.layer, "solver": cfg.solver, "init": cfg.init, "k": cfg.k, "sparsity": cfg.sparsity,
             "tokens": source.n_tokens, "seed": cfg.seed, "loss": st.best_loss, "iterations": iters,
             "losses": st.losses, "fit_seconds_this_run": time.perf_counter() - t0}
@@ -174,7 +173,7 @@ def main(cfg) -> SNMF:
     if cfg.eval_tokens > 0:
         held = heldout_corpus(model, cfg.lm.model, source.corpus_description, seed=cfg.seed)
         report = evaluate_snmf(snmf, model, held, cfg.eval_tokens)
-        report["model"], report["weight_processing"] = cfg.lm.model, cfg.lm.weight_processing
+        report.update(model_record(cfg.lm.model, cfg.lm.weight_processing))
         write_report(out, report)
         gt = (report["ground_truth"] or {}).get("mean_auroc")
         msg += (f"; eval: l0={report['l0']:.3g} r2={report['r2']:.4f} ce_loss_recovered="

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from interp.provenance import DEFAULT_MODEL, heldout_corpus, recorded_model, recorded_processing
+from interp.provenance import DEFAULT_MODEL, ModelRecord, check_model, heldout_corpus, model_record
 from interp.runtime import RunContext, start_run
 from saes import io
 from saes.training import checkpoint as ck
@@ -56,10 +56,8 @@ def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
     if cfg.source.cache:
         from interp.activations.reader import ActivationCache
 
-        m = ActivationCache.open(cfg.source.cache).manifest
-        what = f"the cache {cfg.source.cache}"
-        lm = replace(lm, model=recorded_model(lm.model, m.model, what),
-                     weight_processing=recorded_processing(lm.weight_processing, m.weight_processing, what))
+        recorded = ModelRecord.read(ActivationCache.open(cfg.source.cache).manifest, f"the cache {cfg.source.cache}")
+        lm = replace(lm, **check_model(lm.model, lm.weight_processing, recorded)._asdict())
     else:
         lm = replace(lm, model=lm.model or DEFAULT_MODEL)
     return replace(cfg, lm=lm)
@@ -103,8 +101,8 @@ def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
     for run in trainer.runs:
         run.sae.eval()
         io.save(run.sae, run.folder)
-        summary = {"name": run.spec.name, "folder": str(run.folder), "model": cfg.lm.model,
-                   "weight_processing": cfg.lm.weight_processing, "corpus": trainer.source.corpus}
+        summary = {"name": run.spec.name, "folder": str(run.folder),
+                   **model_record(cfg.lm.model, cfg.lm.weight_processing), "corpus": trainer.source.corpus}
         if cfg.output.eval:
             from saes.eval.report import evaluate, write_report
 
@@ -112,7 +110,7 @@ def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
                                     cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
             report = evaluate(io.load(run.folder, device=trainer.dist.device), model, corpus, hook=cfg.hook,
                               n_tokens=cfg.output.eval_tokens)
-            report["model"], report["weight_processing"] = cfg.lm.model, cfg.lm.weight_processing
+            report.update(model_record(cfg.lm.model, cfg.lm.weight_processing))
             write_report(run.folder, report)
             summary.update({k: report[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")})
         summaries.append(summary)

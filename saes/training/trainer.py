@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from interp.checkpoint import identity
+from interp.provenance import model_record
 from interp.runtime import RunContext
 from saes import BaseSAE, SAELosses, build_sae
 from saes.base import StepContext
@@ -109,9 +110,10 @@ class Trainer:
                 "exclude_bos": c.source.exclude_bos}
 
     def _metadata(self, spec: SAESpec) -> dict:
-        """What cfg.json records beside the SAE: training settings, weight processing and the corpus (with the
-        tokens trained on)."""
-        meta = {"training": self._meta(spec), "weight_processing": self.cfg.lm.weight_processing}
+        """What cfg.json records beside the SAE: training settings, the model's weight processing and fingerprint
+        (its name is SAELens's model_name) and the corpus (with the tokens trained on)."""
+        record = model_record(self.cfg.lm.model, self.cfg.lm.weight_processing)
+        meta = {"training": self._meta(spec), **{k: v for k, v in record.items() if k != "model"}}
         if self.source.corpus is not None:
             meta["corpus"] = {**self.source.corpus, "tokens": self.cfg.steps * self.cfg.optim.batch_size}
         return meta

@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from interp.models import model_fingerprint
+
 pytestmark = pytest.mark.slow  # builds the workspace once (~30-60 s on 2 busy cores)
 NEURONS, CIRCUITS, OPEN = "pages/neurons.py", "pages/circuits.py", "pages/open.py"
 
@@ -147,12 +149,29 @@ def test_open_takes_the_model_the_dictionary_records(explorer, workspace, tmp_pa
     shutil.copytree(workspace / "saes" / "topk-d128-k8-s0", other)
     cfg = json.loads((other / "cfg.json").read_text())
     cfg["metadata"]["model_name"] = "toy-gelu-s1"
+    cfg["metadata"]["model_fingerprint"] = model_fingerprint("toy-gelu-s1")  # a dictionary of s1 records s1's weights
     (other / "cfg.json").write_text(json.dumps(cfg))
     at = explorer.open(workspace, OPEN, allow=[tmp_path])
     assert at.text_input(key="model_name").value == "toy-gelu-s0"  # the workspace's first dictionary records s0
     at.text_input(key="folder").set_value(str(other)).run()
     assert at.text_input(key="model_name").value == "toy-gelu-s1" and not at.warning
     assert explorer.metrics(at)["recorded model"] == "toy-gelu-s1"
+
+
+def test_open_warns_on_a_dictionary_whose_weights_the_model_no_longer_has(explorer, workspace, tmp_path):
+    """The check every command makes: a record edited to name another model (or weights changed since training)."""
+    import shutil
+
+    other = tmp_path / "sae-edited"
+    shutil.copytree(workspace / "saes" / "topk-d128-k8-s0", other)
+    cfg = json.loads((other / "cfg.json").read_text())
+    cfg["metadata"]["model_name"] = "toy-gelu-s1"  # s0's fingerprint stays
+    (other / "cfg.json").write_text(json.dumps(cfg))
+    at = explorer.open(workspace, OPEN, allow=[tmp_path])
+    at.text_input(key="folder").set_value(str(other)).run()
+    assert at.text_input(key="model_name").value == "toy-gelu-s1"
+    assert at.warning and "other weights than toy-gelu-s1" in at.warning[0].value
+    assert model_fingerprint("toy-gelu-s1") in at.warning[0].value
 
 
 def test_open_warns_on_another_model_and_an_error_clears_the_results(explorer, workspace):

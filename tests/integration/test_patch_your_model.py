@@ -24,7 +24,7 @@ from circuits.patching.memory import estimate_memory  # noqa: E402
 from circuits.patching.results import load_results  # noqa: E402
 from circuits.patching.run import patch_task  # noqa: E402
 from circuits.tasks import TaskGroups, as_groups, classic_ioi_task, file_task  # noqa: E402
-from interp.models import load_model  # noqa: E402
+from interp.models import load_model, model_fingerprint  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -92,7 +92,8 @@ def test_task_file_end_to_end(models, tmp_path, capsys, family, method):
     assert str(models[family]) in stdout and "pairs.jsonl" in stdout  # the summary line names model and task
     summary = json.loads((out / "summary.json").read_text())
     prov = summary["provenance"]
-    assert prov["model"] == {"name": str(models[family]), "weight_processing": "default"}
+    assert prov["model"] == {"name": str(models[family]), "weight_processing": "default",
+                             "fingerprint": model_fingerprint(str(models[family]))}
     assert prov["task"]["xxh3_128"] == xxhash.xxh3_128(task_file.read_bytes()).hexdigest()
     assert prov["task"]["file"] == str(task_file.resolve()) and prov["task"]["rows"] == 4
     res = load_results(out)

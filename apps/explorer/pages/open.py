@@ -3,7 +3,8 @@ dictionary folder (an SAE in SAELens format, any architecture interp.dictionary 
 the workspace or a folder given with `interp explore --allow`, and a model (by default the one the dictionary
 records; or a shipped toy name, model folder, or TransformerLens name); its summary, eval report, and the features
 that fire on your own text. Paths outside the allowed folders are refused before anything is read; a dictionary
-recorded with another model than the one given is warned about; an error clears the previous results."""
+recorded with another model than the one given, or with weights the model no longer has (interp.provenance's
+check), is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ if (path / "features.json").is_file():  # a folder of feature pages (`interp fea
     st.stop()
 
 from interp.dictionary import info, summarize  # noqa: E402
+from interp.provenance import ModelRecord, ProvenanceError, check_model  # noqa: E402
 from interp.text_features import text_activations, top_features  # noqa: E402
 
 try:
@@ -68,9 +70,17 @@ m[2].metric("d_in", summary.info.d_in)
 m[3].metric("d_sae", summary.info.d_sae)
 m[4].metric("recorded model", described.model or "not recorded")
 st.caption(f"hook `{summary.info.hook_name}`")
+# the workspace's model with the weight processing it was built with; any other as loaded by default; the one the
+# dictionary records wins
+processing = data.weight_processing() if model_name == ws_model else "default"
 if described.model and described.model != model_name:
     st.warning(f"This dictionary records the model {described.model}, but the model given is {model_name}: its "
                f"features are only meaningful on {described.model}'s activations.")
+else:
+    try:  # the check every command makes (weights changed since the dictionary was trained, ...)
+        processing = check_model(model_name, processing, ModelRecord.read(described, f"the dictionary {path}"))[1]
+    except ProvenanceError as e:
+        st.warning(str(e))
 st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms", config=views.CHART_CONFIG)
 if summary.eval_report:
     rep = summary.eval_report
@@ -86,8 +96,7 @@ if st.button("Run", key="run"):
     st.session_state.pop(RESULT, None)  # an error must not leave the previous results on screen
     try:
         with st.spinner(f"running {model_name} and the dictionary on your text ..."):
-            # the workspace's model with the weight processing it was built with; any other as loaded by default
-            mod = data.model(model_name, data.weight_processing() if model_name == ws_model else "default")
+            mod = data.model(model_name, processing)
             acts = text_activations(mod, dic, text)
     except Exception as e:  # unknown model names, hook or width mismatches: a clear message
         st.error(f"Could not run {model_name} with this dictionary: {type(e).__name__}: {e}")

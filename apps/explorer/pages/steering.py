@@ -56,6 +56,7 @@ n_new = st.slider("Tokens to generate", 1, 30, 12, key="n_new")
 
 if st.button("Steer", key="steer", type="primary"):
     from interp.dictionary import info
+    from interp.provenance import check_model, dictionary_record
     from interp.steering.compare import steer_compare, steering_vector
     from interp.steering.vectors import feature_vector
 
@@ -64,7 +65,8 @@ if st.button("Steer", key="steer", type="primary"):
         mod = data.guarded("model", "cache", data.model, model_name, data.weight_processing())
         try:
             if mod is not None:
-                if kind == "feature" and dicts:
+                if kind == "feature" and dicts:  # the check every command makes (a ValueError: shown below)
+                    check_model(model_name, data.weight_processing(), dictionary_record(str(dicts[name])))
                     dic = data.dictionary(str(dicts[name]), data.mtime(dicts[name]))
                     vec = feature_vector(dic, feature, mod, name=info(dicts[name]).label)
                 else:
