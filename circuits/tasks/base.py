@@ -102,7 +102,7 @@ class Task:
         wrong = self.wrong.to(logits.device).repeat(k)
         return self.per_prompt(logits, ans, wrong).view(k, self.n_prompts).mean(1)  # [k]
 
-    def mask(self, copies: int = 1) -> dict[str, Tensor]:
+    def mask(self, copies: int = 1) -> dict[str, Int[Tensor, "copies_batch pos"]]:
         """Keyword arguments a forward pass over `copies` stacked copies of the prompts needs: the padding mask of
         a padded task (TransformerLens then masks the padding and offsets rotary / learned positions), else none."""
         if self.attention_mask is None:
