@@ -97,25 +97,26 @@ def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model: HookedTransforme
 
 
 def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
-    """Save every SAE (SAELens format), evaluate it, drop the checkpoint; process 0 only. Returns summaries."""
+    """Save every SAE (SAELens format), evaluate them together (one clean and one zero-ablation pass of the model
+    for all), drop the checkpoint; process 0 only. Returns summaries."""
     cfg = trainer.cfg
     summaries = []
     for run in trainer.runs:
         run.sae.eval()
         io.save(run.sae, run.folder)
-        summary = {"name": run.spec.name, "folder": str(run.folder), "model": cfg.lm.model,
-                   "weight_processing": cfg.lm.weight_processing, "corpus": trainer.source.corpus}
-        if cfg.output.eval:
-            from saes.eval.report import evaluate, write_report
+        summaries.append({"name": run.spec.name, "folder": str(run.folder), "model": cfg.lm.model,
+                          "weight_processing": cfg.lm.weight_processing, "corpus": trainer.source.corpus})
+    if cfg.output.eval:
+        from saes.eval.report import evaluate_many, write_report
 
-            corpus = heldout_corpus(model, cfg.lm.model, trainer.source.corpus, cfg.data.corpus,
-                                    cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
-            report = evaluate(io.load(run.folder, device=trainer.dist.device), model, corpus, hook=cfg.hook,
-                              n_tokens=cfg.output.eval_tokens)
+        corpus = heldout_corpus(model, cfg.lm.model, trainer.source.corpus, cfg.data.corpus,
+                                cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
+        saes = [io.load(run.folder, device=trainer.dist.device) for run in trainer.runs]
+        reports = evaluate_many(saes, model, corpus, hook=cfg.hook, n_tokens=cfg.output.eval_tokens)
+        for run, report, summary in zip(trainer.runs, reports, summaries):
             report["model"], report["weight_processing"] = cfg.lm.model, cfg.lm.weight_processing
             write_report(run.folder, report)
             summary.update({k: report[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")})
-        summaries.append(summary)
     if len(trainer.runs) > 1:
         (Path(cfg.output.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
     if not cfg.output.keep_checkpoint:
