@@ -50,8 +50,11 @@ def _truncate_logs(trainer: Trainer) -> None:
 
 
 def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
-    """cfg with the model (and weight processing) the --cache records, or the default toy model on the fly; a
-    --model that disagrees with the cache is an error naming both."""
+    """cfg with the model (and weight processing) the --cache records, or the default toy model on the fly (a
+    --model that disagrees with the cache is an error naming both), and without --hook the MLP output of that
+    model's middle layer."""
+    from interp.models import MIDDLE_LAYER, resolve_layer
+
     lm = cfg.lm
     if cfg.source.cache:
         from interp.activations.reader import ActivationCache
@@ -62,7 +65,8 @@ def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
                      weight_processing=recorded_processing(lm.weight_processing, m.weight_processing, what))
     else:
         lm = replace(lm, model=lm.model or DEFAULT_MODEL)
-    return replace(cfg, lm=lm)
+    hook = cfg.hook or f"blocks.{resolve_layer(MIDDLE_LAYER, lm.model)}.mlp.hook_post"
+    return replace(cfg, lm=lm, hook=hook)
 
 
 def _load_model(cfg: TrainSAEConfig, device: str):
