@@ -199,6 +199,23 @@ def n_layers(name: str) -> int:
     return load_model(name).cfg.n_layers
 
 
+MIDDLE_LAYER = -1
+"""The default of every layer option: the model's middle layer (`resolve_layer`)."""
+
+
+def resolve_layer(layer: int, name: str, option: str = "--layer") -> int:
+    """`layer` of model `name`, or for MIDDLE_LAYER (-1) its middle layer, n_layers // 2 (read from its config.json
+    when it has one, so no weights are loaded): real models keep their most interpretable features mid-depth, and a
+    fixed default layer is wrong for most models (missing on a 2-layer one, shallow on a 30-layer one). A layer the
+    model does not have is an error naming `option`."""
+    n = n_layers(name)
+    resolved = n // 2 if layer == MIDDLE_LAYER else layer
+    if not 0 <= resolved < n:
+        raise ValueError(f"{option} {layer} is out of range: {name} has layers 0..{n - 1} (leave {option} out for "
+                         f"its middle layer, {n // 2})")
+    return resolved
+
+
 def model_fingerprint(name: str) -> str:
     """What `name` loads, for deciding whether an artifact made with it is still current: for a shipped toy model, a
     fetched or converted model or a local folder, an xxh3 of its config.json, card.json and interp-source.json

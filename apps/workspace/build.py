@@ -50,13 +50,11 @@ def _recorded(layout: Layout) -> dict:
 def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
     """Run every requested step that is not up to date (see module doc), in dependency order. A build that fails
     before writing anything removes the folder it created."""
-    from interp.models import n_layers
-
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     layout = Layout(Path(cfg.output.out))
     cfg = cfg.with_recorded(_recorded_config(layout))
-    cfg = cfg.with_layer(n_layers(cfg.lm.model))
+    cfg = cfg.with_layer()
     created = not layout.root.exists()
     layout.root.mkdir(parents=True, exist_ok=True)
     try:

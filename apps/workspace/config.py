@@ -47,8 +47,8 @@ class WorkspaceBuildConfig(Options):
     folder (resumable)."""
 
     layer: int = -1
-    """Layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read; -1: the model's middle layer (n_layers // 2:
-    layer 2 of the 4-layer toy models, 15 of SmolLM2's 30)."""
+    """Layer whose blocks.LAYER.mlp.hook_post the SAEs and the SNMF read; default: the model's middle layer (-1:
+    n_layers // 2, layer 2 of the 4-layer toy models, 15 of SmolLM2's 30)."""
     cache_tokens: int = 32_768
     """Tokens in the activation cache (the feature pages' examples and densities come from these)."""
     sae_tokens: int = 131_072
@@ -135,16 +135,14 @@ class WorkspaceBuildConfig(Options):
                                    data=dataclasses.replace(self.data, corpus=corpus),
                                    task=self.task or recorded.get("task") or "ioi")
 
-    def with_layer(self, n_layers: int) -> WorkspaceBuildConfig:
-        """This config with --layer resolved for a model of `n_layers` blocks (-1: the middle one); a layer the model
-        does not have is an error naming --layer."""
+    def with_layer(self) -> WorkspaceBuildConfig:
+        """This config with --layer resolved for its model (-1: the middle layer; interp.models.resolve_layer); a
+        layer the model does not have is an error naming --layer."""
         import dataclasses
 
-        layer = n_layers // 2 if self.layer < 0 else self.layer
-        if layer >= n_layers:
-            raise ValueError(f"--layer {self.layer} is out of range: {self.lm.model} has layers 0..{n_layers - 1} "
-                             f"(leave --layer out for its middle layer, {n_layers // 2})")
-        return dataclasses.replace(self, layer=layer)
+        from interp.models import resolve_layer
+
+        return dataclasses.replace(self, layer=resolve_layer(self.layer, self.lm.model))
 
 
 @dataclass

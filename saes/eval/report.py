@@ -1,5 +1,6 @@
 """The dictionary evaluation report (eval.json beside the weights) of SAEs (`evaluate`, `interp eval-sae`) and
-SNMF (`evaluate_snmf`), both through one `dictionary_report`.
+SNMF (`evaluate_snmf`), both through one `dictionary_reports`; the SAEs of a sweep are evaluated together
+(`evaluate_many`), sharing the model's clean and zero-ablation passes.
 
 On the held-out split of a corpus (by default the one the dictionary records it was trained on; the toy world for
 the shipped toy models), BOS positions left out, it reports with the names of docs/methods.md §2: l0, r2 (float64
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,14 +28,13 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp import dictionary as dictionaries
-from interp.activations.sources import ModelSource, RowsSource
-from interp.activations.stream import hook_width
+from interp.activations.stream import NonFiniteError, hook_width
 from interp.corpus import TokenSource, describe
 from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
-from saes.eval.splice import splice_eval
+from saes.eval.splice import SpliceEval, splice_evals
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -56,32 +56,48 @@ def eval_rows(corpus: TokenSource, n_tokens: int
     return rows.tokens.long(), rows.labels.numpy() if rows.labels is not None else None
 
 
-@torch.no_grad()
-def reconstruction(dictionary: Dictionary, batches: Iterable[Float[Tensor, "token d_in"]], keep_codes: int
-                   ) -> tuple[dict, Float[Tensor, "token d_sae"]]:
-    """Reconstruction metrics of decode(encode(x)) over every batch x [tokens, d_in], and the codes of the first
-    `keep_codes` tokens (for the ground-truth concept scores)."""
-    acc = metrics.ReconstructionAccumulator(dictionary.d_sae, float(getattr(dictionary, "active_share", 0.0)))
-    codes: list[Tensor] = []
-    kept = 0
-    for x in batches:
-        f = dictionary.encode(x)
-        acc.update(x, dictionary.decode(f), f)
-        if kept < keep_codes:
-            codes.append(f[: keep_codes - kept].float().cpu())
-            kept += len(codes[-1])
-    return acc.report(), torch.cat(codes) if codes else torch.empty(0, dictionary.d_sae)
+class _Reconstruction:
+    """Reconstruction metrics of one dictionary over the evaluation's activations, fed a batch at a time, and the
+    codes of the first `keep_codes` tokens (for the ground-truth concept scores)."""
+
+    def __init__(self, dictionary: Dictionary, keep_codes: int, device):
+        self.dictionary, self.keep_codes, self.device = dictionary, keep_codes, device
+        self.acc = metrics.ReconstructionAccumulator(dictionary.d_sae, float(getattr(dictionary, "active_share", 0.0)))
+        self.codes: list[Tensor] = []
+        self.kept = 0
+
+    @torch.no_grad()
+    def update(self, x: Float[Tensor, "token d_in"]) -> None:
+        x = x.to(self.device)
+        f = self.dictionary.encode(x)
+        self.acc.update(x, self.dictionary.decode(f), f)
+        if self.kept < self.keep_codes:
+            self.codes.append(f[: self.keep_codes - self.kept].float().cpu())
+            self.kept += len(self.codes[-1])
+
+    def result(self) -> tuple[dict, Float[Tensor, "token d_sae"]]:
+        codes = torch.cat(self.codes) if self.codes else torch.empty(0, self.dictionary.d_sae)
+        return self.acc.report(), codes
 
 
-def _token_acts(model, hook: str, tokens: Int[Tensor, "doc pos"], device, max_tokens: int | None
-                ) -> Iterator[Float[Tensor, "token d"]]:
-    """Activations [token, d] of `hook` on rows of `tokens`, BOS positions dropped, BATCH_DOCS rows at a time,
-    at most `max_tokens` tokens in all: the one activation stream (interp.activations.sources) read in order."""
-    source = ModelSource(model, hook, 0, 0, True, RowsSource(tokens), BATCH_DOCS, n_rows=len(tokens),
-                         batch_rows=BATCH_DOCS)
-    ids = source.ordered_ids(max_tokens or 0)
-    for x in source.ordered(ids, BATCH_DOCS * (tokens.shape[1] - 1)):
-        yield x.to(device)
+def _feed(recs: list[_Reconstruction], width: int, max_tokens: int | None):
+    """The clean pass's callback: the hook's activations [row, pos, ...] of a batch, BOS positions dropped and
+    flattened to [token, width] (float32), at most `max_tokens` in all, to every dictionary's metrics."""
+    fed = [0]
+
+    def on_clean_act(act: Tensor) -> None:
+        x = act[:, 1:].reshape(-1, width).float()
+        if max_tokens:
+            x = x[: max(0, max_tokens - fed[0])]
+        if not len(x):
+            return
+        if not bool(torch.isfinite(x).all()):
+            raise NonFiniteError(f"NaN/Inf activations in tokens {fed[0]}..{fed[0] + len(x) - 1} of the evaluation")
+        fed[0] += len(x)
+        for rec in recs:
+            rec.update(x)
+
+    return on_clean_act
 
 
 def ground_truth(codes: Float[Tensor, "token d_sae"], labels: Int[np.ndarray, "doc pos field"],
@@ -98,15 +114,23 @@ def _ignore_ids(tokenizer) -> list[int]:
     return sorted({t for t in (tokenizer.pad_token_id, tokenizer.eos_token_id) if t is not None})
 
 
-def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: str, tokens: Int[Tensor, "doc pos"],
-                      labels: Int[np.ndarray, "doc pos field"] | None, ground_truth_tokens: int,
-                      max_tokens: int | None = None, device="cpu", taxonomy: Taxonomy | None = None) -> dict:
-    """The eval.json fields of any dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
+def dictionary_reports(dictionaries: Sequence[Dictionary], model: HookedTransformer, hook: str,
+                       tokens: Int[Tensor, "doc pos"], labels: Int[np.ndarray, "doc pos field"] | None,
+                       ground_truth_tokens: int, max_tokens: int | None = None, device=None,
+                       taxonomy: Taxonomy | None = None) -> list[dict]:
+    """The eval.json fields of each dictionary (SAE, SNMF) spliced into `model` at `hook`, on token rows `tokens`
     [doc, pos] (BOS first; `max_tokens` caps the non-BOS tokens of the reconstruction metrics) with their toy-world
-    labels, when known (in `taxonomy`'s schema: the corpus's world)."""
+    labels, when known (in `taxonomy`'s schema: the corpus's world). The dictionaries share one clean pass (whose
+    activations at `hook` feed the reconstruction metrics) and one zero-ablation pass per batch
+    (saes.eval.splice.splice_evals); `device`: where the activations go (default: each dictionary's own)."""
     keep = ground_truth_tokens if labels is not None else 0
-    rec, codes = reconstruction(dictionary, _token_acts(model, hook, tokens, device, max_tokens), keep)
-    splice = splice_eval(model, hook, dictionary, tokens.split(BATCH_DOCS), _ignore_ids(model.tokenizer))
+    recs = [_Reconstruction(d, keep, device or d.feature_directions().device) for d in dictionaries]
+    splices = splice_evals(model, hook, dictionaries, tokens.split(BATCH_DOCS), _ignore_ids(model.tokenizer),
+                           _feed(recs, hook_width(model, hook), max_tokens))
+    return [_report(*rec.result(), splice, labels, taxonomy) for rec, splice in zip(recs, splices)]
+
+
+def _report(rec: dict, codes: Tensor, splice: SpliceEval, labels, taxonomy: Taxonomy | None) -> dict:
     report = {k: rec[k] for k in ("l0", "r2", "r2_legacy", "mse", "cosine_similarity")}
     report.update(ce_loss_recovered=splice.ce_loss_recovered, kl_score=splice.kl_score)
     report.update({k: rec[k] for k in ("dead_fraction", "dense_fraction", "log_density_histogram")})
@@ -117,29 +141,42 @@ def dictionary_report(dictionary: Dictionary, model: HookedTransformer, hook: st
     return report
 
 
+def evaluate_many(saes: Sequence[Dictionary], model: HookedTransformer, corpus: TokenSource, hook: str | None = None,
+                  n_tokens: int = 32_768, ground_truth_tokens: int = 8192) -> list[dict]:
+    """The report of each of `saes` (raw-activation dictionaries reading one hook, e.g. the SAEs of a sweep) spliced
+    into `model` at `hook` (default: the hook they read), on the first `n_tokens` tokens of `corpus` (a held-out
+    split: interp.corpus.open_corpus(..., split="heldout")); the model's clean and zero-ablation passes are run once
+    for all of them. Each report is the one `evaluate` gives the SAE alone."""
+    hooks = {hook or sae.hook_in for sae in saes}
+    if len(hooks) != 1:
+        raise ValueError(f"the dictionaries read different hooks ({', '.join(sorted(hooks))}): evaluate them apart")
+    hook = hooks.pop()
+    width = hook_width(model, hook)
+    for sae in saes:
+        if width != sae.d_in:
+            raise ValueError(f"d_in mismatch: the SAE has d_in={sae.d_in} but {hook} of this model has d={width}; "
+                             f"pass the hook (--hook) and model (--model) the SAE was trained on")
+    saes = [sae.eval() if hasattr(sae, "eval") else sae for sae in saes]
+    tokens, labels = eval_rows(corpus, n_tokens)
+    reports = dictionary_reports(saes, model, hook, tokens, labels, ground_truth_tokens, taxonomy=corpus.taxonomy)
+    for report in reports:
+        report["seed_stability"] = report["seed_stability_matched"] = None
+        report["corpus"] = describe(corpus, tokens.numel())
+        report["data"] = {"hook": hook, "n_ctx": tokens.shape[1]}
+    return reports
+
+
 def evaluate(sae: Dictionary, model: HookedTransformer, corpus: TokenSource, hook: str | None = None,
              n_tokens: int = 32_768, ground_truth_tokens: int = 8192, compare: Dictionary | None = None) -> dict:
     """The full report for `sae` (a raw-activation dictionary, e.g. from interp.dictionary.load) spliced into
     `model` at `hook` (default: the hook it reads), on the first `n_tokens` tokens of `corpus` (a held-out split:
-    interp.corpus.open_corpus(..., split="heldout"))."""
-    hook = hook or sae.hook_in
-    width = hook_width(model, hook)
-    if width != sae.d_in:
-        raise ValueError(f"d_in mismatch: the SAE has d_in={sae.d_in} but {hook} of this model has d={width}; "
-                         f"pass the hook (--hook) and model (--model) the SAE was trained on")
-    if hasattr(sae, "eval"):
-        sae = sae.eval()
-    tokens, labels = eval_rows(corpus, n_tokens)
-    report = dictionary_report(sae, model, hook, tokens, labels, ground_truth_tokens,
-                               device=sae.feature_directions().device, taxonomy=corpus.taxonomy)
-    report["seed_stability"] = report["seed_stability_matched"] = None
+    interp.corpus.open_corpus(..., split="heldout")); with `compare`, its seed stability against that one."""
+    report = evaluate_many([sae], model, corpus, hook, n_tokens, ground_truth_tokens)[0]
     if compare is not None:
-        a, b = sae.feature_directions().cpu(), compare.feature_directions().detach().cpu()
+        a, b = sae.feature_directions().detach().cpu(), compare.feature_directions().detach().cpu()
         report["seed_stability"] = metrics.seed_stability(a, b)
         if max(len(a), len(b)) <= metrics.MATCH_MAX_LATENTS:
             report["seed_stability_matched"] = asdict(metrics.matched_seed_stability(a, b))
-    report["corpus"] = describe(corpus, tokens.numel())
-    report["data"] = {"hook": hook, "n_ctx": tokens.shape[1]}
     return report
 
 
@@ -147,8 +184,8 @@ def evaluate_snmf(snmf, model: HookedTransformer, corpus: TokenSource, n_tokens:
     """The SAE-style report of an SNMF spliced into `model` at its hook, over the first `n_tokens` non-BOS tokens
     of `corpus` (codes by NNLS on F; every code scored)."""
     tokens, labels = eval_rows(corpus, n_tokens)
-    report = dictionary_report(snmf, model, snmf.hook_name, tokens, labels, n_tokens, max_tokens=n_tokens,
-                               taxonomy=corpus.taxonomy)
+    report = dictionary_reports([snmf], model, snmf.hook_name, tokens, labels, n_tokens, max_tokens=n_tokens,
+                                device="cpu", taxonomy=corpus.taxonomy)[0]
     report["corpus"] = describe(corpus, tokens.numel())
     report["data"] = {"hook": snmf.hook_name, "n_ctx": tokens.shape[1]}
     return report

@@ -12,8 +12,9 @@ from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelO
 class SNMFOutput(OutputOptions):
     """Where the factorisation goes."""
 
-    out: str = "runs/snmf/toy-gelu-s0-L1"
-    """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed)."""
+    out: str = ""
+    """Output folder (snmf.safetensors, snmf.json, eval.json; a checkpoint there is resumed); default:
+    runs/snmf/MODEL-LLAYER (e.g. runs/snmf/toy-gelu-s0-L2)."""
     keep_checkpoint: bool = False
     """Keep the last checkpoint after a finished run, so that a rerun with a larger --max-iter continues from it
     (default: removed once the result is saved)."""
@@ -28,8 +29,9 @@ class SNMFModelOptions(RecordedModelOptions):
 class SNMFConfig(Options):
     """Semi-nonnegative factorisation of one layer's MLP activations (docs/methods.md §3), evaluated like an SAE."""
 
-    layer: int = 1
-    """Factorise blocks.LAYER.mlp.hook_post."""
+    layer: int = -1
+    """Factorise blocks.LAYER.mlp.hook_post; default: the model's middle layer (-1: n_layers // 2, of the model the
+    --cache records when one is given)."""
     k: int = 100
     """Number of features K."""
     sparsity: float = 0.01
@@ -68,5 +70,6 @@ class SNMFConfig(Options):
             raise ValueError(f"need --k >= 1 and 0 < --sparsity <= 1, got {self.k}, {self.sparsity}")
         if self.tokens < self.k:
             raise ValueError(f"--tokens {self.tokens} must be at least --k {self.k}")
-        if self.layer < 0 or self.batch_size < 1 or self.max_iter < 1 or self.patience < 1:
-            raise ValueError("--layer must be >= 0; --batch-size, --max-iter and --patience >= 1")
+        if self.layer < -1 or self.batch_size < 1 or self.max_iter < 1 or self.patience < 1:
+            raise ValueError("--layer must be >= 0 (or -1: the middle layer); --batch-size, --max-iter and --patience "
+                             ">= 1")

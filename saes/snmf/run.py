@@ -73,15 +73,21 @@ def load_checkpoint(out: Path, cfg) -> FullState | StreamState | None:
 
 
 def with_provenance(cfg):
-    """cfg with the model (and weight processing) the --cache records, else the default toy model; a --model that
-    disagrees with the cache is an error naming both."""
+    """cfg with the model (and weight processing) the --cache records, else the default toy model (a --model that
+    disagrees with the cache is an error naming both), --layer resolved for that model (default: its middle layer;
+    one it lacks is an error) and the default --out named after both."""
+    from interp.models import resolve_layer
+
     lm = cfg.lm
     if cfg.cache:
         from interp.activations.reader import ActivationCache
 
         recorded = ModelRecord.read(ActivationCache.open(cfg.cache).manifest, f"the cache {cfg.cache}")
         lm = replace(lm, **check_model(lm.model, lm.weight_processing, recorded)._asdict())
-    return replace(cfg, lm=replace(lm, model=lm.model or DEFAULT_MODEL))
+    lm = replace(lm, model=lm.model or DEFAULT_MODEL)
+    layer = resolve_layer(cfg.layer, lm.model)
+    output = cfg.output if cfg.output.out else replace(cfg.output, out=f"runs/snmf/{Path(lm.model).name}-L{layer}")
+    return replace(cfg, lm=lm, layer=layer, output=output)
 
 
 def make_source(cfg, model: HookedTransformer):
@@ -141,8 +147,6 @@ def main(cfg) -> SNMF:
     cfg = with_provenance(cfg)
     device = start_run(cfg.run.device, cfg.run.threads).device
     model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
-    if not 0 <= cfg.layer < model.cfg.n_layers:
-        raise ValueError(f"--layer {cfg.layer} is out of range: {cfg.lm.model} has layers 0..{model.cfg.n_layers - 1}")
     source = make_source(cfg, model)
     out = Path(cfg.output.out)  # created only once model, layer and corpus are known to be usable
     out.mkdir(parents=True, exist_ok=True)

@@ -195,8 +195,9 @@ class TrainCorpusOptions(CorpusOptions):
 class TrainSAEConfig(Options):
     """Train one SAE, or a sweep of SAEs on the same activations, on one hook of a model."""
 
-    hook: str = "blocks.2.mlp.hook_post"
-    """Hook the SAEs read (TransformerLens name)."""
+    hook: str = ""
+    """Hook the SAEs read (TransformerLens name); default: the model's middle layer's MLP output,
+    blocks.LAYER.mlp.hook_post with LAYER = n_layers // 2 (of the model the --cache records when one is given)."""
     sae: SAEOptions = field(default_factory=SAEOptions)
     optim: OptimOptions = field(default_factory=OptimOptions)
     dead: DeadOptions = field(default_factory=DeadOptions)

@@ -50,8 +50,11 @@ def _truncate_logs(trainer: Trainer) -> None:
 
 
 def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
-    """cfg with the model (and weight processing) the --cache records, or the default toy model on the fly; a
-    --model that disagrees with the cache is an error naming both."""
+    """cfg with the model (and weight processing) the --cache records, or the default toy model on the fly (a
+    --model that disagrees with the cache is an error naming both), and without --hook the MLP output of that
+    model's middle layer."""
+    from interp.models import MIDDLE_LAYER, resolve_layer
+
     lm = cfg.lm
     if cfg.source.cache:
         from interp.activations.reader import ActivationCache
@@ -60,7 +63,8 @@ def with_provenance(cfg: TrainSAEConfig) -> TrainSAEConfig:
         lm = replace(lm, **check_model(lm.model, lm.weight_processing, recorded)._asdict())
     else:
         lm = replace(lm, model=lm.model or DEFAULT_MODEL)
-    return replace(cfg, lm=lm)
+    hook = cfg.hook or f"blocks.{resolve_layer(MIDDLE_LAYER, lm.model)}.mlp.hook_post"
+    return replace(cfg, lm=lm, hook=hook)
 
 
 def _load_model(cfg: TrainSAEConfig, device: str):
@@ -95,25 +99,26 @@ def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model: HookedTransforme
 
 
 def finish(trainer: Trainer, model: HookedTransformer) -> list[dict]:
-    """Save every SAE (SAELens format), evaluate it, drop the checkpoint; process 0 only. Returns summaries."""
+    """Save every SAE (SAELens format), evaluate them together (one clean and one zero-ablation pass of the model
+    for all), drop the checkpoint; process 0 only. Returns summaries."""
     cfg = trainer.cfg
     summaries = []
     for run in trainer.runs:
         run.sae.eval()
         io.save(run.sae, run.folder)
-        summary = {"name": run.spec.name, "folder": str(run.folder),
-                   **model_record(cfg.lm.model, cfg.lm.weight_processing), "corpus": trainer.source.corpus}
-        if cfg.output.eval:
-            from saes.eval.report import evaluate, write_report
+        summaries.append({"name": run.spec.name, "folder": str(run.folder),
+                          **model_record(cfg.lm.model, cfg.lm.weight_processing), "corpus": trainer.source.corpus})
+    if cfg.output.eval:
+        from saes.eval.report import evaluate_many, write_report
 
-            corpus = heldout_corpus(model, cfg.lm.model, trainer.source.corpus, cfg.data.corpus,
-                                    cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
-            report = evaluate(io.load(run.folder, device=trainer.dist.device), model, corpus, hook=cfg.hook,
-                              n_tokens=cfg.output.eval_tokens)
+        corpus = heldout_corpus(model, cfg.lm.model, trainer.source.corpus, cfg.data.corpus,
+                                cfg.data.n_ctx, cfg.source.data_seed, cfg.data.text_column)
+        saes = [io.load(run.folder, device=trainer.dist.device) for run in trainer.runs]
+        reports = evaluate_many(saes, model, corpus, hook=cfg.hook, n_tokens=cfg.output.eval_tokens)
+        for run, report, summary in zip(trainer.runs, reports, summaries):
             report.update(model_record(cfg.lm.model, cfg.lm.weight_processing))
             write_report(run.folder, report)
             summary.update({k: report[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")})
-        summaries.append(summary)
     if len(trainer.runs) > 1:
         (Path(cfg.output.out) / "sweep.json").write_text(json.dumps(summaries, indent=1))
     if not cfg.output.keep_checkpoint:
