@@ -125,11 +125,12 @@ class HeadEvidence:
     """Contribution of each head's END output to logit[IO] - logit[S] (through the final LayerNorm scale)."""
 
     def role(self, layer: int, head: int, attn: float = 0.3) -> str:
-        """IOI role suggested by the evidence: name-mover (END attends IO, raises IO), S-suppression (END attends
+        """IOI role suggested by the evidence: name-mover (END attends IO, raises IO; negative name-mover: lowers
+        it, as Wang et al. find in GPT-2), S-suppression (END attends
         S2 and its output lowers S directly), S-inhibition (END attends S2, no direct effect), duplicate-token,
         induction, or other."""
-        if self.end_to_io[layer, head] >= attn and self.dla[layer, head] > 0:
-            return "name-mover"
+        if self.end_to_io[layer, head] >= attn:
+            return "name-mover" if self.dla[layer, head] > 0 else "negative name-mover"
         if self.end_to_s2[layer, head] >= attn:
             return "S-suppression" if self.dla[layer, head] > 0.5 else "S-inhibition"
         if self.s2_to_s1[layer, head] >= attn:

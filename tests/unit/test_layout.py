@@ -59,7 +59,12 @@ ONE_DEFINITION = ("auroc", "average_ranks", "start_run", "resolve_device", "RunC
                   # patching methods, workspace steps, pages
                   "PatchingMethod", "METHODS", "Step", "STEPS", "QUANTILES", "BIN_NAMES", "HIST_BINS",
                   "CONCEPT_AUROC_BAR", "NO_CONCEPT", "vocab_logits", "default_alpha", "write_feature_pages",
-                  "save_pages", "load_pages", "sha256_file")
+                  "save_pages", "load_pages", "sha256_file",
+                  # the real-model issue: provenance, evaluation, layers, word labels, patching at scale
+                  "check_model", "model_record", "ModelRecord", "check_hook", "file_digest", "splice_evals",
+                  "dictionary_reports", "evaluate_many", "resolve_layer", "MIDDLE_LAYER", "token_labels",
+                  "WordLabels", "padded", "plan_passes", "sweep_flops", "affordable", "head_evidence",
+                  "frozen_weights", "BATCHING")
 """The shared mechanisms (run context, checkpoint, activation source, corpus reader, AUROC, dictionary and
 architecture registries, ...): each has exactly one definition across the four packages."""
 
