@@ -94,6 +94,25 @@ def test_cache_train_sae_and_ioi_patching_run_on_it_from_the_cli(smollm2, tmp_pa
     assert summary["model"] == NAME and summary["baselines"]["clean"] > summary["baselines"]["corrupted"]
 
 
+def test_ioi_of_many_template_lengths_runs_as_one_padded_batch(smollm2, one_torch_thread):
+    """Wang et al.'s templates give SmolLM2 prompts of many token lengths: left-padded into one batch they give the
+    numbers of the length groups patched apart, and the heads AtP ranks first sit in the late layers (where the
+    name movers are, docs/real_model.md)."""
+    from circuits.patching.run import patch_task
+    from circuits.tasks import as_groups, classic_ioi_task
+    from interp.models import load_model
+
+    model = load_model(NAME)
+    task = classic_ioi_task(model, n=8, seed=0)
+    assert len(as_groups(task)) > 4
+    padded = patch_task(model, task, "attribution", ["head_out"], normalise=False, batching="padded")
+    apart = patch_task(model, task, "attribution", ["head_out"], normalise=False, batching="groups")
+    got, want = padded.results["head_out"].scores, apart.results["head_out"].scores
+    torch.testing.assert_close(got, want, atol=1e-3 * float(want.abs().max()), rtol=1e-3)
+    top = torch.topk(got.flatten().abs(), 3).indices // model.cfg.n_heads
+    assert (top >= 20).all(), top
+
+
 # --- bad input: one line each, nothing half-written -----------------------------------------------------------------
 
 @pytest.fixture
