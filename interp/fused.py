@@ -140,7 +140,8 @@ def _kept(module, params: tuple[Tensor, ...], make) -> tuple[Tensor, ...]:
     """make(*params), kept between calls for `module` (keyed by the weights' storage and version counters, so an
     optimizer step or .to() makes new ones) unless autograd needs a fresh graph through the weights."""
     grad = torch.is_grad_enabled() and any(p.requires_grad for p in params)
-    key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+    # tensors made in inference mode cannot take part in autograd later (AtP after a cache in one process)
+    key = (torch.is_inference_mode_enabled(), *((p.data_ptr(), p._version, p.dtype, p.device) for p in params))
     if not grad and module in _KEPT and _KEPT[module][0] == key:
         return _KEPT[module][1]
     made = make(*params)

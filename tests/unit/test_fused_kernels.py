@@ -200,6 +200,12 @@ def test_gated_mlp_and_unembedding_keep_their_weights_and_match(toy_model):
         return store["a"].grad
 
     torch.testing.assert_close(grad_of_resid(True), grad_of_resid(False), atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.0)  # new versions: the next pass lays every weight out afresh ...
+    with torch.inference_mode(), fused_kernels(model):
+        model(tokens)  # ... as inference tensors, which a pass with autograd must not reuse
+    torch.testing.assert_close(grad_of_resid(True), grad_of_resid(False), atol=1e-5, rtol=1e-5)
     assert all(p.requires_grad for p in model.parameters())  # frozen only within the block
     w = model.blocks[1].mlp.W_out
     with fused_kernels(model), torch.no_grad():
