@@ -200,11 +200,12 @@ class OutputOptions(Options):
         if self.is_folder and self.out and Path(self.out).expanduser().is_file():
             raise ValueError(f"--out {self.out} is an existing file, not a folder: give a folder path")
 
-    def claim(self, *paths) -> None:
-        """Refuse, before anything is written, to replace existing files unless --overwrite was given."""
+    def claim(self, *paths, why: str = "") -> None:
+        """Refuse, before anything is written, to replace existing files unless --overwrite was given (the one check
+        of every command that writes where something may already be); `why` says whose the files are."""
         from pathlib import Path
 
         there = [str(p) for p in paths if p and Path(p).exists()]
         if there and not self.overwrite:
-            raise FileExistsError(f"{', '.join(there)} already exist(s); nothing was overwritten. Pass --overwrite to "
-                                  f"replace, or choose another --out")
+            raise FileExistsError(f"{', '.join(there)} already exist(s){why}; nothing was overwritten. Pass "
+                                  f"--overwrite to replace, or choose another --out")

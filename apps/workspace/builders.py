@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +44,19 @@ class Models:
         return self._m[name]
 
 
+def restart(layout: Layout, step: str) -> None:
+    """Remove what an unfinished build of `step` made (never the user's files: apps.workspace.records), for a
+    command that starts only in an empty folder; one that still holds the user's files is a one-line error."""
+    from . import records as R
+
+    folder = layout.folder(step)
+    rec = json.loads(layout.manifest.read_text()).get("steps", {}).get(step) if layout.manifest.is_file() else None
+    R.remove_own(folder, rec)
+    if R.files_in(folder):
+        raise FileExistsError(f"{folder} holds files this workspace did not make ({', '.join(R.files_in(folder)[:3])}"
+                              f"): move them out of it, so that the {step} step can be built there")
+
+
 def build_cache(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.activations import CacheConfig, cache_activations
 
@@ -60,7 +72,7 @@ def build_saes(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     from saes.training.run import train_saes
 
     if layout.saes.exists() and not ck.Checkpointer(layout.saes, {}).exists():
-        shutil.rmtree(layout.saes)  # an incomplete earlier build without a checkpoint: start again
+        restart(layout, "saes")  # an incomplete earlier build without a checkpoint: start again
     # JumpReLU: the workspace trains 128 steps, in which thresholds started at the usual 0.001 (ε 0.001) never climb
     # to where the L0 penalty bites: L0 327 at λ 0.1 and 345 at λ 1 (of 1024 latents). Started at 0.5 with ε 0.1 and
     # λ 1 the SAE ends at L0 44, R² 0.955, CE loss recovered 0.989 (measured on this workspace's cache).
@@ -77,7 +89,8 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
     from saes.snmf.run import main
 
     main(SNMFConfig.of(layer=cfg.layer, k=cfg.snmf_k, tokens=cfg.snmf_tokens, out=str(layout.snmf),
-                       cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu"))
+                       cache=str(layout.cache), max_iter=60, eval_tokens=4096, seed=cfg.seed, device="cpu",
+                       overwrite=True))  # the folder is the workspace's (apps.workspace.records)
 
 
 def neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, cfg: WorkspaceBuildConfig) -> None:
@@ -130,7 +143,7 @@ def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -
     main(UniversalConfig.of(models=names, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
                             text_column=cfg.data.text_column, tokens=cfg.universal_tokens, out=str(layout.universal),
                             seed=cfg.seed, auroc_tokens=min(8192, cfg.universal_tokens), device="cpu",
-                            threads=cfg.run.threads))
+                            threads=cfg.run.threads, overwrite=True))  # the folder is the workspace's
     neuron_pages(models, names, [layout.universal / Path(m).name for m in names], 48, cfg)
 
 

@@ -47,6 +47,9 @@ class Step:
     """Reads the artifact back: False or an exception means "build it"."""
     skip: Callable[[WorkspaceBuildConfig], str | None] = lambda cfg: None
     """Why the step cannot run for this configuration's model, or None."""
+    needs: tuple[str, ...] = ()
+    """Upstream steps whose artifact must exist before it builds (the other inputs are read when they exist): a
+    build that lacks one fails before it touches anything."""
 
 
 # --- settings ---------------------------------------------------------------------------------------------------
@@ -175,13 +178,13 @@ STEPS: list[Step] = [
          build=B.build_cache, validate=_cache_ok),
     Step("saes", folder="saes", inputs=("cache",),
          settings=lambda c: _pick(c, "archs", "d_sae", "k", "sae_tokens", "sae_batch_size"),
-         build=B.build_saes, validate=_saes_ok),
+         build=B.build_saes, validate=_saes_ok, needs=("cache",)),
     Step("snmf", folder="snmf", inputs=("cache",),
          settings=lambda c: _pick(c, "snmf_k", "snmf_tokens"),
-         build=B.build_snmf, validate=_snmf_ok),
+         build=B.build_snmf, validate=_snmf_ok, needs=("cache",)),
     Step("features", folder="features", inputs=("saes", "snmf"),
          settings=lambda c: _pick(c, "examples_per_bin"),
-         build=B.build_features, validate=_features_ok),
+         build=B.build_features, validate=_features_ok, needs=("cache",)),
     Step("neurons", folder="neurons", inputs=(),
          settings=lambda c: {**_source(c), **_models(neuron_models(c)), **_pick(c, "neuron_tokens")},
          build=B.build_neurons, validate=_neurons_ok),
@@ -214,6 +217,18 @@ def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:
     for name in s.inputs:
         upstream.update(settings(name, cfg))
     return {**upstream, **s.settings(cfg)}
+
+
+def upstream(step: str) -> list[str]:
+    """Every step `step` reads, directly or through its inputs, in build order."""
+    found: set[str] = set()
+    todo = list(step_named(step).inputs)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo += step_named(name).inputs
+    return [s for s in STEP_NAMES if s in found]
 
 
 def skip_reason(step: str, cfg: WorkspaceBuildConfig) -> str | None:

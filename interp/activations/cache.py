@@ -257,6 +257,9 @@ def cache_activations(cfg: CacheConfig, model: HookedTransformer | None = None, 
     source = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
     out = Path(cfg.output.out)  # created only once the model, hooks and corpus are known to be usable
+    if dist.is_main and not (out / MANIFEST).is_file() and out.is_dir() and any(p.is_file() for p in out.rglob("*")):
+        # not a cache: preparing the folder would delete files of its shards/ and *.tmp files as leftovers
+        cfg.output.claim(out, why=" and holds no activation cache (no manifest.json)")
     out.mkdir(parents=True, exist_ok=True)
     wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
     plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)

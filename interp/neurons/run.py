@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from ..activations.stream import HookRunner
 from ..allocator import retain_freed_memory
-from ..checkpoint import Checkpointer, identity
+from ..checkpoint import CKPT_DIR, Checkpointer, identity
 from ..corpus import CorpusError, TokenRows, TokenSource, describe, open_corpus
 from ..corpus import summary as corpus_summary
 from ..models import load_model
@@ -181,6 +181,16 @@ def checkpointer(out: Path, cfg: StatsConfig, plan: Plan | None = None) -> Check
     return Checkpointer(out, ident)
 
 
+def claim_outputs(out: Path, cfg: StatsConfig, folders: list[Path], *files: Path) -> None:
+    """Before anything runs: statistics already in `folders`, the command's other `files`, or a checkpoint folder
+    that is not a run's, are never replaced without --overwrite (an unfinished run of these options resumes; one of
+    other options is refused by its checkpoint)."""
+    from .artifacts import STATS_ARRAYS, STATS_JSON
+
+    if not checkpointer(out, cfg).exists():
+        cfg.output.claim(*(f / n for f in folders for n in (STATS_JSON, STATS_ARRAYS)), *files, out / CKPT_DIR)
+
+
 def resumable(out: Path | None, cfg: StatsConfig, parts: dict, plan: Plan | None = None
               ) -> tuple[int, Callable[[int], None] | None]:
     """Restore `parts` (name -> accumulator with state() / restore()) from the checkpoint in `out`, if any; returns
@@ -279,6 +289,7 @@ def main(cfg: NeuronsConfig) -> NeuronStats:
     t0 = time.time()
     retain_freed_memory()
     out = Path(cfg.output.out)
+    claim_outputs(out, cfg, [out])
     model = load_model(cfg.lm.model, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
     stats = compute_neuron_stats(model, cfg.lm.model, cfg, out)
     save_neuron_stats(stats, out)

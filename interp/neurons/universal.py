@@ -39,7 +39,16 @@ from ..runtime import start_run
 from .artifacts import NeuronStats, save_neuron_stats, write_arrays, write_json
 from .config import UniversalConfig
 from .moments import correlation_from_cov
-from .run import checkpointer, finish_stats, model_weight_stats, new_accumulator, plan_run, resumable, stream
+from .run import (
+    checkpointer,
+    claim_outputs,
+    finish_stats,
+    model_weight_stats,
+    new_accumulator,
+    plan_run,
+    resumable,
+    stream,
+)
 from .summarize import FAMILIES
 from .tokens import readable_vocab
 
@@ -257,6 +266,9 @@ def main(cfg: UniversalConfig) -> UniversalResult:
     t0 = time.time()
     retain_freed_memory()
     names, processing = cfg.lm.models, cfg.lm.weight_processing
+    out = Path(cfg.output.out)
+    claim_outputs(out, cfg, [out, *(out / Path(name).name for name in names)], out / "universal.json",
+                  out / "universal.safetensors")
     device = start_run(cfg.run.device, cfg.run.threads).device
     models = [load_model(name, device, processing) for name in names]
     check_same_architecture(models, names)
@@ -271,7 +283,6 @@ def main(cfg: UniversalConfig) -> UniversalResult:
     def on_batch(posts: list[list[Tensor]]) -> None:
         sums.update([torch.cat([p[:, 1:].reshape(-1, c.d_mlp) for p in layers], dim=1) for layers in posts])
 
-    out = Path(cfg.output.out)
     start, save = resumable(out, cfg, {"sums": sums, **{f"model{k}": acc for k, acc in enumerate(accs)}}, plan)
     stream(models, accs, cfg, plan, on_batch=on_batch, desc="universal", start_doc=start, checkpoint=save)
     result = universal_from_sums(sums, names, cfg.threshold, cfg.rotation_seed)

@@ -56,8 +56,10 @@ def bench_model(cfg: SteerBenchConfig) -> CheckedModel:
 
 
 def main(cfg: SteerBenchConfig) -> BenchResult:
-    cfg.output.claim(*(Path(cfg.output.out) / f for f in ("bench.json", "bench.safetensors", "figure.html")),
-                     cfg.figure or None)
+    figures = [Path(cfg.output.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else [])
+    # each figure is written with its .json beside it: neither replaces a file without --overwrite
+    cfg.output.claim(*(Path(cfg.output.out) / f for f in ("bench.json", "bench.safetensors")),
+                     *(p for f in figures for p in (f, f.with_suffix(".json"))))
     model_name, processing = bench_model(cfg)
     dicts = [load_dictionary(f) for f in cfg.dictionaries]
     _unique_labels(dicts)
@@ -76,7 +78,7 @@ def main(cfg: SteerBenchConfig) -> BenchResult:
     save_result(result, cfg.output.out)
     fig = figure(result)
     # every copy works offline: plotly.min.js is written beside it (once per folder)
-    for t in [Path(cfg.output.out) / "figure.html"] + ([Path(cfg.figure)] if cfg.figure else []):
+    for t in figures:
         t.parent.mkdir(parents=True, exist_ok=True)
         fig.write_html(str(t), include_plotlyjs="directory")
         t.with_suffix(".json").write_text(fig.to_json())

@@ -22,13 +22,13 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from interp.activations.stream import NonFiniteError
-from interp.checkpoint import Checkpointer, dataclass_state, identity, prefixed, unprefixed
+from interp.checkpoint import CKPT_DIR, Checkpointer, dataclass_state, identity, prefixed, unprefixed
 from interp.corpus import open_corpus, summary
 from interp.provenance import DEFAULT_MODEL, ModelRecord, check_model, heldout_corpus, model_record
 from interp.runtime import start_run
-from saes.eval.report import evaluate_snmf, write_report
+from saes.eval.report import REPORT, evaluate_snmf, write_report
 from saes.snmf.data import cache_stream, mlp_hook, model_stream
-from saes.snmf.dictionary import SNMF, top_tokens_from_codes
+from saes.snmf.dictionary import CONFIG, SNMF, WEIGHTS, top_tokens_from_codes
 from saes.snmf.solver import FullState, InitParams, SNMFSolverConfig, fit_full
 from saes.snmf.streaming import StreamState, fit_streaming, stream_codes
 
@@ -145,10 +145,12 @@ def main(cfg) -> SNMF:
     from interp.models import load_model
 
     cfg = with_provenance(cfg)
+    out = Path(cfg.output.out)
+    if not checkpointer(out, cfg).exists():  # a finished run (or anything else) there is kept without --overwrite
+        cfg.output.claim(*(out / f for f in (WEIGHTS, CONFIG, REPORT, CKPT_DIR)))
     device = start_run(cfg.run.device, cfg.run.threads).device
     model = load_model(cfg.lm.model, device, cfg.lm.weight_processing)
     source = make_source(cfg, model)
-    out = Path(cfg.output.out)  # created only once model, layer and corpus are known to be usable
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     try:
