@@ -21,6 +21,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from jaxtyping import Bool, Int, Int8, Int32
 
+from interp.json_files import read_json
+
 from .. import LEGACY_WORLD, get_world, label_table
 from ..taxonomy import Taxonomy
 
@@ -142,7 +144,7 @@ class ToyCorpus:
     @classmethod
     def load(cls, path: str | Path) -> ToyCorpus:
         path = Path(path)
-        meta = json.loads((path / "corpus.json").read_text())
+        meta = read_json(path / "corpus.json")
         cfg = CorpusConfig(**meta["config"])
         get_world(cfg.world).taxonomy.check_schema(meta["schema"])
         arrays = np.load(path / "corpus.npz", allow_pickle=False)
