@@ -4,6 +4,7 @@ The folder layout of a workspace is apps.workspace.layout."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from interp.options import (
@@ -21,6 +22,11 @@ from .steps import STEP_NAMES
 
 BUILD_COMMAND = "interp workspace build"
 
+OTHER_ARTIFACTS = {"cfg.json": "an SAE", "snmf.json": "an SNMF dictionary", "manifest.json": "an activation cache",
+                   "eval.json": "an evaluation report", "summary.json": "patching results",
+                   "steering.json": "a steering run"}
+"""Files that mark another command's output folder: a workspace is never built into (and over) one of those."""
+
 
 @dataclass
 class WorkspaceOutput(OutputOptions):
@@ -29,6 +35,15 @@ class WorkspaceOutput(OutputOptions):
     out: str = "workspace"
     """Workspace folder (created; a second run skips every step whose artifact exists, validates and was built with
     the same settings)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        root = Path(self.out).expanduser()
+        if root.is_dir() and not (root / "workspace.json").is_file():
+            for marker, what in OTHER_ARTIFACTS.items():
+                if (root / marker).is_file():
+                    raise ValueError(f"--out {self.out} holds {what} ({marker}), not a workspace: give a new or "
+                                     f"empty folder (or an existing workspace) for --out")
 
 
 @dataclass
