@@ -291,9 +291,10 @@ def unknown_token_id(tokenizer) -> int | None:
     return None if unk is None or unk in specials else unk
 
 
-def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Int[Tensor, " pos"]:
+def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt", room: int = 0,
+                  room_what: str = "--max-new-tokens") -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
-    the model's context is a clear error; words the tokenizer does not know (they become its unknown token, as
+    the model's context, or too long to leave `room` tokens to generate (named `room_what`), is a clear error; words the tokenizer does not know (they become its unknown token, as
     out-of-vocabulary words do for the toy models) are named in a warning rather than passing silently."""
     import warnings
 
@@ -301,6 +302,9 @@ def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt")
     if len(tokens) > model.cfg.n_ctx:
         raise ValueError(f"{what} is {len(tokens)} tokens long, more than the model's context of {model.cfg.n_ctx}: "
                          f"shorten it")
+    if len(tokens) + room > model.cfg.n_ctx:  # generating past the context fails deep in the model
+        raise ValueError(f"{what} ({len(tokens)} tokens) plus {room_what} {room} is more than the model's context of "
+                         f"{model.cfg.n_ctx}: give {room_what} <= {model.cfg.n_ctx - len(tokens)} or shorten {what}")
     unk = unknown_token_id(model.tokenizer)
     if unk is not None and bool((tokens == unk).any()):
         known = set(model.tokenizer.get_vocab())
