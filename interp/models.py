@@ -294,8 +294,9 @@ def unknown_token_id(tokenizer) -> int | None:
 def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt", room: int = 0,
                   room_what: str = "--max-new-tokens") -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
-    the model's context, or too long to leave `room` tokens to generate (named `room_what`), is a clear error; words the tokenizer does not know (they become its unknown token, as
-    out-of-vocabulary words do for the toy models) are named in a warning rather than passing silently."""
+    the model's context, or too long to leave `room` tokens to generate (named `room_what`), is a clear error;
+    words the tokenizer does not know (they become its unknown token, as out-of-vocabulary words do for the toy
+    models) are named in a warning rather than passing silently."""
     import warnings
 
     tokens = model.to_tokens(text, truncate=False)[0]  # TransformerLens would cut it to n_ctx silently
