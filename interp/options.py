@@ -128,8 +128,8 @@ def within(low: float, high: float, /, **values: Any) -> None:
 
 def check_output_path(path: str, option: str = "--out", folder: bool = True, empty_ok: bool = False) -> None:
     """Refuse, before any work, an output path that cannot be written: empty (unless it has a meaning), a file
-    where a folder is wanted or a folder where a file is, or under a file or an unwritable folder. A missing
-    parent folder is fine (the command creates it)."""
+    where a folder is wanted or a folder where a file is, or under a file. A missing parent folder is fine (the
+    command creates it); permissions and full disks are the OS's one-line errors at the first write (apps.cli)."""
     if not path:
         if empty_ok:
             return
@@ -144,9 +144,6 @@ def check_output_path(path: str, option: str = "--out", folder: bool = True, emp
         parent = parent.parent
     if not parent.is_dir():
         raise ValueError(f"{option} {path} lies under {parent}, which is a file: give a path in a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {path}: no permission to write in {parent}: choose another {option} or fix "
-                         f"its permissions")
 
 
 WeightProcessing = Literal["default", "none"]

@@ -74,7 +74,7 @@ class SAEOptions(Options):
         at_least(0, seed=min(self.seed))
         by_k = option_users("k")
         if set(by_k) & set(self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
-            raise ValueError(f"--k must be >= 1 and at most --d-sae ({'/'.join(by_k)} keep k latents active), got "
+            raise ValueError(f"--k must be >= 1 and at most --d-sae ({'/'.join(by_k)} need 1 <= k <= d_sae), got "
                              f"--k {self.k} and --d-sae {self.d_sae}")
         coeffs = [*(("--l0-coefficient", c) for c in self.l0_coefficient),
                   *(("--l1-coefficient", c) for c in self.l1_coefficient),
@@ -119,8 +119,8 @@ class OptimOptions(Options):
     def __post_init__(self):
         at_least(1, batch_size=self.batch_size)
         if self.tokens < self.batch_size:
-            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch_size}): raise "
-                             f"--tokens or lower --batch-size")
+            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch_size}; need "
+                             f"tokens >= batch_size): raise --tokens or lower --batch-size")
         if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise ValueError(f"--grad-clip must be >= 0 (0 = off), got {self.grad_clip}")
         if self.lr is not None and not self.lr > 0:
@@ -128,7 +128,7 @@ class OptimOptions(Options):
         within(0, 1, lr_warmup=self.lr_warmup, lr_decay=self.lr_decay, sparsity_warmup=self.sparsity_warmup)
         if self.lr_warmup + self.lr_decay > 1:
             raise ValueError(f"--lr-warmup {self.lr_warmup} plus --lr-decay {self.lr_decay} is more than the whole run "
-                             f"(both are fractions of it): make their sum <= 1")
+                             f"(both are fractions of it; need lr_warmup + lr_decay <= 1): lower one of them")
 
     @property
     def steps(self) -> int:

@@ -87,7 +87,7 @@ CASES = [
      ["--tokens 100 is less than one batch", "--batch-size 256"]),
     ("train-sae-lr-warmup", ["train-sae", "--lr-warmup", "2"], 2, ["--lr-warmup must be in [0, 1]"]),
     ("train-sae-warmup-plus-decay", ["train-sae", "--lr-warmup", "0.6", "--lr-decay", "0.6"], 2,
-     ["--lr-warmup 0.6 plus --lr-decay 0.6", "sum <= 1"]),
+     ["--lr-warmup 0.6 plus --lr-decay 0.6", "lower one of them"]),
     ("train-sae-resample-until", ["train-sae", "--resample-until", "3"], 2, ["--resample-until must be in [0, 1]"]),
     ("train-sae-dead-window", ["train-sae", "--dead-window", "-1"], 2, ["--dead-window must be >= 0"]),
     ("train-sae-buffer-docs", ["train-sae", "--buffer-docs", "0"], 2, ["--buffer-docs must be >= 1"]),
