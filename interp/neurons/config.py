@@ -133,8 +133,8 @@ class UniversalConfig(StatsOptions):
     def __post_init__(self):
         _check_common(self)
         if not (math.isfinite(self.threshold) and -1.0 <= self.threshold <= 1.0):
-            raise ValueError(f"threshold={self.threshold} must be a number in [-1, 1] (an excess correlation); "
-                             f"the default is 0.5")
+            raise ValueError(f"--threshold: threshold={self.threshold} must be a number in [-1, 1] (an excess "
+                             f"correlation); the default is 0.5")
         models = self.lm.models
         if len(models) < 2:
             raise ValueError(f"universal neurons need at least two models (seeds), got {models}")
@@ -154,6 +154,6 @@ def _check_common(cfg: NeuronsConfig | UniversalConfig) -> None:
     at_least(0, auroc_tokens=cfg.auroc_tokens, checkpoint_every=cfg.checkpoint_every,
              seed=getattr(cfg, "seed", 0), rotation_seed=getattr(cfg, "rotation_seed", 0))
     if not cfg.near_zero >= 0:  # also refuses NaN
-        raise ValueError(f"near_zero must be >= 0, got {cfg.near_zero}")
+        raise ValueError(f"--near-zero: near_zero must be >= 0, got {cfg.near_zero}")
     if not math.isfinite(cfg.fire_threshold):
-        raise ValueError(f"fire_threshold must be a finite number, got {cfg.fire_threshold}")
+        raise ValueError(f"--fire-threshold: fire_threshold must be a finite number, got {cfg.fire_threshold}")

@@ -215,3 +215,48 @@ def test_output_paths_are_checked_first_and_their_folders_made(inputs, tmp_path,
 def test_patch_shows_progress(tmp_path, capsys, one_torch_thread):
     assert main(["patch", "--n-prompts", "4", "--components", "resid_pre", "--out", str(tmp_path / "p")]) == 0
     assert "activation patching" in capsys.readouterr().err  # the bar of prompts patched
+
+
+NEGATIVE_MEANS_SOMETHING = {("neurons", "fire_threshold"), ("universal", "fire_threshold"), ("steer", "alpha")}
+"""Numeric options where a large negative value is a valid setting (a threshold below zero, steering away)."""
+REQUIRED = {"feature-pages": ["--dictionary", "x", "--out", "pages"], "steer": ["--neuron", "1:2", "--alpha", "1"],
+            "steer-bench": ["--dictionaries", "x"], "eval-sae": ["--sae", "x"], "models fetch": ["smollm2-135m"]}
+"""What each command needs besides the option under test, so that only that option can be at fault."""
+
+
+def _numeric_options(cls) -> list[str]:
+    import dataclasses
+    import typing
+
+    from interp.options import _nested_type
+
+    hints, out = typing.get_type_hints(cls), []
+    for f in dataclasses.fields(cls):
+        nested = _nested_type(cls, f)
+        if nested is not None:
+            out += _numeric_options(nested)
+        elif str(hints[f.name]) in ("<class 'int'>", "<class 'float'>", "int | None", "float | None", "list[int]",
+                                    "list[float]") and not f.metadata.get("positional"):
+            out.append(f.name)
+    return out
+
+
+def test_every_numeric_option_is_range_checked_naming_itself(capsys):
+    """The class behind `--tol -1`, `--eval-tokens -5`: every int/float option of every command refuses a value far
+    out of range when its config is built (exit 2, before any work), in one line that names that option."""
+    from apps.cli import all_commands
+
+    unchecked, misnamed, checked = [], [], 0
+    for cmd in all_commands():
+        for name in _numeric_options(cmd.config):
+            if (cmd.name, name) in NEGATIVE_MEANS_SOMETHING:
+                continue
+            flag = "--" + name.replace("_", "-")
+            code, err = _run([*cmd.name.split(), *REQUIRED.get(cmd.name, []), flag, "-1000000"], capsys)
+            lines = [ln for ln in err.splitlines() if ln.startswith("interp:")]
+            checked += 1
+            if code != 2 or len(lines) != 1:
+                unchecked.append(f"{cmd.name} {flag}")
+            elif flag not in lines[0]:
+                misnamed.append(f"{cmd.name} {flag}: {lines[0]}")
+    assert checked > 100 and not unchecked and not misnamed, (unchecked, misnamed)

@@ -65,7 +65,7 @@ class CorpusConfig:
 
     def __post_init__(self):
         if self.n_ctx < 16:
-            raise ValueError(f"n_ctx={self.n_ctx} is too short for a toy-world document; use >= 16")
+            raise ValueError(f"--n-ctx {self.n_ctx} (n_ctx) is too short for a toy-world document; use >= 16")
         self.ioi_forms = tuple(self.ioi_forms)
         self.mix = {k: float(v) for k, v in dict(self.mix).items()}
         _check_world_options(self)
