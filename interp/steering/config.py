@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least
+from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least, check_output_path
 
 DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
                     "category:place", "category:number", "number:3")
@@ -125,6 +125,7 @@ class SteerBenchConfig(Options):
             raise ValueError(f"--kl-budget must be > 0, got {self.kl_budget}")
         at_least(2, n_docs=self.n_docs)
         at_least(1, gen_tokens=self.gen_tokens)
+        check_output_path(self.figure, "--figure", folder=False, empty_ok=True)
         if not 0 <= self.output_quantile < 1:
             raise ValueError(f"--output-quantile must be in [0, 1), got {self.output_quantile}")
         bad = [c for c in self.concepts if ":" not in c]

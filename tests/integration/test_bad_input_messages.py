@@ -145,6 +145,10 @@ CASES = [
     ("patch-compare-out-a-folder", ["patch-compare", "--out", "{d}/sae"], 2, ["is a folder: give a file path"]),
     ("workspace-out-an-sae", ["workspace", "build", "--out", "{d}/sae"], 2,
      ["holds an SAE (cfg.json), not a workspace"]),
+    ("steer-bench-figure-a-folder", ["steer-bench", "--dictionaries", "{d}/sae", "--figure", "{d}/sae"], 2,
+     ["--figure", "is a folder: give a file path"]),
+    ("steer-bench-figure-under-a-file", ["steer-bench", "--dictionaries", "{d}/sae", "--figure", "{d}/a-file/f.html"],
+     2, ["--figure", "a-file, which is a file"]),
     ("neurons-out-under-a-file", ["neurons", "--out", "{d}/a-file/n"], 2, ["which is a file"]),
     # JSON files that do not parse: named, with where
     ("eval-sae-broken-cfg", ["eval-sae", "--sae", "{d}/broken-sae"], 1,
