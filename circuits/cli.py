@@ -7,6 +7,7 @@ the output folder is created, so a refused run writes nothing.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -22,6 +23,9 @@ from .patching.results import GroupResults, save_results
 from .patching.run import PatchRun, patch_task
 from .tasks import TASKS, Task, TaskGroups, as_groups, classic_ioi_task, file_task, read_task_file, world_tasks
 from .tasks.files import TaskFile
+
+PROMPTS_NOTE = 1000
+"""Above this many prompts, building the task says so first (drawing 100,000 takes minutes)."""
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -51,6 +55,8 @@ def build_task(cfg: TaskOptions, model: HookedTransformer, source: TaskFile | No
     info = {"name": cfg.task, "n_prompts": cfg.n_prompts, "seed": cfg.seed}
     if cfg.task == "ioi":
         info["corruption"] = cfg.corruption
+    if cfg.n_prompts > PROMPTS_NOTE:  # drawing many prompts takes a while: say what is happening
+        print(f"building {cfg.n_prompts:,} prompt pairs of --task {cfg.task} ...", file=sys.stderr, flush=True)
     tasks = world_tasks(model)
     if tasks is not None:
         builders, task_info = tasks
@@ -91,7 +97,8 @@ def patch_main(cfg: PatchConfig) -> Path:
     cfg.output.claim(*(Path(cfg.output.out) / f for f in ("scores.safetensors", "summary.json")))
     model, device, built = _model_and_task(cfg)
     budget = budget_bytes(cfg.run.max_memory, device)
-    run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget, batching=cfg.run.batching)
+    run = patch_task(model, built.task, cfg.method, cfg.components, max_memory=budget, batching=cfg.run.batching,
+                     progress=True)
     groups = ([GroupResults(g.name, g.n_prompts, g.n_pos, g.plan.n_chunks, g.results) for g in run.groups]
               if len(run.groups) > 1 else [])
     folder = save_results(run.results, cfg.output.out, cfg.lm.model, built.task.name,

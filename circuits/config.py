@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, get_args
 
-from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, at_least
 
 from .patching.methods import METHOD_NAMES
 
@@ -46,8 +46,7 @@ class PatchRuntimeOptions(RuntimeOptions):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.max_memory < 0:
-            raise ValueError(f"--max-memory is in GB and must be >= 0 (0: the default), got {self.max_memory}")
+        at_least(0, "in GB; 0: the default", max_memory=self.max_memory)
 
 
 @dataclass
@@ -72,8 +71,8 @@ class TaskOptions(Options):
     run: PatchRuntimeOptions = field(default_factory=PatchRuntimeOptions)
 
     def __post_init__(self):
-        if self.n_prompts < 1:
-            raise ValueError(f"n_prompts must be >= 1, got {self.n_prompts}")
+        at_least(1, n_prompts=self.n_prompts)
+        at_least(0, seed=self.seed)
         if self.task not in BUILTIN_TASKS and not self.task.lower().endswith(TASK_FILE_SUFFIXES):
             raise ValueError(f"--task {self.task!r} is neither a built-in task ({', '.join(BUILTIN_TASKS)}) nor a "
                              f"task file ending in {' or '.join(TASK_FILE_SUFFIXES)}")

@@ -72,10 +72,14 @@ def _jsonl(path: Path, column: str) -> Texts:
                     raise _error(f"corpus {path}: line {i} is not a JSON object") from None
                 if isinstance(text, str):
                     yield text
+                elif text is not None:  # a number or a list is not text: say so, not "the corpus is empty" later
+                    raise _error(f"corpus {path}: line {i}'s {column!r} field holds {type(text).__name__} "
+                                 f"({str(text)[:40]}), not text; name the field that holds the text with --text-column")
     return gen
 
 
 def _parquet(path: Path, column: str) -> Texts:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
@@ -86,6 +90,10 @@ def _parquet(path: Path, column: str) -> Texts:
     if column not in names:
         raise _error(f"corpus {path} has no {column!r} column (it has {', '.join(names)}); name the text column "
                      f"with --text-column")
+    kind = pf.schema_arrow.field(column).type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        raise _error(f"corpus {path}: column {column!r} holds {kind}, not text; name the text column with "
+                     f"--text-column")
 
     def gen() -> Iterator[str]:
         for batch in pq.ParquetFile(path).iter_batches(columns=[column], batch_size=1024):

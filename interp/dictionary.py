@@ -21,6 +21,8 @@ import numpy as np
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.json_files import read_json
+
 ENTRY_POINT_GROUP = "interp.dictionary_formats"
 
 
@@ -154,10 +156,8 @@ class DictionarySummary:
 
 def summarize(folder: str | Path, dictionary: Dictionary | None = None) -> DictionarySummary:
     """Describe the dictionary in `folder` (loading it unless given): its info, direction norms and eval.json."""
-    import json
-
     dictionary = dictionary if dictionary is not None else load(folder)
     path = Path(folder).expanduser() / "eval.json"
-    report = json.loads(path.read_text()) if path.is_file() else None
+    report = read_json(path) if path.is_file() else None
     norms = dictionary.feature_directions().detach().float().norm(dim=-1).cpu().numpy()
     return DictionarySummary(info(folder), norms, report)

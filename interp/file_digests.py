@@ -14,6 +14,8 @@ from pathlib import Path
 
 import xxhash
 
+from interp.json_files import read_json
+
 from .atomic import atomic_write_text
 
 CACHE_NAME = "digests.json"
@@ -28,7 +30,7 @@ def _cache_path() -> Path:
 
 def _read_cache(path: Path) -> dict[str, dict]:
     try:
-        cache = json.loads(path.read_text())
+        cache = read_json(path)
     except (OSError, ValueError):
         return {}
     return cache if isinstance(cache, dict) else {}

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from interp.json_files import read_json
+
 UNSUPPORTED = {
     "Gemma3ForConditionalGeneration": "multimodal Gemma 3 checkpoints are not language-only models; use a text-only "
                                       "Gemma 3 (Gemma3ForCausalLM)",
@@ -29,7 +31,7 @@ UNSUPPORTED = {
 def neutral_folder(folder: Path) -> Path:
     """A temporary folder named "model" linking every file of `folder` (config.json patched where TransformerLens
     3.9 needs a field transformers 5 no longer writes: GPT-2's n_ctx). The user's folder is never modified."""
-    cfg = json.loads((folder / "config.json").read_text())
+    cfg = read_json(folder / "config.json")
     tmp = Path(tempfile.mkdtemp(prefix="interp-hf-")) / "model"
     tmp.mkdir()
     for f in folder.iterdir():
@@ -107,7 +109,7 @@ _DERIVED = {"GemmaForCausalLM": _gemma, "Gemma2ForCausalLM": _gemma2, "Gemma3For
 
 
 def architecture_of(folder: Path) -> str:
-    cfg = json.loads((folder / "config.json").read_text())
+    cfg = read_json(folder / "config.json")
     archs = cfg.get("architectures") or []
     return archs[0] if archs else str(cfg.get("model_type", "?"))
 

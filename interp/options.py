@@ -104,6 +104,48 @@ def positional_names(cls: type) -> dict[str, str]:
             for f in dataclasses.fields(cls) if f.metadata.get("positional")}
 
 
+def flag(name: str) -> str:
+    """An option's command-line name from its field name (`eval_tokens` -> `--eval-tokens`)."""
+    return "--" + name.replace("_", "-")
+
+
+def at_least(low: float, note: str = "", /, **values: Any) -> None:
+    """Refuse the first of `values` (field name -> value) below `low`, naming that option alone, the bound and what
+    the option's special values mean (`note`, e.g. "0: the default"). None means "not given" and passes. Non-finite
+    floats are checked where they are parsed; here NaN passes."""
+    for name, value in values.items():
+        if value is not None and value < low:
+            extra = f" ({note})" if note else ""
+            raise ValueError(f"{flag(name)} must be >= {low}{extra}, got {value}")
+
+
+def within(low: float, high: float, /, **values: Any) -> None:
+    """Refuse the first of `values` outside [low, high], naming that option alone."""
+    for name, value in values.items():
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{flag(name)} must be in [{low}, {high}], got {value}")
+
+
+def check_output_path(path: str, option: str = "--out", folder: bool = True, empty_ok: bool = False) -> None:
+    """Refuse, before any work, an output path that cannot be written: empty (unless it has a meaning), a file
+    where a folder is wanted or a folder where a file is, or under a file. A missing parent folder is fine (the
+    command creates it); permissions and full disks are the OS's one-line errors at the first write (apps.cli)."""
+    if not path:
+        if empty_ok:
+            return
+        raise ValueError(f"{option} is empty: give a {'folder' if folder else 'file'} path")
+    p = Path(path).expanduser()
+    if folder and p.is_file():
+        raise ValueError(f"{option} {path} is an existing file, not a folder: give a folder path")
+    if not folder and p.is_dir():
+        raise ValueError(f"{option} {path} is a folder: give a file path (e.g. {p / 'report.json'})")
+    parent = p.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path} lies under {parent}, which is a file: give a path in a folder")
+
+
 WeightProcessing = Literal["default", "none"]
 
 
@@ -155,8 +197,7 @@ class RuntimeOptions(Options):
     """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
 
     def __post_init__(self):
-        if self.threads < 0:
-            raise ValueError(f"--threads must be >= 0 (0: torch's default), got {self.threads}")
+        at_least(0, "0: torch's default", threads=self.threads)
 
 
 @dataclass
@@ -177,8 +218,8 @@ class CorpusOptions(Options):
     """Tokens per row, BOS included (text is packed into rows); 0: min(128, the model's context)."""
 
     def __post_init__(self):
-        if self.n_ctx != 0 and self.n_ctx < 2:
-            raise ValueError(f"--n-ctx must be >= 2 (or 0: min(128, the model's context)), got {self.n_ctx}")
+        if self.n_ctx != 0:
+            at_least(2, "or 0: min(128, the model's context)", n_ctx=self.n_ctx)
 
 
 @dataclass
@@ -195,10 +236,10 @@ class OutputOptions(Options):
     """--out names a folder (False where it names one file)."""
 
     def __post_init__(self):
-        from pathlib import Path
-
-        if self.is_folder and self.out and Path(self.out).expanduser().is_file():
-            raise ValueError(f"--out {self.out} is an existing file, not a folder: give a folder path")
+        # before any work: a path that cannot be written fails now, not after an hour of computing. "" is allowed
+        # only where the default is "" (it then means "the default place", e.g. beside the input)
+        default = next(f.default for f in dataclasses.fields(self) if f.name == "out")
+        check_output_path(self.out, "--out", folder=self.is_folder, empty_ok=not default)
 
     def claim(self, *paths, why: str = "") -> None:
         """Refuse, before anything is written, to replace existing files unless --overwrite was given (the one check

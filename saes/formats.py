@@ -9,10 +9,10 @@ entry point in pyproject.toml), so `interp.dictionary.load(folder)` opens them w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from interp.dictionary import DictionaryFormat, DictionaryInfo, register_format
+from interp.json_files import read_json
 
 
 def _load_saelens(folder: Path, device: str):
@@ -42,7 +42,7 @@ def _is_snmf(folder: Path) -> bool:
 def _snmf_info(folder: Path) -> DictionaryInfo:
     from saes.snmf.dictionary import CONFIG
 
-    meta = json.loads((folder / CONFIG).read_text())
+    meta = read_json(folder / CONFIG)
     recorded = {k: v for k, v in meta.items() if k not in ("kind", "hook_name", "d_in", "d_sae", "model")}
     return DictionaryInfo("snmf", "snmf", meta["hook_name"], int(meta["d_in"]), int(meta["d_sae"]),
                           meta.get("model"), str(folder), recorded=recorded)

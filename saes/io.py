@@ -20,6 +20,7 @@ from torch import Tensor
 
 from interp.atomic import atomic_write
 from interp.dictionary import DictionaryInfo
+from interp.json_files import read_json
 from interp.safetensors_io import read_tensors, write_tensors
 from saes import BaseSAE, build_sae
 from saes.config import SAEConfig, sae_config
@@ -86,10 +87,7 @@ def _read_cfg(folder: Path) -> dict:
             raise FileNotFoundError(
                 f"{folder / name} is missing (a SAELens SAE folder needs {CFG_FILENAME} and {WEIGHTS_FILENAME})"
             )
-    try:
-        return json.loads((folder / CFG_FILENAME).read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{folder / CFG_FILENAME} is not valid JSON: {e}") from e
+    return read_json(folder / CFG_FILENAME, "the SAE folder is damaged: copy it again or train it again")
 
 
 def _read_weights(path: Path) -> dict[str, Tensor]:

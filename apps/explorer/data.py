@@ -6,7 +6,6 @@ or corrupt artifact: a message naming the command that builds it (or why the bui
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import streamlit as st
 
 from apps.workspace.config import BUILD_COMMAND
 from apps.workspace.layout import Layout, dictionary_folders
+from interp.json_files import read_json
 
 ENV = "INTERP_WORKSPACE"
 T = TypeVar("T")
@@ -40,7 +40,7 @@ def build_hint(step: str = "") -> str:
 @st.cache_data(max_entries=4, show_spinner=False)
 def _manifest(path: str, mtime: float) -> dict:
     try:
-        return json.loads(Path(path).read_text())
+        return read_json(Path(path))
     except (OSError, ValueError):
         return {}
 
@@ -106,7 +106,7 @@ def _dictionary_metrics(root: str, stamp: tuple) -> pd.DataFrame:
 
     rows = []
     for name, folder in dictionary_folders(Layout(Path(root))).items():
-        report = json.loads((folder / "eval.json").read_text()) if (folder / "eval.json").is_file() else {}
+        report = read_json(folder / "eval.json") if (folder / "eval.json").is_file() else {}
         try:
             d = info(folder)
             kind, width = d.label, d.d_sae
@@ -270,7 +270,7 @@ def neuron_table(model: str, mtime: float) -> pd.DataFrame:
 
 @st.cache_data(max_entries=2, show_spinner=False)
 def _bench(path: str, mtime: float) -> dict:
-    data = json.loads(Path(path).read_text())
+    data = read_json(Path(path))
     if data.get("kind") != "steering-benchmark":
         raise ValueError(f"{path} is not a steering benchmark")
     return data
@@ -304,7 +304,7 @@ def patch_results(method: str):
 
 def patch_task(method: str) -> str:
     """The task the saved `method` results were computed on, as they record it (ioi-abc, a task file's name, ...)."""
-    return str(json.loads((layout().patching / method / "summary.json").read_text()).get("task", "?"))
+    return str(read_json(layout().patching / method / "summary.json").get("task", "?"))
 
 
 @st.cache_data(max_entries=2, show_spinner=False)
@@ -313,7 +313,7 @@ def faithfulness_table(mtime: float) -> pd.DataFrame:
     path = layout().patching / "faithfulness.json"
     if not path.is_file():
         raise FileNotFoundError(path)
-    return pd.DataFrame(json.loads(path.read_text()))
+    return pd.DataFrame(read_json(path))
 
 
 # --- models and dictionaries ------------------------------------------------------------------------------------

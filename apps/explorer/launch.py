@@ -67,6 +67,28 @@ def exposure_warnings(cfg: ExploreConfig) -> list[str]:
     return out
 
 
+def check_bind(address: str, port: int) -> None:
+    """Refuse, before the server starts (its own failure is a traceback from inside Streamlit), an --address that
+    is no address of this machine and a --port already in use."""
+    import errno
+
+    try:
+        infos = socket.getaddrinfo(address.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise ValueError(f"--address {address!r} is neither an IP address nor a host name this machine resolves: "
+                         f"give e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)") from None
+    family, _, _, _, where = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(where)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ValueError(f"--port {port} is in use on {address}: give another --port") from None
+            raise ValueError(f"--address {address} cannot be bound here ({e.strerror}): give an address of this "
+                             f"machine, e.g. 127.0.0.1") from None
+
+
 def environment(cfg: ExploreConfig) -> dict[str, str]:
     """The server's environment: the workspace and the allowed folders (absolute, os.pathsep-separated)."""
     allow = os.pathsep.join(str(Path(d).expanduser().resolve()) for d in cfg.allow)
@@ -77,6 +99,7 @@ def environment(cfg: ExploreConfig) -> dict[str, str]:
 def main(cfg: ExploreConfig) -> int:
     """CLI entry: run the app until interrupted (the workspace travels in INTERP_WORKSPACE, --allow in
     INTERP_ALLOW)."""
+    check_bind(cfg.address, cfg.port)
     env = environment(cfg)
     root = Path(env[WORKSPACE_ENV])
     if not Layout(root).manifest.is_file():

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from interp.json_files import read_json
+
 from . import records as R
 from .builders import Models
 from .config import BUILD_COMMAND, WorkspaceBuildConfig
@@ -44,11 +46,11 @@ class BuildResult:
 
 def _recorded_config(layout: Layout) -> dict:
     """The options the workspace at `layout` was last built with ({} for a new folder)."""
-    return json.loads(layout.manifest.read_text()).get("config", {}) if layout.manifest.is_file() else {}
+    return read_json(layout.manifest).get("config", {}) if layout.manifest.is_file() else {}
 
 
 def _recorded(layout: Layout) -> dict:
-    return json.loads(layout.manifest.read_text()).get("steps", {}) if layout.manifest.is_file() else {}
+    return read_json(layout.manifest).get("steps", {}) if layout.manifest.is_file() else {}
 
 
 def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:

@@ -185,8 +185,9 @@ def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     dropped = [c for c in COMPARED if c not in components]
     if dropped:
         print(f"patching: {', '.join(dropped)} left out of activation patching on {cfg.lm.model} ({model.cfg.n_layers} "
-              f"layers, {built.task.n_prompts} prompts): over the workspace's budget of {PATCH_FLOPS:.0e} FLOPs; run "
-              f"`interp patch-compare --components ...` for them", flush=True)
+              f"layers, {built.task.n_prompts} prompts): over the workspace's budget of {PATCH_FLOPS:.0e} FLOPs; "
+              f"patch them with `interp patch --model {cfg.lm.model} --task {task_cfg.task} --n-prompts "
+              f"{built.task.n_prompts} --components {' '.join(dropped)}`", flush=True)
     with enable_grad():
         run = faithfulness(model, built.task, components, model_name=cfg.lm.model)
     save_results(run.activation, layout.patching / ground_truth().name, cfg.lm.model, run.task)

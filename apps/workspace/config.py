@@ -4,14 +4,28 @@ The folder layout of a workspace is apps.workspace.layout."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
-from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, canonical_model
+from interp.options import (
+    CorpusOptions,
+    ModelOptions,
+    Options,
+    OutputOptions,
+    RuntimeOptions,
+    at_least,
+    canonical_model,
+)
 from saes.registry import ARCH_NAMES
 
 from .steps import STEP_NAMES
 
 BUILD_COMMAND = "interp workspace build"
+
+OTHER_ARTIFACTS = {"cfg.json": "an SAE", "snmf.json": "an SNMF dictionary", "manifest.json": "an activation cache",
+                   "eval.json": "an evaluation report", "summary.json": "patching results",
+                   "steering.json": "a steering run"}
+"""Files that mark another command's output folder: a workspace is never built into (and over) one of those."""
 
 
 @dataclass
@@ -21,6 +35,15 @@ class WorkspaceOutput(OutputOptions):
     out: str = "workspace"
     """Workspace folder (created; a second run skips every step whose artifact exists, validates and was built with
     the same settings)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        root = Path(self.out).expanduser()
+        if root.is_dir() and not (root / "workspace.json").is_file():
+            for marker, what in OTHER_ARTIFACTS.items():
+                if (root / marker).is_file():
+                    raise ValueError(f"--out {self.out} holds {what} ({marker}), not a workspace: give a new or "
+                                     f"empty folder (or an existing workspace) for --out")
 
 
 @dataclass
@@ -103,12 +126,17 @@ class WorkspaceBuildConfig(Options):
         bad = [a for a in self.archs if a not in ARCH_NAMES]
         if bad or not self.archs:
             raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
-        if min(self.cache_tokens, self.snmf_tokens) < 1024 or min(self.neuron_tokens, self.universal_tokens) < 512:
-            raise ValueError("need --cache-tokens and --snmf-tokens >= 1024, neuron/universal tokens >= 512")
-        if self.sae_tokens < self.sae_batch_size or self.d_sae < 2 or not 1 <= self.k <= self.d_sae:
-            raise ValueError("need --sae-tokens >= --sae-batch-size, --d-sae >= 2 and 1 <= --k <= --d-sae")
-        if self.layer < -1 or self.snmf_k < 2 or self.ioi_prompts < 0 or self.examples_per_bin < 1:
-            raise ValueError("need --layer >= 0 (or -1: the middle layer), --snmf-k >= 2, --ioi-prompts >= 0, --examples-per-bin >= 1")
+        at_least(1024, cache_tokens=self.cache_tokens, snmf_tokens=self.snmf_tokens)
+        at_least(512, neuron_tokens=self.neuron_tokens, universal_tokens=self.universal_tokens)
+        at_least(1, sae_batch_size=self.sae_batch_size, k=self.k, examples_per_bin=self.examples_per_bin)
+        at_least(2, d_sae=self.d_sae, snmf_k=self.snmf_k)
+        at_least(0, ioi_prompts=self.ioi_prompts, seed=self.seed)
+        at_least(-1, "-1: the middle layer", layer=self.layer)
+        if self.sae_tokens < self.sae_batch_size:
+            raise ValueError(f"--sae-tokens {self.sae_tokens} is less than one batch (--sae-batch-size "
+                             f"{self.sae_batch_size}): raise --sae-tokens or lower --sae-batch-size")
+        if self.k > self.d_sae:
+            raise ValueError(f"--k {self.k} is more than --d-sae {self.d_sae}: lower --k or raise --d-sae")
         self.universal_models = [canonical_model(m) for m in self.universal_models]
         if len(self.universal_models) == 1:
             raise ValueError("universal neurons need at least two models (seeds of one architecture)")

@@ -18,9 +18,10 @@ its artifact validates:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from interp.json_files import read_json
 
 SAE_PREFIX = "sae-"
 
@@ -62,7 +63,7 @@ def _own(saes: Path, found: list[Path]) -> list[Path]:
         return [saes]
     sweep = saes / "sweep.json"
     if sweep.is_file():
-        names = {Path(s["folder"]).name for s in json.loads(sweep.read_text())}
+        names = {Path(s["folder"]).name for s in read_json(sweep)}
         return [p for p in found if p.name in names]
     return found
 

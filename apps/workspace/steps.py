@@ -12,11 +12,12 @@ in workspace.json and shown by the explorer. The module is free of torch: the CL
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from interp.json_files import read_json
 
 from . import builders as B
 from .family import is_toy, neuron_models, universal_models
@@ -131,7 +132,7 @@ def _universal_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
 
 
 def _steering_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
-    return json.loads((layout.steering / "bench.json").read_text())["kind"] == "steering-benchmark"
+    return read_json((layout.steering / "bench.json"))["kind"] == "steering-benchmark"
 
 
 def _patching_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:

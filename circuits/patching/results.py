@@ -18,6 +18,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.json_files import read_json
 from interp.safetensors_io import read_tensors, write_tensors
 
 from ..tasks.base import Baselines
@@ -114,7 +115,7 @@ def _described(results: dict[str, PatchResult]) -> dict:
 def load_results(folder: str | Path, group: int | None = None) -> dict[str, PatchResult]:
     """Read back what `save_results` wrote: the results over all prompts, or those of group `group`."""
     folder = Path(folder)
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = read_json(folder / "summary.json")
     tensors = read_tensors(folder / "scores.safetensors", "patching scores")
     prefix = "" if group is None else f"group{group}/"
     part = summary if group is None else summary["groups"][group]

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformer_lens import HookedTransformer
 
 from ..config import BATCHING, MAX_SEPARATE_GROUPS, Batching
@@ -77,11 +78,11 @@ def run_method(method: str, model: HookedTransformer, task: Task, components: Se
 
 def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, components: Sequence[str], *,
                max_memory: int | None = None, normalise: bool = True, max_batch: int = 2048,
-               batching: Batching = "auto") -> PatchRun:
+               batching: Batching = "auto", progress: bool = False) -> PatchRun:
     """Patch every group of `task`, each in chunks under `max_memory` bytes (default: default_max_memory), and
     combine them (see the module docstring). Every group is planned before anything runs, so a budget too small
     for one prompt is refused at once. `batching` (see BATCHING) chooses between patching each length group alone
-    and one left-padded batch of all prompts."""
+    and one left-padded batch of all prompts. `progress` shows a bar of prompts patched (on stderr)."""
     groups = as_groups(task)
     if isinstance(task, TaskGroups) and use_padding(task, batching):
         groups = [padded(task, pad_token_id(model))]
@@ -90,12 +91,17 @@ def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, c
                          budget, f"{method} patching of {', '.join(components)} on {g.n_pos}-token prompts",
                          max_batch) for g in groups]
     runs, raws = [], []
+    bar = tqdm(total=sum(g.n_prompts for g in groups), desc=f"{method} patching", unit="prompt",
+               disable=not progress)
     for g, plan in zip(groups, plans):
-        parts = [(c.n_prompts, run_method(method, model, c, components, False, plan.max_batch))
-                 for c in chunks(g, plan.chunk)]
+        parts = []
+        for c in chunks(g, plan.chunk):
+            parts.append((c.n_prompts, run_method(method, model, c, components, False, plan.max_batch)))
+            bar.update(c.n_prompts)
         raw = merge(parts)
         raws.append((g.n_prompts, raw))
         runs.append(GroupRun(g.name, g.n_prompts, g.n_pos, plan, normalised(raw) if normalise else raw))
+    bar.close()
     if len(runs) == 1:
         return PatchRun(runs[0].results, runs)
     combined = merge(raws)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions
+from ..options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, at_least
 
 
 @dataclass
@@ -47,7 +47,8 @@ class CacheConfig(Options):
     output: CacheOutput = field(default_factory=CacheOutput)
 
     def __post_init__(self):
-        if self.tokens < 1 or self.batch_size < 1 or self.shard_tokens < 1 or self.shard_mb < 1:
-            raise ValueError("tokens, batch_size, shard_tokens and shard_mb must be >= 1")
+        at_least(1, tokens=self.tokens, batch_size=self.batch_size, shard_tokens=self.shard_tokens,
+                 shard_mb=self.shard_mb)
+        at_least(0, seed=self.seed)
         if not self.hooks:
             raise ValueError("give at least one hook, e.g. --hooks 'blocks.*.mlp.hook_post'")

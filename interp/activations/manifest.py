@@ -23,6 +23,8 @@ from typing import Any
 
 import xxhash
 
+from interp.json_files import json_error
+
 from ..atomic import atomic_write_bytes
 
 FORMAT = "interp-activation-cache"
@@ -162,7 +164,7 @@ class Manifest:
         try:
             return cls.from_json(json.loads(Path(path).read_text()))
         except json.JSONDecodeError as e:
-            raise CorruptCacheError(f"{path} is not valid JSON ({e})") from None
+            raise CorruptCacheError(str(json_error(path, e, "delete the folder and cache again"))) from None
         except TypeError as e:  # header fields missing or of another version
             raise CacheError(f"{path}: unreadable manifest header ({e}); delete the folder and cache again") from None
         except CacheError as e:

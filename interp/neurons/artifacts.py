@@ -29,6 +29,8 @@ import numpy as np
 from jaxtyping import Shaped
 from safetensors.numpy import load_file, save_file
 
+from interp.json_files import read_json
+
 from ..atomic import atomic_write
 
 SCHEMA_VERSION = 2
@@ -105,7 +107,7 @@ def load_neuron_stats(folder: str | Path) -> NeuronStats:
     meta_path = folder / STATS_JSON
     if not meta_path.is_file():
         raise FileNotFoundError(f"{folder} holds no {STATS_JSON}: not a finished `interp neurons` output")
-    meta = json.loads(meta_path.read_text())
+    meta = read_json(meta_path)
     if meta.get("kind") != "interp-neuron-stats" or meta.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{meta_path}: schema {meta.get('schema_version')!r} of kind {meta.get('kind')!r}; "
                          f"this interp reads interp-neuron-stats schema {SCHEMA_VERSION}")

@@ -19,6 +19,7 @@ from ..options import (
     OutputOptions,
     RuntimeOptions,
     WeightProcessing,
+    at_least,
     canonical_model,
     not_identity,
 )
@@ -132,8 +133,8 @@ class UniversalConfig(StatsOptions):
     def __post_init__(self):
         _check_common(self)
         if not (math.isfinite(self.threshold) and -1.0 <= self.threshold <= 1.0):
-            raise ValueError(f"threshold={self.threshold} must be a number in [-1, 1] (an excess correlation); "
-                             f"the default is 0.5")
+            raise ValueError(f"--threshold: threshold={self.threshold} must be a number in [-1, 1] (an excess "
+                             f"correlation); the default is 0.5")
         models = self.lm.models
         if len(models) < 2:
             raise ValueError(f"universal neurons need at least two models (seeds), got {models}")
@@ -147,13 +148,12 @@ class UniversalConfig(StatsOptions):
 
 def _check_common(cfg: NeuronsConfig | UniversalConfig) -> None:
     if cfg.tokens < MIN_TOKENS:
-        raise ValueError(f"tokens={cfg.tokens} is too few for neuron statistics; use at least {MIN_TOKENS}")
-    if min(cfg.batch_size, cfg.pos_bins, cfg.top_k, cfg.bigram_slots, cfg.token_slots) < 1 or cfg.auroc_tokens < 0:
-        raise ValueError("batch_size, pos_bins, top_k, token_slots and bigram_slots must be >= 1 and auroc_tokens "
-                         ">= 0")
-    if cfg.checkpoint_every < 0:
-        raise ValueError(f"checkpoint_every must be >= 0, got {cfg.checkpoint_every}")
+        raise ValueError(f"--tokens {cfg.tokens} is too few for neuron statistics; use at least {MIN_TOKENS}")
+    at_least(1, batch_size=cfg.batch_size, pos_bins=cfg.pos_bins, top_k=cfg.top_k, token_slots=cfg.token_slots,
+             bigram_slots=cfg.bigram_slots)
+    at_least(0, auroc_tokens=cfg.auroc_tokens, checkpoint_every=cfg.checkpoint_every,
+             seed=getattr(cfg, "seed", 0), rotation_seed=getattr(cfg, "rotation_seed", 0))
     if not cfg.near_zero >= 0:  # also refuses NaN
-        raise ValueError(f"near_zero must be >= 0, got {cfg.near_zero}")
+        raise ValueError(f"--near-zero: near_zero must be >= 0, got {cfg.near_zero}")
     if not math.isfinite(cfg.fire_threshold):
-        raise ValueError(f"fire_threshold must be a finite number, got {cfg.fire_threshold}")
+        raise ValueError(f"--fire-threshold: fire_threshold must be a finite number, got {cfg.fire_threshold}")

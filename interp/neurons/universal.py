@@ -31,6 +31,8 @@ import torch
 from jaxtyping import Float, Shaped
 from torch import Tensor
 
+from interp.json_files import read_json
+
 from ..allocator import retain_freed_memory
 from ..corpus import describe
 from ..corpus import summary as corpus_summary
@@ -244,7 +246,6 @@ def save_universal(result: UniversalResult, cfg: UniversalConfig, families: dict
 
 def load_universal(folder: str | Path) -> tuple[UniversalResult, dict]:
     """Read an `interp universal` output folder: the result arrays and the JSON metadata."""
-    import json
 
     from safetensors.numpy import load_file
 
@@ -252,7 +253,7 @@ def load_universal(folder: str | Path) -> tuple[UniversalResult, dict]:
     meta_path = folder / "universal.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{folder} holds no universal.json: not a finished `interp universal` output")
-    meta = json.loads(meta_path.read_text())
+    meta = read_json(meta_path)
     if meta.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{meta_path}: schema {meta.get('schema_version')}, this interp reads {SCHEMA_VERSION}")
     a = load_file(str(folder / "universal.safetensors"))

@@ -17,6 +17,7 @@ import numpy as np
 from jaxtyping import Shaped
 
 from interp.atomic import atomic_write
+from interp.json_files import read_json
 from interp.safetensors_io import read_arrays, write_arrays
 
 
@@ -49,7 +50,7 @@ def load_pages(fmt: PagesFormat, folder: str | Path) -> tuple[dict[str, Any], di
     if not (folder / fmt.files[1]).is_file() or not (folder / fmt.files[0]).is_file():
         raise FileNotFoundError(f"{folder} holds no {fmt.what} ({' + '.join(fmt.files)})")
     try:
-        meta = json.loads((folder / fmt.files[1]).read_text())
+        meta = read_json(folder / fmt.files[1])
         arrays = read_arrays(folder / fmt.files[0], fmt.what)
     except Exception as e:  # truncated or garbled files
         raise ValueError(f"{folder}: unreadable {fmt.what} ({type(e).__name__}: {e})") from e

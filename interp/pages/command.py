@@ -9,9 +9,10 @@ dictionary or settings, is refused unless --overwrite is given; pages of the sam
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from interp.json_files import read_json
 
 from .config import FeaturePagesConfig
 from .features import FILES, KIND, FeaturePages, PageSettings, compute_feature_pages, save_feature_pages
@@ -61,7 +62,7 @@ def _up_to_date(cfg: FeaturePagesConfig, identity: dict) -> bool:
     if cfg.output.overwrite or not meta_path.is_file():
         return False
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = read_json(meta_path)
     except ValueError:
         meta = {}
     if meta.get("kind") != KIND:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
+from ..options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least
 
 
 @dataclass
@@ -58,5 +58,5 @@ class FeaturePagesConfig(Options):
         if self.cache and self.data.corpus:
             raise ValueError("give either --cache DIR (activations already cached) or --corpus SPEC (run the model), "
                              "not both")
-        if self.tokens < 1 or self.examples_per_bin < 1 or self.concept_tokens < 1:
-            raise ValueError("--tokens, --examples-per-bin and --concept-tokens must be >= 1")
+        at_least(1, tokens=self.tokens, examples_per_bin=self.examples_per_bin, concept_tokens=self.concept_tokens)
+        at_least(0, seed=self.seed)

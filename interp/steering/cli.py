@@ -68,7 +68,7 @@ def main(cfg: SteerConfig) -> dict:
     model_name, processing = check_model(cfg.lm.model, cfg.lm.weight_processing, *used)
     model = load_model(model_name, start_run(cfg.run.device, cfg.run.threads).device, processing)
     vec = build_vector(model, cfg)
-    prompt = prompt_tokens(model, cfg.prompt, "--prompt")
+    prompt = prompt_tokens(model, cfg.prompt, "--prompt", cfg.max_new_tokens)
     record: dict = {}
     if cfg.kl_target is not None:
         cal = calibrate(model, vec, prompt, [cfg.kl_target], alpha_max=cfg.alpha_max)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions
+from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least, check_output_path
 
 DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
                     "category:place", "category:number", "number:3")
@@ -61,6 +61,8 @@ class SteerConfig(Options):
     output: SteerOutput = field(default_factory=SteerOutput)
 
     def __post_init__(self):
+        if self.feature < -1:  # -1 is the default, "no feature"; below it is a bad index, not a missing one
+            raise ValueError(f"--feature is a feature index and must be >= 0, got {self.feature}")
         sources = [self.feature >= 0 or bool(self.dictionary), bool(self.neuron), bool(self.concept)]
         if sum(sources) != 1:
             raise ValueError("give exactly one direction: --feature (with --dictionary or --hook), --neuron, or "
@@ -75,8 +77,10 @@ class SteerConfig(Options):
             raise ValueError(f"--alpha must be finite, got {self.alpha}")
         if self.kl_target is not None and not self.kl_target > 0:
             raise ValueError(f"--kl-target must be > 0, got {self.kl_target}")
-        if self.max_new_tokens < 0 or self.temperature < 0 or self.top_k < 1:
-            raise ValueError("--max-new-tokens and --temperature must be >= 0, --top-k >= 1")
+        at_least(0, max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=self.seed)
+        at_least(1, top_k=self.top_k)
+        if self.alpha_max is not None and not self.alpha_max > 0:
+            raise ValueError(f"--alpha-max must be > 0, got {self.alpha_max}")
 
 
 @dataclass
@@ -117,8 +121,11 @@ class SteerBenchConfig(Options):
     def __post_init__(self):
         if not self.dictionaries:
             raise ValueError("give at least one --dictionaries FOLDER (SAE or SNMF)")
-        if not self.kl_budget > 0 or self.n_docs < 2 or self.gen_tokens < 1:
-            raise ValueError("need --kl-budget > 0, --n-docs >= 2 and --gen-tokens >= 1")
+        if not self.kl_budget > 0:
+            raise ValueError(f"--kl-budget must be > 0, got {self.kl_budget}")
+        at_least(2, n_docs=self.n_docs)
+        at_least(1, gen_tokens=self.gen_tokens)
+        check_output_path(self.figure, "--figure", folder=False, empty_ok=True)
         if not 0 <= self.output_quantile < 1:
             raise ValueError(f"--output-quantile must be in [0, 1), got {self.output_quantile}")
         bad = [c for c in self.concepts if ":" not in c]

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from interp.json_files import read_json
+
 from ..atomic import atomic_write
 from ..safetensors_io import read_tensors, write_tensors
 from .scores import FeatureScores
@@ -36,7 +38,7 @@ def save_steering(folder: str | Path, vectors: list[SteeringVector], records: li
 def load_steering(folder: str | Path) -> tuple[list[SteeringVector], dict]:
     """The vectors and the JSON of a steering artifact (schema version checked)."""
     folder = Path(folder)
-    meta = json.loads((folder / "steering.json").read_text())
+    meta = read_json(folder / "steering.json")
     if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kind") != "steering":
         raise ValueError(f"{folder}: not a steering artifact of schema version {SCHEMA_VERSION}")
     t = read_tensors(folder / "steering.safetensors", "steering vectors")
@@ -60,7 +62,7 @@ def save_feature_scores(folder: str | Path, scores: FeatureScores, config: dict[
 def load_feature_scores(folder: str | Path) -> tuple[FeatureScores, dict]:
     """The scores and JSON written by `save_feature_scores` (schema version checked)."""
     folder = Path(folder)
-    meta = json.loads((folder / "feature_scores.json").read_text())
+    meta = read_json(folder / "feature_scores.json")
     if meta.get("schema_version") != SCHEMA_VERSION or meta.get("kind") != "feature-scores":
         raise ValueError(f"{folder}: not a feature-scores artifact of schema version {SCHEMA_VERSION}")
     t = read_tensors(folder / "feature_scores.safetensors", "feature scores")

@@ -78,8 +78,8 @@ def feature_vector(dictionary: Dictionary, index: int, model: HookedTransformer 
                    name: str = "") -> SteeringVector:
     """Feature `index` of a dictionary (SAE decoder row, SNMF column), normalised, at the dictionary's hook."""
     if not 0 <= index < dictionary.d_sae:
-        raise ValueError(f"feature index {index} out of range: this dictionary has {dictionary.d_sae} features, "
-                         f"valid indices 0..{dictionary.d_sae - 1}")
+        raise ValueError(f"--feature {index}: feature index {index} out of range: this dictionary has "
+                         f"{dictionary.d_sae} features, valid indices 0..{dictionary.d_sae - 1}")
     direction = dictionary.feature_directions()[index]
     if model is not None:
         check_direction(model, dictionary.hook_name, direction)
@@ -93,10 +93,12 @@ _MLP_POST = re.compile(r"^blocks\.(\d+)\.mlp\.hook_post$")
 def neuron_vector(model: HookedTransformer, layer: int, neuron: int) -> SteeringVector:
     """One-hot direction of MLP neuron `neuron` of `layer` at blocks.layer.mlp.hook_post."""
     if not 0 <= layer < model.cfg.n_layers:
-        raise ValueError(f"layer {layer} out of range: the model has layers 0..{model.cfg.n_layers - 1}")
+        raise ValueError(f"--neuron {layer}:{neuron}: layer {layer} out of range: the model has layers "
+                         f"0..{model.cfg.n_layers - 1}")
     d_mlp = model.cfg.d_mlp
     if not 0 <= neuron < d_mlp:
-        raise ValueError(f"neuron index {neuron} out of range: layer {layer} has neurons 0..{d_mlp - 1}")
+        raise ValueError(f"--neuron {layer}:{neuron}: neuron index {neuron} out of range: layer {layer} has neurons "
+                         f"0..{d_mlp - 1}")
     e = torch.zeros(d_mlp)
     e[neuron] = 1.0
     return SteeringVector(f"blocks.{layer}.mlp.hook_post", e, {"kind": "neuron", "layer": layer, "neuron": neuron})

@@ -10,13 +10,13 @@ Dictionaries: each eval.json's ground_truth holds its best latent per concept (s
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from interp import dictionary as dictionaries
+from interp.json_files import read_json
 from interp.neurons.artifacts import load_neuron_stats
 from saes.eval.report import REPORT
 
@@ -58,7 +58,7 @@ def eval_column(path: str) -> Column:
     p = p / REPORT if p.is_dir() else p
     if not p.is_file():
         raise FileNotFoundError(f"{path}: no eval report there; run `interp eval-sae --sae FOLDER` first")
-    report = json.loads(p.read_text())
+    report = read_json(p)
     truth = report.get("ground_truth") or {}
     if not truth.get("concepts"):
         raise ValueError(f"{p} has no ground-truth concept scores: evaluate on a labelled corpus (--corpus toyworld)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions
+from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least
 
 
 @dataclass
@@ -59,8 +59,10 @@ class EvalSAEConfig(Options):
     def __post_init__(self):
         if not self.sae:
             raise ValueError("give the SAE folder to evaluate with --sae FOLDER")
-        if self.tokens < 1 or self.ground_truth_tokens < 0 or self.data.n_ctx in (1, 2):
-            raise ValueError("need tokens >= 1, ground_truth_tokens >= 0 and n_ctx >= 3 (or 0)")
+        at_least(1, tokens=self.tokens)
+        at_least(0, ground_truth_tokens=self.ground_truth_tokens, seed=self.seed)
+        if self.data.n_ctx in (1, 2):
+            raise ValueError(f"--n-ctx must be >= 3 (or 0: the SAE's context), got {self.data.n_ctx}")
 
 
 @dataclass

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from interp import dictionary as dictionaries
 from interp.activations.stream import NonFiniteError, hook_width
+from interp.atomic import atomic_write_text
 from interp.corpus import TokenSource, describe
 from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
@@ -204,9 +205,8 @@ def _clean(v):
 def write_report(folder: str | Path, report: dict, path: str | Path | None = None) -> Path:
     """Write the report as JSON (non-finite numbers as null) to folder/eval.json or `path`."""
     target = Path(path) if path else Path(folder) / REPORT
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(_clean(report), indent=1))
-    tmp.replace(target)
+    target.parent.mkdir(parents=True, exist_ok=True)  # --out was checked before the evaluation; its folder is ours
+    atomic_write_text(target, json.dumps(_clean(report), indent=1))
     return target
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions, not_identity
+from interp.options import (
+    CorpusOptions,
+    Options,
+    OutputOptions,
+    RecordedModelOptions,
+    RuntimeOptions,
+    at_least,
+    not_identity,
+)
 
 
 @dataclass
@@ -66,10 +74,13 @@ class SNMFConfig(Options):
     output: SNMFOutput = field(default_factory=SNMFOutput)
 
     def __post_init__(self):
-        if self.k < 1 or not 0 < self.sparsity <= 1:
-            raise ValueError(f"need --k >= 1 and 0 < --sparsity <= 1, got {self.k}, {self.sparsity}")
+        at_least(1, k=self.k, batch_size=self.batch_size, max_iter=self.max_iter, patience=self.patience,
+                 top_m=self.top_m)
+        if not 0 < self.sparsity <= 1:
+            raise ValueError(f"--sparsity must be in (0, 1], got {self.sparsity}")
         if self.tokens < self.k:
             raise ValueError(f"--tokens {self.tokens} must be at least --k {self.k}")
-        if self.layer < -1 or self.batch_size < 1 or self.max_iter < 1 or self.patience < 1:
-            raise ValueError("--layer must be >= 0 (or -1: the middle layer); --batch-size, --max-iter and --patience "
-                             ">= 1")
+        at_least(-1, "-1: the middle layer", layer=self.layer)
+        at_least(0, "0: skip evaluation", eval_tokens=self.eval_tokens)
+        at_least(0, tol=self.tol, seed=self.seed)
+        at_least(1, checkpoint_every=self.checkpoint_every)

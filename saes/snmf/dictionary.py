@@ -17,6 +17,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interp.atomic import atomic_write
+from interp.json_files import read_json
 from interp.safetensors_io import read_tensors, write_tensors
 from saes.snmf.solver import nnls
 
@@ -120,7 +121,7 @@ class SNMF:
         folder = Path(folder)
         if not (folder / CONFIG).is_file():
             raise FileNotFoundError(f"{folder} holds no SNMF result ({CONFIG} not found)")
-        meta = json.loads((folder / CONFIG).read_text())
+        meta = read_json(folder / CONFIG)
         t = read_tensors(folder / WEIGHTS, "SNMF factors")
         top = None
         if "top_values_KM" in t:

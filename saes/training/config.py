@@ -12,8 +12,17 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from interp.options import CorpusOptions, ModelOptions, Options, OutputOptions, RuntimeOptions, not_identity
-from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users
+from interp.options import (
+    CorpusOptions,
+    ModelOptions,
+    Options,
+    OutputOptions,
+    RuntimeOptions,
+    at_least,
+    not_identity,
+    within,
+)
+from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users, uses_k
 
 
 @dataclass
@@ -59,18 +68,29 @@ class SAEOptions(Options):
             values = getattr(self, name)
             if len(set(values)) != len(values):
                 raise ValueError(f"--{name.replace('_', '-')} lists a value twice: {values}")
-        if not self.d_sae or min(self.d_sae) < 1 or not self.seed:
-            raise ValueError(f"--d-sae needs positive values and --seed at least one, got {self.d_sae}, {self.seed}")
+        if not self.d_sae or not self.seed:
+            raise ValueError(f"give at least one {'--d-sae' if not self.d_sae else '--seed'} value")
+        at_least(1, d_sae=min(self.d_sae))
+        at_least(0, seed=min(self.seed))
         by_k = option_users("k")
         if set(by_k) & set(self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
-            raise ValueError(f"{'/'.join(by_k)} need 1 <= k <= d_sae, got k={self.k}, d_sae={self.d_sae}")
-        coeffs = [*self.l0_coefficient, *self.l1_coefficient, self.aux_coefficient, self.pre_act_coefficient]
-        if min(coeffs) < 0 or not all(math.isfinite(c) for c in coeffs):
-            raise ValueError(f"loss coefficients must be finite and >= 0, got {coeffs}")
-        if self.init_l0 < 0:
-            raise ValueError(f"init_l0 must be >= 0 (0: the plain init), got {self.init_l0}")
-        if (self.bandwidth is not None and self.bandwidth <= 0) or self.init_threshold <= 0:
-            raise ValueError("bandwidth and init_threshold must be > 0")
+            raise ValueError(f"--k must be >= 1 and at most --d-sae ({'/'.join(by_k)} need 1 <= k <= d_sae), got "
+                             f"--k {self.k} and --d-sae {self.d_sae}")
+        coeffs = [*(("--l0-coefficient", c) for c in self.l0_coefficient),
+                  *(("--l1-coefficient", c) for c in self.l1_coefficient),
+                  ("--aux-coefficient", self.aux_coefficient), ("--pre-act-coefficient", self.pre_act_coefficient)]
+        for name, c in coeffs:  # the first coefficient at fault, by its own option
+            if not (c >= 0 and math.isfinite(c)):
+                raise ValueError(f"{name} is a loss coefficient and must be finite and >= 0, got {c}")
+        at_least(0, "0: the plain init", init_l0=self.init_l0)
+        learned = [a for a in self.arch if not uses_k(a)]  # the architectures that start at --init-l0
+        if learned and self.init_l0 > min(self.d_sae):
+            raise ValueError(f"--init-l0 {self.init_l0:g} is more active latents than --d-sae {min(self.d_sae)} has "
+                             f"({'/'.join(learned)}): give --init-l0 <= --d-sae (0: the plain init)")
+        for name in ("bandwidth", "init_threshold"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
 
 
 @dataclass
@@ -97,15 +117,18 @@ class OptimOptions(Options):
     gradients from sparse products instead of dense ones, ~2x faster per step once L0 is ~d_sae / 50."""
 
     def __post_init__(self):
-        if self.batch_size < 1 or self.tokens < self.batch_size:
-            raise ValueError(f"need batch_size >= 1 and tokens >= batch_size, got {self.tokens} and {self.batch_size}")
+        at_least(1, batch_size=self.batch_size)
+        if self.tokens < self.batch_size:
+            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch_size}; need "
+                             f"tokens >= batch_size): raise --tokens or lower --batch-size")
         if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
-            raise ValueError(f"grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
+            raise ValueError(f"--grad-clip must be >= 0 (0 = off), got {self.grad_clip}")
         if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        fracs = {"lr_warmup": self.lr_warmup, "lr_decay": self.lr_decay, "sparsity_warmup": self.sparsity_warmup}
-        if any(not 0 <= v <= 1 for v in fracs.values()) or self.lr_warmup + self.lr_decay > 1:
-            raise ValueError(f"warmup/decay are fractions of the run in [0, 1] (lr_warmup + lr_decay <= 1): {fracs}")
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        within(0, 1, lr_warmup=self.lr_warmup, lr_decay=self.lr_decay, sparsity_warmup=self.sparsity_warmup)
+        if self.lr_warmup + self.lr_decay > 1:
+            raise ValueError(f"--lr-warmup {self.lr_warmup} plus --lr-decay {self.lr_decay} is more than the whole run "
+                             f"(both are fractions of it; need lr_warmup + lr_decay <= 1): lower one of them")
 
     @property
     def steps(self) -> int:
@@ -126,11 +149,9 @@ class DeadOptions(Options):
     """Fraction of the run after which no more resampling happens (the last fresh latents need steps to settle)."""
 
     def __post_init__(self):
-        if self.dead_window < 0:
-            raise ValueError(f"dead_window must be >= 0 (0: a tenth of the run), got {self.dead_window}")
-        if self.resample_every < 0 or not 0 <= self.resample_until <= 1:
-            raise ValueError(f"need resample_every >= 0 (0 = off) and resample_until in [0, 1], got "
-                             f"{self.resample_every} and {self.resample_until}")
+        at_least(0, "0: a tenth of the run", dead_window=self.dead_window)
+        at_least(0, "0: off", resample_every=self.resample_every)
+        within(0, 1, resample_until=self.resample_until)
 
 
 @dataclass
@@ -149,8 +170,8 @@ class TrainDataOptions(Options):
     """Scale activations by sqrt(d_in)/E||x|| (estimated on the first batches, folded into the saved weights)."""
 
     def __post_init__(self):
-        if self.buffer_docs < 1:
-            raise ValueError(f"buffer_docs must be >= 1, got {self.buffer_docs}")
+        at_least(1, buffer_docs=self.buffer_docs)
+        at_least(0, data_seed=self.data_seed)
 
 
 @dataclass
@@ -173,8 +194,9 @@ class TrainOutputOptions(OutputOptions):
     """Show a progress bar."""
 
     def __post_init__(self):
-        if self.checkpoint_every < 0 or self.log_every < 1 or self.eval_tokens < 1:
-            raise ValueError("checkpoint_every must be >= 0; log_every and eval_tokens >= 1")
+        super().__post_init__()
+        at_least(0, checkpoint_every=self.checkpoint_every)
+        at_least(1, log_every=self.log_every, eval_tokens=self.eval_tokens)
 
 
 @dataclass

@@ -291,5 +291,5 @@ def test_shard_mb_caps_the_tokens_of_a_shard(model, tmp_path):
     r = run(model, tmp_path / "c", tokens=1024, shard=4096, shard_mb=1)
     c = ActivationCache.open(tmp_path / "c")
     assert r.n_shards == 8 and {s.n_tokens for s in c.shards} == {128}
-    with pytest.raises(ValueError, match="shard_mb must be >= 1"):
+    with pytest.raises(ValueError, match="--shard-mb must be >= 1, got 0"):
         CacheConfig.of(shard_mb=0)

@@ -108,7 +108,8 @@ def test_training_with_resampling_revives_latents_and_resumes_identically(tmp_pa
 
 
 @pytest.mark.parametrize("kw, msg", [({"arch": ["topk"], "k": [4], "resample_every": 10}, "is for relu SAEs"),
-                                     ({"arch": ["relu"], "resample_every": -1}, "resample_every >= 0"),
+                                     ({"arch": ["relu"], "resample_every": -1},
+                                      r"--resample-every must be >= 0 \(0: off\), got -1"),
                                      ({"arch": ["relu"], "resample_every": 5, "resample_until": 1.5}, r"in \[0, 1\]")])
 def test_bad_resampling_options_are_refused(kw, msg):
     with pytest.raises(ValueError, match=msg):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, not_identity
+from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, at_least, not_identity
 
 WorldName = Literal["toy1", "toy2"]
 """The worlds the toy commands offer (the CLI's choices; a test checks they are `interp.worlds.world_names()`)."""
@@ -78,11 +78,16 @@ class ToyTrainConfig(Options):
 
     def __post_init__(self):
         if self.tokens < self.batch_size * self.n_ctx:
-            raise ValueError(f"tokens={self.tokens} is less than one batch ({self.batch_size}x{self.n_ctx})")
+            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch_size} x --n-ctx "
+                             f"{self.n_ctx}): raise --tokens or lower --batch-size")
+        at_least(1, d_model=self.d_model, n_heads=self.n_heads)
         if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        if self.lr <= 0 or self.batch_size < 1:
-            raise ValueError("lr must be > 0 and batch_size >= 1")
+            raise ValueError(f"--d-model {self.d_model} is not divisible by --n-heads {self.n_heads}: give a multiple")
+        if not self.lr > 0:
+            raise ValueError(f"--lr must be > 0, got {self.lr}")
+        at_least(1, batch_size=self.batch_size, n_layers=self.n_layers, d_mlp=self.d_mlp)
+        at_least(0, seed=self.seed, warmup_steps=self.warmup_steps, weight_decay=self.weight_decay,
+                 checkpoint_every=self.checkpoint_every)
         self.corpus()  # unknown families, bad weights: one-line errors now, not at the first batch
 
     def corpus(self):
@@ -133,8 +138,8 @@ class GenerateConfig(Options):
     output: GenerateOutput = field(default_factory=GenerateOutput)
 
     def __post_init__(self):
-        if self.tokens < 1:
-            raise ValueError(f"tokens must be >= 1, got {self.tokens}")
+        at_least(1, tokens=self.tokens)
+        at_least(0, seed=self.seed)
         from .corpus import CorpusConfig  # numpy only: checks the families and forms at parse time
 
         CorpusConfig(n_ctx=self.n_ctx, split=self.split, world=self.world, mix=self.mix_weights(),
@@ -184,6 +189,5 @@ class ToyEvalConfig(Options):
     run: RuntimeOptions = field(default_factory=RuntimeOptions)
 
     def __post_init__(self):
-        if self.n_prompts < 1 or self.batch_size < 1:
-            raise ValueError(f"--n-prompts and --batch-size must be >= 1, got {self.n_prompts} and "
-                             f"{self.batch_size}")
+        at_least(1, n_prompts=self.n_prompts, batch_size=self.batch_size)
+        at_least(0, seed=self.seed)

@@ -21,6 +21,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 from jaxtyping import Bool, Int, Int8, Int32
 
+from interp.json_files import read_json
+
 from .. import LEGACY_WORLD, get_world, label_table
 from ..taxonomy import Taxonomy
 
@@ -63,7 +65,7 @@ class CorpusConfig:
 
     def __post_init__(self):
         if self.n_ctx < 16:
-            raise ValueError(f"n_ctx={self.n_ctx} is too short for a toy-world document; use >= 16")
+            raise ValueError(f"--n-ctx {self.n_ctx} (n_ctx) is too short for a toy-world document; use >= 16")
         self.ioi_forms = tuple(self.ioi_forms)
         self.mix = {k: float(v) for k, v in dict(self.mix).items()}
         _check_world_options(self)
@@ -142,7 +144,7 @@ class ToyCorpus:
     @classmethod
     def load(cls, path: str | Path) -> ToyCorpus:
         path = Path(path)
-        meta = json.loads((path / "corpus.json").read_text())
+        meta = read_json(path / "corpus.json")
         cfg = CorpusConfig(**meta["config"])
         get_world(cfg.world).taxonomy.check_schema(meta["schema"])
         arrays = np.load(path / "corpus.npz", allow_pickle=False)
