@@ -64,7 +64,9 @@ ONE_DEFINITION = ("auroc", "average_ranks", "start_run", "resolve_device", "RunC
                   "check_model", "model_record", "ModelRecord", "check_hook", "file_digest", "splice_evals",
                   "dictionary_reports", "evaluate_many", "resolve_layer", "MIDDLE_LAYER", "token_labels",
                   "WordLabels", "padded", "plan_passes", "sweep_flops", "affordable", "head_evidence",
-                  "frozen_weights", "BATCHING")
+                  "frozen_weights", "BATCHING",
+                  # bad input: one JSON reader, one range check, one output-path check, one ownership record
+                  "read_json", "json_error", "at_least", "within", "check_output_path", "remove_own")
 """The shared mechanisms (run context, checkpoint, activation source, corpus reader, AUROC, dictionary and
 architecture registries, ...): each has exactly one definition across the four packages."""
 
