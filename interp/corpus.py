@@ -43,6 +43,7 @@ from torch import Tensor
 
 from .corpus_files import CorpusError
 from .options import CorpusOptions
+from .text_check import UnknownCount, count_unknown, warn_unknown
 from .word_labels import WORD_LABEL_RULES, LabelledText, token_labels
 from .worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model, world_names
 from .worlds.taxonomy import Taxonomy
@@ -121,16 +122,20 @@ class PackedTextSource:
         self._pending: list[int] = []
         self._pending_labels: list[np.ndarray] = []
         self._exhausted = False
+        self._unknown, self._warned = UnknownCount(0, 0), False
 
     def _tokenize(self, docs: list) -> None:
         """Append the documents' tokens (and labels), each followed by the separator, to the pending stream."""
         if self.word_labels is None:
-            for ids in self.tok(docs, add_special_tokens=False)["input_ids"]:
+            batch = self.tok(docs, add_special_tokens=False)["input_ids"]
+            self._unknown += count_unknown(self.tok, batch)
+            for ids in batch:
                 self._pending.extend(ids)
                 self._pending.append(self.sep)
             return
         wl = self.word_labels
         enc = self.tok([d.text for d in docs], add_special_tokens=False, return_offsets_mapping=True)
+        self._unknown += count_unknown(self.tok, enc["input_ids"])
         for ids, offsets, doc in zip(enc["input_ids"], enc["offset_mapping"], docs):
             self._pending.extend(ids)
             self._pending.append(self.sep)
@@ -157,6 +162,9 @@ class PackedTextSource:
                                                             labels[r * body:(r + 1) * body]]))
             del self._pending[:n_rows * body]
             self._pending_labels = [labels[n_rows * body:]] if labels is not None else []
+        if not self._warned:  # once, as soon as the text read so far is mostly words the model does not know
+            self._warned = warn_unknown(self._unknown, f"corpus {self.description.get('source')}", self.tok,
+                                        "give text in this model's vocabulary (a toy model reads --corpus toyworld)")
 
     def n_rows(self, wanted: int) -> int:
         self._fill(wanted)

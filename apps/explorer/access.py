@@ -45,3 +45,24 @@ def check_folder(text: str, roots: list[Path] | None = None) -> PathCheck:
     if not path.is_dir():
         return PathCheck(path, True, True, f"`{path}` is a file, not a folder: give the folder that holds it.")
     return PathCheck(path, True, True, "")
+
+
+def check_model_name(text: str, workspace_model: str, roots: list[Path] | None = None) -> str:
+    """"" when the explorer may load model `text`: a shipped toy name, a fetchable model's name, the workspace's own
+    model, or a model folder / .gguf inside an allowed root; else one message, the same for every refusal (a path
+    outside the roots, existing or not, a hub name), so the Model field never tells what exists on the server."""
+    from interp.model_fetch import FETCHABLE
+    from interp.models import shipped_models
+
+    roots = allowed_roots() if roots is None else roots
+    name = text.strip()
+    if name and (name in shipped_models() or name in FETCHABLE or name == workspace_model):
+        return ""
+    raw = Path(name).expanduser()
+    path = (raw if raw.is_absolute() else roots[0] / raw).resolve()
+    if name and any(path == r or path.is_relative_to(r) for r in roots) and path.exists():
+        return ""
+    listed = ", ".join(f"`{r}`" for r in roots)
+    return (f"`{text}` is not a model this explorer may load: give a shipped model ({', '.join(shipped_models())}), "
+            f"a fetched one ({', '.join(FETCHABLE)}), the workspace's model (`{workspace_model}`) or a model folder "
+            f"inside the folders it may read ({listed}; more with `interp explore --allow FOLDER`).")

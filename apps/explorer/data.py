@@ -323,10 +323,25 @@ def weight_processing() -> str:
     return manifest().get("config", {}).get("weight_processing") or "default"
 
 
+def workspace_model() -> str:
+    """The model the workspace was built on (workspace.json; toy-gelu-s0 when it records none)."""
+    return manifest().get("config", {}).get("model") or "toy-gelu-s0"
+
+
+def model_refusal(name: str) -> str:
+    """"" when the explorer may load model `name`, else the one refusal (apps.explorer.access.check_model_name)."""
+    from apps.explorer.access import check_model_name
+
+    return check_model_name(name, workspace_model())
+
+
 @st.cache_resource(max_entries=6, show_spinner="loading the model ...")
 def model(name: str, weight_processing: str):
     """The model `name` loaded on the CPU with `weight_processing` (the one its activations were recorded with:
-    the workspace's, or the one feature pages record), so text run here matches the precomputed pages."""
+    the workspace's, or the one feature pages record), so text run here matches the precomputed pages. A model
+    outside what the explorer may load (`model_refusal`) is a ValueError, before anything is read."""
+    if refusal := model_refusal(name):
+        raise ValueError(refusal)
     import torch
 
     from interp.models import load_model

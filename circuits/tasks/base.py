@@ -17,7 +17,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.models import unknown_token_id
+from interp.text_check import count_unknown, unknown_token_id, warn_unknown
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -133,6 +133,7 @@ class Task:
             raise ValueError(f"{len(clean)} clean, {len(corrupted)} corrupted prompts, {len(answers)} answers and "
                              f"{len(wrongs)} wrong answers: give one of each per prompt")
         clean_t, corrupt_t = _tokens(model, clean, "clean"), _tokens(model, corrupted, "corrupted")
+        warn_unknown_prompts(model, name, [*clean_t.tolist(), *corrupt_t.tolist()])
         ans = torch.tensor([single_token(model, a) for a in answers])
         wrong = torch.tensor([single_token(model, w) for w in wrongs])
         return cls(name, clean_t, corrupt_t, ans, wrong, list(pos_labels))
@@ -144,6 +145,13 @@ def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
         raise ValueError(f"{what} prompts have different token lengths {lengths}: a Task needs one length; group "
                          f"them with circuits.tasks.groups.grouped_task (interp patch --task FILE does)")
     return model.to_tokens(list(texts)).cpu()
+
+
+def warn_unknown_prompts(model: HookedTransformer, name: str, rows: Sequence[Sequence[int]]) -> None:
+    """Warn (interp.text_check) when task `name`'s prompts are more than a small share tokens the model does not
+    know: patching would measure the unknown token, not the words."""
+    warn_unknown(count_unknown(model.tokenizer, rows), f"task {name}'s prompts", model.tokenizer,
+                 "reword them with words of this model's vocabulary")
 
 
 def single_token(model: HookedTransformer, word: str) -> int:

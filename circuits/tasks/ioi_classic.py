@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from interp.models import unknown_token_id
+from interp.text_check import unknown_token_id
 
 from .base import Task
 from .groups import TaskGroups, unique_labels

@@ -48,13 +48,16 @@ except (FileNotFoundError, ValueError, KeyError) as e:
     st.error(f"`{path}` exists but is not a dictionary folder interp opens ({e}). SAEs trained here are written by "
              f"`interp train-sae`, SNMFs by `interp snmf` (or {data.build_hint('saes')}).")
     st.stop()
-ws_model = data.manifest().get("config", {}).get("model") or "toy-gelu-s0"
+ws_model = data.workspace_model()
 if state.changed("open_folder", str(path)) or "model_name" not in st.session_state:
     st.session_state["model_name"] = described.model or ws_model  # the model the dictionary records wins
 model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name; default: the model the "
                            "dictionary records)", key="model_name").strip()
 if state.changed("open_inputs", (folder, model_name)):
     st.session_state.pop(RESULT, None)  # results belong to the folder and model they were computed with
+if refusal := data.model_refusal(model_name):  # before anything of it is read: the same rule as folders
+    st.error(refusal)
+    st.stop()
 try:
     with st.spinner(f"loading {path.name} ..."):
         dic = data.dictionary(str(path), data.mtime(path))
@@ -105,6 +108,8 @@ if st.button("Run", key="run"):
 res = st.session_state.get(RESULT)
 if res is not None:
     acts, tops = res
+    if acts.unknown:  # words the model's tokenizer does not know: the features measured <unk>, say so
+        st.warning(acts.unknown)
     if not tops:
         st.info("No feature fires on this text.")
     for f, mx in tops:
