@@ -19,6 +19,7 @@ from simple_parsing import DashVariant
 
 from interp.commands import Command
 from interp.hub import ensure_offline_if_no_hub
+from interp.options import check_finite
 
 
 def all_commands() -> list[Command]:
@@ -86,10 +87,19 @@ def os_error_message(e: OSError) -> str:
     return f"{e.strerror or e}{where}"
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the CLI prints it: one line, like its errors (no source file, line number or code)."""
+    return f"interp: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _warning_line  # a library's warning about the user's input is one line too
     parser = build_parser(all_commands())
     try:
         args = parser.parse_args(argv)
+        check_finite(args.config)  # nan / inf refused for every command's float options, by name
     except ValueError as e:  # a config's __post_init__ rejected the options
         parser.exit(2, f"interp: error: {e}\n")
     ensure_offline_if_no_hub()

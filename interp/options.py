@@ -20,6 +20,7 @@ record as their settings).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,21 @@ class Options:
         return out
 
 
+def check_finite(cfg: Any) -> None:
+    """Refuse a non-finite float option (nan, inf, -inf) of any command, naming it: one nan threshold would train an
+    all-NaN dictionary and write NaN into its config. The CLI calls this once for every command's options."""
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v) and isinstance(v, Options):
+            check_finite(v)
+            continue
+        values = v if isinstance(v, (list, tuple)) else [v]
+        bad = [x for x in values if isinstance(x, float) and not math.isfinite(x)]
+        if bad:
+            raise ValueError(f"--{f.name.replace('_', '-')} {bad[0]} is not a finite number: give a finite value "
+                             f"(nan and inf are refused)")
+
+
 def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = None) -> Any:
     """cls(...) from flat names; nested groups are built the same way from their default instance."""
     kwargs: dict[str, Any] = {}
@@ -74,7 +90,10 @@ def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = No
     if top and flat:
         names = sorted(option_names(cls))
         raise TypeError(f"{cls.__name__} has no option(s) {', '.join(sorted(flat))}; it takes {', '.join(names)}")
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    if top:
+        check_finite(built)  # from Python as from the CLI
+    return built
 
 
 def _nested_type(cls: type, f: dataclasses.Field) -> type | None:

@@ -62,8 +62,8 @@ def unknown_message(count: UnknownCount, what: str, tokenizer, fix: str, words: 
     """One line: the share of `what`'s tokens this tokenizer does not know, the words (if known), and the fix."""
     unk = getattr(tokenizer, "unk_token", None) or "the unknown token"
     named = sorted(set(words))[:10]
-    return (f"{what} has {count.unknown:,} of {count.tokens:,} tokens ({count.share:.1%}) this model's tokenizer "
-            f"does not know, read as {unk}" + (f": {', '.join(named)}" if named else "") + f"; {fix}")
+    return (f"{what}: {count.unknown:,} of {count.tokens:,} tokens ({count.share:.1%}) are words this model's "
+            f"tokenizer does not know, read as {unk}" + (f": {', '.join(named)}" if named else "") + f"; {fix}")
 
 
 def warn_unknown(count: UnknownCount, what: str, tokenizer, fix: str, words: Iterable[str] = (),

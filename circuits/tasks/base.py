@@ -9,6 +9,8 @@ default metric is the logit difference logit[answer] - logit[wrong] at the last 
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -33,12 +35,33 @@ def logit_diff(logits: Float[Tensor, "batch pos d_vocab"], answer: Int[Tensor, "
     return last.gather(1, answer[:, None])[:, 0] - last.gather(1, wrong[:, None])[:, 0]
 
 
+MIN_GAP = 0.05
+"""Below this clean - corrupted gap (in metric units, a logit difference) normalised scores are warned about."""
+
+
 @dataclass
 class Baselines:
     """Mean metric of the clean and of the corrupted run: the 1 and the 0 of the normalised metric."""
 
     clean: float
     corrupted: float
+
+    @property
+    def gap(self) -> float:
+        """clean - corrupted, the unit every normalised score is divided by (the one place it is computed): a zero
+        or non-finite gap is an error (the scores would be NaN), one under MIN_GAP a warning with the numbers
+        (the scores blow up far outside 0..1)."""
+        gap = self.clean - self.corrupted
+        numbers = f"clean {self.clean:.4g}, corrupted {self.corrupted:.4g}"
+        if gap == 0 or not math.isfinite(gap):
+            raise ValueError(f"the clean and corrupted prompts give the same metric ({numbers}): normalised scores "
+                             f"(patched - corrupted) / (clean - corrupted) would be NaN; give corrupted prompts that "
+                             f"change the answer (e.g. swap the word the answer depends on)")
+        if abs(gap) < MIN_GAP:
+            warnings.warn(f"the clean and corrupted metrics differ by only {gap:.3g} ({numbers}): normalised scores "
+                          f"are divided by it and can lie far outside 0..1; give corrupted prompts that change the "
+                          f"answer more", stacklevel=2)
+        return gap
 
 
 @dataclass
@@ -150,7 +173,7 @@ def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
 def warn_unknown_prompts(model: HookedTransformer, name: str, rows: Sequence[Sequence[int]]) -> None:
     """Warn (interp.text_check) when task `name`'s prompts are more than a small share tokens the model does not
     know: patching would measure the unknown token, not the words."""
-    warn_unknown(count_unknown(model.tokenizer, rows), f"task {name}'s prompts", model.tokenizer,
+    warn_unknown(count_unknown(model.tokenizer, rows), f"the prompts of task {name}", model.tokenizer,
                  "reword them with words of this model's vocabulary")
 
 
