@@ -266,6 +266,21 @@ def _with_tokenizer(desc: dict[str, Any], model) -> dict[str, Any]:
     return {**desc, "tokenizer": os.path.basename(str(name).rstrip("/")) or str(name), "bos_token_id": bos}
 
 
+def rows_available(source: TokenSource, wanted: int, asked: str) -> int:
+    """How many of the first `wanted` rows `source` has, saying so loudly (a one-line warning naming the corpus,
+    what was `asked` for, e.g. "--tokens 5,000", and the fix) when a finite corpus runs out first: every command that
+    reads a corpus up to a count takes its rows here, so none runs short in silence."""
+    import warnings
+
+    have = source.n_rows(wanted)
+    if have < wanted:
+        d = source.description
+        warnings.warn(f"the corpus {d.get('source')} ({d.get('split', 'all')} split) holds only {have:,} rows of "
+                      f"{source.n_ctx} tokens ({have * source.n_ctx:,} tokens), fewer than the {wanted:,} rows "
+                      f"{asked} asks for; using those: give more text or ask for fewer", stacklevel=2)
+    return have
+
+
 def describe(source: TokenSource, n_tokens: int) -> dict[str, Any]:
     """What an artifact records under "corpus": the source's description plus the tokens used."""
     return json.loads(json.dumps({**source.description, "tokens": int(n_tokens)}, default=str))

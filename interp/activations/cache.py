@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import math
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..allocator import retain_freed_memory
-from ..corpus import TokenSource, open_corpus
+from ..corpus import TokenSource, open_corpus, rows_available
 from ..corpus import summary as corpus_summary
 from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, load_model
@@ -205,12 +206,30 @@ def _compute_shard(source: TokenSource, capture: Capture, writer: ShardWriter, b
 
 def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, device: str) -> Manifest:
     shapes = probe_shapes(model, hooks, source, device)
-    token_bytes = sum(math.prod(s) for s in shapes.values()) * DTYPES[cfg.dtype].itemsize
+    token_bytes = _token_bytes(shapes, cfg.dtype)
     tokens = min(cfg.shard_tokens, (cfg.shard_mb << 20) // token_bytes)
     return Manifest(**model_record(cfg.lm.model, cfg.lm.weight_processing), hooks=hooks, shapes=shapes,
                     dtype=cfg.dtype, corpus=source.description, n_ctx=source.n_ctx,
                     docs_per_shard=max(1, tokens // source.n_ctx),
                     label_schema=source.taxonomy.schema() if source.taxonomy is not None else None)
+
+
+def _token_bytes(shapes: dict[str, list[int]], dtype: str) -> int:
+    """Bytes one token's activations take on disk (every hook)."""
+    return sum(math.prod(s) for s in shapes.values()) * DTYPES[dtype].itemsize
+
+
+def check_room(tokens: int, header: Manifest, out: Path) -> None:
+    """Refuse --tokens whose cache cannot fit on the disk of `out`, before a shard is planned or a byte written: a
+    plan for 10^15 tokens alone would fill memory, and the disk would fill anyway."""
+    per_token = _token_bytes(header.shapes, header.dtype)
+    need = max(0, tokens - _existing_docs(out) * header.n_ctx) * per_token
+    where = next(p for p in (out, *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(where).free
+    if need > free:
+        raise CacheError(f"--tokens {tokens:,} needs about {need / 2**30:,.1f} GiB for {len(header.hooks)} hook(s) "
+                         f"in {header.dtype}, but {where} has {free / 2**30:,.1f} GiB free: give fewer --tokens "
+                         f"(about {free // per_token:,} fit) or another --out")
 
 
 def _existing_docs(out: Path) -> int:
@@ -256,10 +275,11 @@ def cache_activations(cfg: CacheConfig, model: HookedTransformer | None = None, 
     hooks = expand_hooks(model, cfg.hooks)
     source = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
-    out = Path(cfg.output.out)  # created only once the model, hooks and corpus are known to be usable
+    out = Path(cfg.output.out)  # created only once the model, hooks, corpus and disk are known to be usable
+    check_room(cfg.tokens, header, out)
     out.mkdir(parents=True, exist_ok=True)
     wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
-    plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)
+    plan = plan_shards(rows_available(source, wanted, f"--tokens {cfg.tokens:,}"), header.docs_per_shard)
     manifest = prepare_folder(out, header, plan, dist)
     done = {s.index for s in manifest.shards}
     todo = [s for s in plan if s.index % dist.world == dist.rank and s.index not in done]
