@@ -19,7 +19,6 @@ from simple_parsing import DashVariant
 
 from interp.commands import Command
 from interp.hub import ensure_offline_if_no_hub
-from interp.options import check_finite
 
 
 def all_commands() -> list[Command]:
@@ -99,7 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(all_commands())
     try:
         args = parser.parse_args(argv)
-        check_finite(args.config)  # nan / inf refused for every command's float options, by name
     except ValueError as e:  # a config's __post_init__ rejected the options
         parser.exit(2, f"interp: error: {e}\n")
     ensure_offline_if_no_hub()

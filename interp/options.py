@@ -39,7 +39,30 @@ def not_identity(default: Any) -> Any:
 
 
 class Options:
-    """Mixin of every config dataclass: flat construction and a flat view."""
+    """Mixin of every config dataclass: flat construction and a flat view. Every config refuses non-finite float
+    options (`check_finite`), from the CLI as from Python, naming the option before any reason its own __post_init__
+    gives (a nan passes or misleads range checks)."""
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__post_init__")
+        if own is None or getattr(own, "_checks_finite", False):
+            return
+
+        def __post_init__(self, *args: Any) -> None:
+            try:
+                own(self, *args)
+            except ValueError as e:  # a nan can mislead a range check: name it first, the config's reason after
+                if problem := non_finite(self, nested=False):
+                    raise ValueError(f"{problem} ({e})") from None
+                raise
+            check_finite(self, nested=False)  # every float the range checks let through (nan passes them)
+
+        __post_init__._checks_finite = True  # type: ignore[attr-defined]
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+
+    def __post_init__(self) -> None:  # configs without their own checks
+        check_finite(self, nested=False)
 
     @classmethod
     def of(cls: type[T], **flat: Any) -> T:
@@ -58,19 +81,28 @@ class Options:
         return out
 
 
-def check_finite(cfg: Any) -> None:
-    """Refuse a non-finite float option (nan, inf, -inf) of any command, naming it: one nan threshold would train an
-    all-NaN dictionary and write NaN into its config. The CLI calls this once for every command's options."""
+def non_finite(cfg: Any, nested: bool = True) -> str:
+    """The one-line refusal of `cfg`'s first non-finite float option (nan, inf, -inf), named as the CLI spells it,
+    or "" when every float option is finite (`nested` False: each nested group checks its own fields)."""
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         if dataclasses.is_dataclass(v) and isinstance(v, Options):
-            check_finite(v)
+            if nested and (problem := non_finite(v)):
+                return problem
             continue
         values = v if isinstance(v, (list, tuple)) else [v]
         bad = [x for x in values if isinstance(x, float) and not math.isfinite(x)]
         if bad:
-            raise ValueError(f"--{f.name.replace('_', '-')} {bad[0]} is not a finite number: give a finite value "
-                             f"(nan and inf are refused)")
+            return (f"--{f.name.replace('_', '-')} {bad[0]} is not a finite number: give a finite value (nan and inf "
+                    f"are refused)")
+    return ""
+
+
+def check_finite(cfg: Any, nested: bool = True) -> None:
+    """Refuse a non-finite float option of any command, naming it: one nan threshold would train an all-NaN
+    dictionary and write NaN into its config. Every `Options` config calls it on construction."""
+    if problem := non_finite(cfg, nested):
+        raise ValueError(problem)
 
 
 def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = None) -> Any:
@@ -90,10 +122,7 @@ def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = No
     if top and flat:
         names = sorted(option_names(cls))
         raise TypeError(f"{cls.__name__} has no option(s) {', '.join(sorted(flat))}; it takes {', '.join(names)}")
-    built = cls(**kwargs)
-    if top:
-        check_finite(built)  # from Python as from the CLI
-    return built
+    return cls(**kwargs)
 
 
 def _nested_type(cls: type, f: dataclasses.Field) -> type | None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import copy
 import fnmatch
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +143,10 @@ def probe_shapes(model: HookedTransformer, hooks: list[str], source: TokenSource
     return {h: shapes[h][2:] or [1] for h in hooks}
 
 
+DISK_FACTOR = 10
+"""--tokens whose cache would be this many times the whole disk is refused before anything is planned."""
+
+
 def plan_shards(n_docs: int, docs_per_shard: int) -> list[ShardPlan]:
     return [ShardPlan(k, k * docs_per_shard, min(docs_per_shard, n_docs - k * docs_per_shard))
             for k in range(math.ceil(n_docs / docs_per_shard))]
@@ -220,16 +223,24 @@ def _token_bytes(shapes: dict[str, list[int]], dtype: str) -> int:
 
 
 def check_room(tokens: int, header: Manifest, out: Path) -> None:
-    """Refuse --tokens whose cache cannot fit on the disk of `out`, before a shard is planned or a byte written: a
-    plan for 10^15 tokens alone would fill memory, and the disk would fill anyway."""
+    """Before a shard is planned: refuse --tokens whose cache would be more than DISK_FACTOR times the whole file
+    system holding `out` (a typo such as 10^15 tokens; its plan alone would fill memory), and warn, with the
+    numbers, when it is more than the free space (the run stops when the disk is full and resumes once there is
+    room, so a disk that will grow is fine)."""
+    import shutil
+    import warnings
+
     per_token = _token_bytes(header.shapes, header.dtype)
     need = max(0, tokens - _existing_docs(out) * header.n_ctx) * per_token
-    where = next(p for p in (out, *out.absolute().parents) if p.exists())
-    free = shutil.disk_usage(where).free
-    if need > free:
-        raise CacheError(f"--tokens {tokens:,} needs about {need / 2**30:,.1f} GiB for {len(header.hooks)} hook(s) "
-                         f"in {header.dtype}, but {where} has {free / 2**30:,.1f} GiB free: give fewer --tokens "
-                         f"(about {free // per_token:,} fit) or another --out")
+    disk = shutil.disk_usage(out)
+    numbers = (f"--tokens {tokens:,} needs about {need / 2**30:,.2f} GiB for {len(header.hooks)} hook(s) in "
+               f"{header.dtype}, but the disk of {out} holds {disk.total / 2**30:,.2f} GiB")
+    if need > DISK_FACTOR * disk.total:
+        raise CacheError(f"{numbers} in all: give fewer --tokens (about {disk.free // per_token:,} fit in the free "
+                         f"space) or another --out")
+    if need > disk.free:
+        warnings.warn(f"{numbers}, {disk.free / 2**30:,.2f} GiB of it free: the run stops when the disk is full "
+                      f"(it resumes once there is room); give fewer --tokens to finish now", stacklevel=2)
 
 
 def _existing_docs(out: Path) -> int:
@@ -276,8 +287,14 @@ def cache_activations(cfg: CacheConfig, model: HookedTransformer | None = None, 
     source = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
     out = Path(cfg.output.out)  # created only once the model, hooks, corpus and disk are known to be usable
-    check_room(cfg.tokens, header, out)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)  # first: an unwritable --out is a permission error, not a size one
+    try:
+        check_room(cfg.tokens, header, out)
+    except CacheError:
+        if created:
+            out.rmdir()  # nothing of this run is left behind
+        raise
     wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
     plan = plan_shards(rows_available(source, wanted, f"--tokens {cfg.tokens:,}"), header.docs_per_shard)
     manifest = prepare_folder(out, header, plan, dist)
