@@ -55,7 +55,7 @@ def files(tmp_path_factory) -> Path:
     (root / "mixed" / "a.txt").write_text("the cat sat\n" * 20)
     (root / "mixed" / "b.txt").write_bytes(latin.encode("latin-1"))
     (root / "english.txt").write_text(ENGLISH)
-    (root / "short.txt").write_text("the cat saw the dog and the bird\n" * 48)  # 384-odd tokens on the toy model
+    (root / "short.txt").write_text("the cat saw the dog and the bird\n" * 120)  # ~1,000 tokens on the toy model
     # task files
     (root / "task-binary.jsonl").write_bytes(binary)
     (root / "task-latin1.csv").write_bytes(("clean,corrupted,answer,wrong\n" + ",".join(
@@ -126,7 +126,7 @@ NOT_TEXT = {"binary.bin": "not a text file", "binary.txt": "not a text file", "c
 CORPUS_COMMANDS = {
     "cache": ["cache", "--tokens", "256", "--hooks", "blocks.0.mlp.hook_post"],
     "neurons": ["neurons", "--tokens", "2048"],
-    "train-sae": ["train-sae", "--hook", "blocks.0.mlp.hook_post", "--d-sae", "32", "--tokens", "1024",
+    "train-sae": ["train-sae", "--hook", "blocks.0.mlp.hook_post", "--d-sae", "32", "--tokens", "1024", "--batch-size", "256",
                   "--eval", "false", "--progress", "false"],
     "snmf": ["snmf", "--k", "4", "--tokens", "512"],
 }
@@ -241,20 +241,13 @@ def test_answer_equal_to_wrong_is_a_degenerate_metric_error(files, tmp_path, cap
     assert not (tmp_path / "p" / "scores.safetensors").exists()
 
 
-def test_a_tiny_clean_corrupted_gap_is_warned_about_with_the_numbers(toy_model, files, tmp_path, capsys):
-    from circuits.tasks.base import MIN_GAP
-
+def test_a_tiny_clean_corrupted_gap_is_warned_about_with_the_numbers(files, tmp_path, capsys):
     task = tmp_path / "tiny-gap.jsonl"
-    # the corrupted prompt differs only in the first word, far from what the answer depends on
-    pair = {**PAIR, "corrupted": PAIR["clean"].replace("When", "After", 1)}
-    task.write_text(json.dumps(pair) + "\n")
-    from circuits.tasks.files import file_task
-
-    base = file_task(toy_model, task)[0].baselines(toy_model)
-    if abs(base.clean - base.corrupted) >= MIN_GAP:
-        pytest.skip(f"this toy model's gap for the pair is {base.clean - base.corrupted:.3f}")
-    _warned(["patch", "--task", str(task), "--out", str(tmp_path / "p")], files, capsys, "differ by only",
-            "clean ", "corrupted ", "outside 0..1")
+    # the corrupted prompt changes a word the answer does not depend on: on toy-gelu-s0 the gap is about 0.01
+    task.write_text(json.dumps({**PAIR, "corrupted": PAIR["clean"].replace("store", "park")}) + "\n")
+    line = _warned(["patch", "--task", str(task), "--out", str(tmp_path / "p")], files, capsys, "differ by only",
+                   "clean 14.9", "corrupted 14.9", "outside 0..1", "change the answer more")
+    assert "0.0104" in line
 
 
 # --- counts larger than the disk or the corpus --------------------------------------------------------------------
@@ -270,7 +263,7 @@ def test_tokens_past_the_disk_are_refused_before_anything_is_planned(tokens, fil
 
 @pytest.mark.parametrize("argv", [
     ["cache", "--tokens", "5000", "--hooks", "blocks.0.mlp.hook_post"],
-    ["neurons", "--tokens", "5000"],
+    ["neurons", "--tokens", "5000", "--split", "all"],
 ], ids=lambda a: a[0])
 def test_more_tokens_than_a_finite_corpus_holds_says_so(argv, files, tmp_path, capsys):
     _warned([*argv, "--corpus", str(files / "short.txt"), "--n-ctx", "32", "--out", str(tmp_path / "o")], files,
