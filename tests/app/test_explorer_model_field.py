@@ -51,8 +51,11 @@ def test_model_folders_outside_the_allowed_roots_are_refused_in_one_wording(expl
                  "gpt2", "../outside/model", str(allowed / "no-such-model")):
         at = _model(explorer, at, name)
         assert len(at.error) == 1 and "not a model this explorer may load" in at.error[0].value, name
-        assert "--allow" in at.error[0].value and not at.metric  # refused before anything of it is read
+        assert "--allow" in at.error[0].value and not at.warning  # nothing read or said about it
         refusals[name] = at.error[0].value.replace(f"`{name}`", "`NAME`")
+        at.button(key="run").click().run()
+        explorer.ok(at)
+        assert len(at.error) == 1 and not any(m.value.startswith("**feature ") for m in at.markdown)
     assert len(set(refusals.values())) == 1, refusals  # existing, missing, file, hub name: one wording
     body = explorer.texts(at)
     assert "without config.json" not in body and "unknown model" not in body

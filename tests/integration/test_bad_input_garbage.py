@@ -126,8 +126,8 @@ NOT_TEXT = {"binary.bin": "not a text file", "binary.txt": "not a text file", "c
 CORPUS_COMMANDS = {
     "cache": ["cache", "--tokens", "256", "--hooks", "blocks.0.mlp.hook_post"],
     "neurons": ["neurons", "--tokens", "2048"],
-    "train-sae": ["train-sae", "--hook", "blocks.0.mlp.hook_post", "--d-sae", "32", "--tokens", "1024", "--batch-size", "256",
-                  "--eval", "false", "--progress", "false"],
+    "train-sae": ["train-sae", "--hook", "blocks.0.mlp.hook_post", "--d-sae", "32", "--tokens", "1024",
+                  "--batch-size", "256", "--eval", "false", "--progress", "false"],
     "snmf": ["snmf", "--k", "4", "--tokens", "512"],
 }
 
