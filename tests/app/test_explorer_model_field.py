@@ -67,3 +67,15 @@ def test_shipped_names_the_workspace_model_and_allowed_folders_are_accepted(expl
         at = _model(explorer, at, name)
         assert not at.error, (name, [e.value for e in at.error])
         assert explorer.metrics(at)["d_sae"] == "16"
+
+
+def test_own_text_with_words_the_model_does_not_know_is_warned_about(explorer, tmp_path, allowed):
+    at = _open(explorer, tmp_path, allowed)
+    at.text_input(key="text").set_value("Mary saw a xylophone and a quasar").run()
+    at.button(key="run").click().run()
+    explorer.ok(at)
+    warned = [w.value for w in at.warning if "does not know" in w.value]
+    assert warned and "xylophone" in warned[0] and "quasar" in warned[0] and "%" in warned[0]
+    at.text_input(key="text").set_value("Mary and John went to the park").run()
+    at.button(key="run").click().run()
+    assert not any("does not know" in w.value for w in at.warning)
