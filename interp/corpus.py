@@ -24,7 +24,10 @@ document belongs to 'heldout' when the xxh3 hash of its text is 0 mod HELDOUT_EV
 world has its own split, interp.worlds.toy.corpus). Every source describes itself (`description`: kind, source, a
 fingerprint of the content, split, n_ctx, tokenizer): the record artifacts store under "corpus".
 
-A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus.
+A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus. Garbage does not
+pass as text (interp.text_check): a file that is not UTF-8 text is refused when the corpus is opened, and above a
+small share of tokens the tokenizer does not know, the source warns once; a command that asks for more rows than
+a finite corpus holds hears so (`rows_available`).
 """
 
 from __future__ import annotations

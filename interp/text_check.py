@@ -58,20 +58,23 @@ def count_unknown(tokenizer, rows: Iterable[Iterable[int]]) -> UnknownCount:
     return UnknownCount(unknown, tokens)
 
 
-def unknown_message(count: UnknownCount, what: str, tokenizer, fix: str, words: Iterable[str] = ()) -> str:
-    """One line: the share of `what`'s tokens this tokenizer does not know, the words (if known), and the fix."""
-    unk = getattr(tokenizer, "unk_token", None) or "the unknown token"
+def unknown_message(count: UnknownCount, what: str, tokenizer, fix: str, words: Iterable[str] = (),
+                    unit: str = "tokens") -> str:
+    """One line: the share of `what`'s tokens (or other `unit`) this tokenizer does not know, the words (if known),
+    and the fix."""
+    unk = getattr(tokenizer, "unk_token", None)
     named = sorted(set(words))[:10]
-    return (f"{what}: {count.unknown:,} of {count.tokens:,} tokens ({count.share:.1%}) are words this model's "
-            f"tokenizer does not know, read as {unk}" + (f": {', '.join(named)}" if named else "") + f"; {fix}")
+    return (f"{what}: {count.unknown:,} of {count.tokens:,} {unit} ({count.share:.1%}) are words this model's "
+            f"tokenizer does not know" + (f", read as {unk}" if unk else "")
+            + (f": {', '.join(named)}" if named else "") + f"; {fix}")
 
 
 def warn_unknown(count: UnknownCount, what: str, tokenizer, fix: str, words: Iterable[str] = (),
-                 threshold: float = UNKNOWN_SHARE_WARN) -> bool:
+                 threshold: float = UNKNOWN_SHARE_WARN, unit: str = "tokens") -> bool:
     """Warn (one line) when more than `threshold` of the tokens are unknown; whether it warned."""
     if count.unknown == 0 or count.share <= threshold:
         return False
-    warnings.warn(unknown_message(count, what, tokenizer, fix, words), stacklevel=3)
+    warnings.warn(unknown_message(count, what, tokenizer, fix, words, unit), stacklevel=3)
     return True
 
 

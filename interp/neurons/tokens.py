@@ -122,7 +122,7 @@ def load_concepts(path: str | Path, vocab: list[str] | None) -> Concepts:
     strings = [w for words in data.values() for w in words]
     unknown = [w for w in strings if w.strip() not in index]  # strings the vocabulary holds as no token
     warn_unknown(UnknownCount(len(unknown), len(strings)), f"--concepts {path}", None,
-                 "give strings that are single tokens of this model's vocabulary", words=unknown)
+                 "give strings that are single tokens of this model's vocabulary", words=unknown, unit="strings")
     if empty:  # the other concepts are still measured: one unusable concept does not abort the run
         warnings.warn(f"--concepts {path}: skipped {'; '.join(empty)}: none of its strings is a token of this "
                       f"model's vocabulary (a word the tokenizer splits into pieces has no single token)",
