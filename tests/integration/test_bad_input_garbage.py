@@ -261,6 +261,13 @@ def test_tokens_past_the_disk_are_refused_before_anything_is_planned(tokens, fil
     assert not out.exists() and (tmp_path / "mine.txt").read_text() == "mine"
 
 
+def test_snmf_tokens_past_the_memory_are_refused_before_anything_is_held(files, tmp_path, capsys):
+    out = tmp_path / "s"
+    _refused(["snmf", "--k", "4", "--tokens", "999999999999999", "--out", str(out)], files, capsys,
+             "--tokens 999,999,999,999,999", "GiB of memory", "ask for fewer")
+    assert not out.exists() or not any(out.rglob("*.safetensors"))
+
+
 @pytest.mark.parametrize("argv", [
     ["cache", "--tokens", "5000", "--hooks", "blocks.0.mlp.hook_post"],
     ["neurons", "--tokens", "5000", "--split", "all"],
