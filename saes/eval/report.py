@@ -47,7 +47,8 @@ def eval_rows(corpus: TokenSource, n_tokens: int
               ) -> tuple[Int[Tensor, "doc pos"], Int[np.ndarray, "doc pos field"] | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
-    n_docs = rows_available(corpus, max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))), f"--eval-tokens {n_tokens:,}")
+    n_docs = rows_available(corpus, max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))),
+                            f"the evaluation ({n_tokens:,} tokens)")
     if n_docs == 0:
         raise ValueError(f"the evaluation corpus {corpus.description.get('source')} "
                          f"({corpus.description.get('split')} split) has no row of {corpus.n_ctx} tokens: give a "

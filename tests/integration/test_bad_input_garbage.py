@@ -277,5 +277,18 @@ def test_more_tokens_than_a_finite_corpus_holds_says_so(argv, files, tmp_path, c
             capsys, "short.txt", "holds only", "--tokens 5,000", "give more text")
 
 
+def test_an_evaluation_on_a_corpus_shorter_than_its_tokens_says_so(files, tmp_path, capsys):
+    from saes import build_sae, sae_config
+    from saes import io as sae_io
+
+    sae_io.save(build_sae(sae_config("relu", d_in=512, d_sae=16, hook_name="blocks.0.mlp.hook_post",
+                                     model_name="toy-gelu-s0")), tmp_path / "sae")
+    corpus = tmp_path / "numbered.txt"  # distinct lines: some of them fall in the held-out split
+    corpus.write_text("".join(f"the cat saw the dog and the bird number {i}\n" for i in range(400)))
+    _warned(["eval-sae", "--sae", str(tmp_path / "sae"), "--corpus", str(corpus), "--n-ctx", "32", "--tokens",
+             "50000", "--out", str(tmp_path / "e.json")], files, capsys, "numbered.txt", "heldout split",
+            "holds only", "the evaluation (50,000 tokens)", "give more text")
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
