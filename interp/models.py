@@ -32,6 +32,7 @@ from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
 from .safetensors_io import read_tensors, write_tensors
 from .text_check import count_unknown, unknown_message, unknown_words
+from .text_check import unknown_token_id as unknown_token_id  # its earlier home: imports from here keep working
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
