@@ -55,6 +55,10 @@ def check_folder(text: str, roots: list[Path] | None = None) -> PathCheck:
     return PathCheck(path, True, True, "")
 
 
+class ModelRefused(ValueError):
+    """A model the explorer may not load (`check_model_name`'s message)."""
+
+
 def check_model_name(text: str, workspace_model: str, roots: list[Path] | None = None) -> str:
     """"" when the explorer may load model `text`: a shipped toy name, a fetchable model's name, the workspace's own
     model, or a model folder / .gguf inside an allowed root; else one message, the same for every refusal (a path

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from apps.explorer.access import ModelRefused, check_model_name
 from apps.workspace.config import BUILD_COMMAND
 from apps.workspace.layout import Layout, dictionary_folders
 
@@ -75,6 +76,9 @@ def guarded(what: str, step: str, load: Callable[..., T], *args: Any) -> T | Non
     except FileNotFoundError:
         missing(what, step)
     except Exception as e:  # corrupt or unreadable artifacts: say so and how to rebuild, never a traceback
+        if isinstance(e, ModelRefused):  # not broken, not allowed: the refusal says why, no rebuild
+            st.error(str(e))
+            return None
         st.error(f"The {what} in {layout().root} could not be read ({type(e).__name__}: {e}). Rebuild it with "
                  f"{build_hint(step)} --force {step}")
     return None
@@ -330,8 +334,6 @@ def workspace_model() -> str:
 
 def model_refusal(name: str) -> str:
     """"" when the explorer may load model `name`, else the one refusal (apps.explorer.access.check_model_name)."""
-    from apps.explorer.access import check_model_name
-
     return check_model_name(name, workspace_model())
 
 
@@ -341,7 +343,7 @@ def model(name: str, weight_processing: str):
     the workspace's, or the one feature pages record), so text run here matches the precomputed pages. A model
     outside what the explorer may load (`model_refusal`) is a ValueError, before anything is read."""
     if refusal := model_refusal(name):
-        raise ValueError(refusal)
+        raise ModelRefused(refusal)
     import torch
 
     from interp.models import load_model
