@@ -86,7 +86,15 @@ def os_error_message(e: OSError) -> str:
     return f"{e.strerror or e}{where}"
 
 
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """A warning as the CLI prints it: one line, like its errors (no source file, line number or code)."""
+    return f"interp: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.formatwarning = _warning_line  # a library's warning about the user's input is one line too
     parser = build_parser(all_commands())
     try:
         args = parser.parse_args(argv)

@@ -72,7 +72,7 @@ def patch_set(model: HookedTransformer, task: Task, nodes: Sequence[Node]) -> fl
 
     base = task.baselines(model)
     value = float(task.metric(model.run_with_hooks(task.corrupted, fwd_hooks=[(h, patch) for h in hooks])))
-    return (value - base.corrupted) / (base.clean - base.corrupted)
+    return (value - base.corrupted) / base.gap
 
 
 def ranked_nodes(model: HookedTransformer, task: Task) -> dict[Node, float]:

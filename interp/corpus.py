@@ -24,7 +24,10 @@ document belongs to 'heldout' when the xxh3 hash of its text is 0 mod HELDOUT_EV
 world has its own split, interp.worlds.toy.corpus). Every source describes itself (`description`: kind, source, a
 fingerprint of the content, split, n_ctx, tokenizer): the record artifacts store under "corpus".
 
-A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus.
+A model that is not a toy model gets no silent toy-world default: `open_corpus` asks for --corpus. Garbage does not
+pass as text (interp.text_check): a file that is not UTF-8 text is refused when the corpus is opened, and above a
+small share of tokens the tokenizer does not know, the source warns once; a command that asks for more rows than
+a finite corpus holds hears so (`rows_available`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from torch import Tensor
 
 from .corpus_files import CorpusError
 from .options import CorpusOptions
+from .text_check import UnknownCount, count_unknown, warn_unknown
 from .word_labels import WORD_LABEL_RULES, LabelledText, token_labels
 from .worlds import LEGACY_WORLD, get_world, label_table, world_name_of_model, world_names
 from .worlds.taxonomy import Taxonomy
@@ -121,16 +125,20 @@ class PackedTextSource:
         self._pending: list[int] = []
         self._pending_labels: list[np.ndarray] = []
         self._exhausted = False
+        self._unknown, self._warned = UnknownCount(0, 0), False
 
     def _tokenize(self, docs: list) -> None:
         """Append the documents' tokens (and labels), each followed by the separator, to the pending stream."""
         if self.word_labels is None:
-            for ids in self.tok(docs, add_special_tokens=False)["input_ids"]:
+            batch = self.tok(docs, add_special_tokens=False)["input_ids"]
+            self._unknown += count_unknown(self.tok, batch)
+            for ids in batch:
                 self._pending.extend(ids)
                 self._pending.append(self.sep)
             return
         wl = self.word_labels
         enc = self.tok([d.text for d in docs], add_special_tokens=False, return_offsets_mapping=True)
+        self._unknown += count_unknown(self.tok, enc["input_ids"])
         for ids, offsets, doc in zip(enc["input_ids"], enc["offset_mapping"], docs):
             self._pending.extend(ids)
             self._pending.append(self.sep)
@@ -157,6 +165,9 @@ class PackedTextSource:
                                                             labels[r * body:(r + 1) * body]]))
             del self._pending[:n_rows * body]
             self._pending_labels = [labels[n_rows * body:]] if labels is not None else []
+        if not self._warned:  # once, as soon as the text read so far is mostly words the model does not know
+            self._warned = warn_unknown(self._unknown, f"corpus {self.description.get('source')}", self.tok,
+                                        "give text in this model's vocabulary (a toy model reads --corpus toyworld)")
 
     def n_rows(self, wanted: int) -> int:
         self._fill(wanted)
@@ -256,6 +267,21 @@ def _with_tokenizer(desc: dict[str, Any], model) -> dict[str, Any]:
     name = getattr(tok, "name_or_path", "") or type(tok).__name__
     bos, _ = bos_and_separator(tok)
     return {**desc, "tokenizer": os.path.basename(str(name).rstrip("/")) or str(name), "bos_token_id": bos}
+
+
+def rows_available(source: TokenSource, wanted: int, asked: str) -> int:
+    """How many of the first `wanted` rows `source` has, saying so loudly (a one-line warning naming the corpus,
+    what was `asked` for, e.g. "--tokens 5,000", and the fix) when a finite corpus runs out first: every command that
+    reads a corpus up to a count takes its rows here, so none runs short in silence."""
+    import warnings
+
+    have = source.n_rows(wanted)
+    if have < wanted:
+        d = source.description
+        warnings.warn(f"the corpus {d.get('source')} ({d.get('split', 'all')} split) holds only {have:,} rows of "
+                      f"{source.n_ctx} tokens ({have * source.n_ctx:,} tokens), fewer than the {wanted:,} rows "
+                      f"{asked} asks for; using those: give more text or ask for fewer", stacklevel=2)
+    return have
 
 
 def describe(source: TokenSource, n_tokens: int) -> dict[str, Any]:

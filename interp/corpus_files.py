@@ -15,6 +15,7 @@ from typing import Any
 import xxhash
 
 from . import english_text
+from .text_check import TextValidator
 
 Texts = Callable[[], Iterator[str]]
 
@@ -27,21 +28,28 @@ def _error(msg: str) -> Exception:
     return CorpusError(msg)
 
 
-def fingerprint_files(paths: list[Path], root: Path | None = None) -> str:
-    """xxh3-128 over the files' relative names and bytes, in the given order."""
+def fingerprint_files(paths: list[Path], root: Path | None = None, text: str = "") -> str:
+    """xxh3-128 over the files' relative names and bytes, in the given order. With `text` (what the files are, e.g.
+    "corpus"), the same read refuses a file that is not UTF-8 text (interp.text_check): garbage never reaches the
+    tokenizer as replacement characters or unknown tokens."""
     h = xxhash.xxh3_128()
     for p in paths:
         h.update(str(p.relative_to(root) if root else p.name).encode() + b"\0")
+        check = TextValidator(p, text) if text else None
         with open(p, "rb") as f:
             while chunk := f.read(1 << 24):
                 h.update(chunk)
+                if check:
+                    check.feed(chunk)
+        if check:
+            check.end()
     return h.hexdigest()
 
 
 def _lines(paths: list[Path]) -> Texts:
     def gen() -> Iterator[str]:
         for p in paths:
-            with open(p, encoding="utf-8", errors="replace") as f:
+            with open(p, encoding="utf-8") as f:  # checked as UTF-8 when the corpus was opened
                 for line in f:
                     if line.strip():
                         yield line.rstrip("\n")
@@ -152,19 +160,22 @@ def read_texts(spec: str, column: str = "text") -> tuple[Texts, dict[str, Any]]:
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
             raise _error(f"corpus folder {path} holds no .txt files (nor is it a datasets folder)")
+        fingerprint = fingerprint_files(files, path, "corpus")  # first: it refuses a file that is not text
         return _checked(_lines(files), path), {"kind": "text", "source": str(path.resolve()), "n_files": len(files),
-                                               "fingerprint": fingerprint_files(files, path)}
+                                               "fingerprint": fingerprint}
     if path.is_file():
         if not os.access(path, os.R_OK):
             raise _error(f"corpus {path} is not readable (permission denied)")
         suffix = path.suffix.lower()
+        # fingerprinted first: the same read refuses a text corpus that is not UTF-8 text
+        fingerprint = fingerprint_files([path], text="" if suffix == ".parquet" else "corpus")
         if suffix == ".jsonl":
             texts, kind = _jsonl(path, column), "jsonl"
         elif suffix == ".parquet":
             texts, kind = _parquet(path, column), "parquet"
         else:
             texts, kind = _lines([path]), "text"
-        desc = {"kind": kind, "source": str(path.resolve()), "fingerprint": fingerprint_files([path])}
+        desc = {"kind": kind, "source": str(path.resolve()), "fingerprint": fingerprint}
         if kind != "text":
             desc["text_column"] = column
         return _checked(texts, path), desc

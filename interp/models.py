@@ -32,6 +32,8 @@ from .atomic import atomic_write
 from .hub import ensure_offline_if_no_hub
 from .json_files import read_json
 from .safetensors_io import read_tensors, write_tensors
+from .text_check import count_unknown, unknown_message, unknown_words
+from .text_check import unknown_token_id as unknown_token_id  # its earlier home: imports from here keep working
 
 warnings.filterwarnings("ignore", message="HookedTransformer is deprecated", category=DeprecationWarning)
 from transformer_lens import HookedTransformer, HookedTransformerConfig  # noqa: E402
@@ -283,22 +285,12 @@ def check_hooks(model: HookedTransformer, hooks: list[str]) -> None:
 
 
 
-def unknown_token_id(tokenizer) -> int | None:
-    """The id a tokenizer gives text it does not know, or None when it has none that text can produce: GPT-2's
-    byte-level BPE names <|endoftext|> its unknown token, but that is also its BOS / EOS and no text maps to it."""
-    unk = getattr(tokenizer, "unk_token_id", None)
-    specials = {getattr(tokenizer, "bos_token_id", None), getattr(tokenizer, "eos_token_id", None)}
-    return None if unk is None or unk in specials else unk
-
-
 def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt", room: int = 0,
-                  room_what: str = "--max-new-tokens") -> Int[Tensor, " pos"]:
+                  room_what: str = "--max-new-tokens", warn: bool = True) -> Int[Tensor, " pos"]:
     """Token row [pos] of `text` as the model reads it (BOS first where the model prepends one). A text longer than
     the model's context, or too long to leave `room` tokens to generate (named `room_what`), is a clear error;
     words the tokenizer does not know (they become its unknown token, as out-of-vocabulary words do for the toy
     models) are named in a warning rather than passing silently."""
-    import warnings
-
     tokens = model.to_tokens(text, truncate=False)[0]  # TransformerLens would cut it to n_ctx silently
     if len(tokens) > model.cfg.n_ctx:
         raise ValueError(f"{what} is {len(tokens)} tokens long, more than the model's context of {model.cfg.n_ctx}: "
@@ -306,13 +298,19 @@ def prompt_tokens(model: HookedTransformer, text: str, what: str = "the prompt",
     if len(tokens) + room > model.cfg.n_ctx:  # generating past the context fails deep in the model
         raise ValueError(f"{what} ({len(tokens)} tokens) plus {room_what} {room} is more than the model's context of "
                          f"{model.cfg.n_ctx}: give {room_what} <= {model.cfg.n_ctx - len(tokens)} or shorten {what}")
-    unk = unknown_token_id(model.tokenizer)
-    if unk is not None and bool((tokens == unk).any()):
-        known = set(model.tokenizer.get_vocab())
-        words = sorted({w for w in text.replace(",", " , ").replace(".", " . ").split() if w not in known})
-        warnings.warn(f"{what} has words this model's tokenizer does not know, read as "
-                      f"{model.tokenizer.unk_token}: {', '.join(words) or '(unknown pieces)'}", stacklevel=2)
+    if warn and (message := prompt_unknown(model, text, tokens, what)):
+        warnings.warn(message, stacklevel=2)
     return tokens
+
+
+def prompt_unknown(model: HookedTransformer, text: str, tokens, what: str = "the prompt") -> str:
+    """One line naming the words of `text` (tokens [pos]) the tokenizer does not know, or "" when it knows them
+    all: any unknown word of a prompt is named (one word of a short prompt is already a large share)."""
+    count = count_unknown(model.tokenizer, [tokens.tolist()])
+    if not count.unknown:
+        return ""
+    return unknown_message(count, what, model.tokenizer, "use words of the model's vocabulary",
+                           unknown_words(model.tokenizer, text))
 
 
 def token_strings(model: HookedTransformer, ids) -> list[str]:

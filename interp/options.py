@@ -20,6 +20,7 @@ record as their settings).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,30 @@ def not_identity(default: Any) -> Any:
 
 
 class Options:
-    """Mixin of every config dataclass: flat construction and a flat view."""
+    """Mixin of every config dataclass: flat construction and a flat view. Every config refuses non-finite float
+    options (`check_finite`), from the CLI as from Python, naming the option before any reason its own __post_init__
+    gives (a nan passes or misleads range checks)."""
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("__post_init__")
+        if own is None or getattr(own, "_checks_finite", False):
+            return
+
+        def __post_init__(self, *args: Any) -> None:
+            try:
+                own(self, *args)
+            except ValueError as e:  # a nan can mislead a range check: name it first, the config's reason after
+                if problem := non_finite(self, nested=False):
+                    raise ValueError(f"{problem} ({e})") from None
+                raise
+            check_finite(self, nested=False)  # every float the range checks let through (nan passes them)
+
+        __post_init__._checks_finite = True  # type: ignore[attr-defined]
+        cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+
+    def __post_init__(self) -> None:  # configs without their own checks
+        check_finite(self, nested=False)
 
     @classmethod
     def of(cls: type[T], **flat: Any) -> T:
@@ -55,6 +79,30 @@ class Options:
             else:
                 out[f.name] = v
         return out
+
+
+def non_finite(cfg: Any, nested: bool = True) -> str:
+    """The one-line refusal of `cfg`'s first non-finite float option (nan, inf, -inf), named as the CLI spells it,
+    or "" when every float option is finite (`nested` False: each nested group checks its own fields)."""
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v) and isinstance(v, Options):
+            if nested and (problem := non_finite(v)):
+                return problem
+            continue
+        values = v if isinstance(v, (list, tuple)) else [v]
+        bad = [x for x in values if isinstance(x, float) and not math.isfinite(x)]
+        if bad:
+            return (f"--{f.name.replace('_', '-')} {bad[0]} is not a finite number: give a finite value (nan and inf "
+                    f"are refused)")
+    return ""
+
+
+def check_finite(cfg: Any, nested: bool = True) -> None:
+    """Refuse a non-finite float option of any command, naming it: one nan threshold would train an all-NaN
+    dictionary and write NaN into its config. Every `Options` config calls it on construction."""
+    if problem := non_finite(cfg, nested):
+        raise ValueError(problem)
 
 
 def _build(cls: type, flat: dict[str, Any], top: bool = False, default: Any = None) -> Any:

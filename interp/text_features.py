@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .models import prompt_tokens
+from .models import prompt_tokens, prompt_unknown
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -22,6 +22,8 @@ class TextActivations:
     tokens: list[int]
     strs: list[str]
     codes: np.ndarray
+    unknown: str = ""
+    """A one-line warning when the text has words the model's tokenizer does not know, else ""."""
 
 
 @torch.no_grad()
@@ -29,10 +31,11 @@ def text_activations(model: HookedTransformer, dictionary, text: str) -> TextAct
     """Codes of every feature of `dictionary` on the tokens of `text`."""
     from .activations.stream import hook_activations
 
-    toks = prompt_tokens(model, text, "the text")[None]  # [pos] -> [1, pos]
+    toks = prompt_tokens(model, text, "the text", warn=False)[None]  # [pos] -> [1, pos]
     acts = hook_activations(model, dictionary.hook_name, toks)[0]
     codes = dictionary.encode(acts.float()).float().cpu().numpy()
-    return TextActivations(toks[0].tolist(), model.to_str_tokens(toks[0]), codes)
+    return TextActivations(toks[0].tolist(), model.to_str_tokens(toks[0]), codes,
+                           prompt_unknown(model, text, toks[0], "the text"))
 
 
 def top_features(acts: TextActivations, k: int = 10) -> list[tuple[int, float]]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from apps.explorer.access import ModelRefused, check_model_name
 from apps.workspace.config import BUILD_COMMAND
 from apps.workspace.layout import Layout, dictionary_folders
 from interp.json_files import read_json
@@ -75,6 +76,9 @@ def guarded(what: str, step: str, load: Callable[..., T], *args: Any) -> T | Non
     except FileNotFoundError:
         missing(what, step)
     except Exception as e:  # corrupt or unreadable artifacts: say so and how to rebuild, never a traceback
+        if isinstance(e, ModelRefused):  # not broken, not allowed: the refusal says why, no rebuild
+            st.error(str(e))
+            return None
         st.error(f"The {what} in {layout().root} could not be read ({type(e).__name__}: {e}). Rebuild it with "
                  f"{build_hint(step)} --force {step}")
     return None
@@ -323,10 +327,23 @@ def weight_processing() -> str:
     return manifest().get("config", {}).get("weight_processing") or "default"
 
 
+def workspace_model() -> str:
+    """The model the workspace was built on (workspace.json; toy-gelu-s0 when it records none)."""
+    return manifest().get("config", {}).get("model") or "toy-gelu-s0"
+
+
+def model_refusal(name: str) -> str:
+    """"" when the explorer may load model `name`, else the one refusal (apps.explorer.access.check_model_name)."""
+    return check_model_name(name, workspace_model())
+
+
 @st.cache_resource(max_entries=6, show_spinner="loading the model ...")
 def model(name: str, weight_processing: str):
     """The model `name` loaded on the CPU with `weight_processing` (the one its activations were recorded with:
-    the workspace's, or the one feature pages record), so text run here matches the precomputed pages."""
+    the workspace's, or the one feature pages record), so text run here matches the precomputed pages. A model
+    outside what the explorer may load (`model_refusal`) is a ValueError, before anything is read."""
+    if refusal := model_refusal(name):
+        raise ModelRefused(refusal)
     import torch
 
     from interp.models import load_model

@@ -105,6 +105,9 @@ def try_text(pages, f: int) -> None:
         return
     from interp.provenance import ModelRecord, ProvenanceError, check_model
 
+    if refusal := data.model_refusal(meta["model"]):  # pages may record any model: the same rule as the Open page
+        st.info(f"The model these pages were built from cannot be loaded here: {refusal}")
+        return
     path, processing = check.path, meta.get("weight_processing") or data.weight_processing()
     try:  # the check every command makes: the model must still have the weights the pages were built on
         check_model(meta["model"], processing, ModelRecord.read(meta, "these feature pages"))
@@ -121,6 +124,8 @@ def try_text(pages, f: int) -> None:
         except ValueError as e:  # too long for the model's context
             st.error(str(e))
             return
+    if res.unknown:
+        st.warning(res.unknown)
     col = res.codes[:, f]
     scale = max(float(pages.arrays["max_act"][f]), float(np.max(col)))
     st.markdown(views.highlight(range(len(res.strs)), col, res.strs, scale), unsafe_allow_html=True)

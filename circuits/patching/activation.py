@@ -238,7 +238,7 @@ def _sweep(model: HookedTransformer, task: Task, component: Component, names: li
         per_layer.append(raw.view(tuple(sizes)))  # [n_indices] -> [*sizes]
     scores = torch.stack(per_layer)  # [n_layers, *sizes]
     if normalise:
-        scores = (scores - base.corrupted) / (base.clean - base.corrupted)
+        scores = (scores - base.corrupted) / base.gap
     return PatchResult("activation", component.name, component.axes, scores.cpu(), base, normalise,
                        default_labels(component.axes, tuple(scores.shape), task.pos_labels))
 
@@ -315,6 +315,6 @@ def dictionary_latents(model: HookedTransformer, task: Task, dictionary: Diction
     clean = clean_cache[dictionary.hook_name]
     setter = partial(latent_setter, dictionary, dictionary.encode(clean))
     raw = patch_sweep(model, task, dictionary.hook_name, clean, [(i,) for i in latents], setter, pre, max_batch)
-    scores = (raw - base.corrupted) / (base.clean - base.corrupted) if normalise else raw
+    scores = (raw - base.corrupted) / base.gap if normalise else raw
     return PatchResult("activation", "latent", ("latent",), scores.cpu(), base, normalise,
                        {"latent": [f"F{i}" for i in latents]})

@@ -78,7 +78,7 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
         acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks,
                                                            **task.mask())
     base = Baselines(float(task.metric(clean_logits)), corrupt_value)
-    scale = (base.clean - base.corrupted) if normalise else 1.0
+    scale = base.gap if normalise else 1.0
     out = {}
     for c in comps:
         per_layer = []

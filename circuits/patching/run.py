@@ -100,7 +100,8 @@ def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, c
             bar.update(c.n_prompts)
         raw = merge(parts)
         raws.append((g.n_prompts, raw))
-        runs.append(GroupRun(g.name, g.n_prompts, g.n_pos, plan, normalised(raw) if normalise else raw))
+        runs.append(GroupRun(g.name, g.n_prompts, g.n_pos, plan,
+                             normalised(raw, checked=len(groups) == 1) if normalise else raw))
     bar.close()
     if len(runs) == 1:
         return PatchRun(runs[0].results, runs)
@@ -141,11 +142,13 @@ def metric_change(r: PatchResult) -> Float[Tensor, "..."]:
     return r.scores - r.baselines.corrupted if method_named(r.method).exact else r.scores
 
 
-def normalised(raw: Results) -> Results:
-    """Raw results in normalised units: (patched - corrupted) / (clean - corrupted), 1 = the clean run."""
+def normalised(raw: Results, checked: bool = True) -> Results:
+    """Raw results in normalised units: (patched - corrupted) / (clean - corrupted), 1 = the clean run. `checked`:
+    a degenerate gap is an error or a warning (Baselines.gap); one length group of several may have one (the
+    combined result is checked)."""
     out = {}
     for name, r in raw.items():
-        scale = r.baselines.clean - r.baselines.corrupted
+        scale = r.baselines.gap if checked else r.baselines.clean - r.baselines.corrupted
         out[name] = dataclasses.replace(r, scores=metric_change(r) / scale, normalised=True)
     return out
 

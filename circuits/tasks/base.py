@@ -9,6 +9,8 @@ default metric is the logit difference logit[answer] - logit[wrong] at the last 
 from __future__ import annotations
 
 import dataclasses
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,7 +19,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interp.models import unknown_token_id
+from interp.text_check import count_unknown, unknown_token_id, warn_unknown
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -33,12 +35,33 @@ def logit_diff(logits: Float[Tensor, "batch pos d_vocab"], answer: Int[Tensor, "
     return last.gather(1, answer[:, None])[:, 0] - last.gather(1, wrong[:, None])[:, 0]
 
 
+MIN_GAP = 0.05
+"""Below this clean - corrupted gap (in metric units, a logit difference) normalised scores are warned about."""
+
+
 @dataclass
 class Baselines:
     """Mean metric of the clean and of the corrupted run: the 1 and the 0 of the normalised metric."""
 
     clean: float
     corrupted: float
+
+    @property
+    def gap(self) -> float:
+        """clean - corrupted, the unit every normalised score is divided by (the one place it is computed): a zero
+        or non-finite gap is an error (the scores would be NaN), one under MIN_GAP a warning with the numbers
+        (the scores blow up far outside 0..1)."""
+        gap = self.clean - self.corrupted
+        numbers = f"clean {self.clean:.4g}, corrupted {self.corrupted:.4g}"
+        if gap == 0 or not math.isfinite(gap):
+            raise ValueError(f"the clean and corrupted prompts give the same metric ({numbers}): normalised scores "
+                             f"(patched - corrupted) / (clean - corrupted) would be NaN; give corrupted prompts that "
+                             f"change the answer (e.g. swap the word the answer depends on)")
+        if abs(gap) < MIN_GAP:
+            warnings.warn(f"the clean and corrupted metrics differ by only {gap:.3g} ({numbers}): normalised scores "
+                          f"are divided by it and can lie far outside 0..1; give corrupted prompts that change the "
+                          f"answer more", stacklevel=2)
+        return gap
 
 
 @dataclass
@@ -133,6 +156,7 @@ class Task:
             raise ValueError(f"{len(clean)} clean, {len(corrupted)} corrupted prompts, {len(answers)} answers and "
                              f"{len(wrongs)} wrong answers: give one of each per prompt")
         clean_t, corrupt_t = _tokens(model, clean, "clean"), _tokens(model, corrupted, "corrupted")
+        warn_unknown_prompts(model, name, [*clean_t.tolist(), *corrupt_t.tolist()])
         ans = torch.tensor([single_token(model, a) for a in answers])
         wrong = torch.tensor([single_token(model, w) for w in wrongs])
         return cls(name, clean_t, corrupt_t, ans, wrong, list(pos_labels))
@@ -144,6 +168,13 @@ def _tokens(model, texts: Sequence[str], what: str) -> Int[Tensor, "batch pos"]:
         raise ValueError(f"{what} prompts have different token lengths {lengths}: a Task needs one length; group "
                          f"them with circuits.tasks.groups.grouped_task (interp patch --task FILE does)")
     return model.to_tokens(list(texts)).cpu()
+
+
+def warn_unknown_prompts(model: HookedTransformer, name: str, rows: Sequence[Sequence[int]]) -> None:
+    """Warn (interp.text_check) when task `name`'s prompts are more than a small share tokens the model does not
+    know: patching would measure the unknown token, not the words."""
+    warn_unknown(count_unknown(model.tokenizer, rows), f"the prompts of task {name}", model.tokenizer,
+                 "reword them with words of this model's vocabulary")
 
 
 def single_token(model: HookedTransformer, word: str) -> int:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import xxhash
 
+from interp.text_check import TextValidator
+
 from .base import Task
 from .groups import PromptPair, TaskGroups, grouped_task
 
@@ -51,7 +53,8 @@ def read_task_file(path: str | Path) -> TaskFile:
         raise FileNotFoundError(f"task file {path} does not exist: give a .jsonl or .csv file with the columns "
                                 f"{', '.join(COLUMNS)}")
     data = path.read_bytes()
-    text = data.decode("utf-8-sig", errors="replace")
+    TextValidator(path, "task file").feed(data, final=True)  # a binary or Latin-1 file is refused, not garbled
+    text = data.decode("utf-8-sig")
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         rows = _jsonl_rows(path, text)

@@ -17,9 +17,9 @@ import torch
 from jaxtyping import Int
 from torch import Tensor
 
-from interp.models import unknown_token_id
+from interp.text_check import unknown_token_id
 
-from .base import Baselines, Task
+from .base import Baselines, Task, warn_unknown_prompts
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -118,6 +118,7 @@ def grouped_task(model: HookedTransformer, name: str, pairs: Sequence[PromptPair
                              f"corrupted prompt to {clean.numel()} tokens (e.g. swap a word for one of the same "
                              f"token count)")
         by_len.setdefault(clean.numel(), []).append((i, clean, corrupt))
+    warn_unknown_prompts(model, name, [t.tolist() for rows in by_len.values() for _, *pair in rows for t in pair])
     tasks = []
     for length in sorted(by_len):
         rows = by_len[length]

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from interp.models import unknown_token_id
+from interp.text_check import unknown_token_id
 
-from .base import Task
+from .base import Task, warn_unknown_prompts
 from .groups import TaskGroups, unique_labels
 
 if TYPE_CHECKING:
@@ -126,6 +126,8 @@ def classic_ioi_task(model: HookedTransformer, n: int = 32, corruption: str = "a
     if not groups:
         raise ValueError("no IOI prompt pair kept one token length under corruption for this tokenizer: give your "
                          "own prompts with --task FILE")
+    warn_unknown_prompts(model, f"ioi-{corruption}", [ids.tolist() for rows in groups.values()
+                                                      for _, c_ids, k_ids, _, _ in rows for ids in (c_ids, k_ids)])
     tasks = [_group_task(model, f"ioi-{corruption}/t{t}-{length}tok", TEMPLATES[t], rows)
              for (t, length), rows in sorted(groups.items())]
     return tasks[0] if len(tasks) == 1 else TaskGroups(f"ioi-{corruption}", tasks)

@@ -34,7 +34,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..allocator import retain_freed_memory
-from ..corpus import TokenSource, open_corpus
+from ..corpus import TokenSource, open_corpus, rows_available
 from ..corpus import summary as corpus_summary
 from ..fused import compute_into, fused_kernels
 from ..models import check_hooks, load_model
@@ -143,6 +143,10 @@ def probe_shapes(model: HookedTransformer, hooks: list[str], source: TokenSource
     return {h: shapes[h][2:] or [1] for h in hooks}
 
 
+DISK_FACTOR = 10
+"""--tokens whose cache would be this many times the whole disk is refused before anything is planned."""
+
+
 def plan_shards(n_docs: int, docs_per_shard: int) -> list[ShardPlan]:
     return [ShardPlan(k, k * docs_per_shard, min(docs_per_shard, n_docs - k * docs_per_shard))
             for k in range(math.ceil(n_docs / docs_per_shard))]
@@ -205,12 +209,38 @@ def _compute_shard(source: TokenSource, capture: Capture, writer: ShardWriter, b
 
 def _header(cfg: CacheConfig, model, hooks: list[str], source: TokenSource, device: str) -> Manifest:
     shapes = probe_shapes(model, hooks, source, device)
-    token_bytes = sum(math.prod(s) for s in shapes.values()) * DTYPES[cfg.dtype].itemsize
+    token_bytes = _token_bytes(shapes, cfg.dtype)
     tokens = min(cfg.shard_tokens, (cfg.shard_mb << 20) // token_bytes)
     return Manifest(**model_record(cfg.lm.model, cfg.lm.weight_processing), hooks=hooks, shapes=shapes,
                     dtype=cfg.dtype, corpus=source.description, n_ctx=source.n_ctx,
                     docs_per_shard=max(1, tokens // source.n_ctx),
                     label_schema=source.taxonomy.schema() if source.taxonomy is not None else None)
+
+
+def _token_bytes(shapes: dict[str, list[int]], dtype: str) -> int:
+    """Bytes one token's activations take on disk (every hook)."""
+    return sum(math.prod(s) for s in shapes.values()) * DTYPES[dtype].itemsize
+
+
+def check_room(tokens: int, header: Manifest, out: Path) -> None:
+    """Before a shard is planned: refuse --tokens whose cache would be more than DISK_FACTOR times the whole file
+    system holding `out` (a typo such as 10^15 tokens; its plan alone would fill memory), and warn, with the
+    numbers, when it is more than the free space (the run stops when the disk is full and resumes once there is
+    room, so a disk that will grow is fine)."""
+    import shutil
+    import warnings
+
+    per_token = _token_bytes(header.shapes, header.dtype)
+    need = max(0, tokens - _existing_docs(out) * header.n_ctx) * per_token
+    disk = shutil.disk_usage(out)
+    numbers = (f"--tokens {tokens:,} needs about {need / 2**30:,.2f} GiB for {len(header.hooks)} hook(s) in "
+               f"{header.dtype}, but the disk of {out} holds {disk.total / 2**30:,.2f} GiB")
+    if need > DISK_FACTOR * disk.total:
+        raise CacheError(f"{numbers} in all: give fewer --tokens (about {disk.free // per_token:,} fit in the free "
+                         f"space) or another --out")
+    if need > disk.free:
+        warnings.warn(f"{numbers}, {disk.free / 2**30:,.2f} GiB of it free: the run stops when the disk is full "
+                      f"(it resumes once there is room); give fewer --tokens to finish now", stacklevel=2)
 
 
 def _existing_docs(out: Path) -> int:
@@ -256,13 +286,20 @@ def cache_activations(cfg: CacheConfig, model: HookedTransformer | None = None, 
     hooks = expand_hooks(model, cfg.hooks)
     source = open_corpus(cfg.data, model, "train", seed=cfg.seed, model_name=cfg.lm.model)
     header = _header(cfg, model, hooks, source, device)
-    out = Path(cfg.output.out)  # created only once the model, hooks and corpus are known to be usable
+    out = Path(cfg.output.out)  # created only once the model, hooks, corpus and disk are known to be usable
     if dist.is_main and not (out / MANIFEST).is_file() and out.is_dir() and any(p.is_file() for p in out.rglob("*")):
         # not a cache: preparing the folder would delete files of its shards/ and *.tmp files as leftovers
         cfg.output.claim(out, why=" and holds no activation cache (no manifest.json)")
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)  # first: an unwritable --out is a permission error, not a size one
+    try:
+        check_room(cfg.tokens, header, out)
+    except CacheError:
+        if created:
+            out.rmdir()  # nothing of this run is left behind
+        raise
     wanted = max(math.ceil(cfg.tokens / source.n_ctx), _existing_docs(out))
-    plan = plan_shards(source.n_rows(wanted), header.docs_per_shard)
+    plan = plan_shards(rows_available(source, wanted, f"--tokens {cfg.tokens:,}"), header.docs_per_shard)
     manifest = prepare_folder(out, header, plan, dist)
     done = {s.index for s in manifest.shards}
     todo = [s for s in plan if s.index % dist.world == dist.rank and s.index not in done]

@@ -159,10 +159,10 @@ def _page_rows(model: HookedTransformer, n_docs: int, seed: int, corpus: CorpusO
         docs = get_world(world).docs(n_docs, seed, "heldout", model.cfg.n_ctx)
         return torch.as_tensor(docs.tokens, dtype=torch.long), {
             "source": "toyworld", "world": world, "split": "heldout", "seed": seed, "n_docs": n_docs}
-    from interp.corpus import describe, open_corpus
+    from interp.corpus import describe, open_corpus, rows_available
 
     source = open_corpus(corpus, model, "heldout", seed=seed)
-    rows = source.rows(0, source.n_rows(n_docs)).tokens.long()
+    rows = source.rows(0, rows_available(source, n_docs, f"{n_docs:,} documents")).tokens.long()
     return rows, {**describe(source, rows.numel()), "n_docs": int(rows.shape[0])}
 
 

@@ -11,7 +11,6 @@ streams the same batches and sums to the same totals as an uninterrupted one.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from tqdm.auto import tqdm
 from ..activations.stream import HookRunner
 from ..allocator import retain_freed_memory
 from ..checkpoint import CKPT_DIR, Checkpointer, identity
-from ..corpus import CorpusError, TokenRows, TokenSource, describe, open_corpus
+from ..corpus import CorpusError, TokenRows, TokenSource, describe, open_corpus, rows_available
 from ..corpus import summary as corpus_summary
 from ..models import load_model
 from ..provenance import model_record
@@ -74,15 +73,12 @@ def rows_for(source: TokenSource, tokens: int) -> int:
     """Rows to stream for `tokens` tokens; a corpus that runs out earlier gives what it has (said on stderr), one
     too small for statistics is an error."""
     wanted = n_docs_for(tokens, source.n_ctx)
-    have = source.n_rows(wanted)
+    have = rows_available(source, wanted, f"--tokens {tokens:,}")
     per_row = source.n_ctx - 1
     if have * per_row < MIN_TOKENS:
         raise CorpusError(f"the corpus {source.description.get('source')} ({source.description.get('split', 'all')} "
                           f"split) gives only {have * per_row:,} tokens in rows of {source.n_ctx}; neuron statistics "
                           f"need at least {MIN_TOKENS}: give more text, --split all or a smaller --n-ctx")
-    if have < wanted:
-        print(f"note: the corpus gives {have * per_row:,} of the {tokens:,} tokens asked for; using them",
-              file=sys.stderr)
     return have
 
 

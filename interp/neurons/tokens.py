@@ -22,6 +22,7 @@ from jaxtyping import Int
 from torch import Tensor
 
 from ..corpus import TokenSource
+from ..text_check import UnknownCount, read_text_file, warn_unknown
 from ..worlds import get_world, world_name_of_model
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def load_concepts(path: str | Path, vocab: list[str] | None) -> Concepts:
     when no concept is left, that is an error."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text_file(path, "--concepts"))
     except FileNotFoundError:
         raise FileNotFoundError(f"--concepts {path}: no such file") from None
     except json.JSONDecodeError as e:
@@ -118,6 +119,10 @@ def load_concepts(path: str | Path, vocab: list[str] | None) -> Concepts:
         raise ValueError(f"concept {empty[0]} of {path}: none of its strings is a token of this model's vocabulary"
                          if len(empty) == 1 else f"no concept of {path} has a string that is a token of this "
                          f"model's vocabulary: {'; '.join(empty)}")
+    strings = [w for words in data.values() for w in words]
+    unknown = [w for w in strings if w.strip() not in index]  # strings the vocabulary holds as no token
+    warn_unknown(UnknownCount(len(unknown), len(strings)), f"--concepts {path}", None,
+                 "give strings that are single tokens of this model's vocabulary", words=unknown, unit="strings")
     if empty:  # the other concepts are still measured: one unusable concept does not abort the run
         warnings.warn(f"--concepts {path}: skipped {'; '.join(empty)}: none of its strings is a token of this "
                       f"model's vocabulary (a word the tokenizer splits into pieces has no single token)",

@@ -30,7 +30,7 @@ from torch import Tensor
 from interp import dictionary as dictionaries
 from interp.activations.stream import NonFiniteError, hook_width
 from interp.atomic import atomic_write_text
-from interp.corpus import TokenSource, describe
+from interp.corpus import TokenSource, describe, rows_available
 from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes import io
@@ -48,7 +48,8 @@ def eval_rows(corpus: TokenSource, n_tokens: int
               ) -> tuple[Int[Tensor, "doc pos"], Int[np.ndarray, "doc pos field"] | None]:
     """The first rows [doc, n_ctx] of a (held-out) corpus holding at least `n_tokens` non-BOS tokens, or all of
     them when it is shorter, and their toy-world labels (None for other corpora)."""
-    n_docs = corpus.n_rows(max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))))
+    n_docs = rows_available(corpus, max(1, math.ceil(n_tokens / (corpus.n_ctx - 1))),
+                            f"the evaluation ({n_tokens:,} tokens)")
     if n_docs == 0:
         raise ValueError(f"the evaluation corpus {corpus.description.get('source')} "
                          f"({corpus.description.get('split')} split) has no row of {corpus.n_ctx} tokens: give a "

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from interp.activations.sources import CacheSource, ModelSource, ShardedSource, TensorSource
 from interp.corpus import TokenSource
+from interp.runtime import check_memory
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -48,6 +49,10 @@ class OrderedActivations:
         return torch.cat(list(self.batches()))
 
 
+TOKEN_BOOKKEEPING_BYTES = 40
+"""What model_stream holds per token before the first pass (int64 token, document, position, row ids)."""
+
+
 def model_stream(model: HookedTransformer, layer: int, n_tokens: int, corpus: TokenSource, batch_size: int = 8192,
                  first_doc: int = 0) -> OrderedActivations:
     """The first `n_tokens` non-BOS tokens of a corpus's rows from `first_doc`, through the model per pass (batches
@@ -56,6 +61,8 @@ def model_stream(model: HookedTransformer, layer: int, n_tokens: int, corpus: To
         raise ValueError(f"need n_tokens >= 1, got {n_tokens}")
     per_doc = corpus.n_ctx - 1
     n_docs = math.ceil(n_tokens / per_doc)
+    # token ids, documents, positions and rows are held per token before any pass: a typo of 10^15 is refused
+    check_memory(n_tokens * TOKEN_BOOKKEEPING_BYTES, f"--tokens {n_tokens:,}")
     if corpus.n_rows(first_doc + n_docs) < first_doc + n_docs:
         have = (corpus.n_rows(first_doc + n_docs) - first_doc) * per_doc
         raise ValueError(f"the corpus {corpus.description.get('source')} holds {max(0, have):,} non-BOS tokens, "

@@ -48,13 +48,16 @@ except (FileNotFoundError, ValueError, KeyError) as e:
     st.error(f"`{path}` exists but is not a dictionary folder interp opens ({e}). SAEs trained here are written by "
              f"`interp train-sae`, SNMFs by `interp snmf` (or {data.build_hint('saes')}).")
     st.stop()
-ws_model = data.manifest().get("config", {}).get("model") or "toy-gelu-s0"
+ws_model = data.workspace_model()
 if state.changed("open_folder", str(path)) or "model_name" not in st.session_state:
     st.session_state["model_name"] = described.model or ws_model  # the model the dictionary records wins
 model_name = st.text_input("Model (shipped toy name, model folder, or TransformerLens name; default: the model the "
                            "dictionary records)", key="model_name").strip()
 if state.changed("open_inputs", (folder, model_name)):
     st.session_state.pop(RESULT, None)  # results belong to the folder and model they were computed with
+refusal = data.model_refusal(model_name)  # before anything of it is read: the same rule as folders
+if refusal:
+    st.error(refusal)
 try:
     with st.spinner(f"loading {path.name} ..."):
         dic = data.dictionary(str(path), data.mtime(path))
@@ -73,7 +76,9 @@ st.caption(f"hook `{summary.info.hook_name}`")
 # the workspace's model with the weight processing it was built with; any other as loaded by default; the one the
 # dictionary records wins
 processing = data.weight_processing() if model_name == ws_model else "default"
-if described.model and described.model != model_name:
+if refusal:
+    pass  # nothing is said about a model the explorer may not load (not even whether it exists)
+elif described.model and described.model != model_name:
     st.warning(f"This dictionary records the model {described.model}, but the model given is {model_name}: its "
                f"features are only meaningful on {described.model}'s activations.")
 else:
@@ -94,6 +99,8 @@ st.subheader("Features on your own text")
 text = st.text_input("Text", "Mary and John went to the park. John gave a ball to", key="text")
 if st.button("Run", key="run"):
     st.session_state.pop(RESULT, None)  # an error must not leave the previous results on screen
+    if refusal:
+        st.stop()  # the refusal above says why
     try:
         with st.spinner(f"running {model_name} and the dictionary on your text ..."):
             mod = data.model(model_name, processing)
@@ -105,6 +112,8 @@ if st.button("Run", key="run"):
 res = st.session_state.get(RESULT)
 if res is not None:
     acts, tops = res
+    if acts.unknown:  # words the model's tokenizer does not know: the features measured <unk>, say so
+        st.warning(acts.unknown)
     if not tops:
         st.info("No feature fires on this text.")
     for f, mx in tops:
