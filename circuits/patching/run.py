@@ -91,18 +91,17 @@ def patch_task(model: HookedTransformer, task: Task | TaskGroups, method: str, c
                          budget, f"{method} patching of {', '.join(components)} on {g.n_pos}-token prompts",
                          max_batch) for g in groups]
     runs, raws = [], []
-    bar = tqdm(total=sum(g.n_prompts for g in groups), desc=f"{method} patching", unit="prompt",
-               disable=not progress)
-    for g, plan in zip(groups, plans):
-        parts = []
-        for c in chunks(g, plan.chunk):
-            parts.append((c.n_prompts, run_method(method, model, c, components, False, plan.max_batch)))
-            bar.update(c.n_prompts)
-        raw = merge(parts)
-        raws.append((g.n_prompts, raw))
-        runs.append(GroupRun(g.name, g.n_prompts, g.n_pos, plan,
-                             normalised(raw, checked=len(groups) == 1) if normalise else raw))
-    bar.close()
+    with tqdm(total=sum(g.n_prompts for g in groups), desc=f"{method} patching", unit="prompt",
+              disable=not progress) as bar:  # closed (its line ended) before any error is printed
+        for g, plan in zip(groups, plans):
+            parts = []
+            for c in chunks(g, plan.chunk):
+                parts.append((c.n_prompts, run_method(method, model, c, components, False, plan.max_batch)))
+                bar.update(c.n_prompts)
+            raw = merge(parts)
+            raws.append((g.n_prompts, raw))
+            runs.append(GroupRun(g.name, g.n_prompts, g.n_pos, plan,
+                                 normalised(raw, checked=len(groups) == 1) if normalise else raw))
     if len(runs) == 1:
         return PatchRun(runs[0].results, runs)
     combined = merge(raws)

@@ -26,10 +26,11 @@ def test_workspace_of_a_user_model_finishes_and_says_what_it_skipped(tmp_path, o
     corpus = write_corpus(tmp_path / "text", n_lines=800, seed=2)
     tok = bpe_tokenizer(tmp_path / "tok", corpus)
     model = tiny_model("gpt2", tmp_path / "my-gpt2", tok)
-    a, b = _single_token_words(tok, ["cat", "dog", "bird", "fish", "river", "forest"])[:2]
+    a, b, c = _single_token_words(tok, ["cat", "dog", "bird", "fish", "river", "forest"])[:3]
     task = tmp_path / "pairs.jsonl"
+    # not (a, b) and (b, a): their clean and corrupted means would be equal, a degenerate task the build refuses
     rows = [{"clean": f"The old {x} walked to the", "corrupted": f"The old {y} walked to the", "answer": " river",
-             "wrong": " forest"} for x, y in [(a, b), (b, a)]]
+             "wrong": " forest"} for x, y in [(a, b), (a, c)]]
     task.write_text("".join(json.dumps(r) + "\n" for r in rows))
     root = tmp_path / "ws"
     assert main(["workspace", "build", "--model", str(model), "--corpus", str(corpus), "--task", str(task),
