@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens import utils as tl_utils
@@ -117,7 +117,7 @@ def patch_sweep(model: HookedTransformer, task: Task, hook_name: str, clean_act:
                     inp = run.resid_pre[layer][:, p:].repeat(k, 1, 1)  # [k * batch, pos - p, d_model]
                     kw = {"start_at_layer": layer, "past_kv_cache": run.prefix_cache(p, k) if p else None,
                           **task.mask(k)}  # a padding mask spans the cached prefix too
-                out[rows] = task.metric_copies(_logits(model, task, inp, kw, layer)).to(out)
+                out[rows] = task.metric_copies(metric_logits(model, task, inp, kw, layer)).to(out)
     return out
 
 
@@ -151,8 +151,11 @@ def plan_passes(firsts: Sequence[int], n_prompts: int, k_max: int, n_pos: int,
     return plan
 
 
-def _logits(model: HookedTransformer, task: Task, inp: Tensor, kw: dict, patch_layer: int | None) -> Tensor:
-    """Logits of a patched pass; only at the last position when the task's metric reads nothing else.
+def metric_logits(model: HookedTransformer, task: Task, inp: Shaped[Tensor, "rows ..."], kw: dict,
+                  patch_layer: int | None) -> Float[Tensor, "rows pos d_vocab"]:
+    """Logits of a pass over `inp` (tokens, or the residual stream when `kw` starts at a layer) that `task`'s metric
+    reads: only at the last position when the metric reads nothing else (the unembedding is a fifth of SmolLM2's
+    forward pass), else at every position.
 
     Then the final block, too, runs for the last position only (its MLP and attention output are read nowhere
     else): the earlier positions only contribute their final-layer keys and values. That needs the patch to sit

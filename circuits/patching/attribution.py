@@ -9,6 +9,7 @@ LRP rules installed as extra forward hooks during the corrupted pass; `gradient_
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 from jaxtyping import Float, Int
@@ -19,6 +20,7 @@ from transformer_lens import utils as tl_utils
 from interp.fused import frozen_weights, fused_kernels
 
 from ..tasks.base import Baselines, Task
+from .activation import metric_logits
 from .components import component
 from .results import PatchResult, default_labels
 
@@ -28,9 +30,12 @@ DEFAULT_COMPONENTS = ("resid_pre", "attn_out", "mlp_out", "head_out", "head_out_
 
 def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch pos"],
                           metric: Callable[[Float[Tensor, "batch pos d_vocab"]], Float[Tensor, ""]],
-                          names: Sequence[str], hooks: Sequence[Hook] = (), **forward_kwargs):
+                          names: Sequence[str], hooks: Sequence[Hook] = (),
+                          forward: Callable[[Int[Tensor, "batch pos"]], Float[Tensor, "batch pos d_vocab"]]
+                          | None = None, **forward_kwargs):
     """Activations at `names`, the gradient of metric(logits) with respect to each, and the metric value
-    (`forward_kwargs`, e.g. a padded task's attention mask, go to the forward pass).
+    (`forward_kwargs`, e.g. a padded task's attention mask, go to the forward pass; `forward(tokens)` computes the
+    logits instead when given, e.g. the last position's only).
 
     `hooks` run before the caching hooks at the same hook point, so a rule that replaces an activation (RelP) is
     differentiated through as installed. An activation cut from the graph by a rule (e.g. a detached pattern)
@@ -45,7 +50,8 @@ def activations_and_grads(model: HookedTransformer, tokens: Int[Tensor, "batch p
         return act
 
     with torch.enable_grad():
-        logits = model.run_with_hooks(tokens, fwd_hooks=[*hooks, *[(n, save) for n in names]], **forward_kwargs)
+        with model.hooks(fwd_hooks=[*hooks, *[(n, save) for n in names]]):
+            logits = forward(tokens) if forward is not None else model(tokens, **forward_kwargs)
         value = metric(logits)
         grads = torch.autograd.grad(value, [store[n] for n in names], allow_unused=True)
     grads = [torch.zeros_like(store[n]) if g is None else g for n, g in zip(names, grads)]
@@ -72,11 +78,12 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
     names = sorted({tl_utils.get_act_name(c.act, layer) for c in comps for layer in range(model.cfg.n_layers)})
     # RelP's rules hook LN scales (and patterns), which then run unfused; gradients are taken for activations only
     with fused_kernels(model), frozen_weights(model):
-        with torch.no_grad():
-            clean_logits, clean_cache = model.run_with_cache(task.clean, names_filter=lambda n: n in names,
-                                                             **task.mask())
+        logits = partial(metric_logits, model, task, kw=task.mask(), patch_layer=None)  # unembedding: as read
+        clean_cache: dict[str, Tensor] = {}
+        with torch.no_grad(), model.hooks(fwd_hooks=[(n, partial(_keep, clean_cache)) for n in names]):
+            clean_logits = logits(task.clean)
         acts, grads, corrupt_value = activations_and_grads(model, task.corrupted, task.metric, names, hooks,
-                                                           **task.mask())
+                                                           forward=logits)
     base = Baselines(float(task.metric(clean_logits)), corrupt_value)
     scale = base.gap if normalise else 1.0
     out = {}
@@ -89,6 +96,11 @@ def gradient_patch(model: HookedTransformer, task: Task, components: Sequence[st
         out[c.name] = PatchResult(method, c.name, c.axes, scores, base, normalise,
                                   default_labels(c.axes, tuple(scores.shape), task.pos_labels))
     return out
+
+
+def _keep(store: dict[str, Tensor], act: Tensor, hook) -> Tensor:
+    store[hook.name] = act
+    return act
 
 
 def attribution_patch(model: HookedTransformer, task: Task, components: Sequence[str] = DEFAULT_COMPONENTS,
