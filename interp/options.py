@@ -242,10 +242,11 @@ class RuntimeOptions(Options):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where to run; auto picks CUDA when a GPU is visible. Under torchrun each process takes its local GPU."""
     threads: int = 0
-    """CPU threads for torch (0: torch's default). 1 is much faster on a machine whose cores are all busy."""
+    """CPU threads for torch; 0: the cores the machine leaves idle at start (by its load average; OMP_NUM_THREADS
+    when set), at least 1. 1 is much faster on a machine whose cores are all busy, all cores on an idle one."""
 
     def __post_init__(self):
-        at_least(0, "0: torch's default", threads=self.threads)
+        at_least(0, "0: the machine's idle cores", threads=self.threads)
 
 
 @dataclass

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from interp.json_files import read_json
+from interp.runtime import auto_threads
 
 from . import records as R
 from .builders import Models
@@ -57,8 +58,9 @@ def build(cfg: WorkspaceBuildConfig, log=print) -> BuildResult:
     """Run every requested step that is not up to date (see module doc), in dependency order. What the steps need
     and whose their folders are is checked before anything is written or removed; a build that fails before
     writing anything removes the folder it created."""
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
+    # resolved once: the build's own steps raise the load average, so later steps would otherwise take 1 thread
+    cfg = replace(cfg, run=replace(cfg.run, threads=cfg.run.threads or auto_threads()))
+    torch.set_num_threads(cfg.run.threads)
     layout = Layout(Path(cfg.output.out))
     cfg = cfg.with_recorded(_recorded_config(layout))
     cfg = cfg.with_layer()

@@ -50,8 +50,9 @@ class WorkspaceOutput(OutputOptions):
 class WorkspaceRuntime(RuntimeOptions):
     """Where to build."""
 
-    threads: int = 1
-    """CPU threads for torch (1 is fastest on a machine whose cores are all busy; 0: torch's default)."""
+    threads: int = 0
+    """CPU threads for torch, for every step; 0: the cores the machine leaves idle when the build starts (by its load
+    average; OMP_NUM_THREADS when set), at least 1."""
 
 
 @dataclass
