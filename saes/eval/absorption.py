@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from saes.eval.probing import ProbeRows, TooFewTokens, f1_accuracy, fit_logistic, k_sparse_f1, mean_difference
+from saes.eval.probing import ProbeRows, f1_accuracy, fit_logistic, mean_difference
 
 PROBE_COS = 0.025
 """SAEBench's full-absorption threshold: the absorbing latent's decoder cosine with the probe direction."""
@@ -68,6 +69,20 @@ def hierarchy_parents(masks: dict[str, Bool[Tensor, " n"]], token_ids_N: Int[Ten
     return parents
 
 
+def nested_f1(X_NK: Float[Tensor, "n k"], rows: ProbeRows) -> list[float]:
+    """Held-out F1 of the probes on the first 1, 2, ..., k columns, fitted in one batch (row b of the batch sees the
+    columns after b as zeros, which standardise to zero and keep a zero weight)."""
+    k = X_NK.shape[1]
+    keep = torch.ones(k, k).tril()  # [probe, column]
+
+    def nested(r: Tensor) -> Tensor:
+        return X_NK[r].double()[None] * keep[:, None].double()
+
+    probe = fit_logistic(nested(rows.train), rows.train_y.expand(k, -1), torch.ones(k, len(rows.train)))
+    pred = probe.logits(nested(rows.test)) > 0
+    return [f1_accuracy(pred[b], rows.test_y)[0] for b in range(k)]
+
+
 def main_latents(codes_NF: Float[Tensor, "n d_sae"], mask_N: Bool[Tensor, " n"], rows: ProbeRows,
                  test_N: Bool[Tensor, " n"]) -> list[int]:
     """P's main latents: the top latents by positive mean difference, as many as SAEBench's F1-jump rule keeps."""
@@ -76,7 +91,7 @@ def main_latents(codes_NF: Float[Tensor, "n d_sae"], mask_N: Bool[Tensor, " n"],
     order = diff.argsort(descending=True)[: min(MAX_MAIN_LATENTS, int((diff > 0).sum()))]
     if len(order) == 0:
         return []
-    f1 = [k_sparse_f1(codes_NF, order[None], [rows], k)[0][0] for k in range(1, len(order) + 1)]
+    f1 = nested_f1(codes_NF[:, order], rows)
     k = 1
     while k < len(f1) and f1[k] - f1[k - 1] > F1_JUMP:
         k += 1
@@ -91,19 +106,46 @@ def _child_share(fires_PF: Bool[Tensor, "p d_sae"], ids_P: Int[Tensor, " p"], la
     return (fired * on_child).sum(0) / fired.sum(0).clamp_min(1)
 
 
+class ParentProbe(NamedTuple):
+    """A parent concept's child words and its probe on the raw activations (shared by every dictionary)."""
+
+    children: Int[Tensor, " c"]
+    direction: Float[Tensor, " d_in"]
+    """Unit norm, in activation space."""
+    f1: float
+    """The probe's held-out F1."""
+    right: Int[Tensor, " t"]
+    """The parent's held-out tokens the probe gets right (logit > 0)."""
+
+
+def parent_probes(x_ND: Float[Tensor, "n d_in"], masks: dict[str, Bool[Tensor, " n"]], token_ids_N: Int[Tensor, " n"],
+                  rows: dict[str, ProbeRows], skipped: dict[str, str], test_N: Bool[Tensor, " n"]
+                  ) -> tuple[dict[str, ParentProbe], dict[str, str]]:
+    """Every hierarchy parent's probe, and the parents left out with the reason (too few tokens, a weak probe)."""
+    probes, left_out = {}, {}
+    for concept, children in hierarchy_parents(masks, token_ids_N).items():
+        if concept not in rows:
+            left_out[concept] = skipped.get(concept, "not probed")
+            continue
+        r = rows[concept]
+        probe = fit_logistic(x_ND[r.train][None], r.train_y[None], torch.ones(1, len(r.train)))
+        f1, _ = f1_accuracy(probe.logits(x_ND[r.test][None])[0] > 0, r.test_y)
+        if f1 < MIN_PROBE_F1:
+            left_out[concept] = f"its probe on the raw activations reaches held-out F1 {f1:.2f} < {MIN_PROBE_F1}"
+            continue
+        held = torch.nonzero(masks[concept] & test_N).squeeze(1)
+        right = held[probe.logits(x_ND[held][None])[0] > 0]
+        probes[concept] = ParentProbe(children, probe.direction()[0], f1, right)
+    return probes, left_out
+
+
 def parent_absorption(x_ND: Float[Tensor, "n d_in"], codes_NF: Float[Tensor, "n d_sae"],
                       directions_FD: Float[Tensor, "d_sae d_in"], offset_D: Float[Tensor, " d_in"],
-                      token_ids_N: Int[Tensor, " n"], mask_N: Bool[Tensor, " n"], children: Int[Tensor, " c"],
+                      token_ids_N: Int[Tensor, " n"], mask_N: Bool[Tensor, " n"], parent: ParentProbe,
                       rows: ProbeRows, test_N: Bool[Tensor, " n"], token_str: Callable[[int], str] = str) -> dict:
-    """One parent's absorption (module doc); `TooFewTokens` when its probe is too weak to judge by."""
-    probe = fit_logistic(x_ND[rows.train][None], rows.train_y[None], torch.ones(1, len(rows.train)))
-    f1, _ = f1_accuracy(probe.logits(x_ND[rows.test][None])[0] > 0, rows.test_y)
-    if f1 < MIN_PROBE_F1:
-        raise TooFewTokens(f"its probe on the raw activations reaches held-out F1 {f1:.2f} < {MIN_PROBE_F1}")
-    p_D = probe.direction()[0]
+    """One parent's absorption by one dictionary (module doc)."""
+    p_D, right = parent.direction, parent.right
     main = main_latents(codes_NF, mask_N, rows, test_N)
-    held = torch.nonzero(mask_N & test_N).squeeze(1)
-    right = held[probe.logits(x_ND[held][None])[0] > 0]  # the probe's true positives
     f_TF = codes_NF[right].double()
     dirs = directions_FD.double()
     along_F = dirs @ p_D  # each latent's write along p
@@ -111,17 +153,18 @@ def parent_absorption(x_ND: Float[Tensor, "n d_in"], codes_NF: Float[Tensor, "n 
     proj_T = (x_ND[right].double() - offset_D.double()) @ p_D
     contrib_TF = f_TF * along_F
     top_T = contrib_TF.argmax(-1)
+    top_f_T = f_TF.gather(1, top_T[:, None])[:, 0]
     share_T = contrib_TF.gather(1, top_T[:, None])[:, 0] / proj_T.abs().clamp_min(1e-12)
     silent_T = (f_TF[:, main] <= 0).all(-1) if main else torch.ones(len(right), dtype=torch.bool)
     child_T = token_ids_N[right]
     on_parent = torch.nonzero(mask_N).squeeze(1)
     specific_T = _child_share(codes_NF[on_parent] > 0, token_ids_N[on_parent], top_T, child_T) >= CHILD_SPECIFIC_SHARE
-    is_child_T = torch.isin(child_T, children)
-    absorbed = silent_T & (proj_T > 0) & (cos_F[top_T] >= PROBE_COS) & (share_T >= PROJECTION_SHARE) & specific_T \
-        & is_child_T & (f_TF.gather(1, top_T[:, None])[:, 0] > 0)
+    absorbed = silent_T & (proj_T > 0) & (top_f_T > 0) & (cos_F[top_T] >= PROBE_COS) & \
+        (share_T >= PROJECTION_SHARE) & specific_T & torch.isin(child_T, parent.children)
     n_right, n_abs = len(right), int(absorbed.sum())
-    return {"tokens": int(mask_N.sum()), "children": len(children), "probe_f1": f1, "probe_true_positives": n_right,
-            "main_latents": main, "absorbed": n_abs, "rate": n_abs / n_right if n_right else None,
+    return {"tokens": int(mask_N.sum()), "children": len(parent.children), "probe_f1": parent.f1,
+            "probe_true_positives": n_right, "main_latents": main, "absorbed": n_abs,
+            "rate": n_abs / n_right if n_right else None,
             "absorbed_children": dict(Counter(token_str(int(c)) for c in child_T[absorbed]).most_common(10)),
             "absorbing_latents": {str(j): n for j, n in Counter(top_T[absorbed].tolist()).most_common(10)}}
 
@@ -129,24 +172,15 @@ def parent_absorption(x_ND: Float[Tensor, "n d_in"], codes_NF: Float[Tensor, "n 
 def absorption_report(x_ND: Float[Tensor, "n d_in"], codes_NF: Float[Tensor, "n d_sae"],
                       directions_FD: Float[Tensor, "d_sae d_in"], offset_D: Float[Tensor, " d_in"],
                       token_ids_N: Int[Tensor, " n"], masks: dict[str, Bool[Tensor, " n"]],
-                      rows: dict[str, ProbeRows], skipped: dict[str, str], test_N: Bool[Tensor, " n"],
-                      token_str: Callable[[int], str] = str) -> dict:
-    """eval.json's absorption: per hierarchy parent its rate and what absorbed it, the mean rate over parents, the
-    thresholds, and each parent left out with the reason (too few tokens, a weak probe)."""
-    parents = hierarchy_parents(masks, token_ids_N)
-    out, left_out = {}, {}
-    for concept, children in parents.items():
-        if concept not in rows:
-            left_out[concept] = skipped.get(concept, "not probed")
-            continue
-        try:
-            out[concept] = parent_absorption(x_ND, codes_NF, directions_FD, offset_D, token_ids_N, masks[concept],
-                                             children, rows[concept], test_N, token_str)
-        except TooFewTokens as e:
-            left_out[concept] = f"{concept}: {e}"
+                      rows: dict[str, ProbeRows], test_N: Bool[Tensor, " n"], parents: dict[str, ParentProbe],
+                      left_out: dict[str, str], token_str: Callable[[int], str] = str) -> dict:
+    """eval.json's absorption: per hierarchy parent (`parent_probes`) its rate and what absorbed it, the mean rate
+    over parents, the thresholds, and each parent left out with the reason."""
+    out = {c: parent_absorption(x_ND, codes_NF, directions_FD, offset_D, token_ids_N, masks[c], probe, rows[c],
+                                test_N, token_str) for c, probe in parents.items()}
     rates = [r["rate"] for r in out.values() if r["rate"] is not None]
     return {"definition": "share of a parent concept's held-out tokens (probe true positives) on which its main "
                           "latents are silent while one child-specific latent aligned with the parent's probe carries "
                           "its projection (Chanin et al. 2024; SAEBench full absorption)",
             "thresholds": THRESHOLDS, "mean_rate": sum(rates) / len(rates) if rates else None, "parents": out,
-            "skipped": left_out}
+            "skipped": dict(left_out)}

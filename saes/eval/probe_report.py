@@ -20,7 +20,7 @@ from torch import Tensor
 from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes.eval import metrics
-from saes.eval.absorption import absorption_report
+from saes.eval.absorption import ParentProbe, absorption_report, parent_probes
 from saes.eval.probing import (
     HELD_OUT_EVERY,
     L2,
@@ -47,6 +47,9 @@ class ProbeData(NamedTuple):
     skipped: dict[str, str]
     neurons: dict[str, dict]
     """The raw neurons' k-sparse probes per concept (the baseline)."""
+    parents: dict[str, ParentProbe]
+    """The hierarchy parents' probes on the raw activations (absorption)."""
+    parents_left_out: dict[str, str]
     token_str: Callable[[int], str]
 
 
@@ -60,7 +63,9 @@ def probe_data(x_ND: Float[Tensor, "n d_in"], tokens: Int[Tensor, "doc pos"], la
     test = held_out_tokens(n, tokens.shape[1] - 1)
     rows, skipped = concept_rows(masks, test)
     x = x_ND.float().cpu()
-    return ProbeData(x, token_ids, masks, test, rows, skipped, sparse_probing(x, masks, rows, test), token_str)
+    parents, left_out = parent_probes(x, masks, token_ids, rows, skipped, test)
+    return ProbeData(x, token_ids, masks, test, rows, skipped, sparse_probing(x, masks, rows, test), parents,
+                     left_out, token_str)
 
 
 def _means(per: dict[str, dict]) -> dict[str, float | None]:
@@ -89,11 +94,14 @@ def sparse_probing_report(codes_NF: Float[Tensor, "n d_sae"], data: ProbeData) -
             "concepts": concepts, "skipped": dict(data.skipped)}
 
 
-def probe_reports(dictionary: Dictionary, codes_NF: Float[Tensor, "n d_sae"], data: ProbeData | None
-                  ) -> dict[str, dict]:
-    """The sparse_probing and absorption keys of one dictionary's report ({"absent": reason} without labels)."""
+NO_TOKENS = "no ground-truth tokens were kept (--ground-truth-tokens 0)"
+
+
+def probe_reports(dictionary: Dictionary, codes_NF: Float[Tensor, "n d_sae"], data: ProbeData | None,
+                  absent: str = NO_LABELS) -> dict[str, dict]:
+    """The sparse_probing and absorption keys of one dictionary's report ({"absent": reason} without `data`)."""
     if data is None or not len(codes_NF):
-        return {"sparse_probing": {"absent": NO_LABELS}, "absorption": {"absent": NO_LABELS}}
+        return {"sparse_probing": {"absent": absent}, "absorption": {"absent": absent}}
     codes = codes_NF[: len(data.x)].float().cpu()
     with torch.no_grad():
         directions = dictionary.feature_directions().detach().float().cpu()
@@ -101,4 +109,4 @@ def probe_reports(dictionary: Dictionary, codes_NF: Float[Tensor, "n d_sae"], da
         offset = dictionary.decode(zero.to(dictionary.feature_directions().dtype))[0].detach().float().cpu()
     return {"sparse_probing": sparse_probing_report(codes, data),
             "absorption": absorption_report(data.x, codes, directions, offset, data.token_ids, data.masks, data.rows,
-                                            data.skipped, data.test, data.token_str)}
+                                            data.test, data.parents, data.parents_left_out, data.token_str)}

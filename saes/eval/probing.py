@@ -92,16 +92,16 @@ def _newton(Z: Tensor, y: Tensor, w: Tensor, total: Tensor, l2: float, steps: in
     return beta
 
 
-def _lbfgs(Z: Tensor, y: Tensor, w: Tensor, total: Tensor, l2: float, max_iter: int = 200) -> Tensor:
+def _lbfgs(Z: Tensor, y: Tensor, w: Tensor, total: Tensor, l2: float, max_iter: int = 60) -> Tensor:
     """β [batch, k+1] (bias last) by L-BFGS on the same objective (the rows' objectives are independent, so their
     sum has the same minimiser in each row)."""
     beta = torch.zeros(Z.shape[0], Z.shape[2] + 1, dtype=Z.dtype, requires_grad=True)
-    opt = torch.optim.LBFGS([beta], lr=1, max_iter=max_iter, tolerance_grad=1e-7, tolerance_change=1e-10,
+    opt = torch.optim.LBFGS([beta], lr=1, max_iter=max_iter, tolerance_grad=1e-6, tolerance_change=1e-9,
                             history_size=20, line_search_fn="strong_wolfe")
 
     def objective() -> Tensor:
         opt.zero_grad()
-        logit = (Z * beta[:, None, :-1]).sum(-1) + beta[:, None, -1]
+        logit = (Z @ beta[:, :-1, None])[..., 0] + beta[:, None, -1]
         bce = torch.nn.functional.binary_cross_entropy_with_logits(logit, y, reduction="none")
         loss = ((w * bce).sum(-1) / total[:, 0]).sum() + l2 / 2 * beta[:, :-1].pow(2).sum()
         loss.backward()

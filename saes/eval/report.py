@@ -37,7 +37,7 @@ from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
-from saes.eval.probe_report import probe_data, probe_reports
+from saes.eval.probe_report import NO_LABELS, NO_TOKENS, probe_data, probe_reports
 from saes.eval.splice import SpliceEval, splice_evals
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ def dictionary_reports(dictionaries: Sequence[Dictionary], model: HookedTransfor
     for rec, splice in zip(recs, splices):
         summary, codes = rec.result()
         reports.append({**_report(summary, codes, splice, labels, taxonomy),
-                        **probe_reports(rec.dictionary, codes, data)})
+                        **probe_reports(rec.dictionary, codes, data, NO_LABELS if labels is None else NO_TOKENS)})
     return reports
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from saes.eval.absorption import absorption_report, hierarchy_parents
+from saes.eval.absorption import absorption_report, hierarchy_parents, parent_probes
 from saes.eval.probing import (
     MIN_POSITIVES,
     TooFewTokens,
@@ -88,7 +88,8 @@ def _absorption(absorbed: bool) -> dict:
     x, codes, directions, ids, masks = _absorbing_world(absorbed)
     test = held_out_tokens(len(ids), 25)
     rows, skipped = concept_rows(masks, test)
-    return absorption_report(x, codes, directions, torch.zeros(x.shape[1]), ids, masks, rows, skipped, test,
+    parents, left_out = parent_probes(x, masks, ids, rows, skipped, test)
+    return absorption_report(x, codes, directions, torch.zeros(x.shape[1]), ids, masks, rows, test, parents, left_out,
                              token_str=lambda i: f"w{i}")
 
 
