@@ -26,6 +26,10 @@ from saes.config import check_prefixes
 from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users, uses_k
 
 
+LIST_OF_INTS = {"custom_args": {"type": str, "nargs": "*", "metavar": "M1,M2,..."}}
+"""An option of integers given comma- or space-separated ("128,512,2048" or "128 512 2048"), parsed in __post_init__."""
+
+
 @dataclass
 class SAEOptions(Options):
     """The SAEs to train (list-valued options form a sweep) and their architecture settings."""
@@ -44,12 +48,11 @@ class SAEOptions(Options):
     default, ends at L0 ~46, R² ~0.84 there)."""
     seed: list[int] = field(default_factory=lambda: [0])
     """SAE initialisation seed(s); every seed sees the same data (several = a sweep)."""
-    prefixes: list[int] | None = field(default=None, metadata={"custom_args": {"type": str, "nargs": "*",
-                                                                             "metavar": "M1,M2,..."}})
+    prefixes: list[int] | None = field(default=None, metadata=LIST_OF_INTS)
     """Matryoshka: the nested prefix sizes m_1 < m_2 < ... (latents), comma- or space-separated, each trained to
     reconstruct on its own; every --d-sae of the sweep is appended as the last. Default: d_sae/16, d_sae/4, d_sae."""
     aux_coefficient: float = 1 / 32
-    """AuxK loss scale α (topk, batchtopk)."""
+    """AuxK loss scale α (topk, batchtopk, matryoshka)."""
     bandwidth: float | None = None
     """JumpReLU straight-through-estimator bandwidth ε; default: the JumpReLU config's (0.05, the upper end of the
     published 0.001-0.05: with thresholds started at the target sparsity (--init-l0) a wider kernel lets them keep
