@@ -25,7 +25,6 @@ from interp.options import (
 from saes.config import check_prefixes
 from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users, uses_k
 
-
 LIST_OF_INTS = {"custom_args": {"type": str, "nargs": "*", "metavar": "M1,M2,..."}}
 """An option of integers given comma- or space-separated ("128,512,2048" or "128 512 2048"), parsed in __post_init__."""
 
