@@ -15,10 +15,14 @@ HOOK = "blocks.1.mlp.hook_post"
 
 
 def test_train_and_eval_matryoshka(tmp_path, capsys):
-    out = tmp_path / "m"
-    assert main(["train-sae", "--model", "toy-gelu-s0", "--hook", HOOK, "--arch", "matryoshka", "--prefixes",
-                 "16,64", "--d-sae", "128", "--k", "8", "--tokens", "4096", "--batch-size", "512", "--eval", "false",
-                 "--progress", "false", "--out", str(out)]) == 0
+    sweep = tmp_path / "m"
+    assert main(["train-sae", "--model", "toy-gelu-s0", "--hook", HOOK, "--arch", "matryoshka", "batchtopk",
+                 "--prefixes", "16,64", "--d-sae", "64", "128", "--k", "8", "--tokens", "4096", "--batch-size", "512",
+                 "--eval", "false", "--progress", "false", "--out", str(sweep)]) == 0
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "batchtopk-d128-k8-s0", "batchtopk-d64-k8-s0", "matryoshka-d128-k8-s0", "matryoshka-d64-k8-s0"]
+    assert json.loads((sweep / "matryoshka-d64-k8-s0" / "cfg.json").read_text())["matryoshka_widths"] == [16, 64]
+    out = sweep / "matryoshka-d128-k8-s0"
     cfg = json.loads((out / "cfg.json").read_text())
     assert cfg["architecture"] == "matryoshka_batchtopk" and cfg["matryoshka_widths"] == [16, 64, 128]
     sae = io.load(out)

@@ -112,3 +112,13 @@ def test_hierarchy_parents_are_word_properties():
     by_context = torch.tensor([1, 0, 1, 0, 1, 0, 1, 0], dtype=torch.bool)  # every word on half its occurrences
     parents = hierarchy_parents({"a:b": word_level, "c:d": by_context}, ids)
     assert list(parents) == ["a:b"] and parents["a:b"].tolist() == [1, 2]
+
+
+def test_without_labels_both_keys_say_why():
+    from saes import build_sae, sae_config
+    from saes.eval.probe_report import NO_LABELS, probe_reports
+
+    sae = build_sae(sae_config("topk", d_in=4, d_sae=8, k=2))
+    out = probe_reports(sae, torch.zeros(0, 8), None)
+    assert out == {"sparse_probing": {"absent": NO_LABELS}, "absorption": {"absent": NO_LABELS}}
+    assert "--corpus toyworld" in NO_LABELS
