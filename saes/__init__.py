@@ -14,7 +14,7 @@ _MEMBERS = {
     "ARCH_NAMES": "saes.registry", "BaseSAE": "saes.base", "SAEConfig": "saes.config",
     "sae_config": "saes.config", "SAELosses": "saes.base", "StepContext": "saes.base",
     "SAEOutput": "saes.base", "BatchTopKSAE": "saes.batchtopk", "JumpReLUSAE": "saes.jumprelu",
-    "ReLUSAE": "saes.relu", "TopKSAE": "saes.topk",
+    "ReLUSAE": "saes.relu", "TopKSAE": "saes.topk", "MatryoshkaSAE": "saes.matryoshka",
 }
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from saes.batchtopk import BatchTopKSAE
     from saes.config import SAEConfig, sae_config
     from saes.jumprelu import JumpReLUSAE
+    from saes.matryoshka import MatryoshkaSAE
     from saes.registry import ARCH_NAMES
     from saes.relu import ReLUSAE
     from saes.topk import TopKSAE
@@ -40,5 +41,5 @@ def build_sae(cfg: SAEConfig) -> BaseSAE:
     return kind(cfg.arch).sae(cfg)
 
 
-__all__ = ["ARCH_NAMES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "ReLUSAE", "SAEConfig", "SAELosses", "SAEOutput",
-           "StepContext", "TopKSAE", "build_sae", "sae_config"]
+__all__ = ["ARCH_NAMES", "BaseSAE", "BatchTopKSAE", "JumpReLUSAE", "MatryoshkaSAE", "ReLUSAE", "SAEConfig", "SAELosses",
+           "SAEOutput", "StepContext", "TopKSAE", "build_sae", "sae_config"]

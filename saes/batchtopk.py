@@ -117,4 +117,4 @@ class BatchTopKSAE(TopKSAE):
 
 
 register_architecture(Kind("batchtopk", BatchTopKConfig, BatchTopKSAE, saelens_save="jumprelu",
-                           saelens_read=("batchtopk", "matryoshka_batchtopk"), sweep_label="k{k}"))
+                           saelens_read=("batchtopk",), sweep_label="k{k}"))

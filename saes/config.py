@@ -78,6 +78,27 @@ def check_coeffs(*values: float) -> None:
         raise ValueError(f"loss coefficients must be finite and non-negative, got {values}")
 
 
+PREFIX_FIX = "give increasing sizes ending at most at --d-sae, e.g. --prefixes 128,512,2048"
+
+
+def check_prefixes(prefixes: list[int], d_sae: int) -> None:
+    """Nested prefix sizes (a Matryoshka dictionary's) must be strictly increasing, at least 1 and at most d_sae:
+    one-line errors naming --prefixes and the fix (train-sae checks them before any work, the config again)."""
+    if not prefixes:
+        raise ValueError(f"--prefixes is empty: {PREFIX_FIX} (or leave it out: d_sae/16, d_sae/4, d_sae)")
+    if min(prefixes) < 1:
+        raise ValueError(f"--prefixes {_show(prefixes)} has a size below 1: {PREFIX_FIX}")
+    if any(b <= a for a, b in zip(prefixes, prefixes[1:])):
+        raise ValueError(f"--prefixes {_show(prefixes)} is not increasing: {PREFIX_FIX}")
+    if prefixes[-1] > d_sae:
+        raise ValueError(f"--prefixes {_show(prefixes)} has a prefix of {prefixes[-1]} latents, more than --d-sae "
+                         f"{d_sae}: {PREFIX_FIX}")
+
+
+def _show(prefixes: list[int]) -> str:
+    return ",".join(str(p) for p in prefixes)
+
+
 def sae_config(arch: str, strict: bool = True, **fields: Any) -> SAEConfig:
     """The config of architecture `arch` (saes.registry) from `fields`. Fields of other architectures are refused
     (strict) or left out (strict=False: a trainer offering every hyperparameter it has, each architecture taking its

@@ -108,7 +108,8 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
     elif norm not in ("none", None, False):
         raise ValueError(f"normalize_activations={norm!r} is per-token and cannot be folded; supported: none")
     cls = kind(arch).config
-    extra = {f: v for f, v in interp.items() if f not in ("arch", "k")}  # our training settings, per architecture
+    from_saelens = cls.saelens_fields(raw)  # what SAELens's own fields say wins over our recorded copy
+    extra = {f: v for f, v in interp.items() if f not in ("arch", "k", *from_saelens)}  # our training settings
     for key in ("sae_lens_version", "sae_lens_training_version", "hook_name", "model_name"):
         meta.pop(key, None)
     cfg = sae_config(
@@ -116,7 +117,7 @@ def _config_from_saelens(raw: dict, device: str, dtype: str | None) -> tuple[SAE
         strict=False,
         d_in=int(raw["d_in"]),
         d_sae=int(raw["d_sae"]),
-        **cls.saelens_fields(raw),
+        **from_saelens,
         hook_name=(raw.get("metadata") or {}).get("hook_name") or raw.get("hook_name") or raw.get("hook_point") or "",
         model_name=(raw.get("metadata") or {}).get("model_name") or raw.get("model_name"),
         dtype=dtype or raw.get("dtype", "float32"),

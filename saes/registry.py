@@ -96,6 +96,7 @@ for _arch in (Architecture("relu", "saes.relu", "l1_coefficient", ("resample_eve
               Architecture("topk", "saes.topk", "k"),
               Architecture("jumprelu", "saes.jumprelu", "l0_coefficient"),
               Architecture("batchtopk", "saes.batchtopk", "k"),
+              Architecture("matryoshka", "saes.matryoshka", "k", ("prefixes",)),
               Architecture("gated", "saes.gated")):
     declare(_arch)
 

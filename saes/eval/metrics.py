@@ -197,10 +197,9 @@ def matched_seed_stability(
     return MatchedStability(float((matched > threshold).sum() / n_a), float(matched.sum() / n_a))
 
 
-def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL, taxonomy: Taxonomy | None = None) -> dict:
-    """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
-    latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the
-    label fields of each token in `taxonomy`'s schema (the labels' toy world; default toy1's). JSON-ready."""
+def concept_masks(labels_NL, taxonomy: Taxonomy | None = None) -> tuple[dict[str, Bool[Tensor, " n"]], list[str]]:
+    """The token mask of every concept of `taxonomy` (default toy1's) present in the labels [token, field] but not on
+    every token, and the concepts absent from them."""
     from interp.worlds import LEGACY_WORLD, get_world
 
     tax = taxonomy if taxonomy is not None else get_world(LEGACY_WORLD).taxonomy
@@ -211,6 +210,14 @@ def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL, taxonomy:
             masks[concept] = torch.from_numpy(mask)
         else:
             absent.append(concept)
+    return masks, absent
+
+
+def ground_truth_report(codes_NF: Float[Tensor, "n d_sae"], labels_NL, taxonomy: Taxonomy | None = None) -> dict:
+    """Best single latent per toy-world concept present in the tokens (AUROC, F1), their means, the concepts no
+    latent captures (`missed`: AUROC < 0.9) and the concepts absent from these tokens; `labels_NL` holds the
+    label fields of each token in `taxonomy`'s schema (the labels' toy world; default toy1's). JSON-ready."""
+    masks, absent = concept_masks(labels_NL, taxonomy)
     if not masks:
         return {"n_tokens": len(codes_NF), "concepts": {}, "mean_auroc": None, "mean_f1": None, "missed": [],
                 "absent": absent}

@@ -9,8 +9,10 @@ by nothing: raw activation space), cosine_similarity, ce_loss_recovered and kl_s
 SAE spliced in vs zero ablation), dead_fraction and dense_fraction (on the eval tokens), log_density_histogram;
 ground_truth (labelled toy-world corpora only): for every toy-world concept present in the eval tokens the best
 single latent's AUROC and F1, their means over concepts and the concepts no latent captures (AUROC < 0.9);
-seed_stability against --compare (best match per latent, and one-to-one: seed_stability_matched). Metrics come
-from saes.eval.metrics.
+sparse_probing (k-sparse probes per concept, raw neurons as the baseline) and absorption (Chanin et al. 2024, on
+the world's hierarchies) from saes.eval.probe_report, on the same ground-truth tokens ({"absent": reason} without
+labels); seed_stability against --compare (best match per latent, and one-to-one: seed_stability_matched). Metrics
+come from saes.eval.metrics.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from interp.dictionary import Dictionary
 from interp.worlds.taxonomy import Taxonomy
 from saes import io
 from saes.eval import metrics
+from saes.eval.probe_report import NO_LABELS, NO_TOKENS, probe_data, probe_reports
 from saes.eval.splice import SpliceEval, splice_evals
 
 if TYPE_CHECKING:
@@ -82,9 +85,10 @@ class _Reconstruction:
         return self.acc.report(), codes
 
 
-def _feed(recs: list[_Reconstruction], width: int, max_tokens: int | None):
+def _feed(recs: list[_Reconstruction], width: int, max_tokens: int | None, kept: list[Tensor], keep: int):
     """The clean pass's callback: the hook's activations [row, pos, ...] of a batch, BOS positions dropped and
-    flattened to [token, width] (float32), at most `max_tokens` in all, to every dictionary's metrics."""
+    flattened to [token, width] (float32), at most `max_tokens` in all, to every dictionary's metrics; the first
+    `keep` go to `kept` (CPU) for the probes."""
     fed = [0]
 
     def on_clean_act(act: Tensor) -> None:
@@ -95,6 +99,8 @@ def _feed(recs: list[_Reconstruction], width: int, max_tokens: int | None):
             return
         if not bool(torch.isfinite(x).all()):
             raise NonFiniteError(f"NaN/Inf activations in tokens {fed[0]}..{fed[0] + len(x) - 1} of the evaluation")
+        if fed[0] < keep:
+            kept.append(x[: keep - fed[0]].cpu())
         fed[0] += len(x)
         for rec in recs:
             rec.update(x)
@@ -127,9 +133,22 @@ def dictionary_reports(dictionaries: Sequence[Dictionary], model: HookedTransfor
     (saes.eval.splice.splice_evals); `device`: where the activations go (default: each dictionary's own)."""
     keep = ground_truth_tokens if labels is not None else 0
     recs = [_Reconstruction(d, keep, device or d.feature_directions().device) for d in dictionaries]
+    kept: list[Tensor] = []
     splices = splice_evals(model, hook, dictionaries, tokens.split(BATCH_DOCS), _ignore_ids(model.tokenizer),
-                           _feed(recs, hook_width(model, hook), max_tokens))
-    return [_report(*rec.result(), splice, labels, taxonomy) for rec, splice in zip(recs, splices)]
+                           _feed(recs, hook_width(model, hook), max_tokens, kept, keep))
+    data = probe_data(torch.cat(kept), tokens, labels, taxonomy, _token_str(model)) if kept else None
+    reports = []
+    for rec, splice in zip(recs, splices):
+        summary, codes = rec.result()
+        reports.append({**_report(summary, codes, splice, labels, taxonomy),
+                        **probe_reports(rec.dictionary, codes, data, NO_LABELS if labels is None else NO_TOKENS)})
+    return reports
+
+
+def _token_str(model: HookedTransformer):
+    """A token id as text, for the absorption report's children."""
+    tokenizer = model.tokenizer
+    return (lambda i: tokenizer.decode([i])) if tokenizer is not None else str
 
 
 def _report(rec: dict, codes: Tensor, splice: SpliceEval, labels, taxonomy: Taxonomy | None) -> dict:

@@ -22,7 +22,11 @@ from interp.options import (
     not_identity,
     within,
 )
+from saes.config import check_prefixes
 from saes.registry import DEFAULT_ARCH, SWEEP_OPTIONS, arch_names, architecture, kind, option_users, uses_k
+
+LIST_OF_INTS = {"custom_args": {"type": str, "nargs": "*", "metavar": "M1,M2,..."}}
+"""An option of integers given comma- or space-separated ("128,512,2048" or "128 512 2048"), parsed in __post_init__."""
 
 
 @dataclass
@@ -30,11 +34,11 @@ class SAEOptions(Options):
     """The SAEs to train (list-valued options form a sweep) and their architecture settings."""
 
     arch: list[str] = field(default_factory=lambda: [DEFAULT_ARCH])
-    """Architecture(s): relu, topk, jumprelu, batchtopk (several = a sweep)."""
+    """Architecture(s): relu, topk, jumprelu, batchtopk, matryoshka (several = a sweep)."""
     d_sae: list[int] = field(default_factory=lambda: [4096])
     """Number of latents (several = a sweep)."""
     k: list[int] = field(default_factory=lambda: [32])
-    """Active latents per token for topk / batchtopk (several = a sweep)."""
+    """Active latents per token for topk / batchtopk / matryoshka (several = a sweep)."""
     l0_coefficient: list[float] = field(default_factory=lambda: [0.05])
     """JumpReLU L0 loss coefficient λ, on activations normalised to E||x||² = d_in (several = a sweep)."""
     l1_coefficient: list[float] = field(default_factory=lambda: [1.75])
@@ -43,8 +47,11 @@ class SAEOptions(Options):
     default, ends at L0 ~46, R² ~0.84 there)."""
     seed: list[int] = field(default_factory=lambda: [0])
     """SAE initialisation seed(s); every seed sees the same data (several = a sweep)."""
+    prefixes: list[int] | None = field(default=None, metadata=LIST_OF_INTS)
+    """Matryoshka: the nested prefix sizes m_1 < m_2 < ... (latents), comma- or space-separated, each trained to
+    reconstruct on its own; every --d-sae of the sweep is appended as the last. Default: d_sae/16, d_sae/4, d_sae."""
     aux_coefficient: float = 1 / 32
-    """AuxK loss scale α (topk, batchtopk)."""
+    """AuxK loss scale α (topk, batchtopk, matryoshka)."""
     bandwidth: float | None = None
     """JumpReLU straight-through-estimator bandwidth ε; default: the JumpReLU config's (0.05, the upper end of the
     published 0.001-0.05: with thresholds started at the target sparsity (--init-l0) a wider kernel lets them keep
@@ -82,6 +89,7 @@ class SAEOptions(Options):
         for name, c in coeffs:  # the first coefficient at fault, by its own option
             if not (c >= 0 and math.isfinite(c)):
                 raise ValueError(f"{name} is a loss coefficient and must be finite and >= 0, got {c}")
+        self._check_prefixes()
         at_least(0, "0: the plain init", init_l0=self.init_l0)
         learned = [a for a in self.arch if not uses_k(a)]  # the architectures that start at --init-l0
         if learned and self.init_l0 > min(self.d_sae):
@@ -91,6 +99,22 @@ class SAEOptions(Options):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be > 0, got {value}")
+
+    def _check_prefixes(self) -> None:
+        """--prefixes as integers (from "128,512,2048" or "128 512 2048"), refused where no --arch reads it and
+        checked against every --d-sae (one-line errors naming --prefixes)."""
+        if self.prefixes is None:
+            return
+        try:
+            self.prefixes = [int(p) for item in self.prefixes for p in str(item).replace(",", " ").split()]
+        except ValueError:
+            raise ValueError(f"--prefixes {' '.join(map(str, self.prefixes))} is not a list of integers: give "
+                             f"increasing sizes, e.g. --prefixes 128,512,2048") from None
+        users = option_users("prefixes")
+        if not set(users) & set(self.arch):
+            raise ValueError(f"--prefixes is for {'/'.join(users)} SAEs: add --arch {users[0]} or leave it out")
+        for d_sae in self.d_sae:
+            check_prefixes(self.prefixes, d_sae)
 
 
 @dataclass
