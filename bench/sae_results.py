@@ -61,7 +61,7 @@ def train(args) -> None:
                          batch_size=args.batch_size, cache=str(cache), out=str(args.out), checkpoint_every=0,
                          bandwidth=args.bandwidth, init_threshold=args.init_threshold, eval_tokens=args.eval_tokens,
                          device="cpu", log_every=25, init_l0=0, dead_window=1_000_000)  # the docs' settings
-    source = CacheSource(str(cache), HOOK, cfg.optim.batch_size, cfg.source.data_seed, cfg.source.exclude_bos)
+    source = CacheSource(str(cache), HOOK, cfg.optim.batch, cfg.source.data_seed, cfg.source.exclude_bos)
     trainer = Trainer(cfg, source)
     # one extra seed of the middle setting of --stability-archs (seed stability), same stream, same pass
     for spec in list(trainer.specs):
@@ -78,7 +78,7 @@ def train(args) -> None:
     trainer.wrap()
     t0 = time.time()
     trainer.fit()
-    n_tok = cfg.steps * cfg.optim.batch_size
+    n_tok = cfg.steps * cfg.optim.batch
     print(f"trained {len(trainer.runs)} SAEs on {n_tok:,} tokens in {time.time() - t0:.0f} s")
     t0 = time.time()
     finish(trainer, load_model(MODEL, device="cpu"))

@@ -145,10 +145,8 @@ class OptimOptions(Options):
     def __post_init__(self):
         at_least(0, "0: adapts to --tokens", batch_size=self.batch_size)
         at_least(1, tokens=self.tokens)
-        if self.batch_size == 0:
-            self.batch_size = default_batch_size(self.tokens)
-        if self.tokens < self.batch_size:
-            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch_size}; need "
+        if self.tokens < self.batch:
+            raise ValueError(f"--tokens {self.tokens} is less than one batch (--batch-size {self.batch}; need "
                              f"tokens >= batch_size): raise --tokens or lower --batch-size")
         if not (self.grad_clip >= 0 and math.isfinite(self.grad_clip)):
             raise ValueError(f"--grad-clip must be >= 0 (0 = off), got {self.grad_clip}")
@@ -160,8 +158,14 @@ class OptimOptions(Options):
                              f"(both are fractions of it; need lr_warmup + lr_decay <= 1): lower one of them")
 
     @property
+    def batch(self) -> int:
+        """The batch the run takes: --batch-size, or for 0 `default_batch_size(tokens)` (resolved here, never stored:
+        nested configs are built from a default instance, which would freeze the default's resolution)."""
+        return self.batch_size or default_batch_size(self.tokens)
+
+    @property
     def steps(self) -> int:
-        return self.tokens // self.batch_size
+        return self.tokens // self.batch
 
 
 @dataclass
@@ -271,7 +275,7 @@ class TrainSAEConfig(Options):
     @property
     def dead_window(self) -> int:
         """--dead-window, or a tenth of the run's tokens (at most 1,000,000) when it is 0."""
-        return self.dead.dead_window or max(self.optim.batch_size, min(1_000_000, self.optim.tokens // 10))
+        return self.dead.dead_window or max(self.optim.batch, min(1_000_000, self.optim.tokens // 10))
 
     @property
     def threshold_lr(self) -> float:

@@ -80,7 +80,7 @@ def build_trainer(cfg: TrainSAEConfig, dist: RunContext, model: HookedTransforme
     """Source + trainer, resumed from cfg.output.out's checkpoint or freshly initialised (with a step-0 checkpoint)."""
     resuming = check_out(cfg)
     dist.barrier()  # every process has looked at the folder before process 0 writes into it
-    source = source if source is not None else make_source(cfg, model, cfg.optim.batch_size)
+    source = source if source is not None else make_source(cfg, model, cfg.optim.batch)
     trainer = Trainer(cfg, source, dist)
     if resuming:
         trainer.resume()
@@ -134,7 +134,7 @@ def train_saes(cfg: TrainSAEConfig, model: HookedTransformer | None = None,
     TensorSource).
     """
     cfg = with_provenance(cfg)
-    dist = start_run(cfg.run.device, cfg.run.threads, cfg.optim.batch_size)
+    dist = start_run(cfg.run.device, cfg.run.threads, cfg.optim.batch)
     trainer = None
     try:
         if model is None and (source is None or cfg.output.eval):

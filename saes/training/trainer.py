@@ -80,7 +80,7 @@ class Trainer:
         self.out = Path(cfg.output.out)
         self.ckpt = ck.Checkpointer(self.out, identity(cfg))
         self.specs = expand_grid(cfg)
-        self.lo, self.hi = self.dist.rows(cfg.optim.batch_size)
+        self.lo, self.hi = self.dist.rows(cfg.optim.batch)
         self.runs = [self._build(s, f) for s, f in zip(self.specs, sae_folders(cfg, self.specs))]
         self.start_step, self.elapsed, self.last_checkpoint = 0, 0.0, -1
         self._global: tuple[int, Tensor] | None = None
@@ -106,7 +106,7 @@ class Trainer:
     def _meta(self, spec: SAESpec) -> dict:
         c = self.cfg
         return {"name": spec.name, "seed": spec.seed, "lr": spec.lr, "coefficient": spec.coefficient,
-                "tokens": c.steps * c.optim.batch_size, "batch_size": c.optim.batch_size,
+                "tokens": c.steps * c.optim.batch, "batch_size": c.optim.batch,
                 "data": c.source.cache or "on the fly", "data_seed": c.source.data_seed,
                 "exclude_bos": c.source.exclude_bos}
 
@@ -116,7 +116,7 @@ class Trainer:
         record = model_record(self.cfg.lm.model, self.cfg.lm.weight_processing)
         meta = {"training": self._meta(spec), **{k: v for k, v in record.items() if k != "model"}}
         if self.source.corpus is not None:
-            meta["corpus"] = {**self.source.corpus, "tokens": self.cfg.steps * self.cfg.optim.batch_size}
+            meta["corpus"] = {**self.source.corpus, "tokens": self.cfg.steps * self.cfg.optim.batch}
         return meta
 
     # set-up
@@ -209,7 +209,7 @@ class Trainer:
     def update_dead_stats(self, run: Run, fire_counts: Int[Tensor, " d_sae"]) -> None:
         """Tokens since each latent last fired, from the fire counts of the whole global batch."""
         fired = self.dist.sum_(fire_counts.clone()) > 0
-        run.tokens_since_fired += self.cfg.optim.batch_size
+        run.tokens_since_fired += self.cfg.optim.batch
         run.tokens_since_fired[fired] = 0
 
     def global_batch(self, step: int) -> Float[Tensor, "batch d_in"]:
@@ -241,7 +241,7 @@ class Trainer:
             vals = self.dist.mean_(torch.stack([t.double().to(xs.device) for t in terms] + [var]))
             total, mse, sparsity, aux, l0, v = vals.tolist()
             dead = float((run.tokens_since_fired >= self.cfg.dead_window).double().mean())
-            rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.optim.batch_size,
+            rows.append({"step": step + 1, "tokens": (step + 1) * self.cfg.optim.batch,
                          "lr": run.spec.lr * self.lr_factor(step), "loss": total, "mse": mse, "sparsity": sparsity,
                          "aux": aux, "l0": l0, "r2": 1 - mse / v if v > 0 else float("nan"), "dead_fraction": dead,
                          "sparsity_coeff": run.spec.coefficient * self.sparsity_factor(step),
