@@ -15,7 +15,8 @@ checksum is reported as corrupt, never used.
 The identity rule, one for every resumable run: a run resumes a checkpoint only when its *identity* is the same. The
 identity is what the run computes, never where it writes: the command's config as JSON minus its RuntimeOptions and
 OutputOptions groups (device, threads, output folder, --overwrite, logging) and the fields declared
-`interp.options.not_identity` (checkpoint frequency, stopping criteria); `identity(cfg)`. So a run moved to another
+`interp.options.not_identity` (checkpoint frequency, stopping criteria), plus the fingerprint of the model's
+weights (a folder retrained in place keeps its name); `identity(cfg)`. So a run moved to another
 --out, or resumed on another device, continues. A checkpoint of another identity is refused with an error
 naming every option that differs and both values. "step" counts whatever the command counts (optimiser steps,
 documents streamed, solver iterations).
@@ -71,14 +72,31 @@ def identity(cfg: Any, ignore: Iterable[str] = ()) -> dict[str, Any]:
                 out[f.name] = v
         return out
 
-    return _jsonable(flat(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg))
+    out = _jsonable(flat(cfg) if dataclasses.is_dataclass(cfg) else dict(cfg))
+    return {**out, **_weights_identity(out)}
+
+
+ADDED_LATER = ("model_fingerprint",)
+"""Identity keys that checkpoints written before them lack: compared only where the checkpoint has them."""
+
+
+def _weights_identity(options: Mapping[str, Any]) -> dict[str, Any]:
+    """{"model_fingerprint": ...} of the run's model(s) (`model` or `models` options): a model folder whose weights
+    changed in place keeps its name, and sums of the old weights must never be resumed with the new ones."""
+    from .models import model_fingerprint
+
+    names = options.get("models") or ([options["model"]] if options.get("model") else [])
+    if not names or not all(isinstance(n, str) for n in names):
+        return {}
+    prints = [model_fingerprint(n) for n in names]
+    return {"model_fingerprint": prints if "models" in options and options.get("models") else prints[0]}
 
 
 def identity_diff(saved: Mapping[str, Any], mine: Mapping[str, Any]) -> list[str]:
     """"option: checkpoint X, this run Y" for every option on which two identities differ."""
     keys = sorted(set(saved) | set(mine))
     return [f"{k}: the checkpoint has {saved.get(k)!r}, this run {mine.get(k)!r}" for k in keys
-            if saved.get(k) != mine.get(k)]
+            if saved.get(k) != mine.get(k) and not (k in ADDED_LATER and k not in saved)]
 
 
 def sha256_file(path: Path) -> str:
