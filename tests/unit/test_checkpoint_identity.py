@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from interp.checkpoint import CheckpointError, Checkpointer, identity
+from interp.checkpoint import Checkpointer, CheckpointError, identity
 
 
 def _model_folder(root, value: float):
