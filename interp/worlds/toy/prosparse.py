@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import torch
+
 from .config import ToyTrainConfig
 from .evaluate import heldout_sparsity
 
@@ -65,7 +67,7 @@ class L1Penalty:
             block.mlp.hook_post.add_hook(self._keep)
 
     def _keep(self, acts: Tensor, hook) -> None:
-        if self.factor > 0:  # stage 0 needs no activations kept
+        if self.factor > 0 and torch.is_grad_enabled():  # stage 0 and held-out evaluations keep none
             self.acts.append(acts)  # [batch, pos, d_mlp]
 
     def take(self) -> Tensor | float:
