@@ -64,24 +64,29 @@ def _is_toy_folder(path: Path) -> bool:
 
 def toy_config(act_fn: str = "gelu", seed: int = 0, d_vocab: int = 512, n_layers: int = 4, d_model: int = 128,
                n_heads: int = 4, d_mlp: int = 512, n_ctx: int = 128,
-               positional_embedding_type: str = "standard") -> HookedTransformerConfig:
+               positional_embedding_type: str = "standard", gated_mlp: bool = False,
+               normalization_type: str = "LN") -> HookedTransformerConfig:
     """Architecture of the toy models: a small GPT-2-style transformer with LayerNorm and learned positions
-    ("standard", the toy1 models) or rotary positions on every query / key dimension ("rotary", the toy2 models)."""
+    ("standard", the toy1 models) or rotary positions on every query / key dimension ("rotary", the toy2 models);
+    the dReLU models have a gated MLP and RMSNorm (interp.mlp_variants)."""
     rotary = {"rotary_dim": d_model // n_heads} if positional_embedding_type == "rotary" else {}
     return HookedTransformerConfig(
         n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_head=d_model // n_heads, d_mlp=d_mlp, n_ctx=n_ctx,
-        d_vocab=d_vocab, act_fn=act_fn, normalization_type="LN", positional_embedding_type=positional_embedding_type,
-        seed=seed, default_prepend_bos=True, init_weights=True, **rotary)
+        d_vocab=d_vocab, act_fn=act_fn, normalization_type=normalization_type, gated_mlp=gated_mlp,
+        positional_embedding_type=positional_embedding_type, seed=seed, default_prepend_bos=True, init_weights=True,
+        **rotary)
 
 
 _CFG_KEYS = ("n_layers", "d_model", "n_heads", "d_head", "d_mlp", "n_ctx", "d_vocab", "act_fn",
-             "normalization_type", "positional_embedding_type", "seed")
+             "normalization_type", "positional_embedding_type", "seed", "gated_mlp")
 
 
 def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str, Any] | None = None,
                    world: str | None = None) -> Path:
     """Save unprocessed weights (safetensors), config (with the toy world the model was trained on: `world`, by
-    default the world of the model's tokenizer), tokenizer and model card into `folder`, atomically per file."""
+    default the world of the model's tokenizer, and the MLP variant interp.mlp_variants applied), tokenizer and model
+    card into `folder`, atomically per file."""
+    from .mlp_variants import VARIANT_KEY, variant_of
     from .worlds import world_name_of
 
     world = world or world_name_of(model.tokenizer)
@@ -93,7 +98,8 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith(".IGNORE")
              and "mask" not in k}
     atomic_write(folder / "model.safetensors", lambda p: write_tensors(p, state))
-    meta = {"kind": TOY_MARKER, "world": world, "cfg": cfg}
+    meta = {"kind": TOY_MARKER, "world": world, "cfg": cfg, **({VARIANT_KEY: variant_of(model)} if variant_of(model)
+                                                               else {})}
     atomic_write(folder / "config.json", lambda p: p.write_text(json.dumps(meta, indent=1)))
     if card is not None:
         atomic_write(folder / "card.json", lambda p: p.write_text(json.dumps(card, indent=1)))
@@ -104,18 +110,23 @@ def save_toy_model(model: HookedTransformer, folder: str | Path, card: dict[str,
 
 def load_toy_model(folder: str | Path, device: str = "cpu", weight_processing: str = "default") -> HookedTransformer:
     """Load a toy model folder (weights processed as `weight_processing` says); its tokenizer is checked against the
-    vocabulary of the toy world the folder records (`LEGACY_WORLD` when it records none: the first models)."""
+    vocabulary of the toy world the folder records (`LEGACY_WORLD` when it records none: the first models); the MLP
+    variant it records (dReLU, FATReLU) is applied again."""
+    from .mlp_variants import VARIANT_KEY, apply_variant
     from .worlds import LEGACY_WORLD, get_world
 
     folder = Path(folder)
     meta = read_json(folder / "config.json")
     cfg_dict = meta["cfg"]
     cfg = toy_config(**{k: cfg_dict[k] for k in ("act_fn", "seed", "d_vocab", "n_layers", "d_model", "n_heads",
-                                                  "d_mlp", "n_ctx", "positional_embedding_type")})
+                                                  "d_mlp", "n_ctx", "positional_embedding_type")},
+                     gated_mlp=cfg_dict.get("gated_mlp", False), normalization_type=cfg_dict.get("normalization_type",
+                                                                                                 "LN"))
     tok = get_world(meta.get("world", LEGACY_WORLD)).load_tokenizer(folder / "tokenizer")
     model = HookedTransformer(cfg, tokenizer=tok, move_to_device=False)
     state = read_tensors(folder / "model.safetensors", "toy model weights")
     model.load_and_process_state_dict(state, **_processing(weight_processing))
+    apply_variant(model, **meta.get(VARIANT_KEY, {}))  # after processing: it rebuilds the norms and the hook dict
     return model.to(device).eval()
 
 

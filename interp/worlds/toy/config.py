@@ -27,6 +27,33 @@ TOY1_RECIPE = dict(world="toy1", tokens=10_000_000, batch_size=32, lr=1e-3, n_ct
 
 
 @dataclass
+class ProSparseOptions(Options):
+    """ProSparse (Song et al. 2024): train a ReLU model (usually one converted from GELU by --init-from) with an L1
+    penalty on its MLP activations whose factor rises in stages, then shift the activation threshold."""
+
+    prosparse: bool = False
+    """Train with ProSparse: --tokens is split evenly into a first stage without penalty (the activation swap
+    settles) and one stage per --l1-peaks entry, in which the factor of the penalty lambda * sum_i |a_i| (summed over
+    layers and neurons, averaged over tokens) rises along a sine curve from the previous peak to this one; finally
+    the ReLU becomes FATReLU with --act-threshold. Needs --act relu; held-out loss and sparsity are logged and put in
+    the card after each stage."""
+    l1_peaks: str = "1e-4,3e-4,1e-3"
+    """The L1 factor each ProSparse stage ends at, comma-separated and non-decreasing."""
+    act_threshold: float = 0.01
+    """FATReLU threshold of ProSparse's last step: activations below it become exactly 0 (0: none)."""
+
+    def peaks(self) -> tuple[float, ...]:
+        try:
+            peaks = tuple(float(v) for v in self.l1_peaks.split(",") if v.strip())
+        except ValueError:
+            peaks = ()
+        if not peaks or any(p <= 0 for p in peaks) or list(peaks) != sorted(peaks):
+            raise ValueError(f"--l1-peaks {self.l1_peaks!r} is not a comma-separated list of positive, non-decreasing "
+                             f"factors: write e.g. --l1-peaks 1e-4,3e-4,1e-3")
+        return peaks
+
+
+@dataclass
 class ToyTrainConfig(Options):
     """Training run of one toy model."""
 
@@ -36,8 +63,10 @@ class ToyTrainConfig(Options):
     world: WorldName = "toy2"
     """Toy world to train on: toy2 (the compositional world) or toy1 (the first models' world). The defaults below
     are the toy2 recipe; `TOY1_RECIPE` gives the toy1 models' options."""
-    act: Literal["gelu", "relu"] = "gelu"
-    """MLP activation function."""
+    act: Literal["gelu", "relu", "relu2", "drelu"] = "gelu"
+    """MLP activation (interp.mlp_variants): gelu, relu, relu2 (ReLU squared, "ReLU² Wins") or drelu (a gated MLP
+    with ReLU on both the gate and the up branch and RMSNorm, "Turbo Sparse"). With --init-from, a model of another
+    activation has it swapped for this one (ProSparse: --init-from toy-gelu-s0 --act relu)."""
     tokens: int = 8_000_000
     """Training tokens (with the toy2 recipe IOI on held-out forms appears abruptly at ~3-4M tokens)."""
     batch_size: int = 64
@@ -68,6 +97,10 @@ class ToyTrainConfig(Options):
     """Corpus family weights replacing the world's defaults (relative weights, as in `interp toyworld generate
     --mix`; "" trains on the world's default mix). The recipe's IOI- and repeat-heavy mix is what the models need
     to learn IOI in a CPU budget; held-out loss is measured on the default mix."""
+    init_from: str = ""
+    """A toy model (a shipped name such as toy-gelu-s0, or a folder) whose unprocessed weights the run starts from
+    instead of a fresh initialisation; its world, sizes, context and positions must be this run's."""
+    sparse: ProSparseOptions = field(default_factory=ProSparseOptions)
     checkpoint_every: int = not_identity(500)
     """Steps between resumable checkpoints."""
     compile: bool = not_identity(False)
@@ -89,6 +122,13 @@ class ToyTrainConfig(Options):
         at_least(0, seed=self.seed, warmup_steps=self.warmup_steps, weight_decay=self.weight_decay,
                  checkpoint_every=self.checkpoint_every)
         self.corpus()  # unknown families, bad weights: one-line errors now, not at the first batch
+        if self.sparse.prosparse:
+            if self.act != "relu":
+                raise ValueError(f"--prosparse trains a ReLU model, not --act {self.act}: add --act relu")
+            if self.steps < len(self.sparse.peaks()) + 1:
+                raise ValueError(f"--tokens {self.tokens} gives {self.steps} steps, fewer than ProSparse's "
+                                 f"{len(self.sparse.peaks()) + 1} stages: raise --tokens")
+            at_least(0, act_threshold=self.sparse.act_threshold)
 
     def corpus(self):
         """The training corpus: the world's documents with this run's seed, context and mix."""
@@ -98,7 +138,7 @@ class ToyTrainConfig(Options):
 
     @property
     def name(self) -> str:
-        return f"toy-{self.act}-s{self.seed}"
+        return f"toy-{'prosparse' if self.sparse.prosparse else self.act}-s{self.seed}"
 
     @property
     def out_dir(self) -> Path:
