@@ -174,6 +174,40 @@ def within(low: float, high: float, /, **values: Any) -> None:
             raise ValueError(f"{flag(name)} must be in [{low}, {high}], got {value}")
 
 
+def physical_memory() -> int:
+    """This machine's physical memory in bytes (0 where the system does not say: nothing to compare with)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return 0
+
+
+def check_memory(need_bytes: int, asked: str) -> None:
+    """Refuse a run whose up-front working set (`need_bytes`, for what `asked` for, e.g. "--tokens 10^15") is more
+    than this machine's physical memory, before it starts growing toward it."""
+    total = physical_memory()
+    if total and need_bytes > total:
+        raise ValueError(f"{asked} needs about {need_bytes / 2**30:,.1f} GiB of memory up front, more than this "
+                         f"machine's {total / 2**30:,.1f} GiB: ask for fewer")
+
+
+TOKEN_BYTES = 8
+"""The least memory a token read up front takes (its int64 id): evaluations hold every row before the first pass."""
+PROMPT_BYTES = 256
+"""The least memory a prompt pair takes (two int64 rows of at least 16 tokens), all drawn before any patching."""
+DOC_BYTES = 512
+"""The least memory a held-out document takes (at least 64 int64 tokens, the toy models' context)."""
+
+
+def fits_memory(bytes_each: int, /, **counts: Any) -> None:
+    """Refuse the first of `counts` (field name -> a count of tokens, prompts, documents) whose working set, at least
+    `bytes_each` bytes per unit held before the first result, is more than this machine's memory, naming that option
+    alone: a typo such as 10^15 is refused when the config is built instead of growing for minutes first."""
+    for name, value in counts.items():
+        if value is not None:
+            check_memory(value * bytes_each, f"{flag(name)} {value:,}")
+
+
 def check_output_path(path: str, option: str = "--out", folder: bool = True, empty_ok: bool = False) -> None:
     """Refuse, before any work, an output path that cannot be written: empty (unless it has a meaning), a file
     where a folder is wanted or a folder where a file is, or under a file. A missing parent folder is fine (the

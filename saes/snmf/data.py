@@ -20,7 +20,7 @@ from torch import Tensor
 
 from interp.activations.sources import CacheSource, ModelSource, ShardedSource, TensorSource
 from interp.corpus import TokenSource
-from interp.runtime import check_memory
+from interp.options import check_memory
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer

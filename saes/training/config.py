@@ -13,12 +13,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from interp.options import (
+    TOKEN_BYTES,
     CorpusOptions,
     ModelOptions,
     Options,
     OutputOptions,
     RuntimeOptions,
     at_least,
+    fits_memory,
     not_identity,
     within,
 )
@@ -197,6 +199,7 @@ class TrainOutputOptions(OutputOptions):
         super().__post_init__()
         at_least(0, checkpoint_every=self.checkpoint_every)
         at_least(1, log_every=self.log_every, eval_tokens=self.eval_tokens)
+        fits_memory(TOKEN_BYTES, eval_tokens=self.eval_tokens)  # refused before training, not after it
 
 
 @dataclass
