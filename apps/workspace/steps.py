@@ -51,6 +51,9 @@ class Step:
     needs: tuple[str, ...] = ()
     """Upstream steps whose artifact must exist before it builds (the other inputs are read when they exist): a
     build that lacks one fails before it touches anything."""
+    empty: bool = False
+    """Its command starts only in an empty folder (train-sae): a build refuses the user's files in it before it
+    removes anything."""
 
 
 # --- settings ---------------------------------------------------------------------------------------------------
@@ -179,7 +182,7 @@ STEPS: list[Step] = [
          build=B.build_cache, validate=_cache_ok),
     Step("saes", folder="saes", inputs=("cache",),
          settings=lambda c: _pick(c, "archs", "d_sae", "k", "sae_tokens", "sae_batch_size"),
-         build=B.build_saes, validate=_saes_ok, needs=("cache",)),
+         build=B.build_saes, validate=_saes_ok, needs=("cache",), empty=True),
     Step("snmf", folder="snmf", inputs=("cache",),
          settings=lambda c: _pick(c, "snmf_k", "snmf_tokens"),
          build=B.build_snmf, validate=_snmf_ok, needs=("cache",)),
