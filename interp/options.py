@@ -233,14 +233,35 @@ WeightProcessing = Literal["default", "none"]
 
 def canonical_model(name: str) -> str:
     """A model as artifacts record it: a folder or .gguf file that exists, as its absolute path (so the record names
-    the same weights from any working folder); a shipped toy name, a fetched model's name or a hub name as given."""
+    the same weights from any working folder); a shipped toy name, a fetched model's name or a hub name as given.
+    The folder of a shipped or fetched model, however spelled, is that model's name: one model, one record, so
+    `--model data/models/toy-gelu-s0/` meets an artifact that records toy-gelu-s0 as the same model."""
     if not name:
         return name
-    shipped = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data")) / "models" / name
+    shipped_root = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data")) / "models"
     path = Path(name).expanduser()
-    if shipped.is_dir() or not path.exists():
+    if (path.name == name and (shipped_root / name).is_dir()) or not path.exists():  # a name, not a path
         return name
-    return str(path.resolve())
+    resolved = path.resolve()
+    if resolved.parent == shipped_root.resolve() and resolved.is_dir():
+        return resolved.name
+    if _fetched_as(resolved) == resolved.name:
+        return resolved.name
+    return str(resolved)
+
+
+def _fetched_as(folder: Path) -> str | None:
+    """The name `interp models fetch` installed `folder` as (its source record says), or None."""
+    from .gguf_convert import SOURCE_FILE, models_home
+
+    if folder.parent != models_home().resolve() or not (folder / SOURCE_FILE).is_file():
+        return None
+    import json
+
+    try:
+        return json.loads((folder / SOURCE_FILE).read_text()).get("fetched_as")
+    except (ValueError, OSError):
+        return None
 
 
 @dataclass
