@@ -28,7 +28,17 @@ from . import records as R
 from .builders import Models
 from .config import BUILD_COMMAND, WorkspaceBuildConfig
 from .layout import Layout
-from .steps import STEP_NAMES, STEPS, StepSkipped, settings, skip_reason, step_named, upstream, valid
+from .steps import (
+    STEP_NAMES,
+    STEPS,
+    StepSkipped,
+    in_workspace_terms,
+    settings,
+    skip_reason,
+    step_named,
+    upstream,
+    valid,
+)
 
 SCHEMA_VERSION = 2
 
@@ -199,6 +209,10 @@ def _build_step(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict, model
         res.status[step], res.reasons[step] = "skipped", str(e)
         log(f"skipped: {e}")
         return
+    except (ValueError, FileExistsError) as e:  # the command's refusal, naming the option the user gave
+        if (named := in_workspace_terms(step, str(e))) == str(e):
+            raise
+        raise (type(e)(named) if type(e) in (ValueError, FileExistsError) else ValueError(named)) from None
     if not valid(step, layout, cfg):
         raise ValueError(f"workspace step {step} finished but its artifact in {layout.root} does not validate")
     res.status[step] = "built"
