@@ -231,8 +231,11 @@ HUGE = "999999999999999"
     (["steer-bench", "--dictionaries", "{sae}", "--n-docs", HUGE], "--n-docs"),
     (["toyworld", "generate", "--tokens", HUGE], "--tokens"),
     (["eval-sae", "--sae", "{sae}", "--tokens", str(10**11)], "--tokens"),
+    (["workspace", "build", "--ioi-prompts", HUGE], "--ioi-prompts"),
+    (["workspace", "build", "--snmf-tokens", HUGE], "--snmf-tokens"),
 ], ids=["eval-sae-tokens", "train-sae-eval-tokens", "snmf-eval-tokens", "patch-n-prompts", "patch-compare-n-prompts",
-        "steer-bench-n-docs", "toyworld-generate-tokens", "eval-sae-tokens-1e11"])
+        "steer-bench-n-docs", "toyworld-generate-tokens", "eval-sae-tokens-1e11", "workspace-ioi-prompts",
+        "workspace-snmf-tokens"])
 def test_huge_counts_are_refused_before_anything_grows(argv, option, sae, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # nothing may be written, here or anywhere
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -241,6 +244,25 @@ def test_huge_counts_are_refused_before_anything_grows(argv, option, sae, tmp_pa
              "ask for fewer", code=2)
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak
     assert grown_kb < 200_000 and not any(tmp_path.iterdir())
+
+
+def test_a_workspace_names_its_own_option_for_its_commands_refusals(tmp_path, capsys):
+    """The cache step's disk check speaks of the cache command's --tokens: the workspace user gave --cache-tokens."""
+    (tmp_path / "ws" / "notes").mkdir(parents=True)
+    (tmp_path / "ws" / "notes" / "mine.txt").write_text("mine")
+    line = _refused(["workspace", "build", "--out", tmp_path / "ws", "--steps", "cache", "--cache-tokens", HUGE],
+                    tmp_path / "ws" / "notes", capsys, f"--cache-tokens {int(HUGE):,}", "give fewer --cache-tokens", code=1)
+    assert " --tokens" not in line
+
+
+def test_step_option_names_are_options_of_the_workspace():
+    from apps.workspace.config import WorkspaceBuildConfig
+    from apps.workspace.steps import STEPS
+    from interp.options import option_names
+
+    ours = {"--" + n.replace("_", "-") for n in option_names(WorkspaceBuildConfig)}
+    renamed = [o for s in STEPS for _, o in s.renamed]
+    assert renamed and set(renamed) <= ours, set(renamed) - ours
 
 
 # --- consistent settings are never called inconsistent ---------------------------------------------------------
