@@ -163,7 +163,8 @@ class WorkspaceBuildConfig(Options):
         # the steps record the weights' fingerprint (steps.py: model_id): changed weights make them stale, rebuilt
         model, processing = check_model(self.lm.model, self.lm.weight_processing,
                                         ModelRecord.read(recorded, f"the workspace {self.output.out}"))
-        corpus = self.data.corpus or (recorded.get("corpus", "") if recorded.get("model") == model else "")
+        corpus = self.data.corpus or (recorded.get("corpus", "") if canonical_model(recorded.get("model") or "") == model
+                                         else "")
         return dataclasses.replace(self, lm=dataclasses.replace(self.lm, model=model, weight_processing=processing),
                                    data=dataclasses.replace(self.data, corpus=corpus),
                                    task=self.task or recorded.get("task") or "ioi")

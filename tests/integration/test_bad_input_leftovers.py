@@ -251,7 +251,8 @@ def test_a_workspace_names_its_own_option_for_its_commands_refusals(tmp_path, ca
     (tmp_path / "ws" / "notes").mkdir(parents=True)
     (tmp_path / "ws" / "notes" / "mine.txt").write_text("mine")
     line = _refused(["workspace", "build", "--out", tmp_path / "ws", "--steps", "cache", "--cache-tokens", HUGE],
-                    tmp_path / "ws" / "notes", capsys, f"--cache-tokens {int(HUGE):,}", "give fewer --cache-tokens", code=1)
+                    tmp_path / "ws" / "notes", capsys, f"--cache-tokens {int(HUGE):,}", "give fewer --cache-tokens",
+                    code=1)
     assert " --tokens" not in line
 
 
