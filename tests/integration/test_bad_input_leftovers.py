@@ -283,6 +283,28 @@ def test_a_shipped_models_folder_is_that_model(spelling, sae, tmp_path, capsys, 
     assert json.loads((tmp_path / "s" / "steering.json").read_text())["config"]["model"] == "toy-gelu-s0"
 
 
+@pytest.mark.parametrize("argv, needles, absent", [
+    (["cache", "--hooks", "blocks.1.mlp.hook_post", "--tokens", "4096", "--shard-tokens", "8192", "--seed", "5",
+      "--out", "{cache}"],
+     ["holds a different activation cache (corpus seed: cache has 0, this run asks for 5)", "another --out"],
+     ["{'kind'", "docs_per_shard"]),
+    (["cache", "--hooks", "blocks.1.mlp.hook_post", "--tokens", "4096", "--shard-tokens", "8192", "--n-ctx", "32",
+      "--out", "{cache}"],
+     ["(n_ctx: cache has 64, this run asks for 32)"], ["docs_per_shard", "corpus n_ctx"]),
+    (["snmf", "--cache", "{cache}", "--layer", "1", "--k", "4", "--tokens", "4096", "--out", "{tmp}/s"],
+     ["holds 4,032 tokens besides the BOS of each of its 64 rows", "fewer than --tokens 4,096",
+      "give --tokens 4,032 or less"], ["non-BOS"]),
+    (["train-sae", "--d-sae", "16", "--out", "{tmp}/s"],
+     ["--k [32] (the default) and --d-sae [16]", "give --k between 1 and 16"], []),
+], ids=["cache-other-seed", "cache-other-n-ctx", "snmf-tokens-of-a-cache-of-that-many", "train-sae-default-k"])
+def test_mismatches_name_only_what_differs_and_the_fix(argv, needles, absent, workspace, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    shutil.copytree(workspace / "cache", cache)
+    line = _refused([a.replace("{cache}", str(cache)).replace("{tmp}", str(tmp_path)) for a in argv], cache, capsys,
+                    *needles)
+    assert not any(a in line for a in absent), line
+
+
 def test_another_model_is_still_refused(sae, tmp_path, capsys):
     _refused(["steer", "--dictionary", sae, "--feature", "0", "--alpha", "1", "--model",
               REPO / "data" / "models" / "toy-gelu-s1", "--out", tmp_path / "s"], tmp_path, capsys,
