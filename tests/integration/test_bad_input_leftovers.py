@@ -174,6 +174,24 @@ def test_a_checkpoint_clear_keeps_the_users_files(tmp_path):
     assert not (tmp_path / "checkpoint").exists()  # a folder only it wrote goes with its checkpoints
 
 
+@pytest.mark.parametrize("mine", ["shards/notes.txt", "shards/r0-mine.bin", "draft.tmp", "notes/a.tmp"])
+def test_a_cache_run_removes_only_its_own_leftovers(mine, workspace, tmp_path, capsys):
+    """A cache run drops unlisted shard files and temporary files of its own (a killed run's); a file of the user's
+    in the cache folder is not one of them."""
+    cache = tmp_path / "cache"
+    shutil.copytree(workspace / "cache", cache)
+    (cache / mine).parent.mkdir(parents=True, exist_ok=True)
+    (cache / mine).write_text("mine")
+    (cache / "shards" / "r0-000009.tokens.safetensors.tmp").write_bytes(b"partial")  # a killed write of its own
+    (cache / ".manifest.json.x1y2.tmp").write_text("{")
+    code, lines, err = _run(["cache", "--hooks", "blocks.1.mlp.hook_post", "--tokens", "4096", "--shard-tokens",
+                             "8192", "--out", cache], capsys)
+    assert code == 0 and not lines, err
+    assert (cache / mine).read_text() == "mine"
+    assert not (cache / "shards" / "r0-000009.tokens.safetensors.tmp").exists()
+    assert not (cache / ".manifest.json.x1y2.tmp").exists()
+
+
 TOY_TRAIN = ["toyworld", "train", "--n-layers", "1", "--d-model", "16", "--n-heads", "2", "--d-mlp", "32", "--n-ctx",
              "16", "--batch-size", "2", "--tokens", "64", "--warmup-steps", "1"]
 
