@@ -278,6 +278,9 @@ class ModelOptions(Options):
     by the folded parts; none: the weights as the checkpoint has them (hooks equal the Hugging Face model's)."""
 
     def __post_init__(self):
+        default = next(f.default for f in dataclasses.fields(self) if f.name == "model")
+        if default and not self.model.strip():  # "" would be read as the current folder
+            raise ValueError(f"--model is empty: give a model name or folder (default: {default})")
         self.model = canonical_model(self.model)
 
 

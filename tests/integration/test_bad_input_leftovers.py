@@ -323,6 +323,20 @@ def test_mismatches_name_only_what_differs_and_the_fix(argv, needles, absent, wo
     assert not any(a in line for a in absent), line
 
 
+@pytest.mark.parametrize("argv, code, needles", [
+    (["cache", "--model", "", "--tokens", "256"], 2, ["--model is empty", "give a model name or folder"]),
+    (["neurons", "--model", " ", "--tokens", "512"], 2, ["--model is empty"]),
+    (["cache", "--hooks", "", "--tokens", "256"], 2, ["--hooks '' names no hook", "--hooks 'blocks.*.mlp.hook_post'"]),
+    (["universal", "--models", "toy-gelu-s0", "toy1-gelu-s0", "--tokens", "512"], 1,
+     ["toy-gelu-s0 and toy1-gelu-s0 differ in vocab 2162 vs 494", "give seeds of one model"]),
+], ids=["cache-empty-model", "neurons-blank-model", "cache-empty-hook", "universal-differing-vocab-only"])
+def test_empty_values_and_differences_are_named_as_such(argv, code, needles, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # an empty --model once meant the current folder
+    line = _refused([*argv, "--out", tmp_path / "o"], tmp_path, capsys, *needles, code=code)
+    assert "layers x" not in line and "config.json" not in line
+    assert not (tmp_path / "o").exists()
+
+
 def test_another_model_is_still_refused(sae, tmp_path, capsys):
     _refused(["steer", "--dictionary", sae, "--feature", "0", "--alpha", "1", "--model",
               REPO / "data" / "models" / "toy-gelu-s1", "--out", tmp_path / "s"], tmp_path, capsys,
