@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
+from interp.atomic import atomic_write_text
 from interp.models import load_model
 from interp.runtime import start_run
 
@@ -132,5 +133,5 @@ def compare_main(cfg: PatchCompareConfig) -> list[dict]:
     print(run.markdown())
     if cfg.output.out:
         Path(cfg.output.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(cfg.output.out).write_text(json.dumps(run.table(), indent=1))
+        atomic_write_text(cfg.output.out, json.dumps(run.table(), indent=1))
     return run.table()

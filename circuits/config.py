@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, get_args
 
-from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, at_least
+from interp.options import PROMPT_BYTES, ModelOptions, Options, OutputOptions, RuntimeOptions, at_least, fits_memory
 
 from .patching.methods import METHOD_NAMES
 
@@ -72,6 +72,7 @@ class TaskOptions(Options):
 
     def __post_init__(self):
         at_least(1, n_prompts=self.n_prompts)
+        fits_memory(PROMPT_BYTES, n_prompts=self.n_prompts)
         at_least(0, seed=self.seed)
         if self.task not in BUILTIN_TASKS and not self.task.lower().endswith(TASK_FILE_SUFFIXES):
             raise ValueError(f"--task {self.task!r} is neither a built-in task ({', '.join(BUILTIN_TASKS)}) nor a "

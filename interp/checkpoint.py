@@ -145,10 +145,14 @@ class Checkpointer:
                 self.root.rmdir()
             raise
         atomic_write_text(self.root / LATEST, json.dumps({"dir": name, "step": step}), durable=True)
-        for old in self.root.glob("step-*"):
+        for old in self._own():
             if old.name != name:
                 shutil.rmtree(old, ignore_errors=True)
         return folder
+
+    def _own(self) -> list[Path]:
+        """The checkpoint folders this class writes (step-NNNNNNNN), never anything else in the folder."""
+        return [p for p in self.root.glob("step-*") if p.is_dir() and len(p.name) == 13 and p.name[5:].isdigit()]
 
     def _write(self, folder: Path, step: int, tensors: Mapping[str, Mapping[str, Tensor]],
                meta: Mapping[str, Any] | None) -> None:
@@ -188,7 +192,13 @@ class Checkpointer:
             raise CheckpointError(f"corrupt checkpoint in {self.root}: {STATE} lacks {e}; {fix}") from None
 
     def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Remove the checkpoints (a finished run needs none): only what `save` wrote, so a file of the user's in
+        the checkpoint folder stays, and the folder with it."""
+        for folder in self._own():
+            shutil.rmtree(folder, ignore_errors=True)
+        (self.root / LATEST).unlink(missing_ok=True)
+        if self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()
 
     def _read_state(self) -> dict[str, Any]:
         latest = _read_json(self.root / LATEST, "pointer to the current checkpoint")

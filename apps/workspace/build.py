@@ -29,7 +29,17 @@ from . import records as R
 from .builders import Models
 from .config import BUILD_COMMAND, WorkspaceBuildConfig
 from .layout import Layout
-from .steps import STEP_NAMES, STEPS, StepSkipped, settings, skip_reason, step_named, upstream, valid
+from .steps import (
+    STEP_NAMES,
+    STEPS,
+    StepSkipped,
+    in_workspace_terms,
+    settings,
+    skip_reason,
+    step_named,
+    upstream,
+    valid,
+)
 
 SCHEMA_VERSION = 2
 
@@ -82,14 +92,35 @@ def _requested(cfg: WorkspaceBuildConfig) -> list[str]:
     return [s.name for s in STEPS if s.name in cfg.steps and not skip_reason(s.name, cfg)]
 
 
+def _forced(cfg: WorkspaceBuildConfig) -> set[str]:
+    """The steps --force rebuilds: those it names and those that read them."""
+    return {s for s in STEP_NAMES if s in cfg.force or set(upstream(s)) & set(cfg.force)}
+
+
 def _check_folders(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict) -> None:
     """Refuse a step folder that holds files no build of this workspace made (no record of the step in
-    workspace.json): the build would write into it or remove it. --overwrite lets the build replace it."""
+    workspace.json): the build would write into it or remove it. --overwrite lets the build replace it. A step
+    whose command starts only in an empty folder and that this run rebuilds refuses the user's files beside its
+    own now, before its own old files are removed."""
     for step in _requested(cfg):
         folder, rec = layout.folder(step), recorded.get(step)
         if R.files_in(folder) and not R.made_here(rec):
             cfg.output.claim(folder, why=f" and no build of this workspace made it ({layout.manifest.name} records "
                                          f"no {step} step)")
+    crowded = [s for s in _requested(cfg) if step_named(s).empty and R.made_here(recorded.get(s))
+               and R.foreign_files(layout.folder(s), recorded.get(s))]
+    for step in set(crowded) & set(_to_build(cfg, layout, recorded)):
+        R.require_only_own(layout.folder(step), recorded.get(step), step)
+
+
+def _to_build(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict) -> list[str]:
+    """The requested steps this run will build: forced, not reusable as they are, or reading one built now."""
+    force, out = _forced(cfg), []
+    for step in _requested(cfg):
+        if (step in force or set(upstream(step)) & set(out)
+                or _unusable(cfg, layout, recorded, step, settings(step, cfg))):
+            out.append(step)
+    return out
 
 
 def _check_needs(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict) -> None:
@@ -134,7 +165,7 @@ def _unusable(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict, step: s
 def _build_steps(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict, log) -> BuildResult:
     res, models, t_all = BuildResult(layout.root), Models(cfg.lm.weight_processing), time.perf_counter()
     steps = [s for s in STEPS if s.name in cfg.steps]
-    force = {s for s in STEP_NAMES if s in cfg.force or set(upstream(s)) & set(cfg.force)}  # and what reads them
+    force = _forced(cfg)
     for i, declared in enumerate(steps, 1):
         step = declared.name
         t0 = time.perf_counter()
@@ -180,6 +211,10 @@ def _build_step(cfg: WorkspaceBuildConfig, layout: Layout, recorded: dict, model
         res.status[step], res.reasons[step] = "skipped", str(e)
         log(f"skipped: {e}")
         return
+    except (ValueError, FileExistsError) as e:  # the command's refusal, naming the option the user gave
+        if (named := in_workspace_terms(step, str(e))) == str(e):
+            raise
+        raise (type(e)(named) if type(e) in (ValueError, FileExistsError) else ValueError(named)) from None
     if not valid(step, layout, cfg):
         raise ValueError(f"workspace step {step} finished but its artifact in {layout.root} does not validate")
     res.status[step] = "built"

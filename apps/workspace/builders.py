@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from interp.atomic import atomic_write_text
+
 from .family import neuron_models, universal_models
 from .layout import dictionary_folders
 
@@ -51,10 +53,8 @@ def restart(layout: Layout, step: str) -> None:
 
     folder = layout.folder(step)
     rec = json.loads(layout.manifest.read_text()).get("steps", {}).get(step) if layout.manifest.is_file() else None
+    R.require_only_own(folder, rec, step)
     R.remove_own(folder, rec)
-    if R.files_in(folder):
-        raise FileExistsError(f"{folder} holds files this workspace did not make ({', '.join(R.files_in(folder)[:3])}"
-                              f"): move them out of it, so that the {step} step can be built there")
 
 
 def build_cache(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
@@ -193,6 +193,4 @@ def build_patching(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     save_results(run.activation, layout.patching / ground_truth().name, cfg.lm.model, run.task)
     for method, results in run.estimates.items():
         save_results(results, layout.patching / method, cfg.lm.model, run.task)
-    tmp = layout.patching / "faithfulness.json.tmp"
-    tmp.write_text(json.dumps(run.table(), indent=1))
-    tmp.replace(layout.patching / "faithfulness.json")
+    atomic_write_text(layout.patching / "faithfulness.json", json.dumps(run.table(), indent=1))

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 from interp.options import (
+    PROMPT_BYTES,
+    TOKEN_BYTES,
     CorpusOptions,
     ModelOptions,
     Options,
@@ -15,6 +17,7 @@ from interp.options import (
     RuntimeOptions,
     at_least,
     canonical_model,
+    fits_memory,
 )
 from saes.registry import ARCH_NAMES
 
@@ -132,6 +135,8 @@ class WorkspaceBuildConfig(Options):
         at_least(1, sae_batch_size=self.sae_batch_size, k=self.k, examples_per_bin=self.examples_per_bin)
         at_least(2, d_sae=self.d_sae, snmf_k=self.snmf_k)
         at_least(0, ioi_prompts=self.ioi_prompts, seed=self.seed)
+        fits_memory(PROMPT_BYTES, ioi_prompts=self.ioi_prompts)
+        fits_memory(TOKEN_BYTES, snmf_tokens=self.snmf_tokens)  # the SNMF holds every token's activations
         at_least(-1, "-1: the middle layer", layer=self.layer)
         if self.sae_tokens < self.sae_batch_size:
             raise ValueError(f"--sae-tokens {self.sae_tokens} is less than one batch (--sae-batch-size "
@@ -159,7 +164,8 @@ class WorkspaceBuildConfig(Options):
         # the steps record the weights' fingerprint (steps.py: model_id): changed weights make them stale, rebuilt
         model, processing = check_model(self.lm.model, self.lm.weight_processing,
                                         ModelRecord.read(recorded, f"the workspace {self.output.out}"))
-        corpus = self.data.corpus or (recorded.get("corpus", "") if recorded.get("model") == model else "")
+        corpus = self.data.corpus or (recorded.get("corpus", "") if canonical_model(recorded.get("model") or "") == model
+                                         else "")
         return dataclasses.replace(self, lm=dataclasses.replace(self.lm, model=model, weight_processing=processing),
                                    data=dataclasses.replace(self.data, corpus=corpus),
                                    task=self.task or recorded.get("task") or "ioi")

@@ -80,6 +80,16 @@ def digest(record: dict | None) -> str | None:
     return xxhash.xxh3_128_hexdigest(json.dumps(record["files"], sort_keys=True).encode())
 
 
+def require_only_own(folder: Path, record: dict | None, step: str) -> None:
+    """Refuse, naming them, files in `folder` the step of `record` did not make, for a step whose command starts
+    only in an empty folder (checked before a build removes anything, and again where the step starts)."""
+    foreign = foreign_files(folder, record)
+    if foreign:
+        raise FileExistsError(f"{folder} holds files this workspace did not make ({', '.join(foreign[:3])}"
+                              f"{', ...' if len(foreign) > 3 else ''}): move them out of it, so that the {step} step "
+                              f"can be built there; nothing was changed")
+
+
 def remove_own(folder: Path, record: dict | None) -> None:
     """Delete the files the step made, then the folders they leave empty (the user's files stay)."""
     for name in own_files(folder, record):

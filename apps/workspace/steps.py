@@ -51,6 +51,12 @@ class Step:
     needs: tuple[str, ...] = ()
     """Upstream steps whose artifact must exist before it builds (the other inputs are read when they exist): a
     build that lacks one fails before it touches anything."""
+    empty: bool = False
+    """Its command starts only in an empty folder (train-sae): a build refuses the user's files in it before it
+    removes anything."""
+    renamed: tuple[tuple[str, str], ...] = ()
+    """(its command's option, the workspace's): options the workspace spells otherwise (the cache's --tokens is
+    --cache-tokens), so an error of the command names the option the user gave."""
 
 
 # --- settings ---------------------------------------------------------------------------------------------------
@@ -176,28 +182,32 @@ def _universal_skip(cfg: WorkspaceBuildConfig) -> str | None:
 STEPS: list[Step] = [
     Step("cache", folder="cache", inputs=(),
          settings=lambda c: {**_source(c), **_pick(c, "layer", "cache_tokens")},
-         build=B.build_cache, validate=_cache_ok),
+         build=B.build_cache, validate=_cache_ok, renamed=(("--tokens", "--cache-tokens"),)),
     Step("saes", folder="saes", inputs=("cache",),
          settings=lambda c: _pick(c, "archs", "d_sae", "k", "sae_tokens", "sae_batch_size"),
-         build=B.build_saes, validate=_saes_ok, needs=("cache",)),
+         build=B.build_saes, validate=_saes_ok, needs=("cache",), empty=True,
+         renamed=(("--tokens", "--sae-tokens"), ("--batch-size", "--sae-batch-size"), ("--arch", "--archs"))),
     Step("snmf", folder="snmf", inputs=("cache",),
          settings=lambda c: _pick(c, "snmf_k", "snmf_tokens"),
-         build=B.build_snmf, validate=_snmf_ok, needs=("cache",)),
+         build=B.build_snmf, validate=_snmf_ok, needs=("cache",),
+         renamed=(("--tokens", "--snmf-tokens"), ("--k", "--snmf-k"))),
     Step("features", folder="features", inputs=("saes", "snmf"),
          settings=lambda c: _pick(c, "examples_per_bin"),
          build=B.build_features, validate=_features_ok, needs=("cache",)),
     Step("neurons", folder="neurons", inputs=(),
          settings=lambda c: {**_source(c), **_models(neuron_models(c)), **_pick(c, "neuron_tokens")},
-         build=B.build_neurons, validate=_neurons_ok),
+         build=B.build_neurons, validate=_neurons_ok, renamed=(("--tokens", "--neuron-tokens"),)),
     Step("universal", folder="universal", inputs=(),
          settings=lambda c: {**_source(c), **_models(universal_models(c)), **_pick(c, "universal_tokens")},
-         build=B.build_universal, validate=_universal_ok, skip=_universal_skip),
+         build=B.build_universal, validate=_universal_ok, skip=_universal_skip,
+         renamed=(("--tokens", "--universal-tokens"), ("--models", "--universal-models"))),
     Step("steering", folder="steering", inputs=("saes", "snmf"),
          settings=lambda c: _pick(c, "steer_concepts"),
-         build=B.build_steering, validate=_steering_ok, skip=_steering_skip),
+         build=B.build_steering, validate=_steering_ok, skip=_steering_skip,
+         renamed=(("--concepts", "--steer-concepts"),)),
     Step("patching", folder="patching", inputs=(),
          settings=_patching_settings,
-         build=B.build_patching, validate=_patching_ok),
+         build=B.build_patching, validate=_patching_ok, renamed=(("--n-prompts", "--ioi-prompts"),)),
 ]
 STEP_NAMES = [s.name for s in STEPS]
 """The --steps choices, in build order."""
@@ -209,6 +219,15 @@ def step_named(name: str) -> Step:
         if s.name == name:
             return s
     raise ValueError(f"unknown workspace step {name!r}; steps are {', '.join(STEP_NAMES)}")
+
+
+def in_workspace_terms(step: str, message: str) -> str:
+    """`message` of the step's command with its options spelled as the workspace's (`Step.renamed`)."""
+    import re
+
+    for theirs, ours in step_named(step).renamed:
+        message = re.sub(rf"(?<![\w-]){re.escape(theirs)}(?![\w-])", ours, message)
+    return message
 
 
 def settings(step: str, cfg: WorkspaceBuildConfig) -> dict:

@@ -19,12 +19,13 @@ tensors, one transformer block's transient activations, a factor for autograd's 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 from transformer_lens import HookedTransformer
+
+from interp.options import physical_memory
 
 from .components import component
 from .methods import method_named
@@ -69,11 +70,6 @@ class MemoryPlan(NamedTuple):
     def peak(self) -> int:
         """Estimated peak bytes of the largest chunk."""
         return self.estimate.total(min(self.chunk, self.n_prompts), self.max_batch)
-
-
-def physical_memory() -> int:
-    """The machine's physical memory in bytes."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def default_max_memory(device: str | torch.device = "cpu") -> int:

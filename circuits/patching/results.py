@@ -18,6 +18,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from interp.atomic import atomic_write, atomic_write_text
 from interp.json_files import read_json
 from interp.safetensors_io import read_tensors, write_tensors
 
@@ -94,7 +95,8 @@ def save_results(results: dict[str, PatchResult], folder: str | Path, model: str
     tensors = {k: r.scores for k, r in results.items()}
     for i, g in enumerate(groups):
         tensors.update({f"group{i}/{k}": r.scores for k, r in g.results.items()})
-    write_tensors(folder / "scores.safetensors", {k: t.detach().float().cpu() for k, t in tensors.items()})
+    arrays = {k: t.detach().float().cpu() for k, t in tensors.items()}
+    atomic_write(folder / "scores.safetensors", lambda p: write_tensors(p, arrays))  # whole or not at all
     summary = {"schema_version": SCHEMA_VERSION, "model": model, "task": task, "method": first.method,
                "baselines": vars(first.baselines), "results": _described(results)}
     if provenance:
@@ -103,7 +105,7 @@ def save_results(results: dict[str, PatchResult], folder: str | Path, model: str
         summary["groups"] = [{"name": g.name, "n_prompts": g.n_prompts, "n_pos": g.n_pos, "chunks": g.chunks,
                               "baselines": vars(next(iter(g.results.values())).baselines),
                               "results": _described(g.results)} for g in groups]
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(folder / "summary.json", json.dumps(summary, indent=1))
     return folder
 
 

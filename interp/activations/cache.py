@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,13 @@ DISK_FACTOR = 10
 """--tokens whose cache would be this many times the whole disk is refused before anything is planned."""
 
 
+SHARD_FILE = re.compile(r"r\d+-\d{6}\.[\w.]+\.safetensors(\.tmp)?")
+"""Names of the files a cache writes into shards/ (manifest.shard_stem, writer: `<stem>.<key>.safetensors[.tmp]`):
+a run removes only such files when they are not listed, never another file there."""
+LEFTOVER = re.compile(r"\.(manifest[\w.]*\.json|direct-io-probe)\..+\.tmp")
+"""Temporary files a cache run leaves beside the manifest when killed (interp.atomic, the direct-I/O probe)."""
+
+
 def plan_shards(n_docs: int, docs_per_shard: int) -> list[ShardPlan]:
     return [ShardPlan(k, k * docs_per_shard, min(docs_per_shard, n_docs - k * docs_per_shard))
             for k in range(math.ceil(n_docs / docs_per_shard))]
@@ -170,10 +178,11 @@ def prepare_folder(out: Path, header: Manifest, plan: list[ShardPlan], dist: Run
         manifest.save(path)
         keep = {Path(r.path).name for s in manifest.shards for r in s.files.values()}
         for f in (out / SHARD_DIR).iterdir():
-            if f.name not in keep:  # temp files and shards written after the last manifest update
+            if f.name not in keep and SHARD_FILE.fullmatch(f.name):  # temp files, shards the manifest never listed
                 f.unlink()
         for f in out.glob("*.tmp"):
-            f.unlink()
+            if LEFTOVER.fullmatch(f.name):  # this command's temporary files; a file of the user's stays
+                f.unlink()
     dist.barrier()
     manifest = Manifest.load(path)
     check_sizes(out, manifest)

@@ -50,5 +50,6 @@ class CacheConfig(Options):
         at_least(1, tokens=self.tokens, batch_size=self.batch_size, shard_tokens=self.shard_tokens,
                  shard_mb=self.shard_mb)
         at_least(0, seed=self.seed)
-        if not self.hooks:
-            raise ValueError("give at least one hook, e.g. --hooks 'blocks.*.mlp.hook_post'")
+        if not self.hooks or not all(h.strip() for h in self.hooks):
+            raise ValueError(f"--hooks {' '.join(repr(h) for h in self.hooks) or '(none)'} names no hook: give at "
+                             f"least one hook name or pattern, e.g. --hooks 'blocks.*.mlp.hook_post'")

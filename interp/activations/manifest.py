@@ -120,11 +120,10 @@ class Manifest:
         mine, theirs = self.identity(), other.identity()
         if not mine["model_fingerprint"]:
             theirs["model_fingerprint"] = ""
-        diff = [k for k in mine if json.dumps(mine[k], sort_keys=True) != json.dumps(theirs[k], sort_keys=True)]
-        if diff:
-            parts = "; ".join(f"{k}: cache has {mine[k]!r}, this run asks for {theirs[k]!r}" for k in diff)
-            raise CacheError(f"{folder} holds a different activation cache ({parts}). Use another --out folder "
-                             f"or delete this one")
+        parts = _differences(mine, theirs)
+        if parts:
+            raise CacheError(f"{folder} holds a different activation cache ({'; '.join(parts)}). Use another --out "
+                             f"folder or delete this one")
 
     def check_records(self, folder: Path) -> None:
         """Every shard lists a tokens file and a file per hook, and covers n_docs whole rows (a hand-edited or
@@ -264,3 +263,20 @@ def verify(folder: str | Path, raise_on_error: bool = True) -> VerifyReport:
     if bad and raise_on_error:
         raise CorruptCacheError(f"corrupt shard file(s) in {folder}: {', '.join(bad)}; {REWRITE_HINT}")
     return report
+
+
+def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    """What differs between two cache identities, one entry per differing value: a recorded corpus (a dict) by its
+    differing fields alone ("corpus seed: cache has 0, this run asks for 5"), not as two whole dicts."""
+    def same(a: Any, b: Any) -> bool:
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+    out = []
+    for k in mine:
+        a, b = mine[k], theirs.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += [f"{k} {f}: cache has {a.get(f)!r}, this run asks for {b.get(f)!r}" for f in sorted({*a, *b})
+                    if not same(a.get(f), b.get(f)) and not (f in mine and not same(mine[f], theirs.get(f)))]
+        elif not same(a, b) and not (k == "docs_per_shard" and not same(mine["n_ctx"], theirs["n_ctx"])):
+            out.append(f"{k}: cache has {a!r}, this run asks for {b!r}")  # (rows per shard follow from n_ctx)
+    return out

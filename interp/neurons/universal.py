@@ -182,16 +182,16 @@ def universal_from_sums(sums: CorrelationSums, models: list[str], threshold: flo
 def check_same_architecture(models: list[HookedTransformer], names: list[str]) -> None:
     """All models need one architecture (family, activation function, MLP form) with the same layers, neurons and
     vocabulary: otherwise say which two differ and how."""
-    def shape(mod) -> str:
+    def shape(mod) -> dict[str, object]:
         c = mod.cfg
-        family = c.original_architecture or "TransformerLens"
-        return (f"{c.n_layers} layers x {c.d_mlp} MLP neurons ({family}, {'gated ' if c.gated_mlp else ''}"
-                f"{c.act_fn}), d_model {c.d_model}, vocab {c.d_vocab}")
+        return {"family": c.original_architecture or "TransformerLens", "layers": c.n_layers, "MLP neurons": c.d_mlp,
+                "gated MLP": bool(c.gated_mlp), "activation": c.act_fn, "d_model": c.d_model, "vocab": c.d_vocab}
     ref = shape(models[0])
     for mod, name in zip(models[1:], names[1:]):
-        if shape(mod) != ref:
-            raise ValueError(f"universal neurons need models of one architecture: {names[0]} has {ref}, "
-                             f"but {name} has {shape(mod)}")
+        diff = [f"{k} {v} vs {shape(mod)[k]}" for k, v in ref.items() if shape(mod)[k] != v]  # what differs alone
+        if diff:
+            raise ValueError(f"universal neurons need models of one architecture, but {names[0]} and {name} differ "
+                             f"in {', '.join(diff)}: give seeds of one model (e.g. toy-gelu-s0 toy-gelu-s1)")
 
 
 def family_counts(result: UniversalResult, stats: list[NeuronStats]) -> dict:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..options import Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least, check_output_path
+from ..options import (
+    DOC_BYTES,
+    Options,
+    OutputOptions,
+    RecordedModelOptions,
+    RuntimeOptions,
+    at_least,
+    check_output_path,
+    fits_memory,
+)
 
 DEFAULT_CONCEPTS = ("colour:red", "colour:blue", "gender:female", "gender:male", "category:animal", "category:food",
                     "category:place", "category:number", "number:3")
@@ -124,6 +133,7 @@ class SteerBenchConfig(Options):
         if not self.kl_budget > 0:
             raise ValueError(f"--kl-budget must be > 0, got {self.kl_budget}")
         at_least(2, n_docs=self.n_docs)
+        fits_memory(DOC_BYTES, n_docs=self.n_docs)
         at_least(1, gen_tokens=self.gen_tokens)
         check_output_path(self.figure, "--figure", folder=False, empty_ok=True)
         if not 0 <= self.output_quantile < 1:

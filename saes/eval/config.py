@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from interp.options import CorpusOptions, Options, OutputOptions, RecordedModelOptions, RuntimeOptions, at_least
+from interp.options import (
+    TOKEN_BYTES,
+    CorpusOptions,
+    Options,
+    OutputOptions,
+    RecordedModelOptions,
+    RuntimeOptions,
+    at_least,
+    fits_memory,
+)
 
 
 @dataclass
@@ -60,6 +69,7 @@ class EvalSAEConfig(Options):
         if not self.sae:
             raise ValueError("give the SAE folder to evaluate with --sae FOLDER")
         at_least(1, tokens=self.tokens)
+        fits_memory(TOKEN_BYTES, tokens=self.tokens)
         at_least(0, ground_truth_tokens=self.ground_truth_tokens, seed=self.seed)
         if self.data.n_ctx in (1, 2):
             raise ValueError(f"--n-ctx must be >= 3 (or 0: the SAE's context), got {self.data.n_ctx}")

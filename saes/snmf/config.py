@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from interp.options import (
+    TOKEN_BYTES,
     CorpusOptions,
     Options,
     OutputOptions,
     RecordedModelOptions,
     RuntimeOptions,
     at_least,
+    fits_memory,
     not_identity,
 )
 
@@ -82,5 +84,6 @@ class SNMFConfig(Options):
             raise ValueError(f"--tokens {self.tokens} must be at least --k {self.k}")
         at_least(-1, "-1: the middle layer", layer=self.layer)
         at_least(0, "0: skip evaluation", eval_tokens=self.eval_tokens)
+        fits_memory(TOKEN_BYTES, eval_tokens=self.eval_tokens)  # refused before the fit, not after it
         at_least(0, tol=self.tol, seed=self.seed)
         at_least(1, checkpoint_every=self.checkpoint_every)

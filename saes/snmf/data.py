@@ -20,7 +20,7 @@ from torch import Tensor
 
 from interp.activations.sources import CacheSource, ModelSource, ShardedSource, TensorSource
 from interp.corpus import TokenSource
-from interp.runtime import check_memory
+from interp.options import check_memory
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -85,8 +85,11 @@ def cache_stream(path: str, hook: str, n_tokens: int = 0, batch_size: int = 8192
     `n_tokens` kept tokens (all when 0), re-batched to `batch_size`."""
     source = CacheSource(path, hook, exclude_bos=True)
     kept = int((source.cache.positions() != 0).sum())
-    if n_tokens > kept:
-        raise ValueError(f"{path} holds {kept} non-BOS tokens, fewer than --tokens {n_tokens}")
+    if n_tokens > kept:  # a cache of exactly --tokens holds fewer: the factorisation leaves each row's BOS out
+        rows = int((source.cache.positions() == 0).sum())
+        raise ValueError(f"the cache {path} holds {kept:,} tokens besides the BOS of each of its {rows:,} rows (BOS "
+                         f"positions are left out), fewer than --tokens {n_tokens:,}: give --tokens {kept:,} or "
+                         f"less, or cache more tokens")
     ids = source.ordered_ids(n_tokens)
     cache = source.cache
     labels = cache.labels()[ids] if cache.manifest.label_schema is not None else None

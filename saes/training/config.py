@@ -9,16 +9,18 @@ over the data.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Literal
 
 from interp.options import (
+    TOKEN_BYTES,
     CorpusOptions,
     ModelOptions,
     Options,
     OutputOptions,
     RuntimeOptions,
     at_least,
+    fits_memory,
     not_identity,
     within,
 )
@@ -81,8 +83,11 @@ class SAEOptions(Options):
         at_least(0, seed=min(self.seed))
         by_k = option_users("k")
         if set(by_k) & set(self.arch) and (not self.k or min(self.k) < 1 or max(self.k) > min(self.d_sae)):
+            default = next(f.default_factory() for f in fields(self) if f.name == "k")
+            given = " (the default)" if self.k == default else ""
             raise ValueError(f"--k must be >= 1 and at most --d-sae ({'/'.join(by_k)} need 1 <= k <= d_sae), got "
-                             f"--k {self.k} and --d-sae {self.d_sae}")
+                             f"--k {self.k}{given} and --d-sae {self.d_sae}: give --k between 1 and "
+                             f"{min(self.d_sae)}, or a larger --d-sae")
         coeffs = [*(("--l0-coefficient", c) for c in self.l0_coefficient),
                   *(("--l1-coefficient", c) for c in self.l1_coefficient),
                   ("--aux-coefficient", self.aux_coefficient), ("--pre-act-coefficient", self.pre_act_coefficient)]
@@ -230,6 +235,7 @@ class TrainOutputOptions(OutputOptions):
         super().__post_init__()
         at_least(0, checkpoint_every=self.checkpoint_every)
         at_least(1, log_every=self.log_every, eval_tokens=self.eval_tokens)
+        fits_memory(TOKEN_BYTES, eval_tokens=self.eval_tokens)  # refused before training, not after it
 
 
 @dataclass

@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from interp.options import ModelOptions, Options, OutputOptions, RuntimeOptions, at_least, not_identity
+from interp.options import (
+    TOKEN_BYTES,
+    ModelOptions,
+    Options,
+    OutputOptions,
+    RuntimeOptions,
+    at_least,
+    fits_memory,
+    not_identity,
+)
 
 WorldName = Literal["toy1", "toy2"]
 """The worlds the toy commands offer (the CLI's choices; a test checks they are `interp.worlds.world_names()`)."""
@@ -179,6 +188,7 @@ class GenerateConfig(Options):
 
     def __post_init__(self):
         at_least(1, tokens=self.tokens)
+        fits_memory(TOKEN_BYTES, tokens=self.tokens)  # the whole corpus is generated in memory, then written
         at_least(0, seed=self.seed)
         from .corpus import CorpusConfig  # numpy only: checks the families and forms at parse time
 

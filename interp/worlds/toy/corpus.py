@@ -279,7 +279,7 @@ def vocabulary(world: str) -> tuple[str, ...]:
 
 def main(cfg) -> ToyCorpus:
     """CLI entry (`interp toyworld generate`): write a labelled corpus to cfg.output.out."""
-    cfg.output.claim(Path(cfg.output.out) / "corpus.npz")
+    cfg.output.claim(*(Path(cfg.output.out) / f for f in ("corpus.npz", "corpus.json")))  # both files `save` writes
     corpus = generate_corpus(CorpusConfig(seed=cfg.seed, n_ctx=cfg.n_ctx, split=cfg.split, world=cfg.world,
                                           mix=cfg.mix_weights(), ioi_forms=cfg.forms()), cfg.tokens)
     corpus.save(cfg.output.out)

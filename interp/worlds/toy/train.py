@@ -29,7 +29,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.checkpoint import Checkpointer, identity, optimizer_state, restore_optimizer
+from interp.checkpoint import CKPT_DIR, Checkpointer, identity, optimizer_state, restore_optimizer
 from interp.mlp_variants import ACTIVATIONS, apply_variant, variant_of
 from interp.models import load_model, save_toy_model, toy_config
 from interp.runtime import start_run
@@ -200,7 +200,8 @@ def train_toy_model(cfg: ToyTrainConfig) -> dict:
     """Train (or resume) one toy model, save it with its card into cfg.out_dir, and return the card. A finished model
     there is never replaced without --overwrite."""
     if not checkpointer(cfg).exists():
-        cfg.output.claim(*(cfg.out_dir / f for f in ("model.safetensors", "card.json")))
+        # every file save_toy_model writes, and a checkpoint folder that is not this run's
+        cfg.output.claim(*(cfg.out_dir / f for f in ("model.safetensors", "config.json", "card.json", CKPT_DIR)))
     device = start_run(cfg.run.device, cfg.run.threads).device
     model, opt, start, elapsed, records = resume(cfg, device)
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.name}", unit="step")
