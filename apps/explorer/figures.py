@@ -59,6 +59,22 @@ def example_rows(ctx_tokens: np.ndarray, ctx_acts: np.ndarray, acts: np.ndarray,
     return "".join(lines) or "<i>no examples in this bin</i>"
 
 
+def scroll_to_row(key: str, row: int, row_px: int = 35) -> str:
+    """A script (for st.html(..., unsafe_allow_javascript=True)) that scrolls the st.dataframe of widget key `key`
+    until data row `row` is visible (st.dataframe has no scroll API; its grid scrolls a .dvn-scroller). It retries
+    for a few seconds while the grid is drawn, and leaves the grid alone when the row is already in view."""
+    return f"""<script>(() => {{
+  const want = {int(row)} * {int(row_px)}, until = performance.now() + 5000;
+  function go() {{
+    const s = document.querySelector('.st-key-{key} .dvn-scroller');
+    if (!s) {{ if (performance.now() < until) requestAnimationFrame(go); return; }}
+    const view = s.clientHeight - 2 * {int(row_px)};
+    if (want < s.scrollTop || want > s.scrollTop + view) s.scrollTop = Math.max(0, want - view / 2);
+  }}
+  go();
+}})();</script>"""
+
+
 def activation_histogram(counts: np.ndarray, edges: np.ndarray, title: str) -> go.Figure:
     centres = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker_color="#ff8c00"))

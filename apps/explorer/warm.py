@@ -1,0 +1,76 @@
+"""The explorer's server process: Streamlit's own `streamlit run` (streamlit.web.cli) with one thread beside it that,
+as soon as Streamlit's runtime exists, imports what pages import and fills the explorer's caches (apps.explorer.data)
+with the workspace's artifacts, so the first visitor's deep link does not pay for them (bench/explorer_render.py's
+deep_link_cold_s). Started by `interp explore` (apps.explorer.launch.streamlit_command):
+
+    python -m apps.explorer.warm run apps/explorer/app.py --server.port ...
+
+It prints `explorer: caches warm in X s` (or what failed to load, without stopping the server) when done.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+
+WARM_LINE = "explorer: caches warm"
+"""How the server's log says the warm-up finished (the bench waits for it)."""
+
+
+def _quiet() -> None:
+    """Streamlit warns once per cached call made outside a script run ("missing ScriptRunContext"): expected here."""
+    for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_data_api",
+                 "streamlit"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def warm_caches() -> list[str]:
+    """Import what the pages import and load every artifact the pages read through their cached loaders; returns
+    what could not be loaded (a page says so itself when it is opened)."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from apps.explorer import data, feature_view, neuron_view, unit_view  # noqa: F401  (imports are the warm-up)
+    from apps.explorer import figures as views
+
+    pio.to_json(views.activation_histogram(*_tiny_histogram(), "warm"))  # plotly's validators load on first use
+    pio.to_json(go.Figure(go.Bar(x=[0], y=[0])))
+    failed = []
+    for what, load in data.warm_loaders():
+        try:
+            load()
+        except Exception as e:  # missing or broken artifacts: the page that shows them says so
+            failed.append(f"{what} ({type(e).__name__})")
+    return failed
+
+
+def _tiny_histogram():
+    import numpy as np
+
+    return np.ones(3), np.arange(4.0)
+
+
+def _warm_when_ready() -> None:
+    from streamlit.runtime import Runtime
+
+    while not Runtime.exists():
+        time.sleep(0.05)
+    t0 = time.perf_counter()
+    failed = warm_caches()
+    note = f" (not loaded: {', '.join(failed)})" if failed else ""
+    print(f"{WARM_LINE} in {time.perf_counter() - t0:.1f} s{note}", flush=True)
+
+
+def main() -> int:
+    _quiet()
+    threading.Thread(target=_warm_when_ready, name="explorer-warm", daemon=True).start()
+    from streamlit.web.cli import main as streamlit_main
+
+    sys.argv = ["streamlit", *sys.argv[1:]]
+    return streamlit_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
