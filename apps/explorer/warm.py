@@ -29,6 +29,7 @@ def _quiet() -> None:
 def warm_caches() -> list[str]:
     """Import what the pages import and load every artifact the pages read through their cached loaders; returns
     what could not be loaded (a page says so itself when it is opened)."""
+    import pandas as pd
     import plotly.graph_objects as go
     import plotly.io as pio
 
@@ -37,13 +38,31 @@ def warm_caches() -> list[str]:
 
     pio.to_json(views.activation_histogram(*_tiny_histogram(), "warm"))  # plotly's validators load on first use
     pio.to_json(go.Figure(go.Bar(x=[0], y=[0])))
-    failed = []
+    failed, tables = [], []
     for what, load in data.warm_loaders():
         try:
-            load()
+            got = load()
         except Exception as e:  # missing or broken artifacts: the page that shows them says so
             failed.append(f"{what} ({type(e).__name__})")
+        else:
+            tables += [got] if isinstance(got, pd.DataFrame) else []
+    _draw(tables[:1])
     return failed
+
+
+def _draw(tables: list) -> None:
+    """Streamlit's own element code (Arrow serialisation of tables, plotly JSON, markdown and HTML) outside any
+    session: elements drawn without a script run go nowhere, but the modules they import stay loaded."""
+    import streamlit as st
+
+    from apps.explorer import figures as views
+
+    for df in tables:
+        st.dataframe(df, hide_index=True)
+    st.plotly_chart(views.activation_histogram(*_tiny_histogram(), "warm"), config=views.CHART_CONFIG)
+    st.markdown("**warm** `up`")
+    st.html("<b>warm</b>")
+    st.metric("warm", "1")
 
 
 def _tiny_histogram():
@@ -57,6 +76,7 @@ def _warm_when_ready() -> None:
 
     while not Runtime.exists():
         time.sleep(0.05)
+    _quiet()  # (streamlit sets its loggers' levels as it starts)
     t0 = time.perf_counter()
     failed = warm_caches()
     note = f" (not loaded: {', '.join(failed)})" if failed else ""
