@@ -202,9 +202,24 @@ def feature_table(name: str, mtime: float) -> pd.DataFrame:
 
 # --- neurons ------------------------------------------------------------------------------------------------------
 
+def neuron_folders() -> dict[str, Path]:
+    """Every model with neuron statistics and pages: the neurons step's, then the universal-neuron seeds' (their
+    statistics and pages sit in universal/MODEL/), so that a correlate in another seed opens its page."""
+    found: dict[str, Path] = {}
+    for root in (layout().neurons, layout().universal):
+        for p in sorted(root.iterdir()) if root.is_dir() else []:
+            if (p / "stats.json").is_file():
+                found.setdefault(p.name, p)
+    return found
+
+
 def neuron_models() -> list[str]:
-    root = layout().neurons
-    return sorted(p.name for p in root.iterdir() if (p / "stats.json").is_file()) if root.is_dir() else []
+    return list(neuron_folders())
+
+
+def neuron_folder(model: str) -> Path:
+    """The folder of `model`'s neuron statistics and pages (neurons/MODEL, else universal/MODEL)."""
+    return neuron_folders().get(model, layout().neurons / model)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -215,7 +230,7 @@ def _neuron_stats(path: str, mtime: float):
 
 
 def neuron_stats(model: str):
-    path = layout().neurons / model
+    path = neuron_folder(model)
     return _neuron_stats(str(path), _mtime(path / "stats.json"))
 
 
@@ -379,8 +394,7 @@ def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
         if (p / "features.json").is_file():
             stamp = _mtime(p / "features.safetensors")
             out += [(f"feature pages {p.name}", lambda p=p, t=stamp: _feature_table(str(p), t))]
-    for model in neuron_models():
-        folder = ws.neurons / model
+    for model, folder in neuron_folders().items():
         out += [(f"neurons of {model}", lambda m=model, f=folder: neuron_table(m, _mtime(f / "stats.json"))),
                 (f"neuron pages of {model}", lambda f=folder: neuron_pages(f))]
     if (ws.universal / "universal.json").is_file():

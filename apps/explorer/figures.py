@@ -110,20 +110,50 @@ def feature_map(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def pick_rule(method: str, settings: dict) -> str:
+    """How the steering benchmark chose the direction of `method` for a concept (interp.steering.benchmark)."""
+    n = settings.get("n_docs", "?")
+    if method.startswith("diffmeans@"):
+        return "difference in means: mean activation on the concept's tokens minus elsewhere (no unit picked)"
+    if method.startswith("neuron@"):
+        return f"the MLP neuron of layer {method.split('@L')[-1]} with the highest concept AUROC ({n} documents)"
+    if method.endswith("+outfilter"):
+        q = settings.get("output_quantile", 0.5)
+        return (f"the feature with the highest concept AUROC among those whose output score is above the {q:.0%} "
+                f"quantile ({n} documents)")
+    return f"the feature with the highest concept AUROC ({n} documents)"
+
+
 def bench_table(bench: dict) -> pd.DataFrame:
-    """The steering benchmark's rows, flattened (one row per concept and method)."""
+    """The steering benchmark's rows, flattened (one row per concept and method), with how each was chosen."""
     rows = [{k: v for k, v in r.items() if k != "outcome"} | r["outcome"] for r in bench["rows"]]
     cols = ["concept", "method", "index", "auroc", "output_score", "alpha", "kl", "reached", "delta_mass",
             "gen_concept_frac", "gen_nll", "gen_nll_base"]
-    return pd.DataFrame(rows)[cols]
+    table = pd.DataFrame(rows)[cols].rename(columns={"auroc": "concept_auroc"})
+    table["chosen_by"] = [pick_rule(m, bench.get("settings", {})) for m in table["method"]]
+    return table
+
+
+def bench_summary(bench: dict) -> pd.DataFrame:
+    """Mean Δ mass per direction method over the concepts (the benchmark's summary), as a two-column table."""
+    means = bench["summary"]["mean_delta_mass"]
+    return pd.DataFrame({"direction": list(means), "mean Δ mass over concepts": list(means.values())})
+
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#e7ba52", "#843c39", "#3182bd", "#31a354", "#756bb1")
+"""Distinct colours for up to 16 traces (plotly's default cycle repeats after 10)."""
 
 
 def bench_figure(table: pd.DataFrame, kl: float) -> go.Figure:
     fig = go.Figure()
-    for method, g in table.groupby("method", sort=False):
-        fig.add_bar(name=method, x=g["concept"], y=g["delta_mass"])
-    fig.update_layout(barmode="group", title=f"Δ P(concept tokens) at KL = {kl}", height=360,
-                      yaxis_title="Δ probability mass", legend_title="direction")
+    for i, (method, g) in enumerate(table.groupby("method", sort=False)):
+        fig.add_bar(name=method, x=g["concept"], y=g["delta_mass"], marker_color=PALETTE[i % len(PALETTE)])
+    n = table["method"].nunique()
+    fig.update_layout(barmode="group", title=f"Δ P(concept tokens) at KL = {kl}", height=380 + 22 * (n // 3),
+                      yaxis_title="Δ probability mass", legend={"orientation": "h", "y": -0.15, "yanchor": "top",
+                                                                "x": 0, "title": {"text": "direction"}},
+                      margin={"t": 40, "b": 40 + 22 * (n // 3 + 1), "l": 50, "r": 10})
     return fig
 
 

@@ -23,7 +23,7 @@ model = st.selectbox("Model", models, key="model")
 stats = data.guarded(f"neuron statistics of {model}", "neurons", data.neuron_stats, model)
 if stats is None:
     st.stop()
-table = data.neuron_table(model, data.mtime(data.layout().neurons / model / "stats.json"))
+table = data.neuron_table(model, data.mtime(data.neuron_folder(model) / "stats.json"))
 has_universal = "universal" in table.columns
 
 c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
@@ -38,6 +38,16 @@ if families:
 if only_universal and has_universal:
     shown = shown[shown["universal"]]
 filters = (tuple(layers), tuple(families), only_universal, min_fire)
+if not len(shown):  # say why instead of an empty grid beside an unrelated neuron
+    from interp.neurons.summarize import why_none
+
+    reasons = [f"- **{f}**: {views.md_escape(why_none(f, stats.act_fn, stats.rules))}" for f in families
+               if not (table["family"] == f).any()]
+    st.info(f"No neuron of {stats.model} matches these filters (0 of {len(table):,}). "
+            + ("Families with no neuron in any layer, and what they require (a neuron goes to the first family "
+               "whose rule it meets, in the order " + ", ".join(stats.families) + "):\n" + "\n".join(reasons)
+               if reasons else "Widen the layers, families or the minimum firing frequency."))
+    st.stop()
 if state.changed("neuron_filters", filters) and len(shown):
     st.session_state["layer"], st.session_state["neuron"] = int(shown["layer"].iloc[0]), int(shown["neuron"].iloc[0])
 # a click on a table row, read before the table is drawn again so that its marker moves with the click
