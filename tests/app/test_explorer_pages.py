@@ -44,7 +44,8 @@ def test_a_neuron_page_has_what_a_feature_page_has(explorer, workspace):
     at.session_state["neuron_chart"] = "Logits"
     at.run()
     assert "Top negative logits" in json.dumps(explorer.charts(at)[0]["layout"])
-    assert "toy-gelu-s1 L1 N" in body  # its best correlate in the other seed (a link where that model has pages)
+    links = [p.proto for p in at.get("page_link")]  # its best correlate in the other seed: a link to its page
+    assert any(p.label.startswith("toy-gelu-s1 L1 N") and "model=toy-gelu-s1" in p.query_string for p in links)
     at.session_state["neuron_table"] = {"selection": {"rows": [5], "columns": []}}  # a click on a table row
     at.run()
     row = at.dataframe(key="neuron_table").value.iloc[5]

@@ -49,7 +49,7 @@ pages = data.feature_pages(name)
 meta, a = pages.meta, pages.arrays
 table = data.feature_table(name, data.feature_mtime(name))
 if st.session_state.get("_feature_of") != name:  # another dictionary: its feature numbers mean other features
-    named = from_url and st.query_params.get("dictionary") == name and "feature" in st.query_params
+    named = from_url and name in (st.query_params.get("dictionary"), opened) and "feature" in st.query_params
     if not named:
         st.session_state["feature"] = pages.first_live()  # open its first live feature, unless the URL names one
     st.session_state["_feature_of"] = name
