@@ -165,6 +165,17 @@ def faithfulness_figure(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def attention_figure(pattern: np.ndarray, tokens: Sequence[str], title: str) -> go.Figure:
+    """One head's attention on one prompt: rows attend (destination), columns are attended (source)."""
+    labels = [f"{i} {t}" for i, t in enumerate(tokens)]
+    fig = go.Figure(go.Heatmap(z=pattern, x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1,
+                               hovertemplate="from %{y} to %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, height=460, xaxis_title="attended (source) token",
+                      yaxis={"title": "attending (destination) token", "autorange": "reversed"},
+                      margin={"t": 40, "b": 30, "l": 10, "r": 10})
+    return fig
+
+
 def universal_figure(fractions: dict[str, list[float]]) -> go.Figure:
     fig = go.Figure()
     for model, fr in fractions.items():
