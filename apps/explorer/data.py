@@ -383,6 +383,21 @@ def mtime(path: Path) -> float:
     return _mtime(path)
 
 
+@st.cache_resource(max_entries=1, show_spinner="opening the activation cache ...")
+def _activation_cache(path: str, mtime: float):
+    from interp.activations.reader import ActivationCache
+
+    return ActivationCache.open(path)
+
+
+def activation_cache():
+    """The workspace's activation cache (FileNotFoundError when it has none)."""
+    path = layout().cache
+    if not (path / "manifest.json").is_file():
+        raise FileNotFoundError(path)
+    return _activation_cache(str(path), _mtime(path / "manifest.json"))
+
+
 def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
     """Every cached load the pages make of the workspace's artifacts, as (what, load) without a session: what
     apps.explorer.warm runs when the server starts, so that the first visitor's page finds them cached."""

@@ -91,12 +91,45 @@ def unit(pages, f: int) -> Unit:
                 meta.get("vocab"), meta["context"][0])
 
 
-def examples(pages, f: int) -> None:
+def full_context(name: str, pages, f: int, scale: float) -> None:
+    """On demand, one example's whole passage (its document, up to 96 tokens) with the feature's activation on every
+    token (hover a token for its value), recomputed from the workspace's cached activations."""
+    a, names = pages.arrays, pages.meta["bin_names"]
+    picks = [(b, j) for b in reversed(range(a["ex_index"].shape[1])) for j in range(a["ex_index"].shape[2])
+             if a["ex_index"][f, b, j] >= 0]
+    key = f"full_context_{name}_{f}"
+    pick = st.selectbox("Full context of an example", [None, *picks], key=key, placeholder="pick an example",
+                        format_func=lambda p: "none" if p is None else
+                        f"{names[p[0]]} #{p[1] + 1} (activation {a['ex_act'][f, p[0], p[1]]:.3f})")
+    if pick is None:
+        return
+    if data.is_opened(name):
+        st.info("Full contexts need the workspace's activation cache: these pages come from another folder.")
+        return
+    from apps.explorer.access import check_folder
+    from interp.pages.context import full_context as passage
+
+    cache = data.guarded("activation cache", "cache", data.activation_cache)
+    check = check_folder(pages.meta["path"])
+    if cache is None or check.message:
+        st.info("The dictionary or the cache these pages were built from cannot be opened here.")
+        return
+    with st.spinner("reading the passage ..."):
+        dic = data.dictionary(str(check.path), data.mtime(check.path))
+        ctx = passage(cache, dic, pages.meta["hook"], int(a["ex_index"][f, pick[0], pick[1]]), f)
+    st.html('<div style="font-family:monospace;line-height:1.9">'
+            + views.highlight(ctx.tokens, ctx.acts, pages.meta.get("vocab"), scale, ctx.centre) + "</div>")
+    st.caption(f"{len(ctx.tokens)} tokens of the example's document{' (clipped)' if ctx.clipped else ''}; the "
+               f"underlined token is the example; hover a token for the feature's activation on it.")
+
+
+def examples(name: str, pages, f: int) -> None:
     """Token-highlighted examples per quantile bin, highest bin first, then its largest activations on its best
     concept's own tokens."""
     st.subheader("Top activating examples by quantile")
     scale = float(pages.arrays["max_act"][f])
     st.html(unit_view.examples_html(unit(pages, f), scale))
+    full_context(name, pages, f, scale)
     a, best = pages.arrays, int(pages.arrays["concept_best"][f])
     if best < 0:
         return
@@ -186,7 +219,7 @@ def render(name: str, pages, table: pd.DataFrame, f: int) -> None:
     else:
         left, right = st.columns([3, 2])
         with left:
-            examples(pages, f)
+            examples(name, pages, f)
         with right:
             charts(pages, f)
     neighbours(name, pages, table, f)

@@ -54,8 +54,8 @@ def example_rows(ctx_tokens: np.ndarray, ctx_acts: np.ndarray, acts: np.ndarray,
     for toks, a, v in zip(ctx_tokens, ctx_acts, acts):
         if (toks < 0).all():
             continue
-        lines.append(f'<div style="font-family:monospace;margin:2px 0"><b>{float(v):.3f}</b>&nbsp; '
-                     f'{highlight(toks, a, vocab, scale, centre)}</div>')
+        lines.append(f'<div style="font-family:monospace;margin:2px 0;white-space:nowrap;overflow-x:auto">'
+                     f'<b>{float(v):.3f}</b>&nbsp; {highlight(toks, a, vocab, scale, centre)}</div>')
     return "".join(lines) or "<i>no examples in this bin</i>"
 
 
@@ -194,6 +194,17 @@ def token_change_figure(promoted: dict, suppressed: dict) -> go.Figure:
 
 
 def norms_histogram(norms: np.ndarray, title: str = "Decoder row norms") -> go.Figure:
-    fig = go.Figure(go.Histogram(x=norms, nbinsx=40))
-    fig.update_layout(title=title, height=260, xaxis_title="norm", yaxis_title="features")
+    """Histogram of decoder row norms; when they are all (nearly) equal (spread below 1e-4 of their mean, e.g. an
+    SAE that normalises its decoder) one bar at their mean, titled with the mean and the spread, instead of 40 bins
+    over a range of 1e-7 whose ticks read 0.54190856 ... 0.54190874."""
+    norms = np.asarray(norms, dtype=np.float64)
+    mean, spread = float(norms.mean()), float(norms.max() - norms.min())
+    if spread <= 1e-4 * max(abs(mean), 1e-12):
+        fig = go.Figure(go.Bar(x=[mean], y=[len(norms)], width=[max(abs(mean), 1e-12) * 0.02]))
+        fig.update_layout(title=f"{title}: all {len(norms):,} equal {mean:.4g} (max - min = {spread:.2g})",
+                          xaxis={"title": "norm", "range": [mean * 0.9, mean * 1.1], "tickformat": ".3g"})
+    else:
+        fig = go.Figure(go.Histogram(x=norms, nbinsx=40))
+        fig.update_layout(title=title, xaxis={"title": "norm", "tickformat": ".3g"})
+    fig.update_layout(height=260, yaxis_title="features")
     return fig
