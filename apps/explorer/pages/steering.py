@@ -127,7 +127,7 @@ if bench is not None:
     row = state.picked("bench_table", event.selection.rows)
     target = bench_target(table.iloc[row], bench) if row is not None and row < len(table) else None
     if target is not None:
-        st.switch_page(*target)
+        st.switch_page(target[0], query_params=target[1])
     elif row is not None:
         st.info("A difference-in-means direction is no unit of a dictionary or model: it has no page.")
     st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig",
