@@ -168,8 +168,8 @@ def faithfulness_figure(table: pd.DataFrame) -> go.Figure:
 def attention_figure(pattern: np.ndarray, tokens: Sequence[str], title: str) -> go.Figure:
     """One head's attention on one prompt: rows attend (destination), columns are attended (source)."""
     labels = [f"{i} {t}" for i, t in enumerate(tokens)]
-    fig = go.Figure(go.Heatmap(z=np.asarray(pattern).round(4).tolist(), x=labels, y=labels, colorscale="Blues", zmin=0, zmax=1,
-                               hovertemplate="from %{y} to %{x}: %{z:.3f}<extra></extra>"))
+    fig = go.Figure(go.Heatmap(z=np.asarray(pattern).round(4).tolist(), x=labels, y=labels, colorscale="Blues",
+                               zmin=0, zmax=1, hovertemplate="from %{y} to %{x}: %{z:.3f}<extra></extra>"))
     fig.update_layout(title=title, height=460, xaxis_title="attended (source) token",
                       yaxis={"title": "attending (destination) token", "autorange": "reversed"},
                       margin={"t": 40, "b": 30, "l": 10, "r": 10})

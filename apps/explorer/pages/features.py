@@ -50,8 +50,8 @@ meta, a = pages.meta, pages.arrays
 table = data.feature_table(name, data.feature_mtime(name))
 if st.session_state.get("_feature_of") != name:  # another dictionary: its feature numbers mean other features
     named = from_url and name in (st.query_params.get("dictionary"), opened) and "feature" in st.query_params
-    if not named:
-        st.session_state["feature"] = pages.first_live()  # open its first live feature, unless the URL names one
+    if not named:  # open its first live feature in the table's order (below), unless the URL names one
+        st.session_state.pop("feature", None)
     st.session_state["_feature_of"] = name
 
 metrics = data.dictionary_metrics().set_index("dictionary")
@@ -104,7 +104,8 @@ if map_tab.open:
         if hit is not None:
             st.session_state["feature"] = hit
 
-st.session_state.setdefault("feature", pages.first_live())
+live = shown.loc[~shown["dead"], "feature"]
+st.session_state.setdefault("feature", int(live.iloc[0]) if len(live) else pages.first_live())
 st.session_state["feature"] = min(max(int(st.session_state["feature"]), 0), meta["d_sae"] - 1)
 f = int(st.number_input("Feature", 0, meta["d_sae"] - 1, key="feature"))
 state.publish("features", dictionary=name, feature=f, **({"pages": name} if data.is_opened(name) else {}))
