@@ -59,6 +59,25 @@ def example_rows(ctx_tokens: np.ndarray, ctx_acts: np.ndarray, acts: np.ndarray,
     return "".join(lines) or "<i>no examples in this bin</i>"
 
 
+PRELOAD = ("PlotlyChart", "DataFrame")
+"""Streamlit's largest lazily loaded scripts (plotly alone is 4.7 MB): what a fresh browser fetches only once the
+first chart or table arrives, after the page's script has run."""
+
+
+def preload_script() -> str:
+    """A script that imports PRELOAD's chunks (the running Streamlit's own hashed files) as soon as the first element
+    is drawn, so a fresh browser fetches and compiles them while the server still runs the page (a cold deep link:
+    bench/explorer_render.py). Importing a module twice is free: the page's own import gets the same instance."""
+    from pathlib import Path
+
+    import streamlit
+
+    js = Path(streamlit.__file__).parent / "static" / "static" / "js"
+    files = sorted(p.name for name in PRELOAD for p in js.glob(f"{name}.*.js"))
+    imports = "".join(f"import(new URL('static/js/{f}', document.baseURI).href).catch(() => {{}});" for f in files)
+    return f"<script>{imports}</script>"
+
+
 def scroll_to_row(key: str, row: int, row_px: int = 35) -> str:
     """A script (for st.html(..., unsafe_allow_javascript=True)) that scrolls the st.dataframe of widget key `key`
     until data row `row` is visible (st.dataframe has no scroll API; its grid scrolls a .dvn-scroller). It retries
