@@ -190,14 +190,14 @@ def feature_mtime(name: str) -> float:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _feature_table(path: str, mtime: float) -> pd.DataFrame:
+def feature_table_at(path: str, mtime: float) -> pd.DataFrame:
     return pd.DataFrame(_feature_pages(path, mtime).table())
 
 
 def feature_table(name: str, mtime: float) -> pd.DataFrame:
     """The feature table of pages `name` (FeaturePages.table), cached per folder and modification time."""
     feature_pages(name)  # FileNotFoundError when they are not there
-    return _feature_table(str(feature_folders().get(name, layout().features / name)), mtime)
+    return feature_table_at(str(feature_folders().get(name, layout().features / name)), mtime)
 
 
 # --- neurons ------------------------------------------------------------------------------------------------------
@@ -396,29 +396,3 @@ def activation_cache():
     if not (path / "manifest.json").is_file():
         raise FileNotFoundError(path)
     return _activation_cache(str(path), _mtime(path / "manifest.json"))
-
-
-def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
-    """Every cached load the pages make of the workspace's artifacts, as (what, load) without a session: what
-    apps.explorer.warm runs when the server starts, so that the first visitor's page finds them cached."""
-    ws = layout()
-    out: list[tuple[str, Callable[[], Any]]] = [("workspace.json", manifest), ("cache manifest", cache_manifest),
-                                               ("dictionary metrics", dictionary_metrics)]
-    root = ws.features
-    for p in sorted(root.iterdir()) if root.is_dir() else []:
-        if (p / "features.json").is_file():
-            stamp = _mtime(p / "features.safetensors")
-            out += [(f"feature pages {p.name}", lambda p=p, t=stamp: _feature_table(str(p), t))]
-    for model, folder in neuron_folders().items():
-        out += [(f"neurons of {model}", lambda m=model, f=folder: neuron_table(m, _mtime(f / "stats.json"))),
-                (f"neuron pages of {model}", lambda f=folder: neuron_pages(f))]
-    if (ws.universal / "universal.json").is_file():
-        out.append(("universal neurons", universal))
-        out += [(f"correlates of {p.name}", lambda p=p: neuron_pages(p)) for p in sorted(ws.universal.iterdir())
-                if (p / "examples.json").is_file()]
-    if (ws.steering / "bench.json").is_file():
-        out.append(("steering benchmark", bench))
-    out += [(f"{m} patching results", lambda m=m: patch_results(m)) for m in patch_methods()]
-    if (ws.patching / "faithfulness.json").is_file():
-        out.append(("faithfulness table", lambda: faithfulness_table(_mtime(ws.patching / "faithfulness.json"))))
-    return out

@@ -14,6 +14,8 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 WARM_LINE = "explorer: caches warm"
 """How the server's log says the warm-up finished (the bench waits for it)."""
@@ -24,6 +26,37 @@ def _quiet() -> None:
     for name in ("streamlit.runtime.scriptrunner_utils.script_run_context", "streamlit.runtime.caching.cache_data_api",
                  "streamlit"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
+    """Every cached load the pages make of the workspace's artifacts, as (what, load) without a session: what
+    apps.explorer.warm runs when the server starts, so that the first visitor's page finds them cached."""
+    from apps.explorer import data
+
+    ws = data.layout()
+    out: list[tuple[str, Callable[[], Any]]] = [("workspace.json", data.manifest),
+                                               ("cache manifest", data.cache_manifest),
+                                               ("dictionary metrics", data.dictionary_metrics)]
+    root = ws.features
+    for p in sorted(root.iterdir()) if root.is_dir() else []:
+        if (p / "features.json").is_file():
+            stamp = data.mtime(p / "features.safetensors")
+            out += [(f"feature pages {p.name}", lambda p=p, t=stamp: data.feature_table_at(str(p), t))]
+    for model, folder in data.neuron_folders().items():
+        stamp = data.mtime(folder / "stats.json")
+        out += [(f"neurons of {model}", lambda m=model, t=stamp: data.neuron_table(m, t)),
+                (f"neuron pages of {model}", lambda f=folder: data.neuron_pages(f))]
+    if (ws.universal / "universal.json").is_file():
+        out.append(("universal neurons", data.universal))
+        out += [(f"correlates of {p.name}", lambda p=p: data.neuron_pages(p)) for p in sorted(ws.universal.iterdir())
+                if (p / "examples.json").is_file()]
+    if (ws.steering / "bench.json").is_file():
+        out.append(("steering benchmark", data.bench))
+    out += [(f"{m} patching results", lambda m=m: data.patch_results(m)) for m in data.patch_methods()]
+    if (ws.patching / "faithfulness.json").is_file():
+        stamp = data.mtime(ws.patching / "faithfulness.json")
+        out.append(("faithfulness table", lambda: data.faithfulness_table(stamp)))
+    return out
 
 
 def warm_caches() -> list[str]:
@@ -39,7 +72,7 @@ def warm_caches() -> list[str]:
     pio.to_json(views.activation_histogram(*_tiny_histogram(), "warm"))  # plotly's validators load on first use
     pio.to_json(go.Figure(go.Bar(x=[0], y=[0])))
     failed, tables = [], []
-    for what, load in data.warm_loaders():
+    for what, load in warm_loaders():
         try:
             got = load()
         except Exception as e:  # missing or broken artifacts: the page that shows them says so
