@@ -15,8 +15,17 @@
    wrapper) says where the time goes: until the rerun request leaves the page, until the server's first reply,
    until its last message (the script run and the page's deltas), and until the chart is drawn.
 
-The last line reads `feature_page_server_s=X feature_page_browser_s=Y` (the two medians, seconds); the line before
-it states medians, min/max, n, the workspace, the dictionary and its feature count.
+3. Cold deep link, what a reader who was sent a link waits for: a freshly started `interp explore` (its caches as
+   the server start leaves them: apps.explorer.warm fills them; the bench waits for its "caches warm" line, as a
+   reader arrives after the start), and a fresh headless Chromium (new profile: nothing cached, not even
+   Streamlit's scripts) opening /features?dictionary=NAME&feature=N, timed from the navigation until the page
+   shows "Feature N" drawn (header, script finished, its histogram); --cold runs, each on a new server and browser,
+   median taken. Target: under 1.5 s.
+
+The last line reads `feature_page_server_s=X feature_page_browser_s=Y deep_link_cold_s=Z` (medians, seconds); the
+line before it states medians, min/max, n, the workspace, the dictionary and its feature count. The workspace is
+the README's main command's (`interp workspace build --out WORKSPACE`, what `make demo` builds): built first when
+WORKSPACE holds none.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/explorer_render.py [--workspace workspace --dictionary sae-topk --n 10]
 
@@ -35,12 +44,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from apps.explorer.launch import serving  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "apps" / "explorer" / "app.py"
-SERVER_TARGET_S, BROWSER_TARGET_S = 0.5, 0.6
+SERVER_TARGET_S, BROWSER_TARGET_S, COLD_TARGET_S = 0.5, 0.6, 1.5
 HEADER_PX, ROW_PX, MARKER_PX = 35, 35, 12
 """glide-data-grid geometry of st.dataframe: header and row heights, x of the row-selection marker column."""
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
@@ -138,6 +148,54 @@ def browser_times(root: Path, dictionary: str, n: int, timeout: float = 60) -> t
                 driver.quit()
 
 
+def chromium(profile: Path, timeout: float):
+    """A fresh headless Chromium on its own profile folder."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = find("CHROMIUM", "chromium", "chromium-browser")
+    for f in [*FLAGS, f"--user-data-dir={profile}"]:
+        opts.add_argument(f)
+    driver = webdriver.Chrome(service=Service(find("CHROMEDRIVER", "chromedriver")), options=opts)
+    driver.set_page_load_timeout(timeout)
+    driver.set_script_timeout(timeout + 10)
+    return driver
+
+
+def wait_warm(log: Path, timeout: float) -> str:
+    """The server's "caches warm" line (apps.explorer.warm), once it is in its log."""
+    from apps.explorer.warm import WARM_LINE
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(WARM_LINE):
+                return line
+        time.sleep(0.1)
+    raise SystemExit(f"the explorer did not report warm caches in {timeout} s: {log.read_text()[-2000:]}")
+
+
+def cold_deep_link(root: Path, dictionary: str, feature: int, timeout: float = 60) -> tuple[float, str]:
+    """Seconds from navigating a fresh browser to a feature's deep link until its page is drawn, on a freshly
+    started server; and the server's warm-up line."""
+    wait_js = WAIT_JS.replace("%TIMEOUT%", str(float(timeout)))
+    with tempfile.TemporaryDirectory(prefix="explorer-cold-") as tmp, serving(root, tmp) as url:
+        warm = wait_warm(Path(tmp) / "server.log", timeout)
+        driver = chromium(Path(tmp) / "profile", timeout)
+        try:
+            driver.get("about:blank")
+            t0 = time.perf_counter()
+            driver.get(f"{url}/features?dictionary={dictionary}&feature={feature}")
+            drawn = driver.execute_async_script(wait_js, f"Feature {feature}")
+            t1 = time.perf_counter()
+            if drawn is None:
+                raise SystemExit(f"the deep link to feature {feature} did not draw in {timeout} s")
+            return t1 - t0, warm
+        finally:
+            driver.quit()
+
+
 def click_rows(driver, n: int, timeout: float) -> tuple[list[float], list[dict]]:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
@@ -205,8 +263,15 @@ def main() -> None:
     p.add_argument("--workspace", default="workspace")
     p.add_argument("--dictionary", default="sae-topk", help="feature pages to open (features/NAME)")
     p.add_argument("--n", type=int, default=10, help="feature pages to render / rows to click")
+    p.add_argument("--cold", type=int, default=3, help="cold deep links (each on a new server and browser)")
     a = p.parse_args()
     root = Path(a.workspace).resolve()
+    if not (root / "workspace.json").is_file():  # the README's main command (what `make demo` builds)
+        from apps.cli import main as interp
+
+        print(f"building the workspace: interp workspace build --out {root}", flush=True)
+        if interp(["workspace", "build", "--out", str(root)]) != 0:
+            raise SystemExit("the workspace build failed")
     if not (root / "features" / a.dictionary / "features.json").is_file():
         raise SystemExit(f"no feature pages {a.dictionary} in {root}: run `interp workspace build --out {root}`")
 
@@ -221,11 +286,23 @@ def main() -> None:
     print(f"browser click to drawn feature page (n={a.n}): median {b_med:.3f} s, min {min(brw):.3f} s, "
           f"max {max(brw):.3f} s (target {BROWSER_TARGET_S} s)")
     print(breakdown(probes))
+    from interp.pages.features import load_feature_pages
+
+    pages = load_feature_pages(root / "features" / a.dictionary, check=False)
+    live = np.nonzero(~pages.arrays["dead"].astype(bool))[0]
+    cold = []
+    for i in range(a.cold):
+        f = int(live[(i * 131 + 7) % len(live)])
+        t, warm = cold_deep_link(root, a.dictionary, f)
+        cold.append(t)
+        print(f"cold deep link to feature {f}: {t:.3f} s (fresh server and browser; server: {warm})", flush=True)
+    c_med = statistics.median(cold)
     print(f"feature page medians: server {s_med:.3f} s (AppTest; min {min(srv):.3f}, max {max(srv):.3f}), browser "
-          f"{b_med:.3f} s (click to drawn; min {min(brw):.3f}, max {max(brw):.3f}); n={a.n}, workspace {root}, "
-          f"dictionary {a.dictionary} ({d_sae} features); targets {SERVER_TARGET_S} / {BROWSER_TARGET_S} s; measured "
-          f"in headless Chromium on this machine")
-    print(f"feature_page_server_s={s_med:.3f} feature_page_browser_s={b_med:.3f}")
+          f"{b_med:.3f} s (click to drawn; min {min(brw):.3f}, max {max(brw):.3f}), cold deep link {c_med:.3f} s "
+          f"(min {min(cold):.3f}, max {max(cold):.3f}, n={a.cold}); n={a.n}, workspace {root}, dictionary "
+          f"{a.dictionary} ({d_sae} features); targets {SERVER_TARGET_S} / {BROWSER_TARGET_S} / {COLD_TARGET_S} s; "
+          f"measured in headless Chromium on this machine")
+    print(f"feature_page_server_s={s_med:.3f} feature_page_browser_s={b_med:.3f} deep_link_cold_s={c_med:.3f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ the Python entry-point group "interp.dictionary_formats" (pyproject.toml), each 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,15 +109,21 @@ def register_format(fmt: DictionaryFormat) -> None:
     _FORMATS[fmt.name] = fmt
 
 
+_DISCOVERY = threading.RLock()
+"""Held while entry points load: a second thread (the explorer's warm-up beside a visitor's page) waits for them
+instead of finding the registry marked discovered but still empty."""
+
+
 def formats() -> list[DictionaryFormat]:
     """Every registered format (entry points are loaded on the first call)."""
     global _DISCOVERED
-    if not _DISCOVERED:
-        from importlib.metadata import entry_points
+    with _DISCOVERY:
+        if not _DISCOVERED:
+            from importlib.metadata import entry_points
 
-        _DISCOVERED = True
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            ep.load()()
+            _DISCOVERED = True  # (set first: a format's register() may itself ask for the formats)
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                ep.load()()
     return list(_FORMATS.values())
 
 

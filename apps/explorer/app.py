@@ -21,6 +21,7 @@ if str(ROOT.parents[1]) not in sys.path:  # `streamlit run apps/explorer/app.py`
     sys.path.insert(0, str(ROOT.parents[1]))
 
 from apps.explorer.data import build_hint, layout  # noqa: E402
+from apps.explorer.figures import preload_script  # noqa: E402
 
 PAGES = [("pages/home.py", "Overview", ":material/home:"),
          ("pages/features.py", "Features", ":material/bubble_chart:"),
@@ -33,6 +34,7 @@ st.set_page_config(page_title="interp explorer", layout="wide")
 nav = st.navigation([st.Page(str(ROOT / p), title=t, icon=i, default=k == 0) for k, (p, t, i) in enumerate(PAGES)])
 ws = layout()
 with st.sidebar:
+    st.html(preload_script(), unsafe_allow_javascript=True)  # the charts' and tables' code, fetched early
     st.caption(f"workspace: `{ws.root}`")
     if not ws.manifest.is_file():
         st.warning(f"No workspace here yet: build it with {build_hint()}")

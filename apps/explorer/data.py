@@ -190,16 +190,36 @@ def feature_mtime(name: str) -> float:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def feature_table_at(path: str, mtime: float) -> pd.DataFrame:
+    return pd.DataFrame(_feature_pages(path, mtime).table())
+
+
 def feature_table(name: str, mtime: float) -> pd.DataFrame:
-    del mtime  # part of the cache key only
-    return pd.DataFrame(feature_pages(name).table())
+    """The feature table of pages `name` (FeaturePages.table), cached per folder and modification time."""
+    feature_pages(name)  # FileNotFoundError when they are not there
+    return feature_table_at(str(feature_folders().get(name, layout().features / name)), mtime)
 
 
 # --- neurons ------------------------------------------------------------------------------------------------------
 
+def neuron_folders() -> dict[str, Path]:
+    """Every model with neuron statistics and pages: the neurons step's, then the universal-neuron seeds' (their
+    statistics and pages sit in universal/MODEL/), so that a correlate in another seed opens its page."""
+    found: dict[str, Path] = {}
+    for root in (layout().neurons, layout().universal):
+        for p in sorted(root.iterdir()) if root.is_dir() else []:
+            if (p / "stats.json").is_file():
+                found.setdefault(p.name, p)
+    return found
+
+
 def neuron_models() -> list[str]:
-    root = layout().neurons
-    return sorted(p.name for p in root.iterdir() if (p / "stats.json").is_file()) if root.is_dir() else []
+    return list(neuron_folders())
+
+
+def neuron_folder(model: str) -> Path:
+    """The folder of `model`'s neuron statistics and pages (neurons/MODEL, else universal/MODEL)."""
+    return neuron_folders().get(model, layout().neurons / model)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -210,7 +230,7 @@ def _neuron_stats(path: str, mtime: float):
 
 
 def neuron_stats(model: str):
-    path = layout().neurons / model
+    path = neuron_folder(model)
     return _neuron_stats(str(path), _mtime(path / "stats.json"))
 
 
@@ -361,3 +381,18 @@ def dictionary(path: str, mtime: float):
 
 def mtime(path: Path) -> float:
     return _mtime(path)
+
+
+@st.cache_resource(max_entries=1, show_spinner="opening the activation cache ...")
+def _activation_cache(path: str, mtime: float):
+    from interp.activations.reader import ActivationCache
+
+    return ActivationCache.open(path)
+
+
+def activation_cache():
+    """The workspace's activation cache (FileNotFoundError when it has none)."""
+    path = layout().cache
+    if not (path / "manifest.json").is_file():
+        raise FileNotFoundError(path)
+    return _activation_cache(str(path), _mtime(path / "manifest.json"))

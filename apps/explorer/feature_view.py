@@ -16,21 +16,50 @@ from apps.explorer import data, unit_view
 from apps.explorer import figures as views
 from apps.explorer.unit_view import Unit
 from interp.pages.builder import CONCEPT_AUROC_BAR, NO_CONCEPT
+from interp.pages.evidence import label_evidence
 
 FEATURES_PAGE, STEERING_PAGE = "pages/features.py", "pages/steering.py"
 
 
 def label_line(pages, f: int) -> str:
-    """Markdown: the feature's label (its concept only when the AUROC reaches the bar) and the best match."""
+    """Markdown: the feature's label (its concept only when the AUROC reaches the bar), the best match and what
+    its AUROC rests on; a dead feature: that it is dead, nothing computed from its zeros."""
     a, label = pages.arrays, pages.label(f)
+    if a["dead"][f]:
+        return f"**Dead**: never fired on the {pages.meta['n_tokens']:,} cached tokens: no label, no concept match"
     best = int(a["concept_best"][f])
     if best < 0:
         return f"**{NO_CONCEPT}** (no ground-truth concepts in this corpus)"
     concept, au = views.md_escape(pages.meta["concepts"][best]), float(a["concept_auroc"][f])
+    ev = label_evidence(pages.meta, a, f)
+    rests = f"; {views.md_escape(ev.text())}" if ev is not None and ev.text() else ""
     if label == NO_CONCEPT:
         return (f"**{NO_CONCEPT}**: best match `{pages.meta['concepts'][best]}` has AUROC {au:.3f}, below the bar "
-                f"of {CONCEPT_AUROC_BAR}")
-    return f"**Concept: {concept}** (AUROC {au:.3f} ≥ {CONCEPT_AUROC_BAR})"
+                f"of {CONCEPT_AUROC_BAR}{rests}")
+    return f"**Concept: {concept}** (AUROC {au:.3f} ≥ {CONCEPT_AUROC_BAR}{rests})"
+
+
+def label_warning(pages, f: int) -> None:
+    """Beside a label whose top examples lack its concept: say so, and where to look instead."""
+    ev = label_evidence(pages.meta, pages.arrays, f)
+    if ev is not None and pages.label(f) != NO_CONCEPT and ev.top_lacks_concept:
+        st.warning(f"The top examples lack this concept: only {ev.top_share:.0%} of them carry "
+                   f"{views.md_escape(ev.concept)}. The AUROC says the feature ranks the concept's tokens above "
+                   f"others overall, not that it fires most on them; see the examples from the concept's own tokens "
+                   f"below.", icon=":material/warning:")
+
+
+def sample_line(pages) -> str:
+    """Which tokens the page's numbers come from (and, for an SNMF, what counts as firing)."""
+    meta = pages.meta
+    text = (f"Density, examples and histogram: all {meta['n_tokens']:,} cached tokens (BOS left out)")
+    if meta.get("concept_sample"):
+        text += f"; concept AUROCs: a sample of {meta['concept_sample']:,} of them"
+    share = float(meta.get("active_above_share_of_max") or 0)
+    if share > 0:
+        text += (f". An SNMF code is never exactly 0: a feature counts as firing where its code exceeds "
+                 f"{share:.0%} of its largest code (density, dead / dense flags)")
+    return text + "."
 
 
 def header(name: str, pages, f: int) -> None:
@@ -38,7 +67,9 @@ def header(name: str, pages, f: int) -> None:
     a = pages.arrays
     st.header(f"Feature {f}")
     st.markdown(label_line(pages, f))
+    label_warning(pages, f)
     st.markdown(views.md_escape(pages.summary(f)))
+    st.caption(views.md_escape(sample_line(pages)))
     m = st.columns([1, 1, 1, 1, 2])
     m[0].metric("density", f"{a['density'][f]:.2e}")
     m[1].metric("max activation", f"{a['max_act'][f]:.3g}")
@@ -60,10 +91,56 @@ def unit(pages, f: int) -> Unit:
                 meta.get("vocab"), meta["context"][0])
 
 
-def examples(pages, f: int) -> None:
-    """Token-highlighted examples per quantile bin, highest bin first."""
+def full_context(name: str, pages, f: int, scale: float) -> None:
+    """On demand, one example's whole passage (its document, up to 96 tokens) with the feature's activation on every
+    token (hover a token for its value), recomputed from the workspace's cached activations."""
+    a, names = pages.arrays, pages.meta["bin_names"]
+    picks = [(b, j) for b in reversed(range(a["ex_index"].shape[1])) for j in range(a["ex_index"].shape[2])
+             if a["ex_index"][f, b, j] >= 0]
+    key = f"full_context_{name}_{f}"
+    pick = st.selectbox("Full context of an example", [None, *picks], key=key, placeholder="pick an example",
+                        format_func=lambda p: "none" if p is None else
+                        f"{names[p[0]]} #{p[1] + 1} (activation {a['ex_act'][f, p[0], p[1]]:.3f})")
+    if pick is None:
+        return
+    if data.is_opened(name):
+        st.info("Full contexts need the workspace's activation cache: these pages come from another folder.")
+        return
+    from apps.explorer.access import check_folder
+    from interp.pages.context import full_context as passage
+
+    cache = data.guarded("activation cache", "cache", data.activation_cache)
+    check = check_folder(pages.meta["path"])
+    if cache is None or check.message:
+        st.info("The dictionary or the cache these pages were built from cannot be opened here.")
+        return
+    with st.spinner("reading the passage ..."):
+        dic = data.dictionary(str(check.path), data.mtime(check.path))
+        ctx = passage(cache, dic, pages.meta["hook"], int(a["ex_index"][f, pick[0], pick[1]]), f)
+    st.html('<div style="font-family:monospace;line-height:1.9">'
+            + views.highlight(ctx.tokens, ctx.acts, pages.meta.get("vocab"), scale, ctx.centre) + "</div>")
+    st.caption(f"{len(ctx.tokens)} tokens of the example's document{' (clipped)' if ctx.clipped else ''}; the "
+               f"underlined token is the example; hover a token for the feature's activation on it.")
+
+
+def examples(name: str, pages, f: int) -> None:
+    """Token-highlighted examples per quantile bin, highest bin first, then its largest activations on its best
+    concept's own tokens."""
     st.subheader("Top activating examples by quantile")
-    st.html(unit_view.examples_html(unit(pages, f), float(pages.arrays["max_act"][f])))
+    scale = float(pages.arrays["max_act"][f])
+    st.html(unit_view.examples_html(unit(pages, f), scale))
+    full_context(name, pages, f, scale)
+    a, best = pages.arrays, int(pages.arrays["concept_best"][f])
+    if best < 0:
+        return
+    concept = pages.meta["concepts"][best]
+    st.markdown(f"**Examples from the concept's own tokens** ({views.md_escape(concept)}: the feature's largest "
+                f"activations on tokens that carry it)")
+    if "concept_ex_act" not in a:
+        st.caption("These pages were built before concept examples were recorded: rebuild them (`--force features`).")
+        return
+    st.html(views.example_rows(a["concept_ex_ctx_tokens"][f], a["concept_ex_ctx_acts"][f], a["concept_ex_act"][f],
+                               pages.meta.get("vocab"), scale, pages.meta["context"][0]))
 
 
 def logit_chart(pages, f: int) -> None:
@@ -142,7 +219,7 @@ def render(name: str, pages, table: pd.DataFrame, f: int) -> None:
     else:
         left, right = st.columns([3, 2])
         with left:
-            examples(pages, f)
+            examples(name, pages, f)
         with right:
             charts(pages, f)
     neighbours(name, pages, table, f)

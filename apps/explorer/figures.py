@@ -54,9 +54,44 @@ def example_rows(ctx_tokens: np.ndarray, ctx_acts: np.ndarray, acts: np.ndarray,
     for toks, a, v in zip(ctx_tokens, ctx_acts, acts):
         if (toks < 0).all():
             continue
-        lines.append(f'<div style="font-family:monospace;margin:2px 0"><b>{float(v):.3f}</b>&nbsp; '
-                     f'{highlight(toks, a, vocab, scale, centre)}</div>')
+        lines.append(f'<div style="font-family:monospace;margin:2px 0;white-space:nowrap;overflow-x:auto">'
+                     f'<b>{float(v):.3f}</b>&nbsp; {highlight(toks, a, vocab, scale, centre)}</div>')
     return "".join(lines) or "<i>no examples in this bin</i>"
+
+
+PRELOAD = ("PlotlyChart", "DataFrame")
+"""Streamlit's largest lazily loaded scripts (plotly alone is 4.7 MB): what a fresh browser fetches only once the
+first chart or table arrives, after the page's script has run."""
+
+
+def preload_script() -> str:
+    """A script that imports PRELOAD's chunks (the running Streamlit's own hashed files) as soon as the first element
+    is drawn, so a fresh browser fetches and compiles them while the server still runs the page (a cold deep link:
+    bench/explorer_render.py). Importing a module twice is free: the page's own import gets the same instance."""
+    from pathlib import Path
+
+    import streamlit
+
+    js = Path(streamlit.__file__).parent / "static" / "static" / "js"
+    files = sorted(p.name for name in PRELOAD for p in js.glob(f"{name}.*.js"))
+    imports = "".join(f"import(new URL('static/js/{f}', document.baseURI).href).catch(() => {{}});" for f in files)
+    return f"<script>{imports}</script>"
+
+
+def scroll_to_row(key: str, row: int, row_px: int = 35) -> str:
+    """A script (for st.html(..., unsafe_allow_javascript=True)) that scrolls the st.dataframe of widget key `key`
+    until data row `row` is visible (st.dataframe has no scroll API; its grid scrolls a .dvn-scroller). It retries
+    for a few seconds while the grid is drawn, and leaves the grid alone when the row is already in view."""
+    return f"""<script>(() => {{
+  const want = {int(row)} * {int(row_px)}, until = performance.now() + 5000;
+  function go() {{
+    const s = document.querySelector('.st-key-{key} .dvn-scroller');
+    if (!s) {{ if (performance.now() < until) requestAnimationFrame(go); return; }}
+    const view = s.clientHeight - 2 * {int(row_px)};
+    if (want < s.scrollTop || want > s.scrollTop + view) s.scrollTop = Math.max(0, want - view / 2);
+  }}
+  go();
+}})();</script>"""
 
 
 def activation_histogram(counts: np.ndarray, edges: np.ndarray, title: str) -> go.Figure:
@@ -94,20 +129,50 @@ def feature_map(table: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def pick_rule(method: str, settings: dict) -> str:
+    """How the steering benchmark chose the direction of `method` for a concept (interp.steering.benchmark)."""
+    n = settings.get("n_docs", "?")
+    if method.startswith("diffmeans@"):
+        return "difference in means: mean activation on the concept's tokens minus elsewhere (no unit picked)"
+    if method.startswith("neuron@"):
+        return f"the MLP neuron of layer {method.split('@L')[-1]} with the highest concept AUROC ({n} documents)"
+    if method.endswith("+outfilter"):
+        q = settings.get("output_quantile", 0.5)
+        return (f"the feature with the highest concept AUROC among those whose output score is above the {q:.0%} "
+                f"quantile ({n} documents)")
+    return f"the feature with the highest concept AUROC ({n} documents)"
+
+
 def bench_table(bench: dict) -> pd.DataFrame:
-    """The steering benchmark's rows, flattened (one row per concept and method)."""
+    """The steering benchmark's rows, flattened (one row per concept and method), with how each was chosen."""
     rows = [{k: v for k, v in r.items() if k != "outcome"} | r["outcome"] for r in bench["rows"]]
     cols = ["concept", "method", "index", "auroc", "output_score", "alpha", "kl", "reached", "delta_mass",
             "gen_concept_frac", "gen_nll", "gen_nll_base"]
-    return pd.DataFrame(rows)[cols]
+    table = pd.DataFrame(rows)[cols].rename(columns={"auroc": "concept_auroc"})
+    table["chosen_by"] = [pick_rule(m, bench.get("settings", {})) for m in table["method"]]
+    return table
+
+
+def bench_summary(bench: dict) -> pd.DataFrame:
+    """Mean Δ mass per direction method over the concepts (the benchmark's summary), as a two-column table."""
+    means = bench["summary"]["mean_delta_mass"]
+    return pd.DataFrame({"direction": list(means), "mean Δ mass over concepts": list(means.values())})
+
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#e7ba52", "#843c39", "#3182bd", "#31a354", "#756bb1")
+"""Distinct colours for up to 16 traces (plotly's default cycle repeats after 10)."""
 
 
 def bench_figure(table: pd.DataFrame, kl: float) -> go.Figure:
     fig = go.Figure()
-    for method, g in table.groupby("method", sort=False):
-        fig.add_bar(name=method, x=g["concept"], y=g["delta_mass"])
-    fig.update_layout(barmode="group", title=f"Δ P(concept tokens) at KL = {kl}", height=360,
-                      yaxis_title="Δ probability mass", legend_title="direction")
+    for i, (method, g) in enumerate(table.groupby("method", sort=False)):
+        fig.add_bar(name=method, x=g["concept"], y=g["delta_mass"], marker_color=PALETTE[i % len(PALETTE)])
+    n = table["method"].nunique()
+    fig.update_layout(barmode="group", title=f"Δ P(concept tokens) at KL = {kl}", height=380 + 22 * (n // 3),
+                      yaxis_title="Δ probability mass", legend={"orientation": "h", "y": -0.15, "yanchor": "top",
+                                                                "x": 0, "title": {"text": "direction"}},
+                      margin={"t": 40, "b": 40 + 22 * (n // 3 + 1), "l": 50, "r": 10})
     return fig
 
 
@@ -116,6 +181,17 @@ def faithfulness_figure(table: pd.DataFrame) -> go.Figure:
     for method, g in table.groupby("method", sort=False):
         fig.add_bar(name=method, x=g["component"], y=g["pearson"])
     fig.update_layout(barmode="group", title="Pearson r with activation patching", yaxis_title="r", height=340)
+    return fig
+
+
+def attention_figure(pattern: np.ndarray, tokens: Sequence[str], title: str) -> go.Figure:
+    """One head's attention on one prompt: rows attend (destination), columns are attended (source)."""
+    labels = [f"{i} {t}" for i, t in enumerate(tokens)]
+    fig = go.Figure(go.Heatmap(z=np.asarray(pattern).round(4).tolist(), x=labels, y=labels, colorscale="Blues",
+                               zmin=0, zmax=1, hovertemplate="from %{y} to %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_layout(title=title, height=460, xaxis_title="attended (source) token",
+                      yaxis={"title": "attending (destination) token", "autorange": "reversed"},
+                      margin={"t": 40, "b": 30, "l": 10, "r": 10})
     return fig
 
 
@@ -137,6 +213,17 @@ def token_change_figure(promoted: dict, suppressed: dict) -> go.Figure:
 
 
 def norms_histogram(norms: np.ndarray, title: str = "Decoder row norms") -> go.Figure:
-    fig = go.Figure(go.Histogram(x=norms, nbinsx=40))
-    fig.update_layout(title=title, height=260, xaxis_title="norm", yaxis_title="features")
+    """Histogram of decoder row norms; when they are all (nearly) equal (spread below 1e-4 of their mean, e.g. an
+    SAE that normalises its decoder) one bar at their mean, titled with the mean and the spread, instead of 40 bins
+    over a range of 1e-7 whose ticks read 0.54190856 ... 0.54190874."""
+    norms = np.asarray(norms, dtype=np.float64)
+    mean, spread = float(norms.mean()), float(norms.max() - norms.min())
+    if spread <= 1e-4 * max(abs(mean), 1e-12):
+        fig = go.Figure(go.Bar(x=[mean], y=[len(norms)], width=[max(abs(mean), 1e-12) * 0.02]))
+        fig.update_layout(title=f"{title}: all {len(norms):,} equal {mean:.4g} (max - min = {spread:.2g})",
+                          xaxis={"title": "norm", "range": [mean * 0.9, mean * 1.1], "tickformat": ".3g"})
+    else:
+        fig = go.Figure(go.Histogram(x=norms, nbinsx=40))
+        fig.update_layout(title=title, xaxis={"title": "norm", "tickformat": ".3g"})
+    fig.update_layout(height=260, yaxis_title="features")
     return fig

@@ -6,7 +6,7 @@ feature-page folders inside the workspace and the folders given with `--allow` (
 on the server). Binding another
 address than the loopback prints a warning saying so. Streamlit's developer toolbar (Deploy, Rerun, Clear cache) is
 hidden (`--client.toolbarMode minimal`), and the full garbage collection Streamlit runs after every rerun is off
-(NO_POST_RUN_GC).
+(NO_POST_RUN_GC). The server runs through apps.explorer.warm, which fills the explorer's caches as it starts.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def streamlit_command(cfg: ExploreConfig) -> list[str]:
     """The `streamlit run` command line for cfg (headless unless a display is available or asked for)."""
     headless = cfg.headless == "yes" or (cfg.headless == "auto" and not os.environ.get("DISPLAY")
                                          and sys.platform.startswith("linux"))
-    return [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", cfg.address,
+    return [sys.executable, "-m", "apps.explorer.warm", "run", str(APP), "--server.address", cfg.address,
             "--server.port", str(cfg.port), "--server.headless", str(headless).lower(),
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *TOOLBAR, *NO_POST_RUN_GC,
             "--browser.serverAddress", cfg.address, "--browser.serverPort", str(cfg.port)]

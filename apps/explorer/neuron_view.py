@@ -18,19 +18,38 @@ NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
 STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]
 
 
-def header(model: str, row: pd.Series, has_universal: bool) -> None:
-    """Title, label and statistics of the neuron in table row `row`, and the steering button."""
+def header(model: str, row: pd.Series, has_universal: bool, dead: bool) -> None:
+    """Title, label and statistics of the neuron in table row `row`, and the steering button; a dead neuron shows
+    that it is dead and nothing computed from its zeros (no top token, no concept match)."""
     layer, neuron = int(row["layer"]), int(row["neuron"])
     st.header(f"L{layer} N{neuron}: {row['family']}")
-    concept = views.md_escape(row["concept"]) if row["concept"] else "(none)"
-    st.markdown(f"**{views.md_escape(row['label'])}** (best concept {concept}, AUROC {row['concept_auroc']:.3f})")
+    if dead:
+        st.markdown("**Dead**: never fired on the statistics' tokens, so no top token, no label, no concept match")
+    else:
+        concept = views.md_escape(row["concept"]) if row["concept"] else "(none)"
+        st.markdown(f"**{views.md_escape(row['label'])}** (best concept {concept}, AUROC {row['concept_auroc']:.3f})")
     m = st.columns([1, 1, 1, 1, 2])
     m[0].metric("firing frequency", f"{row['fire_freq']:.3f}")
-    m[1].metric("top token", repr(row["top_token"]), f"lift {row['token_lift']:.2f}", delta_color="off")
-    m[2].metric("positional MI (bits)", f"{row['pos_mi']:.3f}")
+    if dead:
+        m[1].metric("top token", "none (dead)")
+    else:
+        m[1].metric("top token", repr(row["top_token"]), f"lift {row['token_lift']:.2f}", delta_color="off")
+    m[2].metric("positional MI (bits)", "n/a" if dead else f"{row['pos_mi']:.3f}")
     m[3].metric("excess correlation", f"{row['excess_corr']:.3f}" if has_universal else "n/a")
     if m[4].button("Steer this neuron", key="steer_neuron", icon=":material/tune:"):
         st.switch_page(STEERING_PAGE, query_params={"model": model, "layer": str(layer), "neuron": str(neuron)})
+
+
+def sample_line(stats, meta: dict | None) -> str:
+    """Which tokens the page's numbers come from: the statistics' tokens and the (smaller) sample its examples and
+    histogram were drawn from."""
+    text = f"Statistics (firing, top token, concept AUROC, families): {stats.n_tokens:,} tokens"
+    if meta is not None:
+        text += f"; examples and activation histogram: a sample of {int(meta['n_tokens']):,} tokens"
+        corpus = meta.get("corpus") or {}
+        if corpus.get("n_docs"):
+            text += f" ({corpus['n_docs']} documents of the {corpus.get('split', '?')} split)"
+    return text + "."
 
 
 NO_LOGITS = "No logit effects recorded for this neuron."
@@ -79,21 +98,22 @@ def correlates(model: str, layer: int, neuron: int) -> None:
     known = set(data.neuron_models())
     for other, i, r in zip(meta["others"], arr["corr_ids"][:, layer, neuron], arr["corr_vals"][:, layer, neuron]):
         text = f"{other} L{layer} N{int(i)}: correlation {float(r):.3f}"
-        if other in known:
+        if other in known:  # every seed's statistics and pages are in the workspace (universal/SEED)
             st.page_link(NEURONS_PAGE, label=text, query_params={"model": other, "layer": str(layer),
                                                                  "neuron": str(int(i))})
         else:
-            st.markdown(f"- {views.md_escape(text)}")
+            st.markdown(f"- {views.md_escape(text)} (no page: its statistics are not in this workspace)")
 
 
 def render(model: str, stats, row: pd.Series, has_universal: bool) -> None:
     """The neuron page of table row `row` (a dead neuron: one card instead of empty bins and plots)."""
     layer, neuron = int(row["layer"]), int(row["neuron"])
-    header(model, row, has_universal)
-    pages = data.guarded(f"neuron examples of {model}", "neurons", data.neuron_pages, data.layout().neurons / model)
+    header(model, row, has_universal, bool(stats.dead[layer, neuron]))
+    pages = data.guarded(f"neuron examples of {model}", "neurons", data.neuron_pages, data.neuron_folder(model))
     if pages is not None:
         arr, meta = pages
         st.markdown(views.md_escape(neuron_summary(arr, meta, layer, neuron)))
+    st.caption(views.md_escape(sample_line(stats, pages[1] if pages is not None else None)))
     if stats.dead[layer, neuron]:
         st.info(f"L{layer} N{neuron} never fired on {stats.n_tokens:,} tokens: no examples, no activation histogram.")
         if pages is not None:

@@ -44,12 +44,27 @@ def arrive(page: str, params: dict[str, Callable[[str], Any]]) -> bool:
 
 
 def publish(page: str, **values: Any) -> None:
-    """Keep the page's selection for later visits and show it in the URL (only these parameters)."""
+    """Keep the page's selection for later visits and show it in the URL (only these parameters).
+
+    The URL is sent on every run, not only when the server's copy changed: a link to the page being shown (a
+    neighbour, a correlate) reruns it with the new parameters without moving the browser's address. The browser
+    pushes a history entry only when the address differs from the one it shows (and replaces it on a Back / Forward
+    rerun), so Back and Forward step through what was viewed and a copied address reopens the current view."""
     st.session_state.setdefault(KEPT, {})[page] = dict(values)
     url = {k: str(v) for k, v in values.items()}
     st.session_state.setdefault(SEEN, {})[page] = url
-    if st.query_params.to_dict() != url:
-        st.query_params.from_dict(url)
+    st.query_params.from_dict(url)
+
+
+def after_filters(before: str, query: str, current: int, shown: list[int]) -> int | None:
+    """The unit to open after a table's search text went from `before` to `query` or its other filters changed,
+    `shown` being the rows it now shows, in order: the first match of a new search; None (keep the unit shown) when
+    the search was cleared, a sort changed or nothing matches; the first row when a filter hid the unit shown."""
+    if not shown:
+        return None
+    if query and query != before:
+        return shown[0]
+    return None if current in shown or (not query and before) else shown[0]
 
 
 def picked(key: str, rows: list[int]) -> int | None:

@@ -204,3 +204,29 @@ def classify(a: dict[str, Shaped[np.ndarray, "*shape"]], rules: FamilyRules) -> 
 
 def rules_dict(rules: FamilyRules) -> dict:
     return asdict(rules)
+
+
+def why_none(family: str, act_fn: str, rules: dict) -> str:
+    """Why a model may have no neuron of `family` (what the family requires, by the rules stored with the
+    statistics, and for dead neurons what the activation function allows): the text an empty filter shows."""
+    r = {**asdict(FamilyRules()), **rules}
+    gated = act_fn not in ("relu",)
+    why = {
+        "dead": ("a neuron is dead when it never fires: its pre-activation never exceeds the firing threshold on any "
+                 "token" + (f". {act_fn.upper()} neurons are never exactly zero and their pre-activation crosses 0 "
+                            f"on some token almost always, so {act_fn.upper()} models rarely have dead neurons"
+                            if gated else " (a ReLU neuron whose output is 0 on every token)")),
+        "token": (f"a token detector's top {r['top_n']} tokens carry >= {r['token_share']:.0%} of its positive "
+                  f"activation and its top token lifts its mean >= {r['token_lift']}x"),
+        "bigram": (f"a bigram detector's top {r['top_n']} bigrams carry >= {r['bigram_share']:.0%} of its positive "
+                   f"activation with a lift >= {r['bigram_lift']}x over its current token"),
+        "positional": (f"a positional neuron's firing carries >= {r['positional_mi']:.0%} of its entropy as mutual "
+                       f"information with the token's position"),
+        "concept": f"a concept neuron detects a ground-truth concept with AUROC >= {r['concept_auroc']}",
+        "prediction": (f"a prediction neuron's output weights single out a few tokens: kurtosis of cos(W_out, W_U) "
+                       f">= {r['vocab_kurtosis']} with positive skew"),
+        "suppression": (f"a suppression neuron's output weights single out a few tokens: kurtosis of cos(W_out, "
+                        f"W_U) >= {r['vocab_kurtosis']} with negative skew"),
+        "other": "other holds the neurons no family above claims",
+    }
+    return why.get(family, f"no rule recorded for {family}")

@@ -12,7 +12,7 @@ say how pages bin, flag and label units live here once, so feature and neuron pa
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -123,8 +123,19 @@ def logit_tables(model: HookedTransformer, hook: str, directions: Float[Tensor, 
             "logit_neg_ids": bot.indices.int().numpy(), "logit_neg_vals": bot.values.numpy()}
 
 
+class ConceptMatch(NamedTuple):
+    """Concepts present in the AUROC's token sample, the AUROC matrix, and what it rests on."""
+
+    concepts: list[str]
+    auroc: Float[Tensor, "concept unit"]
+    positives: list[int]
+    """Concept-positive tokens of each concept in the sample."""
+    sample: int
+    """Tokens in the sample."""
+
+
 def concept_match(acts: Float[Tensor, "n unit"], labels: Int[np.ndarray, "n field"], n_max: int, gen: torch.Generator,
-                  taxonomy) -> tuple[list[str], Float[Tensor, "concept unit"]]:
+                  taxonomy) -> ConceptMatch:
     """Concepts of `taxonomy` (the labels' world, interp.worlds.taxonomy.Taxonomy) present in a sample of n_max
     tokens, and the AUROC matrix [concept, unit] of the activations as detectors of each."""
     from interp.auroc import auroc
@@ -138,8 +149,8 @@ def concept_match(acts: Float[Tensor, "n unit"], labels: Int[np.ndarray, "n fiel
             names.append(c)
             masks.append(torch.from_numpy(m))
     if not names:
-        return [], torch.zeros(0, acts.shape[1])
-    return names, auroc(acts[sel], torch.stack(masks)).float()
+        return ConceptMatch([], torch.zeros(0, acts.shape[1]), [], len(sel))
+    return ConceptMatch(names, auroc(acts[sel], torch.stack(masks)).float(), [int(m.sum()) for m in masks], len(sel))
 
 
 def concept_label(concepts: list[str], best: int, auroc_value: float) -> str:

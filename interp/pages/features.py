@@ -39,6 +39,7 @@ from .builder import (
     logit_tables,
     unit_examples,
 )
+from .evidence import CONCEPT_ARRAYS, concept_examples
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -101,6 +102,11 @@ class FeaturePages:
                 "concept": np.array([concepts[i] if i >= 0 else "" for i in a["concept_best"]], dtype=object),
                 "concept_auroc": a["concept_auroc"], "output_score": a["output_score"],
                 "dead": a["dead"].astype(bool), "dense": a["dense"].astype(bool)}
+
+    def first_live(self) -> int:
+        """The lowest-numbered feature that fired (0 when none did): what a dictionary opens on."""
+        live = np.nonzero(~self.arrays["dead"].astype(bool))[0]
+        return int(live[0]) if len(live) else 0
 
     def top_tokens(self, f: int, n: int = 3) -> list[tuple[str, int]]:
         """The tokens the feature fires on most often among its two highest bins' examples, with their counts."""
@@ -195,12 +201,20 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
     concepts: list[str] = []
     arrays["concept_best"] = np.full(codes.shape[1], -1, np.int32)
     arrays["concept_auroc"] = np.full(codes.shape[1], np.nan, np.float32)
+    evidence: dict[str, Any] = {}
     if cache.manifest.label_schema is not None:
-        concepts, au = concept_match(codes[valid], cache.labels()[valid].numpy(), s.concept_tokens,
-                                     torch.Generator().manual_seed(s.seed), cache.taxonomy)
+        labels = cache.labels().numpy()
+        match = concept_match(codes[valid], labels[valid.numpy()], s.concept_tokens,
+                              torch.Generator().manual_seed(s.seed), cache.taxonomy)
+        concepts = match.concepts
+        evidence = {"concept_positives": match.positives, "concept_sample": match.sample}
         if concepts:
-            best = au.max(0)
+            best = match.auroc.max(0)
             arrays["concept_best"], arrays["concept_auroc"] = best.indices.int().numpy(), best.values.numpy()
+            arrays["concept_best"][arrays["dead"].astype(bool)] = -1  # a unit that never fired matches nothing
+            arrays["concept_auroc"][arrays["dead"].astype(bool)] = np.nan
+            arrays.update(concept_examples(codes, tokens, doc_ids, valid, labels, cache.taxonomy, concepts,
+                                           arrays["concept_best"], arrays["ex_index"][:, -1], s.k))
     arrays["output_score"] = output_score(model, dictionary, directions).astype(np.float32)
     vocab = token_strings(model, range(model.cfg.d_vocab)) if model.tokenizer is not None else None
     meta = {"name": name, "dictionary_kind": kind, "path": path, "hook": hook, "hook_out": hook_out,
@@ -208,7 +222,7 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
             "settings": dict(vars(s)),
             "d_sae": int(codes.shape[1]), "n_tokens": int(valid.sum()), "quantiles": list(QUANTILES),
             "bin_names": list(BIN_NAMES), "context": list(CONTEXT), "dense_threshold": DENSE_THRESHOLD,
-            "active_above_share_of_max": share, "concepts": concepts}
+            "active_above_share_of_max": share, "concepts": concepts, **evidence}
     pages = FeaturePages(meta, arrays)
     pages.meta["vocab"] = vocab
     return pages
@@ -217,10 +231,10 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
 def validate(pages: FeaturePages) -> None:
     """Raise ValueError unless the pages are consistent (see module doc)."""
     a, F = pages.arrays, pages.d_sae
-    missing = set(ARRAYS) - set(a)
+    missing = set(ARRAYS) - set(a)  # CONCEPT_ARRAYS are optional: pages built before them lack them
     if missing:
         raise ValueError(f"feature pages lack arrays {sorted(missing)}")
-    bad = [n for n in ARRAYS if a[n].shape[0] != F]
+    bad = [n for n in [*ARRAYS, *CONCEPT_ARRAYS] if n in a and a[n].shape[0] != F]
     if bad:
         raise ValueError(f"arrays {bad} do not have one row per feature ({F})")
     problem = bin_violation(a["bin_edges"], a["ex_act"], a["ex_ctx_acts"], a["ex_index"] >= 0,

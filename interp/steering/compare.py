@@ -54,14 +54,31 @@ def steer_compare(model: HookedTransformer, vec, prompt: str, alpha: float | Non
     kl, note = None, ""
     if kl_target is not None:
         with torch.enable_grad():
-            pt = calibrate(model, vec, toks, [kl_target]).points[0]
-        alpha, kl = (float(pt.alpha) if pt.alpha is not None else 0.0), float(pt.kl)
+            cal = calibrate(model, vec, toks, [kl_target])
+        pt = cal.points[0]
+        # an unreachable target steers with the strongest α tried (never α = 0, which would show the base text)
+        alpha, kl = (float(pt.alpha) if pt.alpha is not None else cal.alpha_max), float(pt.kl)
         if not pt.reached:
-            note = f"KL target {kl_target} not reached: {pt.note}"
+            note = (f"KL target {kl_target:g} not reached: the closest was KL {kl:.4g} at α = {alpha:.4g} "
+                    f"(α searched in [0, {cal.alpha_max:.4g}]); the generation below uses that α.")
     alpha = float(alpha or 0.0)
     base = generate(model, toks, max_new_tokens)
     steered = generate(model, toks, max_new_tokens, vec, alpha)
-    _, up, down = token_change(model, vec, steered.tokens[None], alpha, k)
+    special = special_ids(model)
+    _, up, down = token_change(model, vec, steered.tokens[None], alpha, k + len(special))
     return SteerComparison(prompt, alpha, kl, model.to_str_tokens(base.new_tokens),
-                           model.to_str_tokens(steered.new_tokens), base.text, steered.text, up.to_json(),
-                           down.to_json(), vec.label(), note)
+                           model.to_str_tokens(steered.new_tokens), base.text, steered.text,
+                           without(up.to_json(), special, k), without(down.to_json(), special, k), vec.label(), note)
+
+
+def special_ids(model: HookedTransformer) -> set[int]:
+    """The tokenizer's special tokens (BOS, EOS, padding, unknown): a steered direction moves their logits too, but
+    they are never text a reader could be promoted towards."""
+    tok = model.tokenizer
+    return set(getattr(tok, "all_special_ids", None) or []) if tok is not None else set()
+
+
+def without(tokens: dict, drop: set[int], k: int) -> dict:
+    """The first k entries of a TokenList's JSON ({ids, tokens, values}) whose id is not in `drop`."""
+    keep = [i for i, t in enumerate(tokens["ids"]) if t not in drop][:k]
+    return {key: [tokens[key][i] for i in keep] for key in ("ids", "tokens", "values")}

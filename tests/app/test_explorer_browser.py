@@ -198,3 +198,68 @@ def test_click_feature_row_opens_feature_page_and_url_reopens_it(server, browser
     assert f"feature={feat}" in browser.current_url and "dictionary=sae-relu" in browser.current_url
     picked = browser.find_element(By.CSS_SELECTOR, ".st-key-dictionary input").get_attribute("value")
     assert picked.startswith("sae-relu"), picked
+
+
+def wait_feature(driver, feature: int, timeout: float = 60) -> None:
+    """Until the page shows "Feature N" as its only h2 with the script finished and N in the address."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout, poll_frequency=0.2).until(
+        lambda d: h2(d) == [f"Feature {feature}"] and finished(d) and f"feature={feature}" in d.current_url)
+
+
+def test_a_neighbour_hop_is_in_the_history_and_the_url(server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{server}/features?dictionary=sae-relu&feature=5")
+    wait_rendered(browser, "Features")
+    wait_feature(browser, 5)
+    links = [a for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPageLink"] a')
+             if a.text.startswith("#")]
+    assert len(links) == 8, [a.text for a in links]
+    target = int(links[0].text.split("·")[0].strip("# "))
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", links[0])
+    links[0].click()
+    wait_feature(browser, target)  # the address follows the neighbour: a reload or a copy reopens it
+    browser.back()
+    wait_feature(browser, 5)  # Back steps to the feature viewed before, inside the app
+    browser.forward()
+    wait_feature(browser, target)
+    url = browser.current_url
+    browser.get(f"{server}/")
+    wait_rendered(browser, "Overview")
+    browser.get(url)  # the copied address in a fresh session
+    wait_rendered(browser, "Features")
+    wait_feature(browser, target)
+    assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+
+
+def test_the_feature_input_and_a_dictionary_switch_push_history(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(f"{server}/features?dictionary=sae-relu&feature=5")
+    wait_rendered(browser, "Features")
+    wait_feature(browser, 5)
+    box = browser.find_element(By.CSS_SELECTOR, ".st-key-feature input")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("9", Keys.ENTER)
+    wait_feature(browser, 9)
+    browser.back()
+    wait_feature(browser, 5)
+    assert "dictionary=sae-relu" in browser.current_url
+
+
+def test_a_neuron_deep_link_scrolls_to_its_row(server, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{server}/neurons?model=toy-gelu-s0&layer=3&neuron=300")
+    wait_rendered(browser, "Neurons")
+    grid = wait_grid(browser, ".st-key-neuron_table")
+
+    def shown(_) -> bool:  # the accessible table mirrors the visible rows only
+        return any(r.get("layer") == "3" and r.get("neuron") == "300" and r.get("open") == "▶"
+                   for r in grid_rows(grid))
+
+    WebDriverWait(browser, 30, poll_frequency=0.3).until(shown)
+    assert h2(browser)[0].startswith("L3 N300:")

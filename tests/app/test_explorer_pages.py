@@ -17,7 +17,7 @@ NEURONS, CIRCUITS, OPEN = "pages/neurons.py", "pages/circuits.py", "pages/open.p
 def test_neuron_filters_drive_the_neuron_page(explorer, workspace):
     at = explorer.open(workspace, NEURONS)
     assert at.title[0].value == "Neurons"
-    assert at.selectbox(key="model").options == ["toy-gelu-s0", "toy-relu-s0"]
+    assert at.selectbox(key="model").options == ["toy-gelu-s0", "toy-relu-s0", "toy-gelu-s1"]  # + the other seed
     at.selectbox(key="model").set_value("toy-relu-s0").run()
     at.multiselect(key="families").set_value(["dead"]).run()
     table = at.dataframe(key="neuron_table").value
@@ -44,7 +44,8 @@ def test_a_neuron_page_has_what_a_feature_page_has(explorer, workspace):
     at.session_state["neuron_chart"] = "Logits"
     at.run()
     assert "Top negative logits" in json.dumps(explorer.charts(at)[0]["layout"])
-    assert "toy-gelu-s1 L1 N" in body  # its best correlate in the other seed (a link where that model has pages)
+    links = [p.proto for p in at.get("page_link")]  # its best correlate in the other seed: a link to its page
+    assert any(p.label.startswith("toy-gelu-s1 L1 N") and "model=toy-gelu-s1" in p.query_string for p in links)
     at.session_state["neuron_table"] = {"selection": {"rows": [5], "columns": []}}  # a click on a table row
     at.run()
     row = at.dataframe(key="neuron_table").value.iloc[5]
@@ -82,7 +83,7 @@ def test_steering_a_neuron(explorer, workspace):
     at.radio(key="kind").set_value("neuron").run()
     assert at.number_input(key="neuron").max == 511 and at.number_input(key="layer").max == 3  # from the model
     at.radio(key="mode").set_value("alpha").run()
-    at.number_input(key="value").set_value(20.0).run()
+    at.number_input(key="alpha").set_value(20.0).run()
     at.slider(key="n_new").set_value(4).run()
     at.button(key="steer").click().run()
     explorer.ok(at)

@@ -48,6 +48,11 @@ name = c3.selectbox("Dictionary", choices, key="dictionary",
 pages = data.feature_pages(name)
 meta, a = pages.meta, pages.arrays
 table = data.feature_table(name, data.feature_mtime(name))
+if st.session_state.get("_feature_of") != name:  # another dictionary: its feature numbers mean other features
+    named = from_url and name in (st.query_params.get("dictionary"), opened) and "feature" in st.query_params
+    if not named:  # open its first live feature in the table's order (below), unless the URL names one
+        st.session_state.pop("feature", None)
+    st.session_state["_feature_of"] = name
 
 metrics = data.dictionary_metrics().set_index("dictionary")
 if name in metrics.index:
@@ -76,8 +81,12 @@ if hide_dead:
     shown = shown[~shown["dead"]]
 shown = shown.sort_values(sort, ascending=not desc, na_position="last")[COLUMNS]
 
-if state.changed("feature_filters", (query, sort, desc, hide_dead)) and len(shown):
-    st.session_state["feature"] = int(shown["feature"].iloc[0])  # searching / filtering opens the first match
+before = st.session_state.get("_feature_search", "")
+st.session_state["_feature_search"] = query
+if state.changed("feature_filters", (query, sort, desc, hide_dead)):
+    hit = state.after_filters(before, query, int(st.session_state.get("feature", -1)), list(shown["feature"]))
+    if hit is not None:
+        st.session_state["feature"] = hit  # a new search opens its first match; clearing it keeps the feature
 table_tab, map_tab = st.tabs(["Feature table", "Feature map"], key="table_view", on_change="rerun")
 if table_tab.open:
     with table_tab:
@@ -95,7 +104,8 @@ if map_tab.open:
         if hit is not None:
             st.session_state["feature"] = hit
 
-st.session_state.setdefault("feature", int(shown["feature"].iloc[0]) if len(shown) else 0)
+live = shown.loc[~shown["dead"], "feature"]
+st.session_state.setdefault("feature", int(live.iloc[0]) if len(live) else pages.first_live())
 st.session_state["feature"] = min(max(int(st.session_state["feature"]), 0), meta["d_sae"] - 1)
 f = int(st.number_input("Feature", 0, meta["d_sae"] - 1, key="feature"))
 state.publish("features", dictionary=name, feature=f, **({"pages": name} if data.is_opened(name) else {}))

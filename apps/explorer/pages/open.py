@@ -116,6 +116,15 @@ if res is not None:
         st.warning(acts.unknown)
     if not tops:
         st.info("No feature fires on this text.")
+    pages_name = next((n for n, p in found.items() if p.resolve() == path.resolve()), None)
+    if pages_name not in data.feature_dictionaries():
+        pages_name = None  # no feature pages of this dictionary in the workspace: nothing to link to
     for f, mx in tops:
         st.markdown(f"**feature {f}** (max {mx:.3f}): "
                     + views.highlight(range(len(acts.strs)), acts.codes[:, f], acts.strs, mx), unsafe_allow_html=True)
+        if pages_name is not None:
+            st.page_link("pages/features.py", label=f"open feature {f} of {pages_name}", icon=":material/open_in_new:",
+                         query_params={"dictionary": pages_name, "feature": str(f)})
+    if tops and pages_name is None:
+        st.caption(f"This dictionary has no feature pages in the workspace: `interp feature-pages --dictionary {path} "
+                   f"--out PAGES_FOLDER` builds them, then open PAGES_FOLDER here.")

@@ -10,6 +10,22 @@ from apps.explorer import data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
 
+
+def bench_target(row, bench: dict) -> tuple[str, dict] | None:
+    """(page, query parameters) of a benchmark row's feature or neuron page; None for difference-in-means."""
+    method, index = str(row["method"]), int(row["index"])
+    if method.startswith("neuron@L"):
+        layer = method.split("@L")[-1]
+        return "pages/neurons.py", {"model": bench["settings"]["config"].get("model", ""), "layer": layer,
+                                    "neuron": str(index)}
+    label = method.removesuffix("+outfilter")
+    path = next((d["path"] for d in bench.get("dictionaries", []) if d["label"] == label), None)
+    name = next((n for n, p in dictionary_folders(data.layout()).items() if path and str(p) == str(path)), None)
+    if index < 0 or name is None or name not in data.feature_dictionaries():
+        return None
+    return "pages/features.py", {"dictionary": name, "feature": str(index)}
+
+
 st.title("Steering")
 ws = data.layout()
 dicts = dictionary_folders(ws)
@@ -47,11 +63,14 @@ else:
     layer = int(ln[0].number_input("Layer", 0, n_layers - 1, key="layer"))
     neuron = int(ln[1].number_input("Neuron", 0, d_mlp - 1, key="neuron"))
     state.publish("steering", kind=kind, model=model_name, layer=layer, neuron=neuron)
-s1, s2, s3 = st.columns([1, 1, 3])
-mode = s1.radio("Strength", ["KL target", "alpha"], key="mode")
-value = s2.number_input("KL target" if mode == "KL target" else "α", value=0.5 if mode == "KL target" else 8.0,
-                        min_value=0.0 if mode == "alpha" else 0.001, key="value")
-prompt = s3.text_input("Prompt", "The", key="prompt")
+s1, s2, s3, s4 = st.columns([1, 1, 1, 3])
+mode = s1.radio("Strength", ["KL target", "alpha"], key="mode",
+                help="α: the multiple of the unit direction added at the hook (negative: suppress it); KL target: "
+                     "the α found by bisection at which KL(base || steered) at the prompt's last token hits it")
+alpha_in = s2.number_input("α (negative suppresses)", value=8.0, step=1.0, key="alpha", disabled=mode != "alpha")
+kl_in = s3.number_input("KL target (nats)", value=0.5, min_value=0.001, step=0.1, key="kl_target",
+                        disabled=mode != "KL target")
+prompt = s4.text_input("Prompt", "The", key="prompt")
 n_new = st.slider("Tokens to generate", 1, 30, 12, key="n_new")
 
 if st.button("Steer", key="steer", type="primary"):
@@ -72,8 +91,8 @@ if st.button("Steer", key="steer", type="primary"):
                 else:
                     vec = steering_vector(mod, "neuron", layer=layer, neuron=neuron)
                 st.session_state["steer_result"] = steer_compare(
-                    mod, vec, prompt or "The", alpha=value if mode == "alpha" else None,
-                    kl_target=value if mode == "KL target" else None, max_new_tokens=n_new)
+                    mod, vec, prompt or "The", alpha=alpha_in if mode == "alpha" else None,
+                    kl_target=kl_in if mode == "KL target" else None, max_new_tokens=n_new)
         except (ValueError, KeyError, IndexError) as e:
             st.error(f"Could not steer: {e}")
 res = st.session_state.get("steer_result")
@@ -95,9 +114,22 @@ bench = data.guarded("steering benchmark", "steering", data.bench)
 if bench is not None:
     table = views.bench_table(bench)
     concepts = ", ".join(f"`{c}`" for c in bench["settings"]["concepts"])  # backticks: `:red` is markdown colour
-    st.caption(f"{len(table)} directions on {concepts} at KL budget "
-               f"{bench['settings']['kl_budget']}: Δ mass = P_steered - P_base of the concept's tokens")
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"{len(table)} directions on {concepts} at KL budget {bench['settings']['kl_budget']}: Δ mass = "
+               f"P_steered - P_base of the concept's tokens at the next token, averaged over neutral prompts. Each "
+               f"row says how its direction was chosen (`chosen_by`) and its concept AUROC on the benchmark's "
+               f"documents; a feature's page may carry another label (its best concept over the whole cache). "
+               f"Click a row to open its feature or neuron page.")
+    st.info("A negative Δ mass means that at this KL budget the direction moved probability away from the "
+            "concept's tokens: detecting a concept (high AUROC on its tokens) does not make a direction promote it "
+            "as the next token; the KL budget was spent on other tokens.", icon=":material/info:")
+    event = st.dataframe(table, hide_index=True, width="stretch", key="bench_table", on_select="rerun",
+                         selection_mode="single-row")
+    row = state.picked("bench_table", event.selection.rows)
+    target = bench_target(table.iloc[row], bench) if row is not None and row < len(table) else None
+    if target is not None:
+        st.switch_page(target[0], query_params=target[1])
+    elif row is not None:
+        st.info("A difference-in-means direction is no unit of a dictionary or model: it has no page.")
     st.plotly_chart(views.bench_figure(table, bench["settings"]["kl_budget"]), key="bench_fig",
                     config=views.CHART_CONFIG)
-    st.dataframe(bench["summary"]["mean_delta_mass"], key=None)
+    st.dataframe(views.bench_summary(bench), hide_index=True, key="bench_summary")
