@@ -51,9 +51,10 @@ ONE_DEFINITION = ("auroc", "average_ranks", "start_run", "resolve_device", "RunC
                   "resolve_corpus", "TokenSource", "PackedTextSource", "ToyWorldSource", "register_format",
                   "DictionaryInfo", "load_model", "recorded_model", "heldout_corpus", "context_windows",
                   "ReconstructionAccumulator", "auxk_ratio", "sae_config", "ARCHITECTURES", "fit_logistic", "ProbeData",
-                  "check_prefixes", "concept_masks", "default_batch_size", "auto_threads", "ACTIVATIONS",
+                  "check_prefixes", "default_batch_size", "auto_threads", "ACTIVATIONS",
                   "apply_variant", "fatrelu", "heldout_sparsity", "check_memory",
                   "physical_memory", "fits_memory", "require_only_own", "check_replaceable", "canonical_model",
+                  "attention_pattern", "first_live", "why_none", "publish",
                   # worlds
                   "World", "register_world", "get_world", "world_name_of", "world_of_model", "Taxonomy",
                   # dictionary kinds and the activation stream
