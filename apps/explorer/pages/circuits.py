@@ -32,7 +32,8 @@ component = c2.selectbox("Component", list(results), key="component")
 r = results[component]
 described = METHODS[r.method].description if r.method in METHODS else ""
 known_circuit_note(data.workspace_model(), data.patch_task(method))
-st.caption(f"{r.method} patching on task {views.md_escape(data.patch_task(method))}: {views.md_escape(described)} "
+st.caption(f"{r.method} patching of {data.workspace_model()} on task {views.md_escape(data.patch_task(method))}: "
+           f"{views.md_escape(described)} "
            f"Scores normalised: 1 = clean, "
            f"0 = corrupted (clean logit diff {r.baselines.clean:.3f}, corrupted {r.baselines.corrupted:.3f})")
 from circuits.figures import heatmap  # noqa: E402

@@ -10,6 +10,7 @@ import streamlit as st
 
 from apps.explorer import data, feature_view, state
 from apps.explorer import figures as views
+from interp.corpus import summary as corpus_summary
 
 SORTS = ["density", "concept_auroc", "output_score", "max_act", "feature"]
 COLUMNS = ["feature", "label", "density", "concept", "concept_auroc", "output_score", "max_act", "dead", "dense"]
@@ -61,8 +62,9 @@ if name in metrics.index:
     cols[0].metric("method", str(row["method"]))
     for col, label in zip(cols[1:], data.METRICS.values()):
         col.metric(label, "n/a" if row[label] is None or row[label] != row[label] else f"{float(row[label]):.3g}")
-st.caption(f"{meta['d_sae']} features of {meta['dictionary_kind']} `{meta['path']}` over {meta['n_tokens']:,} "
-           f"cached tokens; {int(a['dead'].sum())} dead, {int(a['dense'].sum())} dense (fire on > "
+st.caption(f"{meta['d_sae']} features of {meta['dictionary_kind']} `{meta['path']}` at {meta.get('hook', '?')} of "
+           f"{meta.get('model') or 'an unrecorded model'} ({corpus_summary(meta.get('corpus') or {})}) over "
+           f"{meta['n_tokens']:,} cached tokens; {int(a['dead'].sum())} dead, {int(a['dense'].sum())} dense (fire on > "
            f"{meta['dense_threshold']:.0%} of tokens); metrics from the dictionary's eval.json")
 
 f1, f2, f3, f4 = st.columns([3, 2, 1, 1])
