@@ -131,13 +131,14 @@ class ToyTrainConfig(Options):
         at_least(0, seed=self.seed, warmup_steps=self.warmup_steps, weight_decay=self.weight_decay,
                  checkpoint_every=self.checkpoint_every)
         self.corpus()  # unknown families, bad weights: one-line errors now, not at the first batch
+        at_least(0, "0: none", act_threshold=self.sparse.act_threshold)  # checked with or without --prosparse
+        self.sparse.peaks()
         if self.sparse.prosparse:
             if self.act != "relu":
                 raise ValueError(f"--prosparse trains a ReLU model, not --act {self.act}: add --act relu")
             if self.steps < len(self.sparse.peaks()) + 1:
                 raise ValueError(f"--tokens {self.tokens} gives {self.steps} steps, fewer than ProSparse's "
                                  f"{len(self.sparse.peaks()) + 1} stages: raise --tokens")
-            at_least(0, act_threshold=self.sparse.act_threshold)
 
     def corpus(self):
         """The training corpus: the world's documents with this run's seed, context and mix."""
