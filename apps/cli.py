@@ -34,11 +34,26 @@ def all_commands() -> list[Command]:
     return cmds
 
 
+class OneLineErrors:
+    """Parser errors (an unknown option, a choice not offered, a value of the wrong type) in one line naming the
+    problem and where the options are listed, instead of argparse's usage block above the message."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+class TopParser(OneLineErrors, argparse.ArgumentParser):
+    """The `interp` parser."""
+
+
+class CommandParser(OneLineErrors, simple_parsing.ArgumentParser):
+    """A command's parser, generated from its config dataclass."""
+
+
 def build_parser(cmds: Sequence[Command]) -> argparse.ArgumentParser:
     """One sub-parser per command; "group name" commands nest under their group."""
-    parser = argparse.ArgumentParser(prog="interp", description="Mechanistic-interpretability workbench.")
-    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
-                                parser_class=simple_parsing.ArgumentParser)
+    parser = TopParser(prog="interp", description="Mechanistic-interpretability workbench.")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=CommandParser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for cmd in cmds:
         words = cmd.name.split()
@@ -47,7 +62,7 @@ def build_parser(cmds: Sequence[Command]) -> argparse.ArgumentParser:
             if words[0] not in groups:
                 gp = top.add_parser(words[0], help=f"{words[0]} commands")
                 groups[words[0]] = gp.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True,
-                                                     parser_class=simple_parsing.ArgumentParser)
+                                                     parser_class=CommandParser)
             where = groups[words[0]]
         sub = where.add_parser(words[-1], help=cmd.help, description=cmd.help,
                                add_option_string_dash_variants=DashVariant.DASH,
@@ -97,7 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _warning_line  # a library's warning about the user's input is one line too
     parser = build_parser(all_commands())
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # named with the command they were given to, so the help pointed at lists its options
+            parser.exit(2, f"interp {args._command.name}: error: unrecognized arguments: {' '.join(unknown)}; see "
+                           f"`interp {args._command.name} --help`\n")
     except ValueError as e:  # a config's __post_init__ rejected the options
         parser.exit(2, f"interp: error: {e}\n")
     ensure_offline_if_no_hub()

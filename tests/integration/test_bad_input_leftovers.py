@@ -341,3 +341,20 @@ def test_another_model_is_still_refused(sae, tmp_path, capsys):
     _refused(["steer", "--dictionary", sae, "--feature", "0", "--alpha", "1", "--model",
               REPO / "data" / "models" / "toy-gelu-s1", "--out", tmp_path / "s"], tmp_path, capsys,
              "--model toy-gelu-s1 disagrees with the dictionary", "records the model toy-gelu-s0", code=1)
+
+
+PARSER_ERRORS = [(["patch", "--method", "x"], "--method", "interp patch --help"),
+                 (["patchh"], "'patchh'", "interp --help"),
+                 (["train-sae", "--k", "abc"], "--k", "interp train-sae --help"),
+                 (["models", "fetch"], "NAME", "interp models fetch --help"),
+                 (["cache", "--no-such-option", "1"], "--no-such-option", "interp cache --help")]
+
+
+@pytest.mark.parametrize("argv,option,fix", PARSER_ERRORS, ids=[" ".join(a) for a, _, _ in PARSER_ERRORS])
+def test_parser_errors_are_one_line_naming_the_option_and_the_help(argv, option, fix, capsys):
+    """argparse's own refusals (a choice not offered, a wrong type, a missing or unknown argument): one line naming
+    the option and where the options are listed, without the usage block above it."""
+    code, _, err = _run(argv, capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "usage:" not in err, err
+    assert option in lines[0] and fix in lines[0] and lines[0].startswith("interp"), lines[0]
