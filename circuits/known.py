@@ -38,14 +38,14 @@ class KnownCircuit(NamedTuple):
         return ", ".join(f"L{la}H{h}" for la, h in self.heads)
 
 
-def known_circuits(model: str, task: str | None = None) -> list[KnownCircuit]:
-    """The circuits recorded for `model` (a shipped name or a model folder), optionally only those of `task`
+def known_circuits(model_name: str, task: str | None = None) -> list[KnownCircuit]:
+    """The circuits recorded for `model_name` (a shipped name or a model folder), optionally only those of `task`
     ("ioi-abc" matches "ioi"); [] when none are recorded."""
     from interp.json_files import read_json
     from interp.models import model_folder
 
     try:
-        folder = model_folder(model)
+        folder = model_folder(model_name)
     except (ValueError, OSError):  # a fetchable model not fetched yet, an unreadable path: nothing recorded here
         return []
     path = folder / FILE if folder is not None else None

@@ -23,6 +23,8 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from jaxtyping import Float
+
 if TYPE_CHECKING:
     from torch import Tensor
     from transformer_lens import HookedTransformer
@@ -53,7 +55,7 @@ VARIANT_KEY = "mlp"
 """The key of a toy config.json that records the non-native variants."""
 
 
-def fatrelu(pre: Tensor, threshold: float) -> Tensor:
+def fatrelu(pre: Float[Tensor, "*shape"], threshold: float) -> Float[Tensor, "*shape"]:
     """FATReLU: pre where pre >= threshold, else 0 (ProSparse's shifted ReLU; threshold 0 is ReLU)."""
     return pre * (pre >= threshold)
 

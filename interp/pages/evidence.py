@@ -98,7 +98,7 @@ class LabelEvidence(NamedTuple):
         return "; ".join(parts)
 
 
-def label_evidence(meta: dict, arrays: dict[str, np.ndarray], at) -> LabelEvidence | None:
+def label_evidence(meta: dict, arrays: dict[str, Shaped[np.ndarray, "*shape"]], at) -> LabelEvidence | None:
     """The evidence of the unit at index `at` of pages (meta, arrays), or None when it has no best concept."""
     best = int(arrays["concept_best"][at])
     if best < 0:

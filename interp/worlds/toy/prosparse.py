@@ -20,6 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+from jaxtyping import Float
 
 from .config import ToyTrainConfig
 from .evaluate import heldout_sparsity
@@ -70,7 +71,7 @@ class L1Penalty:
         if self.factor > 0 and torch.is_grad_enabled():  # stage 0 and held-out evaluations keep none
             self.acts.append(acts)  # [batch, pos, d_mlp]
 
-    def take(self) -> Tensor | float:
+    def take(self) -> Float[Tensor, ""] | float:
         acts, self.acts = self.acts, []
         if not acts:
             return 0.0
