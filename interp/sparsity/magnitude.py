@@ -1,0 +1,129 @@
+"""Magnitude-defined activity and its CETT curve (Zhang et al. 2024, "ReLU² Wins: Discovering Efficient Activation
+Functions for Sparse LLMs").
+
+A neuron's output on a token is its contribution c_i = a_i W_out[i], of norm m_i = |a_i| ||W_out[i]||. ReLU² Wins
+calls a neuron active when m_i exceeds a threshold ε, one threshold per layer, and judges a threshold by the
+cumulative error of tail truncation it causes,
+
+    CETT(ε) = ||Σ_{i: m_i <= ε} c_i|| / ||Σ_i c_i||        (the layer's output without its bias),
+
+averaged over tokens: the layer is then as sparse as the share of neurons with m_i <= ε, at an error CETT(ε).
+Sparsity plotted against CETT is the curve the paper compares activation functions by (ReLU² best).
+
+Streaming: the thresholds of a layer are a grid fixed on the first batch: ε_0 = 0 (only exact zeros dropped, so
+CETT 0: Lazy Neuron's sparsity) and the `ACTIVITY_LEVELS` quantiles of that batch's nonzero m_i. Every token then
+falls, per neuron, into a bucket of the grid (`torch.bucketize`), and per-neuron bucket counts give each neuron's
+firing frequency at every threshold exactly, over all tokens. The CETT of each threshold needs one masked
+down-projection per threshold, so it is summed over the first `cett_tokens` tokens only. `threshold_for` reads a
+layer's threshold for any CETT off the curve (linear interpolation of the curve made monotone), as the PPL search
+(interp.sparsity.ppl) needs it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from .config import ACTIVITY_LEVELS
+
+QUANTILE_SAMPLE = 1 << 22
+"""Nonzero norms the first batch's quantiles are taken from (torch.quantile refuses inputs above 2^24)."""
+
+CHUNK = 256
+"""Sample tokens per masked down-projection (J x CHUNK x d_mlp floats alive at once)."""
+
+
+def grid_thresholds(m: Float[Tensor, "tok d_mlp"]) -> Float[Tensor, " J"]:
+    """[0, q_1, ..., q_k]: zero, then the ACTIVITY_LEVELS quantiles of the nonzero norms (all zero: a zero grid)."""
+    pos = m[m > 0].float()
+    if pos.numel() == 0:
+        return torch.zeros(len(ACTIVITY_LEVELS) + 1)
+    if pos.numel() > QUANTILE_SAMPLE:
+        pos = pos[torch.linspace(0, pos.numel() - 1, QUANTILE_SAMPLE).long()]
+    q = torch.quantile(pos.cpu(), torch.tensor(ACTIVITY_LEVELS, dtype=torch.float32))
+    return torch.cat([torch.zeros(1), q])
+
+
+def token_cett(a: Float[Tensor, "tok d_mlp"], buckets: Int[Tensor, "tok d_mlp"], w_out: Float[Tensor, "d_mlp d_model"],
+               n_thresholds: int) -> Float[Tensor, "tok J"]:
+    """Per token, the CETT of each grid threshold j: ||Σ_{bucket <= j} c_i|| / ||Σ_i c_i|| (0 where the layer's
+    output is 0; threshold 0 drops exact zeros only, so its CETT is 0 without a product)."""
+    out = torch.zeros(a.shape[0], n_thresholds, device=a.device)
+    for s in range(0, a.shape[0], CHUNK):
+        a_c, b_c = a[s:s + CHUNK], buckets[s:s + CHUNK]
+        js = torch.arange(1, n_thresholds, device=a.device)
+        dropped = a_c.unsqueeze(0) * (b_c.unsqueeze(0) <= js[:, None, None])  # [J-1, tok, d_mlp]
+        norms = (dropped @ w_out).norm(dim=-1)  # [J-1, tok]
+        full = (a_c @ w_out).norm(dim=-1)  # [tok]
+        out[s:s + CHUNK, 1:] = torch.where(full > 0, norms / full.clamp_min(1e-30), torch.zeros_like(norms)).T
+    return out
+
+
+class ActivityGrid:
+    """Per layer: the threshold grid, per-neuron bucket counts over all tokens, CETT sums over the sample."""
+
+    def __init__(self, n_layers: int, d_mlp: int, cett_tokens: int):
+        self.J = len(ACTIVITY_LEVELS) + 1
+        self.cett_tokens = cett_tokens
+        self.eps = torch.zeros(n_layers, self.J)
+        self.has_grid = torch.zeros(n_layers, dtype=torch.bool)
+        self.counts = torch.zeros(n_layers, self.J + 1, d_mlp, dtype=torch.int64)
+        self.cett_sum = torch.zeros(n_layers, self.J, dtype=torch.float64)
+        self.cett_n = torch.zeros(n_layers, dtype=torch.int64)
+        self.m_max = torch.zeros(n_layers)
+
+    def add(self, layer: int, a: Float[Tensor, "tok d_mlp"], w_norm: Float[Tensor, " d_mlp"],
+            w_out: Float[Tensor, "d_mlp d_model"]) -> None:
+        """One batch of a layer's activations (BOS positions already left out)."""
+        m = a.abs() * w_norm
+        if not self.has_grid[layer]:
+            self.eps[layer] = grid_thresholds(m)
+            self.has_grid[layer] = True
+        eps = self.eps[layer].to(m.device)
+        buckets = torch.bucketize(m, eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above every threshold
+        counts = torch.zeros(self.J + 1, m.shape[1], dtype=torch.int64, device=m.device)
+        counts.scatter_add_(0, buckets, torch.ones_like(buckets))
+        self.counts[layer] += counts.cpu()
+        self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
+        take = min(a.shape[0], self.cett_tokens - int(self.cett_n[layer]))
+        if take > 0:
+            cett = token_cett(a[:take].float(), buckets[:take], w_out.float(), self.J)
+            self.cett_sum[layer] += cett.sum(0).double().cpu()
+            self.cett_n[layer] += take
+
+    def fire_counts(self) -> Int[Tensor, "layer J d_mlp"]:
+        """Tokens on which each neuron is active (m > eps_j) at each threshold j: the buckets above j."""
+        above = self.counts.flip(1).cumsum(1).flip(1)  # [L, J+1, d]: tokens in bucket >= b
+        return above[:, 1:]
+
+    def cett(self) -> Float[np.ndarray, "layer J"]:
+        """Mean CETT of each threshold over the sample."""
+        return (self.cett_sum / self.cett_n.clamp_min(1)[:, None]).numpy()
+
+    def state(self) -> tuple[dict[str, Tensor], dict]:
+        return {"eps": self.eps, "has_grid": self.has_grid, "counts": self.counts, "cett_sum": self.cett_sum,
+                "cett_n": self.cett_n, "m_max": self.m_max}, {}
+
+    def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+        for k, v in tensors.items():
+            getattr(self, k).copy_(v)
+
+
+def sparsity_curve(fire: Int[np.ndarray, "layer J d_mlp"], n_tokens: int) -> Float[np.ndarray, "layer J"]:
+    """Share of (token, neuron) pairs inactive at each threshold."""
+    return 1.0 - fire.sum(-1) / max(n_tokens * fire.shape[-1], 1)
+
+
+def threshold_for(cett: float, curve: Float[np.ndarray, " J"], eps: Float[np.ndarray, " J"], top: float) -> float:
+    """The threshold of one layer at which its mean CETT is `cett`: the curve (made non-decreasing) interpolated
+    linearly, with (1, `top`) as its end (a threshold above every norm drops everything: CETT 1)."""
+    xs = np.maximum.accumulate(np.append(curve, 1.0))
+    ys = np.append(eps, top)
+    return float(np.interp(cett, xs, ys))
+
+
+def nearest_index(cett: float, curve: Float[np.ndarray, " J"]) -> int:
+    """The grid threshold whose mean CETT is nearest `cett`."""
+    return int(np.abs(curve - cett).argmin())
