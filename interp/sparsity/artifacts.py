@@ -183,9 +183,8 @@ def neuron_sparsity(run: SparsityRun, layer: int, neuron: int) -> NeuronSparsity
     L, d = run.arrays["hot_rank"].shape
     if not (0 <= layer < L and 0 <= neuron < d):
         raise IndexError(f"neuron L{layer}N{neuron} is outside this run's {L} layers x {d} neurons")
-    rank, score = int(run.arrays["hot_rank"][layer, neuron]), float(run.arrays["dormancy"][layer, neuron])
-    taus = run.config.get("dormant_taus", [])
-    return NeuronSparsity(rank, 1.0 - (rank + 1) / (L * d) if L * d > 1 else 1.0,
-                          float(run.arrays["active_freq"][layer, neuron]), float(run.arrays["zero_frac"][layer, neuron]),
-                          float(run.arrays["near_zero_frac"][layer, neuron]), score,
-                          {str(t): score <= t for t in taus})
+    at = {k: float(run.arrays[k][layer, neuron]) for k in ("hot_rank", "dormancy", "active_freq", "zero_frac",
+                                                             "near_zero_frac")}
+    rank, score = int(at["hot_rank"]), at["dormancy"]
+    return NeuronSparsity(rank, 1.0 - (rank + 1) / (L * d), at["active_freq"], at["zero_frac"], at["near_zero_frac"],
+                          score, {str(t): score <= t for t in run.config.get("dormant_taus", [])})

@@ -10,8 +10,8 @@ Here the truncation is applied through hooks on the real model: at each layer's 
 norm |a_i| ||W_out[i]|| is at most the layer's threshold for that CETT (read off its CETT curve) are set to zero,
 and the full and the truncated model are scored on the same held-out rows, so the rise is a paired comparison.
 `search` brackets the target (CETT 0.1, doubled until the rise reaches p) and then interpolates linearly on the
-rise (regula falsi, kept inside the bracket); the reported CETT and sparsity interpolate between the bracket's ends,
-which are listed with every evaluation.
+rise (regula falsi, kept inside the bracket) until a rise lies within 10% of p; the reported CETT and sparsity are
+that evaluation's, else they interpolate between the bracket's ends (listed, with every evaluation).
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from torch import Tensor
 from ..fused import fused_kernels
 
 START_CETT = 0.1
+TOLERANCE = 0.1
+"""A p's search stops once an evaluation's rise is within this share of p, or the bracket is this narrow relative to
+its upper end: the rise is measured on a finite held-out sample, so finer steps would chase its noise."""
 
 
 class Evaluation(NamedTuple):
@@ -98,6 +101,9 @@ def search(run: Callable[[float], Evaluation], ps: list[float], steps: int) -> t
     for p in ps:
         for _ in range(steps):
             lo, hi = bracket(p)
+            if any(abs(rise_pct(e.loss, base) - p) <= TOLERANCE * p for e in done.values()) or (
+                    hi is not None and hi - lo <= TOLERANCE * hi):
+                break
             if hi is None:
                 if lo >= 1.0:
                     break
@@ -113,13 +119,17 @@ def search(run: Callable[[float], Evaluation], ps: list[float], steps: int) -> t
 
 
 def _result(p: float, done: dict[float, Evaluation], base: float, lo: float, hi: float | None) -> dict:
-    """The CETT and sparsity at a p% rise, interpolated between the bracket's ends (None when never reached)."""
-    e_lo = done[lo]
+    """The CETT and sparsity at a p% rise: an evaluation within the tolerance of p, else interpolated between the
+    bracket's ends (None when never reached)."""
     out = {"p": p, "bracket": [lo, hi], "base_ppl": math.exp(base)}
+    near = min(done.values(), key=lambda e: abs(rise_pct(e.loss, base) - p))
+    if abs(rise_pct(near.loss, base) - p) <= TOLERANCE * p:
+        return {**out, "cett": near.cett, "sparsity": near.sparsity, "rise_pct": rise_pct(near.loss, base)}
     if hi is None:
-        return {**out, "cett": None, "sparsity": None,
+        return {**out, "cett": None, "sparsity": None, "rise_pct": None,
                 "note": f"perplexity rose by less than {p}% up to CETT {lo:.3g}"}
-    e_hi = done[hi]
+    e_lo, e_hi = done[lo], done[hi]
     r_lo, r_hi = rise_pct(e_lo.loss, base), rise_pct(e_hi.loss, base)
     t = min(max((p - r_lo) / max(r_hi - r_lo, 1e-12), 0.0), 1.0)
-    return {**out, "cett": lo + t * (hi - lo), "sparsity": e_lo.sparsity + t * (e_hi.sparsity - e_lo.sparsity)}
+    return {**out, "cett": lo + t * (hi - lo), "sparsity": e_lo.sparsity + t * (e_hi.sparsity - e_lo.sparsity),
+            "rise_pct": p}

@@ -153,10 +153,10 @@ def ppl_and_ablation(model: HookedTransformer, parts: Parts, cfg: SparsityConfig
         out["ablation"] = {"note": f"no residual entry exceeded {cfg.massive_ratios[0]:g}x its token's median"}
         return out
     mean, ratio = parts.massive.site_mean(), cfg.massive_ratios[0]
-    out["ablation"] = {"loss_full": base,
-                       "loss_set_to_mean": heldout_loss(model, rows, cfg.batch_size, ablation_hooks(mean, sites, ratio)),
-                       "loss_set_to_zero": heldout_loss(model, rows, cfg.batch_size,
-                                                        ablation_hooks(mean, sites, ratio, to_zero=True))}
+    out["ablation"] = {"loss_full": base, **{
+        f"loss_set_to_{how}": heldout_loss(model, rows, cfg.batch_size,
+                                           ablation_hooks(mean, sites, ratio, to_zero=how == "zero"))
+        for how in ("mean", "zero")}}
     return out
 
 
