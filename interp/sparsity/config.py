@@ -45,16 +45,16 @@ class SparsityConfig(Options):
     """Corpus rows per forward pass."""
     near_zero: float = 1e-3
     """|activation| below this counts as near-zero (Lazy Neuron's share reports exact zeros and this)."""
-    cett_tokens: int = 1024
-    """Tokens (the first of the stream) on which the CETT of every threshold of the activity grid is computed: one
-    masked down-projection per threshold, so it is measured on a sample (the thresholds' firing counts use every
+    cett_tokens: int = 256
+    """Tokens (evenly spread over the stream) on which the CETT of every threshold of the activity grid is computed:
+    one masked down-projection per threshold, so it is measured on a sample (the thresholds' firing counts use every
     token)."""
     activity_cett: float = 0.2
     """CETT at which a neuron counts as firing for the hot / cold (PowerInfer) measures: the grid threshold whose
     layer CETT is nearest to it."""
     ppl: list[float] = field(default_factory=lambda: [1.0, 5.0])
     """PPL-p% sparsity for these p (percent rise of held-out perplexity, each in (0, 100)); none: skip the search."""
-    ppl_tokens: int = 2048
+    ppl_tokens: int = 1024
     """Held-out tokens on which perplexity is measured (the full and every truncated model on the same rows)."""
     ppl_steps: int = 5
     """Truncated-model evaluations per p of the search (bracketing, then interpolation on the perplexity rise)."""

@@ -14,7 +14,8 @@ Streaming: the thresholds of a layer are a grid fixed on the first batch: ε_0 =
 CETT 0: Lazy Neuron's sparsity) and the `ACTIVITY_LEVELS` quantiles of that batch's nonzero m_i. Every token then
 falls, per neuron, into a bucket of the grid (`torch.bucketize`), and per-neuron bucket counts give each neuron's
 firing frequency at every threshold exactly, over all tokens. The CETT of each threshold needs one masked
-down-projection per threshold, so it is summed over the first `cett_tokens` tokens only. `threshold_for` reads a
+down-projection per threshold (12 times the layer's own down-projection), so it is averaged over a sample of
+`cett_tokens` tokens spread evenly over the stream. `threshold_for` reads a
 layer's threshold for any CETT off the curve (linear interpolation of the curve made monotone), as the PPL search
 (interp.sparsity.ppl) needs it.
 """
@@ -28,8 +29,9 @@ from torch import Tensor
 
 from .config import ACTIVITY_LEVELS
 
-QUANTILE_SAMPLE = 1 << 22
-"""Nonzero norms the first batch's quantiles are taken from (torch.quantile refuses inputs above 2^24)."""
+QUANTILE_SAMPLE = 1 << 16
+"""Nonzero norms (evenly spaced in the first batch) the grid's quantiles are taken from: enough for a grid, and
+torch.quantile's sort of a whole batch of a real model's layer costs more than its forward pass."""
 
 CHUNK = 256
 """Sample tokens per masked down-projection (J x CHUNK x d_mlp floats alive at once)."""
@@ -64,9 +66,11 @@ def token_cett(a: Float[Tensor, "tok d_mlp"], buckets: Int[Tensor, "tok d_mlp"],
 class ActivityGrid:
     """Per layer: the threshold grid, per-neuron bucket counts over all tokens, CETT sums over the sample."""
 
-    def __init__(self, n_layers: int, d_mlp: int, cett_tokens: int):
+    def __init__(self, n_layers: int, d_mlp: int, cett_tokens: int, stream_tokens: int):
         self.J = len(ACTIVITY_LEVELS) + 1
         self.cett_tokens = cett_tokens
+        self.stride = max(1, stream_tokens // max(cett_tokens, 1))
+        """The sample is every stride-th token of each batch, so it spans the whole stream."""
         self.eps = torch.zeros(n_layers, self.J)
         self.has_grid = torch.zeros(n_layers, dtype=torch.bool)
         self.counts = torch.zeros(n_layers, self.J + 1, d_mlp, dtype=torch.int64)
@@ -87,9 +91,10 @@ class ActivityGrid:
         counts.scatter_add_(0, buckets, torch.ones_like(buckets))
         self.counts[layer] += counts.cpu()
         self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
-        take = min(a.shape[0], self.cett_tokens - int(self.cett_n[layer]))
+        take = min(-(-a.shape[0] // self.stride), self.cett_tokens - int(self.cett_n[layer]))
         if take > 0:
-            cett = token_cett(a[:take].float(), buckets[:take], w_out.float(), self.J)
+            every = slice(None, take * self.stride, self.stride)
+            cett = token_cett(a[every].float(), buckets[every], w_out.float(), self.J)
             self.cett_sum[layer] += cett.sum(0).double().cpu()
             self.cett_n[layer] += take
 

@@ -73,12 +73,12 @@ def check_hooks_for_measures(model: HookedTransformer, name: str) -> None:
 def stream_rows(tokens: int, source: TokenSource, what: str) -> int:
     """Rows of `source` to read for `tokens` non-BOS tokens (a finite corpus that runs out gives what it has)."""
     wanted = -(-tokens // (source.n_ctx - 1))
-    have = rows_available(source, wanted, what)
+    have = source.n_rows(wanted)
     if have * (source.n_ctx - 1) < MIN_TOKENS:
         raise CorpusError(f"the corpus {source.description.get('source')} ({source.description.get('split')} split) "
                           f"gives only {have * (source.n_ctx - 1):,} tokens for {what}; at least {MIN_TOKENS} are "
                           f"needed: give more text, a smaller --n-ctx or fewer tokens")
-    return have
+    return rows_available(source, wanted, what)
 
 
 def heldout_rows(model: HookedTransformer, name: str, cfg: SparsityConfig) -> tuple[Int[Tensor, "row pos"], dict]:
@@ -89,10 +89,11 @@ def heldout_rows(model: HookedTransformer, name: str, cfg: SparsityConfig) -> tu
     return source.rows(0, n).tokens, describe(source, n * (source.n_ctx - 1))
 
 
-def new_parts(model: HookedTransformer, cfg: SparsityConfig) -> Parts:
+def new_parts(model: HookedTransformer, cfg: SparsityConfig, plan: Plan) -> Parts:
     c = model.cfg
+    tokens = plan.n_rows * (plan.source.n_ctx - 1)
     return Parts(ZeroCounts(c.n_layers, c.d_mlp, cfg.near_zero), AbsSums(c.n_layers, c.d_mlp),
-                 ActivityGrid(c.n_layers, c.d_mlp, cfg.cett_tokens),
+                 ActivityGrid(c.n_layers, c.d_mlp, cfg.cett_tokens, tokens),
                  MassiveStats(c.n_layers, c.d_model, c.n_heads, cfg.massive_ratios, cfg.top_massive, cfg.sink_skip))
 
 
@@ -166,7 +167,7 @@ def compute_sparsity(model: HookedTransformer, name: str, cfg: SparsityConfig, o
     rows, heldout = heldout_rows(model, name, cfg) if cfg.ppl else (None, None)
     source = open_corpus(cfg.data, model, None if cfg.split == "all" else cfg.split, seed=cfg.seed, model_name=name)
     plan = Plan(source, stream_rows(cfg.tokens, source, f"--tokens {cfg.tokens:,}"), None, None, None)
-    parts = new_parts(model, cfg)
+    parts = new_parts(model, cfg, plan)
     start, save = resumable(out, cfg, parts.as_dict(), plan)
     if start < plan.n_rows:
         stream(model, parts, cfg, plan, start, save)
