@@ -4,8 +4,9 @@ pair). `neuron_sparsity(run, layer, neuron)` is what a neuron page reads: the ne
 
 Arrays (L layers, d = d_mlp, D = d_model, H heads, J activity thresholds, R massive ratios):
 zero_frac, near_zero_frac, abs_mean, dormancy (ReDo score), active_freq (firing frequency at the activity CETT),
-hot_rank (0: the model's most frequently firing neuron), w_out_norm [L, d]; fire_freq [L, J, d] (active share at
-each threshold); thresholds, cett, sparsity [L, J] (the sparsity-vs-CETT curve); massive_counts [L, R];
+hot_rank (0: the model's most frequently firing neuron), w_out_norm [L, d]; thresholds, cett, sparsity [L, J]
+(the sparsity-vs-CETT curve, on the CETT sample); activity_index [L] (the threshold of active_freq); massive_counts
+[L, R];
 max_ratio [L]; massive_site_mean, massive_site_count [L, D]; bos_attention, massive_attention [L, H].
 """
 
@@ -24,7 +25,6 @@ from ..provenance import model_record
 from ..safetensors_io import read_arrays, write_arrays
 from .dormant import dormancy_scores, dormant_shares
 from .hotcold import hot_cold_summary, hot_ranks
-from .magnitude import nearest_index, sparsity_curve
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -86,16 +86,14 @@ def build_run(model: HookedTransformer, name: str, cfg, parts, after: dict, corp
     """The artifact from the streamed accumulators and the held-out results."""
     zero, near = parts.zeros.fractions()
     n = int(parts.zeros.n_tokens[0])
-    fire = parts.grid.fire_counts().numpy() / max(n, 1)
-    cett, eps = parts.grid.cett(), parts.grid.eps.numpy()
-    idx = np.array([nearest_index(cfg.activity_cett, c) for c in cett])
-    active = fire[np.arange(len(idx)), idx]
+    cett, eps, idx = parts.grid.cett(), parts.grid.eps.numpy(), parts.grid.act_index.numpy()
+    active = parts.grid.active.numpy() / max(n, 1)
     abs_mean = parts.abs_sums.total.numpy() / max(n, 1)
     dormancy = dormancy_scores(abs_mean)
     bos, mass = parts.massive.shares()
     arrays = {"zero_frac": zero, "near_zero_frac": near, "abs_mean": abs_mean, "dormancy": dormancy,
-              "active_freq": active, "hot_rank": hot_ranks(active), "fire_freq": fire, "thresholds": eps,
-              "cett": cett, "sparsity": sparsity_curve(parts.grid.fire_counts().numpy(), n),
+              "active_freq": active, "hot_rank": hot_ranks(active), "thresholds": eps, "cett": cett,
+              "sparsity": parts.grid.sparsity(zero.shape[1]), "activity_index": idx,
               "w_out_norm": np.stack([b.mlp.W_out.detach().norm(dim=-1).cpu().numpy() for b in model.blocks]),
               "massive_counts": parts.massive.counts.numpy(), "max_ratio": parts.massive.max_ratio.numpy(),
               "massive_site_mean": parts.massive.site_mean().numpy(),
@@ -110,6 +108,7 @@ def build_run(model: HookedTransformer, name: str, cfg, parts, after: dict, corp
 
 
 def _summary(model, cfg, a: dict[str, np.ndarray], idx: np.ndarray, after: dict, entries: list[dict]) -> dict:
+    """Per layer and for the model: every measure's headline numbers (the printed summary reads them)."""
     from ..models import token_strings
 
     hc = hot_cold_summary(a["active_freq"])
@@ -118,7 +117,8 @@ def _summary(model, cfg, a: dict[str, np.ndarray], idx: np.ndarray, after: dict,
     for layer, j in enumerate(idx):
         layers.append({"layer": layer, "nonzero": float(1 - a["zero_frac"][layer].mean()),
                        "near_zero": float(a["near_zero_frac"][layer].mean()),
-                       "activity_cett": float(a["cett"][layer, j]), "activity_sparsity": float(a["sparsity"][layer, j]),
+                       "activity_cett": float(a["cett"][layer, j]),
+                       "activity_sparsity": float(1 - a["active_freq"][layer].mean()),
                        **{k: v for k, v in hc["layers"][layer].items()},
                        **{f"dormant_{t}": dormant[t][layer] for t in dormant},
                        "massive_counts": [int(c) for c in a["massive_counts"][layer]],

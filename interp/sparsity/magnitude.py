@@ -11,11 +11,11 @@ averaged over tokens: the layer is then as sparse as the share of neurons with m
 Sparsity plotted against CETT is the curve the paper compares activation functions by (ReLU² best).
 
 Streaming: the thresholds of a layer are a grid fixed on the first batch: ε_0 = 0 (only exact zeros dropped, so
-CETT 0: Lazy Neuron's sparsity) and the `ACTIVITY_LEVELS` quantiles of that batch's nonzero m_i. Every token then
-falls, per neuron, into a bucket of the grid (`torch.bucketize`), and per-neuron bucket counts give each neuron's
-firing frequency at every threshold exactly, over all tokens. The CETT of each threshold needs one masked
-down-projection per threshold (12 times the layer's own down-projection), so it is averaged over a sample of
-`cett_tokens` tokens spread evenly over the stream. `threshold_for` reads a
+CETT 0: Lazy Neuron's sparsity) and the `ACTIVITY_LEVELS` quantiles of that batch's nonzero m_i. The CETT of each
+threshold needs one masked down-projection per threshold (12 times the layer's own down-projection), so the curve,
+CETT and inactive share of every threshold, is averaged over a sample of `cett_tokens` tokens spread evenly over
+the stream. Each neuron's firing frequency (the hot / cold measures) is counted over every token at one threshold
+per layer, the grid threshold whose CETT on the first batch is nearest --activity-cett. `threshold_for` reads a
 layer's threshold for any CETT off the curve (linear interpolation of the curve made monotone), as the PPL search
 (interp.sparsity.ppl) needs it.
 """
@@ -30,8 +30,11 @@ from torch import Tensor
 from .config import ACTIVITY_LEVELS
 
 QUANTILE_SAMPLE = 1 << 16
-"""Nonzero norms (evenly spaced in the first batch) the grid's quantiles are taken from: enough for a grid, and
+"""Norms (a fixed random sample of the first batch's) the grid's quantiles are taken from: enough for a grid, and
 torch.quantile's sort of a whole batch of a real model's layer costs more than its forward pass."""
+
+FIRST_SAMPLE = 128
+"""Tokens of the first batch whose CETT picks the activity threshold."""
 
 CHUNK = 256
 """Sample tokens per masked down-projection (J x CHUNK x d_mlp floats alive at once)."""
@@ -39,11 +42,13 @@ CHUNK = 256
 
 def grid_thresholds(m: Float[Tensor, "tok d_mlp"]) -> Float[Tensor, " J"]:
     """[0, q_1, ..., q_k]: zero, then the ACTIVITY_LEVELS quantiles of the nonzero norms (all zero: a zero grid)."""
-    pos = m[m > 0].float()
+    flat = m.flatten()
+    if flat.numel() > QUANTILE_SAMPLE:  # a fixed random sample (a stride could fall on a few neurons only)
+        pick = torch.randint(flat.numel(), (QUANTILE_SAMPLE,), generator=torch.Generator().manual_seed(0))
+        flat = flat[pick.to(flat.device)]
+    pos = flat[flat > 0].float()
     if pos.numel() == 0:
         return torch.zeros(len(ACTIVITY_LEVELS) + 1)
-    if pos.numel() > QUANTILE_SAMPLE:
-        pos = pos[torch.linspace(0, pos.numel() - 1, QUANTILE_SAMPLE).long()]
     q = torch.quantile(pos.cpu(), torch.tensor(ACTIVITY_LEVELS, dtype=torch.float32))
     return torch.cat([torch.zeros(1), q])
 
@@ -64,17 +69,20 @@ def token_cett(a: Float[Tensor, "tok d_mlp"], buckets: Int[Tensor, "tok d_mlp"],
 
 
 class ActivityGrid:
-    """Per layer: the threshold grid, per-neuron bucket counts over all tokens, CETT sums over the sample."""
+    """Per layer: the threshold grid; the CETT and the inactive share of each threshold over the sample; per neuron,
+    the tokens on which it is active at the activity threshold (over all tokens)."""
 
-    def __init__(self, n_layers: int, d_mlp: int, cett_tokens: int, stream_tokens: int):
+    def __init__(self, n_layers: int, d_mlp: int, cett_tokens: int, stream_tokens: int, activity_cett: float):
         self.J = len(ACTIVITY_LEVELS) + 1
-        self.cett_tokens = cett_tokens
+        self.cett_tokens, self.activity_cett = cett_tokens, activity_cett
         self.stride = max(1, stream_tokens // max(cett_tokens, 1))
         """The sample is every stride-th token of each batch, so it spans the whole stream."""
         self.eps = torch.zeros(n_layers, self.J)
-        self.has_grid = torch.zeros(n_layers, dtype=torch.bool)
-        self.counts = torch.zeros(n_layers, self.J + 1, d_mlp, dtype=torch.int64)
+        self.act_index = torch.full((n_layers,), -1, dtype=torch.int64)
+        """The grid threshold of the activity CETT (chosen on the first batch), -1 before it."""
+        self.active = torch.zeros(n_layers, d_mlp, dtype=torch.int64)
         self.cett_sum = torch.zeros(n_layers, self.J, dtype=torch.float64)
+        self.inactive = torch.zeros(n_layers, self.J, dtype=torch.int64)
         self.cett_n = torch.zeros(n_layers, dtype=torch.int64)
         self.m_max = torch.zeros(n_layers)
 
@@ -82,43 +90,45 @@ class ActivityGrid:
             w_out: Float[Tensor, "d_mlp d_model"]) -> None:
         """One batch of a layer's activations (BOS positions already left out)."""
         m = a.abs() * w_norm
-        if not self.has_grid[layer]:
-            self.eps[layer] = grid_thresholds(m)
-            self.has_grid[layer] = True
-        eps = self.eps[layer].to(m.device)
-        buckets = torch.bucketize(m, eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above every threshold
-        counts = torch.zeros(self.J + 1, m.shape[1], dtype=torch.int64, device=m.device)
-        counts.scatter_add_(0, buckets, torch.ones_like(buckets))
-        self.counts[layer] += counts.cpu()
+        if self.act_index[layer] < 0:
+            self._first_batch(layer, a, m, w_out)
+        self.active[layer] += (m > self.eps[layer, self.act_index[layer]]).sum(0).cpu()
         self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
         take = min(-(-a.shape[0] // self.stride), self.cett_tokens - int(self.cett_n[layer]))
         if take > 0:
             every = slice(None, take * self.stride, self.stride)
-            cett = token_cett(a[every].float(), buckets[every], w_out.float(), self.J)
-            self.cett_sum[layer] += cett.sum(0).double().cpu()
+            eps = self.eps[layer].to(m.device)
+            buckets = torch.bucketize(m[every], eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above all
+            self.cett_sum[layer] += token_cett(a[every].float(), buckets, w_out.float(), self.J).sum(0).double().cpu()
+            self.inactive[layer] += (buckets.unsqueeze(-1) <= torch.arange(self.J, device=m.device)).sum((0, 1)).cpu()
             self.cett_n[layer] += take
 
-    def fire_counts(self) -> Int[Tensor, "layer J d_mlp"]:
-        """Tokens on which each neuron is active (m > eps_j) at each threshold j: the buckets above j."""
-        above = self.counts.flip(1).cumsum(1).flip(1)  # [L, J+1, d]: tokens in bucket >= b
-        return above[:, 1:]
+    def _first_batch(self, layer: int, a: Tensor, m: Tensor, w_out: Tensor) -> None:
+        """The grid from the first batch's norms, and the activity threshold: the grid threshold whose CETT on (up
+        to FIRST_SAMPLE tokens of) the first batch is nearest the activity CETT. Counting activity at one fixed
+        threshold per layer costs one comparison per activation; all thresholds for every token would cost more
+        than the forward pass."""
+        self.eps[layer] = grid_thresholds(m)
+        pick = slice(None, None, max(1, a.shape[0] // FIRST_SAMPLE))
+        first = token_cett(a[pick].float(), torch.bucketize(m[pick], self.eps[layer].to(m.device)), w_out.float(),
+                           self.J).mean(0)
+        self.act_index[layer] = nearest_index(self.activity_cett, first.cpu().numpy())
 
     def cett(self) -> Float[np.ndarray, "layer J"]:
         """Mean CETT of each threshold over the sample."""
         return (self.cett_sum / self.cett_n.clamp_min(1)[:, None]).numpy()
 
+    def sparsity(self, d_mlp: int) -> Float[np.ndarray, "layer J"]:
+        """Share of the sample's (token, neuron) pairs inactive at each threshold: with `cett`, the curve."""
+        return (self.inactive / (self.cett_n.clamp_min(1) * d_mlp)[:, None]).numpy()
+
     def state(self) -> tuple[dict[str, Tensor], dict]:
-        return {"eps": self.eps, "has_grid": self.has_grid, "counts": self.counts, "cett_sum": self.cett_sum,
-                "cett_n": self.cett_n, "m_max": self.m_max}, {}
+        names = ("eps", "act_index", "active", "cett_sum", "inactive", "cett_n", "m_max")
+        return {k: getattr(self, k) for k in names}, {}
 
     def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
         for k, v in tensors.items():
             getattr(self, k).copy_(v)
-
-
-def sparsity_curve(fire: Int[np.ndarray, "layer J d_mlp"], n_tokens: int) -> Float[np.ndarray, "layer J"]:
-    """Share of (token, neuron) pairs inactive at each threshold."""
-    return 1.0 - fire.sum(-1) / max(n_tokens * fire.shape[-1], 1)
 
 
 def threshold_for(cett: float, curve: Float[np.ndarray, " J"], eps: Float[np.ndarray, " J"], top: float) -> float:

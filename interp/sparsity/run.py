@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from ..activations.stream import HookRunner
 from ..corpus import CorpusError, TokenSource, describe, open_corpus, rows_available
 from ..corpus import summary as corpus_summary
+from ..fused import fused_kernels
 from ..models import load_model
 from ..neurons.run import Plan, batches, resumable
 from ..runtime import start_run
@@ -93,7 +94,7 @@ def new_parts(model: HookedTransformer, cfg: SparsityConfig, plan: Plan) -> Part
     c = model.cfg
     tokens = plan.n_rows * (plan.source.n_ctx - 1)
     return Parts(ZeroCounts(c.n_layers, c.d_mlp, cfg.near_zero), AbsSums(c.n_layers, c.d_mlp),
-                 ActivityGrid(c.n_layers, c.d_mlp, cfg.cett_tokens, tokens),
+                 ActivityGrid(c.n_layers, c.d_mlp, cfg.cett_tokens, tokens, cfg.activity_cett),
                  MassiveStats(c.n_layers, c.d_model, c.n_heads, cfg.massive_ratios, cfg.top_massive, cfg.sink_skip))
 
 
@@ -109,7 +110,9 @@ def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Pl
     per_row, every, done = plan.source.n_ctx - 1, cfg.checkpoint_every, start
     bar = tqdm(total=plan.n_rows * per_row, initial=start * per_row, unit="tok", unit_scale=True,
                desc=f"sparsity {Path(str(cfg.lm.model)).name}")
-    with torch.inference_mode(), runner.installed():
+    # fused kernels: a gated MLP's weights are laid out once, not copied per call (attention, whose pattern is
+    # hooked here, runs TransformerLens's own code)
+    with torch.inference_mode(), fused_kernels(model), runner.installed():
         for tokens, _ in batches(plan.source, plan.n_rows, cfg.batch_size, start):
             tokens = tokens.long()
             parts.massive.begin_batch()

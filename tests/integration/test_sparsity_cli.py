@@ -43,10 +43,13 @@ def test_toy_models_artifacts_record_model_corpus_and_every_measure(toy_runs):
         assert run.model == name and run.model_fingerprint and run.corpus["source"] == "toyworld"
         assert run.heldout_corpus["split"] == "heldout" and run.n_tokens >= 1500 and not run.gated
         L, d = run.zero_frac.shape
-        assert (L, d) == (4, 512) and run.fire_freq.shape[:2] == (4, run.thresholds.shape[1])
+        assert (L, d) == (4, 512) and run.cett.shape == run.sparsity.shape == (4, 13)
         assert sorted(run.hot_rank.reshape(-1).tolist()) == list(range(L * d))  # a ranking of every neuron
         assert np.all(np.diff(run.sparsity, axis=1) >= 0)  # higher thresholds drop more
         assert np.all(run.cett[:, 0] == 0) and np.all(run.cett[:, -1] > run.cett[:, 1])
+        # the activity threshold's CETT is the grid's nearest to --activity-cett 0.2 (chosen on the first batch)
+        at = run.cett[np.arange(4), run.activity_index]
+        assert np.all(np.abs(at - 0.2) < 0.1) and np.all(run.active_freq.mean(1) < 1 - run.zero_frac.mean(1) + 1e-6)
         ppl = run.summary["ppl"]
         assert [r["p"] for r in ppl] == [1.0, 5.0] and ppl[0]["sparsity"] <= ppl[1]["sparsity"]
         assert run.summary["massive"]["ratios"] == [100.0, 1000.0] and len(run.summary["layers"]) == 4

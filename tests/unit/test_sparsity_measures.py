@@ -12,7 +12,7 @@ from interp.sparsity.artifacts import SparsityRun, neuron_sparsity
 from interp.sparsity.config import ACTIVITY_LEVELS, SparsityConfig
 from interp.sparsity.dormant import AbsSums, dormancy_scores, dormant_shares
 from interp.sparsity.hotcold import hot_ranks, power_law_fit, top_share
-from interp.sparsity.magnitude import ActivityGrid, sparsity_curve, threshold_for, token_cett
+from interp.sparsity.magnitude import ActivityGrid, threshold_for, token_cett
 from interp.sparsity.massive import MassiveStats, ablation_hooks, ratios_to_median
 from interp.sparsity.ppl import Evaluation, rise_pct, search, truncation_hooks
 from interp.sparsity.zeros import ZeroCounts
@@ -57,26 +57,30 @@ def test_cett_of_orthogonal_contributions_is_the_dropped_norm_share():
     assert cett[0].tolist() == pytest.approx([0.0, 1 / math.sqrt(21), math.sqrt(5 / 21), 1.0])
 
 
-def test_activity_grid_counts_firing_at_every_threshold_as_brute_force():
+def test_activity_grid_matches_brute_force():
     torch.manual_seed(0)
     a = torch.relu(torch.randn(300, 8))
     w = torch.randn(8, 5)
-    grid = ActivityGrid(1, 8, cett_tokens=100, stream_tokens=300)  # every 3rd token sampled
+    grid = ActivityGrid(1, 8, cett_tokens=100, stream_tokens=300, activity_cett=0.2)  # every 3rd token sampled
     grid.add(0, a[:150], w.norm(dim=-1), w)
     grid.add(0, a[150:], w.norm(dim=-1), w)
     eps = grid.eps[0]
     assert eps[0] == 0 and len(eps) == len(ACTIVITY_LEVELS) + 1 and bool((eps[1:].diff() >= 0).all())
     m = a.abs() * w.norm(dim=-1)
-    brute = torch.stack([(m > e).sum(0) for e in eps])
-    assert torch.equal(grid.fire_counts()[0], brute)
+    cett_of = [float((((a * (m <= e)) @ w).norm(dim=-1) / (a @ w).norm(dim=-1)).mean()) for e in eps]
+    # the activity threshold: nearest CETT 0.2 on the first batch (its CETT there by brute force)
+    first = [float((((a[:150] * (m[:150] <= e)) @ w).norm(dim=-1) / (a[:150] @ w).norm(dim=-1)).mean())
+             for e in eps]
+    j = int(grid.act_index[0])
+    assert j == int(np.abs(np.array(first) - 0.2).argmin())
+    assert torch.equal(grid.active[0], (m > eps[j]).sum(0))  # firing counted over every token
     assert int(grid.cett_n[0]) == 100
-    # the sample's CETT by brute force at one threshold
-    j, s = 5, slice(None, None, 3)
-    c = m[s] <= eps[j]
-    want = ((a[s] * c) @ w).norm(dim=-1) / (a[s] @ w).norm(dim=-1)
-    assert grid.cett()[0, j] == pytest.approx(float(want.mean()), rel=1e-5)
-    curve = sparsity_curve(grid.fire_counts().numpy(), 300)
-    assert curve[0, 0] == pytest.approx(float((a == 0).float().mean())) and bool((np.diff(curve[0]) >= 0).all())
+    s = slice(None, None, 3)  # the sample's CETT and inactive share at every threshold
+    want = [float((((a[s] * (m[s] <= e)) @ w).norm(dim=-1) / (a[s] @ w).norm(dim=-1)).mean()) for e in eps]
+    assert grid.cett()[0] == pytest.approx(want, rel=1e-5, abs=1e-7)
+    assert grid.sparsity(8)[0] == pytest.approx([float((m[s] <= e).float().mean()) for e in eps])
+    assert grid.sparsity(8)[0, 0] == pytest.approx(float((a[s] == 0).float().mean()))
+    assert cett_of[0] == 0 and cett_of[-1] > cett_of[1]
 
 
 def test_threshold_for_interpolates_the_monotone_curve():
