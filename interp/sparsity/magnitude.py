@@ -98,7 +98,7 @@ class ActivityGrid:
         if take > 0:
             every = slice(None, take * self.stride, self.stride)
             eps = self.eps[layer].to(m.device)
-            buckets = torch.bucketize(m[every], eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above all
+            buckets = torch.bucketize(m[every].contiguous(), eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above all
             self.cett_sum[layer] += token_cett(a[every].float(), buckets, w_out.float(), self.J).sum(0).double().cpu()
             self.inactive[layer] += (buckets.unsqueeze(-1) <= torch.arange(self.J, device=m.device)).sum((0, 1)).cpu()
             self.cett_n[layer] += take
@@ -110,8 +110,8 @@ class ActivityGrid:
         than the forward pass."""
         self.eps[layer] = grid_thresholds(m)
         pick = slice(None, None, max(1, a.shape[0] // FIRST_SAMPLE))
-        first = token_cett(a[pick].float(), torch.bucketize(m[pick], self.eps[layer].to(m.device)), w_out.float(),
-                           self.J).mean(0)
+        buckets = torch.bucketize(m[pick].contiguous(), self.eps[layer].to(m.device))
+        first = token_cett(a[pick].float(), buckets, w_out.float(), self.J).mean(0)
         self.act_index[layer] = nearest_index(self.activity_cett, first.cpu().numpy())
 
     def cett(self) -> Float[np.ndarray, "layer J"]:

@@ -9,8 +9,8 @@ share of dropped (token, neuron) pairs there is the PPL-p% sparsity.
 Here the truncation is applied through hooks on the real model: at each layer's mlp.hook_post, activations whose
 norm |a_i| ||W_out[i]|| is at most the layer's threshold for that CETT (read off its CETT curve) are set to zero,
 and the full and the truncated model are scored on the same held-out rows, so the rise is a paired comparison.
-`search` brackets the target (CETT 0.1, doubled until the rise reaches p) and then interpolates linearly on the
-rise (regula falsi, kept inside the bracket) until a rise lies within 10% of p; the reported CETT and sparsity are
+`search` starts at CETT 0.1 and steps along a power law through the evaluations nearest the target (`next_cett`)
+until a rise lies within 10% of p; the reported CETT and sparsity are
 that evaluation's, else they interpolate between the bracket's ends (listed, with every evaluation).
 """
 
@@ -104,18 +104,35 @@ def search(run: Callable[[float], Evaluation], ps: list[float], steps: int) -> t
             if any(abs(rise_pct(e.loss, base) - p) <= TOLERANCE * p for e in done.values()) or (
                     hi is not None and hi - lo <= TOLERANCE * hi):
                 break
-            if hi is None:
-                if lo >= 1.0:
-                    break
-                c = min(1.0, 2 * lo) if lo > 0 else START_CETT
-            else:
-                r_lo, r_hi = rise_pct(done[lo].loss, base), rise_pct(done[hi].loss, base)
-                c = lo + (p - r_lo) / max(r_hi - r_lo, 1e-12) * (hi - lo)
-                c = min(max(c, lo + 0.05 * (hi - lo)), hi - 0.05 * (hi - lo))
+            if hi is None and lo >= 1.0:
+                break
+            c = next_cett(p, lo, hi, {k: rise_pct(e.loss, base) for k, e in done.items()})
             if c not in done:
                 done[c] = run(c)
         results.append(_result(p, done, base, *bracket(p)))
     return results, sorted(done.values())
+
+
+def next_cett(p: float, lo: float, hi: float | None, rise: dict[float, float]) -> float:
+    """The next CETT to evaluate. Inside a bracket: on the power law through its ends (log rise linear in log CETT:
+    the rise grows about linearly at small CETT and faster later), or on the line from the full model (CETT 0, rise
+    0) when the lower end is 0. Above every evaluation: along the power law of the two highest evaluations (linear
+    with one), within 1.2x to 4x of the highest."""
+    if hi is None:
+        if lo == 0:
+            return START_CETT
+        below = sorted(c for c in rise if 0 < c < lo and rise[c] > 0)
+        k = math.log(rise[lo] / rise[below[-1]]) / math.log(lo / below[-1]) if below and rise[lo] > 0 else 1.0
+        guess = lo * (p / rise[lo]) ** (1 / k) if rise[lo] > 0 and k > 0 else 2 * lo
+        return min(1.0, max(guess, 1.2 * lo), 4 * lo)
+    width = hi - lo
+    if lo > 0 and rise[lo] > 0 and rise[hi] > rise[lo]:
+        k = math.log(rise[hi] / rise[lo]) / math.log(hi / lo)
+        guess = lo * (p / rise[lo]) ** (1 / k)
+    else:
+        r_lo = max(rise[lo], 0.0)
+        guess = lo + (p - r_lo) / max(rise[hi] - r_lo, 1e-12) * width
+    return min(max(guess, lo + 0.05 * width), hi - 0.05 * width)
 
 
 def _result(p: float, done: dict[float, Evaluation], base: float, lo: float, hi: float | None) -> dict:
