@@ -77,7 +77,8 @@ class SparsityRun:
         lines.append(f"model: nonzero {m['nonzero']:.1%}, top-10% / 20% of neurons carry {m['top10_share']:.1%} / "
                      f"{m['top20_share']:.1%} of firings (power law alpha {m['power_law']['alpha']:.2f}, R^2 "
                      f"{m['power_law']['r2']:.2f}), massive entries >{s['massive']['ratios'][0]:g}x: "
-                     f"{m['massive_entries']}, max BOS attention share {m['max_bos_attention']:.2f}")
+                     f"{m['massive_entries']} in {s['massive']['tokens']:,} tokens (largest {m['max_ratio']:.0f}x), "
+                     f"max BOS attention share {m['max_bos_attention']:.2f}")
         return lines
 
 
@@ -100,14 +101,15 @@ def build_run(model: HookedTransformer, name: str, cfg, parts, after: dict, corp
               "massive_site_count": parts.massive.site_n.numpy(), "bos_attention": bos.numpy(),
               "massive_attention": mass.numpy()}
     arrays = {k: np.asarray(v, dtype=np.int64 if v.dtype.kind in "iub" else np.float32) for k, v in arrays.items()}
-    summary = _summary(model, cfg, arrays, idx, after, parts.massive.entries)
+    summary = _summary(model, cfg, arrays, idx, after, parts.massive.entries, int(parts.massive.n_tokens))
     config = {k: v for k, v in cfg.flat().items() if k not in ("out", "overwrite", "device", "threads")}
     return SparsityRun(**model_record(name, cfg.lm.weight_processing), act_fn=str(model.cfg.act_fn),
                        gated=bool(model.cfg.gated_mlp), n_tokens=n, corpus=corpus, heldout_corpus=heldout,
                        config=config, summary=summary, arrays=arrays)
 
 
-def _summary(model, cfg, a: dict[str, np.ndarray], idx: np.ndarray, after: dict, entries: list[dict]) -> dict:
+def _summary(model, cfg, a: dict[str, np.ndarray], idx: np.ndarray, after: dict, entries: list[dict],
+             massive_tokens: int) -> dict:
     """Per layer and for the model: every measure's headline numbers (the printed summary reads them)."""
     from ..models import token_strings
 
@@ -131,8 +133,8 @@ def _summary(model, cfg, a: dict[str, np.ndarray], idx: np.ndarray, after: dict,
                "massive_entries": int(a["massive_counts"][:, 0].sum()),
                "max_ratio": float(a["max_ratio"].max()), "max_bos_attention": float(a["bos_attention"].max())}
     return {"layers": layers, "model": model_s, "activity_index": [int(j) for j in idx], **after,
-            "massive": {"ratios": cfg.massive_ratios, "entries": [{**e, "token_str": s} for e, s in
-                                                                   zip(entries, strings)]}}
+            "massive": {"ratios": cfg.massive_ratios, "tokens": massive_tokens,
+                        "entries": [{**e, "token_str": s} for e, s in zip(entries, strings)]}}
 
 
 def save_sparsity(run: SparsityRun, folder: str | Path) -> Path:

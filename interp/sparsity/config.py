@@ -63,6 +63,10 @@ class SparsityConfig(Options):
     massive_ratios: list[float] = field(default_factory=lambda: [100.0, 1000.0])
     """A residual entry is massive when |h| exceeds this many times the median |h| of its token's hidden state; the
     first ratio also marks the positions whose attention share (sinks) and mean-setting ablation are reported."""
+    massive_tokens: int = 2048
+    """Tokens (the first rows of the stream) on which massive activations and attention sinks are measured: they sit
+    at a few fixed dimensions and positions, and hooking every head's pattern costs the fused attention kernels, so
+    the rest of the stream runs with the MLP hooks only."""
     sink_skip: int = 4
     """First query positions left out of each head's attention shares (they can attend only to the first tokens)."""
     top_massive: int = 32
@@ -78,8 +82,8 @@ class SparsityConfig(Options):
     def __post_init__(self):
         at_least(MIN_TOKENS, tokens=self.tokens)
         at_least(1, batch_size=self.batch_size, ppl_steps=self.ppl_steps, top_massive=self.top_massive)
-        at_least(0, cett_tokens=self.cett_tokens, sink_skip=self.sink_skip, seed=self.seed,
-                 checkpoint_every=self.checkpoint_every, near_zero=self.near_zero)
+        at_least(0, cett_tokens=self.cett_tokens, massive_tokens=self.massive_tokens, sink_skip=self.sink_skip,
+                 seed=self.seed, checkpoint_every=self.checkpoint_every, near_zero=self.near_zero)
         if self.ppl:
             at_least(MIN_TOKENS, "the held-out perplexity of the --ppl search", ppl_tokens=self.ppl_tokens)
         for p in self.ppl:

@@ -39,6 +39,7 @@ class MassiveStats:
         self.bos_att = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.massive_att = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.n_queries = torch.zeros(1, dtype=torch.int64)
+        self.n_tokens = torch.zeros(1, dtype=torch.int64)
         self.entries: list[dict] = []
         self._keys: dict[int, Float[Tensor, "batch head key"]] = {}
         self._rows: Tensor | None = None
@@ -86,6 +87,7 @@ class MassiveStats:
             self.massive_att[layer] += (keys * rows[:, None, :keys.shape[2]]).sum((0, 2))
         B, P = any_layer.shape[0], any_layer.shape[2]
         self.n_queries += B * max(P - self.sink_skip, 0)
+        self.n_tokens += B * P
 
     def site_mean(self) -> Float[Tensor, "layer d_model"]:
         """Mean value of the massive entries per (layer, dimension); 0 where there were none."""
@@ -97,7 +99,7 @@ class MassiveStats:
         return (self.bos_att / n).float(), (self.massive_att / n).float()
 
     def state(self) -> tuple[dict[str, Tensor], dict]:
-        names = ("counts", "max_ratio", "site_sum", "site_n", "bos_att", "massive_att", "n_queries")
+        names = ("counts", "max_ratio", "site_sum", "site_n", "bos_att", "massive_att", "n_queries", "n_tokens")
         return {k: getattr(self, k) for k in names}, {"entries": self.entries}
 
     def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:

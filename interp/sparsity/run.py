@@ -99,22 +99,26 @@ def new_parts(model: HookedTransformer, cfg: SparsityConfig, plan: Plan) -> Part
 
 
 def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Plan, start: int, save) -> None:
-    """Every batch of rows from `start`: one forward with the measures' hooks; checkpoints every
-    cfg.checkpoint_every rows and once at the end (so the searches after it never restream)."""
+    """Every batch of rows from `start`: one forward with the measures' hooks (the residual and pattern hooks only
+    on the first cfg.massive_tokens tokens' batches); checkpoints every cfg.checkpoint_every rows and once at the
+    end (so the searches after it never restream)."""
     L = model.cfg.n_layers
     w_out = torch.stack([model.blocks[layer].mlp.W_out.detach() for layer in range(L)])  # [layer, d_mlp, d_model]
     w_norm = w_out.norm(dim=-1)
-    hooks = [f"blocks.{layer}.{h}" for layer in range(L) for h in ("attn.hook_pattern", "mlp.hook_post",
-                                                                      "hook_resid_post")]
-    runner = HookRunner(model, hooks)
+    mlp = [f"blocks.{layer}.mlp.hook_post" for layer in range(L)]
+    every_hook = HookRunner(model, [f"blocks.{layer}.{h}" for layer in range(L)
+                                    for h in ("attn.hook_pattern", "mlp.hook_post", "hook_resid_post")])
+    mlp_only = HookRunner(model, mlp)
     per_row, every, done = plan.source.n_ctx - 1, cfg.checkpoint_every, start
+    massive_rows = -(-cfg.massive_tokens // plan.source.n_ctx)
     bar = tqdm(total=plan.n_rows * per_row, initial=start * per_row, unit="tok", unit_scale=True,
                desc=f"sparsity {Path(str(cfg.lm.model)).name}")
-    # fused kernels: a gated MLP's weights are laid out once, not copied per call (attention, whose pattern is
-    # hooked here, runs TransformerLens's own code)
-    with torch.inference_mode(), fused_kernels(model), runner.installed():
+    # fused kernels: a gated MLP's weights laid out once, not copied per call; with the pattern hooked, attention
+    # runs TransformerLens's own code
+    with torch.inference_mode(), fused_kernels(model):
         for tokens, _ in batches(plan.source, plan.n_rows, cfg.batch_size, start):
             tokens = tokens.long()
+            massive = done < massive_rows
             parts.massive.begin_batch()
 
             def on_act(name: str, act: Tensor, first=done, tokens=tokens) -> None:
@@ -129,7 +133,7 @@ def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Pl
                     parts.abs_sums.add(layer, a)
                     parts.grid.add(layer, a, w_norm[layer], w_out[layer])
 
-            runner.run(tokens.to(model.cfg.device), on_act)
+            (every_hook if massive else mlp_only).run(tokens.to(model.cfg.device), on_act)
             parts.massive.end_batch()
             bar.update(tokens.shape[0] * per_row)
             done += tokens.shape[0]

@@ -53,6 +53,8 @@ def test_toy_models_artifacts_record_model_corpus_and_every_measure(toy_runs):
         ppl = run.summary["ppl"]
         assert [r["p"] for r in ppl] == [1.0, 5.0] and ppl[0]["sparsity"] <= ppl[1]["sparsity"]
         assert run.summary["massive"]["ratios"] == [100.0, 1000.0] and len(run.summary["layers"]) == 4
+        n_ctx = run.corpus["n_ctx"]  # massive activations on the first --massive-tokens 2048 (here: every row)
+        assert run.summary["massive"]["tokens"] == run.n_tokens // (n_ctx - 1) * n_ctx
         assert {"0.0", "0.025", "0.1"} <= set(neuron_sparsity(run, 1, 7).dormant)
     gelu, relu = toy_runs.runs["toy-gelu-s0"].summary, toy_runs.runs["toy-relu-s0"].summary
     # ReLU zeroes most activations (the issue measured 7-21% firing per layer); GELU almost never is exactly 0
@@ -137,11 +139,12 @@ def test_interrupted_run_resumes_to_the_same_artifact(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(self)
 
-    args = ["sparsity", "--model", "toy-relu-s0", *SMALL, "--batch-size", "2", "--checkpoint-every", "4"]
+    args = ["sparsity", "--model", "toy-relu-s0", *SMALL, "--batch-size", "2", "--checkpoint-every", "4",
+            "--massive-tokens", "500"]  # massive activations on the first 4 of 12 batches only
     assert cli([*args, "--out", str(tmp_path / "full")]) == 0
     with monkeypatch.context() as m:
         m.setattr(MassiveStats, "begin_batch", begin_batch)
-        assert cli([*args, "--out", str(tmp_path / "k")]) == 130  # in the 4th of 6 batches: 2 are checkpointed
+        assert cli([*args, "--out", str(tmp_path / "k")]) == 130  # in the 4th of 12 batches: 2 are checkpointed
     assert (tmp_path / "k" / CKPT_DIR / LATEST).is_file()
     assert cli([*args, "--out", str(tmp_path / "k")]) == 0 and not (tmp_path / "k" / CKPT_DIR).exists()
     a, b = load_sparsity(tmp_path / "full"), load_sparsity(tmp_path / "k")
@@ -149,3 +152,4 @@ def test_interrupted_run_resumes_to_the_same_artifact(tmp_path, monkeypatch):
     for k in a.arrays:
         np.testing.assert_allclose(a.arrays[k], b.arrays[k], rtol=1e-6, atol=1e-7, err_msg=k)
     assert a.summary["ppl"] == b.summary["ppl"]
+    assert a.summary["massive"]["tokens"] == b.summary["massive"]["tokens"] == 8 * 64  # ceil(500 / 64) rows
