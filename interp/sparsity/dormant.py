@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
 
@@ -22,10 +22,10 @@ class AbsSums:
     def add(self, layer: int, a: Float[Tensor, "tok d_mlp"]) -> None:
         self.total[layer] += a.abs().sum(0, dtype=torch.float64).cpu()
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         return {"total": self.total}, {}
 
-    def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, tensors: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         self.total.copy_(tensors["total"])
 
 

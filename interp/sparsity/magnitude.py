@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from .config import ACTIVITY_LEVELS
@@ -122,11 +122,11 @@ class ActivityGrid:
         """Share of the sample's (token, neuron) pairs inactive at each threshold: with `cett`, the curve."""
         return (self.inactive / (self.cett_n.clamp_min(1) * d_mlp)[:, None]).numpy()
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         names = ("eps", "act_index", "active", "cett_sum", "inactive", "cett_n", "m_max")
         return {k: getattr(self, k) for k in names}, {}
 
-    def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, tensors: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         for k, v in tensors.items():
             getattr(self, k).copy_(v)
 

@@ -17,7 +17,7 @@ mean (or to zero) on held-out text, for the loss change.
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 
@@ -98,11 +98,11 @@ class MassiveStats:
         n = max(int(self.n_queries), 1)
         return (self.bos_att / n).float(), (self.massive_att / n).float()
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         names = ("counts", "max_ratio", "site_sum", "site_n", "bos_att", "massive_att", "n_queries", "n_tokens")
         return {k: getattr(self, k) for k in names}, {"entries": self.entries}
 
-    def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, tensors: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         for k, v in tensors.items():
             getattr(self, k).copy_(v)
         self.entries = list(meta.get("entries", []))

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from ..fused import fused_kernels
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
 
 START_CETT = 0.1
 TOLERANCE = 0.1
@@ -61,8 +64,8 @@ def truncation_hooks(thresholds: list[float], w_norms: Float[Tensor, "layer d_ml
 
 
 @torch.inference_mode()
-def heldout_loss(model, tokens: Int[Tensor, "row pos"], batch_size: int, hooks: list[tuple[str, Callable]] = ()
-                 ) -> float:
+def heldout_loss(model: HookedTransformer, tokens: Int[Tensor, "row pos"], batch_size: int,
+                 hooks: list[tuple[str, Callable]] = ()) -> float:
     """Mean next-token loss of `model` (with `hooks`) over the rows."""
     total, n = 0.0, 0
     with fused_kernels(model), model.hooks(fwd_hooks=list(hooks)):
@@ -74,7 +77,7 @@ def heldout_loss(model, tokens: Int[Tensor, "row pos"], batch_size: int, hooks: 
     return total / max(n, 1)
 
 
-def evaluate(model, tokens: Int[Tensor, "row pos"], batch_size: int, cett: float,
+def evaluate(model: HookedTransformer, tokens: Int[Tensor, "row pos"], batch_size: int, cett: float,
              thresholds: list[float], w_norms: Float[Tensor, "layer d_mlp"]) -> Evaluation:
     counter = [0, 0]
     loss = heldout_loss(model, tokens, batch_size, truncation_hooks(thresholds, w_norms, counter))

@@ -142,7 +142,8 @@ def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Pl
     bar.close()
 
 
-def ppl_and_ablation(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, rows: Tensor) -> dict:
+def ppl_and_ablation(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, rows: Int[Tensor, "row pos"]
+                     ) -> dict:
     """The PPL-p% search and the massive-entry ablation on the held-out rows."""
     grid = parts.grid
     cett, eps, top = grid.cett(), grid.eps.numpy(), (2 * grid.m_max).numpy()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
 
@@ -34,9 +34,9 @@ class ZeroCounts:
         n = self.n_tokens.clamp_min(1).numpy()[:, None]
         return self.zero.numpy() / n, self.near.numpy() / n
 
-    def state(self) -> tuple[dict[str, Tensor], dict]:
+    def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         return {"zero": self.zero, "near": self.near, "n_tokens": self.n_tokens}, {}
 
-    def restore(self, tensors: dict[str, Tensor], meta: dict) -> None:
+    def restore(self, tensors: dict[str, Shaped[Tensor, "*shape"]], meta: dict) -> None:
         for k, v in tensors.items():
             getattr(self, k).copy_(v)
