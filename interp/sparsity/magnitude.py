@@ -92,7 +92,7 @@ class ActivityGrid:
         m = a.abs() * w_norm
         if self.act_index[layer] < 0:
             self._first_batch(layer, a, m, w_out)
-        self.active[layer] += (m > self.eps[layer, self.act_index[layer]]).sum(0).cpu()
+        self.active[layer] += torch.count_nonzero(m > self.eps[layer, self.act_index[layer]], dim=0).cpu()
         self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
         take = min(-(-a.shape[0] // self.stride), self.cett_tokens - int(self.cett_n[layer]))
         if take > 0:

@@ -34,8 +34,8 @@ class MassiveStats:
         self.ratios, self.top, self.sink_skip = list(ratios), top, sink_skip
         self.counts = torch.zeros(n_layers, len(ratios), dtype=torch.int64)
         self.max_ratio = torch.zeros(n_layers)
-        self.site_sum = torch.zeros(n_layers, d_model, dtype=torch.float64)
-        self.site_n = torch.zeros(n_layers, d_model, dtype=torch.int64)
+        self.site_sum = torch.zeros(n_layers, 2, d_model, dtype=torch.float64)  # [layer, first token / later, dim]
+        self.site_n = torch.zeros(n_layers, 2, d_model, dtype=torch.int64)
         self.bos_att = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.massive_att = torch.zeros(n_layers, n_heads, dtype=torch.float64)
         self.n_queries = torch.zeros(1, dtype=torch.int64)
@@ -58,8 +58,11 @@ class MassiveStats:
             self.counts[layer, k] += int((r > ratio).sum())
         self.max_ratio[layer] = max(float(self.max_ratio[layer]), float(r.max()))
         mask = r > self.ratios[0]
-        self.site_sum[layer] += (h.double() * mask).sum((0, 1)).cpu()
-        self.site_n[layer] += mask.sum((0, 1)).cpu()
+        massive = h.double() * mask
+        self.site_sum[layer, 0] += massive[:, 0].sum(0).cpu()
+        self.site_sum[layer, 1] += massive[:, 1:].sum((0, 1)).cpu()
+        self.site_n[layer, 0] += mask[:, 0].sum(0).cpu()
+        self.site_n[layer, 1] += mask[:, 1:].sum((0, 1)).cpu()
         rows = mask.any(-1).cpu()
         self._rows = rows if self._rows is None else self._rows | rows
         if mask.any():
@@ -89,9 +92,12 @@ class MassiveStats:
         self.n_queries += B * max(P - self.sink_skip, 0)
         self.n_tokens += B * P
 
-    def site_mean(self) -> Float[Tensor, "layer d_model"]:
-        """Mean value of the massive entries per (layer, dimension); 0 where there were none."""
-        return (self.site_sum / self.site_n.clamp_min(1)).float()
+    def site_mean(self) -> Float[Tensor, "layer 2 d_model"]:
+        """Mean value of the massive entries per layer, at the first token and at later ones, per dimension (one
+        site can carry a first-token value 50x its value on later tokens); where one kind had none, the other's."""
+        pooled = self.site_sum.sum(1, keepdim=True) / self.site_n.sum(1, keepdim=True).clamp_min(1)
+        own = self.site_sum / self.site_n.clamp_min(1)
+        return torch.where(self.site_n > 0, own, pooled).float()
 
     def shares(self) -> tuple[Float[Tensor, "layer head"], Float[Tensor, "layer head"]]:
         """(attention share on position 0, on massive positions) per head, per query."""
@@ -108,13 +114,14 @@ class MassiveStats:
         self.entries = list(meta.get("entries", []))
 
 
-def ablation_hooks(site_mean: Float[Tensor, "layer d_model"], sites: Int[Tensor, "layer d_model"], ratio: float,
+def ablation_hooks(site_mean: Float[Tensor, "layer 2 d_model"], sites: Int[Tensor, "layer 2 d_model"], ratio: float,
                    to_zero: bool = False) -> list[tuple[str, object]]:
     """Forward hooks that, at every layer with massive sites, set the entries of those dimensions exceeding `ratio`
-    times their token's median magnitude to the site's mean value (or to zero), as Sun et al. intervene."""
+    times their token's median magnitude to the site's mean value (at the first token its first-token mean, later
+    its later-token mean) or to zero, as Sun et al. intervene."""
     hooks = []
     for layer in range(site_mean.shape[0]):
-        dims = torch.nonzero(sites[layer] > 0).flatten()
+        dims = torch.nonzero(sites[layer].sum(0) > 0).flatten()
         if dims.numel() == 0:
             continue
 
@@ -122,7 +129,10 @@ def ablation_hooks(site_mean: Float[Tensor, "layer d_model"], sites: Int[Tensor,
             r = ratios_to_median(h)
             mask = torch.zeros_like(h, dtype=torch.bool)
             mask[..., dims] = r[..., dims] > ratio
-            value = torch.zeros_like(h) if to_zero else mean.to(h.device, h.dtype).expand_as(h)
+            value = torch.zeros_like(h)
+            if not to_zero:
+                value[:, 0] = mean[0].to(h.device, h.dtype)
+                value[:, 1:] = mean[1].to(h.device, h.dtype)
             return torch.where(mask, value, h)
 
         hooks.append((f"blocks.{layer}.hook_resid_post", hook))

@@ -130,16 +130,19 @@ def test_massive_entries_sinks_and_the_mean_ablation():
     st.end_batch()
     assert st.counts[0].tolist() == [2, 1] and float(st.max_ratio[0]) == 2000
     assert st.entries[0] == {"layer": 0, "dim": 6, "row": 11, "pos": 2, "token": 7, "value": -2000.0, "ratio": 2000.0}
-    assert st.site_mean()[0, 3] == 500 and st.site_mean()[0, 6] == -2000 and int(st.site_n[0].sum()) == 2
+    # site means kept apart for the first token and later ones; a kind with no entry takes the other's
+    assert st.site_mean()[0, 0, 3] == 500 and st.site_mean()[0, 1, 6] == -2000 and int(st.site_n[0].sum()) == 2
+    assert st.site_mean()[0, 1, 3] == 500 and st.site_mean()[0, 0, 6] == -2000 and st.site_mean()[0, :, 0].eq(0).all()
     bos, massive = st.shares()
     assert bos[0].tolist() == [1.0, 0.0]
     # massive positions: row 0 pos 0 and row 1 pos 2 -> head 0 on row 0 and head 1 on row 1
     assert massive[0].tolist() == [0.5, 0.5]
-    (name, hook), = ablation_hooks(torch.full((1, 8), 7.0), st.site_n, 100.0)
+    means = torch.stack([torch.full((8,), 7.0), torch.full((8,), -3.0)])[None]  # [layer, first / later, dim]
+    (name, hook), = ablation_hooks(means, st.site_n, 100.0)
     out = hook(h.clone(), None)
-    assert name == "blocks.0.hook_resid_post" and out[0, 0, 3] == 7.0 and out[1, 2, 6] == 7.0
+    assert name == "blocks.0.hook_resid_post" and out[0, 0, 3] == 7.0 and out[1, 2, 6] == -3.0
     assert out[0, 1, 3] == 1.0 and torch.equal(out[0, 1:], h[0, 1:])  # entries below the ratio are kept
-    (_, zero), = ablation_hooks(torch.full((1, 8), 7.0), torch.ones(1, 8, dtype=torch.int64), 100.0, to_zero=True)
+    (_, zero), = ablation_hooks(means, torch.ones(1, 2, 8, dtype=torch.int64), 100.0, to_zero=True)
     assert zero(h.clone(), None)[0, 0, 3] == 0 and zero(h.clone(), None)[1, 2, 6] == 0
 
 
