@@ -71,7 +71,8 @@ st.title("Sparsity")
 found = runs()
 if not found:
     st.info(f"No sparsity runs in {data.layout().root / 'sparsity'} yet. Make one with `interp sparsity --model M "
-            f"--out {data.layout().root / 'sparsity' / 'M'}`.")
+            f"--out {data.layout().root / 'sparsity' / 'M'}` (the workspace, built with {data.build_hint()}, does "
+            f"not make them yet).")
     st.stop()
 model = st.selectbox("Model", list(found), key="sparsity_model")
 run = data.guarded(f"sparsity run of {model}", "", lambda p: _run(str(p), data.mtime(p / SPARSITY_JSON)),
