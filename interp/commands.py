@@ -38,6 +38,7 @@ def commands() -> list[Command]:
     from .model_fetch import FetchConfig
     from .neurons.config import NeuronsConfig, UniversalConfig
     from .pages.config import FeaturePagesConfig
+    from .sparsity.config import SparsityConfig
     from .steering.config import SteerBenchConfig, SteerConfig
 
     return [
@@ -53,6 +54,10 @@ def commands() -> list[Command]:
         Command("universal", UniversalConfig, "interp.neurons.universal:main",
                 "Universal neurons: correlate every neuron with every neuron of other seeds' models (excess over a "
                 "random rotation)."),
+        Command("sparsity", SparsityConfig, "interp.sparsity.run:main",
+                "Activation sparsity per MLP layer and neuron as the sparsity papers measure it: exact / near-zero "
+                "shares, sparsity vs CETT, PPL-p% sparsity, hot / cold and dormant neurons, massive activations and "
+                "attention sinks."),
         Command("feature-pages", FeaturePagesConfig, "interp.pages.command:main",
                 "Feature pages (examples by quantile bin, histograms, logits, concepts) of any dictionary folder, "
                 "from an activation cache of its hook or by running the model on a corpus; the explorer opens them."),

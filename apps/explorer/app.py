@@ -28,6 +28,7 @@ PAGES = [("pages/home.py", "Overview", ":material/home:"),
          ("pages/neurons.py", "Neurons", ":material/hub:"),
          ("pages/steering.py", "Steering", ":material/tune:"),
          ("pages/circuits.py", "Circuits", ":material/account_tree:"),
+         ("pages/sparsity.py", "Sparsity", ":material/filter_alt:"),
          ("pages/open.py", "Open", ":material/folder_open:")]
 
 st.set_page_config(page_title="interp explorer", layout="wide")

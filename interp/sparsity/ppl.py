@@ -1,0 +1,155 @@
+"""PPL-p% sparsity (Luo et al. 2024, "Sparsing Law: Towards Large Language Models with Greater Activation
+Sparsity").
+
+The Sparsing Law measures a model's activation sparsity at a fixed cost in quality: every layer drops its smallest
+contributions (magnitude-defined activity, interp.sparsity.magnitude) up to one CETT shared by all layers, and the
+CETT is raised until the held-out perplexity of the truncated model is (1 + p/100) times the full model's; the
+share of dropped (token, neuron) pairs there is the PPL-p% sparsity.
+
+Here the truncation is applied through hooks on the real model: at each layer's mlp.hook_post, activations whose
+norm |a_i| ||W_out[i]|| is at most the layer's threshold for that CETT (read off its CETT curve) are set to zero,
+and the full and the truncated model are scored on the same held-out rows, so the rise is a paired comparison.
+`search` starts at CETT 0.1 and steps along a power law through the evaluations nearest the target (`next_cett`)
+until a rise lies within 10% of p; the reported CETT and sparsity are
+that evaluation's, else they interpolate between the bracket's ends (listed, with every evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from ..fused import fused_kernels
+
+if TYPE_CHECKING:
+    from transformer_lens import HookedTransformer
+
+START_CETT = 0.1
+TOLERANCE = 0.1
+"""A p's search stops once an evaluation's rise is within this share of p, or the bracket is this narrow relative to
+its upper end: the rise is measured on a finite held-out sample, so finer steps would chase its noise."""
+
+
+class Evaluation(NamedTuple):
+    """One truncated model on the held-out rows."""
+
+    cett: float
+    loss: float
+    """Mean next-token loss (nats)."""
+    sparsity: float
+    """Share of (non-BOS token, neuron) pairs dropped, over every layer."""
+
+
+def truncation_hooks(thresholds: list[float], w_norms: Float[Tensor, "layer d_mlp"], counter: list[int]
+                     ) -> list[tuple[str, Callable]]:
+    """mlp.hook_post hooks zeroing activations whose contribution norm is at most the layer's threshold; `counter`
+    accumulates [dropped, total] over non-BOS positions."""
+    def make(layer: int):
+        eps, w = thresholds[layer], w_norms[layer]
+
+        def hook(a, hook):
+            keep = a.abs() * w.to(a.device) > eps
+            counter[0] += int((~keep[:, 1:]).sum())
+            counter[1] += keep[:, 1:].numel()
+            return a * keep
+
+        return hook
+
+    return [(f"blocks.{layer}.mlp.hook_post", make(layer)) for layer in range(len(thresholds))]
+
+
+@torch.inference_mode()
+def heldout_loss(model: HookedTransformer, tokens: Int[Tensor, "row pos"], batch_size: int,
+                 hooks: list[tuple[str, Callable]] = ()) -> float:
+    """Mean next-token loss of `model` (with `hooks`) over the rows."""
+    total, n = 0.0, 0
+    with fused_kernels(model), model.hooks(fwd_hooks=list(hooks)):
+        for s in range(0, tokens.shape[0], batch_size):
+            batch = tokens[s:s + batch_size].to(model.cfg.device).long()
+            loss = model(batch, return_type="loss", loss_per_token=True)  # [batch, pos - 1]
+            total += float(loss.double().sum())
+            n += loss.numel()
+    return total / max(n, 1)
+
+
+def evaluate(model: HookedTransformer, tokens: Int[Tensor, "row pos"], batch_size: int, cett: float,
+             thresholds: list[float], w_norms: Float[Tensor, "layer d_mlp"]) -> Evaluation:
+    counter = [0, 0]
+    loss = heldout_loss(model, tokens, batch_size, truncation_hooks(thresholds, w_norms, counter))
+    return Evaluation(cett, loss, counter[0] / max(counter[1], 1))
+
+
+def rise_pct(loss: float, base: float) -> float:
+    """Percent rise of perplexity exp(loss) over exp(base)."""
+    return (math.exp(loss - base) - 1.0) * 100.0
+
+
+def search(run: Callable[[float], Evaluation], ps: list[float], steps: int) -> tuple[list[dict], list[Evaluation]]:
+    """For each p, the CETT and sparsity at which perplexity rises by p% (module docstring); evaluations are
+    shared between the p's. `run(0)` is the full model (threshold 0 drops only exact zeros)."""
+    done = {0.0: run(0.0)}
+    base = done[0.0].loss
+
+    def bracket(p: float) -> tuple[float, float | None]:
+        below = [c for c, e in done.items() if rise_pct(e.loss, base) < p]
+        above = [c for c, e in done.items() if rise_pct(e.loss, base) >= p and c > 0]
+        return max(below), (min(above) if above else None)
+
+    results = []
+    for p in ps:
+        for _ in range(steps):
+            lo, hi = bracket(p)
+            if any(abs(rise_pct(e.loss, base) - p) <= TOLERANCE * p for e in done.values()) or (
+                    hi is not None and hi - lo <= TOLERANCE * hi):
+                break
+            if hi is None and lo >= 1.0:
+                break
+            c = next_cett(p, lo, hi, {k: rise_pct(e.loss, base) for k, e in done.items()})
+            if c not in done:
+                done[c] = run(c)
+        results.append(_result(p, done, base, *bracket(p)))
+    return results, sorted(done.values())
+
+
+def next_cett(p: float, lo: float, hi: float | None, rise: dict[float, float]) -> float:
+    """The next CETT to evaluate. Inside a bracket: on the power law through its ends (log rise linear in log CETT:
+    the rise grows about linearly at small CETT and faster later), or on the line from the full model (CETT 0, rise
+    0) when the lower end is 0. Above every evaluation: along the power law of the two highest evaluations (linear
+    with one), within 1.2x to 4x of the highest."""
+    if hi is None:
+        if lo == 0:
+            return START_CETT
+        below = sorted(c for c in rise if 0 < c < lo and rise[c] > 0)
+        k = math.log(rise[lo] / rise[below[-1]]) / math.log(lo / below[-1]) if below and rise[lo] > 0 else 1.0
+        guess = lo * (p / rise[lo]) ** (1 / k) if rise[lo] > 0 and k > 0 else 2 * lo
+        return min(1.0, max(guess, 1.2 * lo), 4 * lo)
+    width = hi - lo
+    if lo > 0 and rise[lo] > 0 and rise[hi] > rise[lo]:
+        k = math.log(rise[hi] / rise[lo]) / math.log(hi / lo)
+        guess = lo * (p / rise[lo]) ** (1 / k)
+    else:
+        r_lo = max(rise[lo], 0.0)
+        guess = lo + (p - r_lo) / max(rise[hi] - r_lo, 1e-12) * width
+    return min(max(guess, lo + 0.05 * width), hi - 0.05 * width)
+
+
+def _result(p: float, done: dict[float, Evaluation], base: float, lo: float, hi: float | None) -> dict:
+    """The CETT and sparsity at a p% rise: an evaluation within the tolerance of p, else interpolated between the
+    bracket's ends (None when never reached)."""
+    out = {"p": p, "bracket": [lo, hi], "base_ppl": math.exp(base)}
+    near = min(done.values(), key=lambda e: abs(rise_pct(e.loss, base) - p))
+    if abs(rise_pct(near.loss, base) - p) <= TOLERANCE * p:
+        return {**out, "cett": near.cett, "sparsity": near.sparsity, "rise_pct": rise_pct(near.loss, base)}
+    if hi is None:
+        return {**out, "cett": None, "sparsity": None, "rise_pct": None,
+                "note": f"perplexity rose by less than {p}% up to CETT {lo:.3g}"}
+    e_lo, e_hi = done[lo], done[hi]
+    r_lo, r_hi = rise_pct(e_lo.loss, base), rise_pct(e_hi.loss, base)
+    t = min(max((p - r_lo) / max(r_hi - r_lo, 1e-12), 0.0), 1.0)
+    return {**out, "cett": lo + t * (hi - lo), "sparsity": e_lo.sparsity + t * (e_hi.sparsity - e_lo.sparsity),
+            "rise_pct": p}

@@ -1,0 +1,50 @@
+"""The explorer's Sparsity page under streamlit.testing.v1.AppTest, on a folder holding one real `interp sparsity`
+run of toy-relu-s0 (no workspace build needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+SPARSITY = "pages/sparsity.py"
+
+
+@pytest.fixture(scope="module")
+def sparsity_root(tmp_path_factory):
+    import torch
+
+    from apps.cli import main
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("sparsity-ws")
+    assert main(["sparsity", "--model", "toy-relu-s0", "--tokens", "1500", "--ppl-tokens", "256", "--batch-size", "8",
+                 "--threads", "1", "--out", str(root / "sparsity" / "toy-relu-s0")]) == 0
+    return root
+
+
+def test_sparsity_page_shows_curves_neurons_and_sinks(explorer, sparsity_root):
+    from interp.sparsity.artifacts import load_sparsity
+
+    run = load_sparsity(sparsity_root / "sparsity" / "toy-relu-s0")
+    at = explorer.open(sparsity_root, SPARSITY)
+    assert at.title[0].value == "Sparsity" and at.selectbox(key="sparsity_model").options == ["toy-relu-s0"]
+    body = explorer.texts(at)
+    assert "toy-relu-s0" in body and "corpus toyworld" in body and "no residual entry exceeded 100x" in body
+    metrics = explorer.metrics(at)
+    assert metrics["Nonzero activations"] == f"{run.summary['model']['nonzero']:.1%}"
+    assert metrics["PPL-1% sparsity"] == f"{run.summary['ppl'][0]['sparsity']:.1%}"
+    charts = explorer.charts(at)
+    assert [c["layout"]["title"]["text"] for c in charts] == ["Per layer", "Sparsity vs CETT",
+                                                              "Attention on position 0 per head"]
+    assert np.allclose(charts[1]["data"][0]["y"], run.sparsity[0])
+    links = list(at.get("page_link"))
+    hottest = np.unravel_index(int(run.hot_rank.argmin()), run.hot_rank.shape)
+    labels = [p.proto.label for p in links]
+    assert len(labels) == 30 and labels[0].startswith(f"L{hottest[0]} N{hottest[1]} · fires")
+    assert all(p.proto.page == "neurons" for p in links)  # the Neurons page (its URL path)
+    assert f"layer={hottest[0]}" in links[0].proto.query_string and "model=toy-relu-s0" in links[0].proto.query_string
+
+
+def test_sparsity_page_without_runs_says_how_to_make_one(explorer, tmp_path):
+    at = explorer.open(tmp_path, SPARSITY)
+    assert "No sparsity runs" in explorer.texts(at) and "interp sparsity --model" in explorer.texts(at)
