@@ -135,6 +135,22 @@ def build_neurons(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> 
         neuron_pages(models, [name], [out], 64, cfg)
 
 
+def build_sparsity(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    """Activation sparsity (interp sparsity) of every neuron model, into sparsity/<model> (the Sparsity page)."""
+    from interp.checkpoint import Checkpointer, identity
+    from interp.sparsity.artifacts import save_sparsity
+    from interp.sparsity.config import SparsityConfig
+    from interp.sparsity.run import compute_sparsity
+
+    for name in neuron_models(cfg):
+        out = layout.sparsity / Path(name).name
+        scfg = SparsityConfig.of(model=name, weight_processing=cfg.lm.weight_processing, corpus=cfg.data.corpus,
+                                 text_column=cfg.data.text_column, tokens=cfg.sparsity_tokens, out=str(out),
+                                 seed=cfg.seed, device="cpu", threads=cfg.run.threads, overwrite=True)
+        save_sparsity(compute_sparsity(models(name), name, scfg, out), out)
+        Checkpointer(out, identity(scfg)).clear()
+
+
 def build_universal(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
     from interp.neurons.config import UniversalConfig
     from interp.neurons.universal import main

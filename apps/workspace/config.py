@@ -95,6 +95,9 @@ class WorkspaceBuildConfig(Options):
     neuron_tokens: int = 32_768
     """Tokens streamed for the neuron statistics (of --model; with a shipped toy model also of the ReLU model of its
     family)."""
+    sparsity_tokens: int = 8_192
+    """Tokens streamed for the activation-sparsity measures (interp sparsity: zero shares, CETT, PPL-p%, hot / cold,
+    dormant, massive activations) of the same models as the neuron statistics."""
     universal_models: list[str] = field(default_factory=list)
     """Seeds of one architecture for the universal neurons; default: the GELU seeds of --model's family when it is a
     shipped toy model (for another model the step is skipped unless its seeds are given here)."""
@@ -131,7 +134,8 @@ class WorkspaceBuildConfig(Options):
         if bad or not self.archs:
             raise ValueError(f"unknown SAE architecture(s) {bad or '(none)'}; valid: {', '.join(ARCH_NAMES)}")
         at_least(1024, cache_tokens=self.cache_tokens, snmf_tokens=self.snmf_tokens)
-        at_least(512, neuron_tokens=self.neuron_tokens, universal_tokens=self.universal_tokens)
+        at_least(512, neuron_tokens=self.neuron_tokens, universal_tokens=self.universal_tokens,
+                 sparsity_tokens=self.sparsity_tokens)
         at_least(1, sae_batch_size=self.sae_batch_size, k=self.k, examples_per_bin=self.examples_per_bin)
         at_least(2, d_sae=self.d_sae, snmf_k=self.snmf_k)
         at_least(0, ioi_prompts=self.ioi_prompts, seed=self.seed)

@@ -10,6 +10,8 @@ its artifact validates:
     snmf/                       SNMF of the same layer (interp snmf)
     features/<dictionary>/      precomputed feature pages (features.json + features.safetensors)
     neurons/<model>/            neuron statistics (interp neurons) + examples.json/safetensors (top examples)
+    sparsity/<model>/           activation sparsity of the same models (interp sparsity: zeros, CETT, PPL-p%, hot / cold,
+                                dormant neurons, massive activations and sinks)
     universal/                  universal neurons across the GELU seeds (interp universal) + correlates
     steering/                   steering benchmark (interp steer-bench: bench.json)
     patching/                   IOI patching: one folder per method (circuits.patching.methods) + faithfulness.json

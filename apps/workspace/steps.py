@@ -129,6 +129,12 @@ def _neurons_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
                for m in neuron_models(cfg))
 
 
+def _sparsity_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    from interp.sparsity.artifacts import load_sparsity
+
+    return all(_ok(lambda m=Path(m).name: load_sparsity(layout.sparsity / m)) for m in neuron_models(cfg))
+
+
 def _universal_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
     from interp.neurons.pages import load_neuron_pages
     from interp.neurons.universal import load_universal
@@ -197,6 +203,9 @@ STEPS: list[Step] = [
     Step("neurons", folder="neurons", inputs=(),
          settings=lambda c: {**_source(c), **_models(neuron_models(c)), **_pick(c, "neuron_tokens")},
          build=B.build_neurons, validate=_neurons_ok, renamed=(("--tokens", "--neuron-tokens"),)),
+    Step("sparsity", folder="sparsity", inputs=(),
+         settings=lambda c: {**_source(c), **_models(neuron_models(c)), **_pick(c, "sparsity_tokens")},
+         build=B.build_sparsity, validate=_sparsity_ok, renamed=(("--tokens", "--sparsity-tokens"),)),
     Step("universal", folder="universal", inputs=(),
          settings=lambda c: {**_source(c), **_models(universal_models(c)), **_pick(c, "universal_tokens")},
          build=B.build_universal, validate=_universal_ok, skip=_universal_skip,

@@ -12,7 +12,7 @@ import pytest
 TINY = ["--cache-tokens", "4096", "--sae-tokens", "4096", "--sae-batch-size", "512", "--d-sae", "128", "--k", "8",
         "--snmf-k", "12", "--snmf-tokens", "2048", "--neuron-tokens", "1024", "--universal-tokens", "1024",
         "--universal-models", "toy-gelu-s0", "toy-gelu-s1", "--steer-concepts", "colour:red", "--ioi-prompts", "3",
-        "--examples-per-bin", "3", "--archs", "relu", "topk", "batchtopk"]
+        "--examples-per-bin", "3", "--archs", "relu", "topk", "batchtopk", "--sparsity-tokens", "1024"]
 """Three SAE architectures, an SNMF, neurons, two seeds: every page has something to show, in well under a minute."""
 
 

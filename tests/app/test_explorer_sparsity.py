@@ -48,3 +48,17 @@ def test_sparsity_page_shows_curves_neurons_and_sinks(explorer, sparsity_root):
 def test_sparsity_page_without_runs_says_how_to_make_one(explorer, tmp_path):
     at = explorer.open(tmp_path, SPARSITY)
     assert "No sparsity runs" in explorer.texts(at) and "interp sparsity --model" in explorer.texts(at)
+
+
+def test_the_workspace_builds_sparsity_for_its_neuron_models(explorer, workspace):
+    """`workspace build` runs `interp sparsity` on the models of its neuron statistics (the GELU model and its ReLU
+    sibling) into sparsity/<model>, and the page offers each."""
+    from apps.workspace.config import WorkspaceBuildConfig
+    from apps.workspace.family import neuron_models
+    from interp.sparsity.artifacts import load_sparsity
+
+    models = neuron_models(WorkspaceBuildConfig.of(model="toy-gelu-s0"))  # the tiny workspace's model
+    for m in models:
+        assert load_sparsity(workspace / "sparsity" / m).model == m
+    at = explorer.open(workspace, SPARSITY)
+    assert sorted(at.selectbox(key="sparsity_model").options) == sorted(models) and len(models) == 2
