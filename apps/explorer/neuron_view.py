@@ -8,11 +8,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from apps.explorer import data, state, unit_view
+from apps.explorer import data, sparsity_data, state, unit_view
 from apps.explorer import figures as views
 from apps.explorer.unit_view import Unit
 from interp.neurons.pages import neuron_summary
 from interp.pages.builder import BIN_NAMES
+from interp.sparsity.artifacts import NeuronSparsity, neuron_sparsity
 
 NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
 STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]
@@ -50,6 +51,16 @@ def sample_line(stats, meta: dict | None) -> str:
         if corpus.get("n_docs"):
             text += f" ({corpus['n_docs']} documents of the {corpus.get('split', '?')} split)"
     return text + "."
+
+
+def sparsity_line(ns: NeuronSparsity, run) -> str:
+    """The neuron's hot / cold rank (PowerInfer) and dormancy (ReDo) from the workspace's sparsity run."""
+    n = run.arrays["hot_rank"].size
+    dormant = [t for t, is_dormant in ns.dormant.items() if is_dormant]
+    state = f"dormant at tau {', '.join(dormant)}" if dormant else "not dormant at any recorded tau"
+    return (f"Sparsity run ({run.corpus.get('tokens', 0):,} tokens): hot rank {ns.hot_rank + 1:,} of {n:,} neurons "
+            f"(1: fires most often; this one fires on {ns.active_freq:.1%} of tokens at the activity CETT); "
+            f"exactly zero on {ns.zero_frac:.1%}; ReDo dormancy score {ns.dormancy:.3f} ({state})")
 
 
 NO_LOGITS = "No logit effects recorded for this neuron."
@@ -114,6 +125,9 @@ def render(model: str, stats, row: pd.Series, has_universal: bool) -> None:
         arr, meta = pages
         st.markdown(views.md_escape(neuron_summary(arr, meta, layer, neuron)))
     st.caption(views.md_escape(sample_line(stats, pages[1] if pages is not None else None)))
+    run = sparsity_data.run_of(model)
+    if run is not None:
+        st.caption(views.md_escape(sparsity_line(neuron_sparsity(run, layer, neuron), run)))
     if stats.dead[layer, neuron]:
         st.info(f"L{layer} N{neuron} never fired on {stats.n_tokens:,} tokens: no examples, no activation histogram.")
         if pages is not None:

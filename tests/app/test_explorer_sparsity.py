@@ -62,3 +62,17 @@ def test_the_workspace_builds_sparsity_for_its_neuron_models(explorer, workspace
         assert load_sparsity(workspace / "sparsity" / m).model == m
     at = explorer.open(workspace, SPARSITY)
     assert sorted(at.selectbox(key="sparsity_model").options) == sorted(models) and len(models) == 2
+
+
+def test_a_neuron_page_shows_its_hot_rank_and_dormancy(explorer, workspace):
+    """Issue 27: a neuron's page reads its hot / cold rank and dormancy from the workspace's sparsity run."""
+    from interp.sparsity.artifacts import load_sparsity, neuron_sparsity
+
+    run = load_sparsity(workspace / "sparsity" / "toy-relu-s0")
+    hottest = np.unravel_index(int(run.hot_rank.argmin()), run.hot_rank.shape)
+    layer, neuron = int(hottest[0]), int(hottest[1])
+    ns = neuron_sparsity(run, layer, neuron)
+    at = explorer.open(workspace, "pages/neurons.py", model="toy-relu-s0", layer=layer, neuron=neuron)
+    line = next(c.value for c in at.caption if "hot rank" in c.value).replace("\\", "")  # markdown escapes
+    assert f"hot rank 1 of {run.hot_rank.size:,} neurons" in line and ns.hot_rank == 0
+    assert f"dormancy score {ns.dormancy:.3f}" in line

@@ -5,30 +5,16 @@ head's attention on the sink positions. Rendering only: every number is read fro
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from apps.explorer import data
+from apps.explorer import data, sparsity_data
 from apps.explorer import figures as views
 from interp.corpus import summary as corpus_summary
-from interp.sparsity.artifacts import SPARSITY_JSON, load_sparsity
 
 NEURONS_PAGE = "pages/neurons.py"
 SHOWN = 10
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _run(path: str, mtime: float):
-    return load_sparsity(path)
-
-
-def runs() -> dict[str, Path]:
-    """Model name (its folder) -> sparsity folder, for every finished run under <workspace>/sparsity."""
-    root = data.layout().root / "sparsity"
-    return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{SPARSITY_JSON}"))} if root.is_dir() else {}
 
 
 def curves(run) -> go.Figure:
@@ -68,15 +54,14 @@ def neuron_links(model: str, run, order, title: str, value) -> None:
 
 
 st.title("Sparsity")
-found = runs()
+found = sparsity_data.runs()
 if not found:
     st.info(f"No sparsity runs in {data.layout().root / 'sparsity'} yet. Make one with `interp sparsity --model M "
-            f"--out {data.layout().root / 'sparsity' / 'M'}` (the workspace, built with {data.build_hint()}, does "
-            f"not make them yet).")
+            f"--out {data.layout().root / 'sparsity' / 'M'}`, or build the workspace's sparsity step: "
+            f"{data.build_hint('sparsity')}.")
     st.stop()
 model = st.selectbox("Model", list(found), key="sparsity_model")
-run = data.guarded(f"sparsity run of {model}", "", lambda p: _run(str(p), data.mtime(p / SPARSITY_JSON)),
-                   found[model])
+run = data.guarded(f"sparsity run of {model}", "", sparsity_data.run_at, found[model])
 if run is None:
     st.stop()
 s = run.summary
