@@ -20,13 +20,19 @@ each trainer's tokens/s is printed as a fraction of it (above 100% means the ste
 ReLU / JumpReLU once their codes are sparse, use only the active latents).
 
 R² is the explained variance (float64, saes.eval.metrics.R2Accumulator) of each trained SAE on the held-out batches, at
-the L0 it reached there. The last line reads
-`topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=..`
+the L0 it reached there. The warm window ends with the line
+`topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=.. window=warm`
 (speedup = our tokens/s over sae_lens's, r2_delta = our R² minus sae_lens's).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # d_sae 4096, 60 warm + 8 timed steps
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick    # d_sae 1024, 10 steps from init, ~1 min
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --warm-steps 0   # the first steps, from init
+Then the end-to-end comparison (bench/sae_e2e.py): each trainer's whole training call, from the same initialisation,
+over the same --e2e-steps x 4096 cached tokens (default 489 steps: 2,002,944 tokens; cache runs/bench/
+cache-toy2-gelu-s0-l2-e2e, built once), timed start-up included; R² / L0 of the saved SAEs on the same held-out
+batches. The bench's last line is the same ratio line with `window=e2e` (speedup = sae_lens's seconds over ours).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # warm window, then end to end (~45 min idle)
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --window e2e --e2e-steps 64   # shorter e2e runs
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick --window warm   # d_sae 1024, 10 steps, ~1 min
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --warm-steps 0 --window warm  # the first steps
 
 Which phase of training is timed matters. In the first steps at d_sae 4096 the ReLU and JumpReLU codes are dense
 (L0 ~ d_sae/2, R² still negative); within a few dozen steps they are sparse (L0 ~ 1-3% of d_sae), as for the rest
