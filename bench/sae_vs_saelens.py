@@ -20,13 +20,19 @@ each trainer's tokens/s is printed as a fraction of it (above 100% means the ste
 ReLU / JumpReLU once their codes are sparse, use only the active latents).
 
 R² is the explained variance (float64, saes.eval.metrics.R2Accumulator) of each trained SAE on the held-out batches, at
-the L0 it reached there. The last line reads
-`topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=..`
+the L0 it reached there. The warm window ends with the line
+`topk_speedup=X jumprelu_speedup=Y relu_speedup=Z topk_r2_delta=.. jumprelu_r2_delta=.. relu_r2_delta=.. window=warm`
 (speedup = our tokens/s over sae_lens's, r2_delta = our R² minus sae_lens's).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # d_sae 4096, 60 warm + 8 timed steps
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick    # d_sae 1024, 10 steps from init, ~1 min
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --warm-steps 0   # the first steps, from init
+Then the end-to-end comparison (bench/sae_e2e.py): each trainer's whole training call, from the same initialisation,
+over the same --e2e-steps x 4096 cached tokens (default 489 steps: 2,002,944 tokens; cache runs/bench/
+cache-toy2-gelu-s0-l2-e2e, built once), timed start-up included; R² / L0 of the saved SAEs on the same held-out
+batches. The bench's last line is the same ratio line with `window=e2e` (speedup = sae_lens's seconds over ours).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py            # warm window, then end to end (~45 min idle)
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --window e2e --e2e-steps 64   # shorter e2e runs
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --quick --window warm   # d_sae 1024, 10 steps, ~1 min
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/sae_vs_saelens.py --warm-steps 0 --window warm  # the first steps
 
 Which phase of training is timed matters. In the first steps at d_sae 4096 the ReLU and JumpReLU codes are dense
 (L0 ~ d_sae/2, R² still negative); within a few dozen steps they are sparse (L0 ~ 1-3% of d_sae), as for the rest
@@ -54,6 +60,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sae_e2e import check_cache, default_cache, report_e2e, run_e2e_arch  # noqa: E402
 from sae_results import CACHE, HOOK, ensure_cache  # noqa: E402
 
 from interp.activations.sources import Pair  # noqa: E402
@@ -104,15 +111,16 @@ def ours(arch: str, args, batches: list[torch.Tensor]) -> Trainer:
     return tr
 
 
-def saelens(arch: str, args, mine: Trainer, batches: list[torch.Tensor]):
-    """A sae_lens SAETrainer with the same settings, starting from our SAE's initial weights."""
+def saelens(arch: str, args, mine: Trainer, batches):
+    """A sae_lens SAETrainer with the same settings and schedule (mine.cfg.steps steps), starting from our SAE's
+    initial weights, reading `batches` (an iterable of tensors) through its data_provider."""
     from sae_lens import SAETrainer
     from sae_lens.config import SAETrainerConfig
     from sae_lens.saes.jumprelu_sae import JumpReLUTrainingSAE, JumpReLUTrainingSAEConfig
     from sae_lens.saes.standard_sae import StandardTrainingSAE, StandardTrainingSAEConfig
     from sae_lens.saes.topk_sae import TopKTrainingSAE, TopKTrainingSAEConfig
 
-    cfg, n = mine.cfg, args.steps
+    cfg, n = mine.cfg, mine.cfg.steps
     sp_warm = round(cfg.optim.sparsity_warmup * n)
     common = {"d_in": mine.source.d_in, "d_sae": args.d_sae, "dtype": "float32", "device": "cpu",
               "apply_b_dec_to_input": True, "normalize_activations": "none", "decoder_init_norm": None}
@@ -239,11 +247,19 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--dead-window", type=int, default=1_000_000)
     ap.add_argument("--eval-batches", type=int, default=2)
     ap.add_argument("--archs", nargs="+", default=["topk", "jumprelu", "relu"])
-    ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--cache", type=Path, default=CACHE, help="the warm window's cache (400k tokens)")
+    ap.add_argument("--window", choices=["both", "warm", "e2e"], default="both",
+                    help="the warm window (--warm-steps, then --steps timed), the end-to-end runs, or both")
+    ap.add_argument("--e2e-steps", type=int, default=489,
+                    help="training steps of each end-to-end run (489 x 4096 = 2,002,944 tokens)")
+    ap.add_argument("--e2e-cache", type=Path, default=default_cache(),
+                    help="the end-to-end runs' cache (>= 2M tokens; built there once if missing)")
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads of both trainers")
     args = ap.parse_args()
     args.d_sae = args.d_sae or (1024 if args.quick else 4096)
     args.steps = args.steps or (10 if args.quick else 8)
     args.warm_steps = (0 if args.quick else 60) if args.warm_steps is None else args.warm_steps
+    args.hook = HOOK
     return args
 
 
@@ -283,13 +299,11 @@ def report(results: list[dict], flops: list[float], args, d_in: int) -> None:
     get = {a: line.get(a, (float("nan"), float("nan"))) for a in ("topk", "jumprelu", "relu")}
     print(f"topk_speedup={get['topk'][0]:.2f} jumprelu_speedup={get['jumprelu'][0]:.2f} "
           f"relu_speedup={get['relu'][0]:.2f} topk_r2_delta={get['topk'][1]:+.4f} "
-          f"jumprelu_r2_delta={get['jumprelu'][1]:+.4f} relu_r2_delta={get['relu'][1]:+.4f}")
+          f"jumprelu_r2_delta={get['jumprelu'][1]:+.4f} relu_r2_delta={get['relu'][1]:+.4f} window=warm")
 
 
-def main() -> None:
-    args = parse_args()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    torch.manual_seed(0)
+def warm_window(args) -> None:
+    """The warm-window measurement: lock-step timed steps from a partly trained SAE (see the module docstring)."""
     batches, eval_batches = load_batches(args)
     d_in = batches[0].shape[-1]
     flops = [matmul_flops(args.batch_size, d_in, args.d_sae)]
@@ -301,6 +315,33 @@ def main() -> None:
         results.append(res)
         print(f"  {arch}: ours {res['ours_tps']:,.0f} tok/s, sae_lens {res['saelens_tps']:,.0f} tok/s", flush=True)
     report(results, flops, args, d_in)
+
+
+def end_to_end(args) -> None:
+    """Both trainers' whole training calls from the same initialisation (bench/sae_e2e.py); the last line."""
+    check_cache(args)
+    print(f"e2e data: {args.e2e_cache} {HOOK}, {args.e2e_steps} steps x {args.batch_size} tokens "
+          f"({args.e2e_steps * args.batch_size:,}), +{args.eval_batches} held-out batches; d_sae {args.d_sae}, "
+          f"k {args.k}, l1 {args.l1}, l0 {args.l0}, threads {args.threads}, fp32", flush=True)
+    results = []
+    for arch in args.archs:
+        with contextlib.redirect_stderr(io.StringIO()):  # sae_lens's tqdm/warnings
+            results.append(run_e2e_arch(arch, args, saelens, r2_l0))
+        r = results[-1]
+        print(f"  e2e {arch}: ours {r['ours_s']:.1f} s, sae_lens {r['saelens_s']:.1f} s", flush=True)
+    report_e2e(results, args)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} cores",
+          flush=True)
+    if args.window in ("both", "warm"):
+        warm_window(args)
+    if args.window in ("both", "e2e"):
+        end_to_end(args)
 
 
 if __name__ == "__main__":

@@ -60,11 +60,24 @@ def _csr(crow: Tensor, cols: Tensor, values: Tensor, shape: torch.Size) -> Tenso
 
 
 def _pattern(mask_BF: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """CSR row pointers, column indices and row index of each entry of the True entries of `mask_BF`."""
-    crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
-    torch.cumsum(mask_BF.sum(-1), 0, out=crow[1:])
+    """CSR row pointers, column indices and row index of each entry of the True entries of `mask_BF` (row-major)."""
     idx = mask_BF.nonzero()  # [nnz, 2], row-major order as CSR wants
-    return crow, idx[:, 1].contiguous(), idx[:, 0]
+    rows = idx[:, 0]
+    # row counts from the nnz row indices: a bool mask's sum(-1) widens all batch·d_sae entries to int64 on CPU
+    # (~10x the cost of nonzero itself at d_sae 4096)
+    crow = torch.zeros(mask_BF.shape[0] + 1, dtype=torch.int64, device=mask_BF.device)
+    torch.cumsum(torch.bincount(rows, minlength=mask_BF.shape[0]), 0, out=crow[1:])
+    return crow, idx[:, 1].contiguous(), rows
+
+
+def _transposed(crow: Tensor, cols: Tensor, rows: Tensor, n_cols: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The CSR pattern of the transpose (row pointers, column indices) and the permutation taking the row-major
+    entries to column-major order. A stable sort of the column indices (rows already ascend within each column);
+    torch's own CSR.t() @ dense converts CSC back to CSR with a sort per product, and the backward has two."""
+    perm = torch.sort(cols, stable=True).indices
+    crow_t = torch.zeros(n_cols + 1, dtype=torch.int64, device=cols.device)
+    torch.cumsum(torch.bincount(cols, minlength=n_cols), 0, out=crow_t[1:])
+    return crow_t, rows[perm], perm
 
 
 class SparseGateFn(torch.autograd.Function):
@@ -81,8 +94,10 @@ class SparseGateFn(torch.autograd.Function):
         active_BF = h_BF > (0 if threshold_F is None else threshold_F)
         support_BF = active_BF if threshold_F is None else support_mask(h_BF, threshold_F, bandwidth)
         crow, cols, rows = _pattern(support_BF)
-        h_vals = h_BF[support_BF]  # h on the support; f = h where active, 0 elsewhere in it
-        on = active_BF[support_BF]  # [nnz] which support entries are active
+        flat = rows * h_BF.shape[1] + cols  # the support's flat positions: gathers instead of boolean indexing
+        h_vals = h_BF.reshape(-1).index_select(0, flat)  # h on the support; f = h where active, 0 elsewhere in it
+        # [nnz] which support entries are active (all of them for ReLU, whose support is the active set)
+        on = torch.ones_like(cols, dtype=torch.bool) if threshold_F is None else active_BF.reshape(-1)[flat]
         f_vals = torch.where(on, h_vals, 0)
         recon_BD = _csr(crow, cols, f_vals, h_BF.shape) @ W_dec  # [batch, d_in]
         fsum_F = torch.zeros_like(b_enc).index_add_(0, cols, f_vals)
@@ -101,10 +116,12 @@ class SparseGateFn(torch.autograd.Function):
         xc_BD, W_enc, W_dec, threshold_F, crow, cols, rows, f_vals, h_vals, on = ctx.saved_tensors
         g_f = torch.zeros_like(h_vals)  # dL/df on the support
         grad_W_dec = None
+        crow_t, cols_t, perm = _transposed(crow, cols, rows, ctx.shape[1])
+        shape_t = (ctx.shape[1], ctx.shape[0])
         if g_recon_BD is not None:
             pattern = _csr(crow, cols, torch.zeros_like(h_vals), ctx.shape)
             g_f = torch.sparse.sampled_addmm(pattern, g_recon_BD, W_dec.T).values()  # (g_recon @ W_decᵀ)[S]
-            grad_W_dec = _csr(crow, cols, f_vals, ctx.shape).t() @ g_recon_BD  # [d_sae, d_in]
+            grad_W_dec = _csr(crow_t, cols_t, f_vals[perm], shape_t) @ g_recon_BD  # Fᵀ @ g_recon: [d_sae, d_in]
         if g_fsum_F is not None:
             g_f = g_f + g_fsum_F[cols]
         grad_theta = None
@@ -117,7 +134,7 @@ class SparseGateFn(torch.autograd.Function):
             per = theta * g_f + (g_l0_B[rows] if g_l0_B is not None else 0)
             grad_theta = torch.zeros_like(threshold_F).index_add_(0, cols, kern * per).div_(-eps)
         grad_b_enc = torch.zeros(W_enc.shape[1], dtype=W_enc.dtype, device=W_enc.device).index_add_(0, cols, g_h)
-        grad_W_enc = (_csr(crow, cols, g_h, ctx.shape).t() @ xc_BD).T  # [d_in, d_sae]
+        grad_W_enc = (_csr(crow_t, cols_t, g_h[perm], shape_t) @ xc_BD).T  # (Gᵀ @ xc)ᵀ: [d_in, d_sae]
         grad_b_dec = -(W_enc @ grad_b_enc)
         return None, grad_W_enc, grad_b_enc, grad_W_dec, grad_b_dec, grad_theta, None
 
