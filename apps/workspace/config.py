@@ -96,7 +96,7 @@ class WorkspaceBuildConfig(Options):
     """Tokens streamed for the neuron statistics (of --model; with a shipped toy model also of the ReLU model of its
     family)."""
     sparsity_tokens: int = 8_192
-    """Tokens streamed for the activation-sparsity measures (interp sparsity: zero shares, CETT, PPL-p%, hot / cold,
+    """Tokens streamed for the activation-sparsity measures (interp sparsity: zero shares, CETT, perplexity-bounded sparsity, hot / cold,
     dormant, massive activations) of the same models as the neuron statistics."""
     universal_models: list[str] = field(default_factory=list)
     """Seeds of one architecture for the universal neurons; default: the GELU seeds of --model's family when it is a

@@ -88,3 +88,4 @@ def test_command_environment_is_only_set_while_torch_is_not_loaded():
                            text=True)
     assert before.stdout.strip() == "{'OMP_WAIT_POLICY': 'PASSIVE'} PASSIVE", before.stderr
     assert after.stdout.strip() == "{} None", after.stderr
+
