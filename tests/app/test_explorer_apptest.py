@@ -213,6 +213,7 @@ def test_second_build_skips_every_step(workspace):
     cfg = WorkspaceBuildConfig.of(out=str(workspace), cache_tokens=4096, sae_tokens=4096, sae_batch_size=512, d_sae=128,
                                k=8, snmf_k=12, snmf_tokens=2048, neuron_tokens=1024, universal_tokens=1024,
                                universal_models=["toy-gelu-s0", "toy-gelu-s1"], steer_concepts=["colour:red"],
-                               ioi_prompts=3, examples_per_bin=3, archs=["relu", "topk", "batchtopk"])
+                               ioi_prompts=3, examples_per_bin=3, archs=["relu", "topk", "batchtopk"],
+                               sparsity_tokens=1024)  # conftest.TINY
     res = build(cfg, log=lambda *_: None)
     assert set(res.status.values()) == {"up to date"} and res.total_seconds < 20

@@ -65,6 +65,7 @@ def _run(argv: list[str], capsys) -> tuple[int, str]:
 # (id, argv with {d} for the inputs folder, exit code, substrings the one error line must hold)
 CASES = [
     # ranges: every numeric option, named alone
+    ("sparsity-ppl", ["sparsity", "--ppl", "150"], 2, ["--ppl 150", "must be in (0, 100)", "e.g. --ppl 1 5"]),
     ("snmf-tol", ["snmf", "--tol", "-1"], 2, ["--tol must be >= 0", "-1"]),
     ("snmf-eval-tokens", ["snmf", "--eval-tokens", "-5"], 2, ["--eval-tokens must be >= 0", "0: skip evaluation"]),
     ("snmf-seed", ["snmf", "--seed", "-3"], 2, ["--seed must be >= 0"]),

@@ -151,7 +151,7 @@ def test_models_of_different_architectures_are_named_with_both_shapes():
 
     a = HookedTransformer(toy_config(n_layers=1, d_model=16, d_mlp=8, d_vocab=50, n_heads=2, n_ctx=8))
     b = HookedTransformer(toy_config(n_layers=1, d_model=16, d_mlp=12, d_vocab=50, n_heads=2, n_ctx=8))
-    with pytest.raises(ValueError, match=r"m1 has 1 layers x 8 MLP.*m2 has 1 layers x 12 MLP"):
+    with pytest.raises(ValueError, match=r"m1 and m2 differ in MLP neurons 8 vs 12"):
         check_same_architecture([a, b], ["m1", "m2"])
     check_same_architecture([a, a], ["m1", "m1b"])
 
