@@ -87,19 +87,33 @@ class BatchTopKSAE(TopKSAE):
         lr = self.cfg.threshold_lr
         self.threshold.copy_(m if float(self.threshold) == 0.0 else (1 - lr) * self.threshold + lr * m)
 
-    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
-        """MSE + AuxK, on the batch-level top k·batch; in training mode also updates the threshold EMA."""
+    def select(self, x: Float[Tensor, "batch d_in"]
+               ) -> tuple[Float[Tensor, "batch d_in"], Float[Tensor, "batch d_sae"], Float[Tensor, "batch d_sae"]]:
+        """(normalised input xs_BD, pre-activations h_BF, the batch-level top k·batch codes acts_BF); in training
+        mode also updates the threshold EMA."""
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
         h_BF = self.pre_acts_scaled(xs_BD)
         acts_BF = batch_topk(h_BF, self.k)
         if self.training:
             self.update_threshold_(acts_BF)
+        return xs_BD, h_BF, acts_BF
+
+    def losses(self, xs_BD: Float[Tensor, "batch d_in"], h_BF: Float[Tensor, "batch d_sae"],
+               acts_BF: Float[Tensor, "batch d_sae"], x_hat_BD: Float[Tensor, "batch d_in"], mse: Float[Tensor, ""],
+               objective: Float[Tensor, ""], dead_mask: Bool[Tensor, " d_sae"] | None) -> SAELosses:
+        """SAELosses of a batch whose full reconstruction is x_hat_BD: total = objective + AuxK on its residual."""
+        aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
+        zero = torch.zeros((), dtype=objective.dtype, device=objective.device)
+        l0 = (acts_BF > 0).sum(-1).float().mean().detach()
+        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=objective + aux, l0=l0,
+                         fire_counts=fire_counts(acts_BF))
+
+    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
+        """MSE + AuxK, on the batch-level top k·batch; in training mode also updates the threshold EMA."""
+        xs_BD, h_BF, acts_BF = self.select(x)
         x_hat_BD = self.decode_scaled(acts_BF)
         mse = mse_loss(xs_BD, x_hat_BD)
-        aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
-        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        l0 = (acts_BF > 0).sum(-1).float().mean().detach()
-        return SAELosses(mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=l0, fire_counts=fire_counts(acts_BF))
+        return self.losses(xs_BD, h_BF, acts_BF, x_hat_BD, mse, mse, dead_mask)
 
     def jumprelu_threshold(self) -> Float[Tensor, " d_sae"]:
         """The per-latent JumpReLU threshold this SAE is saved with (θ for every latent, float32)."""

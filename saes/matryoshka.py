@@ -30,11 +30,10 @@ import torch
 from jaxtyping import Bool, Float, Shaped
 from torch import Tensor
 
-from saes.base import SAELosses, fire_counts, mse_loss
-from saes.batchtopk import BatchTopKConfig, BatchTopKSAE, batch_topk
+from saes.base import SAELosses, mse_loss
+from saes.batchtopk import BatchTopKConfig, BatchTopKSAE
 from saes.config import SAEConfig, check_prefixes
 from saes.registry import Kind, register_architecture
-from saes.topk import auxk_loss
 
 
 def default_prefixes(d_sae: int) -> list[int]:
@@ -94,19 +93,11 @@ class MatryoshkaSAE(BatchTopKSAE):
 
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
         """(1/n) Σ_j MSE of prefix j + AuxK, on the batch-level top k·batch; in training mode also updates θ."""
-        xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
-        h_BF = self.pre_acts_scaled(xs_BD)
-        acts_BF = batch_topk(h_BF, self.k)
-        if self.training:
-            self.update_threshold_(acts_BF)
+        xs_BD, h_BF, acts_BF = self.select(x)
         recons = self.prefix_reconstructions(acts_BF)
         nested = torch.stack([mse_loss(xs_BD, r) for r in recons]).mean()
         full = recons[-1]
-        aux = auxk_loss(h_BF, (xs_BD - full).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
-        zero = torch.zeros((), dtype=nested.dtype, device=nested.device)
-        l0 = (acts_BF > 0).sum(-1).float().mean().detach()
-        return SAELosses(mse=mse_loss(xs_BD, full).detach(), sparsity=zero, aux=aux, total=nested + aux, l0=l0,
-                         fire_counts=fire_counts(acts_BF))
+        return self.losses(xs_BD, h_BF, acts_BF, full, mse_loss(xs_BD, full).detach(), nested, dead_mask)
 
     def saelens_state(self) -> dict[str, Shaped[Tensor, "*shape"]]:
         """SAELens's training save: the weights and the scalar global threshold (renamed topk_threshold)."""
