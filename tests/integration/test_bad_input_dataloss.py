@@ -7,14 +7,17 @@ problem and the fix, no traceback, and byte-identical files in the folder it was
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from apps.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from snapshots import snapshot as _snapshot  # noqa: E402
 
 WS = ["--layer", "1", "--cache-tokens", "4096", "--sae-tokens", "2048", "--sae-batch-size", "512", "--d-sae", "32",
       "--k", "4", "--snmf-k", "4", "--snmf-tokens", "1024", "--archs", "topk", "--examples-per-bin", "2"]
@@ -23,10 +26,6 @@ BUILT = ["cache", "saes", "snmf", "features"]
 STEP_FOLDERS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (relative path -> sha256 of its bytes)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _refused(argv: list[str], protected: Path, capsys, *needles: str) -> str:

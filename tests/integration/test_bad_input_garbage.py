@@ -13,7 +13,6 @@ the numbers), no traceback, and that the files that were there before are byte-i
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import sys
@@ -24,6 +23,9 @@ from pathlib import Path
 import pytest
 
 from apps.cli import all_commands, main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from snapshots import snapshot as _digest  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -74,11 +76,6 @@ def files(tmp_path_factory) -> Path:
                                                                         "zeppelin"]}))
     (root / "mine.txt").write_text("a file of the user's that nothing may touch")
     return root
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _run(argv: list[str], capsys) -> tuple[int, list[str], list[str]]:

@@ -18,11 +18,15 @@ import hashlib
 import json
 import resource
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from apps.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from snapshots import snapshot as _snapshot  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,10 +36,6 @@ WS = ["--layer", "1", "--cache-tokens", "4096", "--sae-tokens", "2048", "--sae-b
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    """Every file under root (relative path -> sha256 of its bytes)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _run(argv: list[str], capsys) -> tuple[int, list[str], str]:

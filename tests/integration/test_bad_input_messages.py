@@ -10,13 +10,14 @@ refusals exit 2, run-time ones return 1.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from snapshots import snapshot as _digest  # noqa: E402
 
 from apps.cli import main  # noqa: E402
 
@@ -47,11 +48,6 @@ def inputs(tmp_path_factory):
     ws.mkdir()
     (ws / "workspace.json").write_text("{broken")
     return root
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str]:
