@@ -103,3 +103,19 @@ def tiny_model(family: str, folder: str | Path, tokenizer=None, seed: int = 0) -
     model.save_pretrained(str(folder))
     tokenizer.save_pretrained(str(folder))
     return folder
+
+
+def tiny_gguf(path: Path, arch: str = "llama") -> Path:
+    """A GGUF file of architecture `arch` holding one 4x4 tensor and no tokenizer: transformers cannot convert it
+    (an unsupported architecture, or a supported one without its metadata)."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_block_count(1)
+    writer.add_tensor("x", np.zeros((4, 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

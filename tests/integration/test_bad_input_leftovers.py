@@ -27,6 +27,7 @@ from apps.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from snapshots import snapshot as _snapshot  # noqa: E402
+from tiny_models import tiny_gguf  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -99,17 +100,7 @@ def test_user_files_beside_an_up_to_date_sae_step_are_kept(workspace, tmp_path, 
 
 def _tiny_gguf(path: Path, arch: str = "llama") -> str:
     """A GGUF file of a supported architecture that transformers cannot convert (no tokenizer); its sha256."""
-    import gguf
-    import numpy as np
-
-    writer = gguf.GGUFWriter(str(path), arch)
-    writer.add_block_count(1)
-    writer.add_tensor("x", np.zeros((4, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(tiny_gguf(path, arch).read_bytes()).hexdigest()
 
 
 @pytest.fixture

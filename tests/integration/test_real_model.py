@@ -9,7 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -144,16 +143,9 @@ def test_a_fetch_without_network_says_so_in_one_line(empty_home, capsys, monkeyp
 
 
 def test_gguf_files_that_cannot_be_converted_fail_in_one_line(smollm2, empty_home, tmp_path, capsys):
-    import gguf
+    from tiny_models import tiny_gguf
 
-    other = tmp_path / "mamba2.gguf"
-    writer = gguf.GGUFWriter(str(other), "mamba2")
-    writer.add_block_count(1)
-    writer.add_tensor("x", np.zeros((4, 4), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    other = tiny_gguf(tmp_path / "mamba2.gguf", "mamba2")
     source = json.loads((smollm2 / "interp-source.json").read_text())["source"]
     wheel, member = source.split("!")
     import zipfile
