@@ -14,7 +14,8 @@ absorption. We average, as the spec and Bussmann et al.'s code do; SAELens's Mat
 n terms instead (the same optimum; under Adam only the balance against AuxK and the gradient clip differ, by n).
 AuxK is BatchTopK's (Gao et al.: dead latents reconstruct the whole dictionary's detached error; SAELens's default,
 use_matryoshka_aux_loss=false). `SAELosses.mse` is the whole dictionary's error, so the training log's R² is the
-SAE's; `total` is the prefix mean plus AuxK.
+SAE's; `total` is the prefix mean plus AuxK. Training goes through the code's selected entries only
+(saes/sparse_code.py, the TopK family's one training step): each prefix's block of latents is one embedding_bag decode.
 
 Saved in SAELens's `matryoshka_batchtopk` format (its training save: cfg.json with k, matryoshka_widths and
 topk_threshold_lr, the global threshold as the scalar tensor topk_threshold), which
@@ -27,13 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from jaxtyping import Bool, Float, Shaped
+from jaxtyping import Float, Shaped
 from torch import Tensor
 
-from saes.base import SAELosses, mse_loss
+from saes.base import mse_loss
 from saes.batchtopk import BatchTopKConfig, BatchTopKSAE
 from saes.config import SAEConfig, check_prefixes
 from saes.registry import Kind, register_architecture
+from saes.sparse_code import Entries, decode_entries, flat_entries
+from saes.topk import Reconstruction
 
 
 def default_prefixes(d_sae: int) -> list[int]:
@@ -81,23 +84,31 @@ class MatryoshkaSAE(BatchTopKSAE):
     def from_saelens_state(cls, state: dict[str, Shaped[Tensor, "*shape"]]) -> None:
         """SAELENS_NAMES already renamed topk_threshold; nothing else differs."""
 
-    def prefix_reconstructions(self, acts_BF: Float[Tensor, "batch d_sae"]) -> list[Float[Tensor, "batch d_in"]]:
-        """x̂_j = f[:, :m_j] @ W_dec[:m_j] + b_dec for every prefix (normalised space), built incrementally: each
-        prefix adds its own block of latents to the previous one's, so all n cost one dense decode."""
-        out, partial, start = [], self.b_dec.expand(acts_BF.shape[0], -1), 0
+    def prefix_partials(self, vals_N: Float[Tensor, " n"], ent: Entries) -> list[Float[Tensor, "batch d_in"]]:
+        """x̂_j = f[:, :m_j] @ W_dec[:m_j] + b_dec for every prefix (normalised space) from the code's entries, built
+        incrementally: each prefix adds the decode of its own block of latents to the previous one's, so all n cost
+        one sparse decode (saes/sparse_code.py)."""
+        B = ent.offsets.shape[0]
+        out, partial, start = [], self.b_dec.expand(B, -1), 0
         for end in self.prefixes:
-            partial = partial + acts_BF[:, start:end].to(self.W_dec.dtype) @ self.W_dec[start:end]
+            keep = ((ent.cols >= start) & (ent.cols < end)).nonzero().squeeze(1)
+            partial = partial + decode_entries(vals_N.index_select(0, keep), ent.subset(keep, B), self.W_dec)
             out.append(partial)
             start = end
         return out
 
-    def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
-        """(1/n) Σ_j MSE of prefix j + AuxK, on the batch-level top k·batch; in training mode also updates θ."""
-        xs_BD, h_BF, acts_BF = self.select(x)
-        recons = self.prefix_reconstructions(acts_BF)
+    def prefix_reconstructions(self, acts_BF: Float[Tensor, "batch d_sae"]) -> list[Float[Tensor, "batch d_in"]]:
+        """`prefix_partials` of a dense code."""
+        flat = acts_BF.reshape(-1).nonzero().squeeze(1)
+        ent = flat_entries(flat, self.cfg.d_sae, acts_BF.shape[0])
+        return self.prefix_partials(acts_BF.reshape(-1).index_select(0, ent.rows * self.cfg.d_sae + ent.cols), ent)
+
+    def reconstruction(self, xs_BD: Float[Tensor, "batch d_in"], vals_N: Float[Tensor, " n"], ent: Entries
+                       ) -> Reconstruction:
+        """The objective is (1/n) Σ_j MSE of prefix j; the reported MSE is the whole dictionary's."""
+        recons = self.prefix_partials(vals_N, ent)
         nested = torch.stack([mse_loss(xs_BD, r) for r in recons]).mean()
-        full = recons[-1]
-        return self.losses(xs_BD, h_BF, acts_BF, full, mse_loss(xs_BD, full).detach(), nested, dead_mask)
+        return Reconstruction(recons[-1], mse_loss(xs_BD, recons[-1]).detach(), nested)
 
     def saelens_state(self) -> dict[str, Shaped[Tensor, "*shape"]]:
         """SAELens's training save: the weights and the scalar global threshold (renamed topk_threshold)."""

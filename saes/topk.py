@@ -3,23 +3,24 @@
 Sparsity is set directly by k, so there is no sparsity penalty; dead latents are revived with the AuxK loss
 (docs/methods.md §1): e = x - x̂ (detached), ê = the k_aux = d_in // 2 largest pre-activations among dead latents only,
 decoded without b_dec; aux = α·||e - ê||² / ||e - mean(e)||², α = 1/32, skipped when nothing is dead. Decoder rows are
-kept at unit norm. Decoding uses only the k active rows per token (embedding_bag), which is exact and much faster
-than the dense f @ W_dec when k << d_sae.
+kept at unit norm. Training and decoding use only the k active entries per token (saes/sparse_code.py: embedding_bag
+decode, gradients on the selected entries only), which is exact and much faster than the dense code when k << d_sae;
+BatchTopK and Matryoshka inherit this loss and change only the selection and the reconstruction objective.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from saes.base import BaseSAE, SAELosses, SAEOutput, mse_loss
 from saes.config import SAEConfig, check_coeffs
 from saes.registry import Kind, register_architecture
+from saes.sparse_code import Entries, decode_entries, gather_pre_acts, per_row_entries
 
 
 @dataclass
@@ -59,11 +60,8 @@ def sparse_decode(
     vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"], W_dec_FD: Float[Tensor, "d_sae d_in"]
 ) -> Float[Tensor, "... d_in"]:
     """Σ_j vals[j] · W_dec[idx[j]] per token, touching only the k selected rows (no bias)."""
-    lead = vals.shape[:-1]
-    k = vals.shape[-1]
-    out_ND = F.embedding_bag(
-        idx.reshape(-1, k), W_dec_FD, per_sample_weights=vals.reshape(-1, k).to(W_dec_FD.dtype), mode="sum"
-    )
+    lead, k = vals.shape[:-1], vals.shape[-1]
+    out_ND = decode_entries(vals.reshape(-1), per_row_entries(idx.reshape(-1, k)), W_dec_FD)
     return out_ND.reshape(*lead, W_dec_FD.shape[-1])
 
 
@@ -71,34 +69,6 @@ def scatter_dense(vals: Float[Tensor, "... k"], idx: Int[Tensor, "... k"], d_sae
     """The dense [..., d_sae] code with vals at idx."""
     out = torch.zeros(*vals.shape[:-1], d_sae, dtype=vals.dtype, device=vals.device)
     return out.scatter_(-1, idx, vals)
-
-
-class _GatherPreActsFn(torch.autograd.Function):
-    """h[b, idx[b, j]] from a dense h computed without autograd, with the backward of h = (xs - b_dec) @ W_enc + b_enc
-    restricted to the gathered entries: grad_W_enc = xcᵀ @ G with G sparse (k entries per token; a sparse-dense
-    product, B·k·d_in multiply-adds instead of B·d_sae·d_in), grad_b_enc = Σ G, grad_b_dec = -W_enc @ Σ G. Exactly
-    the gradient autograd gives through the dense h, when only these entries receive gradient (TopK, AuxK)."""
-
-    @staticmethod
-    def forward(ctx: Any, h_BF: Tensor, xc_BD: Tensor, W_enc: Tensor, b_enc: Tensor, b_dec: Tensor,
-                idx_BK: Tensor) -> Tensor:
-        ctx.save_for_backward(xc_BD, W_enc, idx_BK)
-        return h_BF.gather(-1, idx_BK)
-
-    @staticmethod
-    def backward(ctx: Any, g_BK: Tensor) -> tuple[Tensor | None, ...]:
-        xc_BD, W_enc, idx_BK = ctx.saved_tensors
-        B, K = idx_BK.shape
-        d_sae = W_enc.shape[1]
-        flat_idx, g = idx_BK.reshape(-1), g_BK.reshape(-1).to(W_enc.dtype)
-        grad_b_enc = torch.zeros(d_sae, dtype=W_enc.dtype, device=W_enc.device).index_add_(0, flat_idx, g)
-        grad_W = None
-        if ctx.needs_input_grad[2]:
-            rows = torch.arange(B, device=idx_BK.device).repeat_interleave(K)
-            G_FB = torch.sparse_coo_tensor(torch.stack([flat_idx, rows]), g, (d_sae, B), check_invariants=False)
-            grad_W = torch.sparse.mm(G_FB, xc_BD.to(W_enc.dtype)).T
-        grad_b_dec = -(W_enc @ grad_b_enc) if ctx.needs_input_grad[4] else None
-        return None, None, grad_W, grad_b_enc if ctx.needs_input_grad[3] else None, grad_b_dec, None
 
 
 def auxk_applies(dead_mask_F: Bool[Tensor, " d_sae"] | None, coeff: float) -> bool:
@@ -110,22 +80,21 @@ def auxk_ratio(err_BD: Float[Tensor, "batch d_in"], e_hat_BD: Float[Tensor, "bat
                ) -> Float[Tensor, ""]:
     """The AuxK loss (Gao et al. 2024, docs/methods.md §1): α·||e - ê||² / ||e - mean(e)||², where e = x - x̂ is the
     (detached) reconstruction error and ê its reconstruction from the top-k_aux dead latents, decoded without
-    b_dec. Both training paths (dense autograd, sparse gather) call this one formula."""
+    b_dec."""
     num = (err_BD - e_hat_BD).pow(2).sum()
     den = (err_BD - err_BD.mean(0, keepdim=True)).pow(2).sum().clamp_min(1e-12)
     return coeff * num / den
 
 
-def auxk_loss(
-    h_BF: Float[Tensor, "batch d_sae"], err_BD: Float[Tensor, "batch d_in"], dead_mask_F: Bool[Tensor, " d_sae"] | None,
-    W_dec_FD: Float[Tensor, "d_sae d_in"], k_aux: int, coeff: float
-) -> Float[Tensor, ""]:
-    """AuxK of dense pre-activations h (autograd path); 0 when `auxk_applies` says no."""
-    if not auxk_applies(dead_mask_F, coeff):
-        return torch.zeros((), dtype=err_BD.dtype, device=err_BD.device)
-    h_dead_BF = h_BF.masked_fill(~dead_mask_F.to(torch.bool), float("-inf"))
-    vals_BK, idx_BK = topk_relu(h_dead_BF, min(k_aux, int(dead_mask_F.sum())))
-    return auxk_ratio(err_BD, sparse_decode(vals_BK, idx_BK, W_dec_FD), coeff)
+class Reconstruction(NamedTuple):
+    """What a k-sparse kind's loss makes of its code's entries (`TopKSAE.reconstruction`)."""
+
+    x_hat_BD: Tensor
+    """The whole dictionary's reconstruction (normalised space)."""
+    mse: Tensor
+    """Its squared error (what SAELosses.mse reports)."""
+    objective: Tensor
+    """The reconstruction term the loss minimises (the MSE itself, or Matryoshka's mean over prefixes)."""
 
 
 class TopKSAE(BaseSAE):
@@ -152,47 +121,42 @@ class TopKSAE(BaseSAE):
         """decode() of the dense code scatter(vals, idx), computed from the k rows only."""
         return self._scale_out(sparse_decode(vals, idx, self.W_dec) + self.b_dec)
 
+    def select_entries(self, h_BF: Float[Tensor, "batch d_sae"]) -> Entries:
+        """The code's entries given the pre-activations (no gradient): the k largest of each token."""
+        return per_row_entries(torch.topk(h_BF, self.k, dim=-1, sorted=False).indices)
+
+    def reconstruction(self, xs_BD: Float[Tensor, "batch d_in"], vals_N: Float[Tensor, " n"], ent: Entries
+                       ) -> Reconstruction:
+        """x̂ = Σ entries' value · W_dec row + b_dec and its MSE, which is also the objective."""
+        x_hat_BD = decode_entries(vals_N, ent, self.W_dec) + self.b_dec
+        mse = mse_loss(xs_BD, x_hat_BD)
+        return Reconstruction(x_hat_BD, mse, mse)
+
     def loss(self, x: Float[Tensor, "batch d_in"], dead_mask: Bool[Tensor, " d_sae"] | None = None) -> SAELosses:
-        """MSE + AuxK over the latents in dead_mask (no AuxK when dead_mask is None or empty)."""
+        """Reconstruction objective + AuxK over the latents in dead_mask (none when it is None or empty), through the
+        selected entries only (saes/sparse_code.py): one dense matmul without autograd for h, then sparse."""
         xs_BD = self._scale_in(x).reshape(-1, self.cfg.d_in)
-        if not (torch.is_grad_enabled() and self.W_enc.requires_grad) or xs_BD.requires_grad:
-            return self._loss_dense(xs_BD, dead_mask)
-        # sparse path: one dense matmul (h, no autograd), gradients only through the selected entries
         with torch.no_grad():
             xc_BD = xs_BD - self.b_dec
             h_BF = torch.addmm(self.b_enc, xc_BD, self.W_enc)
-            idx_BK = torch.topk(h_BF, self.k, dim=-1, sorted=False).indices
-        vals_BK = torch.relu(_GatherPreActsFn.apply(h_BF, xc_BD, self.W_enc, self.b_enc, self.b_dec, idx_BK))
-        x_hat_BD = sparse_decode(vals_BK, idx_BK, self.W_dec) + self.b_dec
-        fired_BK = vals_BK.detach() > 0
-        counts_F = torch.bincount(idx_BK[fired_BK], minlength=self.cfg.d_sae)
-        mse = mse_loss(xs_BD, x_hat_BD)
-        aux = torch.zeros((), dtype=mse.dtype, device=mse.device)
+            ent = self.select_entries(h_BF)
+        params = (self.W_enc, self.b_enc, self.b_dec)
+        vals_N = torch.relu(gather_pre_acts(h_BF, xs_BD, xc_BD, *params, ent))
+        rec = self.reconstruction(xs_BD, vals_N, ent)
+        fired_N = vals_N.detach() > 0
+        counts_F = torch.bincount(ent.cols[fired_N], minlength=self.cfg.d_sae)
+        aux = torch.zeros((), dtype=rec.mse.dtype, device=rec.mse.device)
         if auxk_applies(dead_mask, self.cfg.aux_coeff):
-            with torch.no_grad():
-                h_dead_BF = h_BF.masked_fill_(~dead_mask.to(torch.bool), float("-inf"))  # h is not needed again
-                idx_aux = torch.topk(h_dead_BF, min(self.k_aux, int(dead_mask.sum())), dim=-1, sorted=False).indices
-            vals_aux = torch.relu(_GatherPreActsFn.apply(h_BF, xc_BD, self.W_enc, self.b_enc, self.b_dec, idx_aux))
-            e_hat_BD = sparse_decode(vals_aux, idx_aux, self.W_dec)
-            aux = auxk_ratio((xs_BD - x_hat_BD).detach(), e_hat_BD, self.cfg.aux_coeff)
-        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        return SAELosses(
-            mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
-        )
-
-    def _loss_dense(self, xs_BD: Tensor, dead_mask: Tensor | None) -> SAELosses:
-        """The loss through autograd on the dense pre-activations (used when gradients w.r.t. inputs are needed)."""
-        h_BF = self.pre_acts_scaled(xs_BD)
-        vals_BK, idx_BK = topk_relu(h_BF, self.k)
-        x_hat_BD = sparse_decode(vals_BK, idx_BK, self.W_dec) + self.b_dec
-        fired_BK = vals_BK.detach() > 0
-        counts_F = torch.bincount(idx_BK[fired_BK], minlength=self.cfg.d_sae)
-        mse = mse_loss(xs_BD, x_hat_BD)
-        aux = auxk_loss(h_BF, (xs_BD - x_hat_BD).detach(), dead_mask, self.W_dec, self.k_aux, self.cfg.aux_coeff)
-        zero = torch.zeros((), dtype=mse.dtype, device=mse.device)
-        return SAELosses(
-            mse=mse, sparsity=zero, aux=aux, total=mse + aux, l0=fired_BK.sum(-1).float().mean(), fire_counts=counts_F
-        )
+            with torch.no_grad():  # h is not needed again: mask it in place
+                h_dead_BF = h_BF.masked_fill_(~dead_mask.to(torch.bool), float("-inf"))
+                k_aux = min(self.k_aux, int(dead_mask.sum()))
+                aux_ent = per_row_entries(torch.topk(h_dead_BF, k_aux, dim=-1, sorted=False).indices)
+            e_hat_BD = decode_entries(torch.relu(gather_pre_acts(h_BF, xs_BD, xc_BD, *params, aux_ent)), aux_ent,
+                                      self.W_dec)
+            aux = auxk_ratio((xs_BD - rec.x_hat_BD).detach(), e_hat_BD, self.cfg.aux_coeff)
+        zero = torch.zeros((), dtype=aux.dtype, device=aux.device)
+        return SAELosses(mse=rec.mse, sparsity=zero, aux=aux, total=rec.objective + aux,
+                         l0=fired_N.sum().float() / xs_BD.shape[0], fire_counts=counts_F)
 
     def saelens_cfg_fields(self) -> dict[str, Any]:
         """SAELens's topk reads k; our encoder is not rescaled by decoder norms."""
