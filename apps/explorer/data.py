@@ -129,6 +129,32 @@ def dictionary_metrics() -> pd.DataFrame:
     return _dictionary_metrics(str(layout().root), stamp)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def _eval_report(path: str, mtime: float) -> dict | None:
+    try:
+        return read_json(Path(path))
+    except (OSError, ValueError):
+        return None
+
+
+def eval_report(folder: Path) -> dict | None:
+    """A dictionary folder's eval.json (None when there is none or it is unreadable), cached per modification."""
+    path = folder / "eval.json"
+    return _eval_report(str(path), _mtime(path)) if path.is_file() else None
+
+
+def dictionary_folder(name: str, meta: dict) -> Path | None:
+    """The dictionary folder of feature pages `name`: the workspace's dictionary of that name, else the folder its
+    pages record when the explorer may read it (apps.explorer.access); None otherwise."""
+    folder = dictionary_folders(layout()).get(name)
+    if folder is not None:
+        return folder
+    from apps.explorer.access import check_folder
+
+    check = check_folder(meta.get("path") or "")
+    return None if check.message else check.path
+
+
 # --- features -----------------------------------------------------------------------------------------------------
 
 OPENED = "_opened_pages"
