@@ -31,12 +31,12 @@ def _quiet() -> None:
 def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
     """Every cached load the pages make of the workspace's artifacts, as (what, load) without a session: what
     apps.explorer.warm runs when the server starts, so that the first visitor's page finds them cached."""
-    from apps.explorer import data
+    from apps.explorer import data, eval_data
 
     ws = data.layout()
     out: list[tuple[str, Callable[[], Any]]] = [("workspace.json", data.manifest),
                                                ("cache manifest", data.cache_manifest),
-                                               ("dictionary metrics", data.dictionary_metrics)]
+                                               ("dictionary metrics", eval_data.dictionary_metrics)]
     root = ws.features
     for p in sorted(root.iterdir()) if root.is_dir() else []:
         if (p / "features.json").is_file():

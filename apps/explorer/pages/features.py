@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import data, feature_view, state
+from apps.explorer import data, eval_data, feature_view, state
 from apps.explorer import figures as views
 from interp.corpus import summary as corpus_summary
 
@@ -59,19 +59,19 @@ metrics_tab, probing_tab, absorption_tab = st.tabs(["Metrics", "Sparse probing",
                                                   on_change="rerun")  # lazy: only the open tab is drawn
 if metrics_tab.open:
     with metrics_tab:
-        metrics = data.dictionary_metrics().set_index("dictionary")
+        metrics = eval_data.dictionary_metrics().set_index("dictionary")
         if name in metrics.index:
             row = metrics.loc[name]
-            cols = st.columns(len(data.METRICS) + 1)
+            cols = st.columns(len(eval_data.METRICS) + 1)
             cols[0].metric("method", str(row["method"]))
-            for col, label in zip(cols[1:], data.METRICS.values()):
+            for col, label in zip(cols[1:], eval_data.METRICS.values()):
                 col.metric(label, "n/a" if row[label] is None or row[label] != row[label] else
                            f"{float(row[label]):.3g}")
 if probing_tab.open or absorption_tab.open:
     from apps.explorer import eval_view
 
-    folder = data.dictionary_folder(name, meta)
-    report, where = (None, meta.get("path")) if folder is None else (data.eval_report(folder), str(folder))
+    folder = eval_data.dictionary_folder(name, meta)
+    report, where = (None, meta.get("path")) if folder is None else (eval_data.eval_report(folder), str(folder))
     if probing_tab.open:
         with probing_tab:
             eval_view.sparse_probing(report, name, where, "probing")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import access, data, state
+from apps.explorer import access, data, eval_data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
 
@@ -89,7 +89,7 @@ else:
 st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms", config=views.CHART_CONFIG)
 if summary.eval_report:
     rep = summary.eval_report
-    st.dataframe({col: [rep.get(k)] for k, col in data.METRICS.items() if k in rep}, hide_index=True, key="eval")
+    st.dataframe({col: [rep.get(k)] for k, col in eval_data.METRICS.items() if k in rep}, hide_index=True, key="eval")
     from apps.explorer import eval_view
 
     probing_tab, absorption_tab = st.tabs(["Sparse probing", "Absorption"], key="open_eval", on_change="rerun")
