@@ -10,7 +10,10 @@ hist_counts [L, d, H], hist_edges [L, d, H+1];
 `logit_effects(model)` -> logit_pos_ids / _vals, logit_neg_ids / _vals [L, d, T] (VocabProj of the neuron's output
 weights). Neuron-only: `neuron_examples(acts, ...)` -> top_index / top_act [L, d, K], top_ctx_tokens /
 top_ctx_acts [L, d, K, W] (the k largest activations, positive or not); `best_correlates(acts)` -> corr_ids /
-corr_vals [model, other, L, d] (Pearson correlation over the same tokens).
+corr_vals [model, other, L, d] (Pearson correlation over the same tokens); `row_tokens` [doc, pos] (the rows themselves,
+for an example's whole passage on demand); with the model's statistics, what each neuron's label rests on
+(`label_evidence_arrays`: concept_best / concept_auroc [L, d] and interp.pages.evidence's CONCEPT_ARRAYS [L, d, ...],
+the concepts' positives in the AUROC sample in the meta), as feature pages record it.
 Written as examples.safetensors + examples.json (interp.pages.artifact: schema, model, corpus, settings, vocab) with
 `save_neuron_pages`; every example's activation equals the centre of its context, top examples are sorted and
 quantile examples lie inside their bin (checked before writing).
@@ -30,7 +33,7 @@ from ..examples import CONTEXT, context_windows
 from ..models import token_strings
 from ..pages.artifact import PagesFormat, load_pages, save_pages
 from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
-from ..pages.evidence import concept_examples
+from ..pages.evidence import CONCEPT_ARRAYS, concept_examples
 from ..provenance import model_record
 
 if TYPE_CHECKING:
@@ -133,6 +136,10 @@ def validate(arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> None:
                             lambda at: f"L{at[0]} N{at[1]}")
     if problem:
         raise ValueError(problem)
+    units = arrays["top_act"].shape[:2]
+    bad = [k for k in ("concept_best", "concept_auroc", *CONCEPT_ARRAYS) if k in arrays and arrays[k].shape[:2] != units]
+    if bad:
+        raise ValueError(f"neuron pages' arrays {bad} do not have one row per layer and neuron {units}")
 
 
 def save_neuron_pages(folder: str | Path, arrays: dict[str, Shaped[np.ndarray, "*shape"]],

@@ -26,7 +26,8 @@ from interp.examples import CONTEXT, context_windows
 
 CONCEPT_ARRAYS = {"concept_top_share": "F", "concept_ex_act": "F K", "concept_ex_ctx_tokens": "F K W",
                   "concept_ex_ctx_acts": "F K W"}
-"""Arrays of `concept_examples` (feature pages store them; older pages lack them and the page says so)."""
+"""Arrays of `concept_examples` (feature pages store them per feature, neuron pages per layer and neuron; older pages
+lack them and the page says so)."""
 TOP_SHARE_WARN = 0.5
 """Below this share of top examples carrying the labelled concept, the page warns beside the label."""
 
