@@ -137,7 +137,8 @@ def validate(arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> None:
     if problem:
         raise ValueError(problem)
     units = arrays["top_act"].shape[:2]
-    bad = [k for k in ("concept_best", "concept_auroc", *CONCEPT_ARRAYS) if k in arrays and arrays[k].shape[:2] != units]
+    bad = [k for k in ("concept_best", "concept_auroc", *CONCEPT_ARRAYS)
+           if k in arrays and arrays[k].shape[:2] != units]
     if bad:
         raise ValueError(f"neuron pages' arrays {bad} do not have one row per layer and neuron {units}")
 
