@@ -17,14 +17,11 @@ import streamlit as st
 
 from apps.explorer.access import ModelRefused, check_model_name
 from apps.workspace.config import BUILD_COMMAND
-from apps.workspace.layout import Layout, dictionary_folders
+from apps.workspace.layout import Layout
 from interp.json_files import read_json
 
 ENV = "INTERP_WORKSPACE"
 T = TypeVar("T")
-METRICS = {"l0": "L0", "r2": "R²", "ce_loss_recovered": "CE loss recovered", "kl_score": "KL score",
-           "dead_fraction": "dead", "dense_fraction": "dense"}
-"""eval.json's metrics (docs/methods.md §2) and their column names in the explorer's tables."""
 
 
 def layout() -> Layout:
@@ -101,32 +98,6 @@ def cache_manifest() -> dict:
     """The activation cache's manifest.json ({} when there is none)."""
     path = layout().cache / "manifest.json"
     return _manifest(str(path), _mtime(path))
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def _dictionary_metrics(root: str, stamp: tuple) -> pd.DataFrame:
-    del stamp  # part of the cache key only
-    from interp.dictionary import info
-
-    rows = []
-    for name, folder in dictionary_folders(Layout(Path(root))).items():
-        report = read_json(folder / "eval.json") if (folder / "eval.json").is_file() else {}
-        try:
-            d = info(folder)
-            kind, width = d.label, d.d_sae
-        except (OSError, ValueError, KeyError):
-            kind, width = "?", None
-        rows.append({"dictionary": name, "method": kind, "features": width,
-                     **{col: report.get(key) for key, col in METRICS.items()}})
-    return pd.DataFrame(rows, columns=["dictionary", "method", "features", *METRICS.values()])
-
-
-def dictionary_metrics() -> pd.DataFrame:
-    """One row per dictionary of the workspace: its method (interp.dictionary label), features and eval.json's L0,
-    R², CE loss recovered, KL score, dead and dense fractions (empty cells where eval.json lacks them)."""
-    folders = dictionary_folders(layout())
-    stamp = tuple((n, _mtime(p / "eval.json"), _mtime(p)) for n, p in folders.items())
-    return _dictionary_metrics(str(layout().root), stamp)
 
 
 # --- features -----------------------------------------------------------------------------------------------------

@@ -31,22 +31,11 @@ def label_line(pages, f: int) -> str:
     if best < 0:
         return f"**{NO_CONCEPT}** (no ground-truth concepts in this corpus)"
     concept, au = views.md_escape(pages.meta["concepts"][best]), float(a["concept_auroc"][f])
-    ev = label_evidence(pages.meta, a, f)
-    rests = f"; {views.md_escape(ev.text())}" if ev is not None and ev.text() else ""
+    rests = unit_view.rests_on(label_evidence(pages.meta, a, f))
     if label == NO_CONCEPT:
         return (f"**{NO_CONCEPT}**: best match `{pages.meta['concepts'][best]}` has AUROC {au:.3f}, below the bar "
                 f"of {CONCEPT_AUROC_BAR}{rests}")
     return f"**Concept: {concept}** (AUROC {au:.3f} ≥ {CONCEPT_AUROC_BAR}{rests})"
-
-
-def label_warning(pages, f: int) -> None:
-    """Beside a label whose top examples lack its concept: say so, and where to look instead."""
-    ev = label_evidence(pages.meta, pages.arrays, f)
-    if ev is not None and pages.label(f) != NO_CONCEPT and ev.top_lacks_concept:
-        st.warning(f"The top examples lack this concept: only {ev.top_share:.0%} of them carry "
-                   f"{views.md_escape(ev.concept)}. The AUROC says the feature ranks the concept's tokens above "
-                   f"others overall, not that it fires most on them; see the examples from the concept's own tokens "
-                   f"below.", icon=":material/warning:")
 
 
 def sample_line(pages) -> str:
@@ -67,7 +56,7 @@ def header(name: str, pages, f: int) -> None:
     a = pages.arrays
     st.header(f"Feature {f}")
     st.markdown(label_line(pages, f))
-    label_warning(pages, f)
+    unit_view.label_warning(label_evidence(pages.meta, a, f), pages.label(f) != NO_CONCEPT, "feature")
     st.markdown(views.md_escape(pages.summary(f)))
     st.caption(views.md_escape(sample_line(pages)))
     m = st.columns([1, 1, 1, 1, 2])
@@ -85,23 +74,21 @@ NO_LOGITS = "This hook has no linear path to the logits: no logit effects."
 def unit(pages, f: int) -> Unit:
     """Feature f's rows of its pages, for the shared unit view."""
     a, meta = pages.arrays, pages.meta
+    best = int(a["concept_best"][f])
+    concept_ex = (a["concept_ex_act"][f], a["concept_ex_ctx_tokens"][f], a["concept_ex_ctx_acts"][f]) \
+        if "concept_ex_act" in a else None
     return Unit(f"Feature {f}", meta["bin_names"], a["bin_edges"][f], a["ex_ctx_tokens"][f], a["ex_ctx_acts"][f],
                 a["ex_act"][f], a["hist_counts"][f], a["hist_edges"][f],
                 {k: a[k][f] for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")},
-                meta.get("vocab"), meta["context"][0])
+                meta.get("vocab"), meta["context"][0], a["ex_index"][f],
+                meta["concepts"][best] if best >= 0 else None, concept_ex)
 
 
-def full_context(name: str, pages, f: int, scale: float) -> None:
+def full_context(name: str, pages, u: Unit, f: int, scale: float) -> None:
     """On demand, one example's whole passage (its document, up to 96 tokens) with the feature's activation on every
     token (hover a token for its value), recomputed from the workspace's cached activations."""
-    a, names = pages.arrays, pages.meta["bin_names"]
-    picks = [(b, j) for b in reversed(range(a["ex_index"].shape[1])) for j in range(a["ex_index"].shape[2])
-             if a["ex_index"][f, b, j] >= 0]
-    key = f"full_context_{name}_{f}"
-    pick = st.selectbox("Full context of an example", [None, *picks], key=key, placeholder="pick an example",
-                        format_func=lambda p: "none" if p is None else
-                        f"{names[p[0]]} #{p[1] + 1} (activation {a['ex_act'][f, p[0], p[1]]:.3f})")
-    if pick is None:
+    index = unit_view.pick_example(u, f"full_context_{name}_{f}")
+    if index is None:
         return
     if data.is_opened(name):
         st.info("Full contexts need the workspace's activation cache: these pages come from another folder.")
@@ -116,31 +103,18 @@ def full_context(name: str, pages, f: int, scale: float) -> None:
         return
     with st.spinner("reading the passage ..."):
         dic = data.dictionary(str(check.path), data.mtime(check.path))
-        ctx = passage(cache, dic, pages.meta["hook"], int(a["ex_index"][f, pick[0], pick[1]]), f)
-    st.html('<div style="font-family:monospace;line-height:1.9">'
-            + views.highlight(ctx.tokens, ctx.acts, pages.meta.get("vocab"), scale, ctx.centre) + "</div>")
-    st.caption(f"{len(ctx.tokens)} tokens of the example's document{' (clipped)' if ctx.clipped else ''}; the "
-               f"underlined token is the example; hover a token for the feature's activation on it.")
+        ctx = passage(cache, dic, pages.meta["hook"], index, f)
+    unit_view.show_passage(ctx, pages.meta.get("vocab"), scale, "feature")
 
 
 def examples(name: str, pages, f: int) -> None:
     """Token-highlighted examples per quantile bin, highest bin first, then its largest activations on its best
     concept's own tokens."""
     st.subheader("Top activating examples by quantile")
-    scale = float(pages.arrays["max_act"][f])
-    st.html(unit_view.examples_html(unit(pages, f), scale))
-    full_context(name, pages, f, scale)
-    a, best = pages.arrays, int(pages.arrays["concept_best"][f])
-    if best < 0:
-        return
-    concept = pages.meta["concepts"][best]
-    st.markdown(f"**Examples from the concept's own tokens** ({views.md_escape(concept)}: the feature's largest "
-                f"activations on tokens that carry it)")
-    if "concept_ex_act" not in a:
-        st.caption("These pages were built before concept examples were recorded: rebuild them (`--force features`).")
-        return
-    st.html(views.example_rows(a["concept_ex_ctx_tokens"][f], a["concept_ex_ctx_acts"][f], a["concept_ex_act"][f],
-                               pages.meta.get("vocab"), scale, pages.meta["context"][0]))
+    scale, u = float(pages.arrays["max_act"][f]), unit(pages, f)
+    st.html(unit_view.examples_html(u, scale))
+    full_context(name, pages, u, f, scale)
+    unit_view.concept_examples(u, scale, "feature")
 
 
 def logit_chart(pages, f: int) -> None:

@@ -227,3 +227,55 @@ def norms_histogram(norms: np.ndarray, title: str = "Decoder row norms") -> go.F
         fig.update_layout(title=title, xaxis={"title": "norm", "tickformat": ".3g"})
     fig.update_layout(height=260, yaxis_title="features")
     return fig
+
+
+def probing_table(report: dict) -> pd.DataFrame:
+    """eval.json's sparse_probing (saes/eval/probe_report.py) as one row per concept: held-out F1 of the k-sparse
+    probe on the dictionary's latents and on the hook's raw neurons for each k, and the concept's token counts."""
+    sp = report["sparse_probing"]
+    rows = []
+    for concept, r in sp["concepts"].items():
+        row = {"concept": concept, "train tokens": r["train_tokens"], "held-out tokens": r["held_out_tokens"]}
+        for k in sp["ks"]:
+            row[f"F1 k={k}"], row[f"neurons F1 k={k}"] = r["sae"][str(k)]["f1"], r["neurons"][str(k)]["f1"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def probing_figure(report: dict, name: str) -> go.Figure:
+    """Mean held-out F1 over the probed concepts against k: the dictionary's latents and the raw neurons."""
+    sp = report["sparse_probing"]
+    ks = [str(k) for k in sp["ks"]]
+    fig = go.Figure()
+    for who, label, colour in (("sae", name, "#ff7f0e"), ("neurons", "raw neurons (baseline)", "#7f7f7f")):
+        fig.add_scatter(x=sp["ks"], y=[sp["mean_f1"][who][k] for k in ks], mode="lines+markers", name=label,
+                        line={"color": colour})
+    fig.update_layout(title=f"k-sparse probing: mean held-out F1 over {len(sp['concepts'])} concepts",
+                      xaxis={"title": "k (latents or neurons in the probe)", "type": "log", "tickvals": sp["ks"]},
+                      yaxis={"title": "F1", "range": [0, 1]}, height=320, legend={"orientation": "h", "y": -0.25},
+                      margin={"t": 40, "b": 30, "l": 50, "r": 10})
+    return fig
+
+
+def absorption_table(report: dict) -> pd.DataFrame:
+    """eval.json's absorption (saes/eval/absorption.py) as one row per parent concept: its rate, the probe's
+    held-out F1 and true positives the rate is over, how many were absorbed, and by which children."""
+    rows = [{"parent": p, "absorption rate": r["rate"], "absorbed": r["absorbed"],
+             "probe true positives": r["probe_true_positives"], "probe F1": r["probe_f1"],
+             "children": r["children"], "main latents": len(r["main_latents"]),
+             "absorbed children": ", ".join(f"{c} ({n})" for c, n in r["absorbed_children"].items())}
+            for p, r in report["absorption"]["parents"].items()]
+    return pd.DataFrame(rows)
+
+
+def absorption_figure(table: pd.DataFrame, mean_rate: float | None) -> go.Figure:
+    """Absorption rate per parent concept (hover: absorbed / probe true positives)."""
+    rates = [None if pd.isna(v) else float(v) for v in table["absorption rate"]]  # None: no probe true positive
+    fig = go.Figure(go.Bar(x=list(table["parent"]), y=rates, marker_color="#d62728",
+                           customdata=[[int(a), int(n)] for a, n in zip(table["absorbed"],
+                                                                        table["probe true positives"])],
+                           hovertemplate="%{x}: %{y:.3f} (%{customdata[0]} of %{customdata[1]})<extra></extra>"))
+    mean = "n/a" if mean_rate is None else f"{mean_rate:.3f}"
+    fig.update_layout(title=f"Feature absorption per parent concept (mean {mean})", yaxis_title="absorption rate",
+                      height=340, margin={"t": 40, "b": 30, "l": 50, "r": 10})
+    return fig

@@ -5,6 +5,8 @@ models as links."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
@@ -12,23 +14,40 @@ from apps.explorer import data, sparsity_data, state, unit_view
 from apps.explorer import figures as views
 from apps.explorer.unit_view import Unit
 from interp.neurons.pages import neuron_summary
-from interp.pages.builder import BIN_NAMES
+from interp.pages.builder import BIN_NAMES, CONCEPT_AUROC_BAR
 from interp.sparsity.artifacts import NeuronSparsity, neuron_sparsity
+
+if TYPE_CHECKING:
+    from interp.pages.evidence import LabelEvidence
 
 NEURONS_PAGE, STEERING_PAGE = "pages/neurons.py", "pages/steering.py"
 STAT_NAMES = ["mean", "var", "skew", "kurtosis", "zero_frac", "w_in_norm", "w_out_norm", "cos_in_out", "vocab_kurtosis"]
 
 
-def header(model: str, row: pd.Series, has_universal: bool, dead: bool) -> None:
-    """Title, label and statistics of the neuron in table row `row`, and the steering button; a dead neuron shows
-    that it is dead and nothing computed from its zeros (no top token, no concept match)."""
+def evidence(pages, row: pd.Series) -> LabelEvidence | None:
+    """What the neuron's label rests on (interp.pages.evidence, recorded in its pages), when the pages were built
+    on the statistics the table shows (the same best concept); None otherwise."""
+    if pages is None or "concept_best" not in pages[0]:
+        return None
+    from interp.pages.evidence import label_evidence
+
+    ev = label_evidence(pages[1], pages[0], (int(row["layer"]), int(row["neuron"])))
+    return ev if ev is not None and ev.concept == row["concept"] else None
+
+
+def header(model: str, row: pd.Series, has_universal: bool, dead: bool, ev: LabelEvidence | None) -> None:
+    """Title, label and statistics of the neuron in table row `row`, what its label rests on (`ev`) and the steering
+    button; a dead neuron shows that it is dead and nothing computed from its zeros (no top token, no concept
+    match)."""
     layer, neuron = int(row["layer"]), int(row["neuron"])
     st.header(f"L{layer} N{neuron}: {row['family']}")
     if dead:
         st.markdown("**Dead**: never fired on the statistics' tokens, so no top token, no label, no concept match")
     else:
         concept = views.md_escape(row["concept"]) if row["concept"] else "(none)"
-        st.markdown(f"**{views.md_escape(row['label'])}** (best concept {concept}, AUROC {row['concept_auroc']:.3f})")
+        st.markdown(f"**{views.md_escape(row['label'])}** (best concept {concept}, AUROC {row['concept_auroc']:.3f}"
+                    f"{unit_view.rests_on(ev)})")
+        unit_view.label_warning(ev, row["concept_auroc"] >= CONCEPT_AUROC_BAR, "neuron")
     m = st.columns([1, 1, 1, 1, 2])
     m[0].metric("firing frequency", f"{row['fire_freq']:.3f}")
     if dead:
@@ -67,20 +86,53 @@ NO_LOGITS = "No logit effects recorded for this neuron."
 
 
 def unit(arr: dict, meta: dict, layer: int, neuron: int) -> Unit:
-    """The neuron's rows of its pages, for the shared unit view."""
+    """The neuron's rows of its pages, for the shared unit view (its concept examples when its pages have them)."""
     at = (layer, neuron)
+    best = int(arr["concept_best"][at]) if "concept_best" in arr else -1
     return Unit(f"L{layer} N{neuron}", meta.get("bin_names", BIN_NAMES), arr["bin_edges"][at],
                 arr["ex_ctx_tokens"][at], arr["ex_ctx_acts"][at], arr["ex_act"][at], arr["hist_counts"][at],
                 arr["hist_edges"][at],
                 {k: arr[k][at] for k in ("logit_pos_ids", "logit_pos_vals", "logit_neg_ids", "logit_neg_vals")},
-                meta["vocab"], meta["context"][0])
+                meta["vocab"], meta["context"][0], arr["ex_index"][at] if "row_tokens" in arr else None,
+                meta["concepts"][best] if best >= 0 else None,
+                (arr["concept_ex_act"][at], arr["concept_ex_ctx_tokens"][at], arr["concept_ex_ctx_acts"][at])
+                if best >= 0 else None)
 
 
-def examples(arr: dict, meta: dict, layer: int, neuron: int) -> None:
-    """Examples per quantile bin of the neuron's positive activations, highest first."""
+def full_context(model: str, pages, u: Unit, layer: int, neuron: int, scale: float) -> None:
+    """On demand, one example's whole passage (its row of the pages, up to 96 tokens) with the neuron's activation
+    on every token (hover a token for its value), from one forward pass of the model over that row."""
+    arr, meta = pages
+    if u.ex_index is None:
+        st.caption("Full contexts: these neuron pages were built before their rows were kept; rebuild them "
+                   "(`workspace build --force neurons`).")
+        return
+    index = unit_view.pick_example(u, f"neuron_context_{model}_{layer}_{neuron}")
+    if index is None:
+        return
+    if refusal := data.model_refusal(meta["model"]):
+        st.info(f"The model these pages were built from cannot be loaded here: {refusal}")
+        return
+    from interp.pages.context import neuron_context
+
+    with st.spinner(f"running {meta['model']} over the example's row ..."):
+        mod = data.guarded("model", "neurons", data.model, meta["model"],
+                           meta.get("weight_processing") or data.weight_processing())
+        if mod is None:
+            return
+        ctx = neuron_context(mod, arr["row_tokens"], index, layer, neuron)
+    unit_view.show_passage(ctx, meta.get("vocab"), scale, "neuron")
+
+
+def examples(model: str, pages, layer: int, neuron: int) -> None:
+    """Examples per quantile bin of the neuron's positive activations, highest first (one line each, values on
+    hover, a whole passage on demand), then its largest activations on its best concept's own tokens."""
     st.subheader("Top activating examples by quantile")
-    u = unit(arr, meta, layer, neuron)
-    st.markdown(unit_view.examples_html(u, float(u.bin_edges[-1])), unsafe_allow_html=True)
+    u = unit(*pages, layer, neuron)
+    scale = float(u.bin_edges[-1])
+    st.html(unit_view.examples_html(u, scale))
+    full_context(model, pages, u, layer, neuron, scale)
+    unit_view.concept_examples(u, scale, "neuron")
 
 
 def charts(arr: dict, meta: dict, layer: int, neuron: int) -> None:
@@ -119,8 +171,8 @@ def correlates(model: str, layer: int, neuron: int) -> None:
 def render(model: str, stats, row: pd.Series, has_universal: bool) -> None:
     """The neuron page of table row `row` (a dead neuron: one card instead of empty bins and plots)."""
     layer, neuron = int(row["layer"]), int(row["neuron"])
-    header(model, row, has_universal, bool(stats.dead[layer, neuron]))
     pages = data.guarded(f"neuron examples of {model}", "neurons", data.neuron_pages, data.neuron_folder(model))
+    header(model, row, has_universal, bool(stats.dead[layer, neuron]), evidence(pages, row))
     if pages is not None:
         arr, meta = pages
         st.markdown(views.md_escape(neuron_summary(arr, meta, layer, neuron)))
@@ -135,7 +187,7 @@ def render(model: str, stats, row: pd.Series, has_universal: bool) -> None:
     elif pages is not None:
         left, right = st.columns([3, 2])
         with left:
-            examples(*pages, layer, neuron)
+            examples(model, pages, layer, neuron)
         with right:
             charts(*pages, layer, neuron)
     st.dataframe(pd.DataFrame({k: [float(stats.arrays[k][layer, neuron])] for k in STAT_NAMES}), hide_index=True)

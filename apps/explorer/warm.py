@@ -31,12 +31,12 @@ def _quiet() -> None:
 def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
     """Every cached load the pages make of the workspace's artifacts, as (what, load) without a session: what
     apps.explorer.warm runs when the server starts, so that the first visitor's page finds them cached."""
-    from apps.explorer import data
+    from apps.explorer import data, eval_data
 
     ws = data.layout()
     out: list[tuple[str, Callable[[], Any]]] = [("workspace.json", data.manifest),
                                                ("cache manifest", data.cache_manifest),
-                                               ("dictionary metrics", data.dictionary_metrics)]
+                                               ("dictionary metrics", eval_data.dictionary_metrics)]
     root = ws.features
     for p in sorted(root.iterdir()) if root.is_dir() else []:
         if (p / "features.json").is_file():
@@ -50,6 +50,9 @@ def warm_loaders() -> list[tuple[str, Callable[[], Any]]]:
         out.append(("universal neurons", data.universal))
         out += [(f"correlates of {p.name}", lambda p=p: data.neuron_pages(p)) for p in sorted(ws.universal.iterdir())
                 if (p / "examples.json").is_file()]
+    from apps.explorer import sparsity_data  # neuron pages show their model's sparsity run (hot rank, dormancy)
+
+    out += [(f"sparsity run of {m}", lambda f=f: sparsity_data.run_at(f)) for m, f in sparsity_data.runs().items()]
     if (ws.steering / "bench.json").is_file():
         out.append(("steering benchmark", data.bench))
     out += [(f"{m} patching results", lambda m=m: data.patch_results(m)) for m in data.patch_methods()]

@@ -94,11 +94,14 @@ def build_snmf(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> Non
 
 
 def neuron_pages(models: Models, names: list[str], folders: list[Path], n_docs: int, cfg: WorkspaceBuildConfig) -> None:
-    """Neuron pages (top examples over the workspace's corpus) of the models `names`, each into its folder."""
+    """Neuron pages (top examples over the workspace's corpus) of the models `names`, each into its folder, with
+    what each neuron's label rests on from the statistics already in that folder."""
+    from interp.neurons.artifacts import load_neuron_stats
     from interp.neurons.pages import build_neuron_pages, save_neuron_pages
 
+    stats = [load_neuron_stats(f) if (f / "stats.json").is_file() else None for f in folders]
     pages = build_neuron_pages([models(m) for m in names], names, n_docs=n_docs, seed=cfg.seed, corpus=cfg.data,
-                               weight_processing=cfg.lm.weight_processing)
+                               weight_processing=cfg.lm.weight_processing, stats=stats)
     for folder, (arrays, meta) in zip(folders, pages):
         save_neuron_pages(folder, arrays, meta)
 

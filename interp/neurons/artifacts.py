@@ -13,7 +13,8 @@ pos_mi (bits), pos_mi_norm (MI / firing entropy) [L, d]; top_tokens (token ids),
 top_token_lift, untracked_token_share (positive activation on tokens without a slot) [L, d]; tracked_tokens [S];
 token_count [V]; top_bigrams (slot into bigram_pairs), top_bigram_share [L, d, k]; top_bigram_lift,
 untracked_bigram_share [L, d]; bigram_count [slots]; bigram_pairs [slots, 2] (prev, cur);
-concept_auroc [L, C, d]; best_concept (index into `concepts`, -1 if none), best_auroc [L, d];
+concept_auroc [L, C, d]; best_concept (index into `concepts`, -1 if none), best_auroc [L, d]; concept_positives [C]
+(each concept's positives among the `concept_sample` tokens its AUROCs were computed on: what a label rests on);
 w_in_norm, w_out_norm, b_in, cos_in_out, vocab_mean, vocab_var, vocab_skew, vocab_kurtosis [L, d];
 prediction, suppression (bool), family (index into `families`) [L, d].
 """
@@ -68,6 +69,8 @@ class NeuronStats:
     """What interp.corpus.describe records: kind, source, fingerprint, split, n_ctx, tokenizer, tokens."""
     concept_tokens: dict[str, Any] = field(default_factory=dict)
     """Concepts given as tokens (--concepts): name -> {"ids": token ids, "missing": strings matching no token}."""
+    concept_sample: int = 0
+    """Tokens the concept AUROCs were computed on (0: no concepts, or statistics written before it was recorded)."""
 
     def __getattr__(self, name: str) -> np.ndarray:
         arrays = self.__dict__.get("arrays", {})
@@ -87,7 +90,8 @@ class NeuronStats:
         return {"schema_version": SCHEMA_VERSION, "kind": "interp-neuron-stats", "model": self.model,
                 "weight_processing": self.weight_processing, "model_fingerprint": self.model_fingerprint,
                 "corpus": self.corpus,
-                "concept_tokens": self.concept_tokens, "n_tokens": self.n_tokens, "act_fn": self.act_fn,
+                "concept_tokens": self.concept_tokens, "concept_sample": self.concept_sample,
+                "n_tokens": self.n_tokens, "act_fn": self.act_fn,
                 "config": self.config, "concepts": self.concepts,
                 "families": self.families, "rules": self.rules, "summary": self.summary, "vocab": self.vocab,
                 "arrays": sorted(self.arrays)}
@@ -118,4 +122,4 @@ def load_neuron_stats(folder: str | Path) -> NeuronStats:
     keys = ("model", "n_tokens", "act_fn", "config", "concepts", "families", "rules", "summary", "vocab",
             "weight_processing", "corpus", "concept_tokens")
     return NeuronStats(**{k: meta[k] for k in keys}, model_fingerprint=meta.get("model_fingerprint") or "",
-                       arrays=arrays)
+                       concept_sample=int(meta.get("concept_sample") or 0), arrays=arrays)

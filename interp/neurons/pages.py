@@ -10,7 +10,10 @@ hist_counts [L, d, H], hist_edges [L, d, H+1];
 `logit_effects(model)` -> logit_pos_ids / _vals, logit_neg_ids / _vals [L, d, T] (VocabProj of the neuron's output
 weights). Neuron-only: `neuron_examples(acts, ...)` -> top_index / top_act [L, d, K], top_ctx_tokens /
 top_ctx_acts [L, d, K, W] (the k largest activations, positive or not); `best_correlates(acts)` -> corr_ids /
-corr_vals [model, other, L, d] (Pearson correlation over the same tokens).
+corr_vals [model, other, L, d] (Pearson correlation over the same tokens); `row_tokens` [doc, pos] (the rows themselves,
+for an example's whole passage on demand); with the model's statistics, what each neuron's label rests on
+(`label_evidence_arrays`: concept_best / concept_auroc [L, d] and interp.pages.evidence's CONCEPT_ARRAYS [L, d, ...],
+the concepts' positives in the AUROC sample in the meta), as feature pages record it.
 Written as examples.safetensors + examples.json (interp.pages.artifact: schema, model, corpus, settings, vocab) with
 `save_neuron_pages`; every example's activation equals the centre of its context, top examples are sorted and
 quantile examples lie inside their bin (checked before writing).
@@ -19,7 +22,7 @@ quantile examples lie inside their bin (checked before writing).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
@@ -30,12 +33,14 @@ from ..examples import CONTEXT, context_windows
 from ..models import token_strings
 from ..pages.artifact import PagesFormat, load_pages, save_pages
 from ..pages.builder import BIN_NAMES, QUANTILES, bin_violation, logit_tables, unit_examples
+from ..pages.evidence import CONCEPT_ARRAYS, concept_examples
 from ..provenance import model_record
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
 
     from ..options import CorpusOptions
+    from .artifacts import NeuronStats
 
 SCHEMA_VERSION = 3
 KIND = "interp-neuron-pages"
@@ -131,6 +136,11 @@ def validate(arrays: dict[str, Shaped[np.ndarray, "*shape"]]) -> None:
                             lambda at: f"L{at[0]} N{at[1]}")
     if problem:
         raise ValueError(problem)
+    units = arrays["top_act"].shape[:2]
+    bad = [k for k in ("concept_best", "concept_auroc", *CONCEPT_ARRAYS)
+           if k in arrays and arrays[k].shape[:2] != units]
+    if bad:
+        raise ValueError(f"neuron pages' arrays {bad} do not have one row per layer and neuron {units}")
 
 
 def save_neuron_pages(folder: str | Path, arrays: dict[str, Shaped[np.ndarray, "*shape"]],
@@ -146,9 +156,18 @@ def load_neuron_pages(folder: str | Path) -> tuple[dict[str, Shaped[np.ndarray, 
     return arrays, meta
 
 
-def _page_rows(model: HookedTransformer, n_docs: int, seed: int, corpus: CorpusOptions | None
-               ) -> tuple[Int[Tensor, "doc pos"], dict[str, Any]]:
-    """The held-out rows the pages show, and their description: `corpus`'s, else the model's toy world's."""
+class PageRows(NamedTuple):
+    """The held-out rows neuron pages show, their labels where the corpus has them, and their description."""
+
+    tokens: Int[Tensor, "doc pos"]
+    labels: Int[np.ndarray, "doc pos field"] | None
+    taxonomy: Any
+    """The labels' interp.worlds.taxonomy.Taxonomy (None without labels)."""
+    described: dict[str, Any]
+
+
+def _page_rows(model: HookedTransformer, n_docs: int, seed: int, corpus: CorpusOptions | None) -> PageRows:
+    """The held-out rows the pages show: `corpus`'s, else the model's toy world's."""
     from interp.worlds import get_world, world_name_of_model
 
     world = world_name_of_model(model)
@@ -156,23 +175,64 @@ def _page_rows(model: HookedTransformer, n_docs: int, seed: int, corpus: CorpusO
         raise ValueError("neuron pages of a model of no toy world need its corpus (build_neuron_pages(..., "
                          "corpus=CorpusOptions(corpus=...)))")
     if world is not None and (corpus is None or corpus.corpus in ("", "toyworld")):
-        docs = get_world(world).docs(n_docs, seed, "heldout", model.cfg.n_ctx)
-        return torch.as_tensor(docs.tokens, dtype=torch.long), {
-            "source": "toyworld", "world": world, "split": "heldout", "seed": seed, "n_docs": n_docs}
+        w = get_world(world)
+        docs = w.docs(n_docs, seed, "heldout", model.cfg.n_ctx)
+        return PageRows(torch.as_tensor(docs.tokens, dtype=torch.long), np.asarray(docs.labels), w.taxonomy, {
+            "source": "toyworld", "world": world, "split": "heldout", "seed": seed, "n_docs": n_docs})
     from interp.corpus import describe, open_corpus, rows_available
 
     source = open_corpus(corpus, model, "heldout", seed=seed)
-    rows = source.rows(0, rows_available(source, n_docs, f"{n_docs:,} documents")).tokens.long()
-    return rows, {**describe(source, rows.numel()), "n_docs": int(rows.shape[0])}
+    got = source.rows(0, rows_available(source, n_docs, f"{n_docs:,} documents"))
+    rows = got.tokens.long()
+    labels = None if got.labels is None else got.labels.numpy()
+    return PageRows(rows, labels, source.taxonomy if labels is not None else None,
+                    {**describe(source, rows.numel()), "n_docs": int(rows.shape[0])})
+
+
+def label_evidence_arrays(acts: Float[Tensor, "n layer d_mlp"], rows: PageRows, stats: NeuronStats,
+                          ex_index: Int[np.ndarray, "layer d_mlp bins k"]
+                          ) -> tuple[dict[str, Any], dict[str, Shaped[np.ndarray, "*shape"]]]:
+    """What each neuron's label rests on (interp.pages.evidence, as feature pages record it), for its best concept
+    in the statistics `stats`: meta (concepts, their positives in the AUROC sample, the sample's size) and arrays
+    concept_best / concept_auroc [L, d] (the statistics') and CONCEPT_ARRAYS [L, d, ...] over the pages' rows.
+    Empty when the statistics scored no concept or the rows carry neither labels nor the concepts' tokens."""
+    names = list(stats.concepts)
+    given = {c: v["ids"] for c, v in (stats.concept_tokens or {}).items()}
+    if not names or (rows.labels is None and not set(names) <= set(given)):
+        return {}, {}
+    tokens = rows.tokens.reshape(-1)
+    labels = None if rows.labels is None else rows.labels.reshape(len(tokens), -1)
+
+    def mask_of(c: str) -> Bool[np.ndarray, " n"]:
+        if c in given:
+            return np.isin(tokens.numpy(), np.asarray(given[c]))
+        return rows.taxonomy.concept_mask(labels, c)
+
+    n, L, d = acts.shape
+    doc_ids = torch.arange(rows.tokens.shape[0]).repeat_interleave(rows.tokens.shape[1])
+    valid = torch.arange(rows.tokens.shape[1]).repeat(rows.tokens.shape[0]) != 0
+    best = np.where(stats.dead, -1, stats.best_concept).astype(np.int32)  # a dead neuron matches nothing
+    got = concept_examples(acts.reshape(n, L * d), tokens, doc_ids, valid, mask_of, names, best.reshape(-1),
+                           ex_index[:, :, -1].reshape(L * d, -1), ex_index.shape[-1])
+    arrays = {k: v.reshape(L, d, *v.shape[1:]) for k, v in got.items()}
+    arrays.update(concept_best=best, concept_auroc=np.where(best >= 0, stats.best_auroc, np.nan).astype(np.float32))
+    positives = stats.arrays.get("concept_positives")
+    meta = {"concepts": names, "concept_sample": stats.concept_sample or None,
+            "concept_positives": None if positives is None else [int(x) for x in positives]}
+    return meta, arrays
 
 
 def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs: int, seed: int = 0, k: int = 5,
-                       corpus: CorpusOptions | None = None, weight_processing: str = "default"
+                       corpus: CorpusOptions | None = None, weight_processing: str = "default",
+                       stats: list[NeuronStats | None] | None = None
                        ) -> list[tuple[dict[str, Shaped[np.ndarray, "*shape"]], dict[str, Any]]]:
     """Examples of every model's neurons over n_docs held-out documents: of `corpus` when given, else of the first
     model's toy world (a model of no world needs `corpus`: its pages are never drawn from toy-world text it cannot
-    read); correlates when there are several models."""
-    rows, described = _page_rows(models[0], n_docs, seed, corpus)
+    read); correlates when there are several models. With each model's statistics (`stats`), what each neuron's
+    label rests on (`label_evidence_arrays`). The rows themselves are kept (row_tokens [doc, pos]): a page shows an
+    example's whole document on demand (interp.pages.context.neuron_context)."""
+    page_rows = _page_rows(models[0], n_docs, seed, corpus)
+    rows, described = page_rows.tokens, page_rows.described
     tokens = rows.reshape(-1)
     doc_ids = torch.arange(rows.shape[0]).repeat_interleave(rows.shape[1])
     valid = torch.arange(rows.shape[1]).repeat(rows.shape[0]) != 0
@@ -184,7 +244,11 @@ def build_neuron_pages(models: list[HookedTransformer], names: list[str], n_docs
         arrays = neuron_examples(acts[i], tokens, doc_ids, valid, k)
         arrays.update(quantile_examples(acts[i], tokens, doc_ids, valid, k, seed))
         arrays.update(logit_effects(models[i]))
-        meta = {**model_record(name, weight_processing), "corpus": described,
+        arrays["row_tokens"] = rows.int().numpy()
+        evidence_meta, evidence = ({}, {}) if stats is None or stats[i] is None else \
+            label_evidence_arrays(acts[i], page_rows, stats[i], arrays["ex_index"])
+        arrays.update(evidence)
+        meta = {**evidence_meta, **model_record(name, weight_processing), "corpus": described,
                 "settings": {"k": k, "seed": seed},
                 "n_tokens": int(valid.sum()), "context": list(CONTEXT), "vocab": vocab,
                 "quantiles": list(QUANTILES), "bin_names": list(BIN_NAMES),

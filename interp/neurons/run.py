@@ -164,7 +164,7 @@ def finish_stats(model: HookedTransformer, name: str, acc: NeuronAccumulator, cf
                        concepts=concepts, families=list(FAMILIES), rules=rules_dict(rules),
                        summary={"layers": layer_summary(arrays)}, arrays=arrays, vocab=plan.vocab,
                        corpus=describe(plan.source, acc.n_tokens),
-                       concept_tokens=given)
+                       concept_tokens=given, concept_sample=acc.n_sampled if concepts else 0)
 
 
 def checkpointer(out: Path, cfg: StatsConfig, plan: Plan | None = None) -> Checkpointer:

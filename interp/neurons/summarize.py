@@ -158,6 +158,7 @@ def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None 
     pairs = acc.slots.pairs() if n_slots else np.zeros((1, 2), dtype=np.int64)
     lift = bigram_lift(acc, big_idx[..., 0], torch.from_numpy(pairs[:, 1]))
     names, auroc = acc.concept_aurocs(concepts)
+    positives = [int(m.sum()) for m in acc.concept_masks(concepts)[1]]  # what each AUROC rests on (label evidence)
     if names:
         best_auroc, best = auroc.max(dim=1)
     else:
@@ -174,7 +175,8 @@ def summarize(acc: NeuronAccumulator, top_k: int = 8, rules: FamilyRules | None 
         top_bigrams=big_idx.int().numpy(), top_bigram_share=big_share.float().numpy(),
         top_bigram_lift=lift.float().numpy(), bigram_count=acc.bigram_count[:max(n_slots, 1)].float().numpy(),
         untracked_bigram_share=_share(acc.untracked, acc.pos_total),
-        concept_auroc=auroc.float().numpy(), best_concept=best.int().numpy(), best_auroc=best_auroc.float().numpy())
+        concept_auroc=auroc.float().numpy(), best_concept=best.int().numpy(), best_auroc=best_auroc.float().numpy(),
+        concept_positives=np.asarray(positives if names else [], dtype=np.int64))
     return arrays, names, pairs
 
 

@@ -14,6 +14,7 @@ Per unit (computed once when pages are built; the explorer only reads them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -25,7 +26,8 @@ from interp.examples import CONTEXT, context_windows
 
 CONCEPT_ARRAYS = {"concept_top_share": "F", "concept_ex_act": "F K", "concept_ex_ctx_tokens": "F K W",
                   "concept_ex_ctx_acts": "F K W"}
-"""Arrays of `concept_examples` (feature pages store them; older pages lack them and the page says so)."""
+"""Arrays of `concept_examples` (feature pages store them per feature, neuron pages per layer and neuron; older pages
+lack them and the page says so)."""
 TOP_SHARE_WARN = 0.5
 """Below this share of top examples carrying the labelled concept, the page warns beside the label."""
 
@@ -38,19 +40,21 @@ def positives(labels: Int[np.ndarray, "n field"], sample: Int[np.ndarray, " m"],
 
 
 def concept_examples(codes: Float[Tensor, "n unit"], tokens: Int[Tensor, " n"], doc_ids: Int[Tensor, " n"],
-                     valid: Bool[Tensor, " n"], labels: Int[np.ndarray, "n field"], taxonomy, concepts: list[str],
+                     valid: Bool[Tensor, " n"], mask_of: Callable[[str], Bool[np.ndarray, " n"]], concepts: list[str],
                      best: Int[np.ndarray, " unit"], top_index: Int[np.ndarray, "unit k_top"], k: int
                      ) -> dict[str, Shaped[np.ndarray, "*shape"]]:
     """CONCEPT_ARRAYS for every unit with a best concept (`best` >= 0): the share of its top examples (global token
     indices `top_index`, -1 = none) that carry the concept (NaN without examples), and its k largest activations
-    over the concept's own tokens with their context windows (-1 / 0 where fewer fire)."""
+    over the concept's own tokens with their context windows (-1 / 0 where fewer fire). `mask_of(concept)` marks
+    the concept's tokens (a toy-world label concept: `taxonomy.concept_mask(labels, c)`; a concept given as token
+    ids: those ids)."""
     U, W = codes.shape[1], CONTEXT[0] + 1 + CONTEXT[1]
     out = {"concept_top_share": np.full(U, np.nan, np.float32), "concept_ex_act": np.zeros((U, k), np.float32),
            "concept_ex_ctx_tokens": np.full((U, k, W), -1, np.int32),
            "concept_ex_ctx_acts": np.zeros((U, k, W), np.float32)}
     for c in np.unique(best[best >= 0]):
         units = np.nonzero(best == c)[0]
-        mask = torch.from_numpy(taxonomy.concept_mask(labels, concepts[int(c)])) & valid
+        mask = torch.from_numpy(np.asarray(mask_of(concepts[int(c)]), dtype=bool)) & valid
         shown = top_index[units]
         carry = np.where(shown >= 0, mask.numpy()[np.clip(shown, 0, None)], False)
         n_shown = (shown >= 0).sum(1)
@@ -58,7 +62,7 @@ def concept_examples(codes: Float[Tensor, "n unit"], tokens: Int[Tensor, " n"], 
         where = torch.nonzero(mask).squeeze(1)
         if len(where) == 0:
             continue
-        sub = codes[where][:, torch.from_numpy(units)]  # [positives, units]
+        sub = codes[where[:, None], torch.from_numpy(units)[None]]  # [positives, units], without all units' rows
         top = sub.topk(min(k, len(where)), dim=0)
         for j, u in enumerate(units):
             fired = top.values[:, j] > 0

@@ -213,7 +213,8 @@ def compute_feature_pages(dictionary: Dictionary, cache: ActivationCache, model:
             arrays["concept_best"], arrays["concept_auroc"] = best.indices.int().numpy(), best.values.numpy()
             arrays["concept_best"][arrays["dead"].astype(bool)] = -1  # a unit that never fired matches nothing
             arrays["concept_auroc"][arrays["dead"].astype(bool)] = np.nan
-            arrays.update(concept_examples(codes, tokens, doc_ids, valid, labels, cache.taxonomy, concepts,
+            arrays.update(concept_examples(codes, tokens, doc_ids, valid,
+                                           lambda c: cache.taxonomy.concept_mask(labels, c), concepts,
                                            arrays["concept_best"], arrays["ex_index"][:, -1], s.k))
     arrays["output_score"] = output_score(model, dictionary, directions).astype(np.float32)
     vocab = token_strings(model, range(model.cfg.d_vocab)) if model.tokenizer is not None else None

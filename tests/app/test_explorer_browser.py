@@ -17,6 +17,7 @@ Screenshots go to $INTERP_SCREENSHOTS when set (else the test's tmp folder).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -263,3 +264,23 @@ def test_a_neuron_deep_link_scrolls_to_its_row(server, browser):
 
     WebDriverWait(browser, 30, poll_frequency=0.3).until(shown)
     assert h2(browser)[0].startswith("L3 N300:")
+
+
+def test_a_neuron_label_warns_and_its_examples_are_one_line_with_values_on_hover(server, browser, workspace):
+    from selenium.webdriver.common.by import By
+    from test_explorer_trust import labelled_neuron
+
+    layer, neuron = labelled_neuron(workspace, "toy-gelu-s0", lacking=True)
+    browser.get(f"{server}/neurons?model=toy-gelu-s0&layer={layer}&neuron={neuron}")
+    wait_rendered(browser, "Neurons")
+    assert h2(browser)[0].startswith(f"L{layer} N{neuron}:")
+    alerts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]')]
+    assert any("The top examples lack this concept" in a for a in alerts), alerts
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "sampled tokens" in body and "Examples from the concept's own tokens" in body
+    rows = browser.find_elements(By.XPATH, "//div[contains(@style, 'white-space') and .//span[@title]]")
+    assert rows
+    for row in rows[:5]:  # the activation and the tokens on one line, whatever the column's width
+        value, spans = row.find_element(By.TAG_NAME, "b"), row.find_elements(By.CSS_SELECTOR, "span[title]")
+        assert abs(value.location["y"] - spans[-1].location["y"]) < 8
+        assert all(re.fullmatch(r"-?\d+\.\d{3}", s.get_attribute("title")) for s in spans)  # each token's value

@@ -37,7 +37,7 @@ def test_a_neuron_page_has_what_a_feature_page_has(explorer, workspace):
     at = explorer.open(workspace, NEURONS, model="toy-gelu-s0", layer=1, neuron=7)
     body = explorer.texts(at)
     assert "L1 N7" in body and "Top activating examples by quantile" in body and "Fires most on" in body
-    html = "".join(m.value for m in at.markdown)
+    html = "".join(m.value for m in at.markdown) + "".join(h.proto.body for h in at.get("html"))  # st.html examples
     assert "top 1%" in html and "0-50%" in html and "<span title=" in html
     charts = explorer.charts(at)
     assert len(charts) == 1 and "L1 N7: positive activations" in charts[0]["layout"]["title"]["text"]

@@ -76,3 +76,13 @@ def test_a_neuron_page_shows_its_hot_rank_and_dormancy(explorer, workspace):
     line = next(c.value for c in at.caption if "hot rank" in c.value).replace("\\", "")  # markdown escapes
     assert f"hot rank 1 of {run.hot_rank.size:,} neurons" in line and ns.hot_rank == 0
     assert f"dormancy score {ns.dormancy:.3f}" in line
+
+
+def test_the_server_start_warms_every_sparsity_run(workspace, monkeypatch):
+    """A cold neuron deep link finds its model's sparsity run loaded (apps.explorer.warm), as every other artifact."""
+    from apps.explorer import warm
+
+    monkeypatch.setenv("INTERP_WORKSPACE", str(workspace))
+    runs = sorted(p.name for p in (workspace / "sparsity").iterdir() if (p / "sparsity.json").is_file())
+    assert runs and {f"sparsity run of {m}" for m in runs} <= {what for what, _ in warm.warm_loaders()}
+    assert warm.warm_caches() == []  # everything the pages read loads

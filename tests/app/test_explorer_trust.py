@@ -181,3 +181,65 @@ def test_norms_histogram_is_readable_when_all_norms_are_equal():
     assert "all 1,024 equal 0.5419" in fig.layout.title.text and fig.layout.xaxis.range[0] < 0.54
     assert fig.data[0].type == "bar" and fig.data[0].y[0] == 1024
     assert norms_histogram(np.linspace(0.5, 1.5, 100)).data[0].type == "histogram"
+
+
+def labelled_neuron(workspace, model: str, lacking: bool) -> tuple[int, int]:
+    """A neuron labelled with its concept (AUROC at the bar) whose top examples lack (or carry) it."""
+    from interp.neurons.pages import load_neuron_pages
+    from interp.pages.builder import CONCEPT_AUROC_BAR
+
+    a, _ = load_neuron_pages(workspace / "neurons" / model)
+    share = a["concept_top_share"]
+    hits = np.argwhere((a["concept_auroc"] >= CONCEPT_AUROC_BAR) & ((share < 0.5) == lacking))
+    assert len(hits), "the tiny workspace has no such neuron"
+    return int(hits[0][0]), int(hits[0][1])
+
+
+def test_neuron_label_evidence_matches_the_statistics_and_the_rows_labels(workspace):
+    from interp.neurons.artifacts import load_neuron_stats
+    from interp.neurons.pages import load_neuron_pages
+    from interp.pages.evidence import label_evidence
+    from interp.worlds import get_world
+
+    folder = workspace / "neurons" / "toy-gelu-s0"
+    stats, (a, meta) = load_neuron_stats(folder), load_neuron_pages(folder)
+    at = labelled_neuron(workspace, "toy-gelu-s0", lacking=True)
+    ev = label_evidence(meta, a, at)
+    best = int(stats.best_concept[at])
+    assert ev.concept == stats.concepts[best] and ev.auroc == pytest.approx(float(stats.best_auroc[at]))
+    assert ev.positives == int(stats.concept_positives[best]) and 10 <= ev.positives <= ev.sample
+    assert ev.sample == stats.concept_sample == meta["concept_sample"]
+    world = get_world(meta["corpus"]["world"])  # the top bin's tokens' own labels say whether they carry it
+    rows = a["row_tokens"]
+    labels = world.docs(rows.shape[0], meta["corpus"]["seed"], "heldout", rows.shape[1]).labels
+    carry = world.taxonomy.concept_mask(labels.reshape(rows.size, -1), ev.concept)
+    top = a["ex_index"][at][-1]
+    assert ev.top_lacks_concept and ev.top_share == pytest.approx(carry[top[top >= 0]].mean())
+    shown = a["concept_ex_act"][at]  # the neuron's largest activations on the concept's own tokens
+    assert (shown > 0).any() and (np.diff(shown[shown > 0]) <= 0).all()
+    assert np.allclose(a["concept_ex_ctx_acts"][at][:, meta["context"][0]][shown > 0], shown[shown > 0], atol=1e-5)
+
+
+def test_a_neuron_label_says_what_it_rests_on_with_passages_on_demand(explorer, workspace):
+    from interp.neurons.pages import load_neuron_pages
+
+    a, meta = load_neuron_pages(workspace / "neurons" / "toy-gelu-s0")
+    layer, neuron = labelled_neuron(workspace, "toy-gelu-s0", lacking=True)
+    at = explorer.open(workspace, NEURONS, model="toy-gelu-s0", layer=layer, neuron=neuron)
+    said, best = explorer.texts(at), int(a["concept_best"][layer, neuron])
+    concept, n = meta["concepts"][best], meta["concept_positives"][best]
+    assert f"AUROC over {meta['concept_sample']:,} sampled tokens, {n:,} of them {concept}" in said
+    assert f"{float(a['concept_top_share'][layer, neuron]):.0%} of the top examples carry it" in said
+    assert any("The top examples lack this concept" in w.value and "neuron" in w.value for w in at.warning)
+    assert "Examples from the concept's own tokens" in said
+    html = "".join(h.proto.body for h in at.get("html"))
+    assert "white-space:nowrap" in html and "<span title=" in html  # one line per example, values on hover
+    at.selectbox(key=f"neuron_context_toy-gelu-s0_{layer}_{neuron}").select_index(1).run()  # the top example
+    explorer.ok(at)
+    passage = next(h.proto.body for h in at.get("html") if "line-height:1.9" in h.proto.body)
+    top = float(a["ex_act"][layer, neuron, -1, 0])
+    assert f'title="{top:.3f}"' in passage and "border-bottom" in passage  # the example, underlined, its value
+    assert passage.count("<span") > a["ex_ctx_tokens"].shape[-1]  # more than the stored window
+    layer, neuron = labelled_neuron(workspace, "toy-gelu-s0", lacking=False)
+    at = explorer.open(workspace, NEURONS, model="toy-gelu-s0", layer=layer, neuron=neuron)
+    assert not any("lack this concept" in w.value for w in at.warning)

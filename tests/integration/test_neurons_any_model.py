@@ -164,3 +164,37 @@ def test_an_interrupted_run_on_a_text_corpus_resumes_to_the_same_statistics(worl
     assert back.n_tokens == full.n_tokens and back.concepts == full.concepts
     for k in full.arrays:
         np.testing.assert_array_equal(full.arrays[k], back.arrays[k], err_msg=k)
+
+
+def test_neuron_pages_of_any_model_say_what_a_concept_given_as_tokens_rests_on(world, tmp_path):
+    """Label evidence (interp.pages.evidence) for concepts given as tokens: the positives the AUROC rests on, and the
+    share of each neuron's top examples whose token is one of the concept's, recomputed here from the pages' rows."""
+    from interp.corpus import open_corpus
+    from interp.models import load_model
+    from interp.neurons.pages import build_neuron_pages
+    from interp.options import CorpusOptions
+    from interp.pages.evidence import label_evidence
+
+    model_dir = world.models["gpt2"]
+    assert _neurons(world, model_dir, tmp_path / "out", "--concepts", str(world.concepts)) == 0
+    s = load_neuron_stats(tmp_path / "out")
+    model, corpus = load_model(str(model_dir)), CorpusOptions(corpus=str(world.corpus))
+    rows = open_corpus(corpus, model, None).rows(0, 20).tokens.long()[:, 1:].reshape(-1)
+    n = min(s.config["auroc_tokens"], s.n_tokens)
+    ids = {c: torch.tensor(s.concept_tokens[c]["ids"]) for c in s.concepts}
+    assert list(s.concept_positives) == [int(torch.isin(rows[:n], ids[c]).sum()) for c in s.concepts]
+    assert s.concept_sample == n
+    ((a, meta),) = build_neuron_pages([model], [str(model_dir)], n_docs=3, corpus=corpus, stats=[s])
+    assert meta["concepts"] == s.concepts and meta["concept_positives"] == list(s.concept_positives)
+    tokens = a["row_tokens"].reshape(-1)
+    checked = 0
+    for layer, neuron in np.argwhere(a["concept_best"] >= 0)[:20]:
+        ev = label_evidence(meta, a, (layer, neuron))
+        top = a["ex_index"][layer, neuron, -1]
+        top = top[top >= 0]
+        if len(top):
+            carry = np.isin(tokens[top], ids[ev.concept].numpy())
+            assert ev.top_share == pytest.approx(carry.mean()) and ev.positives == meta["concept_positives"][
+                s.concepts.index(ev.concept)]
+            checked += 1
+    assert checked > 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import data, feature_view, state
+from apps.explorer import data, eval_data, feature_view, state
 from apps.explorer import figures as views
 from interp.corpus import summary as corpus_summary
 
@@ -55,13 +55,29 @@ if st.session_state.get("_feature_of") != name:  # another dictionary: its featu
         st.session_state.pop("feature", None)
     st.session_state["_feature_of"] = name
 
-metrics = data.dictionary_metrics().set_index("dictionary")
-if name in metrics.index:
-    row = metrics.loc[name]
-    cols = st.columns(len(data.METRICS) + 1)
-    cols[0].metric("method", str(row["method"]))
-    for col, label in zip(cols[1:], data.METRICS.values()):
-        col.metric(label, "n/a" if row[label] is None or row[label] != row[label] else f"{float(row[label]):.3g}")
+metrics_tab, probing_tab, absorption_tab = st.tabs(["Metrics", "Sparse probing", "Absorption"], key="dictionary_eval",
+                                                  on_change="rerun")  # lazy: only the open tab is drawn
+if metrics_tab.open:
+    with metrics_tab:
+        metrics = eval_data.dictionary_metrics().set_index("dictionary")
+        if name in metrics.index:
+            row = metrics.loc[name]
+            cols = st.columns(len(eval_data.METRICS) + 1)
+            cols[0].metric("method", str(row["method"]))
+            for col, label in zip(cols[1:], eval_data.METRICS.values()):
+                col.metric(label, "n/a" if row[label] is None or row[label] != row[label] else
+                           f"{float(row[label]):.3g}")
+if probing_tab.open or absorption_tab.open:
+    from apps.explorer import eval_view
+
+    folder = eval_data.dictionary_folder(name, meta)
+    report, where = (None, meta.get("path")) if folder is None else (eval_data.eval_report(folder), str(folder))
+    if probing_tab.open:
+        with probing_tab:
+            eval_view.sparse_probing(report, name, where, "probing")
+    if absorption_tab.open:
+        with absorption_tab:
+            eval_view.absorption(report, where, "absorption")
 st.caption(f"{meta['d_sae']} features of {meta['dictionary_kind']} `{meta['path']}` at {meta.get('hook', '?')} of "
            f"{meta.get('model') or 'an unrecorded model'} ({corpus_summary(meta.get('corpus') or {})}) over "
            f"{meta['n_tokens']:,} cached tokens; {int(a['dead'].sum())} dead, {int(a['dense'].sum())} dense (fire on > "

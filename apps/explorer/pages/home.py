@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import data, state
+from apps.explorer import data, eval_data, state
 from apps.explorer.figures import md_escape
 
 st.title("Overview")
@@ -29,14 +29,14 @@ facts = {
 st.markdown("\n".join(f"- **{k}**: {md_escape(v)}" for k, v in facts.items()))
 
 st.subheader("Dictionaries")
-metrics = data.dictionary_metrics()
+metrics = eval_data.dictionary_metrics()
 if metrics.empty:
     data.missing("dictionaries", "saes")
 else:
     event = st.dataframe(metrics, hide_index=True, width="stretch", key="dictionaries", on_select="rerun",
                          selection_mode="single-row",
                          column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                        for c in data.METRICS.values()})
+                                        for c in eval_data.METRICS.values()})
     st.caption("L0: active features per token; R²: variance explained; CE loss recovered and KL score: how much of "
                "the model's loss / distribution the reconstruction keeps (1 = all); dead / dense: fractions of "
                "features that never fire / fire on more than 10% of tokens. Click a row to open its features.")

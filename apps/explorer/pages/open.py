@@ -1,16 +1,16 @@
 """Open page: a folder of feature pages (`interp feature-pages`: a link opens them on the Features page), or a
-dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF folder), inside
-the workspace or a folder given with `interp explore --allow`, and a model (by default the one the dictionary
-records; or a shipped toy name, model folder, or TransformerLens name); its summary, eval report, and the features
-that fire on your own text. Paths outside the allowed folders are refused before anything is read; a dictionary
-recorded with another model than the one given, or with weights the model no longer has (interp.provenance's
-check), is warned about; an error clears the previous results."""
+dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF folder), inside the
+workspace or a folder given with `interp explore --allow`, and a model (by default the one the dictionary records; or
+a shipped toy name, model folder, or TransformerLens name); its summary, eval report (with sparse probing and
+absorption: apps.explorer.eval_view), and the features that fire on your own text. Paths outside the allowed folders
+are refused before anything is read; a dictionary recorded with another model than the one given, or with weights the
+model no longer has (interp.provenance's check), is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from apps.explorer import access, data, state
+from apps.explorer import access, data, eval_data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
 
@@ -89,7 +89,16 @@ else:
 st.plotly_chart(views.norms_histogram(summary.decoder_norms), key="norms", config=views.CHART_CONFIG)
 if summary.eval_report:
     rep = summary.eval_report
-    st.dataframe({col: [rep.get(k)] for k, col in data.METRICS.items() if k in rep}, hide_index=True, key="eval")
+    st.dataframe({col: [rep.get(k)] for k, col in eval_data.METRICS.items() if k in rep}, hide_index=True, key="eval")
+    from apps.explorer import eval_view
+
+    probing_tab, absorption_tab = st.tabs(["Sparse probing", "Absorption"], key="open_eval", on_change="rerun")
+    if probing_tab.open:
+        with probing_tab:
+            eval_view.sparse_probing(rep, path.name, str(path), "open_probing")
+    if absorption_tab.open:
+        with absorption_tab:
+            eval_view.absorption(rep, str(path), "open_absorption")
 else:
     st.info(f"No eval.json beside the weights; write one with `interp eval-sae --sae {path} --model {model_name}`.")
 st.caption(f"Browse its features: `interp feature-pages --dictionary {path} --out PAGES_FOLDER`, then open "
