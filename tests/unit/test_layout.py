@@ -55,7 +55,8 @@ ONE_DEFINITION = ("auroc", "average_ranks", "start_run", "resolve_device", "RunC
                   "apply_variant", "fatrelu", "heldout_sparsity", "check_memory",
                   "physical_memory", "fits_memory", "require_only_own", "check_replaceable", "canonical_model",
                   "attention_pattern", "why_none", "publish", "neuron_sparsity",
-                  "compute_sparsity",
+                  "compute_sparsity", "label_warning", "show_passage", "neuron_context", "label_evidence_arrays",
+                  "dictionary_metrics",
                   # worlds
                   "World", "register_world", "get_world", "world_name_of", "world_of_model", "Taxonomy",
                   # dictionary kinds and the activation stream
