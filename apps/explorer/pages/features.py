@@ -1,4 +1,5 @@
-"""Features page: pick model / hook / dictionary (SAE architectures and SNMF), the dictionary's metrics (eval.json),
+"""Features page: pick model / hook / dictionary (SAE architectures, SNMF, and the shipped converged dictionaries the
+workspace links, marked "shipped, converged: N tokens"), the dictionary's metrics (eval.json),
 a searchable and sortable feature table (or a map of the features) that drives the feature page below it: clicking
 a row or a point, or searching / filtering, opens that feature. The URL (?dictionary=NAME&feature=N) reopens it;
 ?pages=FOLDER opens a folder of pages outside the workspace's features/ (`interp feature-pages`), when it lies inside
@@ -44,8 +45,10 @@ state.keep_valid("hook", hooks)
 hook = c2.selectbox("Hook", hooks, key="hook")
 choices = [n for n, m in metas.items() if m["model"] == model and m["hook"] == hook]
 state.keep_valid("dictionary", choices)
+shipped = data.shipped_labels()  # the converged dictionaries shipped for the model, marked beside the quick ones
 name = c3.selectbox("Dictionary", choices, key="dictionary",
-                    format_func=lambda n: f"{n} ({metas[n]['d_sae']} features)")
+                    format_func=lambda n: f"{n} ({metas[n]['d_sae']} features" + (f"; {shipped[n]})" if n in shipped
+                                                                                    else ")"))
 pages = data.feature_pages(name)
 meta, a = pages.meta, pages.arrays
 table = data.feature_table(name, data.feature_mtime(name))
