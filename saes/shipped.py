@@ -173,6 +173,36 @@ def total_bytes(where: str | Path | None = None) -> int:
     return sum(p.stat().st_size for p in base.rglob("*") if p.is_file()) if base.is_dir() else 0
 
 
+def audit(where: str | Path | None = None) -> list[str]:
+    """What is wrong with a folder of shipped dictionaries (default `root()`), one line each: over the budget, a
+    card that does not read, a file that differs from its card's checksum, a recorded model others cannot load, a
+    card that disagrees with its cfg.json, weights that do not load. [] when all is well (an empty folder too)."""
+    from interp.dictionary import load
+    from saes.io import read_info
+
+    base = Path(where) if where is not None else root()
+    problems = []
+    if total_bytes(base) > BUDGET_BYTES:
+        problems.append(f"{base} holds {total_bytes(base) / 2**20:.1f} MiB, over its {BUDGET_BYTES / 2**20:.0f} MiB")
+    for card in sorted(base.glob(f"*/*/*/{CARD}")) if base.is_dir() else []:
+        folder = card.parent
+        try:
+            c = verify(folder)
+            info = read_info(folder)
+            said, cfg = (c["model"]["model"], c["hook"], c["kind"], c["d_sae"]), \
+                (info.model, info.hook_name, info.arch, info.d_sae)
+            if said != cfg:
+                raise ShippedError(f"{folder}: the card says {said}, cfg.json {cfg}")
+            if not model_known(c["model"]["model"]):
+                raise ShippedError(f"{folder} records the model {c['model']['model']}, not a shipped or fetchable one")
+            if folder.relative_to(base).parts != (c["model"]["model"], c["hook"], c["name"]):
+                raise ShippedError(f"{folder} is not at {c['model']['model']}/{c['hook']}/{c['name']}")
+            load(folder)
+        except (ValueError, OSError) as e:
+            problems.append(str(e))
+    return problems
+
+
 def main_list(cfg) -> list[Shipped]:
     """CLI entry (`interp dictionaries list`): one line per shipped dictionary (of --model when given)."""
     found = shipped(cfg.model)
