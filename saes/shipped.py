@@ -93,17 +93,17 @@ def is_shipped_folder(folder: Path) -> bool:
     return (folder / CARD).is_file() and (folder / "cfg.json").is_file()
 
 
-def shipped(model: str = "", hook: str = "", where: str | Path | None = None) -> list[Shipped]:
-    """Every shipped dictionary under `where` (default `root()`), in folder order; only those of `model` (any
-    spelling interp.options.canonical_model reads as it) and `hook` when given."""
+def shipped(model_name: str = "", hook: str = "", where: str | Path | None = None) -> list[Shipped]:
+    """Every shipped dictionary under `where` (default `root()`), in folder order; only those of the model
+    `model_name` (any spelling interp.options.canonical_model reads as it) and `hook` when given."""
     base = Path(where) if where is not None else root()
     if not base.is_dir():
         return []
     found = [Shipped(card.parent, read_card(card.parent)) for card in sorted(base.glob(f"*/*/*/{CARD}"))]
-    if model:
+    if model_name:
         from interp.options import canonical_model
 
-        found = [s for s in found if canonical_model(s.model) == canonical_model(model)]
+        found = [s for s in found if canonical_model(s.model) == canonical_model(model_name)]
     return [s for s in found if not hook or s.card["hook"] == hook]
 
 
