@@ -129,6 +129,17 @@ def shipped_labels() -> dict[str, str]:
     return {d["name"]: d["label"] for d in links.get("dictionaries", [])}
 
 
+def shipped_dictionaries() -> list:
+    """Every shipped dictionary (saes.shipped: data/dictionaries), of any model; [] when a card does not read (the
+    Open page then offers none; `interp dictionaries list` says what is wrong)."""
+    from saes.shipped import ShippedError, shipped
+
+    try:
+        return shipped()
+    except (ShippedError, OSError):
+        return []
+
+
 def dictionary_metrics() -> pd.DataFrame:
     """One row per dictionary of the workspace: its method (interp.dictionary label), features and eval.json's L0,
     R², CE loss recovered, KL score, dead and dense fractions (empty cells where eval.json lacks them)."""

@@ -41,3 +41,14 @@ def test_the_workspace_links_shipped_dictionaries_and_the_picker_marks_them(expl
     at.selectbox(key="dictionary").set_value("shipped-topk-mine").run()
     explorer.ok(at)
     assert "48 features of sae" in explorer.texts(at)
+    at = explorer.open(ws, "pages/open.py")  # the Open page lists every shipped dictionary, of any model
+    labels = at.selectbox(key="shipped_pick").options
+    assert f"shipped:toy-relu-s0/{HOOK}/topk-mine (shipped, converged: 3,072 tokens)" in labels
+    assert f"shipped:toy-gelu-s0/{HOOK}/topk-mine (shipped, converged: 3,072 tokens)" in labels
+    at.selectbox(key="shipped_pick").set_value(str((root / "toy-relu-s0" / HOOK / "topk-mine").resolve())).run()
+    explorer.ok(at)
+    assert at.text_input(key="folder").value == str((root / "toy-relu-s0" / HOOK / "topk-mine").resolve())
+    assert explorer.metrics(at)["recorded model"] == "toy-relu-s0" and explorer.metrics(at)["d_sae"] == "48"
+    assert at.text_input(key="model_name").value == "toy-relu-s0" and not at.warning  # the model it records
+    at.text_input(key="model_name").set_value("toy-gelu-s0").run()  # another model: said, naming both
+    assert any("records the model toy-relu-s0, but the model given is toy-gelu-s0" in w.value for w in at.warning)
