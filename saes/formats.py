@@ -81,9 +81,13 @@ def _is_shipped(spec: Path) -> bool:
 
 
 def _shipped_info(spec: Path) -> DictionaryInfo:
-    from saes.shipped import folder_of
+    from dataclasses import replace
 
-    return _saelens_info(folder_of(spec))
+    from interp.provenance import ELSEWHERE
+    from saes.shipped import ELSEWHERE_HINT, folder_of
+
+    info = _saelens_info(folder_of(spec))
+    return replace(info, recorded={**info.recorded, ELSEWHERE: ELSEWHERE_HINT})
 
 
 def _load_shipped(spec: Path, device: str):

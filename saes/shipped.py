@@ -33,6 +33,8 @@ ENV = "INTERP_DICTIONARIES"
 CARD_KEYS = ("schema", "name", "model", "hook", "kind", "d_in", "d_sae", "seed", "tokens_trained", "metrics",
              "sparse_probing", "absorption", "trained_with", "files")
 """What every card holds (`read_card` refuses a card without one of them)."""
+ELSEWHERE_HINT = " (`interp dictionaries list --model {model}` lists the dictionaries shipped for it)"
+"""What a --model that disagrees with a shipped dictionary's is told (interp.provenance.ModelRecord.elsewhere)."""
 METRICS = ("l0", "r2", "ce_loss_recovered", "dead_fraction")
 """The card's headline numbers, from eval.json."""
 

@@ -116,6 +116,7 @@ def test_another_model_and_a_changed_file_are_one_line_errors(root, tmp_path, mo
     assert main(["eval-sae", "--sae", spec, "--model", "toy-relu-s0", "--out", str(tmp_path / "e.json")]) == 1
     err = _error(capsys)
     assert "--model toy-relu-s0" in err and "records the model toy-gelu-s0" in err and "leave --model out" in err
+    assert "`interp dictionaries list --model toy-relu-s0` lists the dictionaries shipped for it" in err
     assert main(["eval-sae", "--sae", "shipped:no-such", "--out", str(tmp_path / "e.json")]) == 1
     assert "no shipped dictionary is named shipped:no-such" in _error(capsys)
     weights = copy / "toy-gelu-s0" / HOOK / NAMES[0] / "sae_weights.safetensors"
