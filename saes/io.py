@@ -66,16 +66,13 @@ def saelens_cfg(sae: BaseSAE) -> dict:
     return {**out, **sae.saelens_cfg_fields()}
 
 
-def save(sae: BaseSAE, folder: str | Path, storage: torch.dtype | None = None) -> Path:
-    """Write cfg.json + sae_weights.safetensors in SAELens format (act_scale folded in); returns the folder.
-    `storage` (e.g. torch.float16, for shipping) stores the tensors in that dtype while cfg.json keeps the SAE's
-    dtype, to which SAELens's loader and `load` cast them back (the state is computed before the cast)."""
+def save(sae: BaseSAE, folder: str | Path) -> Path:
+    """Write cfg.json + sae_weights.safetensors in SAELens format (act_scale folded in); returns the folder."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = sae.saelens_state()
     names = type(sae).SAELENS_NAMES
-    cast = (lambda v: v.to(storage) if storage is not None and v.is_floating_point() else v)
-    state = {names.get(k, k): cast(v.detach().to("cpu")).contiguous() for k, v in state.items()}
+    state = {names.get(k, k): v.detach().to("cpu").contiguous() for k, v in state.items()}
     cfg = saelens_cfg(sae)
     atomic_write(folder / WEIGHTS_FILENAME, lambda p: write_tensors(p, state))
     atomic_write(folder / CFG_FILENAME, lambda p: p.write_text(json.dumps(cfg, indent=2)))

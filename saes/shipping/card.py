@@ -72,6 +72,15 @@ def training_command(raw: dict) -> str:
     return shlex.join(words)
 
 
+def saelens_loader(raw: dict) -> str:
+    """The sae_lens call that opens a folder of this cfg.json: `SAE.load_from_disk` for the inference
+    architectures sae_lens registers, `TrainingSAE.load_from_disk` for a kind saved in a training architecture."""
+    import sae_lens  # noqa: F401  (importing it registers its architectures)
+    from sae_lens.registry import SAE_CLASS_REGISTRY
+
+    return "SAE.load_from_disk" if raw.get("architecture") in SAE_CLASS_REGISTRY else "TrainingSAE.load_from_disk"
+
+
 def build_card(raw: dict, report: dict, evaluation: str, trained_with: str, source: Path,
                files: dict[str, dict]) -> dict[str, Any]:
     """The card of a dictionary shipped from `source`: `raw` its cfg.json, `report` the eval.json its numbers come
@@ -97,7 +106,8 @@ def build_card(raw: dict, report: dict, evaluation: str, trained_with: str, sour
         "trained_with": trained_with or training_command(raw),
         "trained_with_source": "given (--trained-with)" if trained_with else "implied by cfg.json",
         "storage": {"dtype": "float16", "loads_as": raw.get("dtype", "float32"), "format": "SAELens (cfg.json + "
-                    "sae_weights.safetensors)"},
+                    "sae_weights.safetensors)", "saelens_architecture": raw.get("architecture"),
+                    "saelens_loader": saelens_loader(raw)},
         "shipped_from": str(source.resolve()),
         "files": files,
     }
@@ -127,7 +137,8 @@ def readme(card: dict) -> str:
         "",
         f"{card['d_sae']:,} latents on d_in {card['d_in']}, seed {card['seed']}, trained on "
         f"{_number(card['tokens_trained'], ',')} tokens; weights stored as float16 in SAELens's folder format "
-        f"(cfg.json + sae_weights.safetensors; `SAE.load_from_disk` reads it, and so does every interp command as "
+        f"(cfg.json + sae_weights.safetensors, SAELens architecture {card['storage']['saelens_architecture']}: "
+        f"sae_lens's `{card['storage']['saelens_loader']}` reads it, and so does every interp command as "
         f"`shipped:{card['model']['model']}/{card['hook']}/{card['name']}`).",
         "",
         f"- model: {card['model']['model']} (weight processing {card['model']['weight_processing']}, weights' "

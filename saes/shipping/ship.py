@@ -1,8 +1,8 @@
 """`interp dictionaries ship`: write trained SAEs into the shipped folder (data/dictionaries/<model>/<hook>/<name>/).
 
-Each SAE of a trained folder (or of every sub-folder of a sweep) is read back through saes.io and written again by
-saes.io.save with float16 storage (half the bytes; cfg.json keeps float32, to which SAELens's loader and ours cast
-back), beside the eval.json its card's numbers come from, card.json (saes.shipping.card) and README.md. The numbers
+Each SAE of a trained folder (or of every sub-folder of a sweep) is checked by loading it (saes.io) and copied with
+its weights cast to float16 (half the bytes; cfg.json keeps float32, to which SAELens's loader and ours cast back),
+beside the eval.json its card's numbers come from, card.json (saes.shipping.card) and README.md. The numbers
 are the trained folder's eval.json where it has them all; a dictionary that lacks one (or every dictionary, with
 --evaluate always) is evaluated on held-out tokens of its recorded corpus (or --corpus), on the float16 weights
 shipped, the dictionaries of one model and hook together (saes.eval.report.evaluate_many).
@@ -11,7 +11,8 @@ Before anything is written: the model each SAE records must be one others can lo
 fetchable one) with the weights it was trained on (interp.provenance.check_model), a folder already there must be
 one this command shipped (its card) and is replaced only with --overwrite, and the whole shipped folder must stay
 within saes.shipped.BUDGET_BYTES. Everything is staged in a hidden folder beside the targets and moved into place
-with os.replace, so a shipped folder is never half written.
+with os.replace, so a shipped folder is never half written (a shipping stopped midway is cleaned up by the next:
+`clean_leftovers`).
 """
 
 from __future__ import annotations
@@ -94,15 +95,25 @@ def _check_replaceable(target: Path, overwrite: bool) -> None:
 
 
 def stage(plans: list[Plan], staging: Path) -> list[Path]:
-    """The float16 SAELens folder of each plan, written under `staging`."""
+    """Each plan's folder under `staging`: its cfg.json as trained (the SAELens architecture, our recorded kind and
+    training settings, dtype float32) and its weights cast to float16 tensor by tensor, nothing else changed (a
+    round trip through our classes would turn a kind saved in another kind's form into that kind). The trained
+    folder is loaded once first, so only a folder interp reads is shipped."""
     import torch
 
+    from interp.atomic import atomic_write
+    from interp.safetensors_io import read_tensors, write_tensors
     from saes import io
 
     folders = []
     for i, p in enumerate(plans):
+        io.load(p.source)  # shapes and architecture checked (saes.io), as every command reads it
         folder = staging / str(i)
-        io.save(io.load(p.source, dtype="float32"), folder, storage=torch.float16)
+        folder.mkdir(parents=True)
+        state = read_tensors(p.source / io.WEIGHTS_FILENAME, "SAE weights")
+        half = {k: v.to(torch.float16) if v.is_floating_point() else v for k, v in state.items()}
+        atomic_write(folder / io.WEIGHTS_FILENAME, lambda path, t=half: write_tensors(path, t))
+        atomic_write_text(folder / io.CFG_FILENAME, (p.source / io.CFG_FILENAME).read_text())
         folders.append(folder)
     return folders
 
@@ -174,10 +185,25 @@ def move_into_place(plans: list[Plan], folders: list[Path]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def clean_leftovers(base: Path) -> None:
+    """What a shipping stopped midway left under `base` (its own .tmp names only): staging folders are removed; a
+    folder moved aside for replacement goes back when its replacement never arrived, else it is removed."""
+    for staging in base.glob(".ship-*.tmp"):
+        shutil.rmtree(staging, ignore_errors=True)
+    for old in base.glob("*/*/.*.old.tmp"):
+        target = old.parent / old.name.removeprefix(".").removesuffix(".old.tmp")
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, target)
+
+
 def main(cfg: ShipConfig) -> list[dict]:
     """CLI entry: check every SAE, stage it, evaluate what lacks numbers, check the budget, move into place, print
     one line per shipped dictionary naming its model."""
     base = Path(cfg.output.out).expanduser() if cfg.output.out else S.root()
+    if base.is_dir():
+        clean_leftovers(base)  # before the targets are looked at: a folder moved aside is back in place
     plans = [plan(f, base, cfg.output.overwrite) for f in trained_saes(Path(cfg.sae).expanduser(), cfg.only)]
     dup = {p.target for p in plans if sum(q.target == p.target for q in plans) > 1}
     if dup:

@@ -1,7 +1,7 @@
-"""`interp dictionaries ship` on a real sweep of toy-gelu-s0 (TopK and JumpReLU, trained here in seconds): the shipped
-folders (float16 SAELens weights that SAELens and interp load, eval.json, card, README), the `shipped:` spec, the
-numbers it evaluates when eval.json lacks them, and its refusals (another model, a changed file, a folder it did not
-write, the 100 MiB budget, a model others cannot load)."""
+"""`interp dictionaries ship` on a real sweep of toy-gelu-s0 (TopK, JumpReLU, BatchTopK and Matryoshka, trained here in
+seconds): the shipped folders (float16 SAELens weights that SAELens and interp load, eval.json, card, README), the
+`shipped:` spec, the numbers it evaluates when eval.json lacks them, and its refusals (another model, a changed file,
+a folder it did not write, the 100 MiB budget, a model others cannot load)."""
 
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ from safetensors import safe_open
 
 from apps.cli import main
 from saes import io
+from saes.io import read_info
 from saes.shipped import ENV, audit, shipped
 
-NAMES = ("topk-d64-k4-s0", "jumprelu-d64-l0c0.05-s0")
+NAMES = ("topk-d64-k4-s0", "jumprelu-d64-l0c0.05-s0", "batchtopk-d64-k4-s0", "matryoshka-d64-k4-s0")
 HOOK = "blocks.2.mlp.hook_post"
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
-    """A two-SAE sweep of toy-gelu-s0's middle MLP, with eval.json."""
+    """A four-SAE sweep of toy-gelu-s0's middle MLP, with eval.json."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("trained") / "sweep"
-    assert main(["train-sae", "--arch", "topk", "jumprelu", "--d-sae", "64", "--k", "4", "--tokens", "4096",
-                 "--batch-size", "256", "--eval-tokens", "1024", "--progress", "false", "--out", str(out)]) == 0
+    assert main(["train-sae", "--arch", "topk", "jumprelu", "batchtopk", "matryoshka", "--d-sae", "64", "--k", "4",
+                 "--tokens", "4096", "--batch-size", "256", "--eval-tokens", "1024", "--progress", "false",
+                 "--out", str(out)]) == 0
     return out
 
 
@@ -62,6 +64,8 @@ def test_a_shipped_sweep_has_cards_and_loads_in_saelens_and_interp(sweep, root, 
         card = s.card
         assert card["model"]["model"] == "toy-gelu-s0" and card["model"]["model_fingerprint"] == trained[
             "model_fingerprint"]
+        assert card["kind"] == name.split("-")[0] == read_info(folder).arch  # a kind saved in another's form too
+        assert (folder / "cfg.json").read_text() == (source / "cfg.json").read_text()
         assert card["hook"] == HOOK and card["d_sae"] == 64 and card["seed"] == 0 and card["tokens_trained"] == 4096
         assert card["metrics"] == {k: trained[k] for k in ("l0", "r2", "ce_loss_recovered", "dead_fraction")}
         assert card["sparse_probing"]["mean_f1"] == trained["sparse_probing"]["mean_f1"]
@@ -73,9 +77,11 @@ def test_a_shipped_sweep_has_cards_and_loads_in_saelens_and_interp(sweep, root, 
             assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
         assert json.loads((folder / "cfg.json").read_text())["dtype"] == "float32"
         ours = io.load(source)
-        from sae_lens import SAE
+        import sae_lens
 
-        theirs = SAE.load_from_disk(str(folder), device="cpu")
+        loader = card["storage"]["saelens_loader"]  # SAE.load_from_disk, or TrainingSAE's for a training format
+        assert loader == ("TrainingSAE.load_from_disk" if name.startswith("matryoshka") else "SAE.load_from_disk")
+        theirs = getattr(sae_lens, loader.split(".")[0]).load_from_disk(str(folder), device="cpu")
         assert theirs.W_dec.dtype == torch.float32
         assert torch.allclose(theirs.W_dec.detach(), ours.W_dec.detach().float(), atol=2e-3, rtol=1e-3)
     monkeypatch.setenv(ENV, str(root))
@@ -87,7 +93,7 @@ def test_a_shipped_sweep_has_cards_and_loads_in_saelens_and_interp(sweep, root, 
                           atol=0.05, rtol=0.02)
     assert main(["dictionaries", "list", "--model", "toy-gelu-s0"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and all("shipped, converged: 4,096 tokens" in ln for ln in lines)
+    assert len(lines) == 4 and all("shipped, converged: 4,096 tokens" in ln for ln in lines)
     assert {ln.split()[0] for ln in lines} == {f"shipped:toy-gelu-s0/{HOOK}/{n}" for n in NAMES}
 
 
