@@ -207,6 +207,12 @@ def audit(where: str | Path | None = None) -> list[str]:
 
 def main_list(cfg) -> list[Shipped]:
     """CLI entry (`interp dictionaries list`): one line per shipped dictionary (of --model when given)."""
+    if cfg.model and not model_known(cfg.model) and not Path(cfg.model).expanduser().exists():
+        from interp.model_fetch import FETCHABLE
+        from interp.models import shipped_models
+
+        raise ShippedError(f"--model {cfg.model} is not a model dictionaries are shipped for: give a shipped toy model "
+                           f"or a fetchable one ({', '.join([*shipped_models(), *FETCHABLE])})")
     found = shipped(cfg.model)
     for s in found:
         m = s.card["metrics"]
