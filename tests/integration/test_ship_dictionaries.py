@@ -165,3 +165,16 @@ def test_shipping_never_replaces_what_it_did_not_make_nor_passes_the_budget(swee
     assert "which others cannot load" in _error(capsys) and not (tmp_path / "out").exists()
     assert _ship(tmp_path / "nothing-here", tmp_path / "out") == 1
     assert "is not a folder" in _error(capsys)
+
+
+def test_a_shipping_stopped_midway_is_undone_by_the_next(sweep, root, tmp_path, capsys):
+    copy = tmp_path / "dictionaries"
+    shutil.copytree(root, copy)
+    target = copy / "toy-gelu-s0" / HOOK / NAMES[1]
+    aside = target.parent / f".{NAMES[1]}.old.tmp"
+    target.rename(aside)  # stopped between moving the old folder aside and moving the new one in
+    (copy / ".ship-12345.tmp" / "0").mkdir(parents=True)  # and its staging folder left behind
+    assert _ship(sweep, copy, "--only", NAMES[1]) == 1  # the old folder is back, so shipping it again is refused
+    assert "is already shipped" in _error(capsys)
+    assert not aside.exists() and not (copy / ".ship-12345.tmp").exists() and audit(copy) == []
+
