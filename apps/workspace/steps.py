@@ -85,11 +85,12 @@ def _models(names: list[str]) -> dict:
 
 def _shipped_settings(cfg: WorkspaceBuildConfig) -> dict:
     """The model, its layer and what is shipped for it (each dictionary's weights by their card's checksum), so a
-    dictionary shipped or shipped again relinks the workspace."""
+    dictionary shipped or shipped again relinks the workspace and rebuilds the pages that read it. With nothing
+    shipped the steps that read this one keep the settings they had before it existed (no needless rebuild)."""
     from saes.shipped import shipped
 
     found = {s.spec: s.card["files"]["sae_weights.safetensors"]["sha256"] for s in shipped(cfg.lm.model)}
-    return {**_pick(cfg, "model", "weight_processing", "layer"), "shipped": found}
+    return {**_pick(cfg, "model", "weight_processing", "layer"), **({"shipped": found} if found else {})}
 
 
 def _patching_settings(cfg: WorkspaceBuildConfig) -> dict:

@@ -6,6 +6,7 @@ linked."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -34,6 +35,15 @@ def test_the_workspace_links_shipped_dictionaries_and_the_picker_marks_them(expl
     assert links["dictionaries"][0]["folder"] == str((root / "toy-gelu-s0" / HOOK / "topk-mine").resolve())
     assert sorted(p.name for p in (ws / "features").iterdir()) == ["sae-topk", "shipped-topk-mine"]
     assert not any((ws / "saes").rglob("topk-mine"))  # linked, never copied into the workspace's own SAEs
+    again = tmp_path / "toy-gelu-s0" / "topk-again"  # one more shipped for the model: the next build links it
+    shutil.copytree(tmp_path / "toy-gelu-s0" / "topk-mine", again)
+    assert main(["dictionaries", "ship", "--sae", str(again), "--out", str(root), "--device", "cpu"]) == 0
+    assert main(["workspace", "build", "--out", str(ws), *WS]) == 0
+    steps = json.loads((ws / "workspace.json").read_text())["steps"]
+    assert steps["shipped"]["status"] == steps["features"]["status"] == "built"
+    assert steps["saes"]["status"] == steps["cache"]["status"] == "up to date"  # nothing of its own retrained
+    assert sorted(p.name for p in (ws / "features").iterdir()) == ["sae-topk", "shipped-topk-again",
+                                                                    "shipped-topk-mine"]
     at = explorer.open(ws, "pages/features.py")
     options = at.selectbox(key="dictionary").options
     assert "shipped-topk-mine (48 features; shipped, converged: 3,072 tokens)" in options
