@@ -17,7 +17,7 @@ import streamlit as st
 
 from apps.explorer.access import ModelRefused, check_model_name
 from apps.workspace.config import BUILD_COMMAND
-from apps.workspace.layout import SHIPPED_FILE, Layout, dictionary_folders
+from apps.workspace.layout import Layout, dictionary_folders
 from interp.json_files import read_json
 
 ENV = "INTERP_WORKSPACE"
@@ -119,25 +119,6 @@ def _dictionary_metrics(root: str, stamp: tuple) -> pd.DataFrame:
         rows.append({"dictionary": name, "method": kind, "features": width,
                      **{col: report.get(key) for key, col in METRICS.items()}})
     return pd.DataFrame(rows, columns=["dictionary", "method", "features", *METRICS.values()])
-
-
-def shipped_labels() -> dict[str, str]:
-    """Explorer name -> "shipped, converged: N tokens" of the shipped dictionaries the workspace links
-    (shipped/shipped.json), for the pickers to mark them beside the workspace's quick ones."""
-    path = layout().shipped / SHIPPED_FILE
-    links = _manifest(str(path), _mtime(path))
-    return {d["name"]: d["label"] for d in links.get("dictionaries", [])}
-
-
-def shipped_dictionaries() -> list:
-    """Every shipped dictionary (saes.shipped: data/dictionaries), of any model; [] when a card does not read (the
-    Open page then offers none; `interp dictionaries list` says what is wrong)."""
-    from saes.shipped import ShippedError, shipped
-
-    try:
-        return shipped()
-    except (ShippedError, OSError):
-        return []
 
 
 def dictionary_metrics() -> pd.DataFrame:

@@ -108,3 +108,9 @@ def shipped_links(layout: Layout) -> dict:
     each with its folder, label and whether it reads the workspace's hook; {} before the step has run."""
     path = layout.shipped / SHIPPED_FILE
     return read_json(path) if path.is_file() else {}
+
+
+def shipped_labels(layout: Layout) -> dict[str, str]:
+    """Explorer name -> "shipped, converged: N tokens" of the shipped dictionaries the workspace links, for the
+    pickers to mark them beside the workspace's quick ones."""
+    return {d["name"]: d["label"] for d in shipped_links(layout).get("dictionaries", [])}

@@ -11,6 +11,7 @@ import streamlit as st
 
 from apps.explorer import data, feature_view, state
 from apps.explorer import figures as views
+from apps.workspace.layout import shipped_labels
 from interp.corpus import summary as corpus_summary
 
 SORTS = ["density", "concept_auroc", "output_score", "max_act", "feature"]
@@ -45,7 +46,7 @@ state.keep_valid("hook", hooks)
 hook = c2.selectbox("Hook", hooks, key="hook")
 choices = [n for n, m in metas.items() if m["model"] == model and m["hook"] == hook]
 state.keep_valid("dictionary", choices)
-shipped = data.shipped_labels()  # the converged dictionaries shipped for the model, marked beside the quick ones
+shipped = shipped_labels(data.layout())  # the converged dictionaries shipped for the model, marked
 name = c3.selectbox("Dictionary", choices, key="dictionary",
                     format_func=lambda n: f"{n} ({metas[n]['d_sae']} features" + (f"; {shipped[n]})" if n in shipped
                                                                                     else ")"))

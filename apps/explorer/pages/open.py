@@ -14,6 +14,7 @@ import streamlit as st
 from apps.explorer import access, data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
+from saes.shipped import ShippedError, shipped
 
 RESULT = "open_result"
 
@@ -23,7 +24,11 @@ st.caption("This explorer reads dictionaries inside " + ", ".join(f"`{r}`" for r
            + " only (more with `interp explore --allow FOLDER`).")
 found = dictionary_folders(data.layout())
 default = str(next(iter(found.values()))) if found else ""
-ships = {str(s.folder.resolve()): f"{s.spec} ({s.label})" for s in data.shipped_dictionaries()}
+try:  # every shipped dictionary (data/dictionaries), of any model
+    listed = shipped()
+except (ShippedError, OSError):  # a card that does not read: `interp dictionaries list` says which
+    listed = []
+ships = {str(s.folder.resolve()): f"{s.spec} ({s.label})" for s in listed}
 if ships:  # the converged dictionaries shipped with interp, of any model: picking one fills the folder below
     picked = st.selectbox("Shipped dictionaries", ["", *ships], key="shipped_pick",
                           format_func=lambda f: ships.get(f, "(pick one, or give a folder below)"))
