@@ -29,18 +29,22 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "toy-gelu-s0"
 FINGERPRINT = "model_fingerprint"
 """The key under which artifacts record the weights' fingerprint, beside "model" and "weight_processing"."""
+ELSEWHERE = "elsewhere"
+"""The key of a dictionary's DictionaryInfo.recorded saying where inputs of other models are (ModelRecord.elsewhere)."""
 
 
 class ProvenanceError(ValueError):
     """An option that disagrees with what an input records."""
 
 
-def recorded_model(requested: str, recorded: str | None, what: str) -> str:
+def recorded_model(requested: str, recorded: str | None, what: str, elsewhere: str = "") -> str:
     """The model to use: the requested one, else the recorded one, else the default toy model; a requested model
-    that disagrees with the recorded one is an error naming both."""
+    that disagrees with the recorded one is an error naming both (`elsewhere`: where inputs made with another model
+    are found, "{model}" standing for the requested one)."""
     if requested and recorded and canonical_model(requested) != canonical_model(recorded):
         raise ProvenanceError(f"--model {requested} disagrees with {what}, which records the model {recorded}: leave "
-                              f"--model out to use {recorded}, or use an input made with {requested}")
+                              f"--model out to use {recorded}, or use an input made with {requested}"
+                              f"{elsewhere.replace('{model}', requested)}")
     return requested or recorded or DEFAULT_MODEL
 
 
@@ -60,6 +64,9 @@ class ModelRecord(NamedTuple):
     fingerprint: str | None = None
     what: str = "the input"
     """The artifact, as error messages name it ("the SAE runs/sae")."""
+    elsewhere: str = ""
+    """Where inputs made with another model are found, for the error of a --model that disagrees (a shipped
+    dictionary: the command listing those shipped for a model, "{model}" standing for it)."""
 
     @classmethod
     def read(cls, source: Any, what: str) -> ModelRecord:
@@ -71,7 +78,7 @@ class ModelRecord(NamedTuple):
             fields = {"model": getattr(source, "model", None), **(getattr(source, "recorded", None) or vars(source))}
         model = fields.get("model")
         return cls(model if isinstance(model, str) and model else None, fields.get("weight_processing") or None,
-                   fields.get(FINGERPRINT) or None, what)
+                   fields.get(FINGERPRINT) or None, what, fields.get(ELSEWHERE) or "")
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "weight_processing": self.weight_processing, FINGERPRINT: self.fingerprint}
@@ -107,7 +114,7 @@ def check_model(name: str, weight_processing: str, *records: ModelRecord) -> Che
     for r in known[1:]:
         _same_model(known[0], r)
     first = known[0] if known else ModelRecord(None)
-    name = recorded_model(name, first.model, first.what)
+    name = recorded_model(name, first.model, first.what, first.elsewhere)
     processed = next((r for r in known if r.weight_processing), first)
     processing = recorded_processing(weight_processing, processed.weight_processing, processed.what)
     stamped = [r for r in known if r.fingerprint]

@@ -7,6 +7,7 @@ from interp.commands import Command
 
 def commands() -> list[Command]:
     from saes.eval.config import ConceptTableConfig, EvalSAEConfig
+    from saes.shipping.config import ListShippedConfig, ShipConfig
     from saes.snmf.config import SNMFConfig
     from saes.training.config import TrainSAEConfig
 
@@ -23,4 +24,11 @@ def commands() -> list[Command]:
         Command("snmf", SNMFConfig, "saes.snmf.run:main",
                 "Semi-nonnegative factorisation of one layer's MLP activations (full-batch or streaming), resumable; "
                 "writes snmf.safetensors/json and eval.json."),
+        Command("dictionaries ship", ShipConfig, "saes.shipping.ship:main",
+                "Ship trained SAEs (a train-sae folder or sweep) into data/dictionaries/<model>/<hook>/<name>/: "
+                "float16 SAELens weights, eval.json, a card (model, tokens, L0, R², CE recovered, probing, absorption, "
+                "checksums) and a README; evaluates what eval.json lacks; never replaces what it did not ship."),
+        Command("dictionaries list", ListShippedConfig, "saes.shipped:main_list",
+                "List the shipped dictionaries (data/dictionaries), each with the shipped:MODEL/HOOK/NAME spec that "
+                "names it wherever a dictionary is taken."),
     ]

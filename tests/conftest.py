@@ -6,6 +6,11 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The shipped dictionaries (data/dictionaries) change as converged ones are added: tests see none unless they ship
+# their own into a folder they name (tests/unit/test_shipped_dictionaries.py checks the real folder explicitly), so a
+# workspace built by a test does not grow with what is shipped.
+os.environ.setdefault("INTERP_DICTIONARIES",
+                      os.path.join(os.environ.get("TMPDIR", "/tmp"), "interp-tests-none-shipped"))
 
 import pytest  # noqa: E402
 

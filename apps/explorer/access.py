@@ -1,7 +1,8 @@
-"""Which server paths the explorer may read: the workspace and the folders given with `interp explore --allow`
-(INTERP_ALLOW), nothing else. The Open page and the Features page (?pages=FOLDER) check every path a visitor gives
-here before looking at it, so they never tell whether a folder outside these exists; models follow the same rule
-(`check_model_name`: shipped and fetched names, the workspace's model, model folders inside these roots).
+"""Which server paths the explorer may read: the workspace, the folders given with `interp explore --allow`
+(INTERP_ALLOW) and the shipped dictionaries (saes.shipped.root: data/dictionaries), nothing else. The Open page and
+the Features page (?pages=FOLDER) check every path a visitor gives here before looking at it, so they never tell
+whether a folder outside these exists; models follow the same rule (`check_model_name`: shipped and fetched names,
+the workspace's model, model folders inside these roots).
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from apps.explorer.launch import ALLOW_ENV, WORKSPACE_ENV
 
 
 def allowed_roots() -> list[Path]:
-    """The workspace and every --allow folder, resolved (symbolic links followed)."""
+    """The workspace, every --allow folder and the shipped dictionaries' folder, resolved (symbolic links
+    followed)."""
     roots = [Path(os.environ.get(WORKSPACE_ENV, "workspace")).expanduser().resolve()]
     roots += [Path(p).resolve() for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
+    from saes.shipped import root
+
+    roots.append(root().resolve())  # the shipped dictionaries (data/dictionaries), which the workspace links
     return list(dict.fromkeys(roots))
 
 

@@ -115,9 +115,31 @@ def build_features(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) ->
     cache, settings = ActivationCache.open(layout.cache), PageSettings(k=cfg.examples_per_bin, seed=cfg.seed)
     for name, folder in dictionary_folders(layout).items():
         t0 = time.perf_counter()
-        pages = write_feature_pages(folder, cache, models(cfg.lm.model), layout.features / name, name,
-                                    str(folder.relative_to(layout.root)), settings)
+        shown = folder.relative_to(layout.root) if folder.is_relative_to(layout.root) else folder  # shipped: outside
+        pages = write_feature_pages(folder, cache, models(cfg.lm.model), layout.features / name, name, str(shown),
+                                    settings)
         print(f"  feature pages {name}: {pages.d_sae} features in {time.perf_counter() - t0:.1f} s")
+
+
+def link_shipped(layout: Layout, cfg: WorkspaceBuildConfig, models: Models) -> None:
+    """shipped/shipped.json: every dictionary shipped for the workspace's model (checked against its card's
+    checksums), linked by its folder, marked with what it was trained on and whether it reads the workspace's hook
+    (those that do get feature pages and steering scores beside the workspace's own)."""
+    from saes.shipped import shipped, verify
+
+    from .layout import SHIPPED_FILE, SHIPPED_PREFIX
+
+    links = []
+    for s in shipped(cfg.lm.model):
+        verify(s.folder, s.card)
+        links.append({"name": f"{SHIPPED_PREFIX}{s.name}", "spec": s.spec, "folder": str(s.folder.resolve()),
+                      "kind": s.card["kind"], "hook": s.card["hook"], "d_sae": s.card["d_sae"], "seed": s.card["seed"],
+                      "tokens_trained": s.card["tokens_trained"], "label": s.label, "metrics": s.card["metrics"],
+                      "at_hook": s.card["hook"] == cfg.hook})
+    layout.shipped.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(layout.shipped / SHIPPED_FILE,
+                      json.dumps({"model": cfg.lm.model, "hook": cfg.hook, "dictionaries": links}, indent=1))
+    print(f"  shipped: {len(links)} dictionaries of {cfg.lm.model} ({sum(d['at_hook'] for d in links)} at {cfg.hook})")
 
 
 def _neuron_cfg(cfg: WorkspaceBuildConfig, model: str, out: Path):

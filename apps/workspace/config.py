@@ -115,7 +115,7 @@ class WorkspaceBuildConfig(Options):
     examples_per_bin: int = 5
     """Top-activating examples stored per quantile bin on each feature page."""
     steps: list[str] = field(default_factory=lambda: list(STEP_NAMES))
-    """Steps to run (default all, in the order of apps.workspace.steps.STEPS): cache, saes, snmf, features,
+    """Steps to run (default all, in the order of apps.workspace.steps.STEPS): cache, saes, snmf, shipped, features,
     neurons, universal, steering, patching."""
     force: list[str] = field(default_factory=list)
     """Steps to rebuild even when their artifact validates."""

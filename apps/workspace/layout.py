@@ -8,6 +8,8 @@ its artifact validates:
     saes/<arch>-d.../           one SAE per architecture (interp train-sae sweep, SAELens format + eval.json,
                                 sweep.json lists them); any other SAE copied in here is shown beside them
     snmf/                       SNMF of the same layer (interp snmf)
+    shipped/shipped.json        links to the converged dictionaries shipped for the model (data/dictionaries), never
+                                copies: those at the workspace's hook are shown as "shipped-<name>" beside its own
     features/<dictionary>/      precomputed feature pages (features.json + features.safetensors)
     neurons/<model>/            neuron statistics (interp neurons) + examples.json/safetensors (top examples)
     sparsity/<model>/           activation sparsity of the same models (interp sparsity: zeros, CETT, PPL-p%, hot / cold,
@@ -26,6 +28,8 @@ from pathlib import Path
 from interp.json_files import read_json
 
 SAE_PREFIX = "sae-"
+SHIPPED_PREFIX = "shipped-"
+SHIPPED_FILE = "shipped.json"
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,8 @@ def sae_folders(layout: Layout) -> dict[str, Path]:
 
 def dictionary_folders(layout: Layout) -> dict[str, Path]:
     """Explorer name -> dictionary folder, for what exists: the workspace's own SAEs as "sae-<arch>", the SNMF as
-    "snmf", and every other SAE under saes/ (one copied in) as "sae-<folder name>", so it never replaces the
-    workspace's own SAE of its architecture."""
+    "snmf", every other SAE under saes/ (one copied in) as "sae-<folder name>", so it never replaces the
+    workspace's own SAE of its architecture, and the shipped dictionaries at its hook as "shipped-<name>"."""
     own = sae_folders(layout)
     out = {f"{SAE_PREFIX}{a}": p for a, p in own.items()}
     for p in _sae_folders(layout.saes):
@@ -93,4 +97,20 @@ def dictionary_folders(layout: Layout) -> dict[str, Path]:
             out[name if name not in out else f"{name}-{len(out)}"] = p
     if (layout.snmf / "snmf.json").is_file():
         out["snmf"] = layout.snmf
+    for d in shipped_links(layout).get("dictionaries", []):
+        if d["at_hook"]:
+            out[d["name"]] = Path(d["folder"])
     return out
+
+
+def shipped_links(layout: Layout) -> dict:
+    """shipped/shipped.json: the shipped dictionaries of the workspace's model (apps.workspace.builders.link_shipped),
+    each with its folder, label and whether it reads the workspace's hook; {} before the step has run."""
+    path = layout.shipped / SHIPPED_FILE
+    return read_json(path) if path.is_file() else {}
+
+
+def shipped_labels(layout: Layout) -> dict[str, str]:
+    """Explorer name -> "shipped, converged: N tokens" of the shipped dictionaries the workspace links, for the
+    pickers to mark them beside the workspace's quick ones."""
+    return {d["name"]: d["label"] for d in shipped_links(layout).get("dictionaries", [])}

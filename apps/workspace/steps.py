@@ -1,6 +1,8 @@
 """The workspace's steps, in one list: each step is one declaration of its name, its folder, the steps it reads,
 the settings its artifact depends on, how it is built (apps.workspace.builders), how its artifact is validated,
-and why it cannot run for a given model.
+and why it cannot run for a given model. The `shipped` step links the converged dictionaries shipped for the model
+(saes.shipped, data/dictionaries) into the workspace without copying or retraining them: the feature pages and the
+steering benchmark then treat them like the workspace's own SAEs.
 
 The build order, the Layout's folders, settings propagation, validation and the CLI's --steps choices all read
 STEPS, so adding a step is one `Step` entry (and its builder). A step's settings include those of the steps it
@@ -21,7 +23,7 @@ from interp.json_files import read_json
 
 from . import builders as B
 from .family import is_toy, neuron_models, universal_models
-from .layout import dictionary_folders, sae_folders
+from .layout import dictionary_folders, sae_folders, shipped_links
 
 if TYPE_CHECKING:
     from .config import WorkspaceBuildConfig
@@ -81,6 +83,16 @@ def _models(names: list[str]) -> dict:
     return {"models": names, "model_ids": [model_fingerprint(m) for m in names]}
 
 
+def _shipped_settings(cfg: WorkspaceBuildConfig) -> dict:
+    """The model, its layer and what is shipped for it (each dictionary's weights by their card's checksum), so a
+    dictionary shipped or shipped again relinks the workspace and rebuilds the pages that read it. With nothing
+    shipped the steps that read this one keep the settings they had before it existed (no needless rebuild)."""
+    from saes.shipped import shipped
+
+    found = {s.spec: s.card["files"]["sae_weights.safetensors"]["sha256"] for s in shipped(cfg.lm.model)}
+    return {**_pick(cfg, "model", "weight_processing", "layer"), **({"shipped": found} if found else {})}
+
+
 def _patching_settings(cfg: WorkspaceBuildConfig) -> dict:
     from interp.models import model_fingerprint
 
@@ -112,6 +124,10 @@ def _saes_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
 
 def _snmf_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
     return (layout.snmf / "snmf.json").is_file() and (layout.snmf / "snmf.safetensors").is_file()
+
+
+def _shipped_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
+    return isinstance(shipped_links(layout).get("dictionaries"), list)
 
 
 def _features_ok(layout: Layout, cfg: WorkspaceBuildConfig) -> bool:
@@ -197,7 +213,9 @@ STEPS: list[Step] = [
          settings=lambda c: _pick(c, "snmf_k", "snmf_tokens"),
          build=B.build_snmf, validate=_snmf_ok, needs=("cache",),
          renamed=(("--tokens", "--snmf-tokens"), ("--k", "--snmf-k"))),
-    Step("features", folder="features", inputs=("saes", "snmf"),
+    Step("shipped", folder="shipped", inputs=(), settings=_shipped_settings, build=B.link_shipped,
+         validate=_shipped_ok),
+    Step("features", folder="features", inputs=("saes", "snmf", "shipped"),
          settings=lambda c: _pick(c, "examples_per_bin"),
          build=B.build_features, validate=_features_ok, needs=("cache",)),
     Step("neurons", folder="neurons", inputs=(),
@@ -210,7 +228,7 @@ STEPS: list[Step] = [
          settings=lambda c: {**_source(c), **_models(universal_models(c)), **_pick(c, "universal_tokens")},
          build=B.build_universal, validate=_universal_ok, skip=_universal_skip,
          renamed=(("--tokens", "--universal-tokens"), ("--models", "--universal-models"))),
-    Step("steering", folder="steering", inputs=("saes", "snmf"),
+    Step("steering", folder="steering", inputs=("saes", "snmf", "shipped"),
          settings=lambda c: _pick(c, "steer_concepts"),
          build=B.build_steering, validate=_steering_ok, skip=_steering_skip,
          renamed=(("--concepts", "--steer-concepts"),)),

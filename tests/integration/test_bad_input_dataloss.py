@@ -23,7 +23,7 @@ WS = ["--layer", "1", "--cache-tokens", "4096", "--sae-tokens", "2048", "--sae-b
       "--k", "4", "--snmf-k", "4", "--snmf-tokens", "1024", "--archs", "topk", "--examples-per-bin", "2"]
 """A tiny workspace: cache, one SAE, an SNMF and their pages in a few seconds."""
 BUILT = ["cache", "saes", "snmf", "features"]
-STEP_FOLDERS = ["cache", "saes", "snmf", "features", "neurons", "universal", "steering", "patching"]
+STEP_FOLDERS = ["cache", "saes", "snmf", "shipped", "features", "neurons", "universal", "steering", "patching"]
 
 
 

@@ -134,6 +134,19 @@ CASES = [
     ("toyworld-eval-n-prompts", ["toyworld", "eval", "--n-prompts", "0"], 2, ["--n-prompts must be >= 1"]),
     ("explore-port", ["explore", "--port", "70000"], 2, ["--port must be in 1..65535"]),
     ("models-fetch-unknown", ["models", "fetch", "no-such-model"], 2, ["unknown model 'no-such-model'", "fetchable"]),
+    ("ship-no-sae", ["dictionaries", "ship"], 2, ["give the trained SAE (or sweep) folder to ship with --sae FOLDER"]),
+    ("ship-no-fingerprint", ["dictionaries", "ship", "--sae", "{d}/sae", "--out", "{d}/shipped"], 1,
+     ["does not record the weights' fingerprint", "interp train-sae"]),
+    ("ship-broken-cfg", ["dictionaries", "ship", "--sae", "{d}/broken-sae", "--out", "{d}/shipped"], 1,
+     ["broken-sae/cfg.json is not valid JSON"]),
+    ("ship-not-an-sae", ["dictionaries", "ship", "--sae", "{d}/cache", "--out", "{d}/shipped"], 1,
+     ["holds no SAE", "--out folder of `interp train-sae`"]),
+    ("ship-eval-tokens", ["dictionaries", "ship", "--sae", "{d}/sae", "--eval-tokens", "0"], 2,
+     ["--eval-tokens must be >= 1"]),
+    ("dictionaries-list-unknown-model", ["dictionaries", "list", "--model", "no-such-model"], 1,
+     ["no-such-model is not a model dictionaries are shipped for", "toy-gelu-s0"]),
+    ("shipped-unknown", ["eval-sae", "--sae", "shipped:no-such-dictionary"], 1,
+     ["no shipped dictionary is named shipped:no-such-dictionary", "interp dictionaries list"]),
     # output paths: refused before any work
     ("cache-out-empty", ["cache", "--out", ""], 2, ["--out is empty", "give a folder path"]),
     ("train-sae-out-empty", ["train-sae", "--out", ""], 2, ["--out is empty"]),
@@ -193,7 +206,8 @@ def test_bad_input_is_one_line_naming_the_fault(argv, code, needles, inputs, cap
 def test_every_command_has_a_case():
     from apps.cli import all_commands
 
-    covered = {" ".join(c[1][:2]) if c[1][0] in ("toyworld", "models", "workspace") else c[1][0] for c in CASES}
+    covered = {" ".join(c[1][:2]) if c[1][0] in ("toyworld", "models", "workspace", "dictionaries") else c[1][0]
+               for c in CASES}
     assert {c.name for c in all_commands()} <= covered
 
 

@@ -1,4 +1,5 @@
-"""Features page: pick model / hook / dictionary (SAE architectures and SNMF), the dictionary's metrics (eval.json),
+"""Features page: pick model / hook / dictionary (SAE architectures, SNMF, and the shipped converged dictionaries the
+workspace links, marked "shipped, converged: N tokens"), the dictionary's metrics (eval.json),
 a searchable and sortable feature table (or a map of the features) that drives the feature page below it: clicking
 a row or a point, or searching / filtering, opens that feature. The URL (?dictionary=NAME&feature=N) reopens it;
 ?pages=FOLDER opens a folder of pages outside the workspace's features/ (`interp feature-pages`), when it lies inside
@@ -10,6 +11,7 @@ import streamlit as st
 
 from apps.explorer import data, eval_data, feature_view, state
 from apps.explorer import figures as views
+from apps.workspace.layout import shipped_labels
 from interp.corpus import summary as corpus_summary
 
 SORTS = ["density", "concept_auroc", "output_score", "max_act", "feature"]
@@ -44,8 +46,10 @@ state.keep_valid("hook", hooks)
 hook = c2.selectbox("Hook", hooks, key="hook")
 choices = [n for n, m in metas.items() if m["model"] == model and m["hook"] == hook]
 state.keep_valid("dictionary", choices)
+shipped = shipped_labels(data.layout())  # the converged dictionaries shipped for the model, marked
 name = c3.selectbox("Dictionary", choices, key="dictionary",
-                    format_func=lambda n: f"{n} ({metas[n]['d_sae']} features)")
+                    format_func=lambda n: f"{n} ({metas[n]['d_sae']} features" + (f"; {shipped[n]})" if n in shipped
+                                                                                    else ")"))
 pages = data.feature_pages(name)
 meta, a = pages.meta, pages.arrays
 table = data.feature_table(name, data.feature_mtime(name))

@@ -1,10 +1,11 @@
 """Open page: a folder of feature pages (`interp feature-pages`: a link opens them on the Features page), or a
-dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF folder), inside the
-workspace or a folder given with `interp explore --allow`, and a model (by default the one the dictionary records; or
-a shipped toy name, model folder, or TransformerLens name); its summary, eval report (with sparse probing and
-absorption: apps.explorer.eval_view), and the features that fire on your own text. Paths outside the allowed folders
-are refused before anything is read; a dictionary recorded with another model than the one given, or with weights the
-model no longer has (interp.provenance's check), is warned about; an error clears the previous results."""
+dictionary folder (an SAE in SAELens format, any architecture interp.dictionary opens, or an SNMF folder; a shipped
+dictionary picked from the list, marked "shipped, converged: N tokens"), inside the workspace or a folder given with
+`interp explore --allow`, and a model (by default the one the dictionary records; or a shipped toy name, model folder,
+or TransformerLens name); its summary, eval report (with sparse probing and absorption: apps.explorer.eval_view), and
+the features that fire on your own text. Paths outside the allowed folders are refused before anything is read; a
+dictionary recorded with another model than the one given, or with weights the model no longer has
+(interp.provenance's check), is warned about; an error clears the previous results."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import streamlit as st
 from apps.explorer import access, data, eval_data, state
 from apps.explorer import figures as views
 from apps.workspace.layout import dictionary_folders
+from saes.shipped import ShippedError, shipped
 
 RESULT = "open_result"
 
@@ -22,6 +24,17 @@ st.caption("This explorer reads dictionaries inside " + ", ".join(f"`{r}`" for r
            + " only (more with `interp explore --allow FOLDER`).")
 found = dictionary_folders(data.layout())
 default = str(next(iter(found.values()))) if found else ""
+try:  # every shipped dictionary (data/dictionaries), of any model
+    listed = shipped()
+except (ShippedError, OSError):  # a card that does not read: `interp dictionaries list` says which
+    listed = []
+ships = {str(s.folder.resolve()): f"{s.spec} ({s.label})" for s in listed}
+if ships:  # the converged dictionaries shipped with interp, of any model: picking one fills the folder below
+    picked = st.selectbox("Shipped dictionaries", ["", *ships], key="shipped_pick",
+                          format_func=lambda f: ships.get(f, "(pick one, or give a folder below)"))
+    if picked and st.session_state.get("_shipped_applied") != picked:  # a new pick: it fills the folder once
+        st.session_state["folder"] = st.session_state["_shipped_applied"] = picked
+        default = None  # (the folder's value comes from the pick; a default beside it would be a widget warning)
 folder = st.text_input("Dictionary folder (an SAE in SAELens format: cfg.json + sae_weights.safetensors; or an "
                        "SNMF folder: snmf.json), or a folder of feature pages (features.json, written by "
                        "`interp feature-pages`)", default, key="folder").strip()
