@@ -56,7 +56,7 @@ ONE_DEFINITION = ("auroc", "average_ranks", "start_run", "resolve_device", "RunC
                   "physical_memory", "fits_memory", "require_only_own", "check_replaceable", "canonical_model",
                   "attention_pattern", "why_none", "publish", "neuron_sparsity",
                   "compute_sparsity", "label_warning", "show_passage", "neuron_context", "label_evidence_arrays",
-                  "dictionary_metrics",
+                  "dictionary_metrics", "audit", "shipped_links", "link_shipped", "BUDGET_BYTES",
                   # worlds
                   "World", "register_world", "get_world", "world_name_of", "world_of_model", "Taxonomy",
                   # dictionary kinds and the activation stream
