@@ -19,8 +19,9 @@ class AbsSums:
     def __init__(self, n_layers: int, d_mlp: int):
         self.total = torch.zeros(n_layers, d_mlp, dtype=torch.float64)
 
-    def add(self, layer: int, a: Float[Tensor, "tok d_mlp"]) -> None:
-        self.total[layer] += a.abs().sum(0).double().cpu()  # a batch in float32 (3x faster), the total in float64
+    def add(self, layer: int, a: Float[Tensor, "tok d_mlp"], abs_a: Float[Tensor, "tok d_mlp"] | None = None) -> None:
+        abs_a = a.abs() if abs_a is None else abs_a
+        self.total[layer] += abs_a.sum(0).double().cpu()  # a chunk in float32 (3x faster), the total in float64
 
     def state(self) -> tuple[dict[str, Shaped[Tensor, "*shape"]], dict]:
         return {"total": self.total}, {}

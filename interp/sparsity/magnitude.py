@@ -28,6 +28,7 @@ from jaxtyping import Float, Int, Shaped
 from torch import Tensor
 
 from .config import ACTIVITY_LEVELS
+from .zeros import column_counts
 
 QUANTILE_SAMPLE = 1 << 16
 """Norms (a fixed random sample of the first batch's) the grid's quantiles are taken from: enough for a grid, and
@@ -88,20 +89,30 @@ class ActivityGrid:
 
     def add(self, layer: int, a: Float[Tensor, "tok d_mlp"], w_norm: Float[Tensor, " d_mlp"],
             w_out: Float[Tensor, "d_mlp d_model"]) -> None:
-        """One batch of a layer's activations (BOS positions already left out)."""
-        m = a.abs() * w_norm
+        """One batch of a layer's activations (BOS positions already left out): `sample`, then `count` over it."""
+        self.sample(layer, a, w_norm, w_out)
+        self.count(layer, a.abs() * w_norm)
+
+    def sample(self, layer: int, a: Float[Tensor, "tok d_mlp"], w_norm: Float[Tensor, " d_mlp"],
+               w_out: Float[Tensor, "d_mlp d_model"]) -> None:
+        """The grid (on the first batch) and the CETT sample's share of one batch; `count` does the firing counts."""
         if self.act_index[layer] < 0:
-            self._first_batch(layer, a, m, w_out)
-        self.active[layer] += torch.count_nonzero(m > self.eps[layer, self.act_index[layer]], dim=0).cpu()
-        self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
+            self._first_batch(layer, a, a.abs() * w_norm, w_out)
         take = min(-(-a.shape[0] // self.stride), self.cett_tokens - int(self.cett_n[layer]))
         if take > 0:
             every = slice(None, take * self.stride, self.stride)
+            m = a[every].abs() * w_norm
             eps = self.eps[layer].to(m.device)
-            buckets = torch.bucketize(m[every].contiguous(), eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above all
+            buckets = torch.bucketize(m.contiguous(), eps)  # 0: m == 0; j: eps[j-1] < m <= eps[j]; J: above all
             self.cett_sum[layer] += token_cett(a[every].float(), buckets, w_out.float(), self.J).sum(0).double().cpu()
             self.inactive[layer] += (buckets.unsqueeze(-1) <= torch.arange(self.J, device=m.device)).sum((0, 1)).cpu()
             self.cett_n[layer] += take
+
+    def count(self, layer: int, m: Float[Tensor, "tok d_mlp"]) -> None:
+        """Firing counts at the activity threshold and the largest norm, over a chunk of tokens' norms
+        m = |a| ||W_out[i]|| (after `sample` saw their batch)."""
+        self.active[layer] += column_counts(m > self.eps[layer, self.act_index[layer]]).cpu()
+        self.m_max[layer] = max(float(self.m_max[layer]), float(m.max()) if m.numel() else 0.0)
 
     def _first_batch(self, layer: int, a: Tensor, m: Tensor, w_out: Tensor) -> None:
         """The grid from the first batch's norms, and the activity threshold: the grid threshold whose CETT on (up

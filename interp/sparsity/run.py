@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from ..activations.stream import HookRunner
+from ..allocator import retain_freed_memory
 from ..corpus import CorpusError, TokenSource, describe, open_corpus, rows_available
 from ..corpus import summary as corpus_summary
 from ..fused import fused_kernels
@@ -39,6 +40,11 @@ from .zeros import ZeroCounts
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
+
+COUNT_ROWS = 128
+"""Tokens per chunk of the per-activation counts on a CPU: a chunk's |a| (0.8 MB on SmolLM2) stays in cache for the
+four counts that read it, where passes over a whole batch (12 MB) each go to memory: the counts cost half as much
+(~5% of SmolLM2's forward pass instead of ~10%)."""
 
 HOOKS = {"mlp.hook_post": "every measure of MLP activations (zeros, CETT, PPL-p%, hot / cold, dormant)",
          "hook_resid_post": "massive activations", "attn.hook_pattern": "attention sinks"}
@@ -127,11 +133,8 @@ def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Pl
                     parts.massive.add_pattern(layer, act)
                 elif name.endswith("hook_resid_post"):
                     parts.massive.add_resid(layer, act, tokens, first)
-                else:
-                    a = act[:, 1:].reshape(-1, act.shape[-1])  # BOS left out of the neuron measures
-                    parts.zeros.add(layer, a)
-                    parts.abs_sums.add(layer, a)
-                    parts.grid.add(layer, a, w_norm[layer], w_out[layer])
+                else:  # BOS left out of the neuron measures
+                    add_mlp(parts, layer, act[:, 1:].reshape(-1, act.shape[-1]), w_norm[layer], w_out[layer])
 
             (every_hook if massive else mlp_only).run(tokens.to(model.cfg.device), on_act)
             parts.massive.end_batch()
@@ -140,6 +143,19 @@ def stream(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, plan: Pl
             if save is not None and ((every and done // every > (done - len(tokens)) // every) or done == plan.n_rows):
                 save(done)
     bar.close()
+
+
+def add_mlp(parts: Parts, layer: int, a: Float[Tensor, "tok d_mlp"], w_norm: Float[Tensor, " d_mlp"],
+            w_out: Float[Tensor, "d_mlp d_model"]) -> None:
+    """One batch of a layer's activations into every MLP measure: the activity grid's CETT sample, then, chunk by
+    chunk, one |a| shared by the zero, near-zero, |a|-sum and firing counts (on a CPU in chunks of COUNT_ROWS
+    tokens, which stay in cache while the four counts read them)."""
+    parts.grid.sample(layer, a, w_norm, w_out)
+    for rows in a.split(COUNT_ROWS) if a.device.type == "cpu" else (a,):
+        abs_a = rows.abs()
+        parts.zeros.add(layer, rows, abs_a)
+        parts.abs_sums.add(layer, rows, abs_a)
+        parts.grid.count(layer, abs_a * w_norm)
 
 
 def ppl_and_ablation(model: HookedTransformer, parts: Parts, cfg: SparsityConfig, rows: Int[Tensor, "row pos"]
@@ -193,6 +209,7 @@ def main(cfg: SparsityConfig) -> SparsityRun:
 
     if not Checkpointer(out, identity(cfg)).exists():
         cfg.output.claim(out / SPARSITY_JSON, out / SPARSITY_ARRAYS, out / CKPT_DIR)
+    retain_freed_memory()  # the batches' tensors reuse freed pages instead of faulting in fresh ones (interp.allocator)
     model = load_model(cfg.lm.model, start_run(cfg.run.device, cfg.run.threads).device, cfg.lm.weight_processing)
     result = compute_sparsity(model, cfg.lm.model, cfg, out)
     save_sparsity(result, out)

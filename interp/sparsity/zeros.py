@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from jaxtyping import Float, Shaped
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor
+
+
+def column_counts(mask: Bool[Tensor, "tok d_mlp"]) -> Int[Tensor, " d_mlp"]:
+    """True entries per column: the bool mask read as bytes and summed in int32 (a column sum of int64 bools, what
+    count_nonzero and sum do, costs ~3x more; a chunk of rows never holds 2^31 tokens)."""
+    return mask.view(torch.uint8).sum(0, dtype=torch.int32)
 
 
 class ZeroCounts:
@@ -24,10 +30,12 @@ class ZeroCounts:
         self.near = torch.zeros(n_layers, d_mlp, dtype=torch.int64)
         self.n_tokens = torch.zeros(n_layers, dtype=torch.int64)
 
-    def add(self, layer: int, a: Float[Tensor, "tok d_mlp"]) -> None:
+    def add(self, layer: int, a: Float[Tensor, "tok d_mlp"], abs_a: Float[Tensor, "tok d_mlp"] | None = None) -> None:
+        """One chunk of a layer's activations; `abs_a` = |a| where the caller has it (shared by every count)."""
+        abs_a = a.abs() if abs_a is None else abs_a
         self.n_tokens[layer] += a.shape[0]
-        self.zero[layer] += torch.count_nonzero(a == 0, dim=0).cpu()  # count_nonzero: ~1.5x a bool sum's speed
-        self.near[layer] += torch.count_nonzero(a.abs() < self.near_zero, dim=0).cpu()
+        self.zero[layer] += column_counts(abs_a == 0).cpu()
+        self.near[layer] += column_counts(abs_a < self.near_zero).cpu()
 
     def fractions(self) -> tuple[Float[np.ndarray, "layer d_mlp"], Float[np.ndarray, "layer d_mlp"]]:
         """(exact-zero share, near-zero share) per neuron."""

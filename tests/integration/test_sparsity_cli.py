@@ -127,6 +127,23 @@ def test_a_model_without_mlps_is_refused_naming_the_hook():
     assert "my-model" in str(e.value) and "\n" not in str(e.value)
 
 
+def test_a_model_whose_mlp_lacks_the_hook_is_refused_naming_it():
+    """A mixture of experts (TransformerLens's MoE: one hook_post per expert, none for the layer) lacks the
+    blocks.L.mlp.hook_post every MLP measure reads: one line naming the hook, the measures and what to give."""
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    from interp.sparsity.run import check_hooks_for_measures
+
+    moe = HookedTransformer(HookedTransformerConfig(n_layers=1, d_model=16, n_ctx=8, d_head=8, n_heads=2, d_mlp=32,
+                                                    d_vocab=10, act_fn="silu", gated_mlp=True, num_experts=4,
+                                                    experts_per_token=2))
+    assert "blocks.0.mlp.experts.0.hook_post" in moe.hook_dict
+    with pytest.raises(ValueError, match="lacks the hook blocks.0.mlp.hook_post") as e:
+        check_hooks_for_measures(moe, "my-moe")
+    msg = str(e.value)
+    assert msg.startswith("my-moe") and "PPL-p%" in msg and "standard or gated MLPs" in msg and "\n" not in msg
+
+
 def test_interrupted_run_resumes_to_the_same_artifact(tmp_path, monkeypatch):
     from interp.checkpoint import CKPT_DIR, LATEST
     from interp.sparsity.massive import MassiveStats

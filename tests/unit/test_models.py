@@ -40,6 +40,26 @@ def test_processed_weights_give_the_same_predictions_as_raw_ones(toy_model):
     assert torch.allclose(lp, lp_raw, atol=1e-4)
 
 
+def test_processed_weights_load_in_one_call_to_the_same_parameters(toy_model):
+    """load_processed (one load_state_dict) gives every parameter and buffer TransformerLens's per-key load gives."""
+    from transformer_lens import HookedTransformer
+
+    from interp.models import load_processed
+    from interp.safetensors_io import read_tensors
+
+    state = read_tensors(MODELS_DIR / "toy-gelu-s0" / "model.safetensors")
+    ours, theirs = (HookedTransformer(toy_model.cfg.__class__(**{**toy_model.cfg.to_dict(),
+                                                                  "normalization_type": "LN"}),
+                                      move_to_device=False) for _ in range(2))
+    load_processed(ours, dict(state))
+    theirs.load_and_process_state_dict(dict(state))
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert sorted(a) == sorted(b) and "load_state_dict" not in vars(ours)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert ours.cfg.normalization_type == "LNPre"  # processed: LayerNorm folded, so W_Q is not the stored one
+    assert not torch.equal(a["blocks.0.attn.W_Q"], state["blocks.0.attn.W_Q"])
+
+
 def test_unknown_name_lists_the_shipped_models():
     with pytest.raises(UnknownModelError) as e:
         load_model("toy-gelu-s99")
