@@ -295,3 +295,14 @@ def test_no_function_is_written_twice_under_another_name():
                 shapes[key].append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
     twice = [places for places in shapes.values() if len(places) > 1]
     assert not twice, twice
+
+
+def test_weights_are_processed_only_where_models_load():
+    """TransformerLens's key-by-key loader is slow on real models: only interp.models.load_processed calls it (once
+    per model load, with the processed weights then set in one load_state_dict)."""
+    calls = []
+    for top in PACKAGES + ("bench", "tools"):
+        for path, tree in _modules(top):
+            calls += [f"{path.relative_to(ROOT)}:{n.lineno}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Attribute) and n.attr == "load_and_process_state_dict"]
+    assert calls and all(c.startswith("interp/models.py:") for c in calls), calls
