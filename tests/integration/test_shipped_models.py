@@ -17,6 +17,15 @@ from interp.worlds.toy.ioi_eval import heldout_ioi, model_world
 from interp.worlds.toy1.evaluate import ioi_score
 
 
+def _tokens_seen(card: dict) -> int:
+    """Training tokens of a model and of the shipped model it was initialised from (ProSparse continues a GELU model),
+    so a fine-tuned model's card counts everything its weights were trained on."""
+    base = card.get("init_from")
+    if not base:
+        return card["training_tokens"]
+    return card["training_tokens"] + _tokens_seen(json.loads((MODELS_DIR / base / "card.json").read_text()))
+
+
 @pytest.mark.parametrize("name", shipped_models())
 def test_shipped_model_meets_the_ioi_bar_on_heldout_prompts(name):
     model = load_model(name)
@@ -32,7 +41,7 @@ def test_shipped_model_meets_the_ioi_bar_on_heldout_prompts(name):
         held = heldout_ioi(model, n_prompts=30, seed=123)
         assert held.form_accuracy >= 0.9 and held.form_logit_diff >= 2, (name, held.last_line())
         assert held.name_accuracy >= 0.95, (name, held.last_line())
-    assert card["meets_bar"] and card["training_tokens"] > 5_000_000 and card["wall_time_s"] > 0
+    assert card["meets_bar"] and _tokens_seen(card) > 5_000_000 and card["wall_time_s"] > 0
     loss = heldout_loss(model, n_docs=64, seed=card["seed"], world=world)
     assert abs(card["heldout_loss"] - loss) < 0.1
 
