@@ -99,9 +99,10 @@ class Trainer:
         torch.manual_seed(spec.seed)
         sae = build_sae(sae_cfg).train()
         sae.sparse_step = cfg.optim.sparse_step
-        # foreach: one multi-tensor kernel per Adam operation instead of a Python loop over the parameters; on CPU
-        # torch's default is the per-tensor loop (~3x slower at d_sae 4096), and both give bit-identical updates
-        opt = torch.optim.Adam(sae.parameters(), lr=spec.lr, foreach=True)
+        # fused: the whole Adam update in one pass per parameter (CPU and CUDA kernels); on CPU torch's default is a
+        # Python loop over the parameters, and foreach still makes ~8 passes (fused is ~5x faster than foreach at
+        # d_sae 4096: 10 vs 60 ms per step, 2 threads); the same update up to float rounding (~1e-7)
+        opt = torch.optim.Adam(sae.parameters(), lr=spec.lr, fused=True)
         dead = torch.zeros(spec.d_sae, dtype=torch.int64, device=self.dist.device)
         return Run(spec, sae, opt, folder, dead)
 
