@@ -92,7 +92,7 @@ class Trainer:
         offered = dict(k=spec.k, sparsity_coeff=spec.coefficient, aux_coeff=cfg.sae.aux_coefficient,
                        bandwidth=cfg.sae.bandwidth, init_threshold=cfg.sae.init_threshold,
                        pre_act_coeff=cfg.sae.pre_act_coefficient, threshold_lr=cfg.threshold_lr,
-                       prefixes=cfg.sae.prefixes)
+                       prefixes=cfg.sae.prefixes, unit_norm_decoder=cfg.sae.unit_norm_decoder)
         sae_cfg = sae_config(spec.arch, strict=False, d_in=self.source.d_in, d_sae=spec.d_sae, hook_name=cfg.hook,
                              device=self.dist.device, model_name=cfg.lm.model, metadata=self._metadata(spec),
                              **{k: v for k, v in offered.items() if v is not None})
