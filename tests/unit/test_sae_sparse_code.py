@@ -105,3 +105,16 @@ def test_entries_decode_a_code_with_uneven_rows():
     assert len(set(torch.bincount(ent.rows, minlength=7).tolist())) > 2
     torch.testing.assert_close(decode_entries(vals, ent, W), acts @ W)
     torch.testing.assert_close(dense_code(vals, ent, (7, D_SAE)), acts)
+
+
+def test_batch_selection_keeps_exactly_the_largest_with_ties():
+    from saes.batchtopk import kth_largest_positions
+
+    flat = torch.tensor([0.5, 2.0, 1.0, 1.0, 1.0, -3.0, 4.0, 1.0])
+    pos = kth_largest_positions(flat, 4)  # 4.0, 2.0 and two of the four 1.0s
+    assert pos.tolist() == sorted(pos.tolist()) and len(pos) == 4
+    assert sorted(flat[pos].tolist()) == [1.0, 1.0, 2.0, 4.0]
+    h = torch.randn(50, 30, dtype=torch.float64)
+    want = set(torch.topk(h.reshape(-1), 120).indices.tolist())
+    assert set(kth_largest_positions(h.reshape(-1), 120).tolist()) == want
+    assert kth_largest_positions(flat, 20).tolist() == list(range(8))
