@@ -33,6 +33,12 @@ from saes.training.data import CacheSource
 from saes.training.run import train_saes, with_provenance
 from saes.training.trainer import Trainer
 
+SAELENS_UNIT_NORM = {"jumprelu": False}
+"""Our --unit-norm-decoder where sae_lens's trainer differs from our default: its JumpReLU leaves decoder rows free (we
+keep them at unit norm by default), so both train the same model. That constraint alone made the 128-step e2e
+jumprelu_r2_delta -0.0068 (ours 0.9057 @ L0 16.4, sae_lens 0.9125 @ L0 18.2); on 64 steps of d_sae 4096 from the same
+init, ours with free rows matched sae_lens (R² 0.8196 vs 0.8195, both L0 22.1) where unit-norm rows gave 0.8106 @ L0
+20.7. (Its ReLU also leaves them free, as ours does; its TopK rescales by the decoder norms instead.)"""
 E2E_TOKENS = 2_200_000  # cache size: 2M training tokens (489 batches of 4096) + held-out batches + BOS left out
 
 
@@ -43,7 +49,8 @@ def e2e_config(arch: str, args: argparse.Namespace, out: str) -> TrainSAEConfig:
                              tokens=args.e2e_steps * args.batch_size, batch_size=args.batch_size, lr=args.lr,
                              bandwidth=args.bandwidth, init_threshold=args.init_threshold,
                              dead_window=args.dead_window, checkpoint_every=0, eval=False, progress=False,
-                             device="cpu", threads=args.threads, cache=str(args.e2e_cache), out=out)
+                             device="cpu", threads=args.threads, cache=str(args.e2e_cache), out=out,
+                             unit_norm_decoder=SAELENS_UNIT_NORM.get(arch))
 
 
 def initial_trainer(cfg: TrainSAEConfig) -> Trainer:

@@ -7,8 +7,9 @@ Both SAEs start from the same weights (ours, initialised by our trainer: unit-no
 b_dec = geometric median of the first batch, activation scale sqrt(d_in)/E||x|| from the first batches, which is also
 given to sae_lens's ActivationScaler) and follow the same schedule (Adam, lr warmup/decay steps, sparsity-coefficient
 warmup steps, k, L1 / L0 coefficients, JumpReLU bandwidth and initial threshold, AuxK α, dead window).
-Differences that are sae_lens's own behaviour and kept: it clips the gradient norm to 1, its TopK rescales
-pre-activations by decoder norms instead of keeping rows at unit norm, its AuxK is not variance-normalised.
+Differences that are sae_lens's own behaviour and kept: its TopK rescales pre-activations by decoder norms instead of
+keeping rows at unit norm, its AuxK is not variance-normalised. Its JumpReLU leaves decoder rows free, so ours is
+trained that way here too (--unit-norm-decoder false, sae_e2e.SAELENS_UNIT_NORM); both clip the gradient norm to 1.
 
 The two trainers run in lock-step inside one process, alternating which goes first, each step timed separately,
 so a heavily shared CPU slows both alike: ours is Trainer.step + update_dead_stats (the body of Trainer.fit), sae_lens's
@@ -60,7 +61,7 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sae_e2e import check_cache, default_cache, report_e2e, run_e2e_arch  # noqa: E402
+from sae_e2e import SAELENS_UNIT_NORM, check_cache, default_cache, report_e2e, run_e2e_arch  # noqa: E402
 from sae_results import CACHE, HOOK, ensure_cache  # noqa: E402
 
 from interp.activations.sources import Pair  # noqa: E402
@@ -104,7 +105,8 @@ def ours(arch: str, args, batches: list[torch.Tensor]) -> Trainer:
                          batch_size=args.batch_size, lr=args.lr, bandwidth=args.bandwidth,
                          init_threshold=args.init_threshold, dead_window=args.dead_window, checkpoint_every=0,
                          eval=False, progress=False, device="cpu", out=tempfile.mkdtemp(prefix="sae_bench_"),
-                         init_l0=0)  # SAELens's init, for a like-for-like comparison
+                         init_l0=0,  # SAELens's init, for a like-for-like comparison
+                         unit_norm_decoder=SAELENS_UNIT_NORM.get(arch))  # and its decoder rule
     tr = Trainer(cfg, FixedSource(batches))  # type: ignore[arg-type]
     tr.init_from_data()
     tr.wrap()

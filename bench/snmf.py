@@ -4,7 +4,8 @@ solver against a straightforward NumPy transcription of the reference update (be
 Same data for all: toy-gelu-s0, blocks.1.mlp.hook_post, BOS removed, --tokens tokens; same random init (seed 0).
 One run each, one thread each (OMP/OPENBLAS/MKL_NUM_THREADS, default 1). The last line reads
 `speedup_vs_reference=X streaming_loss_ratio=Y`: X = NumPy seconds per iteration
-over torch seconds per iteration (same G, same iterations), Y = streaming final loss / full-batch final loss.
+over torch seconds per iteration (same G, same iterations, the two interleaved iteration by iteration so that the
+load of a shared machine falls on both alike), Y = streaming final loss / full-batch final loss.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/snmf.py [--tokens 20000 --k 50]
 """
@@ -27,7 +28,7 @@ from interp.corpus import open_corpus  # noqa: E402
 from interp.models import load_model  # noqa: E402
 from interp.options import CorpusOptions  # noqa: E402
 from saes.snmf.data import model_stream, tensor_stream  # noqa: E402
-from saes.snmf.solver import SNMFSolverConfig, fit_full, init_full, n_keep  # noqa: E402
+from saes.snmf.solver import SNMFSolverConfig, fit_full, full_step, init_full, n_keep  # noqa: E402
 from saes.snmf.streaming import fit_streaming  # noqa: E402
 
 
@@ -54,14 +55,23 @@ def run_stream(acts, cfg, batch):
 
 
 def run_reference(acts, cfg, n_iter):
-    """NumPy float64 iterations from the same initial G; seconds per iteration and the max |ΔG| vs torch."""
+    """NumPy float64 reference iterations and torch float32 full-batch iterations from the same initial G,
+    interleaved (reference i, torch i, ...) so that a shared, loaded CPU slows both alike; seconds per iteration of
+    each and the NumPy G (for the float64 agreement check)."""
     A = acts.double().T.numpy().copy()  # neurons × tokens, as the spec writes it
     G = init_full(acts.double(), cfg).G_NK.numpy()
     keep = n_keep(A.shape[0], cfg.sparsity)
-    t0 = time.perf_counter()
+    st, A_DN = init_full(acts, cfg), acts.T.contiguous()  # what fit_full holds (its copy is outside its timing too)
+    sq_norm = float(acts.double().pow(2).sum())
+    t_ref = t_torch = 0.0
     for _ in range(n_iter):
+        t0 = time.perf_counter()
         _, G, _ = reference_iteration(A, G, keep)
-    return (time.perf_counter() - t0) / n_iter, G
+        t1 = time.perf_counter()
+        full_step(A_DN, st, cfg, sq_norm)
+        t2 = time.perf_counter()
+        t_ref, t_torch = t_ref + t1 - t0, t_torch + t2 - t1
+    return t_ref / n_iter, t_torch / n_iter, G
 
 
 def main() -> None:
@@ -81,14 +91,12 @@ def main() -> None:
           f"K={a.k} s={a.sparsity} (keep {n_keep(acts.shape[1], a.sparsity)} neurons/feature)")
     cfg = SNMFSolverConfig(k=a.k, sparsity=a.sparsity, max_iter=a.max_iter, patience=10, seed=0)
 
-    ref_s, G_ref = run_reference(acts, cfg, a.ref_iter)
     fixed = SNMFSolverConfig(k=a.k, sparsity=a.sparsity, max_iter=a.ref_iter, patience=10**6, seed=0)
-    st_ref, stamps_ref = run_full(acts, fixed)
-    torch_s = stamps_ref[-1] / len(stamps_ref)
+    ref_s, torch_s, G_ref = run_reference(acts, fixed, a.ref_iter)
     st64 = fit_full(acts.double(), fixed)
     dev = float(np.abs(st64.G_NK.numpy() - G_ref).max())
     print(f"reference (NumPy float64): {ref_s * 1e3:.1f} ms/it; torch float32 full-batch: {torch_s * 1e3:.1f} ms/it "
-          f"over the same {a.ref_iter} iterations; torch float64 vs NumPy max|dG| = {dev:.2e}")
+          f"over the same {a.ref_iter} iterations, interleaved; torch float64 vs NumPy max|dG| = {dev:.2e}")
 
     full, t_full = run_full(acts, cfg)
     ms = t_full[-1] / full.iteration * 1e3

@@ -81,17 +81,23 @@ class _DecodeFn(torch.autograd.Function):
         vals, W_dec, rows, cols, offsets = ctx.saved_tensors
         B, n, d_sae = g_BD.shape[0], cols.shape[0], W_dec.shape[0]
         g_vals = grad_W = None
+        g32, W32, v32 = _sparse_dtype(g_BD), _sparse_dtype(W_dec), _sparse_dtype(vals)
         if ctx.needs_input_grad[0]:
             crow = torch.cat([offsets, offsets.new_full((1,), n)])
             with warnings.catch_warnings():  # "CSR support is in beta": used as documented, and tested
                 warnings.simplefilter("ignore", UserWarning)
-                pattern = torch.sparse_csr_tensor(crow, cols, torch.zeros_like(vals), (B, d_sae),
+                pattern = torch.sparse_csr_tensor(crow, cols, torch.zeros_like(v32), (B, d_sae),
                                                   check_invariants=False)
-            g_vals = torch.sparse.sampled_addmm(pattern, g_BD, W_dec.T).values()
+            g_vals = torch.sparse.sampled_addmm(pattern, g32, W32.T).values().to(vals.dtype)
         if ctx.needs_input_grad[1]:
-            F_FB = torch.sparse_coo_tensor(torch.stack([cols, rows]), vals, (d_sae, B), check_invariants=False)
-            grad_W = torch.sparse.mm(F_FB, g_BD)
+            F_FB = torch.sparse_coo_tensor(torch.stack([cols, rows]), v32, (d_sae, B), check_invariants=False)
+            grad_W = torch.sparse.mm(F_FB, g32).to(W_dec.dtype)
         return g_vals, grad_W, None, None, None
+
+
+def _sparse_dtype(t: Tensor) -> Tensor:
+    """float16 / bfloat16 in float32 (torch's sparse CPU kernels take float32 and float64 only)."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
 
 
 def decode_entries(vals: Float[Tensor, " n"], ent: Entries, W_dec_FD: Float[Tensor, "d_sae d_in"]
@@ -122,14 +128,15 @@ class _GatherPreActsFn(torch.autograd.Function):
         d_sae, g = W_enc.shape[1], g_N.to(W_enc.dtype)
         grad_b_enc = torch.zeros(d_sae, dtype=W_enc.dtype, device=W_enc.device).index_add_(0, cols, g)
         grad_xs = grad_W = None
+        g32 = _sparse_dtype(g)
         if ctx.needs_input_grad[3]:  # Gᵀ @ xc with Gᵀ sparse [d_sae, batch]
-            G_FB = torch.sparse_coo_tensor(torch.stack([cols, rows]), g, (d_sae, xc_BD.shape[0]),
+            G_FB = torch.sparse_coo_tensor(torch.stack([cols, rows]), g32, (d_sae, xc_BD.shape[0]),
                                            check_invariants=False)
-            grad_W = torch.sparse.mm(G_FB, xc_BD.to(W_enc.dtype)).T
+            grad_W = torch.sparse.mm(G_FB, _sparse_dtype(xc_BD.to(W_enc.dtype))).T.to(W_enc.dtype)
         if ctx.needs_input_grad[1]:  # G @ W_encᵀ with G sparse [batch, d_sae]
-            G_BF = torch.sparse_coo_tensor(torch.stack([rows, cols]), g, (xc_BD.shape[0], d_sae),
+            G_BF = torch.sparse_coo_tensor(torch.stack([rows, cols]), g32, (xc_BD.shape[0], d_sae),
                                            check_invariants=False)
-            grad_xs = torch.sparse.mm(G_BF, W_enc.T.contiguous())
+            grad_xs = torch.sparse.mm(G_BF, _sparse_dtype(W_enc.T.contiguous())).to(W_enc.dtype)
         grad_b_dec = -(W_enc @ grad_b_enc) if ctx.needs_input_grad[5] else None
         return (None, grad_xs, None, grad_W, grad_b_enc if ctx.needs_input_grad[4] else None, grad_b_dec, None,
                 None)

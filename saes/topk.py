@@ -122,8 +122,9 @@ class TopKSAE(BaseSAE):
         return self._scale_out(sparse_decode(vals, idx, self.W_dec) + self.b_dec)
 
     def select_entries(self, h_BF: Float[Tensor, "batch d_sae"]) -> Entries:
-        """The code's entries given the pre-activations (no gradient): the k largest of each token."""
-        return per_row_entries(torch.topk(h_BF, self.k, dim=-1, sorted=False).indices)
+        """The code's entries given the pre-activations (no gradient): the k largest of each token, latents ascending
+        within each token (the canonical CSR order the decode's backward hands to sparse kernels)."""
+        return per_row_entries(torch.topk(h_BF, self.k, dim=-1, sorted=False).indices.sort(dim=-1).values)
 
     def reconstruction(self, xs_BD: Float[Tensor, "batch d_in"], vals_N: Float[Tensor, " n"], ent: Entries
                        ) -> Reconstruction:
@@ -150,7 +151,7 @@ class TopKSAE(BaseSAE):
             with torch.no_grad():  # h is not needed again: mask it in place
                 h_dead_BF = h_BF.masked_fill_(~dead_mask.to(torch.bool), float("-inf"))
                 k_aux = min(self.k_aux, int(dead_mask.sum()))
-                aux_ent = per_row_entries(torch.topk(h_dead_BF, k_aux, dim=-1, sorted=False).indices)
+                aux_ent = per_row_entries(torch.topk(h_dead_BF, k_aux, dim=-1, sorted=False).indices.sort(-1).values)
             e_hat_BD = decode_entries(torch.relu(gather_pre_acts(h_BF, xs_BD, xc_BD, *params, aux_ent)), aux_ent,
                                       self.W_dec)
             aux = auxk_ratio((xs_BD - rec.x_hat_BD).detach(), e_hat_BD, self.cfg.aux_coeff)

@@ -12,7 +12,8 @@ Aᵀ F = acts_ND F_DK. One iteration, exactly as specified:
     `patience` iterations.
 
 The loss ||A - F Gᵀ||² is computed as ||A||² - 2⟨F, A G⟩ + ⟨FᵀF, GᵀG⟩ (float64 scalars), and A G of the new G is kept
-for step 1 of the next iteration, so an iteration costs two n·d·K products. `loss` values reported are relative,
+for step 1 of the next iteration; P = AᵀF uses the sparsity of F after step 2 (`full_step`), so an iteration costs one
+dense n·d·K product. `loss` values reported are relative,
 ||A - F Gᵀ||² / ||A||². The streaming solver (saes/snmf/streaming.py) shares `solve_f`, `wta` and the inits; a
 NumPy transcription to check against lives in bench/snmf_reference.py.
 """
@@ -20,6 +21,7 @@ NumPy transcription to check against lives in bench/snmf_reference.py.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -75,20 +77,27 @@ def solve_f(AG_DK: Float[Tensor, "d k"], GG_KK: Float[Tensor, "k k"], ridge: flo
 def mu_step(G_NK: Float[Tensor, "n k"], P_NK: Float[Tensor, "n k"], Q_KK: Float[Tensor, "k k"],
             eps: float) -> Float[Tensor, "n k"]:
     """Multiplicative update of G (Ding et al. semi-NMF), X⁺ = relu(X) = (|X|+X)/2, X⁻ = relu(-X):
-    G ⊙ sqrt((P⁺ + G Q⁻) / (P⁻ + G Q⁺ + eps)); one product G [Q⁻ | Q⁺], elementwise work in place."""
+    G ⊙ sqrt((P⁺ + G Q⁻) / (P⁻ + G Q⁺ + eps)). Tokens-major view of `mu_step_kn`, the one implementation."""
+    return mu_step_kn(G_NK.T, P_NK.T, Q_KK, eps).T
+
+
+def mu_step_kn(G_KN: Float[Tensor, "k n"], P_KN: Float[Tensor, "k n"], Q_KK: Float[Tensor, "k k"],
+               eps: float) -> Float[Tensor, "k n"]:
+    """`mu_step` on Gᵀ and Pᵀ (features × tokens, how the full-batch solver holds them). Q and Q± are symmetric, so
+    (G Q±)ᵀ = Q± Gᵀ: one product [Q⁻; Q⁺] Gᵀ gives both, as contiguous row blocks. P⁻ = P⁺ - P exactly (one of the
+    two is zero), which saves a pass; the elementwise work is in place."""
     k = Q_KK.shape[0]
-    GQ_N2K = G_NK @ torch.cat([(-Q_KK).clamp_min(0), Q_KK.clamp_min(0)], dim=1)
-    num_NK = P_NK.clamp_min(0).add_(GQ_N2K[:, :k])
-    den_NK = P_NK.neg().clamp_min_(0).add_(GQ_N2K[:, k:]).add_(eps)
-    return num_NK.div_(den_NK).sqrt_().mul_(G_NK)
+    GQ_2KN = torch.cat([(-Q_KK).clamp_min(0), Q_KK.clamp_min(0)], dim=0) @ G_KN
+    pos_KN = P_KN.clamp_min(0)
+    den_KN = torch.sub(pos_KN, P_KN).add_(GQ_2KN[k:]).add_(eps)
+    return pos_KN.add_(GQ_2KN[:k]).div_(den_KN).sqrt_().mul_(G_KN)
 
 
-def rescale(F_DK: Float[Tensor, "d k"], G_NK: Float[Tensor, "n k"]) -> tuple[Float[Tensor, "d k"],
-            Float[Tensor, "n k"]]:
-    """Unit-norm columns of G, the norms moved into F (the product F Gᵀ is unchanged)."""
-    c_K = G_NK.norm(dim=0)
-    c_K = torch.where(c_K > 0, c_K, torch.ones_like(c_K))
-    return F_DK * c_K, G_NK / c_K
+def sparse_t(F_DK: Float[Tensor, "d k"]) -> Tensor:
+    """Fᵀ [k, d] as a sparse CSR matrix: after `wta` it holds ⌈s·d⌉ entries per row, so Fᵀ A skips the zeros."""
+    with warnings.catch_warnings():  # "CSR support is in beta": used as documented, and tested
+        warnings.simplefilter("ignore", UserWarning)
+        return F_DK.T.to_sparse_csr()
 
 
 def sq_loss(sq_norm: float, F_DK: Float[Tensor, "d k"], AG_DK: Float[Tensor, "d k"],
@@ -223,12 +232,21 @@ def init_full(acts_ND: Float[Tensor, "n d"], cfg: SNMFSolverConfig) -> FullState
     return FullState(F_DK, G_NK, acts_ND.T @ G_NK, G_NK.T @ G_NK)
 
 
-def full_step(acts_ND: Float[Tensor, "n d"], st: FullState, cfg: SNMFSolverConfig, sq_norm: float) -> float:
-    """One reference iteration (steps 1-5) in place on `st`; returns the relative loss."""
-    F_DK = wta(solve_f(st.AG_DK, st.GG_KK, cfg.ridge), n_keep(acts_ND.shape[1], cfg.sparsity))
-    F_DK, G_NK = rescale(F_DK, st.G_NK)
-    G_NK = mu_step(G_NK, acts_ND @ F_DK, F_DK.T @ F_DK, cfg.eps)
-    st.F_DK, st.G_NK, st.AG_DK, st.GG_KK = F_DK, G_NK, acts_ND.T @ G_NK, G_NK.T @ G_NK
+def full_step(A_DN: Float[Tensor, "d n"], st: FullState, cfg: SNMFSolverConfig, sq_norm: float) -> float:
+    """One reference iteration (steps 1-5) in place on `st`; returns the relative loss. A is held neurons × tokens
+    (the spec's layout) and G as Gᵀ (features × tokens; st.G_NK is its transposed view), so that:
+    - P = AᵀF is computed as Fᵀ A with Fᵀ sparse (step 2 leaves ⌈s·d⌉ entries per column of F): n·K·⌈s·d⌉
+      multiply-adds instead of n·d·K, rows of A read contiguously;
+    - step 3's column norms of G come from diag(GᵀG), already at hand, instead of a pass over G.
+    What is computed is the reference iteration (tests compare with the NumPy transcription); only the order of the
+    floating-point sums differs."""
+    F_DK = wta(solve_f(st.AG_DK, st.GG_KK, cfg.ridge), n_keep(A_DN.shape[0], cfg.sparsity))
+    c_K = st.GG_KK.diagonal().sqrt().to(F_DK.dtype)  # step 3: ||G[:,k]||, a zero column keeps c_k = 1
+    c_K = torch.where(c_K > 0, c_K, torch.ones_like(c_K))
+    F_DK = F_DK * c_K
+    G_KN = st.G_NK.T.contiguous() / c_K[:, None]  # a copy only on the first step (init_full's G is tokens-major)
+    G_KN = mu_step_kn(G_KN, sparse_t(F_DK) @ A_DN, F_DK.T @ F_DK, cfg.eps)
+    st.F_DK, st.G_NK, st.AG_DK, st.GG_KK = F_DK, G_KN.T, A_DN @ G_KN.T, G_KN @ G_KN.T
     loss = sq_loss(sq_norm, F_DK, st.AG_DK, st.GG_KK) / sq_norm
     st.iteration += 1
     st.losses.append(loss)
@@ -237,7 +255,7 @@ def full_step(acts_ND: Float[Tensor, "n d"], st: FullState, cfg: SNMFSolverConfi
     else:
         st.since_best += 1
     if loss < st.best_loss:
-        st.best_loss, st.best_F_DK, st.best_G_NK = loss, F_DK.clone(), G_NK.clone()
+        st.best_loss, st.best_F_DK, st.best_G_NK = loss, F_DK.clone(), G_KN.T.clone()
     st.done = st.since_best >= cfg.patience or st.iteration >= cfg.max_iter
     return loss
 
@@ -254,8 +272,9 @@ def fit_full(
     sq_norm = float(acts_ND.double().pow(2).sum())
     if sq_norm == 0:
         raise ValueError("all activations are zero; nothing to factorise")
+    A_DN = acts_ND.T.contiguous()  # neurons × tokens, see full_step (a copy while the caller holds acts_ND)
     while not st.done:
-        full_step(acts_ND, st, cfg, sq_norm)
+        full_step(A_DN, st, cfg, sq_norm)
         if on_step is not None:
             on_step(st)
     return st

@@ -67,6 +67,10 @@ class SAEOptions(Options):
     batch so each latent fires on init_l0 / d_sae of its tokens (0: the plain init, every latent half on)."""
     b_dec_init: Literal["mean", "median", "zero"] = "median"
     """b_dec init from the first batch: mean, geometric median, or zero."""
+    unit_norm_decoder: bool | None = None
+    """Keep decoder rows at unit norm while training (gradient projected, rows renormalised after each step); default:
+    the architecture's (every kind but relu). sae_lens's JumpReLU trainer leaves them free: false trains ours the same
+    way (bench/sae_vs_saelens.py)."""
 
     def __post_init__(self):
         valid = arch_names()

@@ -105,3 +105,34 @@ def test_entries_decode_a_code_with_uneven_rows():
     assert len(set(torch.bincount(ent.rows, minlength=7).tolist())) > 2
     torch.testing.assert_close(decode_entries(vals, ent, W), acts @ W)
     torch.testing.assert_close(dense_code(vals, ent, (7, D_SAE)), acts)
+
+
+def test_batch_selection_keeps_exactly_the_largest_with_ties():
+    from saes.batchtopk import kth_largest_positions
+
+    flat = torch.tensor([0.5, 2.0, 1.0, 1.0, 1.0, -3.0, 4.0, 1.0])
+    pos = kth_largest_positions(flat, 4)  # 4.0, 2.0 and two of the four 1.0s
+    assert pos.tolist() == sorted(pos.tolist()) and len(pos) == 4
+    assert sorted(flat[pos].tolist()) == [1.0, 1.0, 2.0, 4.0]
+    h = torch.randn(50, 30, dtype=torch.float64)
+    want = set(torch.topk(h.reshape(-1), 120).indices.tolist())
+    assert set(kth_largest_positions(h.reshape(-1), 120).tolist()) == want
+    assert kth_largest_positions(flat, 20).tolist() == list(range(8))
+
+
+@pytest.mark.parametrize("arch", KINDS)
+def test_half_precision_trains_through_the_same_step(arch):
+    """bfloat16 weights: the sparse kernels run in float32 inside, the gradients come back in bfloat16 and agree
+    with the float32 step's (same weights) to bfloat16 precision."""
+    torch.manual_seed(3)
+    extra = {"prefixes": [6, 20]} if arch == "matryoshka" else {}
+    sae32 = build_sae(sae_config(arch, d_in=D_IN, d_sae=D_SAE, k=K, hook_name="h", **extra)).train()
+    sae16 = copy.deepcopy(sae32).to(torch.bfloat16)
+    sae32.load_state_dict({k: v.float() for k, v in sae16.state_dict().items()})  # the same (rounded) weights
+    x = torch.randn(64, D_IN)
+    for sae in (sae32, sae16):
+        sae.loss(x).total.backward()
+    for (name, p), q in zip(sae16.named_parameters(), sae32.parameters()):
+        assert p.grad.dtype == torch.bfloat16, name
+        cos = torch.nn.functional.cosine_similarity(p.grad.float().reshape(-1), q.grad.reshape(-1), dim=0)
+        assert cos > 0.98, (name, float(cos))

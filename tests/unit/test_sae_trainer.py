@@ -100,6 +100,22 @@ def test_each_architecture_learns_and_saves_raw_space_weights(tmp_path, data, ar
     assert r2 > 0.8  # the saved SAE takes raw activations (scale folded in)
 
 
+@pytest.mark.parametrize("unit", [None, False])
+def test_unit_norm_decoder_option(tmp_path, data, unit):
+    """--unit-norm-decoder false leaves a JumpReLU's decoder rows free (as sae_lens trains it); the default keeps
+    them at unit norm."""
+    cfg = cfg_for(tmp_path, arch=["jumprelu"], tokens=256 * 30, lr=3e-3, l0_coefficient=[0.05],
+                  unit_norm_decoder=unit)
+    tr = Trainer(cfg, TensorSource(data, 256))
+    tr.init_from_data()
+    tr.wrap()
+    for step in range(30):
+        tr.step(step, tr._batch(step))
+    drift = float((tr.runs[0].sae.W_dec.norm(dim=-1) - 1).abs().max())
+    assert tr.runs[0].sae.cfg.unit_norm_decoder is (unit is None)
+    assert drift < 1e-5 if unit is None else drift > 1e-3
+
+
 def test_activation_scale_is_estimated_and_b_dec_initialised(tmp_path, data):
     tr = Trainer(cfg_for(tmp_path, b_dec_init="mean"), TensorSource(data, 256))
     tr.init_from_data()
