@@ -25,7 +25,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from jaxtyping import Int
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from .atomic import atomic_write
@@ -163,7 +163,8 @@ def load_hf_folder(folder: str | Path, device: str = "cpu", weight_processing: s
     return model.to(device).eval()
 
 
-def load_processed(model: HookedTransformer, state: dict[str, Tensor], weight_processing: str = "default") -> None:
+def load_processed(model: HookedTransformer, state: dict[str, Float[Tensor, "*shape"]],
+                   weight_processing: str = "default") -> None:
     """TransformerLens's load_and_process_state_dict, with its processed weights loaded in one load_state_dict call:
     TransformerLens loads them one key at a time, and each call walks every module (SmolLM2: 574 keys x ~940
     modules, ~60% of its load time). The same processing and the same parameters (non-strict, as it loads)."""

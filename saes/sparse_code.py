@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 
@@ -39,7 +39,7 @@ class Entries(NamedTuple):
     offsets: Int[Tensor, " batch"]
     """Where each token's entries start (embedding_bag's bags)."""
 
-    def subset(self, keep: Tensor, n_rows: int) -> Entries:
+    def subset(self, keep: Bool[Tensor, " n"] | Int[Tensor, " m"], n_rows: int) -> Entries:
         """The entries where `keep` is True (a bool mask or an index), still token-major."""
         rows, cols = self.rows[keep], self.cols[keep]
         return Entries(rows, cols, row_offsets(rows, n_rows))

@@ -93,7 +93,7 @@ def mu_step_kn(G_KN: Float[Tensor, "k n"], P_KN: Float[Tensor, "k n"], Q_KK: Flo
     return pos_KN.add_(GQ_2KN[:k]).div_(den_KN).sqrt_().mul_(G_KN)
 
 
-def sparse_t(F_DK: Float[Tensor, "d k"]) -> Tensor:
+def sparse_t(F_DK: Float[Tensor, "d k"]) -> Float[Tensor, "k d"]:
     """Fᵀ [k, d] as a sparse CSR matrix: after `wta` it holds ⌈s·d⌉ entries per row, so Fᵀ A skips the zeros."""
     with warnings.catch_warnings():  # "CSR support is in beta": used as documented, and tested
         warnings.simplefilter("ignore", UserWarning)
